@@ -1,0 +1,187 @@
+"""The ``foncier`` command line: database lifecycle, imports and the web server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from app.settings import get_settings
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def main() -> None:
+    """Foncier: land availability for French reindustrialisation."""
+
+
+# -- database -------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The database: the embedded PostGIS, or the server of FONCIER_DATABASE_URL."""
+
+
+@db.command("start")
+def db_start() -> None:
+    """Install if needed, initialise and start the embedded PostGIS; create the database."""
+    from app.localdb import LocalCluster, LocalDbError
+
+    settings = get_settings()
+    if not settings.uses_embedded_db:
+        click.echo("FONCIER_DATABASE_URL is set: using that server, nothing to start.")
+        return
+    try:
+        LocalCluster.from_settings(settings).start(echo=click.echo)
+    except LocalDbError as exc:
+        _fail(str(exc))
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostGIS."""
+    from app.localdb import LocalCluster, LocalDbError
+
+    settings = get_settings()
+    if not settings.uses_embedded_db:
+        click.echo("FONCIER_DATABASE_URL is set: the embedded PostGIS is not used.")
+        return
+    try:
+        LocalCluster.from_settings(settings).stop(echo=click.echo)
+    except LocalDbError as exc:
+        _fail(str(exc))
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the embedded PostGIS runs (exit 1 when it does not)."""
+    from app.localdb import LocalCluster
+
+    settings = get_settings()
+    if not settings.uses_embedded_db:
+        click.echo("FONCIER_DATABASE_URL is set: the embedded PostGIS is not used.")
+        return
+    cluster = LocalCluster.from_settings(settings)
+    if cluster.is_running():
+        click.echo(f"running on 127.0.0.1:{cluster.port} ({cluster.data_dir})")
+    else:
+        click.echo("not running")
+        sys.exit(1)
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the SQLAlchemy URL in use."""
+    click.echo(get_settings().url_for())
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Apply the Alembic migrations up to the latest."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.db import migrate
+
+    try:
+        migrate()
+    except OperationalError as exc:
+        _fail(f"cannot reach the database ({exc.orig}); run `foncier db start` first")
+    click.echo("schema up to date")
+
+
+# -- imports --------------------------------------------------------------
+
+
+@main.group("import")
+def import_() -> None:
+    """Load data into the database (each file in one transaction; re-running updates)."""
+
+
+def _run_import(run) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from geo.loaders.errors import LoaderError
+
+    try:
+        report = run()
+    except LoaderError as exc:
+        _fail(str(exc))
+    except OperationalError as exc:
+        _fail(f"database error: {exc.orig}")
+    for line in report.lines():
+        click.echo(line)
+
+
+@import_.command("admin")
+@click.argument(
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=False,
+)
+def import_admin(directory: Path | None) -> None:
+    """Régions, départements, EPCI, communes and boundaries from DIRECTORY.
+
+    DIRECTORY holds communes.json, epci.json, departements.json (Etalab
+    decoupage-administratif) and contours-*.geojson; defaults to data/admin.
+    """
+    from app.db import get_engine
+    from geo.loaders.admin import load_admin
+
+    directory = directory or get_settings().data_dir / "admin"
+    _run_import(lambda: load_admin(get_engine(), directory))
+
+
+@import_.command("cadastre")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Repair invalid geometries with ST_MakeValid (counted) instead of rejecting the file.",
+)
+def import_cadastre(files: tuple[Path, ...], repair: bool) -> None:
+    """Etalab cadastre parcels (GeoJSON FeatureCollection, plain or .gz)."""
+    from app.db import get_engine
+    from geo.loaders.cadastre import load_cadastre
+
+    for path in files:
+        click.echo(f"{path}:")
+        _run_import(lambda path=path: load_cadastre(get_engine(), path, repair=repair))
+
+
+@import_.command("demo")
+def import_demo() -> None:
+    """The demo data shipped under data/: the administrative reference and commune 91216."""
+    from app.db import get_engine
+    from geo.loaders.admin import load_admin
+    from geo.loaders.cadastre import load_cadastre
+
+    data = get_settings().data_dir
+    engine = get_engine()
+    _run_import(lambda: load_admin(engine, data / "admin"))
+    for path in sorted((data / "cadastre").glob("*.json*")):
+        click.echo(f"{path.name}:")
+        _run_import(lambda path=path: load_cadastre(engine, path))
+
+
+# -- web server -----------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API with uvicorn (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers)
+
+
+if __name__ == "__main__":
+    main()

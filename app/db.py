@@ -1,0 +1,45 @@
+"""Engine and connections. The engine is created once per process from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine
+
+from app.settings import PROJECT_DIR, Settings, get_settings
+
+
+def make_engine(url: str) -> Engine:
+    # pre_ping: after a database restart, stale pooled connections are replaced
+    # instead of failing the first request that draws them.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+@lru_cache
+def get_engine() -> Engine:
+    return make_engine(get_settings().url_for())
+
+
+def connection() -> Iterator[Connection]:
+    """FastAPI dependency: one connection per request, returned to the pool after it."""
+    with get_engine().connect() as conn:
+        yield conn
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(PROJECT_DIR / "alembic.ini"))
+    config.attributes["url"] = url
+    return config
+
+
+def migrate(settings: Settings | None = None, url: str | None = None) -> None:
+    """Bring the database schema to the latest migration."""
+    settings = settings or get_settings()
+    command.upgrade(alembic_config(url or settings.url_for()), "head")
+
+
+

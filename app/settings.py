@@ -1,0 +1,67 @@
+"""Settings read from the environment (prefix ``FONCIER_``), documented in the README."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FONCIER_", extra="ignore")
+
+    # When set, this server is used and the embedded PostGIS is never touched
+    # (docker compose, production). Any SQLAlchemy URL; plain postgresql:// is
+    # mapped to the psycopg 3 driver.
+    database_url: str | None = None
+
+    # The embedded PostGIS the project manages when database_url is not set.
+    pg_port: int = Field(default=55432, ge=1024, le=65535)
+    pg_data_dir: Path = PROJECT_DIR / ".pgdata"
+    pg_bin_dir: Path = Path("/usr/lib/postgresql/15/bin")
+    db_name: str = "foncier"
+
+    # Paging of feature collections.
+    default_page_size: int = Field(default=100, ge=1)
+    max_page_size: int = Field(default=1000, ge=1)
+
+    # Where the shipped demo data lives.
+    data_dir: Path = PROJECT_DIR / "data"
+
+    @model_validator(mode="after")
+    def _check_paging(self) -> Settings:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("FONCIER_DEFAULT_PAGE_SIZE must not exceed FONCIER_MAX_PAGE_SIZE")
+        return self
+
+    @property
+    def uses_embedded_db(self) -> bool:
+        return self.database_url is None
+
+    def url_for(self, db_name: str | None = None) -> str:
+        """SQLAlchemy URL of the configured server, optionally for another database on it."""
+        if self.database_url is None:
+            url = f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/{self.db_name}"
+        else:
+            url = normalise_url(self.database_url)
+        if db_name is None:
+            return url
+        return make_url(url).set(database=db_name).render_as_string(hide_password=False)
+
+
+def normalise_url(url: str) -> str:
+    """Map libpq-style URLs to the psycopg 3 SQLAlchemy dialect."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

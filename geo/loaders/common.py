@@ -1,0 +1,85 @@
+"""Helpers shared by the loaders: file identity, the import_run record, CRS checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from sqlalchemy import Connection, insert
+
+from geo.crs import LAMBERT93, METRO_LAMBERT93_BOUNDS
+from geo.loaders.errors import LoaderError
+from geo.loaders.report import ImportReport
+from geo.schema import import_run
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_readable(path: Path) -> None:
+    if not path.is_file():
+        raise LoaderError(f"{path}: no such file")
+
+
+def gdal_path(path: Path) -> str:
+    """GDAL virtual path: .gz files are read through /vsigzip/ without unpacking them."""
+    return f"/vsigzip/{path}" if path.suffix == ".gz" else str(path)
+
+
+def record_run(conn: Connection, report: ImportReport, path: Path) -> None:
+    conn.execute(
+        insert(import_run).values(
+            kind=report.kind,
+            source=str(path),
+            sha256=sha256_of(path),
+            summary=json.loads(json.dumps(report.as_json())),
+        )
+    )
+
+
+def to_lambert93(geoms: np.ndarray, source_crs: CRS) -> np.ndarray:
+    """Reproject an array of shapely geometries to Lambert-93, vectorised over all coordinates."""
+    if source_crs.to_epsg() == LAMBERT93:
+        return geoms
+    transformer = Transformer.from_crs(source_crs, LAMBERT93, always_xy=True)
+
+    def project(coords: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, project)
+
+
+def check_extent(path: Path, projected: np.ndarray, ids: np.ndarray) -> None:
+    """Reject a file whose coordinates land outside metropolitan France once projected.
+
+    This is how a wrong CRS or swapped longitude/latitude is caught: the geometry
+    then lands in the sea or on another continent.
+    """
+    bounds = shapely.bounds(projected)
+    xmin, ymin, xmax, ymax = METRO_LAMBERT93_BOUNDS
+    with np.errstate(invalid="ignore"):
+        outside = ~(
+            (bounds[:, 0] >= xmin)
+            & (bounds[:, 2] <= xmax)
+            & (bounds[:, 1] >= ymin)
+            & (bounds[:, 3] <= ymax)
+        )
+    outside &= ~np.isnan(bounds[:, 0])
+    if outside.any():
+        first = ids[np.flatnonzero(outside)[0]]
+        raise LoaderError(
+            f"{path}: {int(outside.sum())} geometries fall outside metropolitan France once "
+            f"projected to Lambert-93 (first: {first}). Longitude and latitude swapped, or a "
+            "CRS other than the one declared? Overseas départements need their own projection "
+            "and are not supported yet."
+        )

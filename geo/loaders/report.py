@@ -1,0 +1,54 @@
+"""What an import did, for the CLI summary and the import_run table."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    source: str
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    repaired: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    # Facts a person must see but that do not stop the import (merged commune codes…).
+    warnings: list[str] = field(default_factory=list)
+    # Per-table counts for loaders that write several tables.
+    tables: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "repaired": self.repaired,
+            "rejected": dict(self.rejected),
+            "warnings": self.warnings,
+            "tables": self.tables,
+        }
+
+    def lines(self) -> list[str]:
+        if self.tables:
+            # Reference loaders upsert several tables: say what each one holds now.
+            out = [f"  {self.kind}: read {self.read} records"]
+            out += [f"    {table}: {count}" for table, count in self.tables.items()]
+        else:
+            out = [
+                f"  {self.kind}: read {self.read}, written {self.written} "
+                f"({self.inserted} new, {self.updated} updated), unchanged {self.unchanged}, "
+                f"repaired {self.repaired}, rejected {sum(self.rejected.values())}"
+            ]
+        out += [f"    rejected ({reason}): {n}" for reason, n in self.rejected.items()]
+        out += [f"    warning: {w}" for w in self.warnings]
+        return out
