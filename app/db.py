@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 
-
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine
@@ -16,7 +15,13 @@ from app.settings import PROJECT_DIR, Settings, get_settings
 def make_engine(url: str) -> Engine:
     # pre_ping: after a database restart, stale pooled connections are replaced
     # instead of failing the first request that draws them.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args={"connect_timeout": 5},
+    )
 
 
 @lru_cache
@@ -40,6 +45,3 @@ def migrate(settings: Settings | None = None, url: str | None = None) -> None:
     """Bring the database schema to the latest migration."""
     settings = settings or get_settings()
     command.upgrade(alembic_config(url or settings.url_for()), "head")
-
-
-

@@ -218,7 +218,9 @@ class LocalCluster:
 
     def create_database(self, name: str) -> None:
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         with psycopg.connect(self.conninfo(name), autocommit=True) as conn:

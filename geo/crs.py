@@ -21,7 +21,10 @@ GEOJSON_DECIMALS = 6
 
 
 def departement_of(insee: str) -> str:
-    """Département code of a commune INSEE code: '08105' -> '08', '2A004' -> '2A', '97105' -> '971'; overseas codes have 3 digits."""
+    """Département of a commune INSEE code: '08105' -> '08', '2A004' -> '2A', '97105' -> '971'.
+
+    Overseas départements and collectivités (97x, 98x) have 3-character codes.
+    """
     return insee[:3] if insee.startswith(("97", "98")) else insee[:2]
 
 

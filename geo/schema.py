@@ -126,7 +126,9 @@ parcel = Table(
         Geometry("MULTIPOLYGON", srid=LAMBERT93, spatial_index=False),
         nullable=False,
     ),
-    CheckConstraint("id ~ '^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$'", name="parcel_id_format"),
+    CheckConstraint(
+        "id ~ '^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$'", name="parcel_id_format"
+    ),
 )
 Index("parcel_commune_insee_idx", parcel.c.commune_insee)
 Index("parcel_departement_code_idx", parcel.c.departement_code)
@@ -144,3 +146,12 @@ import_run = Table(
 
 for _table in (region, departement, commune, parcel):
     Index(f"{_table.name}_geom_idx", _table.c.geom, postgresql_using="gist")
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic filter: compare only our tables (not PostGIS' spatial_ref_sys, topology…)."""
+    from geoalchemy2 import alembic_helpers
+
+    if type_ == "table" and name not in metadata.tables:
+        return False
+    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)

@@ -7,20 +7,11 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
 from app.settings import get_settings
-from geo.schema import metadata
+from geo.schema import include_object, metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
-
-# PostGIS' own tables (spatial_ref_sys, topology…) are not ours to manage.
-_OWN_TABLES = set(metadata.tables)
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    if type_ == "table" and name not in _OWN_TABLES:
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
 
 def run_migrations() -> None:

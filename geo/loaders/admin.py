@@ -24,7 +24,7 @@ COMMUNE_KINDS = ("commune-actuelle", "arrondissement-municipal")
 
 
 def load_admin(engine: Engine, directory: Path) -> ImportReport:
-    """Load (or refresh) the whole administrative reference from ``directory`` in one transaction."""
+    """Load (or refresh) the administrative reference from ``directory``, in one transaction."""
     directory = Path(directory)
     departements = _read_json(directory / "departements.json", list)
     communes = _read_json(directory / "communes.json", list)

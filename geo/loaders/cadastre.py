@@ -158,6 +158,8 @@ def _read_batches(path: Path, batch_size: int, source_crs: CRS | None):
             meta,
             reader,
         ):
+            if len(meta["fields"]) == 0:
+                raise LoaderError(f"{path}: the file holds no feature with properties")
             missing = [f for f in REQUIRED_FIELDS if f not in meta["fields"]]
             if missing:
                 raise LoaderError(

@@ -1,0 +1,95 @@
+"""Query parameters parsed once, so that handlers stay short."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy import Connection
+
+from app.errors import InvalidParameter
+from app.settings import Settings
+
+INSEE_PATTERN = r"^[0-9][0-9AB][0-9]{3}$"
+SIREN_PATTERN = r"^[0-9]{9}$"
+PARCEL_ID_PATTERN = r"^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$"
+
+
+def get_connection(request: Request) -> Iterator[Connection]:
+    """One pooled connection per request, from the engine the app was built with."""
+    with request.app.state.engine.connect() as conn:
+        yield conn
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+ConnectionDep = Annotated[Connection, Depends(get_connection)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+BBox = tuple[float, float, float, float]
+
+
+def bbox_query(
+    bbox: Annotated[
+        str | None,
+        Query(
+            description="WGS84 longitude/latitude box: minLon,minLat,maxLon,maxLat",
+            examples=["2.30,48.67,2.33,48.69"],
+        ),
+    ] = None,
+) -> BBox | None:
+    if bbox is None:
+        return None
+    try:
+        values = tuple(float(v) for v in bbox.split(","))
+    except ValueError:
+        raise InvalidParameter(
+            f"bbox must be four numbers separated by commas, got {bbox!r}"
+        ) from None
+    if len(values) != 4:
+        raise InvalidParameter(
+            f"bbox must have 4 numbers (minLon,minLat,maxLon,maxLat), got {len(values)}"
+        )
+    min_lon, min_lat, max_lon, max_lat = values
+    if not (
+        -180 <= min_lon <= 180
+        and -180 <= max_lon <= 180
+        and -90 <= min_lat <= 90
+        and -90 <= max_lat <= 90
+    ):
+        raise InvalidParameter(
+            "bbox is out of longitude/latitude range: is it in WGS84, lon first?"
+        )
+    if min_lon >= max_lon or min_lat >= max_lat:
+        raise InvalidParameter(
+            "bbox minimum must be below its maximum (minLon,minLat,maxLon,maxLat)"
+        )
+    return values  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def page_query(
+    settings: SettingsDep,
+    limit: Annotated[
+        int | None, Query(ge=1, description="Page size (default and maximum are settings)")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, description="Number of features to skip")] = 0,
+) -> Page:
+    limit = settings.default_page_size if limit is None else limit
+    if limit > settings.max_page_size:
+        raise InvalidParameter(f"limit must not exceed {settings.max_page_size}")
+    return Page(limit=limit, offset=offset)
+
+
+BBoxDep = Annotated[BBox | None, Depends(bbox_query)]
+PageDep = Annotated[Page, Depends(page_query)]

@@ -1,0 +1,80 @@
+"""RFC 9457 problem details: one exception hierarchy, one map from exception to response."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ApiError(Exception):
+    """An error the API reports as a problem document."""
+
+    status: int = 500
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class InvalidParameter(ApiError):
+    status = 400
+
+
+class DatabaseUnavailable(ApiError):
+    status = 503
+
+
+def problem(status: int, detail: str | None = None, **extra: Any) -> JSONResponse:
+    # type "about:blank": the title is then the HTTP status phrase (RFC 9457 §4.2.1).
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return problem(exc.status, exc.detail, instance=request.url.path, **exc.extra)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route for {request.url.path}"
+        return problem(exc.status_code, detail, instance=request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"location": list(err["loc"]), "message": err["msg"]} for err in exc.errors()]
+        summary = "; ".join(f"{'.'.join(map(str, e['location']))}: {e['message']}" for e in errors)
+        return problem(422, summary, instance=request.url.path, errors=errors)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        return problem(503, "the database is unavailable, retry shortly", instance=request.url.path)
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            return problem(503, "the database connection was lost, retry shortly")
+        return problem(500, "database error", instance=request.url.path)

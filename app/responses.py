@@ -1,0 +1,7 @@
+"""Response classes for bodies already serialised by PostGIS."""
+
+from fastapi.responses import Response
+
+
+class GeoJSONResponse(Response):
+    media_type = "application/geo+json"

@@ -1,0 +1,57 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from app.dependencies import INSEE_PATTERN, PARCEL_ID_PATTERN, BBoxDep, ConnectionDep, PageDep
+from app.errors import NotFound
+from app.responses import GeoJSONResponse
+from app.services.geojson import feature_collection
+from app.services.parcels import ParcelFilter, parcel_feature, parcel_page
+
+router = APIRouter(prefix="/parcels", tags=["parcels"])
+
+
+@router.get(
+    "",
+    response_class=GeoJSONResponse,
+    summary="Cadastre parcels as a paged GeoJSON FeatureCollection (WGS84)",
+)
+def list_parcels(
+    request: Request,
+    conn: ConnectionDep,
+    bbox: BBoxDep,
+    page: PageDep,
+    commune: Annotated[
+        str | None, Query(pattern=INSEE_PATTERN, description="Commune INSEE code")
+    ] = None,
+) -> GeoJSONResponse:
+    features, matched, returned = parcel_page(
+        conn, ParcelFilter(commune=commune, bbox=bbox), page.limit, page.offset
+    )
+    return GeoJSONResponse(
+        feature_collection(features, matched, returned, _paging_links(request, page, matched))
+    )
+
+
+@router.get("/{parcel_id}", response_class=GeoJSONResponse, summary="One parcel as a Feature")
+def get_parcel(
+    parcel_id: Annotated[str, Path(pattern=PARCEL_ID_PATTERN, examples=["91216000AB0037"])],
+    conn: ConnectionDep,
+) -> GeoJSONResponse:
+    feature = parcel_feature(conn, parcel_id)
+    if feature is None:
+        raise NotFound(f"no parcel with id {parcel_id}")
+    return GeoJSONResponse(feature)
+
+
+def _paging_links(request: Request, page, matched: int) -> list[dict[str, str]]:
+    def link(rel: str, offset: int) -> dict[str, str]:
+        url = request.url.include_query_params(limit=page.limit, offset=offset)
+        return {"rel": rel, "type": "application/geo+json", "href": str(url)}
+
+    links = [link("self", page.offset)]
+    if page.offset + page.limit < matched:
+        links.append(link("next", page.offset + page.limit))
+    if page.offset > 0:
+        links.append(link("prev", max(page.offset - page.limit, 0)))
+    return links

@@ -1,0 +1,39 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from app.dependencies import INSEE_PATTERN, SIREN_PATTERN, ConnectionDep
+from app.errors import NotFound
+from app.responses import GeoJSONResponse
+from app.services.territories import commune_feature, epci_feature
+
+router = APIRouter(tags=["territories"])
+
+
+@router.get(
+    "/communes/{insee}",
+    response_class=GeoJSONResponse,
+    summary="A commune as a GeoJSON Feature (geometry null when its boundary is not loaded)",
+)
+def get_commune(
+    insee: Annotated[str, Path(pattern=INSEE_PATTERN, examples=["91216"])], conn: ConnectionDep
+) -> GeoJSONResponse:
+    feature = commune_feature(conn, insee)
+    if feature is None:
+        raise NotFound(f"no commune with INSEE code {insee}")
+    return GeoJSONResponse(feature)
+
+
+@router.get(
+    "/epci/{siren}",
+    response_class=GeoJSONResponse,
+    summary="An EPCI with its member communes, outlined by the union of their boundaries",
+)
+def get_epci(
+    siren: Annotated[str, Path(pattern=SIREN_PATTERN, examples=["200056232"])],
+    conn: ConnectionDep,
+) -> GeoJSONResponse:
+    feature = epci_feature(conn, siren)
+    if feature is None:
+        raise NotFound(f"no EPCI with SIREN {siren}")
+    return GeoJSONResponse(feature)

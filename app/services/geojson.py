@@ -1,0 +1,36 @@
+"""Small SQL pieces shared by the GeoJSON-producing queries (RFC 7946: WGS84, 6 decimals)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from geo.crs import GEOJSON_DECIMALS, WGS84
+
+
+def geometry_sql(column: str) -> str:
+    """SQL expression: a Lambert-93 geometry column as a GeoJSON geometry (json), or null."""
+    return f"ST_AsGeoJSON(ST_Transform({column}, {WGS84}), {GEOJSON_DECIMALS})::json"
+
+
+def feature_sql(id_sql: str, geom_sql: str, properties_sql: str) -> str:
+    """SQL expression building one GeoJSON Feature as json (key order kept)."""
+    return (
+        f"json_build_object('type', 'Feature', 'id', {id_sql}, "
+        f"'geometry', {geometry_sql(geom_sql)}, 'properties', {properties_sql})"
+    )
+
+
+def feature_collection(
+    features_json: str, number_matched: int, number_returned: int, links: list[dict[str, Any]]
+) -> str:
+    """Wrap a JSON array of features made by PostGIS, without parsing it again in Python."""
+    head = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "numberMatched": number_matched,
+            "numberReturned": number_returned,
+            "links": links,
+        }
+    )
+    return f'{head[:-1]}, "features": {features_json}}}'

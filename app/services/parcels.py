@@ -1,0 +1,70 @@
+"""Cadastre parcels as GeoJSON features and paged collections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from app.services.geojson import feature_sql
+from geo.crs import LAMBERT93, WGS84
+
+_PROPERTIES = """json_build_object(
+    'id', p.id, 'commune', p.commune_insee, 'departement', p.departement_code,
+    'prefixe', p.prefixe, 'section', p.section, 'numero', p.numero,
+    'contenance_m2', p.contenance,
+    'area_m2', round(p.area_m2::numeric, 1),
+    -- Computed area against the legal surface: a large gap is a data-quality flag.
+    'area_gap_ratio', CASE WHEN p.contenance > 0
+                           THEN round(((p.area_m2 - p.contenance) / p.contenance)::numeric, 4) END,
+    'created', p.created, 'updated', p.updated)"""
+
+_FEATURE = feature_sql("p.id", "p.geom", _PROPERTIES)
+
+# A WGS84 box densified before projection, so that its edges stay close to the
+# requested meridians and parallels once in Lambert-93.
+_BBOX_L93 = (
+    f"ST_Transform(ST_Segmentize(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, {WGS84}), 0.01),"
+    f" {LAMBERT93})"
+)
+
+
+@dataclass(frozen=True)
+class ParcelFilter:
+    commune: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+    def where(self) -> tuple[str, dict[str, object]]:
+        clauses, params = ["TRUE"], {}
+        if self.commune:
+            clauses.append("p.commune_insee = :commune")
+            params["commune"] = self.commune
+        if self.bbox:
+            clauses.append(f"p.geom && {_BBOX_L93} AND ST_Intersects(p.geom, {_BBOX_L93})")
+            params.update(dict(zip(("minx", "miny", "maxx", "maxy"), self.bbox, strict=True)))
+        return " AND ".join(clauses), params
+
+
+def parcel_feature(conn: Connection, parcel_id: str) -> str | None:
+    return conn.execute(
+        text(f"SELECT {_FEATURE}::text FROM parcel p WHERE p.id = :id"), {"id": parcel_id}
+    ).scalar_one_or_none()
+
+
+def parcel_page(
+    conn: Connection, where: ParcelFilter, limit: int, offset: int
+) -> tuple[str, int, int]:
+    """(JSON array of features, number matched, number returned), ordered by parcel id."""
+    clause, params = where.where()
+    matched = conn.execute(
+        text(f"SELECT count(*) FROM parcel p WHERE {clause}"), params
+    ).scalar_one()
+    features, returned = conn.execute(
+        text(
+            f"""SELECT coalesce(json_agg(f ORDER BY id)::text, '[]'), count(*)
+                FROM (SELECT p.id, {_FEATURE} AS f FROM parcel p WHERE {clause}
+                      ORDER BY p.id LIMIT :limit OFFSET :offset) page"""
+        ),
+        {**params, "limit": limit, "offset": offset},
+    ).one()
+    return features, matched, returned

@@ -1,0 +1,146 @@
+"""Test databases on a real PostGIS.
+
+Once per run: a template database gets the migrations and the administrative
+reference. Tests that write get a fresh clone of it (``fresh_engine``,
+CREATE DATABASE … TEMPLATE takes ~0.1 s); read-only API tests share one clone
+that also holds the 91216 cadastre (``api_client``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from app.db import migrate
+from app.settings import PROJECT_DIR, Settings
+from geo.loaders.admin import load_admin
+from geo.loaders.cadastre import load_cadastre
+
+DATA = PROJECT_DIR / "data"
+CADASTRE_91216 = DATA / "cadastre" / "cadastre-91216-parcelles.json"
+RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    settings = Settings()
+    if settings.uses_embedded_db:
+        # `./dev test` has started it; starting again is a no-op, and lets a bare
+        # `pytest` work too.
+        from app.localdb import LocalCluster
+
+        LocalCluster.from_settings(settings).start(echo=lambda _msg: None)
+    return settings
+
+
+class Databases:
+    """Creates and drops databases on the test server."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        url = make_url(settings.url_for("postgres"))
+        self.conninfo = psycopg.conninfo.make_conninfo(
+            host=url.host,
+            port=url.port,
+            user=url.username,
+            password=url.password or "",
+            dbname=url.database,
+        )
+        self.created: list[str] = []
+
+    def url(self, name: str) -> str:
+        return self.settings.url_for(name)
+
+    def create(self, name: str, template: str | None = None) -> str:
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+            stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                stmt += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            conn.execute(stmt)
+        self.created.append(name)
+        return self.url(name)
+
+    def drop(self, name: str) -> None:
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+    def drop_all(self) -> None:
+        for name in reversed(self.created):
+            self.drop(name)
+
+
+def engine_for(url: str) -> Engine:
+    # NullPool: no connection outlives its test, so the database can be dropped.
+    return create_engine(url, poolclass=NullPool)
+
+
+@pytest.fixture(scope="session")
+def databases(base_settings: Settings) -> Iterator[Databases]:
+    dbs = Databases(base_settings)
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def template_db(databases: Databases) -> str:
+    """Name of the template: schema plus the administrative reference."""
+    name = f"foncier_test_template_{RUN_ID}"
+    url = databases.create(name)
+    migrate(url=url)  # the first migration creates the postgis extension
+    engine = engine_for(url)
+    load_admin(engine, DATA / "admin")
+    engine.dispose()
+    return name
+
+
+@pytest.fixture
+def fresh_engine(databases: Databases, template_db: str) -> Iterator[Engine]:
+    """A private clone of the template for a test that writes."""
+    name = f"foncier_test_{RUN_ID}_{uuid.uuid4().hex[:6]}"
+    engine = engine_for(databases.create(name, template=template_db))
+    yield engine
+    engine.dispose()
+    databases.drop(name)
+
+
+@pytest.fixture(scope="session")
+def demo_db_url(databases: Databases, template_db: str) -> str:
+    """A shared clone holding the demo data (91216 cadastre); tests must not write to it."""
+    url = databases.create(f"foncier_test_demo_{RUN_ID}", template=template_db)
+    engine = engine_for(url)
+    load_cadastre(engine, CADASTRE_91216)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def api_client(base_settings: Settings, demo_db_url: str) -> Iterator[TestClient]:
+    from app.main import create_app
+
+    settings = base_settings.model_copy(update={"database_url": demo_db_url})
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield client
+    app.state.engine.dispose()
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    return path
