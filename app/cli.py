@@ -146,12 +146,20 @@ def import_admin(directory: Path | None) -> None:
 )
 def import_cadastre(files: tuple[Path, ...], repair: bool) -> None:
     """Etalab cadastre parcels (GeoJSON FeatureCollection, plain or .gz)."""
+    from tqdm import tqdm
+
     from app.db import get_engine
     from geo.loaders.cadastre import load_cadastre
 
     for path in files:
         click.echo(f"{path}:")
-        _run_import(lambda path=path: load_cadastre(get_engine(), path, repair=repair))
+        # The bar only shows on a terminal; logs and CI get the summary alone.
+        with tqdm(unit=" features", disable=not sys.stderr.isatty(), leave=False) as bar:
+            _run_import(
+                lambda path=path, bar=bar: load_cadastre(
+                    get_engine(), path, repair=repair, on_batch=bar.update
+                )
+            )
 
 
 @import_.command("demo")
