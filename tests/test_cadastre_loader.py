@@ -205,6 +205,18 @@ def test_duplicate_ids(fresh_engine: Engine, tmp_path: Path) -> None:
     assert count(fresh_engine, "parcel") == 0
 
 
+def test_duplicate_ids_when_reimporting(fresh_engine: Engine, tmp_path: Path) -> None:
+    # The commune already has parcels: rows go through the staging table and the upsert.
+    load_cadastre(fresh_engine, CADASTRE_91216)
+    features = REAL["features"][:5] + REAL["features"][:1]
+    path = write(
+        tmp_path / "dup.json", json.dumps({"type": "FeatureCollection", "features": features})
+    )
+    with pytest.raises(LoaderError, match="appear more than once: 91216000AB0037"):
+        load_cadastre(fresh_engine, path)
+    assert count(fresh_engine, "parcel") == 4241
+
+
 def test_missing_file(fresh_engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(LoaderError, match="no such file"):
         load_cadastre(fresh_engine, tmp_path / "nope.json")

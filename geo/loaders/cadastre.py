@@ -3,26 +3,31 @@
 Pipeline, built for département-sized files with bounded memory:
 
 1. GDAL (pyogrio) streams the GeoJSON, plain or gzipped, in Arrow batches;
-2. each batch is checked and reprojected to Lambert-93 with vectorised
-   shapely/pyproj calls (no Python loop over features or coordinates);
-3. accepted rows are COPYed as CSV into a temporary staging table;
-4. one ``INSERT … SELECT … ON CONFLICT`` merges the staging table into ``parcel``,
-   computing ``area_m2`` in PostGIS, so a re-import updates and never duplicates.
+2. a worker thread checks each batch and reprojects it to Lambert-93 with
+   vectorised shapely/pyproj calls (no Python loop over coordinates), computes
+   areas there too, and hands the batch over while reading the next one;
+3. the calling thread binary-COPYs each batch: straight into ``parcel`` when none
+   of its communes had parcels before this import (a first load), otherwise into
+   a staging table merged at the end with ``INSERT … ON CONFLICT`` (a re-import
+   updates changed rows and never duplicates).
 
 Everything happens in one transaction: a file with a single bad feature writes nothing.
 """
 
 from __future__ import annotations
 
-import io
-from collections import defaultdict
-from collections.abc import Callable
+import queue
+import re
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyogrio
 import shapely
 from pyogrio.errors import DataSourceError, FieldError
@@ -30,61 +35,47 @@ from pyproj import CRS
 from sqlalchemy import Connection, Engine, text
 
 from geo.crs import LAMBERT93, WGS84, departement_codes
-from geo.loaders.common import check_extent, check_readable, gdal_path, record_run, to_lambert93
+from geo.loaders.common import (
+    check_extent,
+    check_readable,
+    gdal_path,
+    multipolygon_ewkb,
+    record_run,
+    to_lambert93,
+)
 from geo.loaders.errors import LoaderError
+from geo.loaders.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
 from geo.loaders.report import ImportReport
 
 REQUIRED_FIELDS = ("id", "commune", "prefixe", "section", "numero")
 # commune (5: 2 digits or 2A/2B, 3 digits) + prefixe (3) + section (2) + numero (4)
 PARCEL_ID_PATTERN = "^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$"
-BATCH_SIZE = 50_000
+# 20,000 parcels a batch keeps the loader's memory well under 500 MB with two
+# batches in flight, while amortising per-batch costs.
+BATCH_SIZE = 20_000
 EXAMPLES_PER_REASON = 5
 
-STAGE_COLUMNS = (
+COLUMNS = (
     "id",
     "departement_code",
-    "commune",
+    "commune_insee",
     "prefixe",
     "section",
     "numero",
     "contenance",
+    "area_m2",
     "created",
     "updated",
     "geom",
 )
+# Binary COPY kinds; the geometry travels as EWKB, which PostGIS' receive function reads.
+COPY_KINDS = ("text",) * 6 + ("int4", "float8", "date", "date", "bytes")
 
-_CREATE_STAGE = """
-CREATE TEMP TABLE parcel_stage (
-    id text, departement_code text, commune text, prefixe text, section text, numero text,
-    contenance integer, created date, updated date, geom geometry
-) ON COMMIT DROP
-"""
-
-# area_m2 is computed here, in Lambert-93. Repair (only reached with repair=True,
-# otherwise invalid rows were rejected) keeps the polygonal part of ST_MakeValid.
 _MERGE = """
 WITH upserted AS (
-    INSERT INTO parcel AS p (id, departement_code, commune_insee, prefixe, section, numero,
-                             contenance, area_m2, created, updated, geom)
-    SELECT id, departement_code, commune, prefixe, section, numero, contenance,
-           ST_Area(g), created, updated, g
-    FROM (
-        SELECT s.*,
-               ST_Multi(CASE WHEN ST_IsValid(geom) THEN geom
-                             ELSE ST_CollectionExtract(ST_MakeValid(geom), 3) END) AS g
-        FROM parcel_stage s
-    ) staged
-    ON CONFLICT (id) DO UPDATE SET
-        departement_code = EXCLUDED.departement_code,
-        commune_insee = EXCLUDED.commune_insee,
-        prefixe = EXCLUDED.prefixe,
-        section = EXCLUDED.section,
-        numero = EXCLUDED.numero,
-        contenance = EXCLUDED.contenance,
-        area_m2 = EXCLUDED.area_m2,
-        created = EXCLUDED.created,
-        updated = EXCLUDED.updated,
-        geom = EXCLUDED.geom
+    INSERT INTO parcel AS p ({columns})
+    SELECT {columns} FROM parcel_stage
+    ON CONFLICT (id) DO UPDATE SET {updates}
     WHERE (p.commune_insee, p.prefixe, p.section, p.numero, p.contenance, p.created, p.updated,
            ST_AsEWKB(p.geom))
           IS DISTINCT FROM
@@ -93,19 +84,32 @@ WITH upserted AS (
     RETURNING (xmax = 0) AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
-"""
+""".format(
+    columns=", ".join(COLUMNS),
+    updates=", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c != "id"),
+)
 
 # Commune codes of the file that are not current communes: merged ones are
 # named with their successor, unknown ones as such. Never silently dropped.
 _UNKNOWN_COMMUNES = """
-SELECT s.commune, count(*) AS parcels, string_agg(DISTINCT f.insee, ',') AS successor
-FROM parcel_stage s
-LEFT JOIN commune c ON c.insee = s.commune
-LEFT JOIN commune_former_code f ON f.former_insee = s.commune
+SELECT code, string_agg(DISTINCT f.insee, ',') AS successor
+FROM unnest(CAST(:codes AS text[])) AS code
+LEFT JOIN commune c ON c.insee = code
+LEFT JOIN commune_former_code f ON f.former_insee = code
 WHERE c.insee IS NULL
-GROUP BY s.commune
-ORDER BY s.commune
+GROUP BY code
+ORDER BY code
 """
+
+
+@dataclass
+class _Prepared:
+    """A checked, projected batch ready for COPY."""
+
+    rows: int
+    payload: memoryview  # binary COPY rows
+    communes: Counter[str]
+    repaired: int
 
 
 def load_cadastre(
@@ -121,37 +125,127 @@ def load_cadastre(
 
     ``source_crs`` overrides the CRS declared by the file (GeoJSON without one is
     WGS84 per RFC 7946). With ``repair``, invalid geometries are repaired with
-    ST_MakeValid and counted instead of failing the import. ``on_batch`` receives
-    the number of features read after each batch (progress bars).
+    GEOS MakeValid (the algorithm of PostGIS' ST_MakeValid) and counted instead of
+    failing the import. ``on_batch`` receives the number of features read after
+    each batch (progress bars).
     """
     path = Path(path)
     check_readable(path)
     report = ImportReport(kind="cadastre", source=str(path))
     examples: dict[str, list[str]] = defaultdict(list)
+    communes: Counter[str] = Counter()
 
     with engine.begin() as conn:
-        conn.exec_driver_sql(_CREATE_STAGE)
-        for batch, crs in _read_batches(path, batch_size, source_crs):
-            report.read += batch.num_rows
-            accepted = _check_batch(batch, report.read - batch.num_rows, repair, report, examples)
-            if not report.rejected and accepted is not None:
-                _copy_to_stage(conn, path, accepted, crs)
+        conn.exec_driver_sql("CREATE TEMP TABLE parcel_stage (LIKE parcel) ON COMMIT DROP")
+        routing = _Routing(conn)
+        staged = 0
+        # Three stages overlap: GDAL reads batch n+2 while batch n+1 is checked
+        # and projected and batch n is COPYed (and indexed by the server).
+        batches = _in_background(_read_batches(path, batch_size, source_crs))
+        for size, prepared in _in_background(
+            _prepared_batches(path, batches, repair, report, examples)
+        ):
+            report.read += size
             if on_batch is not None:
-                on_batch(batch.num_rows)
+                on_batch(size)
+            if prepared is None or report.rejected:
+                continue  # keep reading to report every bad feature, write nothing
+            communes.update(prepared.communes)
+            report.repaired += prepared.repaired
+            if routing.all_new(set(prepared.communes)):
+                _copy(conn, path, "parcel", prepared.payload)
+                report.inserted += prepared.rows
+            else:
+                _copy(conn, path, "parcel_stage", prepared.payload)
+                staged += prepared.rows
         if report.rejected:
             raise LoaderError(_rejection_message(path, report, examples))
         if report.read == 0:
             raise LoaderError(f"{path}: the file holds no feature")
-        _check_duplicates(conn, path)
-        report.warnings += _commune_warnings(conn)
-        inserted, updated = conn.execute(text(_MERGE)).one()
-        report.inserted, report.updated = inserted, updated
-        report.unchanged = report.read - inserted - updated
+        if staged:
+            _check_staged_duplicates(conn, path)
+            inserted, updated = conn.execute(text(_MERGE)).one()
+            report.inserted += inserted
+            report.updated += updated
+        report.unchanged = report.read - report.inserted - report.updated
+        report.warnings += _commune_warnings(conn, communes)
         record_run(conn, report, path)
     return report
 
 
-def _read_batches(path: Path, batch_size: int, source_crs: CRS | None):
+class _Routing:
+    """Which communes of the file had no parcel before this import.
+
+    Their parcels can be COPYed straight into ``parcel``: no conflict is possible,
+    since a parcel id starts with its commune code. The others go through the
+    staging table and the upsert.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.new: set[str] = set()
+        self.existing: set[str] = set()
+
+    def all_new(self, communes: set[str]) -> bool:
+        unknown = communes - self.new - self.existing
+        if unknown:
+            # Rows COPYed by this import belong to communes already in self.new,
+            # so this sees the table as it was before the import.
+            found = {
+                code
+                for (code,) in self.conn.execute(
+                    text(
+                        "SELECT code FROM unnest(CAST(:codes AS text[])) AS code "
+                        "WHERE EXISTS (SELECT 1 FROM parcel WHERE commune_insee = code)"
+                    ),
+                    {"codes": sorted(unknown)},
+                )
+            }
+            self.existing |= found
+            self.new |= unknown - found
+        return communes <= self.new
+
+
+def _in_background(items: Iterator, depth: int = 2) -> Iterator:
+    """Run an iterator in a worker thread, ``depth`` items ahead of the consumer.
+
+    GDAL reading, shapely and pyproj release the GIL, so parsing and projecting the
+    next batch overlaps with COPYing the current one (and with the server's work).
+    """
+    done = object()
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                handoff.put(item)
+        except BaseException as exc:  # handed to the consumer, raised there
+            handoff.put(exc)
+            return
+        handoff.put(done)
+
+    worker = threading.Thread(target=work, name="cadastre-reader", daemon=True)
+    worker.start()
+    try:
+        while (item := handoff.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a worker waiting on a full queue
+            try:
+                handoff.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.05)
+
+
+def _read_batches(
+    path: Path, batch_size: int, source_crs: CRS | None
+) -> Iterator[tuple[pa.RecordBatch, CRS]]:
     """Yield (Arrow batch, CRS of its geometries) from the file, streamed by GDAL."""
     try:
         with pyogrio.open_arrow(gdal_path(path), batch_size=batch_size, use_pyarrow=True) as (
@@ -174,14 +268,29 @@ def _read_batches(path: Path, batch_size: int, source_crs: CRS | None):
         raise LoaderError(f"{path}: not a readable GeoJSON file ({_first_line(exc)})") from exc
 
 
-def _check_batch(
-    batch: pa.RecordBatch,
-    offset: int,
+def _prepared_batches(
+    path: Path,
+    batches: Iterator[tuple[pa.RecordBatch, CRS]],
     repair: bool,
     report: ImportReport,
     examples: dict[str, list[str]],
-) -> pa.RecordBatch | None:
-    """Count the batch's bad features by reason; return the batch when it is clean."""
+) -> Iterator[tuple[int, _Prepared | None]]:
+    offset = 0
+    for batch, crs in batches:
+        yield batch.num_rows, _prepare(path, batch, offset, crs, repair, report, examples)
+        offset += batch.num_rows
+
+
+def _prepare(
+    path: Path,
+    batch: pa.RecordBatch,
+    offset: int,
+    crs: CRS,
+    repair: bool,
+    report: ImportReport,
+    examples: dict[str, list[str]],
+) -> _Prepared | None:
+    """Check a batch, counting bad features by reason; project it when it is clean."""
     ids = pc.cast(batch.column("id"), pa.string())
     section = pc.utf8_lpad(pc.cast(batch.column("section"), pa.string()), 2, "0")
     numero = pc.utf8_lpad(pc.cast(batch.column("numero"), pa.string()), 4, "0")
@@ -193,85 +302,111 @@ def _check_batch(
 
     id_text = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
     type_ids = shapely.get_type_id(geoms)
+    polygonal = np.isin(type_ids, (3, 6)) & ~shapely.is_empty(geoms)
+    invalid = polygonal & ~shapely.is_valid(geoms)
     checks: list[tuple[str, np.ndarray]] = [
-        ("missing id", ~pc.is_valid(ids).to_numpy(zero_copy_only=False)),
-        (
-            "malformed id",
-            ~pc.fill_null(pc.match_substring_regex(ids, PARCEL_ID_PATTERN), False).to_numpy(
-                zero_copy_only=False
-            ),
-        ),
+        ("missing id", ~_to_bool(pc.is_valid(ids))),
+        ("malformed id", ~_to_bool(pc.match_substring_regex(ids, PARCEL_ID_PATTERN))),
         (
             "id does not match commune+prefixe+section+numero",
-            ~pc.fill_null(pc.equal(ids, expected), False).to_numpy(zero_copy_only=False),
+            ~_to_bool(pc.equal(ids, expected)),
         ),
         ("feature without geometry", shapely.is_missing(geoms)),
         ("geometry is not a polygon", ~np.isin(type_ids, (-1, 3, 6))),
         ("empty geometry", shapely.is_empty(geoms)),
     ]
-    polygonal = np.isin(type_ids, (3, 6)) & ~shapely.is_empty(geoms)
-    invalid = polygonal & ~shapely.is_valid(geoms)
-    if repair:
-        report.repaired += int(invalid.sum())
-    else:
+    if not repair:
         checks.append(("invalid geometry", invalid))
 
     bad_any = np.zeros(batch.num_rows, dtype=bool)
     for reason, bad in checks:
-        # A feature counts once, under its first failed check.
-        bad = bad & ~bad_any
+        bad = bad & ~bad_any  # a feature counts once, under its first failed check
         if bad.any():
             report.rejected[reason] += int(bad.sum())
-            room = EXAMPLES_PER_REASON - len(examples[reason])
-            for i in np.flatnonzero(bad)[: max(room, 0)]:
+            room = max(EXAMPLES_PER_REASON - len(examples[reason]), 0)
+            for i in np.flatnonzero(bad)[:room]:
                 examples[reason].append(_describe(offset + i, id_text[i], geoms[i], reason))
             bad_any |= bad
-    if bad_any.any():
+    if bad_any.any() or report.rejected:
         return None
-    return pa.RecordBatch.from_arrays(
-        [
-            ids,
-            departement_codes(commune),
-            commune,
-            prefixe,
-            section,
-            numero,
-            _column_or_null(batch, "contenance", pa.int64()),
-            _column_or_null(batch, "created", pa.date32()),
-            _column_or_null(batch, "updated", pa.date32()),
-            wkb,
-        ],
-        names=list(STAGE_COLUMNS),
-    )
 
-
-def _copy_to_stage(conn: Connection, path: Path, batch: pa.RecordBatch, crs: CRS) -> None:
-    geoms = shapely.from_wkb(batch.column("geom").to_numpy(zero_copy_only=False))
-    ids = np.asarray(batch.column("id").to_numpy(zero_copy_only=False), dtype=object)
+    if invalid.any():
+        geoms = geoms.copy()
+        geoms[invalid] = _make_valid_polygonal(geoms[invalid])
+        if shapely.is_empty(geoms[invalid]).any():
+            first = id_text[np.flatnonzero(invalid & shapely.is_empty(geoms))[0]]
+            raise LoaderError(f"{path}: geometry of {first} has no area left once repaired")
     projected = to_lambert93(geoms, crs)
-    check_extent(path, projected, ids)
-    ewkb = shapely.to_wkb(shapely.set_srid(projected, LAMBERT93), hex=True, include_srid=True)
-    table = pa.Table.from_batches([batch]).set_column(
-        len(STAGE_COLUMNS) - 1, "geom", pa.array(ewkb, type=pa.string())
+    check_extent(path, projected, id_text)
+    values = [
+        ids,
+        departement_codes(commune),
+        commune,
+        prefixe,
+        section,
+        numero,
+        _column_or_null(path, batch, "contenance", pa.int32()),
+        pa.array(shapely.area(projected)),
+        _column_or_null(path, batch, "created", pa.date32()),
+        _column_or_null(path, batch, "updated", pa.date32()),
+        multipolygon_ewkb(projected, LAMBERT93),
+    ]
+    counts = pc.value_counts(commune).to_pylist()
+    return _Prepared(
+        rows=batch.num_rows,
+        payload=encode_rows([Field(v, k) for v, k in zip(values, COPY_KINDS, strict=True)]),
+        communes=Counter({c["values"]: c["counts"] for c in counts}),
+        repaired=int(invalid.sum()),
     )
-    buffer = io.BytesIO()
-    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+
+
+def _to_bool(mask: pa.Array) -> np.ndarray:
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+
+def _make_valid_polygonal(geoms: np.ndarray) -> np.ndarray:
+    """GEOS MakeValid, keeping only the polygonal parts (as ST_CollectionExtract(…, 3))."""
+    repaired = shapely.make_valid(geoms)
+    parts, index = shapely.get_parts(repaired, return_index=True)
+    sub, sub_index = shapely.get_parts(parts, return_index=True)  # explode nested multis
+    index = index[sub_index]
+    keep = shapely.get_type_id(sub) == 3
+    out = np.full(len(geoms), shapely.from_wkt("MULTIPOLYGON EMPTY"), dtype=object)
+    if keep.any():
+        # multipolygons() wants contiguous indices: renumber the geometries that kept a part.
+        owners, contiguous = np.unique(index[keep], return_inverse=True)
+        out[owners] = shapely.multipolygons(sub[keep], indices=contiguous)
+    return out
+
+
+def _copy(conn: Connection, path: Path, table: str, payload: memoryview) -> None:
     cursor = conn.connection.dbapi_connection.cursor()
-    columns = ", ".join(STAGE_COLUMNS)
-    with cursor.copy(f"COPY parcel_stage ({columns}) FROM STDIN (FORMAT csv)") as copy:
-        copy.write(buffer.getbuffer())
+    try:
+        with cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT binary)") as copy:
+            copy.write(SIGNATURE)
+            copy.write(payload)
+            copy.write(TRAILER)
+    except psycopg.errors.UniqueViolation as exc:
+        # Only possible within the file: these rows' communes had no parcel before.
+        found = re.search(r"\(id\)=\((.*?)\)", exc.diag.message_detail or "")
+        duplicate = found.group(1) if found else "?"
+        raise LoaderError(
+            f"{path}: parcel ids appear more than once: {duplicate}; nothing written"
+        ) from exc
+    except psycopg.errors.CheckViolation as exc:
+        raise LoaderError(f"{path}: {exc.diag.message_primary}; nothing written") from exc
 
 
-def _column_or_null(batch: pa.RecordBatch, name: str, type_: pa.DataType) -> pa.Array:
+def _column_or_null(path: Path, batch: pa.RecordBatch, name: str, type_: pa.DataType) -> pa.Array:
     if name not in batch.schema.names:
         return pa.nulls(batch.num_rows, type=type_)
     try:
         return pc.cast(batch.column(name), type_)
     except pa.ArrowInvalid as exc:
-        raise LoaderError(f"property {name!r} has values that are not {type_}: {exc}") from exc
+        raise LoaderError(f"{path}: property {name!r} has values that are not {type_}") from exc
 
 
-def _check_duplicates(conn: Connection, path: Path) -> None:
+def _check_staged_duplicates(conn: Connection, path: Path) -> None:
     duplicates = conn.exec_driver_sql(
         "SELECT id, count(*) FROM parcel_stage GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT 5"
     ).all()
@@ -280,15 +415,17 @@ def _check_duplicates(conn: Connection, path: Path) -> None:
         raise LoaderError(f"{path}: parcel ids appear more than once: {listed}; nothing written")
 
 
-def _commune_warnings(conn: Connection) -> list[str]:
+def _commune_warnings(conn: Connection, communes: Counter[str]) -> list[str]:
     if conn.exec_driver_sql("SELECT NOT EXISTS (SELECT 1 FROM commune)").scalar():
         return ["administrative reference not loaded: commune codes were not checked"]
     warnings = []
-    for code, parcels, successor in conn.execute(text(_UNKNOWN_COMMUNES)):
+    for code, successor in conn.execute(text(_UNKNOWN_COMMUNES), {"codes": sorted(communes)}):
         if successor:
-            warnings.append(f"commune {code} has merged into {successor} ({parcels} parcels)")
+            warnings.append(
+                f"commune {code} has merged into {successor} ({communes[code]} parcels)"
+            )
         else:
-            warnings.append(f"commune {code} is unknown ({parcels} parcels)")
+            warnings.append(f"commune {code} is unknown ({communes[code]} parcels)")
     return warnings
 
 

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import CRS, Transformer
 from sqlalchemy import Connection, insert
@@ -83,3 +85,22 @@ def check_extent(path: Path, projected: np.ndarray, ids: np.ndarray) -> None:
             "CRS other than the one declared? Overseas départements need their own projection "
             "and are not supported yet."
         )
+
+
+def multipolygon_ewkb(geoms: np.ndarray, srid: int) -> pa.Array:
+    """EWKB MultiPolygons carrying ``srid``, from 2D Polygons or MultiPolygons.
+
+    Done on the bytes (a Polygon becomes a one-part MultiPolygon by a 13-byte
+    header) rather than by building new GEOS geometries: several times faster.
+    """
+    wkb = pa.array(shapely.to_wkb(geoms, output_dimension=2, byte_order=1), type=pa.binary())
+    is_multi = pa.array(shapely.get_type_id(geoms) == 6)
+    # little-endian flag, type 6 with the EWKB "has SRID" bit, SRID
+    head = b"\x01" + (6 | 0x20000000).to_bytes(4, "little") + srid.to_bytes(4, "little")
+    one_part = head + (1).to_bytes(4, "little")
+    prefix = pc.if_else(is_multi, pa.scalar(head, pa.binary()), pa.scalar(one_part, pa.binary()))
+    # a MultiPolygon keeps its part count and parts (after its 5-byte header);
+    # a Polygon becomes the single part, header included
+    # (an explicit stop: pyarrow 26's binary_slice fails without one)
+    body = pc.if_else(is_multi, pc.binary_slice(wkb, 5, 2**31 - 1), wkb)
+    return pc.binary_join_element_wise(prefix, body, pa.scalar(b"", pa.binary()))
