@@ -16,8 +16,10 @@ Everything happens in one transaction: a file with a single bad feature writes n
 
 from __future__ import annotations
 
+import os
 import queue
 import re
+import tempfile
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -35,6 +37,7 @@ from pyproj import CRS
 from sqlalchemy import Connection, Engine, text
 
 from geo.crs import LAMBERT93, WGS84, departement_codes
+from geo.loaders import chunks
 from geo.loaders.common import (
     check_extent,
     check_readable,
@@ -53,6 +56,10 @@ PARCEL_ID_PATTERN = "^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$"
 # 20,000 parcels a batch keeps the loader's memory well under 500 MB with two
 # batches in flight, while amortising per-batch costs.
 BATCH_SIZE = 20_000
+# GDAL readers working in parallel on chunks of a large one-feature-per-line file:
+# one per core (this machine has two); smaller files are read whole.
+READERS = min(2, os.cpu_count() or 1)
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 EXAMPLES_PER_REASON = 5
 
 COLUMNS = (
@@ -119,6 +126,7 @@ def load_cadastre(
     repair: bool = False,
     source_crs: CRS | None = None,
     batch_size: int = BATCH_SIZE,
+    readers: int = READERS,
     on_batch: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import one Etalab cadastre GeoJSON file (plain or .gz) into ``parcel``.
@@ -126,50 +134,69 @@ def load_cadastre(
     ``source_crs`` overrides the CRS declared by the file (GeoJSON without one is
     WGS84 per RFC 7946). With ``repair``, invalid geometries are repaired with
     GEOS MakeValid (the algorithm of PostGIS' ST_MakeValid) and counted instead of
-    failing the import. ``on_batch`` receives the number of features read after
-    each batch (progress bars).
+    failing the import. Large one-feature-per-line files are read by ``readers``
+    GDAL readers in parallel. ``on_batch`` receives the number of features read
+    after each batch (progress bars).
     """
     path = Path(path)
     check_readable(path)
+    parallel = (
+        readers > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES and chunks.is_line_delimited(path)
+    )
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TEMP TABLE parcel_stage (LIKE parcel) ON COMMIT DROP")
+        if parallel:
+            try:
+                with conn.begin_nested():
+                    return _load(conn, path, repair, source_crs, batch_size, readers, on_batch)
+            except chunks.NotLineDelimited:
+                pass  # the layout changed past the first lines: read it whole instead
+        return _load(conn, path, repair, source_crs, batch_size, 1, on_batch)
+
+
+def _load(
+    conn: Connection,
+    path: Path,
+    repair: bool,
+    source_crs: CRS | None,
+    batch_size: int,
+    readers: int,
+    on_batch: Callable[[int], None] | None,
+) -> ImportReport:
     report = ImportReport(kind="cadastre", source=str(path))
     examples: dict[str, list[str]] = defaultdict(list)
     communes: Counter[str] = Counter()
-
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TEMP TABLE parcel_stage (LIKE parcel) ON COMMIT DROP")
-        routing = _Routing(conn)
-        staged = 0
-        # Three stages overlap: GDAL reads batch n+2 while batch n+1 is checked
-        # and projected and batch n is COPYed (and indexed by the server).
-        batches = _in_background(_read_batches(path, batch_size, source_crs))
-        for size, prepared in _in_background(
-            _prepared_batches(path, batches, repair, report, examples)
-        ):
-            report.read += size
-            if on_batch is not None:
-                on_batch(size)
-            if prepared is None or report.rejected:
-                continue  # keep reading to report every bad feature, write nothing
-            communes.update(prepared.communes)
-            report.repaired += prepared.repaired
-            if routing.all_new(set(prepared.communes)):
-                _copy(conn, path, "parcel", prepared.payload)
-                report.inserted += prepared.rows
-            else:
-                _copy(conn, path, "parcel_stage", prepared.payload)
-                staged += prepared.rows
-        if report.rejected:
-            raise LoaderError(_rejection_message(path, report, examples))
-        if report.read == 0:
-            raise LoaderError(f"{path}: the file holds no feature")
-        if staged:
-            _check_staged_duplicates(conn, path)
-            inserted, updated = conn.execute(text(_MERGE)).one()
-            report.inserted += inserted
-            report.updated += updated
-        report.unchanged = report.read - report.inserted - report.updated
-        report.warnings += _commune_warnings(conn, communes)
-        record_run(conn, report, path)
+    routing = _Routing(conn)
+    staged = 0
+    # The stages overlap: GDAL reads the next batches while one is checked and
+    # projected and another is COPYed (and indexed by the server).
+    batches = _read_batches(path, batch_size, source_crs, readers)
+    for size, prepared in _in_background(_prepared(path, batches, repair, report, examples)):
+        report.read += size
+        if on_batch is not None:
+            on_batch(size)
+        if prepared is None or report.rejected:
+            continue  # keep reading to report every bad feature, write nothing
+        communes.update(prepared.communes)
+        report.repaired += prepared.repaired
+        if routing.all_new(set(prepared.communes)):
+            _copy(conn, path, "parcel", prepared.payload)
+            report.inserted += prepared.rows
+        else:
+            _copy(conn, path, "parcel_stage", prepared.payload)
+            staged += prepared.rows
+    if report.rejected:
+        raise LoaderError(_rejection_message(path, report, examples))
+    if report.read == 0:
+        raise LoaderError(f"{path}: the file holds no feature")
+    if staged:
+        _check_staged_duplicates(conn, path)
+        inserted, updated = conn.execute(text(_MERGE)).one()
+        report.inserted += inserted
+        report.updated += updated
+    report.unchanged = report.read - report.inserted - report.updated
+    report.warnings += _commune_warnings(conn, communes)
+    record_run(conn, report, path)
     return report
 
 
@@ -244,11 +271,96 @@ def _in_background(items: Iterator, depth: int = 2) -> Iterator:
 
 
 def _read_batches(
-    path: Path, batch_size: int, source_crs: CRS | None
-) -> Iterator[tuple[pa.RecordBatch, CRS]]:
-    """Yield (Arrow batch, CRS of its geometries) from the file, streamed by GDAL."""
+    path: Path, batch_size: int, source_crs: CRS | None, readers: int
+) -> Iterator[tuple[pa.RecordBatch, CRS, int]]:
+    """(Arrow batch, CRS of its geometries, index of its first feature), read ahead."""
+    if readers == 1:
+        return _in_background(_read_file(path, path, batch_size, source_crs, 0))
+    return _read_chunks(path, batch_size, source_crs, readers)
+
+
+def _read_chunks(
+    path: Path, batch_size: int, source_crs: CRS | None, readers: int
+) -> Iterator[tuple[pa.RecordBatch, CRS, int]]:
+    """Split the file into chunks (one thread) read by ``readers`` GDAL readers (threads)."""
+    stop = threading.Event()
+    chunk_queue: queue.Queue = queue.Queue(maxsize=readers)
+    out: queue.Queue = queue.Queue(maxsize=2 * readers)
+    finished = object()
+
+    def put(q: queue.Queue, item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(q: queue.Queue) -> object:
+        while not stop.is_set():
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return None
+
+    with tempfile.TemporaryDirectory(prefix="foncier-chunks-") as tmp:
+
+        def split() -> None:
+            try:
+                for chunk in chunks.split(path, Path(tmp)):
+                    if not put(chunk_queue, chunk):
+                        return
+            except BaseException as exc:  # handed to the consumer, raised there
+                put(out, exc)
+            finally:
+                for _ in range(readers):
+                    put(chunk_queue, None)
+
+        def read() -> None:
+            try:
+                while isinstance(chunk := get(chunk_queue), chunks.Chunk):
+                    for item in _read_file(
+                        chunk.path, path, batch_size, source_crs, chunk.first_feature
+                    ):
+                        if not put(out, item):
+                            return
+                    chunk.path.unlink()
+            except BaseException as exc:
+                put(out, exc)
+            finally:
+                put(out, finished)
+
+        threads = [threading.Thread(target=split, name="cadastre-split", daemon=True)]
+        threads += [
+            threading.Thread(target=read, name=f"cadastre-read-{i}", daemon=True)
+            for i in range(readers)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            done = 0
+            while done < readers:
+                item = out.get()
+                if item is finished:
+                    done += 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item  # type: ignore[misc]
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+
+
+def _read_file(
+    gdal_file: Path, path: Path, batch_size: int, source_crs: CRS | None, first_feature: int
+) -> Iterator[tuple[pa.RecordBatch, CRS, int]]:
+    """Stream one GeoJSON file with GDAL; ``path`` (the user's file) names it in errors."""
     try:
-        with pyogrio.open_arrow(gdal_path(path), batch_size=batch_size, use_pyarrow=True) as (
+        with pyogrio.open_arrow(gdal_path(gdal_file), batch_size=batch_size, use_pyarrow=True) as (
             meta,
             reader,
         ):
@@ -262,23 +374,23 @@ def _read_batches(
                 )
             crs = source_crs or (CRS.from_user_input(meta["crs"]) if meta["crs"] else None)
             crs = crs or CRS.from_epsg(WGS84)
+            offset = first_feature
             for batch in reader:
-                yield batch, crs
+                yield batch, crs, offset
+                offset += batch.num_rows
     except (DataSourceError, FieldError, OSError, pa.ArrowException) as exc:
         raise LoaderError(f"{path}: not a readable GeoJSON file ({_first_line(exc)})") from exc
 
 
-def _prepared_batches(
+def _prepared(
     path: Path,
-    batches: Iterator[tuple[pa.RecordBatch, CRS]],
+    batches: Iterator[tuple[pa.RecordBatch, CRS, int]],
     repair: bool,
     report: ImportReport,
     examples: dict[str, list[str]],
 ) -> Iterator[tuple[int, _Prepared | None]]:
-    offset = 0
-    for batch, crs in batches:
+    for batch, crs, offset in batches:
         yield batch.num_rows, _prepare(path, batch, offset, crs, repair, report, examples)
-        offset += batch.num_rows
 
 
 def _prepare(
