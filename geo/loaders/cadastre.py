@@ -23,6 +23,7 @@ import tempfile
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from geo.loaders.common import (
     gdal_path,
     multipolygon_ewkb,
     record_run,
+    sha256_of,
     to_lambert93,
 )
 from geo.loaders.errors import LoaderError
@@ -167,6 +169,10 @@ def _load(
     examples: dict[str, list[str]] = defaultdict(list)
     communes: Counter[str] = Counter()
     routing = _Routing(conn)
+    # The file's checksum for import_run, computed alongside (hashlib releases the GIL).
+    checksum = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadastre-sha256")
+    sha256 = checksum.submit(sha256_of, path)
+    checksum.shutdown(wait=False)
     staged = 0
     # The stages overlap: GDAL reads the next batches while one is checked and
     # projected and another is COPYed (and indexed by the server).
@@ -196,7 +202,7 @@ def _load(
         report.updated += updated
     report.unchanged = report.read - report.inserted - report.updated
     report.warnings += _commune_warnings(conn, communes)
-    record_run(conn, report, path)
+    record_run(conn, report, path, sha256.result())
     return report
 
 
@@ -285,7 +291,7 @@ def _read_chunks(
     """Split the file into chunks (one thread) read by ``readers`` GDAL readers (threads)."""
     stop = threading.Event()
     chunk_queue: queue.Queue = queue.Queue(maxsize=readers)
-    out: queue.Queue = queue.Queue(maxsize=2 * readers)
+    out: queue.Queue = queue.Queue(maxsize=readers)
     finished = object()
 
     def put(q: queue.Queue, item: object) -> bool:

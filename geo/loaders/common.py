@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -37,13 +36,16 @@ def gdal_path(path: Path) -> str:
     return f"/vsigzip/{path}" if path.suffix == ".gz" else str(path)
 
 
-def record_run(conn: Connection, report: ImportReport, path: Path) -> None:
+def record_run(
+    conn: Connection, report: ImportReport, path: Path, sha256: str | None = None
+) -> None:
+    """Record the import in import_run (``sha256`` when the caller already has it)."""
     conn.execute(
         insert(import_run).values(
             kind=report.kind,
             source=str(path),
-            sha256=sha256_of(path),
-            summary=json.loads(json.dumps(report.as_json())),
+            sha256=sha256 or sha256_of(path),
+            summary=report.as_json(),
         )
     )
 
