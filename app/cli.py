@@ -162,6 +162,62 @@ def import_cadastre(files: tuple[Path, ...], repair: bool) -> None:
             )
 
 
+def _crs_option(function):
+    return click.option(
+        "--crs",
+        "crs",
+        default=None,
+        help="CRS of the coordinates when the file does not declare it (e.g. EPSG:2154).",
+    )(function)
+
+
+def _source_crs(crs: str | None):
+    if crs is None:
+        return None
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return CRS.from_user_input(crs)
+    except CRSError as exc:
+        _fail(f"unknown CRS {crs!r}: {exc}")
+
+
+def _layer_command(name: str, loader_path: str, help_text: str) -> None:
+    module_name, function_name = loader_path.rsplit(".", 1)
+
+    @import_.command(name, help=help_text)
+    @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+    @_crs_option
+    def command(files: tuple[Path, ...], crs: str | None) -> None:
+        import importlib
+
+        from app.db import get_engine
+
+        load = getattr(importlib.import_module(module_name), function_name)
+        source_crs = _source_crs(crs)
+        for path in files:
+            click.echo(f"{path}:")
+            _run_import(lambda path=path: load(get_engine(), path, source_crs=source_crs))
+
+
+_layer_command(
+    "friches",
+    "geo.loaders.friches.load_friches",
+    "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON.",
+)
+_layer_command(
+    "basol",
+    "geo.loaders.pollution.load_basol",
+    "Polluted sites: BASOL GeoJSON export.",
+)
+_layer_command(
+    "plu",
+    "geo.loaders.plu.load_plu",
+    "PLU zones: Géoportail de l'Urbanisme zone_urba GeoJSON, classified for industry.",
+)
+
+
 @import_.command("demo")
 def import_demo() -> None:
     """The demo data shipped under data/: the administrative reference and commune 91216."""

@@ -135,6 +135,105 @@ parcel = Table(
 )
 Index("parcel_commune_insee_idx", parcel.c.commune_insee)
 
+# -- land layers --------------------------------------------------------------
+
+
+def _point() -> Column:
+    return Column(
+        "geom_point", Geometry("POINT", srid=LAMBERT93, spatial_index=False), nullable=True
+    )
+
+
+# Brownfields, CNIG Standard Friches fields in typed columns. Several sources may
+# describe the same site_id (attributes in one file, outline in another).
+friche = Table(
+    "friche",
+    metadata,
+    Column("site_id", String(64), primary_key=True),
+    Column("name", Text),
+    Column("site_type", Text),
+    Column("site_statut", Text),
+    Column("sol_pollution_existe", Text),
+    Column("proprio_type", Text),
+    Column("proprio_personne", Text),
+    Column("activite_libelle", Text),
+    # commune as written by the source (normalised to 5 characters) and the current commune
+    Column("commune_insee_source", String(5)),
+    Column("commune_insee", String(5)),
+    Column("departement_code", String(3)),
+    Column("unite_fonciere_surface_m2", Float),
+    Column("bati_surface_m2", Float),
+    Column("urba_zone_type", Text),
+    Column("urba_zone_lib", Text),
+    Column("source_nom", Text),
+    Column("source_producteur", Text),
+    Column("identified_on", Date),
+    Column("updated_on", Date),
+    Column("area_m2", Float),
+    _point(),
+    _multipolygon(),
+)
+Index("friche_commune_insee_idx", friche.c.commune_insee)
+
+friche_parcel = Table(
+    "friche_parcel",
+    metadata,
+    Column(
+        "site_id", String(64), ForeignKey("friche.site_id", ondelete="CASCADE"), primary_key=True
+    ),
+    # Not a foreign key: parcels of other communes may not be loaded.
+    Column("parcel_id", String(14), primary_key=True),
+)
+Index("friche_parcel_parcel_id_idx", friche_parcel.c.parcel_id)
+
+# Polluted sites (BASOL: known pollution calling for action).
+polluted_site = Table(
+    "polluted_site",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("name", Text),
+    Column("commune_insee_source", String(5)),
+    Column("commune_insee", String(5)),
+    Column("departement_code", String(3)),
+    Column("address", Text),
+    Column("pollutants_soil", Text),
+    Column("pollutants_groundwater", Text),
+    _point(),
+)
+Index("polluted_site_commune_insee_idx", polluted_site.c.commune_insee)
+
+polluted_site_parcel = Table(
+    "polluted_site_parcel",
+    metadata,
+    Column(
+        "site_id", String(32), ForeignKey("polluted_site.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("parcel_id", String(14), primary_key=True),
+)
+
+# PLU zones (Géoportail de l'Urbanisme zone_urba), with Foncier's zoning class.
+plu_zone = Table(
+    "plu_zone",
+    metadata,
+    Column("gpu_id", String(32), primary_key=True),
+    Column("idurba", Text),
+    Column("partition", Text),
+    Column("libelle", Text, nullable=False),
+    Column("libelong", Text),
+    Column("typezone", Text, nullable=False),
+    Column("destdomi", Text),
+    Column("datvalid", Date),
+    # activity / housing / mixed / agricultural / natural / other (geo.zoning)
+    Column("zoning_class", String(16), nullable=False),
+    Column("commune_insee", String(5)),
+    Column("departement_code", String(3)),
+    Column("area_m2", Float),
+    _multipolygon(nullable=False),
+)
+Index("plu_zone_commune_insee_idx", plu_zone.c.commune_insee)
+
+
 import_run = Table(
     "import_run",
     metadata,
@@ -146,8 +245,10 @@ import_run = Table(
     Column("summary", JSONB, nullable=False),
 )
 
-for _table in (region, departement, commune, parcel):
+for _table in (region, departement, commune, parcel, friche, plu_zone):
     Index(f"{_table.name}_geom_idx", _table.c.geom, postgresql_using="gist")
+for _table in (friche, polluted_site):
+    Index(f"{_table.name}_geom_point_idx", _table.c.geom_point, postgresql_using="gist")
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

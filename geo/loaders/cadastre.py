@@ -43,6 +43,7 @@ from geo.loaders.common import (
     check_extent,
     check_readable,
     gdal_path,
+    make_valid_polygonal,
     multipolygon_ewkb,
     record_run,
     sha256_of,
@@ -450,7 +451,7 @@ def _prepare(
 
     if invalid.any():
         geoms = geoms.copy()
-        geoms[invalid] = _make_valid_polygonal(geoms[invalid])
+        geoms[invalid] = make_valid_polygonal(geoms[invalid])
         if shapely.is_empty(geoms[invalid]).any():
             first = id_text[np.flatnonzero(invalid & shapely.is_empty(geoms))[0]]
             raise LoaderError(f"{path}: geometry of {first} has no area left once repaired")
@@ -480,21 +481,6 @@ def _prepare(
 
 def _to_bool(mask: pa.Array) -> np.ndarray:
     return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
-
-
-def _make_valid_polygonal(geoms: np.ndarray) -> np.ndarray:
-    """GEOS MakeValid, keeping only the polygonal parts (as ST_CollectionExtract(…, 3))."""
-    repaired = shapely.make_valid(geoms)
-    parts, index = shapely.get_parts(repaired, return_index=True)
-    sub, sub_index = shapely.get_parts(parts, return_index=True)  # explode nested multis
-    index = index[sub_index]
-    keep = shapely.get_type_id(sub) == 3
-    out = np.full(len(geoms), shapely.from_wkt("MULTIPOLYGON EMPTY"), dtype=object)
-    if keep.any():
-        # multipolygons() wants contiguous indices: renumber the geometries that kept a part.
-        owners, contiguous = np.unique(index[keep], return_inverse=True)
-        out[owners] = shapely.multipolygons(sub[keep], indices=contiguous)
-    return out
 
 
 def _copy(conn: Connection, path: Path, table: str, payload: memoryview) -> None:

@@ -106,3 +106,18 @@ def multipolygon_ewkb(geoms: np.ndarray, srid: int) -> pa.Array:
     # (an explicit stop: pyarrow 26's binary_slice fails without one)
     body = pc.if_else(is_multi, pc.binary_slice(wkb, 5, 2**31 - 1), wkb)
     return pc.binary_join_element_wise(prefix, body, pa.scalar(b"", pa.binary()))
+
+
+def make_valid_polygonal(geoms: np.ndarray) -> np.ndarray:
+    """GEOS MakeValid, keeping only the polygonal parts (as ST_CollectionExtract(…, 3))."""
+    repaired = shapely.make_valid(geoms)
+    parts, index = shapely.get_parts(repaired, return_index=True)
+    sub, sub_index = shapely.get_parts(parts, return_index=True)  # explode nested multis
+    index = index[sub_index]
+    keep = shapely.get_type_id(sub) == 3
+    out = np.full(len(geoms), shapely.from_wkt("MULTIPOLYGON EMPTY"), dtype=object)
+    if keep.any():
+        # multipolygons() wants contiguous indices: renumber the geometries that kept a part.
+        owners, contiguous = np.unique(index[keep], return_inverse=True)
+        out[owners] = shapely.multipolygons(sub[keep], indices=contiguous)
+    return out

@@ -39,16 +39,16 @@ class ImportReport:
         }
 
     def lines(self) -> list[str]:
-        if self.tables:
-            # Reference loaders upsert several tables: say what each one holds now.
+        if self.read and not (self.written or self.unchanged or self.rejected):
+            # Reference loaders upsert several tables: they report each one's count.
             out = [f"  {self.kind}: read {self.read} records"]
-            out += [f"    {table}: {count}" for table, count in self.tables.items()]
         else:
             out = [
                 f"  {self.kind}: read {self.read}, written {self.written} "
                 f"({self.inserted} new, {self.updated} updated), unchanged {self.unchanged}, "
                 f"repaired {self.repaired}, rejected {sum(self.rejected.values())}"
             ]
+        out += [f"    {table}: {count}" for table, count in self.tables.items()]
         out += [f"    rejected ({reason}): {n}" for reason, n in self.rejected.items()]
         out += [f"    warning: {w}" for w in self.warnings]
         return out
