@@ -218,6 +218,45 @@ _layer_command(
 )
 
 
+_layer_command(
+    "site-eco",
+    "geo.loaders.zae.load_site_eco",
+    "Economic sites (ZAE): CNIG Sites économiques SITE-ECO CSV.",
+)
+_layer_command(
+    "terrain-eco",
+    "geo.loaders.zae.load_terrain_eco",
+    "Land units of economic sites: CNIG TERRAIN-ECO CSV (states kept for the vacancy rate).",
+)
+
+
+@import_.command("economic-sites")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice(["commercial_zone", "site_cle_en_main", "zae"]),
+    required=True,
+    help="What the file lists.",
+)
+@_crs_option
+def import_economic_sites(files: tuple[Path, ...], kind: str, crs: str | None) -> None:
+    """Commercial zones or labelled sites clés en main: GeoJSON, or CSV with WKT (geom).
+
+    Columns: id, nom, insee; optional taux_vacance (%), surface_ha, vocation, epci_siren.
+    """
+    from app.db import get_engine
+    from geo.loaders.zae import load_economic_sites
+
+    source_crs = _source_crs(crs)
+    for path in files:
+        click.echo(f"{path}:")
+        _run_import(
+            lambda path=path: load_economic_sites(
+                get_engine(), path, kind=kind, source_crs=source_crs
+            )
+        )
+
+
 @import_.command("demo")
 def import_demo() -> None:
     """The demo data shipped under data/: the administrative reference and commune 91216."""
@@ -231,6 +270,26 @@ def import_demo() -> None:
     for path in sorted((data / "cadastre").glob("*.json*")):
         click.echo(f"{path.name}:")
         _run_import(lambda path=path: load_cadastre(engine, path))
+
+
+# -- reports ----------------------------------------------------------------
+
+
+@main.command("zae-vacancy")
+@click.argument("year", type=int)
+@click.option("--site", "sites", multiple=True, help="Only these site ids.")
+def zae_vacancy(year: int, sites: tuple[str, ...]) -> None:
+    """Vacancy of economic sites at 1 January YEAR (art. L318-8-2), from TERRAIN-ECO states."""
+    import datetime
+
+    from app.db import get_engine
+    from geo.zae import vacancy_rates
+
+    with get_engine().connect() as conn:
+        rates = vacancy_rates(conn, datetime.date(year, 1, 1), list(sites) or None)
+    click.echo(f"{'site_id':<32}{'units':>7}{'vacant':>8}{'rate':>8}")
+    for r in rates:
+        click.echo(f"{r.site_id:<32}{r.units:>7}{r.vacant_units:>8}{r.rate:>8.1%}")
 
 
 # -- web server -----------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -234,6 +235,152 @@ plu_zone = Table(
 Index("plu_zone_commune_insee_idx", plu_zone.c.commune_insee)
 
 
+# -- economic zones (CNIG Sites économiques) -------------------------------------
+
+# SITE-ECO: ZAE and other economic sites; commercial zones and labelled "sites clés
+# en main" loaded from simpler files land here too, told apart by ``kind``.
+economic_site = Table(
+    "economic_site",
+    metadata,
+    Column("site_id", String(64), primary_key=True),
+    Column("kind", String(24), nullable=False),  # zae, commercial_zone, site_cle_en_main
+    Column("pole_id", String(64)),
+    Column("name", Text),
+    Column("site_type", Text),
+    Column("vocadomi", Text),
+    Column("etat", Text),
+    Column("surf_brute_ha", Float),
+    Column("surf_utile_ha", Float),
+    Column("epci_siren", String(9)),
+    Column("commune_insee_source", String(5)),
+    Column("commune_insee", String(5)),
+    Column("departement_code", String(3)),
+    # vacancy as declared by the source; Foncier computes its own (geo.zae)
+    Column("declared_vacancy_rate", Float),
+    Column("label_cle_en_main", Boolean),
+    Column("voca_industrielle", Boolean),
+    Column("voca_commerciale", Boolean),
+    Column("reseau_fret_ferroviaire", Boolean),
+    Column("autoroute_echang_dist_km", Float),
+    Column("gare_fret_dist_km", Float),
+    Column("identified_on", Date),
+    Column("updated_on", Date),
+    Column("area_m2", Float),
+    _multipolygon(),
+)
+Index("economic_site_commune_insee_idx", economic_site.c.commune_insee)
+
+# TERRAIN-ECO: the land units of a site, with their current state.
+economic_land_unit = Table(
+    "economic_land_unit",
+    metadata,
+    Column("terr_id", String(64), primary_key=True),
+    # Not a foreign key: TERRAIN-ECO and SITE-ECO files may come in any order.
+    Column("site_id", String(64), nullable=False),
+    Column("surf_brute_ha", Float),
+    Column("utile", Boolean),
+    Column("maitrise_fonc", Text),
+    Column("stade_amngt", Text),
+    Column("stade_comm", Text),
+    Column("etat_occup", Text),
+    Column("usage", Text),
+    Column("cle_en_main", Boolean),
+    Column("identified_on", Date),
+    Column("updated_on", Date),
+    Column("departement_code", String(3)),
+    Column("area_m2", Float),
+    _multipolygon(),
+)
+Index("economic_land_unit_site_id_idx", economic_land_unit.c.site_id)
+
+# Each import's occupation state of each unit at its update date: the history that
+# art. L318-8-2's "unused for at least two years" needs.
+economic_land_unit_state = Table(
+    "economic_land_unit_state",
+    metadata,
+    Column("terr_id", String(64), primary_key=True),
+    Column("observed_on", Date, primary_key=True),
+    Column("etat_occup", Text, nullable=False),
+)
+
+economic_land_unit_parcel = Table(
+    "economic_land_unit_parcel",
+    metadata,
+    Column(
+        "terr_id",
+        String(64),
+        ForeignKey("economic_land_unit.terr_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("parcel_id", String(14), primary_key=True),
+)
+
+
+# -- consumption of NAF land (Cerema) -----------------------------------------------
+
+naf_consumption_vintage = Table(
+    "naf_consumption_vintage",
+    metadata,
+    Column("vintage", Integer, primary_key=True),
+    Column("first_year", Integer, nullable=False),
+    Column("last_year", Integer, nullable=False),
+    # The last year of a vintage is provisional (revised by the next one).
+    Column("provisional_year", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# One row per commune and year: the flow from 1 January of ``year`` to 1 January of
+# ``year + 1``, in m², by destination.
+naf_consumption = Table(
+    "naf_consumption",
+    metadata,
+    Column(
+        "vintage",
+        Integer,
+        ForeignKey("naf_consumption_vintage.vintage", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("commune_insee_source", String(5), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("commune_insee", String(5)),
+    Column("departement_code", String(3), nullable=False),
+    Column("total_m2", Float, nullable=False),
+    Column("activity_m2", Float),
+    Column("housing_m2", Float),
+    Column("mixed_m2", Float),
+    Column("road_m2", Float),
+    Column("rail_m2", Float),
+    Column("unknown_m2", Float),
+)
+Index("naf_consumption_commune_idx", naf_consumption.c.commune_insee, naf_consumption.c.year)
+
+
+# -- per-parcel raster statistics ----------------------------------------------------
+
+parcel_terrain = Table(
+    "parcel_terrain",
+    metadata,
+    Column("parcel_id", String(14), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("elevation_min_m", Float),
+    Column("elevation_mean_m", Float),
+    Column("elevation_max_m", Float),
+    Column("slope_mean_pct", Float),
+    Column("cells", Integer, nullable=False),
+)
+
+parcel_hazard = Table(
+    "parcel_hazard",
+    metadata,
+    Column("parcel_id", String(14), primary_key=True),
+    Column("hazard", String(32), primary_key=True),  # e.g. flood
+    Column("hazard_class", Integer, primary_key=True),
+    Column("share", Float, nullable=False),  # of the parcel's cells, 0..1
+    Column("source", Text, nullable=False),
+)
+
+
 import_run = Table(
     "import_run",
     metadata,
@@ -245,7 +392,16 @@ import_run = Table(
     Column("summary", JSONB, nullable=False),
 )
 
-for _table in (region, departement, commune, parcel, friche, plu_zone):
+for _table in (
+    region,
+    departement,
+    commune,
+    parcel,
+    friche,
+    plu_zone,
+    economic_site,
+    economic_land_unit,
+):
     Index(f"{_table.name}_geom_idx", _table.c.geom, postgresql_using="gist")
 for _table in (friche, polluted_site):
     Index(f"{_table.name}_geom_point_idx", _table.c.geom_point, postgresql_using="gist")

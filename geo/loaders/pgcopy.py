@@ -24,7 +24,7 @@ _PG_EPOCH_DAYS = 10_957
 
 @dataclass(frozen=True)
 class Field:
-    """A column to encode: ``kind`` is text, bytes, int4, float8 or date."""
+    """A column to encode: ``kind`` is text, bytes, bool, int4, float8 or date."""
 
     values: pa.Array
     kind: str
@@ -56,7 +56,10 @@ def _pieces(field: Field, n: int) -> list[pa.Array]:
             lengths = np.where(null, -1, lengths)
             data = pc.fill_null(data, b"")
         return [_fixed(lengths, ">i4"), data]
-    if field.kind == "int4":
+    if field.kind == "bool":
+        numbers = pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(np.uint8)
+        size, dtype = 1, "u1"
+    elif field.kind == "int4":
         numbers, size, dtype = pc.fill_null(values, 0).to_numpy(zero_copy_only=False), 4, ">i4"
     elif field.kind == "float8":
         numbers, size, dtype = pc.fill_null(values, 0).to_numpy(zero_copy_only=False), 8, ">f8"

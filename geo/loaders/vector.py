@@ -7,6 +7,7 @@ table and calls these; the cadastre loader has its own faster path.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -282,6 +283,79 @@ def geometries_from_wkt(path: Path, values: pa.Array, name: str) -> np.ndarray:
         return shapely.from_wkt(texts, on_invalid="raise")
     except shapely.errors.GEOSException as exc:
         raise LoaderError(f"{path}: column {name!r} holds WKT that does not parse ({exc})") from exc
+
+
+def geometries_from_geojson(
+    path: Path, values: pa.Array, name: str, report: ImportReport
+) -> np.ndarray:
+    """GeoJSON geometry strings (Table Schema ``geojson`` fields of the CNIG standards).
+
+    Rings left open (the last point differs from the first, as in the standard's own
+    example) are closed and counted as repaired; anything else unreadable is an error.
+    """
+    texts = np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
+    present = np.array([t is not None for t in texts], dtype=bool)
+    out = np.full(len(texts), None, dtype=object)
+    if not present.any():
+        return out
+    try:
+        out[present] = shapely.from_geojson(texts[present], on_invalid="raise")
+        return out
+    except shapely.errors.GEOSException:
+        pass
+    for i in np.flatnonzero(present):
+        try:
+            out[i] = shapely.from_geojson(texts[i], on_invalid="raise")
+            continue
+        except shapely.errors.GEOSException:
+            pass
+        try:
+            geometry = json.loads(texts[i])
+            closed = _close_rings(geometry)
+            out[i] = shapely.from_geojson(json.dumps(geometry), on_invalid="raise")
+        except (ValueError, TypeError, KeyError, shapely.errors.GEOSException) as exc:
+            raise LoaderError(
+                f"{path}: column {name!r}, row {i + 1}: unreadable geometry ({exc})"
+            ) from exc
+        report.repaired += closed
+    return out
+
+
+def _close_rings(geometry: dict) -> int:
+    """Close the open rings of a GeoJSON Polygon or MultiPolygon in place; how many."""
+    polygons = {"Polygon": [geometry["coordinates"]], "MultiPolygon": geometry["coordinates"]}
+    closed = 0
+    for rings in polygons.get(geometry.get("type"), []):
+        for ring in rings:
+            if ring and ring[0] != ring[-1]:
+                ring.append(ring[0])
+                closed += 1
+    return closed
+
+
+def guess_crs(geoms: np.ndarray) -> CRS:
+    """WGS84 when every coordinate could be a longitude/latitude, else Lambert-93.
+
+    For formats that do not say (GeoJSON text in CSV cells): the standards' own
+    examples use Lambert-93 coordinates although RFC 7946 says WGS84. A wrong guess
+    is then caught by the extent check.
+    """
+    bounds = shapely.bounds(geoms[~shapely.is_missing(geoms)])
+    if (
+        len(bounds)
+        and np.all(np.abs(bounds[:, [0, 2]]) <= 180)
+        and np.all(np.abs(bounds[:, [1, 3]]) <= 90)
+    ):
+        return CRS.from_epsg(WGS84)
+    return CRS.from_epsg(LAMBERT93)
+
+
+def to_bool(values: pa.Array) -> pa.Array:
+    """oui/non (and yes/no, true/false, 1/0) as booleans; anything else as null."""
+    lowered = pc.utf8_lower(values)
+    true = pc.is_in(lowered, value_set=pa.array(["oui", "yes", "true", "1", "o", "y"]))
+    false = pc.is_in(lowered, value_set=pa.array(["non", "no", "false", "0", "n"]))
+    return pc.if_else(true, True, pc.if_else(false, pa.scalar(False), pa.scalar(None, pa.bool_())))
 
 
 def geometries_from_wkb(batch: pa.RecordBatch) -> np.ndarray:
