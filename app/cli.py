@@ -230,6 +230,19 @@ _layer_command(
 )
 
 
+@import_.command("consumption")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--vintage", type=int, default=None, help="Vintage (default: last flow year + 1).")
+def import_consumption(files: tuple[Path, ...], vintage: int | None) -> None:
+    """Consumption of NAF land by commune and year: Cerema conso_com CSV."""
+    from app.db import get_engine
+    from geo.loaders.consumption import load_consumption
+
+    for path in files:
+        click.echo(f"{path}:")
+        _run_import(lambda path=path: load_consumption(get_engine(), path, vintage=vintage))
+
+
 @import_.command("economic-sites")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
