@@ -230,6 +230,18 @@ _layer_command(
 )
 
 
+@import_.command("territoires-industrie")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def import_territoires_industrie(files: tuple[Path, ...]) -> None:
+    """Territoires d'industrie: CSV ti_id;ti_nom;region;epci_siren (SIRENs |-separated)."""
+    from app.db import get_engine
+    from geo.loaders.territoires import load_territoires_industrie
+
+    for path in files:
+        click.echo(f"{path}:")
+        _run_import(lambda path=path: load_territoires_industrie(get_engine(), path))
+
+
 @import_.command("consumption")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--vintage", type=int, default=None, help="Vintage (default: last flow year + 1).")
