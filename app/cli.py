@@ -282,6 +282,43 @@ def import_economic_sites(files: tuple[Path, ...], kind: str, crs: str | None) -
         )
 
 
+@import_.command("dem")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def import_dem(files: tuple[Path, ...]) -> None:
+    """Elevation raster (GeoTIFF, any CRS): per-parcel min/mean/max elevation and slope."""
+    from tqdm import tqdm
+
+    from app.db import get_engine
+    from geo.raster import parcel_terrain
+
+    for path in files:
+        click.echo(f"{path}:")
+        with tqdm(unit=" tiles", disable=not sys.stderr.isatty(), leave=False) as bar:
+            _run_import(
+                lambda path=path, bar=bar: parcel_terrain(get_engine(), path, progress=bar.update)
+            )
+
+
+@import_.command("hazard")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--hazard", default="flood", show_default=True, help="Name of the hazard.")
+def import_hazard(files: tuple[Path, ...], hazard: str) -> None:
+    """Hazard raster of integer classes (e.g. flood 0-3): share of each parcel per class."""
+    from tqdm import tqdm
+
+    from app.db import get_engine
+    from geo.raster import parcel_hazard
+
+    for path in files:
+        click.echo(f"{path}:")
+        with tqdm(unit=" tiles", disable=not sys.stderr.isatty(), leave=False) as bar:
+            _run_import(
+                lambda path=path, bar=bar: parcel_hazard(
+                    get_engine(), path, hazard=hazard, progress=bar.update
+                )
+            )
+
+
 @import_.command("demo")
 def import_demo() -> None:
     """The demo data shipped under data/: the administrative reference and commune 91216."""
