@@ -130,7 +130,8 @@ def test_hazard_shares(parcels: Engine, tmp_path: Path) -> None:
         geoms = dict(conn.execute(text("SELECT id, ST_AsBinary(geom) FROM parcel")).all())
         sums = conn.execute(
             text(
-                "SELECT min(s), max(s) FROM (SELECT sum(share) s FROM parcel_hazard GROUP BY parcel_id) t"
+                "SELECT min(s), max(s) FROM "
+                "(SELECT sum(share) AS s FROM parcel_hazard GROUP BY parcel_id) t"
             )
         ).one()
     assert sums == pytest.approx((1.0, 1.0))
