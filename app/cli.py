@@ -321,17 +321,31 @@ def import_hazard(files: tuple[Path, ...], hazard: str) -> None:
 
 @import_.command("demo")
 def import_demo() -> None:
-    """The demo data shipped under data/: the administrative reference and commune 91216."""
+    """All the real demo data shipped under data/ (see data/README.md)."""
     from app.db import get_engine
     from geo.loaders.admin import load_admin
     from geo.loaders.cadastre import load_cadastre
+    from geo.loaders.friches import load_friches
+    from geo.loaders.plu import load_plu
+    from geo.loaders.pollution import load_basol
+    from geo.loaders.zae import load_site_eco, load_terrain_eco
 
     data = get_settings().data_dir
     engine = get_engine()
-    _run_import(lambda: load_admin(engine, data / "admin"))
-    for path in sorted((data / "cadastre").glob("*.json*")):
-        click.echo(f"{path.name}:")
-        _run_import(lambda path=path: load_cadastre(engine, path))
+    steps = [(data / "admin", load_admin)]
+    steps += [(p, load_cadastre) for p in sorted((data / "cadastre").glob("*.json*"))]
+    steps += [
+        (data / "friches" / "cartofriches-08.csv", load_friches),
+        (data / "friches" / "ardennes-friches.csv", load_friches),
+        (data / "friches" / "ardennes-friches.geojson", load_friches),
+        (data / "pollution" / "basol-sample.geojson", load_basol),
+        (data / "plu" / "zone_urba_DU_17345.geojson", load_plu),
+        (data / "zae" / "site-eco-exemple-cnig.csv", load_site_eco),
+        (data / "zae" / "terrain-eco-exemple-cnig.csv", load_terrain_eco),
+    ]
+    for path, load in steps:
+        click.echo(f"{path.relative_to(data)}:")
+        _run_import(lambda path=path, load=load: load(engine, path))
 
 
 # -- reports ----------------------------------------------------------------

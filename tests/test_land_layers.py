@@ -65,6 +65,25 @@ def test_observatory_csv_and_geojson_complete_each_other(fresh_engine: Engine) -
     assert area == pytest.approx(surf_calc, rel=0.01)
     again = load_friches(fresh_engine, ARDENNES_GEOJSON)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 164)
+    # The two files name some sites differently: the CSV's attributes are kept.
+    assert one(fresh_engine, "SELECT name FROM friche WHERE site_id = '08362_04'") == (
+        "Point P et Docks de l’Oise – secteur gare",
+    )
+
+
+def test_observatory_files_in_the_other_order_give_the_same_sites(fresh_engine: Engine) -> None:
+    load_friches(fresh_engine, ARDENNES_GEOJSON)
+    load_friches(fresh_engine, ARDENNES_CSV)
+    first = one(fresh_engine, "SELECT md5(string_agg(f::text, '' ORDER BY site_id)) FROM friche f")
+    load_friches(fresh_engine, ARDENNES_GEOJSON)
+    assert load_friches(fresh_engine, ARDENNES_CSV).unchanged == 164
+    assert (
+        one(fresh_engine, "SELECT md5(string_agg(f::text, '' ORDER BY site_id)) FROM friche f")
+        == first
+    )
+    assert one(fresh_engine, "SELECT name FROM friche WHERE site_id = '08362_04'") == (
+        "Point P et Docks de l’Oise – secteur gare",
+    )
 
 
 def test_friche_reports_values_outside_the_standard(fresh_engine: Engine, tmp_path: Path) -> None:

@@ -9,8 +9,10 @@ Formats read (each proven on a real file in ``data/friches/``):
 - the Ardennes observatory's CSV (``,``-separated attributes, ``geompoint`` WKT) and
   its GeoJSON (site outlines with a few attributes).
 
-A source only sets what it has: loading the observatory's CSV and then its GeoJSON
-(or the reverse) gives sites with both their attributes and their outline. Sites are
+A source only sets what it has, and a GeoJSON file is taken as the source of outlines:
+its attributes only fill what no CSV has set. Loading the observatory's CSV and its
+GeoJSON, in either order and as often as wanted, gives the same sites with the CSV's
+attributes (the two files' names and surfaces differ for some sites) and the outlines. Sites are
 linked to cadastre parcels through ``unite_fonciere_refcad`` and to current communes.
 """
 
@@ -164,7 +166,12 @@ def load_friches(engine: Engine, path: Path, *, source_crs: CRS | None = None) -
             )
         if duplicates := stage.duplicates(["site_id"]):
             raise LoaderError(f"{path}: site_id appears more than once: {', '.join(duplicates)}")
-        report.inserted, report.updated = stage.merge(["site_id"], keep_when_null=True)
+        outlines_only = _is_geojson(path)
+        report.inserted, report.updated = stage.merge(
+            ["site_id"],
+            keep_when_null=True,
+            fill_only=frozenset(COLUMNS) - {"geom", "area_m2"} if outlines_only else frozenset(),
+        )
         report.unchanged = report.read - report.inserted - report.updated
         links = replace_links(
             conn, "friche_parcel", "site_id", pa.concat_arrays(owners), pa.concat_arrays(parcels)
@@ -205,6 +212,10 @@ def _batches(
         outlines = np.where(is_point, None, geoms)
         points = np.where(is_point, geoms, _wkt(path, batch, "geompoint"))
         yield batch, outlines, points, crs
+
+
+def _is_geojson(path: Path) -> bool:
+    return path.name.lower().endswith((".json", ".geojson", ".json.gz", ".geojson.gz"))
 
 
 def _wkt(path: Path, batch: pa.RecordBatch, name: str) -> np.ndarray:

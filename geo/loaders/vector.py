@@ -405,15 +405,25 @@ class Stage:
         ).all()
         return [r[0] for r in rows]
 
-    def merge(self, key: list[str], *, keep_when_null: bool = False) -> tuple[int, int]:
+    def merge(
+        self,
+        key: list[str],
+        *,
+        keep_when_null: bool = False,
+        fill_only: frozenset[str] = frozenset(),
+    ) -> tuple[int, int]:
         """Upsert into the table: (inserted, updated). Unchanged rows are not rewritten.
 
         With ``keep_when_null``, a null in this source leaves the stored value alone, so
-        that two files describing the same objects (attributes, outlines) complete each other.
+        that two files describing the same objects (attributes, outlines) complete each
+        other; columns in ``fill_only`` are only set where nothing is stored yet (a
+        secondary source never overrides the main one, whatever the import order).
         """
         others = [c for c in self.columns if c not in key]
 
         def new(c: str) -> str:
+            if c in fill_only:
+                return f"coalesce(t.{c}, EXCLUDED.{c})"
             return f"coalesce(EXCLUDED.{c}, t.{c})" if keep_when_null else f"EXCLUDED.{c}"
 
         def comparable(expr: str, c: str) -> str:
