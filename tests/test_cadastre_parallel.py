@@ -102,3 +102,20 @@ def test_the_real_file_is_read_in_chunks(
     monkeypatch.setattr(cadastre, "_read_file", spy)
     assert load_cadastre(fresh_engine, CADASTRE_91216, readers=2).inserted == 4241
     assert len(calls) > 5 and CADASTRE_91216 not in calls
+
+
+def test_lines_that_are_not_whole_features_fall_back_too(
+    fresh_engine: Engine, small_chunks: None, tmp_path: Path
+) -> None:
+    # Every line starts with "{", but each feature spans two lines: the chunks are not
+    # valid GeoJSON, GDAL refuses them, and the file is read whole.
+    features = json.loads(CADASTRE_91216.read_bytes())["features"]
+    body = ",\n".join(
+        json.dumps(f, separators=(",", ":")).replace('"properties":{', '"properties":\n{')
+        for f in features
+    )
+    path = write(
+        tmp_path / "split.json", '{"type":"FeatureCollection","features":[\n' + body + "\n]}\n"
+    )
+    report = load_cadastre(fresh_engine, path, readers=2)
+    assert (report.read, report.inserted) == (4241, 4241)

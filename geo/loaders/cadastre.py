@@ -328,11 +328,18 @@ def _read_chunks(
         def read() -> None:
             try:
                 while isinstance(chunk := get(chunk_queue), chunks.Chunk):
-                    for item in _read_file(
-                        chunk.path, path, batch_size, source_crs, chunk.first_feature
-                    ):
-                        if not put(out, item):
-                            return
+                    try:
+                        for item in _read_file(
+                            chunk.path, path, batch_size, source_crs, chunk.first_feature
+                        ):
+                            if not put(out, item):
+                                return
+                    except LoaderError as exc:
+                        if isinstance(exc.__cause__, DataSourceError | FieldError):
+                            # Lines that are not whole features make unreadable chunks:
+                            # the file is read whole instead, which names the real problem.
+                            raise chunks.NotLineDelimited(str(exc)) from exc
+                        raise
                     chunk.path.unlink()
             except BaseException as exc:
                 put(out, exc)

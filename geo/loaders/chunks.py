@@ -4,8 +4,8 @@ Etalab's cadastre files (and ogr2ogr's GeoJSON output) put the collection header
 the first line and each feature on its own line. Cut at line boundaries and given
 the header and a closing bracket, each piece is a FeatureCollection that GDAL can
 read on its own, so several GDAL readers can work in parallel threads (GDAL
-releases the GIL). A file with any other layout raises :class:`NotLineDelimited`
-and the caller falls back to a single reader.
+releases the GIL). A file with any other layout raises :class:`NotLineDelimited`,
+or makes chunks GDAL cannot read, and the caller falls back to a single reader.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-CHUNK_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 8 * 1024 * 1024
 _FEATURE_START = (b'{"type":"Feature"', b'{"type": "Feature"')
 _FOOTER = b"]}"
 
@@ -53,48 +53,73 @@ def _is_header(line: bytes) -> bool:
 
 
 def split(path: Path, directory: Path, chunk_bytes: int | None = None) -> Iterator[Chunk]:
-    """Yield chunk files written in ``directory``; the caller deletes them once read."""
+    """Yield chunk files written in ``directory``; the caller deletes them once read.
+
+    The file is cut in blocks at line ends, without a Python loop over lines.
+    """
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     with _open(path) as source:
         header = source.readline()
         if not _is_header(header):
             raise NotLineDelimited("first line is not a FeatureCollection header")
-        lines: list[bytes] = []
-        size = 0
-        first = 0
-        count = 0
+        header = header.rstrip() + b"\n"
+        carry = b""
+        first = count = 0
         ended = False
-        for number, raw in enumerate(source, start=2):
-            line = raw.strip()
-            if not line:
+        while block := source.read(chunk_bytes):
+            data = carry + block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
                 continue
+            body, carry = data[:cut], data[cut + 1 :]
+            if ended and body.strip():
+                raise NotLineDelimited("content after the end of the collection")
+            body, ended = _features(body)
+            if body:
+                chunk = _write(directory, header, body, first, count)
+                first += chunk.features
+                count += 1
+                yield chunk
+        if carry.strip():
             if ended:
-                raise NotLineDelimited(f"content after the end of the collection, line {number}")
-            if line.startswith(_FEATURE_START):
-                if line.endswith(b"}]}"):
-                    # Etalab closes the collection on the last feature's line.
-                    line, ended = line[: -len(_FOOTER)], True
-                lines.append(line[:-1] if line.endswith(b",") else line)
-                size += len(line)
-                if size >= chunk_bytes:
-                    yield _write(directory, header, lines, first, count)
-                    first += len(lines)
-                    count += 1
-                    lines, size = [], 0
-            elif line.replace(b" ", b"") == _FOOTER:
-                ended = True
-            else:
-                raise NotLineDelimited(f"line {number} is not one whole feature")
+                raise NotLineDelimited("content after the end of the collection")
+            body, ended = _features(carry)
+            if body:
+                yield _write(directory, header, body, first, count)
         if not ended:
             raise NotLineDelimited("the collection is not closed")
-        if lines:
-            yield _write(directory, header, lines, first, count)
 
 
-def _write(directory: Path, header: bytes, lines: list[bytes], first: int, count: int) -> Chunk:
+def _features(block: bytes) -> tuple[bytes, bool]:
+    """The block's feature lines (footer and last comma removed), and whether it ended."""
+    body = block.strip()
+    ended = False
+    if body.endswith(_FOOTER):
+        before = body[: -len(_FOOTER)].rstrip()
+        # "]}" alone on its line, or glued to the last feature as Etalab writes it
+        if (
+            not before
+            or before.endswith(b"\n")
+            or body.endswith(b"}" + _FOOTER)
+            or (before.endswith(b"}") or before.endswith(b","))
+        ):
+            body, ended = before, True
+    body = body.rstrip().rstrip(b",").rstrip()
+    if not body:
+        return b"", ended
+    # A cheap check only: a block that is not whole features makes an invalid chunk,
+    # which GDAL refuses, and the caller then reads the file whole (see cadastre).
+    if not body.startswith(b"{"):
+        raise NotLineDelimited("a line is not one whole feature")
+    return body, ended
+
+
+def _write(directory: Path, header: bytes, body: bytes, first: int, count: int) -> Chunk:
     path = directory / f"chunk-{count:05d}.json"
     with path.open("wb") as out:
-        out.write(header.rstrip() + b"\n")
-        out.write(b",\n".join(lines))
+        out.write(header)
+        out.write(body)
         out.write(b"\n]}\n")
-    return Chunk(path=path, first_feature=first, features=len(lines))
+    features = body.count(b"\n") + 1
+    return Chunk(path=path, first_feature=first, features=features)
