@@ -110,8 +110,9 @@ commune_former_code = Table(
 parcel = Table(
     "parcel",
     metadata,
+    # Partitioned by département (geo.partitions): the key includes it.
     Column("id", String(14), primary_key=True),
-    Column("departement_code", String(3), nullable=False),
+    Column("departement_code", String(3), primary_key=True),
     # Not a foreign key: the cadastre vintage may name communes that have since
     # merged; the loader reports them instead of rejecting the parcels.
     Column("commune_insee", String(5), nullable=False),
@@ -133,6 +134,7 @@ parcel = Table(
         "id = commune_insee || prefixe || section || numero AND char_length(id) = 14",
         name="parcel_id_parts",
     ),
+    postgresql_partition_by="LIST (departement_code)",
 )
 Index("parcel_commune_insee_idx", parcel.c.commune_insee)
 

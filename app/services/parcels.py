@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from app.services.geojson import feature_sql
-from geo.crs import LAMBERT93, WGS84
+from geo.crs import LAMBERT93, WGS84, departement_of
 
 _PROPERTIES = """json_build_object(
     'id', p.id, 'commune', p.commune_insee, 'departement', p.departement_code,
@@ -37,8 +37,9 @@ class ParcelFilter:
     def where(self) -> tuple[str, dict[str, object]]:
         clauses, params = ["TRUE"], {}
         if self.commune:
-            clauses.append("p.commune_insee = :commune")
-            params["commune"] = self.commune
+            # The département lets PostgreSQL read one partition only.
+            clauses.append("p.departement_code = :departement AND p.commune_insee = :commune")
+            params.update(commune=self.commune, departement=departement_of(self.commune))
         if self.bbox:
             clauses.append(f"p.geom && {_BBOX_L93} AND ST_Intersects(p.geom, {_BBOX_L93})")
             params.update(dict(zip(("minx", "miny", "maxx", "maxy"), self.bbox, strict=True)))
@@ -47,7 +48,11 @@ class ParcelFilter:
 
 def parcel_feature(conn: Connection, parcel_id: str) -> str | None:
     return conn.execute(
-        text(f"SELECT {_FEATURE}::text FROM parcel p WHERE p.id = :id"), {"id": parcel_id}
+        text(
+            f"SELECT {_FEATURE}::text FROM parcel p "
+            "WHERE p.departement_code = :departement AND p.id = :id"
+        ),
+        {"id": parcel_id, "departement": departement_of(parcel_id[:5])},
     ).scalar_one_or_none()
 
 

@@ -18,7 +18,9 @@ SELECT {
     'epci_siren', c.epci_siren, 'epci', e.name,
     'siren', c.siren, 'population', c.population,
     'area_ha', round((ST_Area(c.geom) / 10000)::numeric, 2),
-    'parcel_count', (SELECT count(*) FROM parcel p WHERE p.commune_insee = c.insee))''',
+    'parcel_count', (SELECT count(*) FROM parcel p
+                     WHERE p.departement_code = c.departement_code
+                       AND p.commune_insee = c.insee))''',
     )
 }::text
 FROM commune c

@@ -36,7 +36,9 @@ import shapely
 from pyogrio.errors import DataSourceError, FieldError
 from pyproj import CRS
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 
+from geo import partitions
 from geo.crs import LAMBERT93, WGS84, departement_codes
 from geo.loaders import chunks
 from geo.loaders.common import (
@@ -85,19 +87,28 @@ _MERGE = """
 WITH upserted AS (
     INSERT INTO parcel AS p ({columns})
     SELECT {columns} FROM parcel_stage
-    ON CONFLICT (id) DO UPDATE SET {updates}
+    ON CONFLICT (id, departement_code) DO UPDATE SET {updates}
     WHERE (p.commune_insee, p.prefixe, p.section, p.numero, p.contenance, p.created, p.updated,
            ST_AsEWKB(p.geom))
           IS DISTINCT FROM
           (EXCLUDED.commune_insee, EXCLUDED.prefixe, EXCLUDED.section, EXCLUDED.numero,
            EXCLUDED.contenance, EXCLUDED.created, EXCLUDED.updated, ST_AsEWKB(EXCLUDED.geom))
-    RETURNING (xmax = 0) AS inserted
+    RETURNING 1
 )
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+SELECT count(*) FROM upserted
 """.format(
     columns=", ".join(COLUMNS),
-    updates=", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c != "id"),
+    updates=", ".join(
+        f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("id", "departement_code")
+    ),
 )
+
+# A partitioned table cannot return xmax (which tells inserts from updates): count the
+# staged rows that already exist before merging instead.
+_EXISTING = """
+SELECT count(*) FROM parcel_stage s
+WHERE EXISTS (SELECT 1 FROM parcel p WHERE p.departement_code = s.departement_code AND p.id = s.id)
+"""
 
 # Commune codes of the file that are not current communes: merged ones are
 # named with their successor, unknown ones as such. Never silently dropped.
@@ -113,12 +124,20 @@ ORDER BY code
 
 
 @dataclass
-class _Prepared:
-    """A checked, projected batch ready for COPY."""
+class _Part:
+    """The rows of one département in a batch, encoded for binary COPY."""
 
+    departement: str
     rows: int
-    payload: memoryview  # binary COPY rows
+    payload: memoryview
     communes: Counter[str]
+
+
+@dataclass
+class _Prepared:
+    """A checked, projected batch ready for COPY, split by département (partition)."""
+
+    parts: list[_Part]
     repaired: int
 
 
@@ -175,6 +194,9 @@ def _load(
     sha256 = checksum.submit(sha256_of, path)
     checksum.shutdown(wait=False)
     staged = 0
+    # Per département: "bulk" (a new partition, filled before it is indexed and
+    # attached) or "attached" (rows go through parcel).
+    modes: dict[str, str] = {}
     # The stages overlap: GDAL reads the next batches while one is checked and
     # projected and another is COPYed (and indexed by the server).
     batches = _read_batches(path, batch_size, source_crs, readers)
@@ -184,23 +206,39 @@ def _load(
             on_batch(size)
         if prepared is None or report.rejected:
             continue  # keep reading to report every bad feature, write nothing
-        communes.update(prepared.communes)
         report.repaired += prepared.repaired
-        if routing.all_new(set(prepared.communes)):
-            _copy(conn, path, "parcel", prepared.payload)
-            report.inserted += prepared.rows
-        else:
-            _copy(conn, path, "parcel_stage", prepared.payload)
-            staged += prepared.rows
+        for part in prepared.parts:
+            dep = part.departement
+            if dep not in modes:
+                partitions.lock(conn, dep)
+                if partitions.is_attached(conn, dep):
+                    modes[dep] = "attached"
+                else:
+                    partitions.create_detached(conn, dep)
+                    modes[dep] = "bulk"
+            communes.update(part.communes)
+            if modes[dep] == "bulk":
+                _copy(conn, path, partitions.partition_name(dep), part.payload)
+                report.inserted += part.rows
+            elif routing.all_new(dep, set(part.communes)):
+                _copy(conn, path, "parcel", part.payload)
+                report.inserted += part.rows
+            else:
+                _copy(conn, path, "parcel_stage", part.payload)
+                staged += part.rows
     if report.rejected:
         raise LoaderError(_rejection_message(path, report, examples))
     if report.read == 0:
         raise LoaderError(f"{path}: the file holds no feature")
+    for dep, mode in modes.items():
+        if mode == "bulk":
+            _attach(conn, path, dep)
     if staged:
         _check_staged_duplicates(conn, path)
-        inserted, updated = conn.execute(text(_MERGE)).one()
-        report.inserted += inserted
-        report.updated += updated
+        existing = conn.execute(text(_EXISTING)).scalar_one()
+        written = conn.execute(text(_MERGE)).scalar_one()
+        report.inserted += staged - existing
+        report.updated += written - (staged - existing)
     report.unchanged = report.read - report.inserted - report.updated
     report.warnings += _commune_warnings(conn, communes)
     record_run(conn, report, path, sha256.result())
@@ -220,7 +258,7 @@ class _Routing:
         self.new: set[str] = set()
         self.existing: set[str] = set()
 
-    def all_new(self, communes: set[str]) -> bool:
+    def all_new(self, departement: str, communes: set[str]) -> bool:
         unknown = communes - self.new - self.existing
         if unknown:
             # Rows COPYed by this import belong to communes already in self.new,
@@ -230,9 +268,10 @@ class _Routing:
                 for (code,) in self.conn.execute(
                     text(
                         "SELECT code FROM unnest(CAST(:codes AS text[])) AS code "
-                        "WHERE EXISTS (SELECT 1 FROM parcel WHERE commune_insee = code)"
+                        "WHERE EXISTS (SELECT 1 FROM parcel WHERE departement_code = :dep "
+                        "AND commune_insee = code)"
                     ),
-                    {"codes": sorted(unknown)},
+                    {"codes": sorted(unknown), "dep": departement},
                 )
             }
             self.existing |= found
@@ -464,9 +503,10 @@ def _prepare(
             raise LoaderError(f"{path}: geometry of {first} has no area left once repaired")
     projected = to_lambert93(geoms, crs)
     check_extent(path, projected, id_text)
+    departements = departement_codes(commune)
     values = [
         ids,
-        departement_codes(commune),
+        departements,
         commune,
         prefixe,
         section,
@@ -477,17 +517,39 @@ def _prepare(
         _column_or_null(path, batch, "updated", pa.date32()),
         multipolygon_ewkb(projected, LAMBERT93),
     ]
-    counts = pc.value_counts(commune).to_pylist()
-    return _Prepared(
-        rows=batch.num_rows,
-        payload=encode_rows([Field(v, k) for v, k in zip(values, COPY_KINDS, strict=True)]),
-        communes=Counter({c["values"]: c["counts"] for c in counts}),
-        repaired=int(invalid.sum()),
-    )
+    parts = []
+    deps = pc.unique(departements).to_pylist()
+    for dep in deps:
+        subset = (
+            values
+            if len(deps) == 1
+            else [pc.filter(v, pc.equal(departements, dep)) for v in values]
+        )
+        counts = pc.value_counts(subset[2]).to_pylist()
+        parts.append(
+            _Part(
+                departement=dep,
+                rows=len(subset[0]),
+                payload=encode_rows([Field(v, k) for v, k in zip(subset, COPY_KINDS, strict=True)]),
+                communes=Counter({c["values"]: c["counts"] for c in counts}),
+            )
+        )
+    return _Prepared(parts=parts, repaired=int(invalid.sum()))
 
 
 def _to_bool(mask: pa.Array) -> np.ndarray:
     return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+
+def _attach(conn: Connection, path: Path, departement: str) -> None:
+    try:
+        partitions.index_and_attach(conn, departement)
+    except IntegrityError as exc:
+        found = re.search(r"\(id, departement_code\)=\((.*?),", str(exc.orig))
+        duplicate = found.group(1) if found else "?"
+        raise LoaderError(
+            f"{path}: parcel ids appear more than once: {duplicate}; nothing written"
+        ) from exc
 
 
 def _copy(conn: Connection, path: Path, table: str, payload: memoryview) -> None:
@@ -499,7 +561,7 @@ def _copy(conn: Connection, path: Path, table: str, payload: memoryview) -> None
             copy.write(TRAILER)
     except psycopg.errors.UniqueViolation as exc:
         # Only possible within the file: these rows' communes had no parcel before.
-        found = re.search(r"\(id\)=\((.*?)\)", exc.diag.message_detail or "")
+        found = re.search(r"\(id, departement_code\)=\((.*?),", exc.diag.message_detail or "")
         duplicate = found.group(1) if found else "?"
         raise LoaderError(
             f"{path}: parcel ids appear more than once: {duplicate}; nothing written"

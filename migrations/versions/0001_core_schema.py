@@ -85,7 +85,7 @@ def upgrade() -> None:
     op.create_table(
         "parcel",
         sa.Column("id", sa.String(14), primary_key=True),
-        sa.Column("departement_code", sa.String(3), nullable=False),
+        sa.Column("departement_code", sa.String(3), primary_key=True),
         sa.Column("commune_insee", sa.String(5), nullable=False),
         sa.Column("prefixe", sa.String(3), nullable=False),
         sa.Column("section", sa.String(2), nullable=False),
@@ -101,6 +101,8 @@ def upgrade() -> None:
             "id = commune_insee || prefixe || section || numero AND char_length(id) = 14",
             name="parcel_id_parts",
         ),
+        # One partition per département, created by the loader (geo/partitions.py).
+        postgresql_partition_by="LIST (departement_code)",
     )
     op.create_index("parcel_commune_insee_idx", "parcel", ["commune_insee"])
     op.create_table(
