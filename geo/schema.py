@@ -383,6 +383,69 @@ parcel_hazard = Table(
 )
 
 
+# -- industrial projects and envelopes (geo.envelope) -------------------------------
+
+# Land already artificialised (e.g. from IGN's OCS GE): a project's part on it, as on a
+# friche, consumes no NAF land.
+artificialised_land = Table(
+    "artificialised_land",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("source", Text, nullable=False),
+    _multipolygon(nullable=False),
+)
+
+# A project is recorded once and never changed (a trigger refuses updates); what
+# happens to it afterwards is the append-only ledger below.
+project = Table(
+    "project",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(16), nullable=False),  # industrial, commercial, logistics, other
+    Column("ruleset_id", String(64), nullable=False),  # the envelope it draws on
+    Column("epci_siren", String(9), ForeignKey("epci.siren"), nullable=False),
+    Column("commune_insee", String(5)),
+    Column("departement_code", String(3)),
+    Column("region_code", String(3)),
+    Column("area_ha", Float, nullable=False),
+    Column("naf_ha", Float, nullable=False),
+    Column("naf_computation", JSONB, nullable=False),
+    Column("parcel_ids", JSONB),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("created_by", Text, nullable=False),
+    _multipolygon(nullable=False),
+)
+Index("project_epci_siren_idx", project.c.epci_siren)
+
+envelope_account = Table(
+    "envelope_account",
+    metadata,
+    # One row per envelope rule set: the row writers lock, so that two requests racing
+    # for the last hectares are served one after the other.
+    Column("ruleset_id", String(64), primary_key=True),
+)
+
+envelope_entry = Table(
+    "envelope_entry",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ruleset_id", String(64), ForeignKey("envelope_account.ruleset_id"), nullable=False),
+    Column("project_id", Integer, ForeignKey("project.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # status, correction
+    Column("status", String(24)),  # the project's status after a status entry
+    Column("reserved_delta_ha", Float, nullable=False),
+    Column("consumed_delta_ha", Float, nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("recorded_by", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("overdraft", Boolean, nullable=False, server_default="false"),
+    Column("corrects_entry_id", Integer, ForeignKey("envelope_entry.id")),
+)
+Index("envelope_entry_project_idx", envelope_entry.c.project_id)
+
+
 import_run = Table(
     "import_run",
     metadata,
@@ -403,6 +466,8 @@ for _table in (
     plu_zone,
     economic_site,
     economic_land_unit,
+    artificialised_land,
+    project,
 ):
     Index(f"{_table.name}_geom_idx", _table.c.geom, postgresql_using="gist")
 for _table in (friche, polluted_site):
