@@ -78,12 +78,12 @@ class Balance:
 _NAF = """
 WITH p AS (SELECT CAST(:geom AS geometry) AS geom),
 friches AS (
-    SELECT coalesce(ST_Union(ST_Intersection(f.geom, p.geom)), 'POLYGON EMPTY'::geometry) AS g,
+    SELECT coalesce(ST_Union(ST_Intersection(f.geom, p.geom)), 'SRID=2154;POLYGON EMPTY'::geometry) AS g,
            coalesce(array_agg(f.site_id ORDER BY f.site_id), '{}') AS ids
     FROM friche f, p WHERE f.geom && p.geom AND ST_Intersects(f.geom, p.geom)
 ),
 artificial AS (
-    SELECT coalesce(ST_Union(ST_Intersection(a.geom, p.geom)), 'POLYGON EMPTY'::geometry) AS g
+    SELECT coalesce(ST_Union(ST_Intersection(a.geom, p.geom)), 'SRID=2154;POLYGON EMPTY'::geometry) AS g
     FROM artificialised_land a, p WHERE a.geom && p.geom AND ST_Intersects(a.geom, p.geom)
 )
 SELECT ST_Area(p.geom) / 10000 AS area_ha,

@@ -1,0 +1,244 @@
+"""The project ledger on hand-computed cases, the append-only rule and the race for the
+last hectares."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
+
+from geo.envelope import (
+    EnvelopeExhausted,
+    LedgerError,
+    balance,
+    change_status,
+    correct,
+    create_project,
+    envelope_report,
+    get_project,
+)
+from geo.loaders.cadastre import load_cadastre
+from geo.loaders.friches import load_friches
+from geo.rulesets import EnvelopeRules, RuleSet, get_ruleset
+from tests.conftest import CADASTRE_91216, DATA
+
+PARIS_SACLAY, ARDENNE_METROPOLE = "200056232", "200041630"
+INDUSTRIAL = get_ruleset("industrial-envelope-2025", kind="envelope")
+
+
+def small_envelope(total_ha: float, allow_overdraft: bool = False) -> RuleSet:
+    """A synthetic envelope (same rules as the national one, a few hectares)."""
+    return INDUSTRIAL.model_copy(
+        update={
+            "id": f"test-envelope-{int(total_ha)}-{int(allow_overdraft)}",
+            "envelope": EnvelopeRules(
+                total_ha=total_ha, first_year=2025, last_year=2034, allow_overdraft=allow_overdraft
+            ),
+        }
+    )
+
+
+def square(lon: float, lat: float, side_m: float) -> dict:
+    """A WGS84 square of about side_m metres near Épinay-sur-Orge (synthetic project)."""
+    dlat = side_m / 111_200
+    dlon = side_m / (111_320 * 0.6606)  # cos(48.68°)
+    ring = [[lon, lat], [lon + dlon, lat], [lon + dlon, lat + dlat], [lon, lat + dlat], [lon, lat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+@pytest.fixture
+def ledger(fresh_engine: Engine) -> Engine:
+    load_cadastre(fresh_engine, CADASTRE_91216)
+    load_friches(fresh_engine, DATA / "friches" / "ardennes-friches.csv")
+    load_friches(fresh_engine, DATA / "friches" / "ardennes-friches.geojson")
+    return fresh_engine
+
+
+def project(engine: Engine, rules: RuleSet = INDUSTRIAL, **kwargs) -> dict:
+    args = {
+        "name": "Usine (synthetic)",
+        "kind": "industrial",
+        "epci_siren": PARIS_SACLAY,
+        "ruleset": rules,
+        "author": "prefecture-91",
+        "parcel_ids": ["91216000AB0037"],
+    } | kwargs
+    with engine.begin() as conn:
+        return create_project(conn, **args)
+
+
+def status(engine: Engine, pid: int, new: str, rules: RuleSet = INDUSTRIAL, **kw) -> dict:
+    with engine.begin() as conn:
+        return change_status(
+            conn, pid, new, ruleset=rules, author="prefecture-91", reason="test", **kw
+        )
+
+
+def test_naf_of_a_greenfield_project_is_its_area(ledger: Engine) -> None:
+    p = project(ledger)
+    c = p["naf_computation"]
+    assert c["on_friche_ha"] == 0 and c["on_artificialised_ha"] == 0
+    assert p["naf_ha"] == pytest.approx(p["area_ha"])
+    assert p["area_ha"] == pytest.approx(25.4881, rel=0.01)  # contenance 254,881 m²
+    assert (p["status"], p["commune_insee"], p["departement_code"]) == ("planned", "91216", "91")
+
+
+def test_a_project_on_a_friche_consumes_nothing(ledger: Engine) -> None:
+    with ledger.connect() as conn:
+        outline = conn.execute(
+            text(
+                "SELECT ST_AsGeoJSON(ST_Transform(geom, 4326), 9) FROM friche "
+                "WHERE site_id = '08362_04'"
+            )
+        ).scalar_one()
+    p = project(ledger, epci_siren=ARDENNE_METROPOLE, parcel_ids=None, geometry=json.loads(outline))
+    assert p["naf_computation"]["friche_ids"] == ["08362_04"]
+    assert p["naf_ha"] == pytest.approx(0, abs=1e-3)
+    assert p["naf_computation"]["on_friche_ha"] == pytest.approx(p["area_ha"], rel=1e-3)
+
+
+def test_lifecycle_reserves_converts_and_releases(ledger: Engine) -> None:
+    a = project(ledger)
+    naf = a["naf_ha"]
+    status(ledger, a["id"], "authorised")
+    with ledger.connect() as conn:
+        assert balance(conn, INDUSTRIAL).reserved_ha == pytest.approx(naf)
+    status(ledger, a["id"], "under_construction")
+    done = status(ledger, a["id"], "completed")
+    assert (done["reserved_ha"], done["consumed_ha"]) == (0, pytest.approx(naf))
+    b = project(ledger, parcel_ids=["91216000AB0025"])
+    status(ledger, b["id"], "authorised")
+    dropped = status(ledger, b["id"], "abandoned")
+    assert (dropped["status"], dropped["reserved_ha"]) == ("abandoned", 0)
+    with ledger.connect() as conn:
+        total = balance(conn, INDUSTRIAL)
+    assert (total.reserved_ha, total.consumed_ha) == (0, pytest.approx(naf))
+    assert total.remaining_ha == pytest.approx(10_000 - naf)
+    with pytest.raises(LedgerError, match="is completed: it cannot become authorised"):
+        status(ledger, a["id"], "authorised")
+
+
+def test_corrections_are_compensating_entries(ledger: Engine) -> None:
+    p = project(ledger)
+    status(ledger, p["id"], "authorised")
+    done = status(ledger, p["id"], "completed")
+    completed_entry = done["entries"][-1]["id"]
+    with ledger.begin() as conn:
+        fixed = correct(
+            conn,
+            p["id"],
+            -0.5,
+            ruleset=INDUSTRIAL,
+            author="prefecture-91",
+            reason="surface au permis modificatif",
+            corrects_entry_id=completed_entry,
+        )
+    assert fixed["consumed_ha"] == pytest.approx(p["naf_ha"] - 0.5)
+    last = fixed["entries"][-1]
+    assert (last["kind"], last["corrects_entry_id"], last["recorded_by"]) == (
+        "correction",
+        completed_entry,
+        "prefecture-91",
+    )
+    assert len(fixed["entries"]) == 4  # planned, authorised, completed, correction
+    # nothing is ever changed or deleted
+    for statement in (
+        "UPDATE envelope_entry SET reason = 'x'",
+        "DELETE FROM envelope_entry",
+        "UPDATE project SET naf_ha = 0",
+    ):
+        with pytest.raises(IntegrityError, match="append-only"), ledger.begin() as conn:
+            conn.execute(text(statement))
+
+
+def test_the_envelope_is_never_overdrawn(ledger: Engine) -> None:
+    rules = small_envelope(28)
+    first = project(ledger, rules)  # 25.7 ha; the second parcel is 3.2 ha
+    status(ledger, first["id"], "authorised", rules)
+    second = project(ledger, rules, parcel_ids=["91216000AB0025"])
+    with pytest.raises(EnvelopeExhausted, match="ha left; the rule set does not allow overdrafts"):
+        status(ledger, second["id"], "authorised", rules)
+    assert get_project_status(ledger, second["id"]) == "planned"
+
+
+def test_overdraft_needs_the_rule_set_and_the_entry(ledger: Engine) -> None:
+    rules = small_envelope(10, allow_overdraft=True)
+    p = project(ledger, rules)
+    with pytest.raises(EnvelopeExhausted, match="the entry does not ask for an overdraft"):
+        status(ledger, p["id"], "authorised", rules)
+    ok = status(ledger, p["id"], "authorised", rules, overdraft=True)
+    assert ok["entries"][-1]["overdraft"] is True
+
+
+def test_race_for_the_last_hectares(ledger: Engine) -> None:
+    """Eight requests authorise ~3 ha projects at once on a 10 ha envelope."""
+    rules = small_envelope(10)
+    ids = [
+        project(ledger, rules, parcel_ids=None, geometry=square(2.300 + 0.004 * i, 48.700, 173.2))[
+            "id"
+        ]
+        for i in range(8)
+    ]
+    barrier = threading.Barrier(len(ids))
+    outcomes: list[str] = []
+
+    def authorise(pid: int) -> None:
+        barrier.wait()
+        try:
+            status(ledger, pid, "authorised", rules)
+            outcomes.append("ok")
+        except EnvelopeExhausted:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=authorise, args=(pid,)) for pid in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with ledger.connect() as conn:
+        total = balance(conn, rules)
+    assert outcomes.count("ok") == 3 and outcomes.count("refused") == 5
+    assert total.reserved_ha <= 10 and total.reserved_ha == pytest.approx(9, rel=0.02)
+
+
+def test_report_by_territory_series_and_alerts(ledger: Engine) -> None:
+    rules = small_envelope(50)
+    a = project(ledger, rules, occurred_on=datetime.date(2025, 6, 2))
+    status(ledger, a["id"], "authorised", rules, occurred_on=datetime.date(2025, 7, 10))
+    status(ledger, a["id"], "completed", rules, occurred_on=datetime.date(2026, 2, 1))
+    with ledger.connect() as conn:
+        report = envelope_report(conn, rules, "departement", today=datetime.date(2026, 7, 1))
+    naf = a["naf_ha"]
+    assert report["national"]["consumed_ha"] == pytest.approx(naf, abs=1e-3)
+    assert report["groups"] == [
+        {
+            "code": "91",
+            "name": "Essonne",
+            "reserved_ha": 0.0,
+            "consumed_ha": pytest.approx(naf, abs=1e-3),
+        }
+    ]
+    assert [m["month"] for m in report["monthly"]] == ["2025-06-01", "2025-07-01", "2026-02-01"]
+    assert report["alerts"] == [
+        {"threshold": 0.5, "reached": True, "since": "2025-07-01"},
+        {"threshold": 0.8, "reached": False, "since": None},
+        {"threshold": 1.0, "reached": False, "since": None},
+    ]
+    # 25.7 ha drawn in 546 days since 1 January 2025: the rest lasts ~530 more days
+    projection = report["projection"]
+    assert (
+        projection["exhaustion_date"]
+        == (
+            datetime.date(2026, 7, 1) + datetime.timedelta(days=(50 - naf) / (naf / 546))
+        ).isoformat()
+    )
+    assert projection["before_end_of_period"] is True
+
+
+def get_project_status(engine: Engine, pid: int) -> str:
+    with engine.connect() as conn:
+        return get_project(conn, pid)["status"]
