@@ -83,7 +83,7 @@ friches AS (
     FROM friche f, p WHERE f.geom && p.geom AND ST_Intersects(f.geom, p.geom)
 ),
 artificial AS (
-    SELECT coalesce(ST_Union(ST_Intersection(a.geom, p.geom)), 'SRID=2154;POLYGON EMPTY'::geometry) AS g
+    SELECT coalesce(ST_Union(ST_Intersection(a.geom, p.geom)), {_EMPTY}) AS g
     FROM artificialised_land a, p WHERE a.geom && p.geom AND ST_Intersects(a.geom, p.geom)
 )
 SELECT ST_Area(p.geom) / 10000 AS area_ha,
