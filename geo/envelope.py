@@ -75,11 +75,12 @@ class Balance:
 
 
 # The NAF computation, all in Lambert-93 hectares, shown with every project.
-_NAF = """
+_EMPTY = f"'SRID={LAMBERT93};POLYGON EMPTY'::geometry"
+_NAF = f"""
 WITH p AS (SELECT CAST(:geom AS geometry) AS geom),
 friches AS (
-    SELECT coalesce(ST_Union(ST_Intersection(f.geom, p.geom)), 'SRID=2154;POLYGON EMPTY'::geometry) AS g,
-           coalesce(array_agg(f.site_id ORDER BY f.site_id), '{}') AS ids
+    SELECT coalesce(ST_Union(ST_Intersection(f.geom, p.geom)), {_EMPTY}) AS g,
+           coalesce(array_agg(f.site_id ORDER BY f.site_id), '{{}}') AS ids
     FROM friche f, p WHERE f.geom && p.geom AND ST_Intersects(f.geom, p.geom)
 ),
 artificial AS (
