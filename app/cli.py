@@ -325,6 +325,7 @@ def import_demo() -> None:
     from app.db import get_engine
     from geo.loaders.admin import load_admin
     from geo.loaders.cadastre import load_cadastre
+    from geo.loaders.consumption import load_consumption
     from geo.loaders.friches import load_friches
     from geo.loaders.plu import load_plu
     from geo.loaders.pollution import load_basol
@@ -342,6 +343,8 @@ def import_demo() -> None:
         (data / "plu" / "zone_urba_DU_17345.geojson", load_plu),
         (data / "zae" / "site-eco-exemple-cnig.csv", load_site_eco),
         (data / "zae" / "terrain-eco-exemple-cnig.csv", load_terrain_eco),
+        # synthetic: see data/consommation/README.md
+        (data / "consommation" / "conso-naf-SYNTHETIQUE-2009-2023.csv", load_consumption),
     ]
     for path, load in steps:
         click.echo(f"{path.relative_to(data)}:")

@@ -37,6 +37,10 @@ class DatabaseUnavailable(ApiError):
     status = 503
 
 
+class Unauthorized(ApiError):
+    status = 401
+
+
 def problem(status: int, detail: str | None = None, **extra: Any) -> JSONResponse:
     # type "about:blank": the title is then the HTTP status phrase (RFC 9457 §4.2.1).
     body: dict[str, Any] = {
@@ -48,10 +52,24 @@ def problem(status: int, detail: str | None = None, **extra: Any) -> JSONRespons
         body["detail"] = detail
     body.update(extra)
     headers = {"Retry-After": "5"} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="foncier"'}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+async def _geo_error(request: Request, exc: Exception) -> JSONResponse:
+    # geo's errors carry their HTTP status (422 by default, 404, 409…).
+    return problem(getattr(exc, "status", 422), str(exc), instance=request.url.path)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    from geo.envelope import LedgerError
+    from geo.rulesets import RuleSetError
+    from geo.zan import TrajectoryError
+
+    for error in (LedgerError, RuleSetError, TrajectoryError):
+        app.add_exception_handler(error, _geo_error)
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return problem(exc.status, exc.detail, instance=request.url.path, **exc.extra)

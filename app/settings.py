@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # Where the shipped demo data lives.
     data_dir: Path = PROJECT_DIR / "data"
 
+    # Writes (project ledger) need "Authorization: Bearer <token>". Unset: writes are
+    # refused. Per-territory roles come later; until then one administrator.
+    admin_token: str | None = Field(default=None, min_length=16)
+    admin_name: str = "admin"
+
     @model_validator(mode="after")
     def _check_paging(self) -> Settings:
         if self.default_page_size > self.max_page_size:

@@ -368,6 +368,49 @@ def get_project(conn: Connection, project_id: int) -> dict[str, Any]:
     }
 
 
+def list_projects(
+    conn: Connection,
+    *,
+    epci_siren: str | None = None,
+    departement: str | None = None,
+    region: str | None = None,
+    status: str | None = None,
+    ruleset_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Projects with their current status and holdings, filtered by territory or status."""
+    rows = conn.execute(
+        text(
+            """
+            WITH state AS (
+                SELECT project_id,
+                       (array_agg(status ORDER BY id DESC) FILTER (WHERE status IS NOT NULL))[1]
+                           AS status,
+                       sum(reserved_delta_ha) AS reserved_ha, sum(consumed_delta_ha) AS consumed_ha
+                FROM envelope_entry GROUP BY project_id
+            )
+            SELECT p.id, p.name, p.kind, p.ruleset_id, p.epci_siren, p.commune_insee,
+                   p.departement_code, p.region_code, p.area_ha, p.naf_ha,
+                   s.status, s.reserved_ha, s.consumed_ha
+            FROM project p JOIN state s ON s.project_id = p.id
+            WHERE (CAST(:epci AS text) IS NULL OR p.epci_siren = :epci)
+              AND (CAST(:dep AS text) IS NULL OR p.departement_code = :dep)
+              AND (CAST(:region AS text) IS NULL OR p.region_code = :region)
+              AND (CAST(:status AS text) IS NULL OR s.status = :status)
+              AND (CAST(:ruleset AS text) IS NULL OR p.ruleset_id = :ruleset)
+            ORDER BY p.id
+            """
+        ),
+        {
+            "epci": epci_siren,
+            "dep": departement,
+            "region": region,
+            "status": status,
+            "ruleset": ruleset_id,
+        },
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
 def _project_row(conn: Connection, project_id: int) -> dict[str, Any]:
     row = (
         conn.execute(
@@ -507,7 +550,11 @@ def envelope_report(
     assert ruleset.envelope is not None
     today = today or datetime.date.today()
     total = balance(conn, ruleset)
-    out: dict[str, Any] = {"ruleset": ruleset.summary(), "national": total.as_dict()}
+    out: dict[str, Any] = {
+        "ruleset": ruleset.summary(),
+        "period": [ruleset.envelope.first_year, ruleset.envelope.last_year],
+        "national": total.as_dict(),
+    }
     if group_by is not None:
         if group_by not in GROUPS:
             raise LedgerError(f"group_by must be one of {', '.join(GROUPS)}")

@@ -299,3 +299,22 @@ def _child_names(conn: Connection, level: str, codes: list[str]) -> dict[str, st
         text(f"SELECT {key}, name FROM {table} WHERE {key} = ANY(:codes)"), {"codes": codes}
     ).all()
     return dict(rows)
+
+
+def yearly_consumption(
+    conn: Connection, level: str, code: str, vintage: int | None = None
+) -> list[tuple[int, float]]:
+    """(year, hectares) of NAF consumption of a territory's communes, for charts."""
+    if level not in LEVELS:
+        raise TrajectoryError(f"level must be one of {', '.join(LEVELS)}")
+    data = latest_vintage(conn, vintage)
+    rows = conn.execute(
+        text(
+            f"""SELECT n.year, sum(n.total_m2) / 10000
+                FROM naf_consumption n JOIN commune c ON c.insee = n.commune_insee
+                WHERE n.vintage = :v AND c.kind = 'commune-actuelle' AND {_MEMBERS[level]}
+                GROUP BY n.year ORDER BY n.year"""
+        ),
+        {"v": data.vintage, "code": code},
+    ).all()
+    return [(int(y), float(ha)) for y, ha in rows]

@@ -1,0 +1,224 @@
+"""The industrial project ledger and the envelope reports."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import status as http_status
+from pydantic import BaseModel, Field, model_validator
+
+from app.auth import AuthorDep
+from app.dependencies import PARCEL_ID_PATTERN, SIREN_PATTERN, ConnectionDep
+from geo import charts
+from geo.envelope import (
+    KINDS,
+    STATUSES,
+    change_status,
+    correct,
+    create_project,
+    envelope_report,
+    get_project,
+    list_projects,
+)
+from geo.rulesets import get_ruleset, load_rulesets
+
+router = APIRouter(tags=["envelope"])
+
+RulesetQuery = Annotated[
+    str | None,
+    Query(description="Envelope rule set id (default: industrial-envelope-2025)"),
+]
+GroupBy = Literal["region", "departement", "epci", "territoire_industrie"]
+
+
+class ProjectCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal[KINDS] = "industrial"  # type: ignore[valid-type]
+    epci_siren: str = Field(pattern=SIREN_PATTERN)
+    geometry: dict[str, Any] | None = Field(
+        default=None, description="GeoJSON Polygon or MultiPolygon, WGS84"
+    )
+    parcel_ids: list[Annotated[str, Field(pattern=PARCEL_ID_PATTERN)]] | None = Field(
+        default=None, min_length=1, max_length=10_000
+    )
+    ruleset: str | None = Field(default=None, description="Envelope the project draws on")
+    occurred_on: datetime.date | None = None
+    reason: str = Field(default="project recorded", min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_location(self) -> ProjectCreate:
+        if (self.geometry is None) == (self.parcel_ids is None):
+            raise ValueError("give either geometry or parcel_ids")
+        return self
+
+
+class StatusChange(BaseModel):
+    status: Literal[STATUSES]  # type: ignore[valid-type]
+    reason: str = Field(min_length=1, max_length=2000)
+    occurred_on: datetime.date | None = None
+    overdraft: bool = False
+
+
+class Correction(BaseModel):
+    delta_ha: float = Field(description="Hectares to add (negative to give back)")
+    reason: str = Field(min_length=1, max_length=2000)
+    corrects_entry_id: int | None = None
+    occurred_on: datetime.date | None = None
+    overdraft: bool = False
+
+
+@router.get("/rulesets", summary="The rule sets: ZAN trajectories, envelopes, what-ifs")
+def list_rulesets() -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") for r in load_rulesets().values()]
+
+
+@router.post(
+    "/projects",
+    status_code=http_status.HTTP_201_CREATED,
+    summary="Record a planned project; its NAF consumption is computed from its geometry",
+)
+def post_project(
+    body: Annotated[ProjectCreate, Body()], conn: ConnectionDep, author: AuthorDep
+) -> dict[str, Any]:
+    ruleset = get_ruleset(body.ruleset, kind="envelope")
+    with conn.begin():
+        return create_project(
+            conn,
+            name=body.name,
+            kind=body.kind,
+            epci_siren=body.epci_siren,
+            ruleset=ruleset,
+            author=author,
+            geometry=body.geometry,
+            parcel_ids=body.parcel_ids,
+            occurred_on=body.occurred_on,
+            reason=body.reason,
+        )
+
+
+@router.get("/projects", summary="Projects with their status, by territory or status")
+def read_projects(
+    conn: ConnectionDep,
+    epci: Annotated[str | None, Query(pattern=SIREN_PATTERN)] = None,
+    departement: Annotated[str | None, Query(pattern=r"^[0-9][0-9AB][0-9]?$")] = None,
+    region: Annotated[str | None, Query(pattern=r"^[0-9]{2,3}$")] = None,
+    status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
+    ruleset: RulesetQuery = None,
+) -> list[dict[str, Any]]:
+    return list_projects(
+        conn,
+        epci_siren=epci,
+        departement=departement,
+        region=region,
+        status=status,
+        ruleset_id=ruleset,
+    )
+
+
+@router.get("/projects/{project_id}", summary="A project, its status and every ledger entry")
+def read_project(project_id: Annotated[int, Path(ge=1)], conn: ConnectionDep) -> dict[str, Any]:
+    return get_project(conn, project_id)
+
+
+@router.post(
+    "/projects/{project_id}/status",
+    summary="Authorise (reserve), complete (consume) or abandon (release) a project",
+)
+def post_status(
+    project_id: Annotated[int, Path(ge=1)],
+    body: StatusChange,
+    conn: ConnectionDep,
+    author: AuthorDep,
+) -> dict[str, Any]:
+    project = get_project(conn, project_id)
+    ruleset = get_ruleset(project["ruleset_id"], kind="envelope")
+    conn.rollback()  # the read above opened a transaction; the write gets its own
+    with conn.begin():
+        return change_status(
+            conn,
+            project_id,
+            body.status,
+            ruleset=ruleset,
+            author=author,
+            reason=body.reason,
+            occurred_on=body.occurred_on,
+            overdraft=body.overdraft,
+        )
+
+
+@router.post("/projects/{project_id}/corrections", summary="A compensating entry, with its reason")
+def post_correction(
+    project_id: Annotated[int, Path(ge=1)],
+    body: Correction,
+    conn: ConnectionDep,
+    author: AuthorDep,
+) -> dict[str, Any]:
+    project = get_project(conn, project_id)
+    ruleset = get_ruleset(project["ruleset_id"], kind="envelope")
+    conn.rollback()
+    with conn.begin():
+        return correct(
+            conn,
+            project_id,
+            body.delta_ha,
+            ruleset=ruleset,
+            author=author,
+            reason=body.reason,
+            corrects_entry_id=body.corrects_entry_id,
+            occurred_on=body.occurred_on,
+            overdraft=body.overdraft,
+        )
+
+
+@router.get(
+    "/envelope",
+    summary="Consumed, reserved and remaining hectares; by territory, monthly, projected",
+)
+def read_envelope(
+    conn: ConnectionDep,
+    ruleset: RulesetQuery = None,
+    group_by: GroupBy | None = None,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    rules = get_ruleset(ruleset, kind="envelope")
+    report = envelope_report(conn, rules, group_by)
+    if format == "json":
+        return report
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["level", "code", "name", "reserved_ha", "consumed_ha", "ruleset"])
+    national = report["national"]
+    writer.writerow(
+        ["national", "", "", national["reserved_ha"], national["consumed_ha"], rules.id]
+    )
+    for group in report.get("groups", []):
+        writer.writerow(
+            [
+                group_by,
+                group["code"],
+                group["name"],
+                group["reserved_ha"],
+                group["consumed_ha"],
+                rules.id,
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="envelope-{rules.id}.csv"'},
+    )
+
+
+@router.get(
+    "/envelope/chart.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+    summary="Burn-down of the envelope with its projection",
+)
+def envelope_chart(conn: ConnectionDep, ruleset: RulesetQuery = None) -> Response:
+    report = envelope_report(conn, get_ruleset(ruleset, kind="envelope"))
+    return Response(charts.envelope_burndown(report), media_type="image/png")

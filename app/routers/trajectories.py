@@ -1,0 +1,55 @@
+"""ZAN trajectories of territories."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+
+from app.dependencies import ConnectionDep
+from geo import charts
+from geo.rulesets import get_ruleset
+from geo.zan import trajectory, yearly_consumption
+
+router = APIRouter(prefix="/trajectories", tags=["ZAN"])
+
+Level = Literal["commune", "epci", "departement", "region", "territoire_industrie"]
+Code = Annotated[str, Path(min_length=2, max_length=20, pattern=r"^[0-9A-Za-z_-]+$")]
+RulesetQuery = Annotated[
+    str | None, Query(description="ZAN rule set id (default: the one marked default)")
+]
+VintageQuery = Annotated[
+    int | None, Query(ge=2000, le=2100, description="Cerema vintage (default: latest)")
+]
+
+
+@router.get(
+    "/{level}/{code}",
+    summary="Reference, allowance, consumption, pace, projection and status of a territory",
+)
+def read_trajectory(
+    level: Level,
+    code: Code,
+    conn: ConnectionDep,
+    ruleset: RulesetQuery = None,
+    vintage: VintageQuery = None,
+) -> dict[str, Any]:
+    return trajectory(conn, level, code, get_ruleset(ruleset, kind="zan"), vintage)
+
+
+@router.get(
+    "/{level}/{code}/chart.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+    summary="The territory's trajectory as a chart",
+)
+def trajectory_chart(
+    level: Level,
+    code: Code,
+    conn: ConnectionDep,
+    ruleset: RulesetQuery = None,
+    vintage: VintageQuery = None,
+) -> Response:
+    t = trajectory(conn, level, code, get_ruleset(ruleset, kind="zan"), vintage)
+    yearly = yearly_consumption(conn, level, code, vintage)
+    return Response(charts.trajectory_chart(t, yearly), media_type="image/png")
