@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo.crs import LAMBERT93, WGS84
-from geo.rulesets import RuleSet
+from geo.rulesets import RuleSet, default_ruleset_id
 
 STATUSES = ("planned", "authorised", "under_construction", "completed", "abandoned")
 KINDS = ("industrial", "commercial", "logistics", "other")
@@ -95,14 +95,14 @@ SELECT ST_Area(p.geom) / 10000 AS area_ha,
 FROM p, friches, artificial
 """
 
-# The project's main commune: the one its geometry overlaps most, else its parcels'.
+# The communes a project touches, the one it overlaps most first (boundaries known).
 _LOCATE = """
 WITH p AS (SELECT CAST(:geom AS geometry) AS geom)
 SELECT c.insee, c.departement_code, c.region_code
 FROM commune c, p
 WHERE c.geom && p.geom AND ST_Intersects(c.geom, p.geom)
+  AND ST_Area(ST_Intersection(c.geom, p.geom)) > 0
 ORDER BY ST_Area(ST_Intersection(c.geom, p.geom)) DESC
-LIMIT 1
 """
 
 
@@ -170,12 +170,19 @@ def create_project(
     else:
         geom = _geometry_from_geojson(conn, geometry or {})
     naf = conn.execute(text(_NAF), {"geom": geom}).mappings().one()
-    located = conn.execute(text(_LOCATE), {"geom": geom}).first()
-    if located is None and commune is not None:
-        located = conn.execute(
-            text("SELECT insee, departement_code, region_code FROM commune WHERE insee = :c"),
-            {"c": commune},
-        ).first()
+    touched = conn.execute(text(_LOCATE), {"geom": geom}).all()
+    if parcel_ids:
+        # parcels name their communes even where boundaries are not loaded
+        touched += conn.execute(
+            text(
+                "SELECT DISTINCT c.insee, c.departement_code, c.region_code FROM parcel p "
+                "JOIN commune c ON c.insee = p.commune_insee WHERE p.id = ANY(:ids) "
+                "ORDER BY 1"
+            ),
+            {"ids": parcel_ids},
+        ).all()
+    communes = list(dict.fromkeys(row[0] for row in touched))
+    located = touched[0] if touched else None
     computation = {
         "area_ha": round(naf["area_ha"], 4),
         "on_friche_ha": round(naf["on_friche_ha"], 4),
@@ -186,10 +193,11 @@ def create_project(
     }
     project_id = conn.execute(
         text(
-            """INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee,
+            """INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee, communes,
                                     departement_code, region_code, area_ha, naf_ha,
                                     naf_computation, parcel_ids, created_by, geom)
-               VALUES (:name, :kind, :ruleset, :epci, :commune, :dep, :region, :area, :naf,
+               VALUES (:name, :kind, :ruleset, :epci, :commune, CAST(:communes AS jsonb),
+                       :dep, :region, :area, :naf,
                        CAST(:computation AS jsonb), CAST(:parcels AS jsonb), :author,
                        CAST(:geom AS geometry))
                RETURNING id"""
@@ -200,6 +208,7 @@ def create_project(
             "ruleset": ruleset.id,
             "epci": epci_siren,
             "commune": located[0] if located else None,
+            "communes": json.dumps(communes),
             "dep": located[1] if located else None,
             "region": located[2] if located else None,
             "area": naf["area_ha"],
@@ -415,7 +424,7 @@ def _project_row(conn: Connection, project_id: int) -> dict[str, Any]:
     row = (
         conn.execute(
             text(
-                """SELECT id, name, kind, ruleset_id, epci_siren, commune_insee,
+                """SELECT id, name, kind, ruleset_id, epci_siren, commune_insee, communes,
                           departement_code, region_code, area_ha, naf_ha, naf_computation,
                           parcel_ids, created_at, created_by
                    FROM project WHERE id = :p"""
@@ -552,6 +561,7 @@ def envelope_report(
     total = balance(conn, ruleset)
     out: dict[str, Any] = {
         "ruleset": ruleset.summary(),
+        "default_ruleset": default_ruleset_id("envelope"),
         "period": [ruleset.envelope.first_year, ruleset.envelope.last_year],
         "national": total.as_dict(),
     }

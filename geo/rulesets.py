@@ -133,19 +133,21 @@ def load_rulesets(directory: Path = RULES_DIR) -> dict[str, RuleSet]:
                 f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
             )
             raise RuleSetError(f"{rule_id}.toml: {problems}") from exc
-    defaults = [r.id for r in resolved.values() if r.default and r.zan]
-    if len(defaults) != 1:
-        raise RuleSetError(f"exactly one ZAN rule set must be the default, found {defaults}")
+    for kind in ("zan", "envelope"):
+        defaults = [r.id for r in resolved.values() if r.default and getattr(r, kind)]
+        if len(defaults) != 1:
+            raise RuleSetError(f"exactly one {kind} rule set must be the default, found {defaults}")
     return resolved
 
 
+def default_ruleset_id(kind: Literal["zan", "envelope"]) -> str:
+    return next(r.id for r in load_rulesets().values() if r.default and getattr(r, kind))
+
+
 def get_ruleset(rule_id: str | None, *, kind: Literal["zan", "envelope"]) -> RuleSet:
-    """The named rule set (or the default ZAN one), checked to hold ``kind`` rules."""
+    """The named rule set (or the default one of ``kind``), checked to hold ``kind`` rules."""
     rulesets = load_rulesets()
-    if rule_id is None:
-        if kind == "zan":
-            return next(r for r in rulesets.values() if r.default and r.zan)
-        rule_id = "industrial-envelope-2025"
+    rule_id = rule_id or default_ruleset_id(kind)
     if rule_id not in rulesets:
         raise RuleSetError(f"unknown rule set {rule_id!r} (known: {', '.join(sorted(rulesets))})")
     ruleset = rulesets[rule_id]

@@ -405,7 +405,9 @@ project = Table(
     Column("kind", String(16), nullable=False),  # industrial, commercial, logistics, other
     Column("ruleset_id", String(64), nullable=False),  # the envelope it draws on
     Column("epci_siren", String(9), ForeignKey("epci.siren"), nullable=False),
+    # the main commune (largest overlap) and every commune the project touches
     Column("commune_insee", String(5)),
+    Column("communes", JSONB, nullable=False),
     Column("departement_code", String(3)),
     Column("region_code", String(3)),
     Column("area_ha", Float, nullable=False),

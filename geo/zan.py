@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo.rulesets import RuleSet, load_rulesets
+from geo.rulesets import RuleSet, default_ruleset_id, load_rulesets
 
 LEVELS = ("commune", "epci", "departement", "region", "territoire_industrie")
 _MEMBERS = {
@@ -155,7 +155,7 @@ def trajectory(
     out: dict[str, Any] = {
         "territory": {"level": level, "code": code, "name": name},
         "ruleset": ruleset.summary(),
-        "default_ruleset": next(r.id for r in load_rulesets().values() if r.default and r.zan),
+        "default_ruleset": default_ruleset_id("zan"),
         "data": {
             "vintage": data.vintage,
             "years": [data.first_year, data.last_year],

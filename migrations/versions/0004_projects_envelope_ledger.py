@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("ruleset_id", sa.String(length=64), nullable=False),
         sa.Column("epci_siren", sa.String(length=9), nullable=False),
         sa.Column("commune_insee", sa.String(length=5), nullable=True),
+        sa.Column("communes", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("departement_code", sa.String(length=3), nullable=True),
         sa.Column("region_code", sa.String(length=3), nullable=True),
         sa.Column("area_ha", sa.Float(), nullable=False),

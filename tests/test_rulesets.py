@@ -1,0 +1,78 @@
+"""Rule sets are data, validated on load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from geo.rulesets import RULES_DIR, RuleSetError, get_ruleset, load_rulesets
+
+
+def test_shipped_rule_sets() -> None:
+    rules = load_rulesets()
+    assert get_ruleset(None, kind="zan").id == "zan-2021-2031"
+    assert get_ruleset(None, kind="envelope").id == "industrial-envelope-2025"
+    assert rules["industrial-envelope-2025"].legal_status == "proposal"
+    assert rules["industrial-envelope-2025"].envelope.total_ha == 10_000
+    assert rules["pene-2021-2031"].envelope.total_ha == 12_500
+    assert not rules["pene-2021-2031"].envelope.counts_against_local_trajectories
+    zan = rules["zan-2021-2031"].zan
+    assert (zan.reduction, zan.garantie_communale_ha) == (0.5, 1.0)
+    assert zan.reduction_for("32") == 0.5447 and zan.reduction_for("11") == 0.5
+    # what-ifs inherit what they do not override, and are never the default
+    weights = rules["zan-whatif-weights"]
+    assert (weights.zan.industrial_weight, weights.zan.reduction, weights.default) == (
+        0.5,
+        0.5,
+        False,
+    )
+
+
+def copy_rules(tmp_path: Path) -> Path:
+    for path in RULES_DIR.glob("*.toml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        (
+            "zan-bad.toml",
+            'id = "zan-bad"\nname = "x"\nlegal_status = "rumour"\nlegal_basis = "x"\neffective_from = 2025-01-01\n',
+            "legal_status",
+        ),
+        ("zan-x.toml", 'id = "other"\n', "id must be the file name"),
+        ("zan-y.toml", 'id = "zan-y"\nextends = "nowhere"\n', "unknown rule set 'nowhere'"),
+        (
+            "zan-z.toml",
+            'id = "zan-z"\nextends = "zan-2021-2031"\n[zan]\nreduction = 1.5\n',
+            "reduction",
+        ),
+        (
+            "zan-w.toml",
+            'id = "zan-w"\nextends = "zan-2021-2031"\n[zan]\nperiod_first_year = 2015\n',
+            "reference must end before",
+        ),
+        ("broken.toml", 'id = "broken"\nname = [', "not valid TOML"),
+    ],
+)
+def test_invalid_rule_sets_are_refused(
+    tmp_path: Path, file: str, content: str, message: str
+) -> None:
+    directory = copy_rules(tmp_path)
+    (directory / file).write_text(content, encoding="utf-8")
+    load_rulesets.cache_clear()
+    try:
+        with pytest.raises(RuleSetError, match=message):
+            load_rulesets(directory)
+    finally:
+        load_rulesets.cache_clear()
+
+
+def test_unknown_or_wrong_kind() -> None:
+    with pytest.raises(RuleSetError, match="unknown rule set"):
+        get_ruleset("nope", kind="zan")
+    with pytest.raises(RuleSetError, match="has no envelope rules"):
+        get_ruleset("zan-2021-2031", kind="envelope")
