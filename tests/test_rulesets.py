@@ -40,7 +40,8 @@ def copy_rules(tmp_path: Path) -> Path:
     [
         (
             "zan-bad.toml",
-            'id = "zan-bad"\nname = "x"\nlegal_status = "rumour"\nlegal_basis = "x"\neffective_from = 2025-01-01\n',
+            'id = "zan-bad"\nname = "x"\nlegal_status = "rumour"\nlegal_basis = "x"\n'
+            "effective_from = 2025-01-01\n",
             "legal_status",
         ),
         ("zan-x.toml", 'id = "other"\n', "id must be the file name"),
