@@ -27,7 +27,14 @@ from geo.crs import departement_codes
 from geo.loaders.common import record_run
 from geo.loaders.errors import LoaderError
 from geo.loaders.report import ImportReport
-from geo.loaders.vector import CommuneResolver, Stage, column, normalise_insee, read_csv
+from geo.loaders.vector import (
+    CommuneResolver,
+    Stage,
+    column,
+    normalise_insee,
+    read_csv,
+    rejection_error,
+)
 
 DESTINATIONS = {
     "act": "activity_m2",
@@ -107,11 +114,7 @@ def load_consumption(engine: Engine, path: Path, *, vintage: int | None = None) 
         if years is None:
             raise LoaderError(f"{path}: the file holds no row")
         if report.rejected:
-            raise LoaderError(
-                f"{path}: {sum(report.rejected.values())} of {report.read} rows rejected, "
-                "nothing written: "
-                + ", ".join(f"{reason}: {n}" for reason, n in report.rejected.items())
-            )
+            raise rejection_error(path, report)
         if duplicates := stage.duplicates(["commune_insee_source", "year"]):
             raise LoaderError(
                 f"{path}: commune/year appears more than once: {', '.join(duplicates)}"

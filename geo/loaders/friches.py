@@ -32,7 +32,6 @@ from sqlalchemy import Engine
 
 from geo.crs import WGS84, departement_codes
 from geo.loaders.common import record_run
-from geo.loaders.errors import LoaderError
 from geo.loaders.report import ImportReport
 from geo.loaders.vector import (
     POINT,
@@ -40,6 +39,7 @@ from geo.loaders.vector import (
     CommuneResolver,
     Stage,
     column,
+    finish,
     geometries_from_wkb,
     geometries_from_wkt,
     normalise_insee,
@@ -158,26 +158,21 @@ def load_friches(engine: Engine, path: Path, *, source_crs: CRS | None = None) -
             owners.append(owner)
             parcels.append(parcel)
             stage.copy(values)
-        if report.rejected:
-            raise LoaderError(
-                f"{path}: {sum(report.rejected.values())} of {report.read} sites rejected, "
-                f"nothing written: "
-                + ", ".join(f"{reason}: {n}" for reason, n in report.rejected.items())
-            )
-        if duplicates := stage.duplicates(["site_id"]):
-            raise LoaderError(f"{path}: site_id appears more than once: {', '.join(duplicates)}")
         outlines_only = _is_geojson(path)
-        report.inserted, report.updated = stage.merge(
+        finish(
+            path,
+            stage,
             ["site_id"],
+            report,
+            resolver,
+            noun="sites",
             keep_when_null=True,
             fill_only=frozenset(COLUMNS) - {"geom", "area_m2"} if outlines_only else frozenset(),
         )
-        report.unchanged = report.read - report.inserted - report.updated
         links = replace_links(
             conn, "friche_parcel", "site_id", pa.concat_arrays(owners), pa.concat_arrays(parcels)
         )
         report.tables["friche_parcel links"] = links
-        report.warnings += resolver.warnings()
         if malformed_refs:
             report.warnings.append(f"{malformed_refs} malformed parcel references ignored")
         for name, values_seen in unknown_values.items():

@@ -12,13 +12,13 @@ from sqlalchemy import Engine
 
 from geo.crs import departement_codes
 from geo.loaders.common import record_run
-from geo.loaders.errors import LoaderError
 from geo.loaders.report import ImportReport
 from geo.loaders.vector import (
     POLYGONAL,
     CommuneResolver,
     Stage,
     column,
+    finish,
     geometries_from_wkb,
     normalise_insee,
     prepare_geometries,
@@ -107,17 +107,7 @@ def load_plu(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> Im
             }
             keep = pa.array(~(geoms.rejected | missing_id))
             stage.copy({k: pc.filter(v, keep) for k, v in values.items()})
-        if report.rejected:
-            raise LoaderError(
-                f"{path}: {sum(report.rejected.values())} of {report.read} zones rejected, "
-                "nothing written: "
-                + ", ".join(f"{reason}: {n}" for reason, n in report.rejected.items())
-            )
-        if duplicates := stage.duplicates(["gpu_id"]):
-            raise LoaderError(f"{path}: zone id appears more than once: {', '.join(duplicates)}")
-        report.inserted, report.updated = stage.merge(["gpu_id"])
-        report.unchanged = report.read - report.inserted - report.updated
+        finish(path, stage, ["gpu_id"], report, resolver, noun="zones")
         report.tables.update({f"zoning {c}": n for c, n in sorted(classes.items())})
-        report.warnings += resolver.warnings()
         record_run(conn, report, path)
     return report

@@ -18,7 +18,6 @@ from sqlalchemy import Engine
 
 from geo.crs import departement_codes
 from geo.loaders.common import record_run
-from geo.loaders.errors import LoaderError
 from geo.loaders.report import ImportReport
 from geo.loaders.vector import (
     PARCEL_REF,
@@ -26,6 +25,7 @@ from geo.loaders.vector import (
     CommuneResolver,
     Stage,
     column,
+    finish,
     geometries_from_wkb,
     normalise_insee,
     prepare_geometries,
@@ -95,16 +95,7 @@ def load_basol(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> 
                 unmatched_parcels += unmatched
                 owners += [site] * len(refs)
                 parcels += refs
-        if report.rejected:
-            raise LoaderError(
-                f"{path}: {sum(report.rejected.values())} of {report.read} sites rejected, "
-                "nothing written: "
-                + ", ".join(f"{reason}: {n}" for reason, n in report.rejected.items())
-            )
-        if duplicates := stage.duplicates(["id"]):
-            raise LoaderError(f"{path}: BASOL id appears more than once: {', '.join(duplicates)}")
-        report.inserted, report.updated = stage.merge(["id"])
-        report.unchanged = report.read - report.inserted - report.updated
+        finish(path, stage, ["id"], report, resolver, noun="sites")
         report.tables["polluted_site_parcel links"] = replace_links(
             conn,
             "polluted_site_parcel",
@@ -112,7 +103,6 @@ def load_basol(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> 
             pa.array(owners, pa.string()),
             pa.array(parcels, pa.string()),
         )
-        report.warnings += resolver.warnings()
         if unmatched_parcels:
             report.warnings.append(
                 f"{unmatched_parcels} parcel references without a usable section and number"

@@ -450,6 +450,39 @@ class Stage:
         return inserted, updated
 
 
+def rejection_error(path: Path, report: ImportReport, noun: str = "rows") -> LoaderError:
+    """The one-line reason a file with rejected rows is refused."""
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in report.rejected.items())
+    return LoaderError(
+        f"{path}: {sum(report.rejected.values())} of {report.read} {noun} rejected, "
+        f"nothing written: {reasons}"
+    )
+
+
+def finish(
+    path: Path,
+    stage: Stage,
+    key: list[str],
+    report: ImportReport,
+    resolver: CommuneResolver | None = None,
+    *,
+    noun: str = "rows",
+    **merge_options,
+) -> None:
+    """The common end of a land-layer import: refuse a file with rejected rows or
+    duplicate keys, else merge the staged rows and report what changed."""
+    if report.rejected:
+        raise rejection_error(path, report, noun)
+    if duplicates := stage.duplicates(key):
+        raise LoaderError(
+            f"{path}: {'/'.join(key)} appears more than once: {', '.join(duplicates)}"
+        )
+    report.inserted, report.updated = stage.merge(key, **merge_options)
+    report.unchanged = report.read - report.inserted - report.updated
+    if resolver is not None:
+        report.warnings += resolver.warnings()
+
+
 def parcel_links(
     refs: pa.Array, owners: pa.Array, separator: str = "|"
 ) -> tuple[pa.Array, pa.Array, int]:

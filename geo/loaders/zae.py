@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyproj import CRS
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from geo.crs import departement_codes
 from geo.loaders.common import record_run
@@ -30,6 +30,7 @@ from geo.loaders.vector import (
     CommuneResolver,
     Stage,
     column,
+    finish,
     geometries_from_geojson,
     geometries_from_wkb,
     geometries_from_wkt,
@@ -155,7 +156,7 @@ def load_site_eco(engine: Engine, path: Path, *, source_crs: CRS | None = None) 
             }
             mismatches += _surface_mismatches(values["surf_brute_ha"], outlines.area_m2)
             _copy_kept(stage, values, outlines.rejected | _missing(ids, report, "site_id"))
-        _finish(conn, path, stage, ["site_id"], report, resolver)
+        finish(path, stage, ["site_id"], report, resolver)
         report.warnings += _surface_warning(mismatches)
         record_run(conn, report, path)
     return report
@@ -228,7 +229,7 @@ def load_terrain_eco(engine: Engine, path: Path, *, source_crs: CRS | None = Non
             owners.append(owner)
             parcels.append(parcel)
             malformed += bad
-        _finish(conn, path, stage, ["terr_id"], report, None)
+        finish(path, stage, ["terr_id"], report)
         observed, _ = states.merge(["terr_id", "observed_on"])
         report.tables["new occupation observations"] = observed
         report.tables["economic_land_unit_parcel links"] = replace_links(
@@ -310,7 +311,7 @@ def load_economic_sites(
                 "geom": outlines.ewkb,
             }
             _copy_kept(stage, values, outlines.rejected | _missing(ids, report, "id"))
-        _finish(conn, path, stage, ["site_id"], report, resolver)
+        finish(path, stage, ["site_id"], report, resolver)
         record_run(conn, report, path)
     return report
 
@@ -360,27 +361,3 @@ def _missing(values: pa.Array, report: ImportReport, name: str) -> np.ndarray:
 def _copy_kept(stage: Stage, values: dict[str, pa.Array], rejected: np.ndarray) -> None:
     keep = pa.array(~rejected)
     stage.copy({k: pc.filter(v, keep) for k, v in values.items()})
-
-
-def _finish(
-    conn: Connection,
-    path: Path,
-    stage: Stage,
-    key: list[str],
-    report: ImportReport,
-    resolver: CommuneResolver | None,
-) -> None:
-    if report.rejected:
-        raise LoaderError(
-            f"{path}: {sum(report.rejected.values())} of {report.read} rows rejected, "
-            "nothing written: "
-            + ", ".join(f"{reason}: {n}" for reason, n in report.rejected.items())
-        )
-    if duplicates := stage.duplicates(key):
-        raise LoaderError(
-            f"{path}: {'/'.join(key)} appears more than once: {', '.join(duplicates)}"
-        )
-    report.inserted, report.updated = stage.merge(key)
-    report.unchanged = report.read - report.inserted - report.updated
-    if resolver is not None:
-        report.warnings += resolver.warnings()
