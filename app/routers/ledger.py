@@ -134,15 +134,12 @@ def post_status(
     conn: ConnectionDep,
     author: AuthorDep,
 ) -> dict[str, Any]:
-    project = get_project(conn, project_id)
-    ruleset = get_ruleset(project["ruleset_id"], kind="envelope")
-    conn.rollback()  # the read above opened a transaction; the write gets its own
     with conn.begin():
         return change_status(
             conn,
             project_id,
             body.status,
-            ruleset=ruleset,
+            ruleset=_ruleset_of(conn, project_id),
             author=author,
             reason=body.reason,
             occurred_on=body.occurred_on,
@@ -157,21 +154,23 @@ def post_correction(
     conn: ConnectionDep,
     author: AuthorDep,
 ) -> dict[str, Any]:
-    project = get_project(conn, project_id)
-    ruleset = get_ruleset(project["ruleset_id"], kind="envelope")
-    conn.rollback()
     with conn.begin():
         return correct(
             conn,
             project_id,
             body.delta_ha,
-            ruleset=ruleset,
+            ruleset=_ruleset_of(conn, project_id),
             author=author,
             reason=body.reason,
             corrects_entry_id=body.corrects_entry_id,
             occurred_on=body.occurred_on,
             overdraft=body.overdraft,
         )
+
+
+def _ruleset_of(conn, project_id: int):
+    """The envelope a project draws on (each project names its own)."""
+    return get_ruleset(get_project(conn, project_id)["ruleset_id"], kind="envelope")
 
 
 @router.get(
