@@ -349,6 +349,32 @@ def import_demo() -> None:
     for path, load in steps:
         click.echo(f"{path.relative_to(data)}:")
         _run_import(lambda path=path, load=load: load(engine, path))
+    from geo.scoring.refresh import refresh_scores
+
+    click.echo("scores:")
+    for line in refresh_scores(engine).lines():
+        click.echo(line)
+
+
+# -- scores -------------------------------------------------------------------
+
+
+@main.group()
+def score() -> None:
+    """Parcel scores for industrial reconversion (precomputed in PostGIS)."""
+
+
+@score.command("refresh")
+@click.option("--departement", default=None, help="Only this département (e.g. 91).")
+@click.option("--commune", default=None, help="Only this commune (INSEE code).")
+def score_refresh(departement: str | None, commune: str | None) -> None:
+    """Recompute criteria and scores, after an import (whole base without options)."""
+    from app.db import get_engine
+    from geo.scoring.refresh import refresh_scores
+
+    report = refresh_scores(get_engine(), departement=departement, commune=commune)
+    for line in report.lines():
+        click.echo(line)
 
 
 # -- reports ----------------------------------------------------------------

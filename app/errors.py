@@ -65,9 +65,11 @@ async def _geo_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     from geo.envelope import LedgerError
     from geo.rulesets import RuleSetError
+    from geo.scoring.profiles import ProfileError
+    from geo.scoring.search import SearchError
     from geo.zan import TrajectoryError
 
-    for error in (LedgerError, RuleSetError, TrajectoryError):
+    for error in (LedgerError, RuleSetError, TrajectoryError, ProfileError, SearchError):
         app.add_exception_handler(error, _geo_error)
 
     @app.exception_handler(ApiError)

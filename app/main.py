@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from app.db import make_engine
 from app.errors import install_error_handlers
-from app.routers import health, ledger, parcels, territories, trajectories
+from app.routers import health, ledger, parcels, scoring, territories, trajectories
 from app.settings import Settings, get_settings
 
 
@@ -24,7 +24,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.url_for())
     install_error_handlers(app)
-    for module in (health, territories, parcels, ledger, trajectories):
+    # scoring before parcels: /parcels/search must not be taken for a parcel id
+    for module in (health, territories, scoring, parcels, ledger, trajectories):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

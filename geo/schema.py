@@ -214,6 +214,7 @@ polluted_site_parcel = Table(
     ),
     Column("parcel_id", String(14), primary_key=True),
 )
+Index("polluted_site_parcel_parcel_id_idx", polluted_site_parcel.c.parcel_id)
 
 # PLU zones (Géoportail de l'Urbanisme zone_urba), with Foncier's zoning class.
 plu_zone = Table(
@@ -446,6 +447,62 @@ envelope_entry = Table(
     Column("corrects_entry_id", Integer, ForeignKey("envelope_entry.id")),
 )
 Index("envelope_entry_project_idx", envelope_entry.c.project_id)
+
+
+# -- scores (geo.scoring) ------------------------------------------------------------
+
+# Every criterion's value for every parcel, computed in bulk by geo.scoring.refresh;
+# NULL means "no data" (the criterion is then skipped, never guessed).
+parcel_features = Table(
+    "parcel_features",
+    metadata,
+    Column("parcel_id", String(14), primary_key=True),
+    Column("departement_code", String(3), nullable=False),
+    Column("commune_insee", String(5), nullable=False),
+    Column("area_ha", Float, nullable=False),
+    Column("compactness", Float),
+    Column("zoning_class", String(16)),
+    Column("on_friche", Boolean),
+    Column("friche_site_id", String(64)),
+    Column("in_economic_zone", Boolean),
+    Column("activity_zone_distance_m", Float),
+    Column("pollution", String(16)),
+    Column("slope_mean_pct", Float),
+    Column("flood_high_share", Float),
+    Column("envelope_impact_ha", Float, nullable=False),
+    Column("remediation_cost_eur", Float, nullable=False),
+    Column("motorway_distance_m", Float),
+    Column("rail_siding", Boolean),
+    Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("parcel_features_commune_idx", parcel_features.c.commune_insee)
+
+parcel_score = Table(
+    "parcel_score",
+    metadata,
+    Column("parcel_id", String(14), primary_key=True),
+    Column("profile", String(32), primary_key=True),
+    Column("departement_code", String(3), nullable=False),
+    Column("commune_insee", String(5), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("score", Float),
+    Column("reliability", Float, nullable=False),
+    Column("excluded", Boolean, nullable=False),
+    Column("area_ha", Float, nullable=False),
+)
+# Searches read the best scores of a profile in a commune or a département.
+Index(
+    "parcel_score_commune_idx",
+    parcel_score.c.profile,
+    parcel_score.c.commune_insee,
+    parcel_score.c.score.desc(),
+)
+Index(
+    "parcel_score_departement_idx",
+    parcel_score.c.profile,
+    parcel_score.c.departement_code,
+    parcel_score.c.score.desc(),
+)
 
 
 import_run = Table(

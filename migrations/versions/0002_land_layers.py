@@ -82,6 +82,7 @@ def upgrade() -> None:
         ),
         sa.Column("parcel_id", sa.String(14), primary_key=True),
     )
+    op.create_index("polluted_site_parcel_parcel_id_idx", "polluted_site_parcel", ["parcel_id"])
 
     op.create_table(
         "plu_zone",

@@ -1,0 +1,194 @@
+"""Ranked parcels and candidate sites for industrial reconversion."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from app.dependencies import (
+    INSEE_PATTERN,
+    PARCEL_ID_PATTERN,
+    SIREN_PATTERN,
+    BBoxDep,
+    ConnectionDep,
+    PageDep,
+)
+from app.errors import InvalidParameter
+from geo.scoring.profiles import get_profile, validate
+from geo.scoring.search import Filters, parcel_score, search_parcels, search_sites
+
+router = APIRouter(tags=["ranking"])
+
+ProfileQuery = Annotated[
+    str | None,
+    Query(
+        description="Scoring profile: small-industry (default), large-industrial-site, logistics"
+    ),
+]
+WeightsQuery = Annotated[
+    str | None,
+    Query(
+        description='Custom weights as JSON, e.g. {"zoning": 2}: replace the profile\'s',
+        examples=['{"zoning": 2, "on_friche": 2, "size_fit": 1}'],
+    ),
+]
+Zoning = Literal["activity", "housing", "mixed", "agricultural", "natural", "other"]
+
+
+def _profile(profile: str | None, weights: str | None):
+    base = get_profile(profile)
+    if weights is None:
+        return base, False
+    try:
+        parsed = json.loads(weights)
+    except json.JSONDecodeError as exc:
+        raise InvalidParameter(f"weights is not valid JSON: {exc.msg}") from None
+    if not isinstance(parsed, dict):
+        raise InvalidParameter('weights must be a JSON object, e.g. {"zoning": 2}')
+    custom = validate(
+        "custom", f"custom weights on {base.id}", parsed, base.size_min_ha, base.size_max_ha
+    )
+    return custom, True
+
+
+def _filters(
+    commune: str | None,
+    epci: str | None,
+    territoire_industrie: str | None,
+    departement: str | None,
+    bbox,
+    min_area: float | None = None,
+    max_area: float | None = None,
+    zoning: str | None = None,
+    on_friche: bool | None = None,
+    min_score: float | None = None,
+    include_excluded: bool = False,
+) -> Filters:
+    if min_area is not None and max_area is not None and min_area > max_area:
+        raise InvalidParameter("min_area must not exceed max_area")
+    return Filters(
+        commune=commune,
+        epci=epci,
+        territoire_industrie=territoire_industrie,
+        departement=departement,
+        bbox=bbox,
+        min_area_ha=min_area,
+        max_area_ha=max_area,
+        zoning=zoning,
+        on_friche=on_friche,
+        min_score=min_score,
+        include_excluded=include_excluded,
+    )
+
+
+Commune = Annotated[str | None, Query(pattern=INSEE_PATTERN)]
+Epci = Annotated[str | None, Query(pattern=SIREN_PATTERN)]
+Departement = Annotated[str | None, Query(pattern=r"^[0-9][0-9AB][0-9]?$")]
+Ti = Annotated[str | None, Query(min_length=1, max_length=20)]
+
+
+@router.get("/parcels/search", summary="Parcels ranked for industry, with each score explained")
+def parcels_search(
+    request: Request,
+    conn: ConnectionDep,
+    bbox: BBoxDep,
+    page: PageDep,
+    commune: Commune = None,
+    epci: Epci = None,
+    territoire_industrie: Ti = None,
+    departement: Departement = None,
+    min_area: Annotated[float | None, Query(ge=0, description="hectares")] = None,
+    max_area: Annotated[float | None, Query(ge=0, description="hectares")] = None,
+    zoning: Zoning | None = None,
+    on_friche: bool | None = None,
+    min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
+    include_excluded: bool = False,
+    profile: ProfileQuery = None,
+    weights: WeightsQuery = None,
+    sort: Literal["-score", "score", "-area", "area"] = "-score",
+) -> dict[str, Any]:
+    chosen, custom = _profile(profile, weights)
+    filters = _filters(
+        commune,
+        epci,
+        territoire_industrie,
+        departement,
+        bbox,
+        min_area,
+        max_area,
+        zoning,
+        on_friche,
+        min_score,
+        include_excluded,
+    )
+    features, matched = search_parcels(
+        conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
+    )
+    links = [{"rel": "self", "href": str(request.url)}]
+    if page.offset + page.limit < matched:
+        links.append(
+            {
+                "rel": "next",
+                "href": str(
+                    request.url.include_query_params(
+                        offset=page.offset + page.limit, limit=page.limit
+                    )
+                ),
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},
+        "numberMatched": matched,
+        "numberReturned": len(features),
+        "links": links,
+        "features": features,
+    }
+
+
+@router.get(
+    "/parcels/{parcel_id}/score",
+    summary="A parcel's score: every criterion, exclusions, reliability",
+)
+def read_parcel_score(
+    parcel_id: Annotated[str, Path(pattern=PARCEL_ID_PATTERN)],
+    conn: ConnectionDep,
+    profile: ProfileQuery = None,
+    weights: WeightsQuery = None,
+) -> dict[str, Any]:
+    chosen, _ = _profile(profile, weights)
+    return parcel_score(conn, parcel_id, chosen)
+
+
+@router.get("/sites/search", summary="Candidate sites: contiguous eligible parcels reaching a size")
+def sites_search(
+    conn: ConnectionDep,
+    bbox: BBoxDep,
+    min_area: Annotated[float, Query(gt=0, description="hectares the site must reach")],
+    commune: Commune = None,
+    epci: Epci = None,
+    territoire_industrie: Ti = None,
+    departement: Departement = None,
+    gap: Annotated[float, Query(ge=0, le=500, description="metres between parcels of a site")] = 0,
+    min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
+    profile: ProfileQuery = None,
+    weights: WeightsQuery = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> dict[str, Any]:
+    if not any((commune, epci, territoire_industrie, departement, bbox)):
+        raise InvalidParameter(
+            "give a territory (commune, epci, territoire_industrie, departement or bbox)"
+        )
+    chosen, custom = _profile(profile, weights)
+    filters = _filters(commune, epci, territoire_industrie, departement, bbox, min_score=min_score)
+    sites = search_sites(
+        conn, chosen, filters, min_area_ha=min_area, gap_m=gap, limit=limit, custom=custom
+    )
+    return {
+        "type": "FeatureCollection",
+        "profile": {"id": chosen.id, "name": chosen.name},
+        "numberReturned": len(sites),
+        "features": sites,
+    }

@@ -1,0 +1,1 @@
+"""Ranking parcels for industrial reconversion (model, profiles, bulk refresh, sites)."""

@@ -1,0 +1,288 @@
+"""The scoring model: how suitable a parcel is for industry, and why.
+
+Method (ADEME/Cerema Mutafriches, usage "industrie"): each criterion's value scores
+very positive (+2), positive (+1), neutral (+0.5, counted on both sides), negative (−1)
+or very negative (−2), times the criterion's weight (0.5, 1 or 2) from the profile;
+
+    index = advantages / (advantages + constraints) × 100
+    reliability = weight of the criteria whose value is known / weight of all criteria
+
+A criterion without data is skipped, never guessed. Foncier adds what industry asks
+first: hard exclusions (named), compactness, slope, fit to the requested size, being on
+a friche or in an economic zone, the distance to the nearest activity zone, and the
+envelope impact (hectares of NAF land consumed).
+
+Each criterion is defined once, as data (thresholds or categories); the same definition
+produces the SQL that scores every parcel in bulk and the Python that explains one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+MODEL_VERSION = "foncier-score-1.0"
+
+VERY_POSITIVE, POSITIVE, NEUTRAL, NEGATIVE, VERY_NEGATIVE = 2.0, 1.0, 0.5, -1.0, -2.0
+REMEDIATION_EUR_PER_HA = 780_000  # average cost of remediating a friche (DOMAIN)
+POLLUTION_FACTOR = 3  # where soil pollution is known
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """Points from a feature: numeric thresholds (``bins``) or categories (``categories``).
+
+    ``bins``: (upper bound exclusive or None for the last, points), in increasing order.
+    """
+
+    name: str
+    feature: str
+    label: str
+    bins: tuple[tuple[float | None, float], ...] = ()
+    categories: dict[Any, float] = field(default_factory=dict)
+
+    def points(self, value: Any) -> float | None:
+        if value is None:
+            return None
+        if self.bins:
+            for upper, pts in self.bins:
+                if upper is None or value < upper:
+                    return pts
+        return self.categories.get(value)
+
+    def sql(self, column: str) -> str:
+        if self.bins:
+            whens = " ".join(
+                f"WHEN {column} < {upper} THEN {pts}"
+                for upper, pts in self.bins
+                if upper is not None
+            )
+            last = self.bins[-1][1]
+            return f"(CASE WHEN {column} IS NULL THEN NULL {whens} ELSE {last} END)"
+        whens = " ".join(f"WHEN {_literal(k)} THEN {v}" for k, v in self.categories.items())
+        return f"(CASE {column} {whens} ELSE NULL END)"
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+CRITERIA: tuple[Criterion, ...] = (
+    Criterion(
+        "site_area",
+        "area_ha",
+        "site area (Mutafriches: < 1 ha very negative, > 5 ha very positive)",
+        bins=((1, VERY_NEGATIVE), (2.5, NEUTRAL), (5, POSITIVE), (None, VERY_POSITIVE)),
+    ),
+    Criterion(
+        "compactness",
+        "compactness",
+        "shape: Polsby-Popper 4πA/P² (1 for a disc; long thin parcels score low)",
+        bins=((0.25, NEGATIVE), (0.5, NEUTRAL), (None, POSITIVE)),
+    ),
+    Criterion(
+        "zoning",
+        "zoning_class",
+        "PLU zoning class (geo.zoning)",
+        categories={
+            "activity": VERY_POSITIVE,
+            "mixed": NEUTRAL,
+            "other": NEGATIVE,
+            "housing": VERY_NEGATIVE,
+            "agricultural": VERY_NEGATIVE,
+            "natural": VERY_NEGATIVE,
+        },
+    ),
+    Criterion(
+        "on_friche",
+        "on_friche",
+        "on a friche (reconversion, no new artificialisation)",
+        categories={True: VERY_POSITIVE, False: NEUTRAL},
+    ),
+    Criterion(
+        "in_economic_zone",
+        "in_economic_zone",
+        "in an economic zone (ZAE, commercial zone, site clé en main)",
+        categories={True: VERY_POSITIVE, False: NEUTRAL},
+    ),
+    Criterion(
+        "activity_zone_distance",
+        "activity_zone_distance_m",
+        "distance to the nearest activity zone (economic site or PLU activity zone)",
+        bins=((500, POSITIVE), (2000, NEUTRAL), (None, NEGATIVE)),
+    ),
+    Criterion(
+        "pollution",
+        "pollution",
+        "soil pollution: known (BASOL, friche 'avérée'/'supposée') or ruled out",
+        categories={"known": NEGATIVE, "ruled_out": POSITIVE},
+    ),
+    Criterion(
+        "slope",
+        "slope_mean_pct",
+        "mean slope in percent (elevation raster)",
+        bins=((2, POSITIVE), (5, NEUTRAL), (10, NEGATIVE), (None, VERY_NEGATIVE)),
+    ),
+    Criterion(
+        "flood",
+        "flood_high_share",
+        "share of the parcel in a high flood hazard class (3 and more)",
+        bins=((1e-9, POSITIVE), (0.5, NEGATIVE), (None, VERY_NEGATIVE)),
+    ),
+    Criterion(
+        "envelope_impact",
+        "envelope_impact_ha",
+        "NAF hectares the parcel would consume (0 on a friche or artificialised land)",
+        bins=((1e-6, VERY_POSITIVE), (None, NEGATIVE)),
+    ),
+    # Mutafriches criteria without an open layer loaded here yet: always unknown, so
+    # they lower reliability instead of being guessed.
+    Criterion(
+        "motorway_distance",
+        "motorway_distance_m",
+        "distance to a motorway interchange (< 1 km very positive, > 5 km very negative)",
+        bins=((1000, VERY_POSITIVE), (5000, NEUTRAL), (None, VERY_NEGATIVE)),
+    ),
+    Criterion(
+        "rail_siding",
+        "rail_siding",
+        "rail siding on or next to the site",
+        categories={True: POSITIVE, False: NEUTRAL},
+    ),
+)
+BY_NAME = {c.name: c for c in CRITERIA}
+
+# Hard exclusions: the parcel is ranked but never proposed; each is named in answers.
+EXCLUSIONS = {
+    "agricultural_or_natural_zoning": "agricultural or natural zoning (and not a friche)",
+    "high_flood_hazard": "half of the parcel or more in a high flood hazard class",
+}
+# The same rule in SQL, over a parcel_features row ``f`` (kept beside exclusions()).
+EXCLUDED_SQL = (
+    "(coalesce(f.zoning_class IN ('agricultural', 'natural'), FALSE)"
+    " AND NOT coalesce(f.on_friche, FALSE) OR coalesce(f.flood_high_share, 0) >= 0.5)"
+)
+NOT_EVALUATED = {
+    "nature_reserve": "nature reserves (no layer loaded)",
+    "wetland": "wetlands (no layer loaded)",
+}
+
+
+def size_fit_criterion(size_min_ha: float | None, size_max_ha: float | None) -> Criterion:
+    """Fit of the area to the requested size: inside +2, near (half below, half above) +0.5,
+    else −2."""
+    low = size_min_ha or 0.0
+    high = size_max_ha
+    near_low = low / 2
+    bins: list[tuple[float | None, float]] = [(near_low, VERY_NEGATIVE)] if near_low > 0 else []
+    if low > 0:
+        bins.append((low, NEUTRAL))
+    if high is None:
+        bins.append((None, VERY_POSITIVE))
+    else:
+        bins += [(high, VERY_POSITIVE), (high * 1.5, NEUTRAL), (None, VERY_NEGATIVE)]
+    return Criterion(
+        "size_fit", "area_ha", "fit of the area to the requested size", bins=tuple(bins)
+    )
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    name: str
+    weights: dict[str, float]
+    size_min_ha: float | None = None
+    size_max_ha: float | None = None
+
+    def criteria(self) -> list[tuple[Criterion, float]]:
+        out = []
+        for name, weight in self.weights.items():
+            criterion = (
+                size_fit_criterion(self.size_min_ha, self.size_max_ha)
+                if name == "size_fit"
+                else BY_NAME[name]
+            )
+            out.append((criterion, weight))
+        return out
+
+
+def exclusions(features: dict[str, Any]) -> list[str]:
+    out = []
+    if features.get("zoning_class") in ("agricultural", "natural") and not features.get(
+        "on_friche"
+    ):
+        out.append("agricultural_or_natural_zoning")
+    if (features.get("flood_high_share") or 0) >= 0.5:
+        out.append("high_flood_hazard")
+    return out
+
+
+def explain(features: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    """The score of one parcel with every criterion's value, points and weight."""
+    advantages = constraints = known = total = 0.0
+    breakdown = []
+    for criterion, weight in profile.criteria():
+        value = features.get(criterion.feature)
+        pts = criterion.points(value)
+        total += weight
+        if pts is not None:
+            known += weight
+            if pts > 0:
+                advantages += weight * pts
+            if pts < 0:
+                constraints += weight * -pts
+            if pts == NEUTRAL:
+                constraints += weight * NEUTRAL  # neutral counts on both sides
+        breakdown.append(
+            {
+                "criterion": criterion.name,
+                "label": criterion.label,
+                "value": _plain(value),
+                "points": pts,
+                "weight": weight,
+                "known": pts is not None,
+            }
+        )
+    index = 100 * advantages / (advantages + constraints) if advantages + constraints else None
+    excluded = exclusions(features)
+    return {
+        "model_version": MODEL_VERSION,
+        "profile": profile.id,
+        "score": round(index, 2) if index is not None else None,
+        "reliability": round(known / total, 4) if total else 0.0,
+        "advantages": round(advantages, 4),
+        "constraints": round(constraints, 4),
+        "excluded": bool(excluded),
+        "exclusions": [{"id": e, "label": EXCLUSIONS[e]} for e in excluded],
+        "exclusions_not_evaluated": [{"id": k, "label": v} for k, v in NOT_EVALUATED.items()],
+        "envelope_impact_ha": _plain(features.get("envelope_impact_ha")),
+        "remediation_cost_eur": _plain(features.get("remediation_cost_eur")),
+        "criteria": breakdown,
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 4)
+    return value
+
+
+def score_sql(profile: Profile, alias: str = "f") -> tuple[str, str, str]:
+    """SQL over the parcel_features row ``alias``: a LATERAL select of each criterion's
+    points (``pts``), then the score and the reliability computed from them."""
+    criteria = profile.criteria()
+    columns = ", ".join(f"{c.sql(f'{alias}.{c.feature}')} AS {c.name}" for c, _ in criteria)
+    lateral = f"CROSS JOIN LATERAL (SELECT {columns}) pts"
+    adv = " + ".join(f"{w} * greatest(coalesce(pts.{c.name}, 0), 0)" for c, w in criteria)
+    cons = " + ".join(
+        f"{w} * (greatest(-coalesce(pts.{c.name}, 0), 0)"
+        f" + CASE WHEN pts.{c.name} = {NEUTRAL} THEN {NEUTRAL} ELSE 0 END)"
+        for c, w in criteria
+    )
+    known = " + ".join(f"CASE WHEN pts.{c.name} IS NULL THEN 0 ELSE {w} END" for c, w in criteria)
+    total = sum(w for _, w in criteria)
+    score = f"100 * ({adv}) / nullif(({adv}) + ({cons}), 0)"
+    return lateral, score, f"({known}) / {total}"

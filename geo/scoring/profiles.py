@@ -1,0 +1,75 @@
+"""Scoring profiles: named weight sets, as data (``profiles/*.toml``), validated on load."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from geo.scoring.model import BY_NAME, Profile
+
+PROFILES_DIR = Path(__file__).parent / "profiles"
+ALLOWED_WEIGHTS = (0.5, 1.0, 2.0)
+CRITERIA_NAMES = (*BY_NAME, "size_fit")
+DEFAULT_PROFILE = "small-industry"
+
+
+class ProfileError(ValueError):
+    status = 422
+
+
+def validate(
+    profile_id: str,
+    name: str,
+    weights: dict[str, float],
+    size_min_ha: float | None = None,
+    size_max_ha: float | None = None,
+) -> Profile:
+    unknown = sorted(set(weights) - set(CRITERIA_NAMES))
+    if unknown:
+        raise ProfileError(
+            f"{profile_id}: unknown criteria {', '.join(unknown)} "
+            f"(known: {', '.join(CRITERIA_NAMES)})"
+        )
+    bad = {k: v for k, v in weights.items() if float(v) not in ALLOWED_WEIGHTS}
+    if bad:
+        raise ProfileError(f"{profile_id}: weights must be 0.5, 1 or 2, not {bad}")
+    if not weights:
+        raise ProfileError(f"{profile_id}: no criterion weighted")
+    if size_min_ha is not None and size_max_ha is not None and size_min_ha > size_max_ha:
+        raise ProfileError(f"{profile_id}: size_min_ha is above size_max_ha")
+    return Profile(
+        profile_id,
+        name,
+        {k: float(v) for k, v in weights.items()},
+        size_min_ha,
+        size_max_ha,
+    )
+
+
+@lru_cache
+def load_profiles(directory: Path = PROFILES_DIR) -> dict[str, Profile]:
+    profiles = {}
+    for path in sorted(Path(directory).glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ProfileError(f"{path.name}: not valid TOML ({exc})") from exc
+        if data.get("id") != path.stem:
+            raise ProfileError(f"{path.name}: id must be the file name ({path.stem})")
+        profiles[path.stem] = validate(
+            path.stem,
+            data.get("name", path.stem),
+            data.get("weights", {}),
+            data.get("size_min_ha"),
+            data.get("size_max_ha"),
+        )
+    return profiles
+
+
+def get_profile(profile_id: str | None) -> Profile:
+    profiles = load_profiles()
+    profile_id = profile_id or DEFAULT_PROFILE
+    if profile_id not in profiles:
+        raise ProfileError(f"unknown profile {profile_id!r} (known: {', '.join(sorted(profiles))})")
+    return profiles[profile_id]

@@ -1,0 +1,248 @@
+"""Ranked parcel search and candidate sites, read from the precomputed scores."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84, departement_of
+from geo.scoring.model import EXCLUDED_SQL, MODEL_VERSION, Profile, explain, score_sql
+
+
+class SearchError(ValueError):
+    status = 422
+
+
+class NotScored(SearchError):
+    status = 404
+
+
+_FEATURE_COLUMNS = (
+    "area_ha, compactness, zoning_class, on_friche, friche_site_id, in_economic_zone, "
+    "activity_zone_distance_m, pollution, slope_mean_pct, flood_high_share, "
+    "envelope_impact_ha, remediation_cost_eur, motorway_distance_m, rail_siding"
+)
+SORTS = {
+    "-score": "s.score DESC NULLS LAST, s.parcel_id",
+    "score": "s.score ASC NULLS LAST, s.parcel_id",
+    "-area": "s.area_ha DESC, s.parcel_id",
+    "area": "s.area_ha ASC, s.parcel_id",
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    commune: str | None = None
+    epci: str | None = None
+    territoire_industrie: str | None = None
+    departement: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    min_area_ha: float | None = None
+    max_area_ha: float | None = None
+    zoning: str | None = None
+    on_friche: bool | None = None
+    min_score: float | None = None
+    include_excluded: bool = False
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        clauses, params = [], {}
+        if self.commune:
+            clauses.append("s.departement_code = :dep AND s.commune_insee = :commune")
+            params.update(commune=self.commune, dep=departement_of(self.commune))
+        if self.departement:
+            clauses.append("s.departement_code = :departement")
+            params["departement"] = self.departement
+        if self.epci:
+            clauses.append(
+                "s.commune_insee IN (SELECT insee FROM commune WHERE epci_siren = :epci)"
+            )
+            params["epci"] = self.epci
+        if self.territoire_industrie:
+            clauses.append(
+                "s.commune_insee IN (SELECT c.insee FROM commune c JOIN epci e "
+                "ON e.siren = c.epci_siren WHERE e.territoire_industrie_id = :ti)"
+            )
+            params["ti"] = self.territoire_industrie
+        if self.bbox:
+            clauses.append(
+                f"p.geom && ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, {WGS84}), {LAMBERT93})"
+            )
+            params.update(zip(("x0", "y0", "x1", "y1"), self.bbox, strict=True))
+        if self.min_area_ha is not None:
+            clauses.append("s.area_ha >= :min_area")
+            params["min_area"] = self.min_area_ha
+        if self.max_area_ha is not None:
+            clauses.append("s.area_ha <= :max_area")
+            params["max_area"] = self.max_area_ha
+        if self.zoning:
+            clauses.append("f.zoning_class = :zoning")
+            params["zoning"] = self.zoning
+        if self.on_friche is not None:
+            clauses.append("coalesce(f.on_friche, FALSE) = :on_friche")
+            params["on_friche"] = self.on_friche
+        if self.min_score is not None:
+            clauses.append("s.score >= :min_score")
+            params["min_score"] = self.min_score
+        if not self.include_excluded:
+            clauses.append("NOT s.excluded")
+        return " AND ".join(clauses) or "TRUE", params
+
+
+def _source(profile: Profile, custom: bool) -> tuple[str, dict[str, Any]]:
+    """The scored rows: precomputed for named profiles; for custom weights, computed from
+    the stored criteria (arithmetic only, no geometry)."""
+    if not custom:
+        return (
+            "(SELECT * FROM parcel_score WHERE profile = :profile) s "
+            "JOIN parcel_features f ON f.parcel_id = s.parcel_id",
+            {"profile": profile.id},
+        )
+    lateral, score, reliability = score_sql(profile)
+    return (
+        f"(SELECT f.parcel_id, f.departement_code, f.commune_insee, f.area_ha, "
+        f"{score} AS score, {reliability} AS reliability, {EXCLUDED_SQL} AS excluded "
+        f"FROM parcel_features f {lateral}) s JOIN parcel_features f ON f.parcel_id = s.parcel_id",
+        {},
+    )
+
+
+def search_parcels(
+    conn: Connection,
+    profile: Profile,
+    filters: Filters,
+    *,
+    sort: str = "-score",
+    limit: int = 100,
+    offset: int = 0,
+    custom: bool = False,
+) -> tuple[list[dict[str, Any]], int]:
+    """(GeoJSON features with their score breakdown, number matched)."""
+    if sort not in SORTS:
+        raise SearchError(f"sort must be one of {', '.join(SORTS)}")
+    source, params = _source(profile, custom)
+    where, filter_params = filters.sql()
+    params.update(filter_params)
+    base = (
+        f"FROM {source} JOIN parcel p ON p.departement_code = s.departement_code "
+        f"AND p.id = s.parcel_id WHERE {where}"
+    )
+    matched = conn.execute(text(f"SELECT count(*) {base}"), params).scalar_one()
+    rows = conn.execute(
+        text(
+            f"""SELECT s.parcel_id, s.commune_insee, s.score, s.reliability,
+                       ST_AsGeoJSON(ST_Transform(p.geom, {WGS84}), {GEOJSON_DECIMALS}) AS geometry,
+                       {", ".join("f." + c.strip() for c in _FEATURE_COLUMNS.split(","))}
+                {base} ORDER BY {SORTS[sort]} LIMIT :limit OFFSET :offset"""
+        ),
+        {**params, "limit": limit, "offset": offset},
+    ).mappings()
+    features = []
+    for row in rows:
+        explained = explain(dict(row), profile)
+        features.append(
+            {
+                "type": "Feature",
+                "id": row["parcel_id"],
+                "geometry": json.loads(row["geometry"]),
+                "properties": {
+                    "id": row["parcel_id"],
+                    "commune": row["commune_insee"],
+                    "area_ha": round(row["area_ha"], 4),
+                    "zoning": row["zoning_class"],
+                    "on_friche": row["on_friche"],
+                    **explained,
+                },
+            }
+        )
+    return features, matched
+
+
+def parcel_score(conn: Connection, parcel_id: str, profile: Profile) -> dict[str, Any]:
+    row = (
+        conn.execute(
+            text(
+                f"SELECT {_FEATURE_COLUMNS}, computed_at FROM parcel_features WHERE parcel_id = :id"
+            ),
+            {"id": parcel_id},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotScored(f"parcel {parcel_id} is unknown or not scored yet (foncier score refresh)")
+    return {
+        "parcel_id": parcel_id,
+        "computed_at": row["computed_at"].isoformat(),
+        **explain(dict(row), profile),
+    }
+
+
+def search_sites(
+    conn: Connection,
+    profile: Profile,
+    filters: Filters,
+    *,
+    min_area_ha: float,
+    gap_m: float = 0.0,
+    limit: int = 20,
+    custom: bool = False,
+) -> list[dict[str, Any]]:
+    """Contiguous eligible parcels (touching, or within ``gap_m``) grouped into candidate
+    sites whose total area reaches ``min_area_ha``, best first."""
+    if min_area_ha <= 0:
+        raise SearchError("min_area_ha must be positive")
+    source, params = _source(profile, custom)
+    where, filter_params = filters.sql()
+    params.update(filter_params)
+    rows = conn.execute(
+        text(
+            f"""
+            WITH eligible AS (
+                SELECT s.parcel_id, s.score, s.area_ha, f.envelope_impact_ha,
+                       f.remediation_cost_eur, p.geom
+                FROM {source} JOIN parcel p ON p.departement_code = s.departement_code
+                 AND p.id = s.parcel_id
+                WHERE {where}
+            ), clustered AS (
+                SELECT *, ST_ClusterDBSCAN(geom, eps := :gap, minpoints := 1) OVER () AS cluster
+                FROM eligible
+            )
+            SELECT cluster, sum(area_ha) AS area_ha,
+                   sum(score * area_ha) / nullif(sum(area_ha), 0) AS score,
+                   sum(envelope_impact_ha) AS envelope_impact_ha,
+                   sum(remediation_cost_eur) AS remediation_cost_eur,
+                   array_agg(parcel_id ORDER BY parcel_id) AS parcels,
+                   ST_AsGeoJSON(ST_Transform(ST_Union(geom), {WGS84}), {GEOJSON_DECIMALS})
+                       AS geometry
+            FROM clustered GROUP BY cluster
+            HAVING sum(area_ha) >= :min_area
+            ORDER BY 3 DESC NULLS LAST, 2 DESC
+            LIMIT :limit
+            """
+        ),
+        {**params, "gap": gap_m, "min_area": min_area_ha, "limit": limit},
+    ).mappings()
+    sites = []
+    for rank, row in enumerate(rows, start=1):
+        sites.append(
+            {
+                "type": "Feature",
+                "id": f"site-{rank}",
+                "geometry": json.loads(row["geometry"]),
+                "properties": {
+                    "rank": rank,
+                    "profile": profile.id,
+                    "model_version": MODEL_VERSION,
+                    "area_ha": round(row["area_ha"], 4),
+                    "score": round(row["score"], 2) if row["score"] is not None else None,
+                    "parcel_count": len(row["parcels"]),
+                    "parcels": list(row["parcels"]),
+                    "envelope_impact_ha": round(row["envelope_impact_ha"], 4),
+                    "remediation_cost_eur": round(row["remediation_cost_eur"]),
+                },
+            }
+        )
+    return sites
