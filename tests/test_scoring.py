@@ -203,7 +203,8 @@ def test_sites_of_two_separate_squares(fresh_engine: Engine) -> None:
                 text(
                     "INSERT INTO parcel (id, departement_code, commune_insee, prefixe, section, "
                     "numero, contenance, area_m2, geom) VALUES (:id, '91', '91216', '000', 'ZZ', "
-                    ":num, 10000, 10000, ST_Multi(ST_MakeEnvelope(:x, :y, :x + 100, :y + 100, 2154)))"
+                    ":num, 10000, 10000, "
+                    "ST_Multi(ST_MakeEnvelope(:x, :y, :x + 100, :y + 100, 2154)))"
                 ),
                 {"id": pid, "num": f"{i:04d}", "x": x, "y": y},
             )
