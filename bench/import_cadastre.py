@@ -34,8 +34,11 @@ GRID = 11  # copies are laid out on an 11×11 grid of commune-sized steps
 STEP = 0.06  # degrees; the commune spans ~0.05°
 
 
-def build_input(copies: int) -> Path:
-    path = OUT / f"cadastre-x{copies}.json"
+def build_input(copies: int, communes: list[str] | None = None) -> Path:
+    """The 91216 parcels ``copies`` times; copy k is filed under ``communes[k % n]``
+    (all under 91216 by default) with prefixe k, so ids stay unique and well formed."""
+    suffix = f"-{len(communes)}communes" if communes else ""
+    path = OUT / f"cadastre-x{copies}{suffix}.json"
     if path.exists():
         return path
     OUT.mkdir(parents=True, exist_ok=True)
@@ -47,9 +50,10 @@ def build_input(copies: int) -> Path:
         for k in range(copies):
             dx, dy = (k % GRID) * STEP, (k // GRID) * STEP
             prefixe = f"{k:03d}"
+            commune = communes[k % len(communes)] if communes else "91216"
             for f in features:
-                props = dict(f["properties"], prefixe=prefixe)
-                props["id"] = props["id"][:5] + prefixe + props["id"][8:]
+                props = dict(f["properties"], prefixe=prefixe, commune=commune)
+                props["id"] = commune + prefixe + props["id"][8:]
                 rings = [
                     [[round(x + dx, 7), round(y + dy, 7)] for x, y in ring]
                     for ring in f["geometry"]["coordinates"]

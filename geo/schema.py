@@ -484,6 +484,8 @@ parcel_score = Table(
     Column("profile", String(32), primary_key=True),
     Column("departement_code", String(3), nullable=False),
     Column("commune_insee", String(5), nullable=False),
+    # the commune's EPCI at refresh time, so that an EPCI's best parcels are one index scan
+    Column("epci_siren", String(9)),
     Column("model_version", String(32), nullable=False),
     Column("score", Float),
     Column("reliability", Float, nullable=False),
@@ -495,6 +497,12 @@ Index(
     "parcel_score_commune_idx",
     parcel_score.c.profile,
     parcel_score.c.commune_insee,
+    parcel_score.c.score.desc(),
+)
+Index(
+    "parcel_score_epci_idx",
+    parcel_score.c.profile,
+    parcel_score.c.epci_siren,
     parcel_score.c.score.desc(),
 )
 Index(

@@ -167,6 +167,21 @@ def test_search_filters_sorts_and_pages(scored: Engine) -> None:
     assert page[0]["properties"]["criteria"][0]["criterion"] == "site_area"
 
 
+def test_epci_filter_and_custom_weights(scored: Engine) -> None:
+    profile = get_profile("small-industry")
+    custom = validate("custom", "zoning only", {"zoning": 2, "site_area": 1})
+    with scored.connect() as conn:
+        _, in_epci = search_parcels(conn, profile, Filters(epci="200056232"), limit=1)
+        _, elsewhere = search_parcels(conn, profile, Filters(epci="200041630"), limit=1)
+        page, matched = search_parcels(
+            conn, custom, Filters(epci="200056232"), limit=5, custom=True
+        )
+    assert (in_epci, elsewhere, matched) == (4241, 0, 4241)
+    # only the two weighted criteria: a 6 ha parcel with unknown zoning scores 100
+    assert [c["criterion"] for c in page[0]["properties"]["criteria"]] == ["zoning", "site_area"]
+    assert page[0]["properties"]["score"] == 100.0
+
+
 def test_sites_assemble_touching_parcels_only(scored: Engine) -> None:
     profile = get_profile("large-industrial-site")
     with scored.connect() as conn:

@@ -5,10 +5,12 @@ import), in one transaction."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
 
+from geo.crs import departement_of
 from geo.scoring.model import (
     EXCLUDED_SQL,
     MODEL_VERSION,
@@ -113,46 +115,80 @@ class RefreshReport:
         ]
 
 
-def _scope(departement: str | None, commune: str | None) -> tuple[str, dict[str, str]]:
-    """A WHERE clause template on ``{t}`` (the table or alias) and its parameters."""
-    if commune:
-        from geo.crs import departement_of
-
-        return (
-            "{t}.departement_code = :dep AND {t}.commune_insee = :commune",
-            {"dep": departement_of(commune), "commune": commune},
-        )
-    if departement:
-        return "{t}.departement_code = :dep", {"dep": departement}
-    return "TRUE", {}
-
-
 def refresh_scores(
-    engine: Engine, *, departement: str | None = None, commune: str | None = None
+    engine: Engine,
+    *,
+    departement: str | None = None,
+    commune: str | None = None,
+    workers: int = 1,
 ) -> RefreshReport:
-    """Recompute the features and every profile's score of the parcels in scope."""
+    """Recompute the features and every profile's score of the parcels in scope.
+
+    With ``workers`` > 1 the scope's communes are split among that many connections
+    working at once, each group in its own transaction (scores are derived data: a
+    group either is fully refreshed or keeps its previous scores).
+    """
     started = time.perf_counter()
-    where, params = _scope(departement, commune)
+    with engine.connect() as conn:
+        groups = _commune_groups(conn, departement, commune, max(workers, 1))
+    if len(groups) <= 1:
+        parcels, scores = _refresh_group(engine, groups[0] if groups else [])
+    else:
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            done = list(pool.map(lambda g: _refresh_group(engine, g), groups))
+        parcels, scores = (sum(x) for x in zip(*done, strict=True))
+    return RefreshReport(parcels, scores, time.perf_counter() - started)
+
+
+def _commune_groups(
+    conn: Connection, departement: str | None, commune: str | None, workers: int
+) -> list[list[tuple[str, str]]]:
+    """The (département, commune) pairs in scope, dealt into ``workers`` groups of similar size."""
+    rows = conn.execute(
+        text(
+            """SELECT departement_code, commune_insee, count(*) FROM parcel
+               WHERE (CAST(:dep AS text) IS NULL OR departement_code = :dep)
+                 AND (CAST(:commune AS text) IS NULL OR commune_insee = :commune)
+               GROUP BY 1, 2 ORDER BY 3 DESC"""
+        ),
+        {
+            "dep": departement or (departement_of(commune) if commune else None),
+            "commune": commune,
+        },
+    ).all()
+    groups: list[list[tuple[str, str]]] = [[] for _ in range(min(workers, len(rows)) or 1)]
+    sizes = [0] * len(groups)
+    for dep, code, n in rows:  # largest first, each to the lightest group
+        i = sizes.index(min(sizes))
+        groups[i].append((dep, code))
+        sizes[i] += n
+    return groups
+
+
+def _refresh_group(engine: Engine, communes: list[tuple[str, str]]) -> tuple[int, int]:
+    if not communes:
+        return 0, 0
+    params = {
+        "deps": sorted({d for d, _ in communes}),
+        "communes": sorted({c for _, c in communes}),
+    }
+    where = "{t}.departement_code = ANY(:deps) AND {t}.commune_insee = ANY(:communes)"
     with engine.begin() as conn:
         # The plan's estimated cost is high enough to trigger JIT compilation, which takes
         # longer than the work itself at the scale of a commune.
         conn.exec_driver_sql("SET LOCAL jit = off")
+        for table in ("parcel_score", "parcel_features"):
+            conn.execute(text(f"DELETE FROM {table} WHERE {where.format(t=table)}"), params)
         # Where a layer covers a département, its absence under a parcel is a known "no".
-        params = {
-            **params,
+        covered = {
             "friche_deps": _covered(conn, "friche"),
             "economic_deps": _covered(conn, "economic_site"),
         }
-        for table in ("parcel_score", "parcel_features"):
-            conn.execute(
-                text(f"DELETE FROM {table} WHERE {where.format(t=table)}"),
-                {k: v for k, v in params.items() if k in ("dep", "commune")},
-            )
-        parcels = conn.execute(text(_FEATURES.format(scope=where.format(t="p"))), params).rowcount
-        scores = _score(
-            conn, where.format(t="f"), {k: v for k, v in params.items() if k in ("dep", "commune")}
-        )
-    return RefreshReport(parcels, scores, time.perf_counter() - started)
+        parcels = conn.execute(
+            text(_FEATURES.format(scope=where.format(t="p"))), {**params, **covered}
+        ).rowcount
+        scores = _score(conn, where.format(t="f"), params)
+    return parcels, scores
 
 
 def _covered(conn: Connection, table: str) -> list[str]:
@@ -172,10 +208,13 @@ def _score(conn: Connection, where: str, params: dict[str, str]) -> int:
         written += conn.execute(
             text(
                 f"""INSERT INTO parcel_score (parcel_id, profile, departement_code, commune_insee,
-                                              model_version, score, reliability, excluded, area_ha)
-                    SELECT f.parcel_id, :profile, f.departement_code, f.commune_insee, :version,
-                           {score}, {reliability}, {EXCLUDED_SQL}, f.area_ha
-                    FROM parcel_features f {lateral} WHERE {where}"""
+                                              epci_siren, model_version, score, reliability,
+                                              excluded, area_ha)
+                    SELECT f.parcel_id, :profile, f.departement_code, f.commune_insee,
+                           c.epci_siren, :version, {score}, {reliability}, {EXCLUDED_SQL},
+                           f.area_ha
+                    FROM parcel_features f LEFT JOIN commune c ON c.insee = f.commune_insee
+                    {lateral} WHERE {where}"""
             ),
             {**params, "profile": profile.id, "version": MODEL_VERSION},
         ).rowcount

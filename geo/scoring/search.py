@@ -56,9 +56,7 @@ class Filters:
             clauses.append("s.departement_code = :departement")
             params["departement"] = self.departement
         if self.epci:
-            clauses.append(
-                "s.commune_insee IN (SELECT insee FROM commune WHERE epci_siren = :epci)"
-            )
+            clauses.append("s.epci_siren = :epci")
             params["epci"] = self.epci
         if self.territoire_industrie:
             clauses.append(
@@ -102,9 +100,10 @@ def _source(profile: Profile, custom: bool) -> tuple[str, dict[str, Any]]:
         )
     lateral, score, reliability = score_sql(profile)
     return (
-        f"(SELECT f.parcel_id, f.departement_code, f.commune_insee, f.area_ha, "
+        f"(SELECT f.parcel_id, f.departement_code, f.commune_insee, c.epci_siren, f.area_ha, "
         f"{score} AS score, {reliability} AS reliability, {EXCLUDED_SQL} AS excluded "
-        f"FROM parcel_features f {lateral}) s JOIN parcel_features f ON f.parcel_id = s.parcel_id",
+        f"FROM parcel_features f LEFT JOIN commune c ON c.insee = f.commune_insee {lateral}) s "
+        "JOIN parcel_features f ON f.parcel_id = s.parcel_id",
         {},
     )
 

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("profile", sa.String(length=32), nullable=False),
         sa.Column("departement_code", sa.String(length=3), nullable=False),
         sa.Column("commune_insee", sa.String(length=5), nullable=False),
+        sa.Column("epci_siren", sa.String(length=9), nullable=True),
         sa.Column("model_version", sa.String(length=32), nullable=False),
         sa.Column("score", sa.Float(), nullable=True),
         sa.Column("reliability", sa.Float(), nullable=False),
@@ -67,6 +68,12 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        "parcel_score_epci_idx",
+        "parcel_score",
+        ["profile", "epci_siren", sa.literal_column("score DESC")],
+        unique=False,
+    )
+    op.create_index(
         "parcel_score_departement_idx",
         "parcel_score",
         ["profile", "departement_code", sa.literal_column("score DESC")],
@@ -75,6 +82,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("parcel_score_epci_idx", table_name="parcel_score")
     op.drop_index("parcel_score_departement_idx", table_name="parcel_score")
     op.drop_index("parcel_score_commune_idx", table_name="parcel_score")
     op.drop_table("parcel_score")

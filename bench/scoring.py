@@ -1,0 +1,178 @@
+"""Ranking at scale: full score refresh of ≥ 1,000,000 parcels, one commune, and the
+latency of /parcels/search and /sites/search over HTTP against uvicorn.
+
+    .venv/bin/python -m bench.scoring [--copies 236] [--workers 2]
+
+The input is the real 91216 parcels replicated with offsets; copy k is filed under the
+k-th commune of the Essonne (so an EPCI holds a realistic share of the parcels).
+Synthetic overlays are drawn over them in SQL: a grid of PLU zones of every class,
+friches around one parcel in 400 and economic sites around one in 1,500.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from app.db import make_engine, migrate
+from app.settings import PROJECT_DIR, get_settings
+from bench.import_cadastre import build_input, conninfo
+from geo.loaders.admin import load_admin
+from geo.loaders.cadastre import load_cadastre
+from geo.scoring.refresh import refresh_scores
+
+DB = "foncier_bench_scoring"
+EPCI = "200056232"  # CA Communauté Paris-Saclay
+
+
+def essonne_communes() -> list[str]:
+    communes = json.loads((PROJECT_DIR / "data" / "admin" / "communes.json").read_bytes())
+    return sorted(
+        c["code"] for c in communes if c["departement"] == "91" and c["type"] == "commune-actuelle"
+    )
+
+
+OVERLAYS = """
+INSERT INTO plu_zone (gpu_id, libelle, typezone, zoning_class, commune_insee, departement_code,
+                      area_m2, geom)
+SELECT 'bench-' || i || '-' || j,
+       (ARRAY['Ux', 'Ub', 'Uc', 'A', 'N'])[1 + (i + j) % 5],
+       (ARRAY['U', 'U', 'U', 'A', 'N'])[1 + (i + j) % 5],
+       (ARRAY['activity', 'housing', 'mixed', 'agricultural', 'natural'])[1 + (i + j) % 5],
+       NULL, '91', 1e6,
+       ST_Multi(ST_MakeEnvelope(x0 + i * 1000, y0 + j * 1000, x0 + (i + 1) * 1000,
+                                y0 + (j + 1) * 1000, 2154))
+FROM (SELECT floor(ST_XMin(e)) AS x0, floor(ST_YMin(e)) AS y0,
+             ceil((ST_XMax(e) - ST_XMin(e)) / 1000) AS nx,
+             ceil((ST_YMax(e) - ST_YMin(e)) / 1000) AS ny
+      FROM (SELECT ST_Extent(geom)::geometry AS e FROM parcel) x) b,
+     generate_series(0, nx::int) i, generate_series(0, ny::int) j;
+INSERT INTO friche (site_id, name, departement_code, commune_insee, site_type,
+                    sol_pollution_existe, geom)
+SELECT 'bench-' || id, 'friche (synthetic)', departement_code, commune_insee,
+       'friche industrielle',
+       (ARRAY['pollution avérée', 'pollution inexistante', NULL])[1 + (row_number() OVER ()) % 3],
+       ST_Multi(ST_Buffer(ST_PointOnSurface(geom), 60))
+FROM (SELECT * FROM parcel WHERE hashtext(id) % 400 = 0) p;
+INSERT INTO economic_site (site_id, kind, name, departement_code, commune_insee, geom)
+SELECT 'bench-' || id, 'zae', 'ZAE (synthetic)', departement_code, commune_insee,
+       ST_Multi(ST_Buffer(ST_PointOnSurface(geom), 200, 1))
+FROM (SELECT * FROM parcel WHERE hashtext(id) % 1500 = 0) p;
+ANALYZE;
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def timed(client: httpx.Client, url: str, n: int) -> list[float]:
+    client.get(url).raise_for_status()  # warm-up
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - start) * 1000)
+        response.raise_for_status()
+    return times
+
+
+def summary(name: str, times: list[float]) -> str:
+    q = statistics.quantiles(times, n=20)
+    return (
+        f"{name:<44} n={len(times):<4} p50 {statistics.median(times):7.1f} ms   "
+        f"p95 {q[18]:7.1f} ms   max {max(times):7.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=236, help="copies of the 4,241 parcels")
+    parser.add_argument("--workers", type=int, default=2, help="connections for the refresh")
+    parser.add_argument("--requests", type=int, default=100)
+    args = parser.parse_args()
+
+    path = build_input(args.copies, essonne_communes())
+    with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB)))
+    url = get_settings().url_for(DB)
+    migrate(url=url)
+    engine = make_engine(url)
+    load_admin(engine, PROJECT_DIR / "data" / "admin")
+    started = time.perf_counter()
+    report = load_cadastre(engine, path)
+    print(f"loaded {report.inserted:,} parcels in {time.perf_counter() - started:.1f} s")
+    with psycopg.connect(conninfo(DB), autocommit=True) as conn:
+        conn.execute(OVERLAYS)  # no parameters: '%' is the modulo operator here
+
+    full = refresh_scores(engine, workers=args.workers)
+    print(f"full refresh ({args.workers} connections): {full.lines()[0].strip()}")
+    one = refresh_scores(engine, commune="91216")
+    print(f"one commune (91216):      {one.lines()[0].strip()}")
+
+    port = free_port()
+    env = {**os.environ, "FONCIER_DATABASE_URL": url}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(100):
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            matched = client.get(f"/parcels/search?epci={EPCI}&limit=1").json()["numberMatched"]
+            print(f"EPCI {EPCI}: {matched:,} ranked parcels")
+            for name, url_, n in (
+                (
+                    "/parcels/search epci, 100 best (small-industry)",
+                    f"/parcels/search?epci={EPCI}&limit=100",
+                    args.requests,
+                ),
+                (
+                    "/parcels/search epci, 100 best, min_area=2",
+                    f"/parcels/search?epci={EPCI}&limit=100&min_area=2&profile=logistics",
+                    args.requests,
+                ),
+                (
+                    "/sites/search commune, ≥ 10 ha, min_score 60",
+                    "/sites/search?commune=91216&min_area=10&min_score=60&profile=large-industrial-site",
+                    max(args.requests // 2, 20),
+                ),
+            ):
+                print(summary(name, timed(client, url_, n)))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
