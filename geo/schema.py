@@ -497,19 +497,19 @@ Index(
     "parcel_score_commune_idx",
     parcel_score.c.profile,
     parcel_score.c.commune_insee,
-    parcel_score.c.score.desc(),
+    parcel_score.c.score.desc().nulls_last(),
 )
 Index(
     "parcel_score_epci_idx",
     parcel_score.c.profile,
     parcel_score.c.epci_siren,
-    parcel_score.c.score.desc(),
+    parcel_score.c.score.desc().nulls_last(),
 )
 Index(
     "parcel_score_departement_idx",
     parcel_score.c.profile,
     parcel_score.c.departement_code,
-    parcel_score.c.score.desc(),
+    parcel_score.c.score.desc().nulls_last(),
 )
 
 

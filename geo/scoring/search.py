@@ -90,22 +90,27 @@ class Filters:
 
 
 def _source(profile: Profile, custom: bool) -> tuple[str, dict[str, Any]]:
-    """The scored rows: precomputed for named profiles; for custom weights, computed from
-    the stored criteria (arithmetic only, no geometry)."""
+    """The scored rows ``s``: precomputed for named profiles; for custom weights, computed
+    from the stored criteria (arithmetic only, no geometry)."""
     if not custom:
-        return (
-            "(SELECT * FROM parcel_score WHERE profile = :profile) s "
-            "JOIN parcel_features f ON f.parcel_id = s.parcel_id",
-            {"profile": profile.id},
-        )
+        return "(SELECT * FROM parcel_score WHERE profile = :profile) s", {"profile": profile.id}
     lateral, score, reliability = score_sql(profile)
     return (
         f"(SELECT f.parcel_id, f.departement_code, f.commune_insee, c.epci_siren, f.area_ha, "
         f"{score} AS score, {reliability} AS reliability, {EXCLUDED_SQL} AS excluded "
-        f"FROM parcel_features f LEFT JOIN commune c ON c.insee = f.commune_insee {lateral}) s "
-        "JOIN parcel_features f ON f.parcel_id = s.parcel_id",
+        f"FROM parcel_features f LEFT JOIN commune c ON c.insee = f.commune_insee {lateral}) s",
         {},
     )
+
+
+def _joins(filters: Filters) -> str:
+    """Only the tables the filters need: counting 100,000 rows must not read their geometry."""
+    joins = ""
+    if filters.zoning or filters.on_friche is not None:
+        joins += " JOIN parcel_features f ON f.parcel_id = s.parcel_id"
+    if filters.bbox:
+        joins += " JOIN parcel p ON p.departement_code = s.departement_code AND p.id = s.parcel_id"
+    return joins
 
 
 def search_parcels(
@@ -124,17 +129,24 @@ def search_parcels(
     source, params = _source(profile, custom)
     where, filter_params = filters.sql()
     params.update(filter_params)
-    base = (
-        f"FROM {source} JOIN parcel p ON p.departement_code = s.departement_code "
-        f"AND p.id = s.parcel_id WHERE {where}"
-    )
+    base = f"FROM {source}{_joins(filters)} WHERE {where}"
     matched = conn.execute(text(f"SELECT count(*) {base}"), params).scalar_one()
+    # The page first (an index scan in score order), then its rows' criteria and geometry.
+    order = SORTS[sort]
     rows = conn.execute(
         text(
-            f"""SELECT s.parcel_id, s.commune_insee, s.score, s.reliability,
+            f"""WITH page AS (
+                    SELECT s.parcel_id, s.departement_code, s.commune_insee, s.score,
+                           s.reliability, s.area_ha
+                    {base} ORDER BY {order} LIMIT :limit OFFSET :offset
+                )
+                SELECT s.parcel_id, s.commune_insee, s.score, s.reliability,
                        ST_AsGeoJSON(ST_Transform(p.geom, {WGS84}), {GEOJSON_DECIMALS}) AS geometry,
                        {", ".join("f." + c.strip() for c in _FEATURE_COLUMNS.split(","))}
-                {base} ORDER BY {SORTS[sort]} LIMIT :limit OFFSET :offset"""
+                FROM page s
+                JOIN parcel_features f ON f.parcel_id = s.parcel_id
+                JOIN parcel p ON p.departement_code = s.departement_code AND p.id = s.parcel_id
+                ORDER BY {order}"""
         ),
         {**params, "limit": limit, "offset": offset},
     ).mappings()
@@ -202,8 +214,9 @@ def search_sites(
             WITH eligible AS (
                 SELECT s.parcel_id, s.score, s.area_ha, f.envelope_impact_ha,
                        f.remediation_cost_eur, p.geom
-                FROM {source} JOIN parcel p ON p.departement_code = s.departement_code
-                 AND p.id = s.parcel_id
+                FROM {source}
+                JOIN parcel_features f ON f.parcel_id = s.parcel_id
+                JOIN parcel p ON p.departement_code = s.departement_code AND p.id = s.parcel_id
                 WHERE {where}
             ), clustered AS (
                 SELECT *, ST_ClusterDBSCAN(geom, eps := :gap, minpoints := 1) OVER () AS cluster

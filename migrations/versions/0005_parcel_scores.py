@@ -64,19 +64,19 @@ def upgrade() -> None:
     op.create_index(
         "parcel_score_commune_idx",
         "parcel_score",
-        ["profile", "commune_insee", sa.literal_column("score DESC")],
+        ["profile", "commune_insee", sa.literal_column("score DESC NULLS LAST")],
         unique=False,
     )
     op.create_index(
         "parcel_score_epci_idx",
         "parcel_score",
-        ["profile", "epci_siren", sa.literal_column("score DESC")],
+        ["profile", "epci_siren", sa.literal_column("score DESC NULLS LAST")],
         unique=False,
     )
     op.create_index(
         "parcel_score_departement_idx",
         "parcel_score",
-        ["profile", "departement_code", sa.literal_column("score DESC")],
+        ["profile", "departement_code", sa.literal_column("score DESC NULLS LAST")],
         unique=False,
     )
 
