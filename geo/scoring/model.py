@@ -111,7 +111,8 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "activity_zone_distance",
         "activity_zone_distance_m",
-        "distance to the nearest activity zone (economic site or PLU activity zone)",
+        "distance to the nearest activity zone (economic site or PLU activity zone), "
+        "2000 meaning 2 km or more",
         bins=((500, POSITIVE), (2000, NEUTRAL), (None, NEGATIVE)),
     ),
     Criterion(
@@ -270,19 +271,51 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def score_sql(profile: Profile, alias: str = "f") -> tuple[str, str, str]:
-    """SQL over the parcel_features row ``alias``: a LATERAL select of each criterion's
-    points (``pts``), then the score and the reliability computed from them."""
-    criteria = profile.criteria()
-    columns = ", ".join(f"{c.sql(f'{alias}.{c.feature}')} AS {c.name}" for c, _ in criteria)
-    lateral = f"CROSS JOIN LATERAL (SELECT {columns}) pts"
-    adv = " + ".join(f"{w} * greatest(coalesce(pts.{c.name}, 0), 0)" for c, w in criteria)
-    cons = " + ".join(
-        f"{w} * (greatest(-coalesce(pts.{c.name}, 0), 0)"
-        f" + CASE WHEN pts.{c.name} = {NEUTRAL} THEN {NEUTRAL} ELSE 0 END)"
-        for c, w in criteria
+def _column(criterion: Criterion, profile: Profile) -> str:
+    # size_fit depends on the profile's requested size: one column per profile
+    return (
+        f"size_fit__{profile.id.replace('-', '_')}"
+        if criterion.name == "size_fit"
+        else criterion.name
     )
-    known = " + ".join(f"CASE WHEN pts.{c.name} IS NULL THEN 0 ELSE {w} END" for c, w in criteria)
-    total = sum(w for _, w in criteria)
-    score = f"100 * ({adv}) / nullif(({adv}) + ({cons}), 0)"
-    return lateral, score, f"({known}) / {total}"
+
+
+def points_lateral(profiles: list[Profile], alias: str = "f") -> str:
+    """A LATERAL select ``pts`` of every criterion's points, computed once for all profiles
+    (OFFSET 0 keeps PostgreSQL from inlining it into every expression that reads it)."""
+    columns: dict[str, str] = {}
+    for profile in profiles:
+        for criterion, _ in profile.criteria():
+            columns[_column(criterion, profile)] = criterion.sql(f"{alias}.{criterion.feature}")
+    return (
+        "CROSS JOIN LATERAL (SELECT "
+        + ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
+        + " OFFSET 0) pts"
+    )
+
+
+def score_expressions(profile: Profile) -> tuple[str, str, str]:
+    """For ``profile``, from the ``pts`` columns: a LATERAL of its advantages, constraints
+    and known weight, then its score and reliability expressions over that LATERAL."""
+    name = "s_" + profile.id.replace("-", "_")
+    terms = [(f"pts.{_column(c, profile)}", w) for c, w in profile.criteria()]
+    adv = " + ".join(f"{w} * greatest(coalesce({col}, 0), 0)" for col, w in terms)
+    cons = " + ".join(
+        f"{w} * (greatest(-coalesce({col}, 0), 0)"
+        f" + CASE WHEN {col} = {NEUTRAL} THEN {NEUTRAL} ELSE 0 END)"
+        for col, w in terms
+    )
+    known = " + ".join(f"CASE WHEN {col} IS NULL THEN 0 ELSE {w} END" for col, w in terms)
+    total = sum(w for _, w in terms)
+    lateral = (
+        f"CROSS JOIN LATERAL (SELECT {adv} AS adv, {cons} AS cons, {known} AS known OFFSET 0)"
+        f" {name}"
+    )
+    score = f"100 * {name}.adv / nullif({name}.adv + {name}.cons, 0)"
+    return lateral, score, f"{name}.known / {total}"
+
+
+def score_sql(profile: Profile, alias: str = "f") -> tuple[str, str, str]:
+    """For one profile: the LATERALs to join, the score and the reliability."""
+    lateral, score, reliability = score_expressions(profile)
+    return f"{points_lateral([profile], alias)} {lateral}", score, reliability

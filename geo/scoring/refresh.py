@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
@@ -16,9 +17,12 @@ from geo.scoring.model import (
     MODEL_VERSION,
     POLLUTION_FACTOR,
     REMEDIATION_EUR_PER_HA,
-    score_sql,
+    points_lateral,
+    score_expressions,
 )
 from geo.scoring.profiles import load_profiles
+
+NEAR_M = 2000  # activity zones farther than this all score the same
 
 # One pass over the parcels of the scope; each lateral join reads one layer through its
 # GiST index. A layer absent from a département leaves its criterion NULL (unknown).
@@ -35,7 +39,7 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
             THEN coalesce(fr.site_id, link.site_id) IS NOT NULL END,
        coalesce(fr.site_id, link.site_id),
        CASE WHEN p.departement_code = ANY(:economic_deps) THEN eco.hit IS NOT NULL END,
-       least(eco_near.d, plu_near.d),
+       CASE WHEN :activity_layers THEN coalesce(least(eco_near.d, plu_near.d), {NEAR_M}) END,
        CASE WHEN basol.hit
               OR coalesce(fr.pollution, link.pollution)
                  IN ('pollution avérée', 'pollution supposée') THEN 'known'
@@ -74,13 +78,15 @@ LEFT JOIN LATERAL (
     SELECT 1 AS hit FROM economic_site e
     WHERE e.geom && p.geom AND ST_Intersects(e.geom, ST_PointOnSurface(p.geom)) LIMIT 1
 ) eco ON TRUE
+-- The criterion only tells < 500 m, < 2 km and beyond: a search bounded at 2 km
+-- (and "2 km" for anything farther, when an activity layer exists) is enough.
 LEFT JOIN LATERAL (
-    SELECT ST_Distance(e.geom, p.geom) AS d FROM economic_site e
-    WHERE e.geom IS NOT NULL ORDER BY e.geom <-> p.geom LIMIT 1
+    SELECT min(ST_Distance(e.geom, p.geom)) AS d FROM economic_site e
+    WHERE ST_DWithin(e.geom, p.geom, {NEAR_M})
 ) eco_near ON TRUE
 LEFT JOIN LATERAL (
-    SELECT ST_Distance(z.geom, p.geom) AS d FROM plu_zone z
-    WHERE z.zoning_class = 'activity' ORDER BY z.geom <-> p.geom LIMIT 1
+    SELECT min(ST_Distance(z.geom, p.geom)) AS d FROM plu_zone z
+    WHERE z.zoning_class = 'activity' AND ST_DWithin(z.geom, p.geom, {NEAR_M})
 ) plu_near ON TRUE
 CROSS JOIN LATERAL (
     SELECT EXISTS (SELECT 1 FROM polluted_site_parcel l WHERE l.parcel_id = p.id)
@@ -183,6 +189,12 @@ def _refresh_group(engine: Engine, communes: list[tuple[str, str]]) -> tuple[int
         covered = {
             "friche_deps": _covered(conn, "friche"),
             "economic_deps": _covered(conn, "economic_site"),
+            "activity_layers": bool(
+                conn.exec_driver_sql(
+                    "SELECT EXISTS (SELECT 1 FROM economic_site) "
+                    "OR EXISTS (SELECT 1 FROM plu_zone WHERE zoning_class = 'activity')"
+                ).scalar()
+            ),
         }
         parcels = conn.execute(
             text(_FEATURES.format(scope=where.format(t="p"))), {**params, **covered}
@@ -201,21 +213,25 @@ def _covered(conn: Connection, table: str) -> list[str]:
     )
 
 
-def _score(conn: Connection, where: str, params: dict[str, str]) -> int:
-    written = 0
-    for profile in load_profiles().values():
-        lateral, score, reliability = score_sql(profile)
-        written += conn.execute(
-            text(
-                f"""INSERT INTO parcel_score (parcel_id, profile, departement_code, commune_insee,
-                                              epci_siren, model_version, score, reliability,
-                                              excluded, area_ha)
-                    SELECT f.parcel_id, :profile, f.departement_code, f.commune_insee,
-                           c.epci_siren, :version, {score}, {reliability}, {EXCLUDED_SQL},
-                           f.area_ha
-                    FROM parcel_features f LEFT JOIN commune c ON c.insee = f.commune_insee
-                    {lateral} WHERE {where}"""
-            ),
-            {**params, "profile": profile.id, "version": MODEL_VERSION},
-        ).rowcount
-    return written
+def _score(conn: Connection, where: str, params: dict[str, Any]) -> int:
+    """Every profile's score in one pass: criteria points once, then one row per profile."""
+    profiles = list(load_profiles().values())
+    expressions = [(p, *score_expressions(p)) for p in profiles]
+    laterals = " ".join(lateral for _, lateral, _, _ in expressions)
+    rows = ", ".join(
+        f"('{p.id}', {score}, {reliability})" for p, _, score, reliability in expressions
+    )
+    return conn.execute(
+        text(
+            f"""INSERT INTO parcel_score (parcel_id, profile, departement_code, commune_insee,
+                                          epci_siren, model_version, score, reliability,
+                                          excluded, area_ha)
+                SELECT f.parcel_id, v.profile, f.departement_code, f.commune_insee,
+                       c.epci_siren, :version, v.score, v.reliability, {EXCLUDED_SQL}, f.area_ha
+                FROM parcel_features f LEFT JOIN commune c ON c.insee = f.commune_insee
+                {points_lateral(profiles)} {laterals}
+                CROSS JOIN LATERAL (VALUES {rows}) v(profile, score, reliability)
+                WHERE {where}"""
+        ),
+        {**params, "version": MODEL_VERSION},
+    ).rowcount
