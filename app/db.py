@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import lru_cache
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Engine, create_engine
 
 from app.settings import PROJECT_DIR, Settings, get_settings
 
@@ -27,12 +26,6 @@ def make_engine(url: str) -> Engine:
 @lru_cache
 def get_engine() -> Engine:
     return make_engine(get_settings().url_for())
-
-
-def connection() -> Iterator[Connection]:
-    """FastAPI dependency: one connection per request, returned to the pool after it."""
-    with get_engine().connect() as conn:
-        yield conn
 
 
 def alembic_config(url: str) -> Config:

@@ -10,10 +10,9 @@ LAMBERT93 = 2154
 # RFC 7946 GeoJSON is WGS84 longitude/latitude.
 WGS84 = 4326
 
-# Metropolitan France (with Corsica) in WGS84 lon/lat, with a margin. A file whose
-# coordinates fall outside is in another CRS or has longitude and latitude swapped.
-METRO_LONLAT_BOUNDS = (-5.5, 41.0, 10.0, 51.5)
-# The same area in Lambert-93 metres (EPSG:2154 area of use, with a margin).
+# Metropolitan France (with Corsica) in Lambert-93 metres (EPSG:2154 area of use, with a
+# margin). Projected coordinates outside it come from another CRS than the one declared,
+# or from swapped longitude and latitude.
 METRO_LAMBERT93_BOUNDS = (0.0, 6000000.0, 1300000.0, 7200000.0)
 
 # GeoJSON coordinates are written with 6 decimals (~0.1 m), enough for cadastre.
