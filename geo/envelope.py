@@ -228,7 +228,7 @@ def create_project(
         status="planned",
         reserved=0.0,
         consumed=0.0,
-        occurred_on=occurred_on or datetime.date.today(),
+        occurred_on=occurred_on,
         author=author,
         reason=reason,
     )
@@ -249,10 +249,7 @@ def change_status(
     """Move a project along its lifecycle, reserving, converting or releasing hectares."""
     if new_status not in STATUSES:
         raise LedgerError(f"status must be one of {', '.join(STATUSES)}")
-    project = _project_row(conn, project_id)
-    _check_ruleset(project, ruleset)
-    _lock(conn, ruleset.id)
-    state = _project_state(conn, project_id)
+    project, state = _locked(conn, project_id, ruleset)
     if new_status not in TRANSITIONS[state["status"]]:
         raise LedgerError(
             f"project {project_id} is {state['status']}: it cannot become {new_status} "
@@ -274,7 +271,7 @@ def change_status(
         status=new_status,
         reserved=reserved,
         consumed=consumed,
-        occurred_on=occurred_on or datetime.date.today(),
+        occurred_on=occurred_on,
         author=author,
         reason=reason,
         overdraft=overdraft,
@@ -299,10 +296,7 @@ def correct(
     once completed."""
     if not reason.strip():
         raise LedgerError("a correction needs a reason")
-    project = _project_row(conn, project_id)
-    _check_ruleset(project, ruleset)
-    _lock(conn, ruleset.id)
-    state = _project_state(conn, project_id)
+    _, state = _locked(conn, project_id, ruleset)
     if state["status"] in ("authorised", "under_construction"):
         reserved, consumed = delta_ha, 0.0
         held = state["reserved_ha"]
@@ -330,7 +324,7 @@ def correct(
         status=None,
         reserved=reserved,
         consumed=consumed,
-        occurred_on=occurred_on or datetime.date.today(),
+        occurred_on=occurred_on,
         author=author,
         reason=reason,
         overdraft=overdraft,
@@ -451,11 +445,17 @@ def _project_state(conn: Connection, project_id: int) -> dict[str, Any]:
     return {"status": status, "reserved_ha": float(reserved), "consumed_ha": float(consumed)}
 
 
-def _check_ruleset(project: dict[str, Any], ruleset: RuleSet) -> None:
+def _locked(
+    conn: Connection, project_id: int, ruleset: RuleSet
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The project and its current state, read once its envelope's account is locked."""
+    project = _project_row(conn, project_id)
     if project["ruleset_id"] != ruleset.id:
         raise LedgerError(
             f"project {project['id']} draws on {project['ruleset_id']}, not {ruleset.id}"
         )
+    _lock(conn, ruleset.id)
+    return project, _project_state(conn, project_id)
 
 
 def _account(conn: Connection, ruleset_id: str) -> None:
@@ -501,7 +501,7 @@ def _append(
     status: str | None,
     reserved: float,
     consumed: float,
-    occurred_on: datetime.date,
+    occurred_on: datetime.date | None,
     author: str,
     reason: str,
     overdraft: bool = False,
@@ -522,7 +522,7 @@ def _append(
             "status": status,
             "reserved": reserved,
             "consumed": consumed,
-            "on": occurred_on,
+            "on": occurred_on or datetime.date.today(),
             "by": author,
             "reason": reason,
             "overdraft": overdraft,

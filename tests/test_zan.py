@@ -104,28 +104,32 @@ def test_what_if_rule_sets(consumption: Engine) -> None:
     assert later["projection_ha"] == pytest.approx(4.5 + 1.5 * 10)
 
 
-def test_declared_projects_count_until_they_reach_the_data(consumption: Engine) -> None:
-    envelope = get_ruleset("industrial-envelope-2025", kind="envelope")
-    with consumption.begin() as conn:
+def authorised_project(engine: Engine, envelope: str) -> dict:
+    """A synthetic industrial project on parcel AB 37 of Épinay, authorised in March 2025."""
+    rules = get_ruleset(envelope, kind="envelope")
+    with engine.begin() as conn:
         project = create_project(
             conn,
             name="Usine (synthetic)",
             kind="industrial",
             epci_siren=PARIS_SACLAY,
-            ruleset=envelope,
+            ruleset=rules,
             author="test",
             parcel_ids=["91216000AB0037"],
         )
-        change_status(
+        return change_status(
             conn,
             project["id"],
             "authorised",
-            ruleset=envelope,
+            ruleset=rules,
             author="test",
             reason="permis de construire",
             occurred_on=datetime.date(2025, 3, 1),
         )
-    naf = project["naf_ha"]
+
+
+def test_declared_projects_count_until_they_reach_the_data(consumption: Engine) -> None:
+    naf = authorised_project(consumption, "industrial-envelope-2025")["naf_ha"]
     assert naf == pytest.approx(25.5, rel=0.02)  # parcel AB 37: 254,881 m² of contenance
     t = zan(consumption, "commune", EPINAY)
     assert t["declared_projects_ha"] == pytest.approx(naf, abs=1e-3)
@@ -136,26 +140,7 @@ def test_declared_projects_count_until_they_reach_the_data(consumption: Engine) 
 
 
 def test_pene_projects_do_not_count_locally(consumption: Engine) -> None:
-    pene = get_ruleset("pene-2021-2031", kind="envelope")
-    with consumption.begin() as conn:
-        project = create_project(
-            conn,
-            name="PENE (synthetic)",
-            kind="industrial",
-            epci_siren=PARIS_SACLAY,
-            ruleset=pene,
-            author="test",
-            parcel_ids=["91216000AB0037"],
-        )
-        change_status(
-            conn,
-            project["id"],
-            "authorised",
-            ruleset=pene,
-            author="test",
-            reason="arrêté",
-            occurred_on=datetime.date(2025, 3, 1),
-        )
+    authorised_project(consumption, "pene-2021-2031")
     assert zan(consumption, "commune", EPINAY)["declared_projects_ha"] == 0
 
 

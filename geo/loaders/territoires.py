@@ -92,13 +92,15 @@ def load_territoires_industrie(engine: Engine, path: Path) -> ImportReport:
             ),
             {"tis": sorted(names), "sirens": sorted(known)},
         )
-        linked = 0
-        for siren in sorted(known):
-            linked += conn.execute(
-                text("UPDATE epci SET territoire_industrie_id = :ti WHERE siren = :siren"),
-                {"ti": owner[siren], "siren": siren},
-            ).rowcount
-        report.tables["member EPCI"] = linked
+        members_known = sorted(known)
+        report.tables["member EPCI"] = conn.execute(
+            text(
+                "UPDATE epci SET territoire_industrie_id = m.ti "
+                "FROM unnest(CAST(:sirens AS text[]), CAST(:tis AS text[])) AS m(siren, ti) "
+                "WHERE epci.siren = m.siren"
+            ),
+            {"sirens": members_known, "tis": [owner[s] for s in members_known]},
+        ).rowcount
         unknown = sorted(set(owner) - known)
         if unknown:
             report.warnings.append(
