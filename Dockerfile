@@ -1,4 +1,11 @@
 # The Foncier API. Configured by FONCIER_DATABASE_URL (see docker-compose.yml).
+
+# The map page's MapLibre GL JS, from the npm registry (as ./dev does).
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -11,6 +18,9 @@ COPY geo/__init__.py geo/__init__.py
 RUN pip install .
 
 COPY . .
+COPY --from=web /web/node_modules/maplibre-gl/dist/maplibre-gl.js \
+     /web/node_modules/maplibre-gl/dist/maplibre-gl.css \
+     /web/node_modules/maplibre-gl/LICENSE.txt app/static/vendor/
 # Editable: the service finds alembic.ini and data/ beside its code.
 RUN pip install --no-deps -e . && useradd --system foncier
 USER foncier

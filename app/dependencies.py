@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Connection
 
-from app.errors import InvalidParameter
+from app.errors import InvalidParameter, NotFound
+from app.services.features import COLLECTIONS, Collection
 from app.settings import Settings
 
 INSEE_PATTERN = r"^[0-9][0-9AB][0-9]{3}$"
@@ -93,3 +94,19 @@ def page_query(
 
 BBoxDep = Annotated[BBox | None, Depends(bbox_query)]
 PageDep = Annotated[Page, Depends(page_query)]
+
+
+def collection_path(
+    collection_id: Annotated[
+        str, Path(examples=["parcels"], description="A collection id, as in /collections")
+    ],
+) -> Collection:
+    try:
+        return COLLECTIONS[collection_id]
+    except KeyError:
+        raise NotFound(
+            f"no collection {collection_id!r}; the collections are {', '.join(COLLECTIONS)}"
+        ) from None
+
+
+CollectionDep = Annotated[Collection, Depends(collection_path)]

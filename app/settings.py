@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=100, ge=1)
     max_page_size: int = Field(default=1000, ge=1)
 
+    # Vector tiles: how long clients and proxies may keep a tile (Cache-Control max-age).
+    tile_cache_seconds: int = Field(default=300, ge=0)
+
+    # Browser origins allowed to call the API from another site (CORS), comma-separated,
+    # e.g. "https://carto.example.fr,http://localhost:5173"; "*" for any. Empty: none.
+    cors_origins: str = ""
+
     # Where the shipped demo data lives.
     data_dir: Path = PROJECT_DIR / "data"
 
@@ -43,6 +50,10 @@ class Settings(BaseSettings):
         if self.default_page_size > self.max_page_size:
             raise ValueError("FONCIER_DEFAULT_PAGE_SIZE must not exceed FONCIER_MAX_PAGE_SIZE")
         return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def uses_embedded_db(self) -> bool:

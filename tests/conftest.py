@@ -9,10 +9,15 @@ that also holds the 91216 cadastre (``api_client``).
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -144,3 +149,55 @@ def write(path: Path, content: str | bytes) -> Path:
         content = content.encode()
     path.write_bytes(content)
     return path
+
+
+@pytest.fixture(scope="session")
+def scored_db_url(databases: Databases, template_db: str) -> str:
+    """A clone with the 91216 cadastre scored, and the consumption data for trajectories
+    (what the map shows); tests must not write to it."""
+    from geo.loaders.consumption import load_consumption
+    from geo.scoring.refresh import refresh_scores
+
+    url = databases.create(f"foncier_test_scored_{RUN_ID}", template=template_db)
+    engine = engine_for(url)
+    load_cadastre(engine, CADASTRE_91216)
+    load_consumption(engine, DATA / "consommation" / "conso-naf-SYNTHETIQUE-2009-2023.csv")
+    refresh_scores(engine)
+    engine.dispose()
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(scored_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service under uvicorn on a free loopback port, for real HTTP clients."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("uvicorn") / "uvicorn.log"
+    env = {**os.environ, "FONCIER_DATABASE_URL": scored_db_url}
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+             "--port", str(port)],
+            cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from app.services.geojson import feature_sql
-from geo.crs import LAMBERT93, WGS84, departement_of
+from app.services.geojson import BBOX_L93_SQL, feature_sql
+from geo.crs import departement_of
 
 _PROPERTIES = """json_build_object(
     'id', p.id, 'commune', p.commune_insee, 'departement', p.departement_code,
@@ -20,13 +20,6 @@ _PROPERTIES = """json_build_object(
     'created', p.created, 'updated', p.updated)"""
 
 _FEATURE = feature_sql("p.id", "p.geom", _PROPERTIES)
-
-# A WGS84 box densified before projection, so that its edges stay close to the
-# requested meridians and parallels once in Lambert-93.
-_BBOX_L93 = (
-    f"ST_Transform(ST_Segmentize(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, {WGS84}), 0.01),"
-    f" {LAMBERT93})"
-)
 
 
 @dataclass(frozen=True)
@@ -41,7 +34,7 @@ class ParcelFilter:
             clauses.append("p.departement_code = :departement AND p.commune_insee = :commune")
             params.update(commune=self.commune, departement=departement_of(self.commune))
         if self.bbox:
-            clauses.append(f"p.geom && {_BBOX_L93} AND ST_Intersects(p.geom, {_BBOX_L93})")
+            clauses.append(f"p.geom && {BBOX_L93_SQL} AND ST_Intersects(p.geom, {BBOX_L93_SQL})")
             params.update(dict(zip(("minx", "miny", "maxx", "maxy"), self.bbox, strict=True)))
         return " AND ".join(clauses), params
 

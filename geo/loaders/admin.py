@@ -19,6 +19,7 @@ from geo.crs import LAMBERT93, WGS84
 from geo.loaders.common import record_run
 from geo.loaders.errors import LoaderError
 from geo.loaders.report import ImportReport
+from geo.outlines import refresh_outlines
 
 COMMUNE_KINDS = ("commune-actuelle", "arrondissement-municipal")
 
@@ -42,6 +43,7 @@ def load_admin(engine: Engine, directory: Path) -> ImportReport:
         _load_epci(conn, epcis, report)
         _load_communes(conn, communes, epcis, report)
         _load_boundaries(conn, directory, report)
+        refresh_outlines(conn)
         record_run(conn, report, directory / "communes.json")
     return report
 

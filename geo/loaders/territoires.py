@@ -23,6 +23,7 @@ from geo.loaders.common import record_run
 from geo.loaders.errors import LoaderError
 from geo.loaders.report import ImportReport
 from geo.loaders.vector import column, read_csv
+from geo.outlines import refresh_outlines
 
 
 def load_territoires_industrie(engine: Engine, path: Path) -> ImportReport:
@@ -107,5 +108,6 @@ def load_territoires_industrie(engine: Engine, path: Path) -> ImportReport:
                 f"{len(unknown)} EPCI SIREN unknown to the reference, not linked: "
                 + ", ".join(unknown[:20])
             )
+        refresh_outlines(conn)
         record_run(conn, report, path)
     return report

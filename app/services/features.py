@@ -1,0 +1,370 @@
+"""OGC API - Features collections, each described once as data and served by PostGIS.
+
+A collection names its source (a FROM clause), its feature id (a
+unique, sortable key: pages follow it, so that page 1,000 costs what page 1 costs), its
+Lambert-93 geometry, its properties and the properties a request may filter on. The same
+description feeds the items, the vector tiles (app.services.tiles) and the TileJSON.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, text
+
+from app.services.geojson import BBOX_L93_SQL, feature_sql
+from geo.scoring.profiles import DEFAULT_PROFILE
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    title: str
+    description: str
+    source: str
+    key: str
+    geom: str
+    properties: dict[str, str]
+    # property name -> SQL compared for equality with the request's value
+    queryables: dict[str, str] = field(default_factory=dict)
+    key_is_int: bool = False
+    # properties carried by vector tiles (small: tiles are drawn, not read)
+    tile_properties: tuple[str, ...] = ()
+    min_zoom: int = 0
+    # A computed geometry would be computed for every row a box is tested against:
+    # such collections test a cheaper, indexed expression instead.
+    bbox_filter: str | None = None
+
+    def box_clause(self) -> str:
+        if self.bbox_filter:
+            return self.bbox_filter
+        return f"({self.geom}) && {BBOX_L93_SQL} AND ST_Intersects({self.geom}, {BBOX_L93_SQL})"
+
+    def properties_sql(self, names: tuple[str, ...] | None = None) -> str:
+        chosen = self.properties if names is None else {n: self.properties[n] for n in names}
+        pairs = ", ".join(f"'{name}', {expr}" for name, expr in chosen.items())
+        return f"json_build_object({pairs})"
+
+
+def _parcel_score_join(profile: str) -> str:
+    return f"parcel p LEFT JOIN parcel_score s ON s.parcel_id = p.id AND s.profile = '{profile}'"
+
+
+_PARCELS = Collection(
+    id="parcels",
+    title="Cadastre parcels",
+    description=(
+        "Etalab cadastre parcels, with their score for industrial reconversion under the "
+        f"default profile ({DEFAULT_PROFILE}); the breakdown is at /parcels/{{id}}/score."
+    ),
+    source=_parcel_score_join(DEFAULT_PROFILE),
+    key="p.id",
+    geom="p.geom",
+    properties={
+        "commune": "p.commune_insee",
+        "departement": "p.departement_code",
+        "prefixe": "p.prefixe",
+        "section": "p.section",
+        "numero": "p.numero",
+        "contenance_m2": "p.contenance",
+        "area_m2": "round(p.area_m2::numeric, 1)::float8",
+        "score": "round(s.score::numeric, 1)::float8",
+        "excluded": "s.excluded",
+        "reliability": "round(s.reliability::numeric, 2)::float8",
+        "profile": "s.profile",
+    },
+    queryables={
+        "commune": "p.commune_insee",
+        "departement": "p.departement_code",
+        "section": "p.section",
+        "prefixe": "p.prefixe",
+    },
+    tile_properties=("commune", "section", "numero", "area_m2", "score", "excluded"),
+    min_zoom=13,
+)
+
+_FRICHES = Collection(
+    id="friches",
+    title="Friches (brownfields)",
+    description="Brownfields in the CNIG Standard Friches, outline or point when no outline.",
+    source="friche t",
+    key="t.site_id",
+    geom="coalesce(t.geom, t.geom_point)",
+    properties={
+        "name": "t.name",
+        "site_type": "t.site_type",
+        "site_statut": "t.site_statut",
+        "sol_pollution_existe": "t.sol_pollution_existe",
+        "activite_libelle": "t.activite_libelle",
+        "commune": "t.commune_insee",
+        "departement": "t.departement_code",
+        "area_m2": "round(t.area_m2::numeric, 1)::float8",
+        "unite_fonciere_surface_m2": "t.unite_fonciere_surface_m2",
+        "source_producteur": "t.source_producteur",
+        "updated_on": "t.updated_on",
+    },
+    queryables={
+        "commune": "t.commune_insee",
+        "departement": "t.departement_code",
+        "site_type": "t.site_type",
+        "site_statut": "t.site_statut",
+    },
+    tile_properties=("name", "site_type", "site_statut", "area_m2"),
+    bbox_filter=(
+        f"(t.geom && {BBOX_L93_SQL} AND ST_Intersects(t.geom, {BBOX_L93_SQL})"
+        f" OR t.geom IS NULL AND ST_Intersects(t.geom_point, {BBOX_L93_SQL}))"
+    ),
+)
+
+_ECONOMIC_PROPERTIES = {
+    "name": "t.name",
+    "kind": "t.kind",
+    "site_type": "t.site_type",
+    "vocadomi": "t.vocadomi",
+    "etat": "t.etat",
+    "surf_brute_ha": "t.surf_brute_ha",
+    "surf_utile_ha": "t.surf_utile_ha",
+    "declared_vacancy_rate": "t.declared_vacancy_rate",
+    "epci": "t.epci_siren",
+    "commune": "t.commune_insee",
+    "departement": "t.departement_code",
+    "area_m2": "round(t.area_m2::numeric, 1)::float8",
+}
+_ECONOMIC_QUERYABLES = {
+    "kind": "t.kind",
+    "epci": "t.epci_siren",
+    "commune": "t.commune_insee",
+    "departement": "t.departement_code",
+}
+
+_ECONOMIC_ZONES = Collection(
+    id="economic-zones",
+    title="Economic zones (ZAE and commercial zones)",
+    description="Economic activity zones (CNIG SITE-ECO) and commercial zones; kind tells which.",
+    source="(SELECT * FROM economic_site WHERE kind <> 'site_cle_en_main') t",
+    key="t.site_id",
+    geom="t.geom",
+    properties=_ECONOMIC_PROPERTIES,
+    queryables=_ECONOMIC_QUERYABLES,
+    tile_properties=("name", "kind", "vocadomi", "surf_brute_ha"),
+)
+
+_SITES = Collection(
+    id="sites",
+    title="Sites clés en main",
+    description=(
+        "Labelled industrial sites ready for a project (sites clés en main). Candidate sites "
+        "assembled from parcels are a search, at /sites/search."
+    ),
+    source="(SELECT * FROM economic_site WHERE kind = 'site_cle_en_main') t",
+    key="t.site_id",
+    geom="t.geom",
+    properties=_ECONOMIC_PROPERTIES,
+    queryables=_ECONOMIC_QUERYABLES,
+    tile_properties=("name", "surf_brute_ha"),
+)
+
+_COMMUNES = Collection(
+    id="communes",
+    title="Communes",
+    description="Communes and arrondissements municipaux; geometry null where not loaded.",
+    source="commune t",
+    key="t.insee",
+    geom="t.geom",
+    properties={
+        "name": "t.name",
+        "kind": "t.kind",
+        "departement": "t.departement_code",
+        "region": "t.region_code",
+        "epci": "t.epci_siren",
+        "population": "t.population",
+    },
+    queryables={
+        "departement": "t.departement_code",
+        "region": "t.region_code",
+        "epci": "t.epci_siren",
+        "kind": "t.kind",
+    },
+    tile_properties=("name", "epci"),
+    min_zoom=6,
+)
+
+_EPCI = Collection(
+    id="epci",
+    title="EPCI (intercommunalités)",
+    description="EPCI outlined by their member communes' boundaries, where these are loaded.",
+    source="epci t LEFT JOIN epci_outline o ON o.siren = t.siren",
+    key="t.siren",
+    geom="o.geom",
+    properties={
+        "name": "t.name",
+        "type": "t.type",
+        "population": "t.population",
+        "territoire_industrie": "t.territoire_industrie_id",
+        "geometry_complete": "o.geometry_complete",
+    },
+    queryables={"type": "t.type", "territoire_industrie": "t.territoire_industrie_id"},
+    tile_properties=("name", "type"),
+)
+
+_TERRITOIRES = Collection(
+    id="territoires-industrie",
+    title="Territoires d'industrie",
+    description="Territoires d'industrie, outlined by their EPCI.",
+    source="territoire_industrie t LEFT JOIN territoire_industrie_outline o ON o.id = t.id",
+    key="t.id",
+    geom="o.geom",
+    properties={
+        "name": "t.name",
+        "region": "t.region_code",
+        "geometry_complete": "o.geometry_complete",
+    },
+    queryables={"region": "t.region_code"},
+    tile_properties=("name",),
+)
+
+_PROJECTS = Collection(
+    id="projects",
+    title="Industrial projects (envelope ledger)",
+    description=(
+        "Projects recorded against the artificialisation envelope, with their current status "
+        "and NAF consumption; the ledger is at /projects/{id}."
+    ),
+    source="""project t CROSS JOIN LATERAL (
+        SELECT (array_agg(e.status ORDER BY e.id DESC)
+                    FILTER (WHERE e.status IS NOT NULL))[1] AS status
+        FROM envelope_entry e WHERE e.project_id = t.id) st""",
+    key="t.id",
+    key_is_int=True,
+    geom="t.geom",
+    properties={
+        "name": "t.name",
+        "kind": "t.kind",
+        "status": "st.status",
+        "ruleset": "t.ruleset_id",
+        "epci": "t.epci_siren",
+        "commune": "t.commune_insee",
+        "departement": "t.departement_code",
+        "region": "t.region_code",
+        "area_ha": "t.area_ha",
+        "naf_ha": "t.naf_ha",
+        "created_at": "t.created_at",
+    },
+    queryables={
+        "kind": "t.kind",
+        "status": "st.status",
+        "epci": "t.epci_siren",
+        "departement": "t.departement_code",
+        "region": "t.region_code",
+    },
+    tile_properties=("name", "kind", "status", "naf_ha"),
+)
+
+COLLECTIONS: dict[str, Collection] = {
+    c.id: c
+    for c in (
+        _PARCELS,
+        _FRICHES,
+        _ECONOMIC_ZONES,
+        _SITES,
+        _COMMUNES,
+        _EPCI,
+        _TERRITOIRES,
+        _PROJECTS,
+    )
+}
+
+
+@dataclass(frozen=True)
+class ItemsQuery:
+    bbox: tuple[float, float, float, float] | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+    # the last feature id of the previous page (keyset paging)
+    after: str | int | None = None
+
+    def where(self, collection: Collection) -> tuple[str, dict[str, object]]:
+        clauses, params = ["TRUE"], {}
+        if self.bbox:
+            clauses.append(collection.box_clause())
+            params.update(dict(zip(("minx", "miny", "maxx", "maxy"), self.bbox, strict=True)))
+        for i, (name, value) in enumerate(sorted(self.properties.items())):
+            clauses.append(f"{collection.queryables[name]} = :q{i}")
+            params[f"q{i}"] = value
+        return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class ItemsPage:
+    features: list[str]
+    number_matched: int
+    last_key: str | int | None
+    has_more: bool
+
+
+def items_page(
+    conn: Connection, collection: Collection, query: ItemsQuery, limit: int
+) -> ItemsPage:
+    """One page of features as GeoJSON strings built by PostGIS, in feature id order."""
+    clause, params = query.where(collection)
+    matched = conn.execute(
+        text(f"SELECT count(*) FROM {collection.source} WHERE {clause}"), params
+    ).scalar_one()
+    after = ""
+    if query.after is not None:
+        after = f" AND {collection.key} > :after"
+        params["after"] = query.after
+    feature = feature_sql(collection.key, collection.geom, collection.properties_sql())
+    rows = conn.execute(
+        text(
+            f"""SELECT {collection.key} AS k, {feature}::text
+                FROM {collection.source} WHERE {clause}{after}
+                ORDER BY {collection.key} LIMIT :limit"""
+        ),
+        {**params, "limit": limit + 1},
+    ).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return ItemsPage(
+        features=[r[1] for r in rows],
+        number_matched=matched,
+        last_key=rows[-1][0] if rows else None,
+        has_more=has_more,
+    )
+
+
+def item(conn: Connection, collection: Collection, feature_id: str | int) -> str | None:
+    feature = feature_sql(collection.key, collection.geom, collection.properties_sql())
+    return conn.execute(
+        text(f"SELECT {feature}::text FROM {collection.source} WHERE {collection.key} = :id"),
+        {"id": feature_id},
+    ).scalar_one_or_none()
+
+
+def extent_wgs84(conn: Connection, collection: Collection) -> list[float] | None:
+    """The collection's bounding box in WGS84, from the planner's statistics when it can."""
+    row = conn.execute(
+        text(
+            f"""SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
+                  SELECT ST_Transform(ST_SetSRID(ST_Extent({collection.geom})::geometry, 2154),
+                                      4326) AS b
+                  FROM {collection.source}) e WHERE b IS NOT NULL"""
+        )
+    ).first()
+    return [round(v, 6) for v in row] if row else None
+
+
+class ExtentCache:
+    """Collection extents, recomputed at most every ``ttl`` seconds (a full scan each)."""
+
+    def __init__(self, ttl: float = 600.0) -> None:
+        self.ttl = ttl
+        self._values: dict[str, tuple[float, list[float] | None]] = {}
+
+    def get(self, conn: Connection, collection: Collection) -> list[float] | None:
+        now = time.monotonic()
+        cached = self._values.get(collection.id)
+        if cached is None or now - cached[0] > self.ttl:
+            cached = (now, extent_wgs84(conn, collection))
+            self._values[collection.id] = cached
+        return cached[1]

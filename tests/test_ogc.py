@@ -1,0 +1,216 @@
+"""OGC API - Features and vector tiles, through the app (TestClient on the 91216 base)."""
+
+from __future__ import annotations
+
+import math
+
+import mapbox_vector_tile
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.services.features import COLLECTIONS
+
+EPINAY_BBOX = "2.30,48.67,2.33,48.69"
+# z14 tile over Épinay-sur-Orge (91216)
+Z14 = (14, 8297, 5648)
+
+
+def test_landing_page_is_json_for_api_clients_and_the_map_for_browsers(
+    api_client: TestClient,
+) -> None:
+    landing = api_client.get("/", headers={"Accept": "application/json"})
+    assert landing.headers["content-type"] == "application/json"
+    rels = {link["rel"]: link["href"] for link in landing.json()["links"]}
+    assert {"self", "service-desc", "conformance", "data", "alternate"} <= set(rels)
+    assert rels["data"].endswith("/collections")
+    assert api_client.get("/?f=json").json()["title"] == "Foncier"
+
+    page = api_client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert page.headers["content-type"].startswith("text/html")
+    assert "maplibre-gl.js" in page.text
+    assert api_client.get("/static/map.js").status_code == 200
+
+
+def test_conformance(api_client: TestClient) -> None:
+    classes = api_client.get("/conformance").json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in classes
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in classes
+
+
+def test_collections_list_every_layer_with_extent_and_links(api_client: TestClient) -> None:
+    body = api_client.get("/collections").json()
+    ids = [c["id"] for c in body["collections"]]
+    assert ids == [
+        "parcels",
+        "friches",
+        "economic-zones",
+        "sites",
+        "communes",
+        "epci",
+        "territoires-industrie",
+        "projects",
+    ]
+    parcels = body["collections"][0]
+    minx, miny, maxx, maxy = parcels["extent"]["spatial"]["bbox"][0]
+    # Épinay-sur-Orge, in WGS84 degrees
+    assert 2.29 < minx < maxx < 2.35 and 48.65 < miny < maxy < 48.69
+    rels = {link["rel"] for link in parcels["links"]}
+    assert {"self", "items"} <= rels
+    # an empty collection has no extent rather than a wrong one
+    assert "extent" not in next(c for c in body["collections"] if c["id"] == "projects")
+
+
+def test_unknown_collection_is_a_404_problem(api_client: TestClient) -> None:
+    response = api_client.get("/collections/roads/items")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "parcels" in response.json()["detail"]
+
+
+def test_items_follow_next_links_through_every_feature_once(api_client: TestClient) -> None:
+    url, ids, pages = f"/collections/parcels/items?limit=1000&bbox={EPINAY_BBOX}", [], 0
+    matched = None
+    while url:
+        body = api_client.get(url).json()
+        pages += 1
+        matched = body["numberMatched"] if matched is None else matched
+        assert body["numberMatched"] == matched
+        assert body["numberReturned"] == len(body["features"])
+        ids += [f["id"] for f in body["features"]]
+        url = next((lk["href"] for lk in body["links"] if lk["rel"] == "next"), None)
+    assert pages == math.ceil(matched / 1000) and pages > 1
+    assert len(ids) == len(set(ids)) == matched
+    assert ids == sorted(ids)
+
+
+def test_items_bbox_and_property_filters(api_client: TestClient) -> None:
+    everything = api_client.get("/collections/parcels/items?limit=1").json()
+    assert everything["numberMatched"] == 4241
+    boxed = api_client.get(f"/collections/parcels/items?limit=1&bbox={EPINAY_BBOX}").json()
+    assert 0 < boxed["numberMatched"] < 4241
+    section = api_client.get("/collections/parcels/items?section=AB&limit=1000").json()
+    assert section["numberMatched"] == len(section["features"]) > 0
+    assert {f["properties"]["section"] for f in section["features"]} == {"AB"}
+    nothing = api_client.get("/collections/parcels/items?commune=08105").json()
+    assert nothing["numberMatched"] == nothing["numberReturned"] == 0
+    assert nothing["features"] == []
+
+
+def test_features_are_wgs84_with_their_properties(api_client: TestClient) -> None:
+    feature = api_client.get("/collections/parcels/items/91216000AB0037").json()
+    assert feature["type"] == "Feature" and feature["id"] == "91216000AB0037"
+    lon, lat = feature["geometry"]["coordinates"][0][0][0]
+    assert 2.2 < lon < 2.4 and 48.6 < lat < 48.7
+    assert feature["properties"]["commune"] == "91216"
+    assert {link["rel"] for link in feature["links"]} == {"self", "collection"}
+    commune = api_client.get("/collections/communes/items/91216").json()
+    assert commune["properties"]["name"] == "Épinay-sur-Orge"
+    epci = api_client.get("/collections/epci/items/200056232").json()
+    assert epci["geometry"]["type"] == "MultiPolygon"
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/collections/parcels/items?colour=red", 400),
+        ("/collections/parcels/items?limit=0", 422),
+        ("/collections/parcels/items?limit=100000", 400),
+        ("/collections/parcels/items?bbox=1,2,3", 400),
+        ("/collections/parcels/items?f=xml", 400),
+        ("/collections/projects/items?cursor=abc", 400),
+        ("/collections/parcels/items/91216000ZZ9999", 404),
+        ("/collections/projects/items/abc", 404),
+        ("/collections/projects/items/99999999999999999999", 404),
+    ],
+)
+def test_bad_requests_are_problems(api_client: TestClient, url: str, status: int) -> None:
+    response = api_client.get(url)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_queryables_name_the_filters(api_client: TestClient) -> None:
+    for collection in COLLECTIONS.values():
+        body = api_client.get(f"/collections/{collection.id}/queryables").json()
+        assert set(body["properties"]) == set(collection.queryables)
+        # every queryable actually filters
+        for name in collection.queryables:
+            response = api_client.get(f"/collections/{collection.id}/items?{name}=x&limit=1")
+            assert response.status_code == 200, (collection.id, name, response.text)
+
+
+def test_every_collection_serves_items_and_tiles(api_client: TestClient) -> None:
+    for collection in COLLECTIONS:
+        assert api_client.get(f"/collections/{collection}/items?limit=2").status_code == 200
+        tile = api_client.get(f"/tiles/{collection}/14/8297/5648.mvt")
+        assert tile.status_code in (200, 204), (collection, tile.text)
+
+
+def test_parcel_tile_decodes_to_the_parcels_it_covers(api_client: TestClient) -> None:
+    response = api_client.get("/tiles/parcels/{}/{}/{}.mvt".format(*Z14))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    assert response.headers["content-encoding"] == "gzip"  # TestClient asks for gzip
+    assert "max-age=300" in response.headers["cache-control"]
+    layers = mapbox_vector_tile.decode(response.content)
+    features = layers["parcels"]["features"]
+    ids = {f["properties"]["id"] for f in features}
+    assert "91216000AB0037" in ids
+    # The tile holds exactly the parcels whose box meets the (buffered) tile: compare
+    # with the items in the tile's WGS84 bounds.
+    z, x, y = Z14
+    west, east = x / 2**z * 360 - 180, (x + 1) / 2**z * 360 - 180
+    north = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / 2**z))))
+    south = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 1) / 2**z))))
+    inside = api_client.get(
+        f"/collections/parcels/items?limit=1000&bbox={west},{south},{east},{north}"
+    ).json()
+    assert inside["numberMatched"] <= len(features) <= inside["numberMatched"] * 1.2
+    assert {"commune", "section", "numero", "area_m2"} <= set(features[0]["properties"])
+
+
+def test_tiles_cache_and_empty_tiles(api_client: TestClient) -> None:
+    url = "/tiles/parcels/{}/{}/{}.mvt".format(*Z14)
+    etag = api_client.get(url).headers["etag"]
+    again = api_client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    # parcels are not served below z13, and the sea off Brittany has none
+    assert api_client.get("/tiles/parcels/10/518/353.mvt").status_code == 204
+    assert api_client.get("/tiles/parcels/14/7800/5600.mvt").status_code == 204
+    assert api_client.get("/tiles/parcels/3/8/0.mvt").status_code == 404
+    assert api_client.get("/tiles/parcels/17/0/0.mvt").status_code == 422
+
+
+def test_uncompressed_tile_when_the_client_does_not_ask_for_gzip(api_client: TestClient) -> None:
+    url = "/tiles/parcels/{}/{}/{}.mvt".format(*Z14)
+    plain = api_client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    zipped = api_client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    # httpx decodes transparently; the wire size is in the header
+    assert zipped.content == plain.content
+    assert int(zipped.headers["content-length"]) < 0.7 * len(plain.content)
+
+
+def test_tilejson(api_client: TestClient) -> None:
+    body = api_client.get("/tiles/parcels/tilejson.json").json()
+    assert body["tilejson"] == "3.0.0"
+    assert body["tiles"][0].endswith("/tiles/parcels/{z}/{x}/{y}.mvt")
+    assert body["minzoom"] == 13 and body["maxzoom"] == 16
+    assert body["vector_layers"][0]["id"] == "parcels"
+    assert "score" in body["vector_layers"][0]["fields"]
+    assert 2.2 < body["bounds"][0] < body["bounds"][2] < 2.4
+
+
+def test_cors_origins_are_a_setting(base_settings, demo_db_url: str) -> None:
+    settings = base_settings.model_copy(
+        update={"database_url": demo_db_url, "cors_origins": "https://carto.example.fr"}
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        allowed = client.get("/conformance", headers={"Origin": "https://carto.example.fr"})
+        other = client.get("/conformance", headers={"Origin": "https://evil.example"})
+    app.state.engine.dispose()
+    assert allowed.headers["access-control-allow-origin"] == "https://carto.example.fr"
+    assert "access-control-allow-origin" not in other.headers
