@@ -68,10 +68,10 @@ _PARCELS = Collection(
         "section": "p.section",
         "numero": "p.numero",
         "contenance_m2": "p.contenance",
-        "area_m2": "round(p.area_m2::numeric, 1)::float8",
-        "score": "round(s.score::numeric, 1)::float8",
+        "area_m2": "round(p.area_m2 * 10) / 10",
+        "score": "round(s.score * 10) / 10",
         "excluded": "s.excluded",
-        "reliability": "round(s.reliability::numeric, 2)::float8",
+        "reliability": "round(s.reliability * 100) / 100",
         "profile": "s.profile",
     },
     queryables={
@@ -99,7 +99,7 @@ _FRICHES = Collection(
         "activite_libelle": "t.activite_libelle",
         "commune": "t.commune_insee",
         "departement": "t.departement_code",
-        "area_m2": "round(t.area_m2::numeric, 1)::float8",
+        "area_m2": "round(t.area_m2 * 10) / 10",
         "unite_fonciere_surface_m2": "t.unite_fonciere_surface_m2",
         "source_producteur": "t.source_producteur",
         "updated_on": "t.updated_on",
@@ -129,7 +129,7 @@ _ECONOMIC_PROPERTIES = {
     "epci": "t.epci_siren",
     "commune": "t.commune_insee",
     "departement": "t.departement_code",
-    "area_m2": "round(t.area_m2::numeric, 1)::float8",
+    "area_m2": "round(t.area_m2 * 10) / 10",
 }
 _ECONOMIC_QUERYABLES = {
     "kind": "t.kind",

@@ -1,0 +1,254 @@
+"""OGC API - Features throughput against tipg, and vector tile latency (issue 6).
+
+    ./dev demo && .venv/bin/python -m bench.features [--seconds 10] [--clients 8]
+
+Against the database the settings point at (the demo base by default):
+
+1. this service and tipg (installed by this script in bench/out/tipg-venv from PyPI) run
+   side by side under uvicorn, one worker each, on the same database; the same seeded
+   sequence of `items?limit=100&bbox=…` requests (about 400 m boxes over the loaded
+   parcels) is replayed by N client threads for a fixed time against each, alternately,
+   twice; requests/s and latency percentiles are printed, and the throughput ratio;
+2. every tile covering the loaded parcels at z12-z16 (at most 300 per zoom) is requested
+   once to warm up, then measured over several passes, sequentially, with gzip as a
+   browser asks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from app.settings import PROJECT_DIR, get_settings
+
+OUT = PROJECT_DIR / "bench" / "out"
+TIPG_VENV = OUT / "tipg-venv"
+
+
+def ensure_tipg() -> Path:
+    python = TIPG_VENV / "bin" / "python"
+    if not python.exists():
+        print("installing tipg in", TIPG_VENV, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "tipg", "uvicorn"],
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
+    return python
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    base: str
+    process: subprocess.Popen
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def start(name: str, python: str, module: str, env: dict[str, str]) -> Server:
+    port = free_port()
+    process = subprocess.Popen(
+        [python, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port),
+         "--no-access-log", "--workers", "1"],
+        cwd=PROJECT_DIR, env={**os.environ, **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{base}/conformance", timeout=2).raise_for_status()
+            return Server(name, base, process)
+        except httpx.HTTPError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start") from None
+            time.sleep(0.3)
+
+
+def parcels_extent(base: str) -> list[float]:
+    return httpx.get(f"{base}/collections/parcels").json()["extent"]["spatial"]["bbox"][0]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(math.ceil(q * len(ordered))) - 1)]
+
+
+def hammer(urls: list[str], clients: int, seconds: float) -> tuple[int, list[float], int]:
+    """Closed loop: each client sends its next request when the previous one is answered."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client(offset: int) -> None:
+        nonlocal errors
+        mine: list[float] = []
+        failed = 0
+        with httpx.Client(timeout=30, headers={"Accept-Encoding": "gzip"}) as http:
+            i = offset
+            while time.perf_counter() < stop_at:
+                t0 = time.perf_counter()
+                response = http.get(urls[i % len(urls)])
+                mine.append(time.perf_counter() - t0)
+                failed += response.status_code != 200
+                i += clients
+        with lock:
+            latencies.extend(mine)
+            errors += failed
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(latencies), latencies, errors
+
+
+def bbox_urls(extent: list[float], n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    minx, miny, maxx, maxy = extent
+    size = 0.005  # degrees: ~370 m by ~560 m at 48.7°N
+    boxes = []
+    for _ in range(n):
+        x = rng.uniform(minx, maxx - size)
+        y = rng.uniform(miny, maxy - size)
+        boxes.append(f"{x:.5f},{y:.5f},{x + size:.5f},{y + size:.5f}")
+    return boxes
+
+
+def features_benchmark(db_url: str, seconds: float, clients: int) -> None:
+    tipg_python = ensure_tipg()
+    url = make_url(db_url)
+    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    ours = start("foncier", sys.executable, "app.main:app", {"FONCIER_DATABASE_URL": db_url})
+    tipg = start(
+        "tipg",
+        str(tipg_python),
+        "tipg.main:app",
+        {"DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'},
+    )
+    try:
+        extent = parcels_extent(ours.base)
+        boxes = bbox_urls(extent, 400)
+        paths = {
+            "foncier": [f"{ours.base}/collections/parcels/items?limit=100&bbox={b}" for b in boxes],
+            "tipg": [
+                f"{tipg.base}/collections/public.parcel/items?limit=100&bbox={b}" for b in boxes
+            ],
+        }
+        # Same work: the features each returns for the first 50 boxes. tipg tests the
+        # box against the parcels' bounding boxes only, so it may return a few more.
+        returned = {"foncier": 0, "tipg": 0}
+        for name in returned:
+            for u in paths[name][:50]:
+                returned[name] += len(httpx.get(u).json()["features"])
+        print(f"features returned for the first 50 boxes: {returned}")
+        print(
+            f"items?limit=100&bbox (400 boxes ~400 m), {clients} client threads, "
+            f"{seconds:.0f} s per round, uvicorn 1 worker each"
+        )
+        print(f"{'server':<10}{'round':>6}{'requests':>10}{'req/s':>9}{'p50 ms':>9}"
+              f"{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")  # fmt: skip
+        rates: dict[str, list[float]] = {"foncier": [], "tipg": []}
+        for round_ in (1, 2):
+            for name in ("foncier", "tipg"):
+                hammer(paths[name][:50], clients, 2)  # warm-up
+                n, lat, errors = hammer(paths[name], clients, seconds)
+                rates[name].append(n / seconds)
+                print(
+                    f"{name:<10}{round_:>6}{n:>10}{n / seconds:>9.1f}"
+                    f"{1000 * percentile(lat, 0.5):>9.1f}{1000 * percentile(lat, 0.95):>9.1f}"
+                    f"{1000 * percentile(lat, 0.99):>9.1f}{errors:>8}"
+                )
+        ratio = statistics.mean(rates["foncier"]) / statistics.mean(rates["tipg"])
+        print(f"throughput ratio foncier/tipg: {ratio:.2f}x")
+    finally:
+        ours.stop()
+        tipg.stop()
+
+
+def tile_range(extent: list[float], z: int) -> list[tuple[int, int, int]]:
+    def xy(lon: float, lat: float) -> tuple[int, int]:
+        n = 2**z
+        x = int((lon + 180) / 360 * n)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+        return x, y
+
+    x0, y1 = xy(extent[0], extent[1])
+    x1, y0 = xy(extent[2], extent[3])
+    tiles = [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    random.Random(z).shuffle(tiles)
+    return tiles[:300]
+
+
+def tiles_benchmark(db_url: str, rounds: int) -> None:
+    ours = start("foncier", sys.executable, "app.main:app", {"FONCIER_DATABASE_URL": db_url})
+    try:
+        extent = parcels_extent(ours.base)
+        print("parcel tiles over the loaded parcels, sequential, gzip; p95 target < 50 ms at z14")
+        print(
+            f"{'zoom':<6}{'tiles':>6}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
+            f"{'mean KB':>9}"
+        )
+        with httpx.Client(timeout=30, headers={"Accept-Encoding": "gzip"}) as http:
+            for z in range(12, 17):
+                tiles = tile_range(extent, z)
+                urls = [f"{ours.base}/tiles/parcels/{z}/{x}/{y}.mvt" for z, x, y in tiles]
+                for u in urls:
+                    http.get(u)
+                lat, sizes = [], []
+                for _ in range(rounds):
+                    for u in urls:
+                        t0 = time.perf_counter()
+                        r = http.get(u)
+                        lat.append(time.perf_counter() - t0)
+                        sizes.append(int(r.headers.get("content-length", 0)))
+                print(
+                    f"z{z:<5}{len(urls):>6}{len(lat):>9}{1000 * percentile(lat, 0.5):>9.1f}"
+                    f"{1000 * percentile(lat, 0.95):>9.1f}{1000 * max(lat):>9.1f}"
+                    f"{statistics.mean(sizes) / 1024:>9.1f}"
+                )
+    finally:
+        ours.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--tile-rounds", type=int, default=5, help="measured passes per zoom")
+    parser.add_argument("--skip-tipg", action="store_true")
+    args = parser.parse_args()
+    db_url = get_settings().url_for()
+    if not args.skip_tipg:
+        features_benchmark(db_url, args.seconds, args.clients)
+        print()
+    tiles_benchmark(db_url, args.tile_rounds)
+
+
+if __name__ == "__main__":
+    main()
