@@ -1,4 +1,8 @@
-"""Who may write: until per-territory roles exist, the holder of FONCIER_ADMIN_TOKEN."""
+"""Who is calling: a bearer token resolved to a principal (role + territory), or the public.
+
+401 means "who are you?" (no token for a write, an unknown or revoked token); 403 means
+"not you" (geo.access refuses the write for this role or territory).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,41 @@ from typing import Annotated
 
 from fastapi import Depends, Header
 
-from app.dependencies import SettingsDep
+from app.dependencies import ConnectionDep, SettingsDep
 from app.errors import Unauthorized
+from geo.access import PUBLIC, Principal
+from geo.tokens import principal_for
 
 
-def require_admin(
+def current_principal(
     settings: SettingsDep,
+    conn: ConnectionDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> str:
-    """The author recorded with each write; 401 without the right bearer token."""
-    if settings.admin_token is None:
-        raise Unauthorized("writes are disabled: FONCIER_ADMIN_TOKEN is not set on this server")
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.encode(), settings.admin_token.encode()
+) -> Principal:
+    if authorization is None:
+        return PUBLIC
+    scheme, _, secret = authorization.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    # FONCIER_ADMIN_TOKEN: the bootstrap administrator, before any token is created.
+    if settings.admin_token is not None and hmac.compare_digest(
+        secret.encode(), settings.admin_token.encode()
     ):
-        raise Unauthorized("a valid bearer token is required to write")
-    return settings.admin_name
+        return Principal(name=settings.admin_name, role="admin")
+    principal = principal_for(conn, secret)
+    # End the lookup's implicit transaction: the handler opens its own.
+    conn.rollback()
+    if principal is None:
+        raise Unauthorized("unknown or revoked token")
+    return principal
 
 
-AuthorDep = Annotated[str, Depends(require_admin)]
+def require_writer(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if principal.role == "public":
+        raise Unauthorized("a bearer token is required to write")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+WriterDep = Annotated[Principal, Depends(require_writer)]

@@ -377,6 +377,82 @@ def score_refresh(departement: str | None, commune: str | None) -> None:
         click.echo(line)
 
 
+# -- tokens -------------------------------------------------------------------
+
+
+def _cli_principal():
+    import getpass
+
+    from geo.access import Principal
+
+    return Principal(name=f"cli:{getpass.getuser()}", role="admin")
+
+
+@main.group()
+def token() -> None:
+    """API tokens (stored hashed; the secret is shown once, at creation)."""
+
+
+@token.command("create")
+@click.option("--role", required=True, type=click.Choice(["epci_editor", "prefecture", "admin"]))
+@click.option(
+    "--territory",
+    default=None,
+    help="epci:SIREN for an EPCI editor; departement:CODE or region:CODE for a prefecture.",
+)
+@click.option("--name", required=True, help="Who holds it, e.g. 'SIG CA Paris-Saclay'.")
+def token_create(role: str, territory: str | None, name: str) -> None:
+    """Create a token and print its secret (only now: it is not stored)."""
+    from app.db import get_engine
+    from geo import audit
+    from geo.tokens import create_token
+
+    principal = _cli_principal()
+    try:
+        with get_engine().begin() as conn:
+            token_id, secret = create_token(
+                conn, name=name, role=role, territory=territory, created_by=principal.name
+            )
+            after = {"name": name, "role": role, "territory": territory}
+            audit.record(conn, principal, "token.create", "api_token", token_id, after=after)
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(f"token {token_id} ({role}{' ' + territory if territory else ''}) for {name}:")
+    click.echo(secret)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke a token: its next request gets 401."""
+    from app.db import get_engine
+    from geo import audit
+    from geo.tokens import revoke_token
+
+    principal = _cli_principal()
+    with get_engine().begin() as conn:
+        if not revoke_token(conn, token_id):
+            _fail(f"no active token {token_id}")
+        audit.record(
+            conn, principal, "token.revoke", "api_token", token_id, after={"revoked": True}
+        )
+    click.echo(f"token {token_id} revoked")
+
+
+@token.command("list")
+def token_list() -> None:
+    """Tokens with their role, territory and state (never their secret)."""
+    from app.db import get_engine
+    from geo.tokens import list_tokens
+
+    with get_engine().connect() as conn:
+        tokens = list_tokens(conn)
+    for t in tokens:
+        territory = f"{t['territory_level']}:{t['territory_code']}" if t["territory_level"] else "-"
+        state = f"revoked {t['revoked_at']:%Y-%m-%d}" if t["revoked_at"] else "active"
+        click.echo(f"{t['id']:>4}  {t['role']:<12} {territory:<22} {state:<18} {t['name']}")
+
+
 # -- reports ----------------------------------------------------------------
 
 

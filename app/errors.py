@@ -41,6 +41,10 @@ class Unauthorized(ApiError):
     status = 401
 
 
+class Forbidden(ApiError):
+    status = 403
+
+
 def problem(status: int, detail: str | None = None, **extra: Any) -> JSONResponse:
     # type "about:blank": the title is then the HTTP status phrase (RFC 9457 §4.2.1).
     body: dict[str, Any] = {
@@ -63,13 +67,21 @@ async def _geo_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from geo.access import AccessError
     from geo.envelope import LedgerError
     from geo.rulesets import RuleSetError
     from geo.scoring.profiles import ProfileError
     from geo.scoring.search import SearchError
     from geo.zan import TrajectoryError
 
-    for error in (LedgerError, RuleSetError, TrajectoryError, ProfileError, SearchError):
+    for error in (
+        AccessError,
+        LedgerError,
+        RuleSetError,
+        TrajectoryError,
+        ProfileError,
+        SearchError,
+    ):
         app.add_exception_handler(error, _geo_error)
 
     @app.exception_handler(ApiError)

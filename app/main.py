@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from app.db import make_engine
 from app.errors import install_error_handlers
 from app.routers import (
+    admin,
     health,
     home,
     ledger,
@@ -40,7 +41,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.extents = ExtentCache()
     install_error_handlers(app)
     # scoring before parcels: /parcels/search must not be taken for a parcel id
-    for module in (home, ogc, tiles, health, territories, scoring, parcels, ledger, trajectories):
+    for module in (
+        home,
+        ogc,
+        tiles,
+        health,
+        territories,
+        scoring,
+        parcels,
+        ledger,
+        trajectories,
+        admin,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=home.STATIC_DIR), name="static")
     # Tiles and GeoJSON shrink 3-10x; level 5 costs a fraction of level 9's CPU.

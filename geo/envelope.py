@@ -454,7 +454,7 @@ def _locked(
         raise LedgerError(
             f"project {project['id']} draws on {project['ruleset_id']}, not {ruleset.id}"
         )
-    _lock(conn, ruleset.id)
+    lock_envelope(conn, ruleset.id)
     return project, _project_state(conn, project_id)
 
 
@@ -465,7 +465,8 @@ def _account(conn: Connection, ruleset_id: str) -> None:
     )
 
 
-def _lock(conn: Connection, ruleset_id: str) -> None:
+def lock_envelope(conn: Connection, ruleset_id: str) -> None:
+    """Serialise the writers of one envelope until the transaction ends."""
     _account(conn, ruleset_id)
     conn.execute(
         text("SELECT 1 FROM envelope_account WHERE ruleset_id = :r FOR UPDATE"), {"r": ruleset_id}

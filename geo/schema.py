@@ -548,3 +548,44 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
     if type_ == "table" and name not in metadata.tables:
         return False
     return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
+
+
+# -- access control (geo.access, geo.tokens, geo.audit) ---------------------------
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    # the secret itself is never stored (geo.tokens)
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("territory_level", String(16)),
+    Column("territory_code", String(9)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("created_by", Text, nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    CheckConstraint(
+        "role IN ('epci_editor', 'prefecture', 'admin')"
+        " AND (role = 'admin') = (territory_level IS NULL)",
+        name="api_token_role_territory",
+    ),
+)
+
+# Append-only, like the ledger (a trigger refuses updates and deletes).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("territory", Text),
+    Column("token_id", Integer, ForeignKey("api_token.id")),
+    Column("action", String(32), nullable=False),
+    Column("object_type", String(32), nullable=False),
+    Column("object_id", Text),
+    Column("before", JSONB),
+    Column("after", JSONB),
+)
+Index("audit_log_object_idx", audit_log.c.object_type, audit_log.c.object_id)

@@ -142,8 +142,11 @@ def test_projects_list_filters(client: TestClient) -> None:
     client.post(
         f"/projects/{a['id']}/status", json={"status": "authorised", "reason": "x"}, headers=AUTH
     )
-    everything = client.get("/projects", params={"departement": "91"}).json()
+    everything = client.get("/projects", params={"departement": "91"}, headers=AUTH).json()
     assert [p["status"] for p in everything] == ["authorised", "planned"]
+    # a planned project is the EPCI's draft, not open data
+    public = client.get("/projects", params={"departement": "91"}).json()
+    assert [p["status"] for p in public] == ["authorised"]
     authorised = client.get("/projects", params={"status": "authorised"}).json()
     assert [p["id"] for p in authorised] == [a["id"]]
     assert client.get("/projects", params={"departement": "08"}).json() == []

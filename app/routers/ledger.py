@@ -11,18 +11,27 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi import status as http_status
 from pydantic import BaseModel, Field, model_validator
 
-from app.auth import AuthorDep
+from app.auth import PrincipalDep, WriterDep
 from app.dependencies import PARCEL_ID_PATTERN, SIREN_PATTERN, ConnectionDep
-from geo import charts
+from app.errors import NotFound
+from geo import audit, charts
+from geo.access import (
+    Principal,
+    authorise_correction,
+    authorise_create,
+    authorise_status,
+)
 from geo.envelope import (
     KINDS,
     STATUSES,
+    NotFoundError,
     change_status,
     correct,
     create_project,
     envelope_report,
     get_project,
     list_projects,
+    lock_envelope,
 )
 from geo.rulesets import get_ruleset, load_rulesets
 
@@ -82,34 +91,38 @@ def list_rulesets() -> list[dict[str, Any]]:
     summary="Record a planned project; its NAF consumption is computed from its geometry",
 )
 def post_project(
-    body: Annotated[ProjectCreate, Body()], conn: ConnectionDep, author: AuthorDep
+    body: Annotated[ProjectCreate, Body()], conn: ConnectionDep, principal: WriterDep
 ) -> dict[str, Any]:
+    authorise_create(principal, body.epci_siren)
     ruleset = get_ruleset(body.ruleset, kind="envelope")
     with conn.begin():
-        return create_project(
+        project = create_project(
             conn,
             name=body.name,
             kind=body.kind,
             epci_siren=body.epci_siren,
             ruleset=ruleset,
-            author=author,
+            author=principal.name,
             geometry=body.geometry,
             parcel_ids=body.parcel_ids,
             occurred_on=body.occurred_on,
             reason=body.reason,
         )
+        audit.record(conn, principal, "project.create", "project", project["id"], after=project)
+    return project
 
 
 @router.get("/projects", summary="Projects with their status, by territory or status")
 def read_projects(
     conn: ConnectionDep,
+    principal: PrincipalDep,
     epci: Annotated[str | None, Query(pattern=SIREN_PATTERN)] = None,
     departement: Annotated[str | None, Query(pattern=r"^[0-9][0-9AB][0-9]?$")] = None,
     region: Annotated[str | None, Query(pattern=r"^[0-9]{2,3}$")] = None,
     status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
     ruleset: RulesetQuery = None,
 ) -> list[dict[str, Any]]:
-    return list_projects(
+    projects = list_projects(
         conn,
         epci_siren=epci,
         departement=departement,
@@ -117,11 +130,14 @@ def read_projects(
         status=status,
         ruleset_id=ruleset,
     )
+    return [p for p in projects if principal.may_read_project(p)]
 
 
 @router.get("/projects/{project_id}", summary="A project, its status and every ledger entry")
-def read_project(project_id: Annotated[int, Path(ge=1)], conn: ConnectionDep) -> dict[str, Any]:
-    return get_project(conn, project_id)
+def read_project(
+    project_id: Annotated[int, Path(ge=1)], conn: ConnectionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    return _readable_project(conn, principal, project_id)
 
 
 @router.post(
@@ -132,19 +148,26 @@ def post_status(
     project_id: Annotated[int, Path(ge=1)],
     body: StatusChange,
     conn: ConnectionDep,
-    author: AuthorDep,
+    principal: WriterDep,
 ) -> dict[str, Any]:
     with conn.begin():
-        return change_status(
+        before = _locked_project(conn, principal, project_id)
+        authorise_status(principal, before, body.status)
+        after = change_status(
             conn,
             project_id,
             body.status,
-            ruleset=_ruleset_of(conn, project_id),
-            author=author,
+            ruleset=_ruleset_of(before),
+            author=principal.name,
             reason=body.reason,
             occurred_on=body.occurred_on,
             overdraft=body.overdraft,
         )
+        audit.record(
+            conn, principal, "project.status", "project", project_id,
+            before=_state(before), after=_state(after),
+        )  # fmt: skip
+    return after
 
 
 @router.post("/projects/{project_id}/corrections", summary="A compensating entry, with its reason")
@@ -152,25 +175,57 @@ def post_correction(
     project_id: Annotated[int, Path(ge=1)],
     body: Correction,
     conn: ConnectionDep,
-    author: AuthorDep,
+    principal: WriterDep,
 ) -> dict[str, Any]:
     with conn.begin():
-        return correct(
+        before = _locked_project(conn, principal, project_id)
+        authorise_correction(principal, before)
+        after = correct(
             conn,
             project_id,
             body.delta_ha,
-            ruleset=_ruleset_of(conn, project_id),
-            author=author,
+            ruleset=_ruleset_of(before),
+            author=principal.name,
             reason=body.reason,
             corrects_entry_id=body.corrects_entry_id,
             occurred_on=body.occurred_on,
             overdraft=body.overdraft,
         )
+        audit.record(
+            conn, principal, "project.correction", "project", project_id,
+            before=_state(before), after=_state(after),
+        )  # fmt: skip
+    return after
 
 
-def _ruleset_of(conn, project_id: int):
+def _readable_project(conn, principal: Principal, project_id: int) -> dict[str, Any]:
+    """The project, or 404 when this principal may not see it (its existence included)."""
+    try:
+        project = get_project(conn, project_id)
+    except NotFoundError:
+        project = None
+    if project is None or not principal.may_read_project(project):
+        raise NotFound(f"no project {project_id}")
+    return project
+
+
+def _locked_project(conn, principal: Principal, project_id: int) -> dict[str, Any]:
+    """The project as it stands once its envelope is locked: the audit's "before"."""
+    project = _readable_project(conn, principal, project_id)
+    lock_envelope(conn, project["ruleset_id"])
+    return get_project(conn, project_id)
+
+
+def _state(project: dict[str, Any]) -> dict[str, Any]:
+    keys = ("status", "reserved_ha", "consumed_ha", "naf_ha", "entries")
+    state = {k: project[k] for k in keys}
+    state["entries"] = len(state["entries"])
+    return state
+
+
+def _ruleset_of(project: dict[str, Any]):
     """The envelope a project draws on (each project names its own)."""
-    return get_ruleset(get_project(conn, project_id)["ruleset_id"], kind="envelope")
+    return get_ruleset(project["ruleset_id"], kind="envelope")
 
 
 @router.get(

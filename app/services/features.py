@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, text
 
 from app.services.geojson import BBOX_L93_SQL, feature_sql
+from geo.access import PUBLIC_STATUSES
 from geo.scoring.profiles import DEFAULT_PROFILE
 
 
@@ -229,12 +230,15 @@ _PROJECTS = Collection(
     title="Industrial projects (envelope ledger)",
     description=(
         "Projects recorded against the artificialisation envelope, with their current status "
-        "and NAF consumption; the ledger is at /projects/{id}."
+        "and NAF consumption, once authorised (a planned project is not public); the ledger "
+        "is at /projects/{id}."
     ),
-    source="""project t CROSS JOIN LATERAL (
+    source=f"""project t CROSS JOIN LATERAL (
         SELECT (array_agg(e.status ORDER BY e.id DESC)
                     FILTER (WHERE e.status IS NOT NULL))[1] AS status
-        FROM envelope_entry e WHERE e.project_id = t.id) st""",
+        FROM envelope_entry e WHERE e.project_id = t.id) st
+        JOIN (VALUES {", ".join(f"('{s}')" for s in PUBLIC_STATUSES)}) public (status)
+          ON public.status = st.status""",
     key="t.id",
     key_is_int=True,
     geom="t.geom",
