@@ -11,15 +11,19 @@ from sqlalchemy import Engine, create_engine
 from app.settings import PROJECT_DIR, Settings, get_settings
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, statement_timeout_ms: int | None = None) -> Engine:
     # pre_ping: after a database restart, stale pooled connections are replaced
     # instead of failing the first request that draws them.
+    connect_args: dict[str, object] = {"connect_timeout": 5}
+    if statement_timeout_ms is not None:
+        # The web service's queries; imports and refreshes (CLI) run without a limit.
+        connect_args["options"] = f"-c statement_timeout={statement_timeout_ms}"
     return create_engine(
         url,
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
-        connect_args={"connect_timeout": 5},
+        connect_args=connect_args,
     )
 
 

@@ -36,6 +36,7 @@ BBox = tuple[float, float, float, float]
 
 
 def bbox_query(
+    settings: SettingsDep,
     bbox: Annotated[
         str | None,
         Query(
@@ -69,6 +70,12 @@ def bbox_query(
     if min_lon >= max_lon or min_lat >= max_lat:
         raise InvalidParameter(
             "bbox minimum must be below its maximum (minLon,minLat,maxLon,maxLat)"
+        )
+    limit = settings.max_bbox_degrees
+    if max_lon - min_lon > limit or max_lat - min_lat > limit:
+        raise InvalidParameter(
+            f"bbox spans {max_lon - min_lon:g}° by {max_lat - min_lat:g}°: at most {limit:g}° "
+            "a side; filter by territory for larger areas"
         )
     return values  # type: ignore[return-value]
 

@@ -8,10 +8,44 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg.errors import QueryCanceled
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API is answered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+# Documented on every operation: what a client may meet besides success.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": Problem,
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for status, description in {
+        400: "Invalid parameter",
+        401: "Missing, unknown or revoked token",
+        403: "Not allowed for this token's role or territory",
+        404: "Not found",
+        409: "Conflict (envelope exhausted)",
+        413: "Request body or geometry too large",
+        422: "Invalid request",
+        503: "Database unavailable or query over the time limit",
+    }.items()
+}
 
 
 class ApiError(Exception):
@@ -43,6 +77,14 @@ class Unauthorized(ApiError):
 
 class Forbidden(ApiError):
     status = 403
+
+
+class ContentTooLarge(ApiError):
+    status = 413
+
+
+class InvalidGeometry(ApiError):
+    status = 422
 
 
 def problem(status: int, detail: str | None = None, **extra: Any) -> JSONResponse:
@@ -90,6 +132,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        # FastAPI turns any failure while reading a body into a 400; ours carry their status.
+        if isinstance(exc.__cause__, ApiError):
+            cause = exc.__cause__
+            return problem(cause.status, cause.detail, instance=request.url.path)
         detail = exc.detail if isinstance(exc.detail, str) else None
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route for {request.url.path}"
@@ -103,6 +149,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        if isinstance(exc.orig, QueryCanceled):
+            limit = request.app.state.settings.statement_timeout_ms
+            return problem(
+                503,
+                f"the query took longer than the {limit} ms limit: narrow the request "
+                "(a smaller bbox, a territory filter, a smaller page)",
+                instance=request.url.path,
+            )
         return problem(503, "the database is unavailable, retry shortly", instance=request.url.path)
 
     @app.exception_handler(DBAPIError)

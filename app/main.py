@@ -8,7 +8,8 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app.db import make_engine
-from app.errors import install_error_handlers
+from app.errors import PROBLEM_RESPONSES, install_error_handlers
+from app.limits import BodySizeLimit
 from app.routers import (
     admin,
     health,
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     app.state.settings = settings
-    app.state.engine = make_engine(settings.url_for())
+    app.state.engine = make_engine(settings.url_for(), settings.statement_timeout_ms)
     app.state.extents = ExtentCache()
     install_error_handlers(app)
     # scoring before parcels: /parcels/search must not be taken for a parcel id
@@ -53,8 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trajectories,
         admin,
     ):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.mount("/static", StaticFiles(directory=home.STATIC_DIR), name="static")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Tiles and GeoJSON shrink 3-10x; level 5 costs a fraction of level 9's CPU.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     if settings.cors_origin_list:

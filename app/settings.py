@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=100, ge=1)
     max_page_size: int = Field(default=1000, ge=1)
 
+    # Limits: each is answered with a problem document, never a 500 or a hung worker.
+    max_bbox_degrees: float = Field(default=2.0, gt=0)  # per side of a bbox, in degrees
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_geometry_vertices: int = Field(default=20_000, ge=4)
+    statement_timeout_ms: int = Field(default=15_000, ge=1)
+
     # Vector tiles: how long clients and proxies may keep a tile (Cache-Control max-age).
     tile_cache_seconds: int = Field(default=300, ge=0)
 

@@ -8,6 +8,7 @@ that also holds the 91216 cadastre (``api_client``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -173,17 +174,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(scored_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def running_server(db_url: str, log: Path, **env: str) -> Iterator[str]:
     """The service under uvicorn on a free loopback port, for real HTTP clients."""
     port = free_port()
-    log = tmp_path_factory.mktemp("uvicorn") / "uvicorn.log"
-    env = {**os.environ, "FONCIER_DATABASE_URL": scored_db_url}
+    environ = {**os.environ, "FONCIER_DATABASE_URL": db_url, **env}
     with log.open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
              "--port", str(port)],
-            cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=PROJECT_DIR, env=environ, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -201,3 +201,11 @@ def live_server(scored_db_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(scored_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The scored demo base served by uvicorn (read-only: tests must not write)."""
+    log = tmp_path_factory.mktemp("uvicorn") / "uvicorn.log"
+    with running_server(scored_db_url, log) as base:
+        yield base

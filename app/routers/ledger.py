@@ -12,8 +12,8 @@ from fastapi import status as http_status
 from pydantic import BaseModel, Field, model_validator
 
 from app.auth import PrincipalDep, WriterDep
-from app.dependencies import PARCEL_ID_PATTERN, SIREN_PATTERN, ConnectionDep
-from app.errors import NotFound
+from app.dependencies import PARCEL_ID_PATTERN, SIREN_PATTERN, ConnectionDep, SettingsDep
+from app.errors import InvalidGeometry, NotFound
 from geo import audit, charts
 from geo.access import (
     Principal,
@@ -91,9 +91,18 @@ def list_rulesets() -> list[dict[str, Any]]:
     summary="Record a planned project; its NAF consumption is computed from its geometry",
 )
 def post_project(
-    body: Annotated[ProjectCreate, Body()], conn: ConnectionDep, principal: WriterDep
+    body: Annotated[ProjectCreate, Body()],
+    conn: ConnectionDep,
+    principal: WriterDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     authorise_create(principal, body.epci_siren)
+    if body.geometry is not None:
+        vertices = count_vertices(body.geometry.get("coordinates"))
+        if vertices > settings.max_geometry_vertices:
+            raise InvalidGeometry(
+                f"the geometry has {vertices} vertices: at most {settings.max_geometry_vertices}"
+            )
     ruleset = get_ruleset(body.ruleset, kind="envelope")
     with conn.begin():
         project = create_project(
@@ -198,6 +207,20 @@ def post_correction(
     return after
 
 
+def count_vertices(coordinates: Any) -> int:
+    """Positions in GeoJSON coordinates, however deeply nested (iteratively: no recursion
+    limit to hit with a hostile body)."""
+    count, stack = 0, [coordinates]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            if item and all(isinstance(v, int | float) for v in item):
+                count += 1
+            else:
+                stack.extend(item)
+    return count
+
+
 def _readable_project(conn, principal: Principal, project_id: int) -> dict[str, Any]:
     """The project, or 404 when this principal may not see it (its existence included)."""
     try:
@@ -231,6 +254,12 @@ def _ruleset_of(project: dict[str, Any]):
 @router.get(
     "/envelope",
     summary="Consumed, reserved and remaining hectares; by territory, monthly, projected",
+    responses={
+        200: {
+            "description": "The report as JSON, or its groups as CSV with format=csv",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
 )
 def read_envelope(
     conn: ConnectionDep,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from app.dependencies import BBoxDep, CollectionDep, ConnectionDep, SettingsDep
 from app.errors import InvalidParameter, NotFound
-from app.responses import GeoJSONResponse
+from app.responses import COLLECTION_RESPONSE, FEATURE_RESPONSE, GeoJSONResponse
 from app.services.features import COLLECTIONS, Collection, ItemsQuery, item, items_page
 
 router = APIRouter(tags=["OGC API - Features"])
@@ -123,6 +123,7 @@ def queryables(collection: CollectionDep, request: Request) -> dict[str, Any]:
 @router.get(
     "/collections/{collection_id}/items",
     response_class=GeoJSONResponse,
+    responses=COLLECTION_RESPONSE,
     summary="Features of a collection, in id order, paged by the `next` link",
     description=(
         "Besides `bbox`, `limit` and `cursor`, any of the collection's queryables can be "
@@ -181,6 +182,7 @@ def items(
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     response_class=GeoJSONResponse,
+    responses=FEATURE_RESPONSE,
     summary="One feature",
 )
 def feature(

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from app.dependencies import INSEE_PATTERN, PARCEL_ID_PATTERN, BBoxDep, ConnectionDep, PageDep
 from app.errors import NotFound
-from app.responses import GeoJSONResponse
+from app.responses import COLLECTION_RESPONSE, FEATURE_RESPONSE, GeoJSONResponse
 from app.services.geojson import feature_collection
 from app.services.parcels import ParcelFilter, parcel_feature, parcel_page
 
@@ -14,6 +14,7 @@ router = APIRouter(prefix="/parcels", tags=["parcels"])
 @router.get(
     "",
     response_class=GeoJSONResponse,
+    responses=COLLECTION_RESPONSE,
     summary="Cadastre parcels as a paged GeoJSON FeatureCollection (WGS84)",
 )
 def list_parcels(
@@ -33,7 +34,12 @@ def list_parcels(
     )
 
 
-@router.get("/{parcel_id}", response_class=GeoJSONResponse, summary="One parcel as a Feature")
+@router.get(
+    "/{parcel_id}",
+    response_class=GeoJSONResponse,
+    responses=FEATURE_RESPONSE,
+    summary="One parcel as a Feature",
+)
 def get_parcel(
     parcel_id: Annotated[str, Path(pattern=PARCEL_ID_PATTERN, examples=["91216000AB0037"])],
     conn: ConnectionDep,

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Path
 
 from app.dependencies import INSEE_PATTERN, SIREN_PATTERN, ConnectionDep
 from app.errors import NotFound
-from app.responses import GeoJSONResponse
+from app.responses import FEATURE_RESPONSE, GeoJSONResponse
 from app.services.territories import commune_feature, epci_feature
 
 router = APIRouter(tags=["territories"])
@@ -13,6 +13,7 @@ router = APIRouter(tags=["territories"])
 @router.get(
     "/communes/{insee}",
     response_class=GeoJSONResponse,
+    responses=FEATURE_RESPONSE,
     summary="A commune as a GeoJSON Feature (geometry null when its boundary is not loaded)",
 )
 def get_commune(
@@ -27,6 +28,7 @@ def get_commune(
 @router.get(
     "/epci/{siren}",
     response_class=GeoJSONResponse,
+    responses=FEATURE_RESPONSE,
     summary="An EPCI with its member communes, outlined by the union of their boundaries",
 )
 def get_epci(
