@@ -209,3 +209,29 @@ def live_server(scored_db_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     log = tmp_path_factory.mktemp("uvicorn") / "uvicorn.log"
     with running_server(scored_db_url, log) as base:
         yield base
+
+
+@pytest.fixture
+def throwaway_cluster(base_settings: Settings):
+    """A second embedded PostGIS on a free port, to crash or stop without disturbing the
+    test server (not started: the test starts it)."""
+    import shutil
+    import tempfile
+
+    from app.localdb import LocalCluster
+
+    if not base_settings.uses_embedded_db:
+        pytest.skip("FONCIER_DATABASE_URL is set: the embedded PostGIS is not in use")
+    # Under /var/tmp: the postgres user must be able to reach the directory.
+    parent = Path(tempfile.mkdtemp(prefix="foncier-localdb-", dir="/var/tmp"))
+    parent.chmod(0o755)
+    cluster = LocalCluster(
+        data_dir=parent / "pgdata",
+        port=free_port(),
+        bin_dir=base_settings.pg_bin_dir,
+        db_name="foncier_localdb_test",
+    )
+    yield cluster
+    if cluster.is_running():
+        cluster.stop(echo=lambda _m: None)
+    shutil.rmtree(parent, ignore_errors=True)
