@@ -102,21 +102,30 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=236, help="copies of the 4,241 parcels")
     parser.add_argument("--workers", type=int, default=2, help="connections for the refresh")
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the database of a previous run (same copies)"
+    )
     args = parser.parse_args()
 
-    path = build_input(args.copies, essonne_communes())
-    with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB)))
     url = get_settings().url_for(DB)
-    migrate(url=url)
+    if not args.reuse:
+        path = build_input(args.copies, essonne_communes())
+        with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB))
+            )
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB)))
+        migrate(url=url)
     engine = make_engine(url)
-    load_admin(engine, PROJECT_DIR / "data" / "admin")
-    started = time.perf_counter()
-    report = load_cadastre(engine, path)
-    print(f"loaded {report.inserted:,} parcels in {time.perf_counter() - started:.1f} s")
-    with psycopg.connect(conninfo(DB), autocommit=True) as conn:
-        conn.execute(OVERLAYS)  # no parameters: '%' is the modulo operator here
+    if not args.reuse:
+        load_admin(engine, PROJECT_DIR / "data" / "admin")
+        started = time.perf_counter()
+        report = load_cadastre(engine, path)
+        print(f"loaded {report.inserted:,} parcels in {time.perf_counter() - started:.1f} s")
+        with psycopg.connect(conninfo(DB), autocommit=True) as conn:
+            conn.execute(OVERLAYS)  # no parameters: '%' is the modulo operator here
+    else:
+        migrate(url=url)
 
     full = refresh_scores(engine, workers=args.workers)
     print(f"full refresh ({args.workers} connections): {full.lines()[0].strip()}")
@@ -166,6 +175,21 @@ def main() -> None:
                     "/sites/search commune, ≥ 10 ha, min_score 60",
                     "/sites/search?commune=91216&min_area=10&min_score=60&profile=large-industrial-site",
                     max(args.requests // 2, 20),
+                ),
+                (
+                    "/sites/search commune, ≥ 10 ha, no score floor",
+                    "/sites/search?commune=91216&min_area=10&profile=large-industrial-site",
+                    20,
+                ),
+                (
+                    "/sites/search EPCI, ≥ 10 ha, no score floor",
+                    f"/sites/search?epci={EPCI}&min_area=10&profile=large-industrial-site",
+                    20,
+                ),
+                (
+                    "/sites/search EPCI, ≥ 5 ha, 20 m gap",
+                    f"/sites/search?epci={EPCI}&min_area=5&gap=20",
+                    20,
                 ),
             ):
                 print(summary(name, timed(client, url_, n)))

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -236,6 +237,13 @@ plu_zone = Table(
     _multipolygon(nullable=False),
 )
 Index("plu_zone_commune_insee_idx", plu_zone.c.commune_insee)
+# The ranking's "nearest activity zone" search (geo.scoring.refresh) walks this index only.
+Index(
+    "plu_zone_activity_geom_idx",
+    plu_zone.c.geom,
+    postgresql_using="gist",
+    postgresql_where=text("zoning_class = 'activity'"),
+)
 
 
 # -- economic zones (CNIG Sites économiques) -------------------------------------

@@ -234,3 +234,196 @@ def test_sites_of_two_separate_squares(fresh_engine: Engine) -> None:
     assert touching[0]["properties"]["envelope_impact_ha"] == pytest.approx(2.0)
     assert [len(s["properties"]["parcels"]) for s in bridged] == [3]
     assert too_far == []
+
+
+def test_full_refresh_swaps_in_tables_identical_to_the_schema(scored: Engine) -> None:
+    """A full refresh builds new tables and swaps them in: same names, keys, indexes and
+    defaults as geo.schema declares, and the same scores as a commune refresh."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from geo.schema import include_object, metadata
+
+    def snapshot() -> list[tuple]:
+        with scored.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT parcel_id, profile, score, reliability, excluded FROM parcel_score "
+                    "ORDER BY 1, 2"
+                )
+            ).all()
+
+    before = snapshot()
+    refresh_scores(scored, workers=2)
+    with scored.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"include_object": include_object, "compare_type": True}
+        )
+        assert compare_metadata(context, metadata) == []
+        leftovers = conn.execute(
+            text("SELECT relname FROM pg_class WHERE relname LIKE '%\\_next%'")
+        ).all()
+    assert leftovers == []
+    after = snapshot()
+    assert len(after) == 3 * 4241
+    assert after == before
+    refresh_scores(scored, commune="91216")
+    assert snapshot() == before
+
+
+def test_a_failed_full_refresh_keeps_the_previous_scores(scored: Engine, monkeypatch) -> None:
+    from geo.scoring import refresh
+
+    with scored.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM parcel_score")).scalar_one()
+
+    def broken(conn, renames) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(refresh, "_swap", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        refresh_scores(scored)
+    with scored.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM parcel_score")).scalar_one() == count
+        assert not conn.execute(text("SELECT to_regclass('parcel_score_next')")).scalar()
+
+
+def test_distance_to_the_nearest_activity_zone(fresh_engine: Engine) -> None:
+    """Nearest zone, exact polygon distance, capped at 2 km: a 100 m square parcel, an
+    activity zone 300 m east, another 150 m north, a housing zone touching it."""
+    with fresh_engine.begin() as conn:
+        conn.execute(
+            text("CREATE TABLE IF NOT EXISTS parcel_d91 PARTITION OF parcel FOR VALUES IN ('91')")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO parcel (id, departement_code, commune_insee, prefixe, section, "
+                "numero, contenance, area_m2, geom) VALUES "
+                "('91216000ZZ0001', '91', '91216', '000', 'ZZ', '0001', 10000, 10000, "
+                " ST_Multi(ST_MakeEnvelope(650000, 6840000, 650100, 6840100, 2154))), "
+                "('91216000ZZ0002', '91', '91216', '000', 'ZZ', '0002', 10000, 10000, "
+                " ST_Multi(ST_MakeEnvelope(660000, 6840000, 660100, 6840100, 2154)))"
+            )
+        )
+        for gpu_id, cls, box in [
+            ("east", "activity", (650400, 6840000, 650500, 6840100)),
+            ("north", "activity", (650000, 6840250, 650100, 6840350)),
+            ("next door", "housing", (650100, 6840000, 650200, 6840100)),
+        ]:
+            conn.execute(
+                text(
+                    "INSERT INTO plu_zone (gpu_id, libelle, typezone, zoning_class, geom) "
+                    "VALUES (:id, 'U', 'U', :cls, "
+                    "ST_Multi(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 2154)))"
+                ),
+                dict(id=gpu_id, cls=cls, x0=box[0], y0=box[1], x1=box[2], y1=box[3]),
+            )
+    refresh_scores(fresh_engine)
+    with fresh_engine.connect() as conn:
+        distances = dict(
+            conn.execute(
+                text("SELECT parcel_id, activity_zone_distance_m FROM parcel_features")
+            ).all()
+        )
+    assert distances == {"91216000ZZ0001": pytest.approx(150.0), "91216000ZZ0002": 2000.0}
+
+
+def _grid(scores: dict[tuple[int, int], float]) -> dict:
+    """1 ha parcels on a grid, neighbours sharing an edge."""
+    from geo.scoring.sites import Parcel
+
+    parcels = {
+        f"{x}{y}": Parcel(f"{x}{y}", score, 1.0, 1.0, 0.0) for (x, y), score in scores.items()
+    }
+    for x, y in scores:
+        for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            if (x + dx, y + dy) in scores:
+                parcels[f"{x}{y}"].neighbours.add(f"{x + dx}{y + dy}")
+    return parcels
+
+
+def test_sites_grow_from_the_best_parcel_to_the_requested_size() -> None:
+    from geo.scoring.sites import grow_sites
+
+    # a 3 x 3 block; the best parcel in a corner, its best neighbour above it
+    scores = {(x, y): 50.0 for x in range(3) for y in range(3)}
+    scores[(0, 0)], scores[(0, 1)], scores[(1, 0)] = 90.0, 80.0, 70.0
+    sites = grow_sites(_grid(scores), min_area_ha=2.5)
+    first = sites[0]
+    assert [p.id for p in first.parcels] == ["00", "01", "10"]
+    assert first.area_ha == 3.0
+    assert first.score == pytest.approx((90 + 80 + 70) / 3)
+    # the rest of the block makes two more sites of 3 ha; no parcel is in two sites
+    assert [s.area_ha for s in sites] == [3.0, 3.0, 3.0]
+    ids = [p.id for s in sites for p in s.parcels]
+    assert len(ids) == len(set(ids)) == 9
+
+
+def test_a_block_too_small_or_cut_off_gives_no_site() -> None:
+    from geo.scoring.sites import grow_sites
+
+    # two parcels, then a lone one: a 2.5 ha request fits nowhere
+    scores = {(0, 0): 60.0, (1, 0): 60.0, (5, 0): 99.0}
+    assert grow_sites(_grid(scores), min_area_ha=2.5) == []
+    sites = grow_sites(_grid(scores), min_area_ha=2.0)
+    assert [[p.id for p in s.parcels] for s in sites] == [["00", "10"]]
+
+
+def test_sites_search_cuts_a_long_block_into_sites_of_the_requested_size(
+    fresh_engine: Engine,
+) -> None:
+    """Six touching 1 ha squares in a row and two squares meeting only at a corner."""
+    with fresh_engine.begin() as conn:
+        conn.execute(
+            text("CREATE TABLE IF NOT EXISTS parcel_d91 PARTITION OF parcel FOR VALUES IN ('91')")
+        )
+        squares = [(650000 + 100 * i, 6840000) for i in range(6)]
+        squares += [(651000, 6840000), (651100, 6840100)]  # corner to corner
+        for i, (x, y) in enumerate(squares):
+            conn.execute(
+                text(
+                    "INSERT INTO parcel (id, departement_code, commune_insee, prefixe, section, "
+                    "numero, contenance, area_m2, geom) VALUES (:id, '91', '91216', '000', 'ZZ', "
+                    ":num, 10000, 10000, "
+                    "ST_Multi(ST_MakeEnvelope(:x, :y, :x + 100, :y + 100, 2154)))"
+                ),
+                {"id": f"91216000ZZ{i:04d}", "num": f"{i:04d}", "x": x, "y": y},
+            )
+    refresh_scores(fresh_engine)
+    profile = get_profile("small-industry")
+    with fresh_engine.connect() as conn:
+        sites = search_sites(conn, profile, Filters(commune="91216"), min_area_ha=2)
+        bridged = search_sites(conn, profile, Filters(commune="91216"), min_area_ha=2, gap_m=1)
+    parcels = sorted(s["properties"]["parcels"] for s in sites)
+    assert parcels == [
+        ["91216000ZZ0000", "91216000ZZ0001"],
+        ["91216000ZZ0002", "91216000ZZ0003"],
+        ["91216000ZZ0004", "91216000ZZ0005"],
+    ]
+    assert all(s["properties"]["area_ha"] == pytest.approx(2.0) for s in sites)
+    assert all(s["geometry"]["type"] == "Polygon" for s in sites)  # one piece each
+    # a 1 m gap lets the corner-to-corner pair count as neighbours
+    assert ["91216000ZZ0006", "91216000ZZ0007"] in [s["properties"]["parcels"] for s in bridged]
+
+
+def test_a_walk_that_does_not_settle_is_cut_short() -> None:
+    from geo.scoring.sites import WalkTooLong, grow_sites
+
+    scores = {(x, 0): 50.0 for x in range(30)}  # a 30 ha strip
+    lookups: list[list[str]] = []
+    grid = _grid(scores)
+
+    def neighbours(ids: list[str]) -> dict[str, set[str]]:
+        lookups.append(ids)
+        return {i: grid[i].neighbours for i in ids}
+
+    with pytest.raises(WalkTooLong):
+        grow_sites(grid, min_area_ha=100, neighbours=neighbours, max_lookups=10)
+    assert len(lookups) == 10
+    # with a limit, the walk stops once the best sites are certain: scores falling along
+    # the strip, the first site (99.5) beats every later seed (98 and below)
+    grid = _grid({(x, 0): 100.0 - x for x in range(30)})
+    lookups.clear()
+    sites = grow_sites(grid, min_area_ha=2, limit=1, neighbours=neighbours)
+    assert [[p.id for p in s.parcels] for s in sites] == [["00", "10"]]
+    assert len(lookups) == 1

@@ -1,0 +1,139 @@
+"""Candidate sites: eligible parcels grown, best first, into contiguous sites that reach a
+requested size.
+
+PostGIS finds, for each eligible parcel, the eligible parcels it touches (or lies within
+``gap`` metres of), through the parcels' spatial index. Sites are then grown here, a
+plain graph walk: from the best-scoring parcel not yet taken, add the best-scoring
+neighbour of the site so far until its area reaches the request; take its parcels out,
+start again from the next best parcel. A block of contiguous parcels much larger than the
+request thus yields several sites of about the requested size instead of one huge one,
+and a block too small for the request yields none.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Parcel:
+    id: str
+    score: float | None
+    area_ha: float
+    envelope_impact_ha: float
+    remediation_cost_eur: float
+    neighbours: set[str] = field(default_factory=set)
+
+    def rank(self) -> tuple[float, float, str]:
+        """Heap order: best score first, then larger area, then id (deterministic)."""
+        return (-(self.score if self.score is not None else -1.0), -self.area_ha, self.id)
+
+
+@dataclass
+class Site:
+    parcels: list[Parcel]
+
+    @property
+    def area_ha(self) -> float:
+        return sum(p.area_ha for p in self.parcels)
+
+    @property
+    def score(self) -> float | None:
+        """Area-weighted mean score of its scored parcels."""
+        scored = [p for p in self.parcels if p.score is not None]
+        area = sum(p.area_ha for p in scored)
+        return sum(p.score * p.area_ha for p in scored) / area if area else None  # type: ignore[operator]
+
+    @property
+    def envelope_impact_ha(self) -> float:
+        return sum(p.envelope_impact_ha for p in self.parcels)
+
+    @property
+    def remediation_cost_eur(self) -> float:
+        return sum(p.remediation_cost_eur for p in self.parcels)
+
+
+NeighbourLookup = Callable[[list[str]], dict[str, set[str]]]
+
+
+class WalkTooLong(Exception):
+    """The walk asked for more neighbour lookups than it was allowed."""
+
+
+def grow_sites(
+    parcels: dict[str, Parcel],
+    min_area_ha: float,
+    *,
+    limit: int | None = None,
+    neighbours: NeighbourLookup | None = None,
+    max_lookups: int | None = None,
+) -> list[Site]:
+    """Disjoint sites of at least ``min_area_ha``, each contiguous, best seeds first.
+
+    ``neighbours`` returns the neighbours of a batch of parcels (default: each parcel's
+    ``neighbours``); it is only asked about parcels the walk reaches. With ``limit``, the
+    walk stops once ``limit`` sites score better than the next seed: a site never scores
+    above its seed (every parcel still free scores at most the seed's), so no later site
+    could enter the best ``limit``.
+    """
+    known: dict[str, set[str]] = {}
+    lookups = 0
+
+    def fetch(ids: list[str]) -> None:
+        nonlocal lookups
+        missing = [i for i in ids if i not in known]
+        if not missing:
+            return
+        lookups += 1
+        if max_lookups is not None and lookups > max_lookups:
+            raise WalkTooLong(f"more than {max_lookups} neighbour lookups")
+        if neighbours is None:
+            found = {i: parcels[i].neighbours for i in missing}
+        else:
+            # may answer for more parcels than asked (the neighbourhood): all kept
+            found = neighbours(missing)
+        for i, near in found.items():
+            if i in parcels and i not in known:
+                known[i] = {n for n in near if n in parcels}
+        for i in missing:
+            known.setdefault(i, set())
+
+    free = set(parcels)
+    best: list[float] = []  # min-heap of the best ``limit`` site scores so far
+    sites: list[Site] = []
+    for seed in sorted(parcels.values(), key=Parcel.rank):
+        if seed.id not in free:
+            continue
+        seed_score = -seed.rank()[0]
+        if limit is not None and len(best) >= limit and seed_score < best[0]:
+            break
+        taken, members, area = [seed], {seed.id}, seed.area_ha
+        frontier: list[tuple[tuple[float, float, str], str]] = []
+        added = seed.id
+        while area < min_area_ha:
+            fetch([added])
+            for n in known[added]:
+                if n in free and n not in members:
+                    heapq.heappush(frontier, (parcels[n].rank(), n))
+            while frontier and frontier[0][1] in members:
+                heapq.heappop(frontier)
+            if not frontier:
+                break
+            _, added = heapq.heappop(frontier)
+            taken.append(parcels[added])
+            members.add(added)
+            area += parcels[added].area_ha
+        free -= members
+        if area >= min_area_ha:
+            site = Site(taken)
+            sites.append(site)
+            if limit is not None:
+                score = site.score if site.score is not None else -1.0
+                if len(best) < limit:
+                    heapq.heappush(best, score)
+                elif score > best[0]:
+                    heapq.heapreplace(best, score)
+        # otherwise everything reachable from this seed is too small: no site starts there
+    return sites
