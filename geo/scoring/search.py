@@ -237,7 +237,11 @@ def search_sites(
         return {parcel_id: set(near) for parcel_id, near in rows}
 
     if len(parcels) <= PREFETCH_NEIGHBOURS:
-        everyone = neighbours(list(parcels))
+        everyone: dict[str, set[str]] = {i: set() for i in parcels}
+        for a, b in conn.execute(text(_PAIRS), {"ids": list(parcels), "gap": gap_m}):
+            if b in everyone:
+                everyone[a].add(b)
+                everyone[b].add(a)
 
         def neighbours(ids: list[str]) -> dict[str, set[str]]:  # noqa: F811 - the cached form
             return everyone
@@ -295,7 +299,19 @@ SELECT p.id, ARRAY(
                          FROM ST_Relate(q.geom, p.geom) m) END)
 FROM parcel p WHERE p.id = ANY(:ids)
 """
-# Up to this many eligible parcels, their neighbours come in one query (about 0.1 ms a
+# The same, for a whole set at once: each pair once, from its smaller id (both parcels
+# being in :ids, the pair is met from that side), half the geometry tests.
+_PAIRS = """
+SELECT p.id, q.id FROM parcel p
+JOIN parcel q ON q.departement_code = p.departement_code AND q.id > p.id
+             AND q.geom && ST_Expand(p.geom, :gap)
+             AND CASE WHEN :gap > 0 THEN ST_DWithin(q.geom, p.geom, :gap)
+                      ELSE ST_Intersects(q.geom, p.geom)
+                           AND (SELECT left(m, 1) <> 'F' OR substr(m, 5, 1) = '1'
+                                FROM ST_Relate(q.geom, p.geom) m) END
+WHERE p.id = ANY(:ids)
+"""
+# Up to this many eligible parcels, their neighbours come in one query (about 0.05 ms a
 # parcel); beyond, the walk asks for the parcels it reaches, one query a step, and stops
 # as soon as the best sites are certain.
 PREFETCH_NEIGHBOURS = 10_000
