@@ -332,9 +332,7 @@ def _grid(scores: dict[tuple[int, int], float]) -> dict:
     """1 ha parcels on a grid, neighbours sharing an edge."""
     from geo.scoring.sites import Parcel
 
-    parcels = {
-        f"{x}{y}": Parcel(f"{x}{y}", score, 1.0, 1.0, 0.0) for (x, y), score in scores.items()
-    }
+    parcels = {f"{x}{y}": Parcel(f"{x}{y}", score, 1.0) for (x, y), score in scores.items()}
     for x, y in scores:
         for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
             if (x + dx, y + dy) in scores:

@@ -209,20 +209,11 @@ def search_sites(
     source, params = _source(profile, custom)
     where, filter_params = filters.sql()
     params.update(filter_params)
-    # the geometry only where a bbox filter needs it: this list may hold 100,000 parcels
-    parcel_join = (
-        " JOIN parcel p ON p.departement_code = s.departement_code AND p.id = s.parcel_id"
-        if filters.bbox
-        else ""
-    )
+    # Only what the walk needs: this list may hold 100,000 parcels. The geometry and the
+    # criteria are read for the parcels of the sites kept (_site_details).
+    joins = _joins(filters)
     eligible = conn.execute(
-        text(
-            f"""SELECT s.parcel_id, s.score, s.area_ha, f.envelope_impact_ha,
-                       f.remediation_cost_eur
-                FROM {source}
-                JOIN parcel_features f ON f.parcel_id = s.parcel_id{parcel_join}
-                WHERE {where}"""
-        ),
+        text(f"SELECT s.parcel_id, s.score, s.area_ha FROM {source}{joins} WHERE {where}"),
         params,
     ).all()
     if len(eligible) > MAX_SITE_CANDIDATES:
@@ -259,7 +250,7 @@ def search_sites(
     ranked = sorted(
         found, key=lambda site: (-(site.score if site.score is not None else -1), -site.area_ha)
     )[:limit]
-    outlines = _outlines(conn, [[p.id for p in site.parcels] for site in ranked])
+    details = _site_details(conn, [[p.id for p in site.parcels] for site in ranked])
     sites = []
     for rank, site in enumerate(ranked, start=1):
         ids = sorted(p.id for p in site.parcels)
@@ -267,7 +258,7 @@ def search_sites(
             {
                 "type": "Feature",
                 "id": f"site-{rank}",
-                "geometry": json.loads(outlines[rank - 1]),
+                "geometry": json.loads(details[rank - 1][0]),
                 "properties": {
                     "rank": rank,
                     "profile": profile.id,
@@ -276,8 +267,8 @@ def search_sites(
                     "score": round(site.score, 2) if site.score is not None else None,
                     "parcel_count": len(ids),
                     "parcels": ids,
-                    "envelope_impact_ha": round(site.envelope_impact_ha, 4),
-                    "remediation_cost_eur": round(site.remediation_cost_eur),
+                    "envelope_impact_ha": round(details[rank - 1][1], 4),
+                    "remediation_cost_eur": round(details[rank - 1][2]),
                 },
             }
         )
@@ -321,8 +312,9 @@ MAX_LOOKUPS = 5_000  # about 2.5 s of walking
 MAX_SITE_CANDIDATES = 150_000
 
 
-def _outlines(conn: Connection, sites: list[list[str]]) -> list[str]:
-    """Each site's parcels dissolved into one GeoJSON geometry (WGS84), in order."""
+def _site_details(conn: Connection, sites: list[list[str]]) -> list[tuple[str, float, float]]:
+    """Each site's outline (its parcels dissolved, GeoJSON WGS84), envelope impact and
+    remediation estimate, in order."""
     if not sites:
         return []
     numbers = [n for n, ids in enumerate(sites) for _ in ids]
@@ -330,11 +322,13 @@ def _outlines(conn: Connection, sites: list[list[str]]) -> list[str]:
     rows = conn.execute(
         text(
             f"""SELECT t.n, ST_AsGeoJSON(ST_Transform(ST_Union(p.geom), {WGS84}),
-                                         {GEOJSON_DECIMALS})
+                                         {GEOJSON_DECIMALS}),
+                       sum(f.envelope_impact_ha), sum(f.remediation_cost_eur)
                 FROM unnest(CAST(:numbers AS int[]), CAST(:ids AS text[])) AS t(n, id)
                 JOIN parcel p ON p.id = t.id
+                JOIN parcel_features f ON f.parcel_id = t.id
                 GROUP BY t.n ORDER BY t.n"""
         ),
         {"numbers": numbers, "ids": ids},
     ).all()
-    return [geometry for _, geometry in rows]
+    return [(geometry, impact, remediation) for _, geometry, impact, remediation in rows]

@@ -17,13 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class Parcel:
     id: str
     score: float | None
     area_ha: float
-    envelope_impact_ha: float
-    remediation_cost_eur: float
     neighbours: set[str] = field(default_factory=set)
 
     def rank(self) -> tuple[float, float, str]:
@@ -45,14 +43,6 @@ class Site:
         scored = [p for p in self.parcels if p.score is not None]
         area = sum(p.area_ha for p in scored)
         return sum(p.score * p.area_ha for p in scored) / area if area else None  # type: ignore[operator]
-
-    @property
-    def envelope_impact_ha(self) -> float:
-        return sum(p.envelope_impact_ha for p in self.parcels)
-
-    @property
-    def remediation_cost_eur(self) -> float:
-        return sum(p.remediation_cost_eur for p in self.parcels)
 
 
 NeighbourLookup = Callable[[list[str]], dict[str, set[str]]]
