@@ -64,9 +64,9 @@ def grow_sites(
 
     ``neighbours`` returns the neighbours of a batch of parcels (default: each parcel's
     ``neighbours``); it is only asked about parcels the walk reaches. With ``limit``, the
-    walk stops once ``limit`` sites score better than the next seed: a site never scores
-    above its seed (every parcel still free scores at most the seed's), so no later site
-    could enter the best ``limit``.
+    walk stops once ``limit`` sites score at least as well as the next seed: a site never
+    scores above its seed (every parcel still free scores at most the seed's), so no later
+    site could enter the best ``limit`` (between equal scores, the earlier seed wins).
     """
     known: dict[str, set[str]] = {}
     lookups = 0
@@ -97,7 +97,7 @@ def grow_sites(
         if seed.id not in free:
             continue
         seed_score = -seed.rank()[0]
-        if limit is not None and len(best) >= limit and seed_score < best[0]:
+        if limit is not None and len(best) >= limit and seed_score <= best[0]:
             break
         taken, members, area = [seed], {seed.id}, seed.area_ha
         frontier: list[tuple[tuple[float, float, str], str]] = []
