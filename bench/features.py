@@ -68,11 +68,12 @@ class Server:
         self.process.wait(timeout=10)
 
 
-def start(name: str, python: str, module: str, env: dict[str, str]) -> Server:
+def start(name: str, python: str, module: str, env: dict[str, str], workers: int = 1) -> Server:
+    """uvicorn serving ``module`` on a free loopback port, once it answers /conformance."""
     port = free_port()
     process = subprocess.Popen(
         [python, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log", "--workers", "1"],
+         "--no-access-log", "--workers", str(workers)],
         cwd=PROJECT_DIR, env={**os.environ, **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

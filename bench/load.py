@@ -19,10 +19,8 @@ entry per acknowledged write, and /envelope reports the same total.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -35,8 +33,8 @@ from psycopg import sql
 from sqlalchemy import create_engine, text
 
 from app.db import migrate
-from app.settings import PROJECT_DIR, get_settings
-from bench.features import free_port, percentile
+from app.settings import get_settings
+from bench.features import percentile, start
 from geo.loaders.admin import load_admin
 from geo.loaders.cadastre import load_cadastre
 from geo.scoring.refresh import refresh_scores
@@ -222,25 +220,12 @@ def main() -> None:
 
     url = build_database()
     editor, prefecture, parcels = tokens(url)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(args.workers), "--no-access-log"],
-        cwd=PROJECT_DIR, env={**os.environ, "FONCIER_DATABASE_URL": url},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    server = start(
+        "foncier", sys.executable, "app.main:app", {"FONCIER_DATABASE_URL": url},
+        workers=args.workers,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    base = server.base
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("uvicorn did not start")
-            time.sleep(0.3)
         tally = run_clients(base, args.clients, args.seconds, editor, prefecture, parcels)
         total = sum(len(v) for v in tally.latencies.values())
         errors = sum(tally.errors.values())
@@ -264,8 +249,7 @@ def main() -> None:
         if errors or problems:
             raise SystemExit(1)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
 
 
 if __name__ == "__main__":

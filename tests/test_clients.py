@@ -11,6 +11,7 @@ import subprocess
 import pytest
 from sqlalchemy import text
 
+from app.services.features import COLLECTIONS
 from app.settings import PROJECT_DIR
 from tests.conftest import engine_for
 
@@ -39,16 +40,7 @@ def test_gdal_lists_the_collections(live_server: str) -> None:
     )
     assert out.returncode == 0, out.stderr
     layers = re.findall(r"^\d+: (\S+)", out.stdout, re.MULTILINE)
-    assert layers == [
-        "parcels",
-        "friches",
-        "economic-zones",
-        "sites",
-        "communes",
-        "epci",
-        "territoires-industrie",
-        "projects",
-    ]
+    assert layers == list(COLLECTIONS)
 
 
 @pytest.mark.parametrize(

@@ -206,14 +206,13 @@ def test_sites_assemble_touching_parcels_only(scored: Engine) -> None:
     )
 
 
-def test_sites_of_two_separate_squares(fresh_engine: Engine) -> None:
-    """Synthetic parcels: two touching 1 ha squares and a third 50 m away."""
-    with fresh_engine.begin() as conn:
+def insert_squares(engine: Engine, corners: list[tuple[int, int]]) -> None:
+    """Synthetic 1 ha square parcels 91216000ZZ0000… with these Lambert-93 corners."""
+    with engine.begin() as conn:
         conn.execute(
             text("CREATE TABLE IF NOT EXISTS parcel_d91 PARTITION OF parcel FOR VALUES IN ('91')")
         )
-        for i, (x, y) in enumerate([(650000, 6840000), (650100, 6840000), (650250, 6840000)]):
-            pid = f"91216000ZZ{i:04d}"
+        for i, (x, y) in enumerate(corners):
             conn.execute(
                 text(
                     "INSERT INTO parcel (id, departement_code, commune_insee, prefixe, section, "
@@ -221,8 +220,13 @@ def test_sites_of_two_separate_squares(fresh_engine: Engine) -> None:
                     ":num, 10000, 10000, "
                     "ST_Multi(ST_MakeEnvelope(:x, :y, :x + 100, :y + 100, 2154)))"
                 ),
-                {"id": pid, "num": f"{i:04d}", "x": x, "y": y},
+                {"id": f"91216000ZZ{i:04d}", "num": f"{i:04d}", "x": x, "y": y},
             )
+
+
+def test_sites_of_two_separate_squares(fresh_engine: Engine) -> None:
+    """Synthetic parcels: two touching 1 ha squares and a third 50 m away."""
+    insert_squares(fresh_engine, [(650000, 6840000), (650100, 6840000), (650250, 6840000)])
     refresh_scores(fresh_engine)
     profile = get_profile("small-industry")
     with fresh_engine.connect() as conn:
@@ -371,22 +375,9 @@ def test_sites_search_cuts_a_long_block_into_sites_of_the_requested_size(
     fresh_engine: Engine,
 ) -> None:
     """Six touching 1 ha squares in a row and two squares meeting only at a corner."""
-    with fresh_engine.begin() as conn:
-        conn.execute(
-            text("CREATE TABLE IF NOT EXISTS parcel_d91 PARTITION OF parcel FOR VALUES IN ('91')")
-        )
-        squares = [(650000 + 100 * i, 6840000) for i in range(6)]
-        squares += [(651000, 6840000), (651100, 6840100)]  # corner to corner
-        for i, (x, y) in enumerate(squares):
-            conn.execute(
-                text(
-                    "INSERT INTO parcel (id, departement_code, commune_insee, prefixe, section, "
-                    "numero, contenance, area_m2, geom) VALUES (:id, '91', '91216', '000', 'ZZ', "
-                    ":num, 10000, 10000, "
-                    "ST_Multi(ST_MakeEnvelope(:x, :y, :x + 100, :y + 100, 2154)))"
-                ),
-                {"id": f"91216000ZZ{i:04d}", "num": f"{i:04d}", "x": x, "y": y},
-            )
+    squares = [(650000 + 100 * i, 6840000) for i in range(6)]
+    squares += [(651000, 6840000), (651100, 6840100)]  # corner to corner
+    insert_squares(fresh_engine, squares)
     refresh_scores(fresh_engine)
     profile = get_profile("small-industry")
     with fresh_engine.connect() as conn:
