@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from geo.loaders.cadastre import load_cadastre
-from tests.conftest import CADASTRE_91216, Databases, engine_for, running_server
+from tests.conftest import CADASTRE_91216, RUN_ID, Databases, engine_for, running_server
 
 TOKEN = "fuzz-admin-token-0123456789"
 MAX_EXAMPLES = 40
@@ -34,7 +34,7 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def fuzz_server(databases: Databases, template_db: str, tmp_path_factory) -> Iterator[str]:
-    url = databases.create("foncier_test_fuzz", template=template_db)
+    url = databases.create(f"foncier_test_fuzz_{RUN_ID}", template=template_db)
     engine = engine_for(url)
     load_cadastre(engine, CADASTRE_91216)
     engine.dispose()
