@@ -1,10 +1,10 @@
 # The Foncier API. Configured by FONCIER_DATABASE_URL (see docker-compose.yml).
 
-# The map page's MapLibre GL JS, from the npm registry (as ./dev does).
+# The map page's MapLibre GL JS and /docs' Swagger UI, from the npm registry (as ./dev does).
 FROM node:20-slim AS web
 WORKDIR /web
 COPY web/package.json web/package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN SCARF_ANALYTICS=false npm ci --omit=dev --no-audit --no-fund
 
 FROM python:3.11-slim
 
@@ -21,6 +21,11 @@ COPY . .
 COPY --from=web /web/node_modules/maplibre-gl/dist/maplibre-gl.js \
      /web/node_modules/maplibre-gl/dist/maplibre-gl.css \
      /web/node_modules/maplibre-gl/LICENSE.txt app/static/vendor/
+COPY --from=web /web/node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+     /web/node_modules/swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt \
+     /web/node_modules/swagger-ui-dist/swagger-ui.css \
+     /web/node_modules/swagger-ui-dist/LICENSE \
+     /web/node_modules/swagger-ui-dist/NOTICE app/static/vendor/swagger-ui/
 # Editable: the service finds alembic.ini and data/ beside its code.
 RUN pip install --no-deps -e . && useradd --system foncier
 USER foncier

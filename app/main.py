@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.db import make_engine
@@ -53,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "friches and industrial zones on PostGIS. GeoJSON is RFC 7946 (WGS84); areas are "
             "computed in Lambert-93. Errors are RFC 9457 problem documents."
         ),
+        # Served below from our own static files, not from a CDN (see add_docs).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.url_for(), settings.statement_timeout_ms)
@@ -73,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.mount("/static", StaticFiles(directory=home.STATIC_DIR), name="static")
+    add_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Tiles and GeoJSON shrink 3-10x; level 5 costs a fraction of level 9's CPU.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
@@ -85,6 +91,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     return app
+
+
+def add_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the npm registry's swagger-ui-dist, copied to static/vendor by
+    `./dev` (and the Dockerfile), so the page works on a network without internet."""
+    vendor = "/static/vendor/swagger-ui"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+            # No badge fetched from the public validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
 
 app = create_app()

@@ -7,15 +7,18 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
 
+from app.main import create_app
 from app.services.features import COLLECTIONS
-from app.settings import PROJECT_DIR
-from tests.conftest import engine_for
+from app.settings import PROJECT_DIR, Settings
+from tests.conftest import engine_for, running_server
 
 SCREENSHOT = PROJECT_DIR / "tests" / "output" / "map.png"
+DOCS_SCREENSHOT = PROJECT_DIR / "tests" / "output" / "docs.png"
 
 
 def _require(tool: str, how: str) -> str:
@@ -108,3 +111,37 @@ def test_map_page_in_headless_chromium(live_server: str, scored_db_url: str) -> 
     assert "CA Communauté Paris-Saclay" in panel["trajectory"]
     assert "10 000 ha" in panel["envelope"].replace("\u202f", " ")
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def docs_server(demo_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(demo_db_url, tmp_path_factory.mktemp("docs") / "uvicorn.log") as base:
+        yield base
+
+
+def test_docs_page_offline_in_headless_chromium(docs_server: str, demo_db_url: str) -> None:
+    """/docs with every request to another host than the service refused: Swagger UI comes
+    from the service's own static files and lists every operation of the schema."""
+    node = _require("node", "apt-get install nodejs npm")
+    _require("chromium", "apt-get install chromium")
+    if not (PROJECT_DIR / "web" / "node_modules" / "playwright-core").is_dir():
+        pytest.fail("playwright-core is missing: npm ci --prefix web")
+    spec = PROJECT_DIR / "web" / "tests" / "docs.spec.mjs"
+    DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+    DOCS_SCREENSHOT.unlink(missing_ok=True)
+    run = subprocess.run(
+        [node, str(spec), docs_server, str(DOCS_SCREENSHOT)],
+        capture_output=True, text=True, timeout=120, cwd=spec.parent,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr + run.stdout
+    result = json.loads(run.stdout)
+    schema = create_app(Settings(database_url=demo_db_url)).openapi()
+    expected = sorted(
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method in operations
+    )
+    assert sorted(result["operations"]) == expected
+    assert result["title"].startswith("Foncier")
+    assert result["refused"] == []  # nothing asked of the internet
+    assert DOCS_SCREENSHOT.stat().st_size > 10_000
