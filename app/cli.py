@@ -60,19 +60,41 @@ def db_stop() -> None:
 
 @db.command("status")
 def db_status() -> None:
-    """Say whether the embedded PostGIS runs (exit 1 when it does not)."""
-    from app.localdb import LocalCluster
+    """Say whether the embedded PostGIS runs and where its data is (exit 1 when it does
+    not run)."""
+    from app.localdb import LocalCluster, LocalDbError
 
     settings = get_settings()
     if not settings.uses_embedded_db:
         click.echo("FONCIER_DATABASE_URL is set: the embedded PostGIS is not used.")
         return
     cluster = LocalCluster.from_settings(settings)
-    if cluster.is_running():
-        click.echo(f"running on 127.0.0.1:{cluster.port} ({cluster.data_dir})")
+    if cluster.data_dir_note:
+        click.echo(cluster.data_dir_note)
+    try:
+        running = cluster.is_running()
+    except LocalDbError as exc:
+        _fail(str(exc))
+    if running:
+        click.echo(f"running on 127.0.0.1:{cluster.running_port()} ({cluster.data_dir})")
     else:
-        click.echo("not running")
+        click.echo(f"not running ({cluster.data_dir})")
         sys.exit(1)
+
+
+@db.command("clean")
+def db_clean() -> None:
+    """Stop the embedded PostGIS and delete its data directory (every database in it)."""
+    from app.localdb import LocalCluster, LocalDbError
+
+    settings = get_settings()
+    if not settings.uses_embedded_db:
+        click.echo("FONCIER_DATABASE_URL is set: the embedded PostGIS is not used.")
+        return
+    try:
+        LocalCluster.from_settings(settings).remove(echo=click.echo)
+    except LocalDbError as exc:
+        _fail(str(exc))
 
 
 @db.command("url")
@@ -478,12 +500,18 @@ def zae_vacancy(year: int, sites: tuple[str, ...]) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=int, envvar="FONCIER_PORT")
 @click.option("--workers", default=1, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the API with uvicorn (OpenAPI docs at /docs)."""
+    """Serve the API with uvicorn (OpenAPI docs at /docs); the port also from FONCIER_PORT."""
     import uvicorn
 
+    from app.ports import PortBusy, check_port
+
+    try:
+        check_port(port, "FONCIER_PORT", host)
+    except PortBusy as exc:
+        _fail(str(exc))
     uvicorn.run("app.main:app", host=host, port=port, workers=workers)
 
 

@@ -1,32 +1,39 @@
-"""The embedded PostGIS: a PostgreSQL 15 cluster in a project-local directory.
+"""The embedded PostGIS: a PostgreSQL cluster of the project's own.
 
 Used when ``FONCIER_DATABASE_URL`` is not set, so that one command gives a
 developer (and CI) a real PostGIS without Docker. PostgreSQL refuses to run as
 root, so when we are root the cluster belongs to the ``postgres`` system user
-and every server command runs through ``runuser``.
+and every server command runs through ``runuser``. The server's version is
+discovered (app/pgserver.py); its data directory is ``.pgdata`` in the checkout,
+or, when the ``postgres`` user cannot reach the checkout (root's home is mode 0700
+on Debian), a directory under /var/lib/foncier named after the checkout.
 """
 
 from __future__ import annotations
 
+import contextlib
+import grp
+import hashlib
 import os
 import pwd
+import shutil
+import stat
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from app.settings import Settings
+from app.pgserver import PgDiscoveryError, ServerPlan, plan_server
+from app.ports import busy_port_message, port_is_free
+from app.settings import PROJECT_DIR, Settings
 
-PACKAGES = ("postgresql-15", "postgresql-15-postgis-3")
-POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
-INSTALL_COMMAND = (
-    "apt-get update && DEBIAN_FRONTEND=noninteractive "
-    f"apt-get install -y --no-install-recommends {' '.join(PACKAGES)}"
-)
 SERVER_USER = "postgres"
+# Where clusters go when the postgres user cannot reach the checkout: one directory
+# per checkout, named after its path, so two checkouts never share a cluster.
+SHARED_DATA_ROOT = Path("/var/lib/foncier")
 # Settings of the embedded cluster, rewritten at each start so the port follows
 # FONCIER_PG_PORT. TCP on loopback only; no unix socket (its path length limit
 # and directory permissions are a needless source of failures).
@@ -37,20 +44,86 @@ class LocalDbError(RuntimeError):
     """The embedded PostGIS cannot be installed, started or reached."""
 
 
-@dataclass(frozen=True)
+def _server_user() -> tuple[int, set[int]] | None:
+    """uid and groups of the postgres user; None before its package creates it."""
+    try:
+        user = pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        return None
+    gids = {user.pw_gid} | {g.gr_gid for g in grp.getgrall() if SERVER_USER in g.gr_mem}
+    return user.pw_uid, gids
+
+
+def can_enter(path: Path, uid: int | None, gids: set[int]) -> bool:
+    """Whether a user (uid None: one that does not exist yet, so in no one's group) may
+    traverse every directory down to ``path`` and enter it, by the mode bits."""
+    path = path.resolve()
+    for directory in (*reversed(path.parents), path):
+        st = directory.stat()
+        if uid == 0:
+            continue
+        if st.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid in gids:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+    return True
+
+
+def checkout_data_dir(project_dir: Path) -> Path:
+    """The cluster's directory under /var/lib/foncier for this checkout."""
+    project_dir = project_dir.resolve()
+    digest = hashlib.sha256(str(project_dir).encode()).hexdigest()[:8]
+    return SHARED_DATA_ROOT / f"{project_dir.name}-{digest}"
+
+
+def default_data_dir(project_dir: Path = PROJECT_DIR) -> tuple[Path, str | None]:
+    """``.pgdata`` in the checkout, unless we are root and the postgres user cannot reach
+    the checkout; then the checkout's own directory under /var/lib/foncier, with the
+    sentence saying why. The permissions of the user's directories are left alone."""
+    if os.geteuid() != 0:
+        return project_dir / ".pgdata", None
+    user = _server_user()
+    uid, gids = user if user else (None, set())
+    if can_enter(project_dir, uid, gids):
+        return project_dir / ".pgdata", None
+    data_dir = checkout_data_dir(project_dir)
+    return data_dir, (
+        f"The '{SERVER_USER}' user cannot reach {project_dir.resolve()}, so the database "
+        f"lives in {data_dir} (`./dev clean` removes it; FONCIER_PG_DATA_DIR chooses another)."
+    )
+
+
+@dataclass
 class LocalCluster:
     data_dir: Path
     port: int
-    bin_dir: Path
     db_name: str
+    # None: discovered (and installed when missing) by start(); else FONCIER_PG_BIN_DIR.
+    bin_dir: Path | None = None
+    # Why the data directory is not in the checkout, when it is not.
+    data_dir_note: str | None = None
+    # True when the data directory was chosen by the project, not by FONCIER_PG_DATA_DIR:
+    # only then may `foncier db clean` remove it.
+    managed: bool = True
+    _plan: ServerPlan | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalCluster:
+        if settings.pg_data_dir is not None:
+            data_dir, note, managed = settings.pg_data_dir.resolve(), None, False
+        else:
+            (data_dir, note), managed = default_data_dir(PROJECT_DIR), True
         return cls(
-            data_dir=settings.pg_data_dir.resolve(),
+            data_dir=data_dir,
             port=settings.pg_port,
             bin_dir=settings.pg_bin_dir,
             db_name=settings.db_name,
+            data_dir_note=note,
+            managed=managed,
         )
 
     @property
@@ -59,16 +132,40 @@ class LocalCluster:
 
     # -- packages -----------------------------------------------------------
 
-    def packages_installed(self) -> bool:
-        return (self.bin_dir / "initdb").exists() and POSTGIS_CONTROL.exists()
+    def cluster_major(self) -> int | None:
+        """The major version that created the cluster, None before initdb."""
+        try:
+            return int((self.data_dir / "PG_VERSION").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def server_plan(self) -> ServerPlan:
+        """Which server runs this cluster, and what is missing to run it."""
+        if self._plan is None:
+            if self.bin_dir is not None:
+                self._plan = ServerPlan(0, self.bin_dir, (), "FONCIER_PG_BIN_DIR")
+            else:
+                try:
+                    self._plan = plan_server(cluster_major=self.cluster_major())
+                except PgDiscoveryError as exc:
+                    raise LocalDbError(exc.args[0][0].upper() + exc.args[0][1:] + ".") from exc
+        return self._plan
+
+    def tool(self, name: str) -> str:
+        return str(self.server_plan().bin_dir / name)
 
     def install_packages(self, echo=print) -> None:
-        if self.packages_installed():
+        plan = self.server_plan()
+        if self.bin_dir is not None:
+            if not (self.bin_dir / "initdb").exists():
+                raise LocalDbError(f"FONCIER_PG_BIN_DIR={self.bin_dir} has no initdb.")
+            return
+        if not plan.packages:
             return
         if os.geteuid() != 0:
             raise LocalDbError(
-                "PostgreSQL 15 and PostGIS 3 are not installed. Run as root:\n"
-                f"  sudo sh -c '{INSTALL_COMMAND}'\nthen run this command again."
+                f"PostgreSQL {plan.major} and PostGIS 3 are not installed. Run as root:\n"
+                f"  sudo sh -c '{plan.install_command}'\nthen run this command again."
             )
         # Do not let the Debian package create and start its own 'main' cluster
         # on port 5432: the project runs its own.
@@ -76,11 +173,12 @@ class LocalCluster:
         if not conf.exists():
             conf.parent.mkdir(parents=True, exist_ok=True)
             conf.write_text("create_main_cluster = false\n")
-        echo(f"Installing {', '.join(PACKAGES)} (apt-get)...")
-        result = subprocess.run(["sh", "-c", INSTALL_COMMAND], capture_output=True, text=True)
-        if result.returncode != 0 or not self.packages_installed():
+        echo(f"Installing {', '.join(plan.packages)} ({plan.source}, apt-get)...")
+        result = subprocess.run(["sh", "-c", plan.install_command], capture_output=True, text=True)
+        self._plan = None
+        if result.returncode != 0 or self.server_plan().packages:
             raise LocalDbError(
-                f"apt-get failed to install {' '.join(PACKAGES)}:\n{result.stderr[-2000:]}"
+                f"apt-get failed to install {' '.join(plan.packages)}:\n{result.stderr[-2000:]}"
             )
 
     # -- process helpers ----------------------------------------------------
@@ -107,7 +205,7 @@ class LocalCluster:
         return "\nserver log (" + str(self.log_file) + "):\n  " + "\n  ".join(tail)
 
     def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), *args], check)
+        return self._run([self.tool("pg_ctl"), "-D", str(self.data_dir), *args], check)
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -121,6 +219,9 @@ class LocalCluster:
     def init(self) -> None:
         if self.is_initialised():
             return
+        if self.data_dir.parent == SHARED_DATA_ROOT and not SHARED_DATA_ROOT.exists():
+            SHARED_DATA_ROOT.mkdir(parents=True)
+            SHARED_DATA_ROOT.chmod(0o755)  # whatever the umask: postgres must traverse it
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             owner = pwd.getpwnam(SERVER_USER)
@@ -129,7 +230,7 @@ class LocalCluster:
         self.data_dir.chmod(0o700)
         self._run(
             [
-                str(self.bin_dir / "initdb"),
+                self.tool("initdb"),
                 "-D",
                 str(self.data_dir),
                 "-U",
@@ -148,8 +249,8 @@ class LocalCluster:
         if probe.returncode != 0:
             raise LocalDbError(
                 f"The '{SERVER_USER}' user cannot write {self.data_dir} (a parent directory is "
-                "not traversable). Set FONCIER_PG_DATA_DIR to a directory it can reach, "
-                "e.g. FONCIER_PG_DATA_DIR=/var/tmp/foncier-pgdata."
+                "not traversable). Set FONCIER_PG_DATA_DIR to a directory it can reach, or "
+                "unset it to let Foncier choose one under /var/lib/foncier."
             )
 
     def _write_conf(self) -> None:
@@ -171,13 +272,32 @@ class LocalCluster:
             owner = pwd.getpwnam(SERVER_USER)
             os.chown(conf, owner.pw_uid, owner.pw_gid)
 
+    def running_port(self) -> int | None:
+        """The port the running server listens on (4th line of its pid file)."""
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().splitlines()[3])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def start(self, echo=print) -> None:
         """Install, initialise, start and create the database; safe to call repeatedly."""
         self.install_packages(echo)
-        self.init()
         if self.is_running():
+            running = self.running_port()
+            if running is not None and running != self.port:
+                raise LocalDbError(
+                    f"The cluster in {self.data_dir} already runs on port {running}, not on "
+                    f"FONCIER_PG_PORT={self.port}: set FONCIER_PG_PORT={running}, or stop it "
+                    "first (foncier db stop)."
+                )
             echo(f"PostGIS already running on 127.0.0.1:{self.port} ({self.data_dir})")
         else:
+            # Before initdb: a taken port is said at once, in one sentence.
+            if not port_is_free(self.port):
+                raise LocalDbError(busy_port_message(self.port, "FONCIER_PG_PORT"))
+            if not self.is_initialised() and self.data_dir_note:
+                echo(self.data_dir_note)
+            self.init()
             pid_file = self.data_dir / "postmaster.pid"
             if pid_file.exists():
                 # pg_ctl says no server runs with that pid: a crash left it behind.
@@ -188,7 +308,13 @@ class LocalCluster:
             if os.geteuid() == 0:
                 owner = pwd.getpwnam(SERVER_USER)
                 os.chown(self.log_file, owner.pw_uid, owner.pw_gid)
-            self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log_file))
+            try:
+                self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log_file))
+            except LocalDbError:
+                # Taken between the check and the start (another server starting too).
+                if "Address already in use" in self._log_tail(5):
+                    raise LocalDbError(busy_port_message(self.port, "FONCIER_PG_PORT")) from None
+                raise
             echo(f"PostGIS started on 127.0.0.1:{self.port} ({self.data_dir})")
         self.wait_ready()
         self.create_database(self.db_name)
@@ -199,6 +325,32 @@ class LocalCluster:
             return
         self._pg_ctl("stop", "-m", "fast", "-w")
         echo("PostGIS stopped")
+
+    def remove(self, echo=print) -> None:
+        """Stop the cluster and delete its data directory: only a directory the project
+        chose (.pgdata or under /var/lib/foncier), never one named by FONCIER_PG_DATA_DIR."""
+        if not self.managed:
+            echo(
+                f"FONCIER_PG_DATA_DIR is set: {self.data_dir} is yours to keep or remove "
+                "(stop its server first: foncier db stop); it was left in place."
+            )
+            return
+        if self.is_initialised():
+            try:
+                running = self.is_running()
+            except LocalDbError:  # its server is no longer installed: it cannot run
+                running = False
+            if running:
+                self.stop(echo)
+        if self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+            echo(f"Removed the database in {self.data_dir}")
+        else:
+            echo(f"No database to remove ({self.data_dir})")
+        if self.data_dir.parent == SHARED_DATA_ROOT:
+            # Only when no other checkout keeps a cluster there.
+            with contextlib.suppress(OSError):
+                SHARED_DATA_ROOT.rmdir()
 
     # -- databases ----------------------------------------------------------
 

@@ -22,8 +22,11 @@ class Settings(BaseSettings):
 
     # The embedded PostGIS the project manages when database_url is not set.
     pg_port: int = Field(default=55432, ge=1024, le=65535)
-    pg_data_dir: Path = PROJECT_DIR / ".pgdata"
-    pg_bin_dir: Path = Path("/usr/lib/postgresql/15/bin")
+    # Unset: .pgdata in the checkout, or a directory under /var/lib/foncier named after
+    # the checkout when the postgres user cannot reach it (app/localdb.py).
+    pg_data_dir: Path | None = None
+    # Unset: the installed server is discovered, or installed (app/pgserver.py).
+    pg_bin_dir: Path | None = None
     db_name: str = "foncier"
 
     # Paging of feature collections.
