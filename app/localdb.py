@@ -57,11 +57,11 @@ def _server_user() -> tuple[int, set[int]] | None:
 def can_enter(path: Path, uid: int | None, gids: set[int]) -> bool:
     """Whether a user (uid None: one that does not exist yet, so in no one's group) may
     traverse every directory down to ``path`` and enter it, by the mode bits."""
+    if uid == 0:
+        return True
     path = path.resolve()
     for directory in (*reversed(path.parents), path):
         st = directory.stat()
-        if uid == 0:
-            continue
         if st.st_uid == uid:
             bit = stat.S_IXUSR
         elif st.st_gid in gids:
@@ -164,7 +164,8 @@ class LocalCluster:
             return
         if os.geteuid() != 0:
             raise LocalDbError(
-                f"PostgreSQL {plan.major} and PostGIS 3 are not installed. Run as root:\n"
+                f"{' and '.join(plan.packages)} (PostgreSQL {plan.major} with PostGIS 3) "
+                f"{'is' if len(plan.packages) == 1 else 'are'} not installed. Run as root:\n"
                 f"  sudo sh -c '{plan.install_command}'\nthen run this command again."
             )
         # Do not let the Debian package create and start its own 'main' cluster

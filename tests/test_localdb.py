@@ -149,7 +149,10 @@ def test_second_checkout_in_a_root_only_directory_runs_beside_the_first(
         for k, v in os.environ.items()
         if k not in ("FONCIER_PG_DATA_DIR", "FONCIER_DATABASE_URL")
     }
-    env |= {"FONCIER_PG_PORT": str(free_port()), "FONCIER_PORT": str(free_port())}
+    pg_port, api_port = free_port(), free_port()
+    while api_port == pg_port:
+        api_port = free_port()
+    env |= {"FONCIER_PG_PORT": str(pg_port), "FONCIER_PORT": str(api_port)}
     data_dir = checkout_data_dir(clone)
     server = None
     try:
@@ -176,11 +179,11 @@ def test_second_checkout_in_a_root_only_directory_runs_beside_the_first(
         status = foncier(clone, env, "db", "status")
         assert f"running on 127.0.0.1:{env['FONCIER_PG_PORT']} ({data_dir})" in status.stdout
 
-        log = (tmp_path / "serve.log").open("w")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"],
-            cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        with (tmp_path / "serve.log").open("w") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "serve"],
+                cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         base = f"http://127.0.0.1:{env['FONCIER_PORT']}"
         deadline = time.monotonic() + 60
         while True:
