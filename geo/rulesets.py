@@ -139,6 +139,17 @@ class RuleSet(_Strict):
             "legal_basis": self.legal_basis,
             "effective_from": self.effective_from.isoformat(),
             "sources": list(self.sources),
+            **(
+                {
+                    "envelope_shares": {
+                        name: {"total_ha": share.total_ha, "regions": share.regions,
+                               "source": share.source}
+                        for name, share in self.envelope.shares.items()
+                    }
+                }
+                if self.envelope is not None and self.envelope.shares
+                else {}
+            ),
         }
 
 

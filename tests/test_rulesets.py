@@ -30,6 +30,12 @@ def test_shipped_rule_sets() -> None:
         "32"
     }
     assert all(r.source for r in zan.regions.values())
+    # the PENE forfait's split is shown with every envelope answer (its rule set summary)
+    shares = rules["pene-2021-2031"].summary()["envelope_shares"]
+    assert {k: v["total_ha"] for k, v in shares.items()} == {
+        "sraddet-regions": 10_000,
+        "idf-corse-outre-mer": 2_500,
+    }
     for rule in rules.values():  # each rule set cites its sources (docs/methode.md)
         assert rule.sources or rule.extends, rule.id
     # what-ifs inherit what they do not override, and are never the default
