@@ -528,9 +528,10 @@ def zae_vacancy(year: int, sites: tuple[str, ...]) -> None:
 
     with get_engine().connect() as conn:
         rates = vacancy_rates(conn, datetime.date(year, 1, 1), list(sites) or None)
-    click.echo(f"{'site_id':<32}{'units':>7}{'vacant':>8}{'rate':>8}")
+    click.echo(f"{'site_id':<32}{'units':>7}{'vacant':>8}{'rate':>8}  basis")
     for r in rates:
-        click.echo(f"{r.site_id:<32}{r.units:>7}{r.vacant_units:>8}{r.rate:>8.1%}")
+        rate = f"{r.rate:>8.1%}" if r.rate is not None else f"{'?':>8}"
+        click.echo(f"{r.site_id:<32}{r.units:>7}{r.vacant_units:>8}{rate}  {r.explained()}")
 
 
 # -- web server -----------------------------------------------------------
