@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from app.main import create_app
 from app.settings import PROJECT_DIR
 from geo.envelope import balance
 from geo.loaders.consumption import load_consumption
@@ -92,6 +94,23 @@ def actual(engine: Engine, what: str) -> Any:
     return value
 
 
+def through_the_api(client: TestClient, what: str) -> Any:
+    """The same figure as ``actual``, read from the HTTP answer a prefecture would get."""
+    words = what.split()
+    if words[1] == "envelope":
+        _, _, rule_id, field = words
+        answer = client.get("/envelope", params={"ruleset": rule_id})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["national"][field]
+    _, level, code, rule_id, field = words
+    answer = client.get(f"/trajectories/{level}/{code}", params={"ruleset": rule_id})
+    assert answer.status_code == 200, answer.text
+    value: Any = answer.json()
+    for key in field.split("."):
+        value = value[key]
+    return value
+
+
 def same(value: Any, expected: str) -> bool:
     if expected in ("True", "False"):
         return value is (expected == "True")
@@ -110,6 +129,34 @@ def test_worked_examples(fresh_engine: Engine, tmp_path: Path, name: str) -> Non
         if not same(got := actual(fresh_engine, what), expected)
     ]
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("name", ["base", "cascade", "documents", "pene"])
+def test_worked_examples_through_the_api(
+    fresh_engine: Engine, base_settings: Any, tmp_path: Path, name: str
+) -> None:
+    """/trajectories/region/32, CC Senlis Sud Oise (from the cascade), Saclay without a
+    planning document (RNU), Massy hosting a PENE, Épinay (Île-de-France), Ajaccio
+    (Corsica) and the PENE envelope answer the method's figures over HTTP, and name the
+    sources of their target and data."""
+    scenario(fresh_engine, tmp_path, name)
+    settings = base_settings.model_copy(
+        update={"database_url": fresh_engine.url.render_as_string(hide_password=False)}
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wrong = [
+            f"{what}: the method says {expected}, the API gives {got!r}"
+            for what, expected in CHECKS[name]
+            if not same(got := through_the_api(client, what), expected)
+        ]
+        sample = client.get("/trajectories/commune/91216").json()
+        envelope = client.get("/envelope", params={"ruleset": "pene-2021-2031"}).json()
+    app.state.engine.dispose()
+    assert not wrong, "\n".join(wrong)
+    assert sample["target"]["source"] and sample["data"]["source"].startswith("Cerema")
+    assert sample["ruleset"]["sources"] and envelope["ruleset"]["sources"]
+    assert set(envelope["ruleset"]["envelope_shares"]) == {"sraddet-regions", "idf-corse-outre-mer"}
 
 
 def test_constants() -> None:

@@ -510,3 +510,18 @@ def test_commune_changes(fresh_engine: Engine, tmp_path: Path) -> None:
 def test_unknown_territory(consumption: Engine) -> None:
     with pytest.raises(TerritoryNotFound):
         zan(consumption, "epci", "999999999")
+
+
+def test_command_line_imports(fresh_engine: Engine, tmp_path: Path) -> None:
+    from tests.test_cli import foncier
+
+    ok = foncier(fresh_engine, "import", "zan-targets", str(HDF_TARGETS))
+    assert ok.returncode == 0, ok.stderr
+    assert "zan-targets: read 47" in ok.stdout and "SCoT" in ok.stdout
+    bad = tmp_path / "pene.csv"
+    bad.write_text("pene_id;name;commune_insee;hectares\nT1;x;91377;abc\n", encoding="utf-8")
+    result = foncier(fresh_engine, "import", "pene", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {bad}: row 2: hectares 'abc' is not a number"
+    missing = foncier(fresh_engine, "import", "planning-documents", str(tmp_path / "none.csv"))
+    assert missing.stderr.strip() == f"error: {tmp_path / 'none.csv'}: no such file"

@@ -50,6 +50,8 @@ _TARGET_HEADER = ["land", "parent", "reduction_pct", "document", "regulatory", "
 
 def _rows(path: Path, header: list[str]) -> list[dict[str, str]]:
     """A ``;``-separated UTF-8 CSV whose header starts with ``header``."""
+    if not path.is_file():
+        raise LoaderError(f"{path}: no such file")
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f, delimiter=";")
@@ -94,6 +96,8 @@ def _number(path: Path, value: str, line: int, what: str, low: float, high: floa
 def _target_records(path: Path) -> list[dict[str, Any]]:
     """Targets as (land, parent, reduction %, document, regulatory, url, comment) dicts."""
     if path.suffix.lower() == ".json":
+        if not path.is_file():
+            raise LoaderError(f"{path}: no such file")
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
