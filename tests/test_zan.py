@@ -371,6 +371,9 @@ def test_national_envelope_projects_do_not_count_locally(consumption: Engine) ->
     counted = zan(consumption, "commune", EPINAY, "zan-whatif-industry-counted")
     assert counted["declared_projects_ha"] == pytest.approx(naf, abs=1e-3)
     assert counted["status"] == "exceeded"
+    # Intercommunalités de France's proposal: industry counted locally, at half
+    weighted = zan(consumption, "commune", EPINAY, "zan-whatif-weights")
+    assert weighted["declared_projects_ha"] == pytest.approx(naf * 0.5, abs=1e-3)
     industrial = get_ruleset("industrial-envelope-2025", kind="envelope")
     assert industrial.legal_status == "proposal"
     assert any("27 mai 2025" in s for s in industrial.sources)
