@@ -49,8 +49,7 @@ def declare_pene_projects(
     previous = dict(
         conn.execute(
             text(
-                "SELECT DISTINCT pene_id, project_id FROM pene_project "
-                "WHERE project_id IS NOT NULL"
+                "SELECT DISTINCT pene_id, project_id FROM pene_project WHERE project_id IS NOT NULL"
             )
         ).all()
     )
@@ -71,8 +70,14 @@ def declare_pene_projects(
             ids[pene_id] = previous[pene_id]
             held = _held(conn, previous[pene_id])
             if abs(held - hectares) > 1e-9:
-                _entry(conn, previous[pene_id], None, hectares - held, "correction",
-                       f"liste des PENE mise à jour ({source}): {held:g} → {hectares:g} ha")
+                _entry(
+                    conn,
+                    previous[pene_id],
+                    None,
+                    hectares - held,
+                    "correction",
+                    f"liste des PENE mise à jour ({source}): {held:g} → {hectares:g} ha",
+                )
                 counts["corrected"] += 1
             else:
                 counts["unchanged"] += 1
@@ -81,8 +86,14 @@ def declare_pene_projects(
         counts["declared"] += 1
     for pene_id, project_id in previous.items():
         if pene_id not in projects and _status(conn, project_id) != "abandoned":
-            _entry(conn, project_id, "abandoned", -_held(conn, project_id), "status",
-                   f"retiré de la liste des PENE ({source})")
+            _entry(
+                conn,
+                project_id,
+                "abandoned",
+                -_held(conn, project_id),
+                "status",
+                f"retiré de la liste des PENE ({source})",
+            )
             counts["abandoned"] += 1
     conn.execute(text("DELETE FROM pene_project"))
     conn.execute(
@@ -150,7 +161,11 @@ def _declare(
 
 
 def _entry(
-    conn: Connection, project_id: int, status: str | None, reserved: float, kind: str,
+    conn: Connection,
+    project_id: int,
+    status: str | None,
+    reserved: float,
+    kind: str,
     reason: str,
 ) -> None:
     conn.execute(

@@ -142,8 +142,11 @@ class RuleSet(_Strict):
             **(
                 {
                     "envelope_shares": {
-                        name: {"total_ha": share.total_ha, "regions": share.regions,
-                               "source": share.source}
+                        name: {
+                            "total_ha": share.total_ha,
+                            "regions": share.regions,
+                            "source": share.source,
+                        }
                         for name, share in self.envelope.shares.items()
                     }
                 }

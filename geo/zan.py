@@ -388,18 +388,15 @@ def _allowance(
         "it inherits); the floored sum is shown beside it (communes_allowed_ha), not used"
     )
     sources = sorted({(c.target.level, c.target.code or "") for c in communes if c.target})
-    effective = 1 - total.own_allowance_ha / (total.reference_ha * rules.window_factor) if (
-        total.reference_ha
-    ) else None
+    window_reference = total.reference_ha * rules.window_factor
+    effective = 1 - total.own_allowance_ha / window_reference if window_reference else None
     target = {
         "reduction": round(effective, 6) if effective is not None else None,
         "set_by": None,
         "origin": "sum of its communes' targets",
         "regulatory": False,
         "binding": all(c.target.binding for c in communes if c.target),
-        "targets_of_its_communes": [
-            {"level": lvl, "code": c or None} for lvl, c in sources[:50]
-        ],
+        "targets_of_its_communes": [{"level": lvl, "code": c or None} for lvl, c in sources[:50]],
     }
     return total.own_allowance_ha * tolerance, target, basis
 
@@ -482,8 +479,7 @@ def _communes(
         for r in load_rulesets().values()
         if r.envelope is not None
         and (
-            r.envelope.counts_against_local_trajectories
-            or r.id in rules.envelopes_counted_locally
+            r.envelope.counts_against_local_trajectories or r.id in rules.envelopes_counted_locally
         )
     ]
     rows = conn.execute(

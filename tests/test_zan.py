@@ -269,9 +269,7 @@ def pene_list(tmp_path: Path, massy_ha: float, with_epinay: bool = True) -> Path
     return path
 
 
-def test_pene_deducted_locally_and_declared_nationally(
-    consumption: Engine, tmp_path: Path
-) -> None:
+def test_pene_deducted_locally_and_declared_nationally(consumption: Engine, tmp_path: Path) -> None:
     """Point 4 (synthetic list: no real annex I file is available here). Massy: flows 2.5 ha,
     1.5 ha of PENE -> 1.0 ha consumed locally, pace 1/3, projection 1 + 7/3 = 3.333 ha
     against 2 ha: will exceed instead of exceeded. Épinay: 30 ha listed, only 4.5 ha in its
@@ -383,9 +381,10 @@ def test_national_envelope_projects_do_not_count_locally(consumption: Engine) ->
 def test_pene_projects_do_not_count_locally(consumption: Engine) -> None:
     authorised_project(consumption, "pene-2021-2031")
     assert zan(consumption, "commune", EPINAY)["declared_projects_ha"] == 0
-    assert zan(consumption, "commune", EPINAY, "zan-whatif-industry-counted")[
-        "declared_projects_ha"
-    ] == 0
+    assert (
+        zan(consumption, "commune", EPINAY, "zan-whatif-industry-counted")["declared_projects_ha"]
+        == 0
+    )
 
 
 def test_declared_project_counts_until_the_data_covers_its_completion(
@@ -396,9 +395,7 @@ def test_declared_project_counts_until_the_data_covers_its_completion(
     dropped because it was authorised before the end of the data). Completed in 2025, it is
     in the flows and stops counting."""
     data = {EPINAY: flows(20_000, {2021: 15_000})}
-    load_consumption(
-        fresh_engine, cerema_consumption_csv(tmp_path / "c.csv", data, last_year=2025)
-    )
+    load_consumption(fresh_engine, cerema_consumption_csv(tmp_path / "c.csv", data, last_year=2025))
     load_cadastre(fresh_engine, CADASTRE_91216)
     project = authorised_project(fresh_engine, "industrial-envelope-2025")
     t = zan(fresh_engine, "commune", EPINAY, "zan-whatif-industry-counted")
@@ -528,3 +525,37 @@ def test_command_line_imports(fresh_engine: Engine, tmp_path: Path) -> None:
     assert result.stderr.strip() == f"error: {bad}: row 2: hectares 'abc' is not a number"
     missing = foncier(fresh_engine, "import", "planning-documents", str(tmp_path / "none.csv"))
     assert missing.stderr.strip() == f"error: {tmp_path / 'none.csv'}: no such file"
+
+
+def test_split_shared_by_area_when_no_share_is_given(fresh_engine: Engine, tmp_path: Path) -> None:
+    """A split file without shares shares the source's flows by the resulting communes'
+    areas (boundaries of the Ardennes are loaded; those of the Oise are not)."""
+    from sqlalchemy import text
+
+    data = {"08081": flows(10_000, {})}
+    load_consumption(fresh_engine, cerema_consumption_csv(tmp_path / "c.csv", data))
+    splits = tmp_path / "scissions-SYNTHETIQUE.csv"
+    splits.write_text(
+        "source_insee;commune_insee;share;effective_on\n08081;08081;;\n08081;08105;;\n",
+        encoding="utf-8",
+    )
+    load_commune_splits(fresh_engine, splits)
+    with fresh_engine.connect() as conn:
+        areas = dict(
+            conn.execute(
+                text("SELECT insee, ST_Area(geom) FROM commune WHERE insee IN ('08081', '08105')")
+            ).all()
+        )
+    share = areas["08105"] / (areas["08081"] + areas["08105"])
+    assert zan(fresh_engine, "commune", "08105")["reference_ha"] == pytest.approx(
+        10 * share, abs=1e-4
+    )
+    assert zan(fresh_engine, "commune", "08081")["reference_ha"] == pytest.approx(
+        10 * (1 - share), abs=1e-4
+    )
+    splits.write_text(
+        "source_insee;commune_insee;share;effective_on\n60054;60054;;\n60054;60694;;\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(LoaderError, match="boundaries of 60054, 60694 are not all loaded"):
+        load_commune_splits(fresh_engine, splits)

@@ -44,8 +44,15 @@ _LAND = re.compile(r"^(REGION|SCOT|EPCI|COMMUNE|CUSTOM)_([A-Za-z0-9_-]{1,56})$")
 _INSEE = re.compile(r"^[0-9][0-9AB][0-9]{3}$")
 PLANNING_DOCUMENTS = ("PLU", "PLUi", "CC", "DTL", "RNU")
 PROCEDURE_STATES = ("prescrit", "arrêté", "approuvé")
-_TARGET_HEADER = ["land", "parent", "reduction_pct", "document", "regulatory", "document_url",
-                  "comment"]
+_TARGET_HEADER = [
+    "land",
+    "parent",
+    "reduction_pct",
+    "document",
+    "regulatory",
+    "document_url",
+    "comment",
+]
 
 
 def _rows(path: Path, header: list[str]) -> list[dict[str, str]]:

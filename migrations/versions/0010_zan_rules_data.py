@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.Column("document_url", sa.Text(), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("source", sa.Text(), nullable=False),
-        sa.CheckConstraint(
-            "reduction >= 0 AND reduction <= 1", name="zan_target_reduction_range"
-        ),
+        sa.CheckConstraint("reduction >= 0 AND reduction <= 1", name="zan_target_reduction_range"),
         sa.PrimaryKeyConstraint("land_level", "land_code"),
     )
     op.create_table(
