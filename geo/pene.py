@@ -46,7 +46,7 @@ def declare_pene_projects(
         text("SELECT 1 FROM envelope_account WHERE ruleset_id = :r FOR UPDATE"),
         {"r": PENE_RULESET},
     )
-    previous = dict(
+    previous: dict[str, int] = dict(
         conn.execute(
             text(
                 "SELECT DISTINCT pene_id, project_id FROM pene_project WHERE project_id IS NOT NULL"
@@ -216,7 +216,7 @@ def forfait_split(conn: Connection) -> dict[str, Any]:
     forfait is one national envelope: a project draws on it wherever it lies."""
     ruleset = get_ruleset(PENE_RULESET, kind="envelope")
     assert ruleset.envelope is not None
-    held = dict(
+    held: dict[str, Any] = dict(
         conn.execute(
             text(
                 """SELECT p.region_code, sum(x.reserved_delta_ha + x.consumed_delta_ha)

@@ -55,7 +55,7 @@ _TARGET_HEADER = [
 ]
 
 
-def _rows(path: Path, header: list[str]) -> list[dict[str, str]]:
+def _rows(path: Path, header: list[str]) -> list[dict[str, Any]]:
     """A ``;``-separated UTF-8 CSV whose header starts with ``header``."""
     if not path.is_file():
         raise LoaderError(f"{path}: no such file")
@@ -353,7 +353,7 @@ def load_pene(engine: Engine, path: Path) -> ImportReport:
         )
     report.read = len(rows)
     with engine.begin() as conn:
-        unknown = sorted(
+        unknown: list[str] = sorted(
             set(
                 conn.execute(
                     text(
@@ -377,7 +377,7 @@ def load_commune_splits(engine: Engine, path: Path) -> ImportReport:
     path = Path(path)
     report = ImportReport(kind="commune-splits", source=str(path))
     header = ["source_insee", "commune_insee", "share", "effective_on"]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for line, row in enumerate(_rows(path, header), start=2):
         for name in ("source_insee", "commune_insee"):
             if not _INSEE.match(row[name]):
@@ -423,7 +423,7 @@ def _fill_shares_by_area(conn: Connection, path: Path, rows: list[dict[str, Any]
         group = [r for r in rows if r["source"] == source]
         if any(r["share"] is not None for r in group):
             raise LoaderError(f"{path}: split of {source}: give every share or none")
-        areas = dict(
+        areas: dict[str, float] = dict(
             conn.execute(
                 text(
                     "SELECT insee, ST_Area(geom) FROM commune "
