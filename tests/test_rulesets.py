@@ -24,6 +24,7 @@ def test_shipped_rule_sets() -> None:
         0.5447,
         "sraddet-adopted",
     )
+    assert zan.regions["32"].date.isoformat() == "2024-11-21"  # SRADDET modifié adopted
     assert zan.regions["11"].reduction == 0.5 and zan.regions["94"].reduction is None
     sraddet = rules["pene-2021-2031"].envelope.shares["sraddet-regions"].regions
     assert {code for code, r in zan.regions.items() if r.reduction == 0.545} == set(sraddet) - {
