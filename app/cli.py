@@ -277,6 +277,63 @@ def import_consumption(files: tuple[Path, ...], vintage: int | None) -> None:
         _run_import(lambda path=path: load_consumption(get_engine(), path, vintage=vintage))
 
 
+@import_.command("zan-targets")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def import_zan_targets(files: tuple[Path, ...]) -> None:
+    """Territorialised ZAN targets: MDA territorialisation JSON or the documented CSV."""
+    from app.db import get_engine
+    from geo.loaders.zan_rules import load_targets
+
+    for path in files:
+        click.echo(f"{path}:")
+        _run_import(lambda path=path: load_targets(get_engine(), path))
+
+
+@import_.command("zan-perimeters")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def import_zan_perimeters(files: tuple[Path, ...]) -> None:
+    """Communes of SCoT and custom perimeters of ZAN targets (CSV land;commune_insee)."""
+    from app.db import get_engine
+    from geo.loaders.zan_rules import load_target_members
+
+    for path in files:
+        click.echo(f"{path}:")
+        _run_import(lambda path=path: load_target_members(get_engine(), path))
+
+
+@import_.command("planning-documents")
+@click.argument("path", type=click.Path(path_type=Path))
+def import_planning_documents(path: Path) -> None:
+    """Planning document of each commune (PLU/PLUi/CC/DTL/RNU), for the garantie communale."""
+    from app.db import get_engine
+    from geo.loaders.zan_rules import load_planning_documents
+
+    click.echo(f"{path}:")
+    _run_import(lambda: load_planning_documents(get_engine(), path))
+
+
+@import_.command("pene")
+@click.argument("path", type=click.Path(path_type=Path))
+def import_pene(path: Path) -> None:
+    """The PENE list (annex I of the arrêté of 31 May 2024), declared on the PENE ledger."""
+    from app.db import get_engine
+    from geo.loaders.zan_rules import load_pene
+
+    click.echo(f"{path}:")
+    _run_import(lambda: load_pene(get_engine(), path))
+
+
+@import_.command("commune-splits")
+@click.argument("path", type=click.Path(path_type=Path))
+def import_commune_splits(path: Path) -> None:
+    """Communes split after the consumption data's geography (shares by area if not given)."""
+    from app.db import get_engine
+    from geo.loaders.zan_rules import load_commune_splits
+
+    click.echo(f"{path}:")
+    _run_import(lambda: load_commune_splits(get_engine(), path))
+
+
 @import_.command("economic-sites")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -352,6 +409,7 @@ def import_demo() -> None:
     from geo.loaders.plu import load_plu
     from geo.loaders.pollution import load_basol
     from geo.loaders.zae import load_site_eco, load_terrain_eco
+    from geo.loaders.zan_rules import load_targets
 
     data = get_settings().data_dir
     engine = get_engine()
@@ -367,6 +425,8 @@ def import_demo() -> None:
         (data / "zae" / "terrain-eco-exemple-cnig.csv", load_terrain_eco),
         # synthetic: see data/consommation/README.md
         (data / "consommation" / "conso-naf-SYNTHETIQUE-2009-2023.csv", load_consumption),
+        # real: Mon Diagnostic Artificialisation's territorialisation of Hauts-de-France
+        (data / "zan" / "territorialisation-hauts-de-france.json", load_targets),
     ]
     for path, load in steps:
         click.echo(f"{path.relative_to(data)}:")
@@ -490,9 +550,10 @@ def zae_vacancy(year: int, sites: tuple[str, ...]) -> None:
 
     with get_engine().connect() as conn:
         rates = vacancy_rates(conn, datetime.date(year, 1, 1), list(sites) or None)
-    click.echo(f"{'site_id':<32}{'units':>7}{'vacant':>8}{'rate':>8}")
+    click.echo(f"{'site_id':<32}{'units':>7}{'vacant':>8}{'rate':>8}  basis")
     for r in rates:
-        click.echo(f"{r.site_id:<32}{r.units:>7}{r.vacant_units:>8}{r.rate:>8.1%}")
+        rate = f"{r.rate:>8.1%}" if r.rate is not None else f"{'?':>8}"
+        click.echo(f"{r.site_id:<32}{r.units:>7}{r.vacant_units:>8}{rate}  {r.explained()}")
 
 
 # -- web server -----------------------------------------------------------

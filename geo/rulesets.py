@@ -28,17 +28,44 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RegionalTarget(_Strict):
+    """A région's reduction target for the decade, with where it comes from."""
+
+    name: str
+    # None: the région is not bound by the intermediate target (Corsica, overseas): its own
+    # document (PADDUC, SAR) sets its trajectory; the national figure is then only shown.
+    reduction: float | None = Field(default=None, ge=0, le=1)
+    document: str
+    legal_status: Literal[
+        "sraddet-adopted", "arrete-minimum", "law-default", "own-document-not-loaded"
+    ]
+    source: str
+    date: datetime.date | None = None
+    url: str | None = None
+
+
 class ZanRules(_Strict):
     reference_first_year: int
     reference_last_year: int
     period_first_year: int
     period_last_year: int
     reduction: float = Field(ge=0, le=1)
+    reduction_source: str = "loi n° 2021-1104 art. 191 (réduction de moitié)"
     garantie_communale_ha: float = Field(ge=0)
+    # Loi 2023-630: only communes covered by a PLU, a document en tenant lieu or a carte
+    # communale prescribed, arrêté or approved before this day get the floor.
+    garantie_document_deadline: datetime.date = datetime.date(2026, 8, 22)
+    # What a commune whose planning document is not known is assumed to have.
+    garantie_when_unknown: bool = True
     communal_tolerance: float = Field(ge=0)
     industrial_weight: float = Field(ge=0)
     commercial_weight: float = Field(ge=0)
-    regional_reductions: dict[str, float] = Field(default_factory=dict)
+    regions: dict[str, RegionalTarget] = Field(default_factory=dict)
+    # Use the territorialised targets imported into the database (geo.zan_data).
+    territorial_targets: bool = True
+    # National envelopes whose projects also count against local trajectories (by
+    # default none: a national envelope exists so that they do not).
+    envelopes_counted_locally: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _years(self) -> ZanRules:
@@ -48,14 +75,29 @@ class ZanRules(_Strict):
             raise ValueError("period_first_year is after period_last_year")
         if self.reference_last_year >= self.period_first_year:
             raise ValueError("the reference must end before the period starts")
-        for region, value in self.regional_reductions.items():
-            if not 0 <= value <= 1:
-                raise ValueError(f"regional reduction of {region} must be within 0..1")
         return self
 
-    def reduction_for(self, region: str | None) -> float:
-        """A région's own target overrides the national one; its communes inherit it."""
-        return self.regional_reductions.get(region or "", self.reduction)
+    @property
+    def period_years(self) -> int:
+        return self.period_last_year - self.period_first_year + 1
+
+    @property
+    def reference_years(self) -> int:
+        return self.reference_last_year - self.reference_first_year + 1
+
+    @property
+    def window_factor(self) -> float:
+        """The allowance is the reference's annual average over the period's years: a
+        13-year window (the −50 % milestone moved to 2034) allows 13 years' worth."""
+        return self.period_years / self.reference_years
+
+
+class EnvelopeShare(_Strict):
+    """A part of an envelope reserved to a group of régions (the PENE forfait's split)."""
+
+    total_ha: float = Field(gt=0)
+    regions: list[str]
+    source: str
 
 
 class EnvelopeRules(_Strict):
@@ -64,6 +106,14 @@ class EnvelopeRules(_Strict):
     last_year: int
     allow_overdraft: bool = False
     counts_against_local_trajectories: bool = True
+    shares: dict[str, EnvelopeShare] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shares(self) -> EnvelopeRules:
+        shared = sum(s.total_ha for s in self.shares.values())
+        if self.shares and abs(shared - self.total_ha) > 1e-6:
+            raise ValueError("the shares of an envelope must add up to its total")
+        return self
 
 
 class RuleSet(_Strict):
@@ -73,6 +123,8 @@ class RuleSet(_Strict):
     legal_basis: str
     effective_from: datetime.date
     effective_to: datetime.date | None = None
+    # The texts and data each figure rests on (the same as docs/methode.md cites).
+    sources: list[str] = Field(default_factory=list)
     default: bool = False
     extends: str | None = None
     zan: ZanRules | None = None
@@ -86,6 +138,21 @@ class RuleSet(_Strict):
             "legal_status": self.legal_status,
             "legal_basis": self.legal_basis,
             "effective_from": self.effective_from.isoformat(),
+            "sources": list(self.sources),
+            **(
+                {
+                    "envelope_shares": {
+                        name: {
+                            "total_ha": share.total_ha,
+                            "regions": share.regions,
+                            "source": share.source,
+                        }
+                        for name, share in self.envelope.shares.items()
+                    }
+                }
+                if self.envelope is not None and self.envelope.shares
+                else {}
+            ),
         }
 
 

@@ -597,3 +597,76 @@ audit_log = Table(
     Column("after", JSONB),
 )
 Index("audit_log_object_idx", audit_log.c.object_type, audit_log.c.object_id)
+
+
+# -- ZAN rules as data (geo.zan_data) ------------------------------------------------
+
+# Territorialised targets: SRADDET → SCoT → PLU(i)/EPCI → commune. ``reduction`` is a
+# fraction of the 2011-2020 reference (0.5447 for −54.47 %).
+zan_target = Table(
+    "zan_target",
+    metadata,
+    Column("land_level", String(16), primary_key=True),
+    Column("land_code", String(64), primary_key=True),
+    Column("parent_level", String(16)),
+    Column("parent_code", String(64)),
+    Column("reduction", Float, nullable=False),
+    Column("document", Text),
+    # written in an adopted planning document (regulatory), or only proposed
+    Column("regulatory", Boolean, nullable=False),
+    Column("document_url", Text),
+    Column("comment", Text),
+    Column("source", Text, nullable=False),
+    CheckConstraint("reduction >= 0 AND reduction <= 1", name="zan_target_reduction_range"),
+)
+
+# The communes of a target's territory when the territory is not an EPCI, a commune or a
+# région (SCoT, custom perimeters).
+zan_target_member = Table(
+    "zan_target_member",
+    metadata,
+    Column("land_level", String(16), primary_key=True),
+    Column("land_code", String(64), primary_key=True),
+    Column("commune_insee", String(5), primary_key=True),
+)
+
+# Which planning document covers a commune (garantie communale, loi 2023-630).
+commune_planning_document = Table(
+    "commune_planning_document",
+    metadata,
+    Column("commune_insee", String(5), primary_key=True),
+    Column("document", String(8), nullable=False),
+    Column("procedure_state", String(12)),
+    Column("state_date", Date),
+    Column("source", Text, nullable=False),
+    CheckConstraint(
+        "document IN ('PLU', 'PLUi', 'CC', 'DTL', 'RNU')", name="planning_document_kind"
+    ),
+)
+
+# Annex I of the arrêté of 31 May 2024: one row per project and commune it lies in.
+pene_project = Table(
+    "pene_project",
+    metadata,
+    Column("pene_id", String(32), primary_key=True),
+    Column("commune_insee", String(5), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("hectares", Float, nullable=False),
+    Column("source", Text, nullable=False),
+    # the ledger project that declares it on the PENE envelope
+    Column("project_id", Integer, ForeignKey("project.id")),
+    CheckConstraint("hectares >= 0", name="pene_project_hectares"),
+)
+
+# A commune split after the consumption data's geography: the source code's flows are
+# shared between the resulting communes (by area unless a share is given).
+commune_split = Table(
+    "commune_split",
+    metadata,
+    Column("source_insee", String(5), primary_key=True),
+    Column("commune_insee", String(5), primary_key=True),
+    Column("share", Float, nullable=False),
+    Column("effective_on", Date),
+    Column("source", Text, nullable=False),
+    CheckConstraint("share > 0 AND share <= 1", name="commune_split_share"),
+)

@@ -1,18 +1,27 @@
 """The vacancy rate of economic zones, as art. L318-8-2 code de l'urbanisme defines it.
 
-A land unit is vacant when it has not been used by an activity liable to the
-cotisation foncière des entreprises for at least two years at 1 January. The ZAE
-inventory (TERRAIN-ECO) gives each unit's occupation state at its update date;
-Foncier keeps every state it was given (``economic_land_unit_state``), so:
+A land unit is vacant when it is no longer used by an activity liable to the cotisation
+foncière des entreprises, for at least two years at 1 January. The ZAE inventory
+(CNIG TERRAIN-ECO) gives each unit's occupation state (``terr_etat_occup``) at its update
+date (``terr_actu_date``); Foncier keeps every state it was given
+(``economic_land_unit_state``). The standard has no field saying since when a unit is
+unused (its dates are identification, update and sale), so the start of a vacancy is
+read from that history:
 
-- a unit's current run of vacancy starts at the first observation in a state of
-  ``VACANT_STATES`` after its last observation in any other state;
-- at 1 January of year Y, a unit counts as vacant when its last observation on or
-  before that day is a vacant state and its run started on or before 1 January Y-2;
-- the rate of a site is its vacant units over its units known on that day.
-
-The start of a run is when the vacancy was first *observed*: a lower bound of its
-duration, so a unit is never counted vacant too early.
+- ``vacant`` and ``friche`` are vacancy (a unit that was used and no longer is);
+  ``inoccupé`` is vacancy only after the unit was seen used (``occupé``, ``occupation
+  transitoire``): a lot never occupied is available stock, not vacancy (counted among the
+  units, never among the vacant ones, and reported as stock);
+- a run of vacancy observed after an observed use starts at its first observation (a
+  known start); a unit vacant from its first observation has been so since at least
+  then (an unknown start): it is vacant at 1 January Y when that first observation is on
+  or before 1 January Y-2, else its duration is unknown;
+- a site's rate is computed when no unit's duration is unknown; otherwise the rate the
+  EPCI declared for the site (SITE-ECO ``site_taux_vacance``) is used when there is one,
+  else the computed bounds are given (unknown units counted not vacant, then vacant). A
+  unit whose last state is ``inconnu`` is of unknown duration too.
+  Every rate says which (``basis``), so a single-snapshot inventory no longer shows 0 %
+  for two years.
 """
 
 from __future__ import annotations
@@ -22,31 +31,54 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-# States of the standard's terr_etat_occup meaning "not used by an activity".
-VACANT_STATES = ("inoccupé", "vacant", "friche")
+# States of the standard's terr_etat_occup: vacancy, use, and vacancy only after a use.
+VACANT_STATES = ("vacant", "friche")
+USED_STATES = ("occupé", "occupation transitoire")
+UNUSED_STATES = ("inoccupé",)
 VACANCY_YEARS = 2
 
 _RATES = """
 WITH known AS (
-    SELECT s.terr_id, s.observed_on, s.etat_occup = ANY(CAST(:vacant AS text[])) AS vacant
+    SELECT s.terr_id, s.observed_on, s.etat_occup,
+           s.etat_occup = ANY(CAST(:used AS text[])) AS used,
+           s.etat_occup = ANY(CAST(:vacant AS text[]))
+               OR s.etat_occup = ANY(CAST(:unused AS text[])) AS idle,
+           s.etat_occup = ANY(CAST(:vacant AS text[])) AS vacant_state
     FROM economic_land_unit_state s
     WHERE s.observed_on <= :reference
 ), per_unit AS (
     SELECT terr_id,
-           (array_agg(vacant ORDER BY observed_on DESC))[1] AS vacant_now,
-           max(observed_on) FILTER (WHERE NOT vacant) AS last_used
+           (array_agg(idle ORDER BY observed_on DESC))[1] AS idle_now,
+           (array_agg(etat_occup = 'inconnu' ORDER BY observed_on DESC))[1] AS unknown_now,
+           max(observed_on) FILTER (WHERE used) AS last_used
     FROM known GROUP BY terr_id
 ), runs AS (
-    SELECT p.terr_id, p.vacant_now,
+    SELECT p.terr_id, p.idle_now, p.unknown_now, p.last_used,
            (SELECT min(k.observed_on) FROM known k
-             WHERE k.terr_id = p.terr_id AND k.vacant
-               AND k.observed_on > coalesce(p.last_used, '-infinity'::date)) AS vacant_since
+             WHERE k.terr_id = p.terr_id AND k.idle
+               AND k.observed_on > coalesce(p.last_used, '-infinity'::date)) AS idle_since,
+           (SELECT bool_or(k.vacant_state) FROM known k
+             WHERE k.terr_id = p.terr_id AND k.idle
+               AND k.observed_on > coalesce(p.last_used, '-infinity'::date)) AS vacant_state
     FROM per_unit p
+), classified AS (
+    SELECT terr_id,
+           CASE WHEN unknown_now THEN 'unknown'
+                WHEN NOT idle_now THEN 'used'
+                -- idle, never seen used, never said vacant: a lot still to be taken up
+                WHEN last_used IS NULL AND NOT vacant_state THEN 'stock'
+                WHEN idle_since <= :threshold THEN 'vacant'
+                WHEN last_used IS NOT NULL THEN 'not_yet'
+                ELSE 'unknown' END AS state
+    FROM runs
 )
 SELECT u.site_id,
        count(*) AS units,
-       count(*) FILTER (WHERE r.vacant_now AND r.vacant_since <= :threshold) AS vacant_units
-FROM runs r JOIN economic_land_unit u USING (terr_id)
+       count(*) FILTER (WHERE c.state = 'vacant') AS vacant_units,
+       count(*) FILTER (WHERE c.state = 'unknown') AS unknown_units,
+       count(*) FILTER (WHERE c.state = 'stock') AS stock_units,
+       (SELECT e.declared_vacancy_rate FROM economic_site e WHERE e.site_id = u.site_id)
+FROM classified c JOIN economic_land_unit u USING (terr_id)
 WHERE (CAST(:sites AS text[]) IS NULL OR u.site_id = ANY(CAST(:sites AS text[])))
 GROUP BY u.site_id
 ORDER BY u.site_id
@@ -59,10 +91,42 @@ class Vacancy:
     reference: datetime.date
     units: int
     vacant_units: int
+    unknown_units: int = 0
+    stock_units: int = 0
+    declared_rate: float | None = None
 
     @property
-    def rate(self) -> float:
-        return self.vacant_units / self.units if self.units else 0.0
+    def basis(self) -> str:
+        if not self.unknown_units:
+            return "computed"
+        return "declared" if self.declared_rate is not None else "bounds"
+
+    @property
+    def rate(self) -> float | None:
+        """The computed rate, or the EPCI's declared one, or None (see the bounds)."""
+        if self.basis == "declared":
+            return self.declared_rate
+        if self.basis == "bounds" or not self.units:
+            return None if self.units else 0.0
+        return self.vacant_units / self.units
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        if not self.units:
+            return (0.0, 0.0)
+        return (
+            self.vacant_units / self.units,
+            (self.vacant_units + self.unknown_units) / self.units,
+        )
+
+    def explained(self) -> str:
+        low, high = self.bounds
+        if self.basis == "computed":
+            return "computed from the inventory's occupation history"
+        why = f"{self.unknown_units} units vacant since their first observation, < 2 years ago"
+        if self.basis == "declared":
+            return f"declared by the EPCI (SITE-ECO site_taux_vacance): {why}"
+        return f"between {low:.1%} and {high:.1%}: {why}, no declared rate"
 
 
 def vacancy_rates(
@@ -76,9 +140,14 @@ def vacancy_rates(
         text(_RATES),
         {
             "vacant": list(VACANT_STATES),
+            "used": list(USED_STATES),
+            "unused": list(UNUSED_STATES),
             "reference": reference,
             "threshold": threshold,
             "sites": site_ids,
         },
     ).all()
-    return [Vacancy(site, reference, units, vacant) for site, units, vacant in rows]
+    return [
+        Vacancy(site, reference, units, vacant, unknown, stock, declared)
+        for site, units, vacant, unknown, stock, declared in rows
+    ]

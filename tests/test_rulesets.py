@@ -19,7 +19,26 @@ def test_shipped_rule_sets() -> None:
     assert not rules["pene-2021-2031"].envelope.counts_against_local_trajectories
     zan = rules["zan-2021-2031"].zan
     assert (zan.reduction, zan.garantie_communale_ha) == (0.5, 1.0)
-    assert zan.reduction_for("32") == 0.5447 and zan.reduction_for("11") == 0.5
+    # each région's target is data with its source and legal status
+    assert (zan.regions["32"].reduction, zan.regions["32"].legal_status) == (
+        0.5447,
+        "sraddet-adopted",
+    )
+    assert zan.regions["32"].date.isoformat() == "2024-11-21"  # SRADDET modifié adopted
+    assert zan.regions["11"].reduction == 0.5 and zan.regions["94"].reduction is None
+    sraddet = rules["pene-2021-2031"].envelope.shares["sraddet-regions"].regions
+    assert {code for code, r in zan.regions.items() if r.reduction == 0.545} == set(sraddet) - {
+        "32"
+    }
+    assert all(r.source for r in zan.regions.values())
+    # the PENE forfait's split is shown with every envelope answer (its rule set summary)
+    shares = rules["pene-2021-2031"].summary()["envelope_shares"]
+    assert {k: v["total_ha"] for k, v in shares.items()} == {
+        "sraddet-regions": 10_000,
+        "idf-corse-outre-mer": 2_500,
+    }
+    for rule in rules.values():  # each rule set cites its sources (docs/methode.md)
+        assert rule.sources or rule.extends, rule.id
     # what-ifs inherit what they do not override, and are never the default
     weights = rules["zan-whatif-weights"]
     assert (weights.zan.industrial_weight, weights.zan.reduction, weights.default) == (
@@ -57,6 +76,11 @@ def copy_rules(tmp_path: Path) -> Path:
             "reference must end before",
         ),
         ("broken.toml", 'id = "broken"\nname = [', "not valid TOML"),
+        (
+            "pene-x.toml",
+            'id = "pene-x"\nextends = "pene-2021-2031"\n[envelope]\ntotal_ha = 12000.0\n',
+            "shares of an envelope must add up",
+        ),
     ],
 )
 def test_invalid_rule_sets_are_refused(

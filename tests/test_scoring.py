@@ -20,10 +20,10 @@ def test_mutafriches_index_by_hand() -> None:
     assert explain({"area_ha": 6, "zoning_class": "activity"}, TWO)["score"] == 100.0
     # 6 ha (+4) and housing (−2 × 1): 4 / (4 + 2) = 66.67
     assert explain({"area_ha": 6, "zoning_class": "housing"}, TWO)["score"] == 66.67
-    # neutral counts on both sides: 2 ha (+0.5 × 2 = 1 each side), activity +2:
-    # advantages 1 + 2 = 3, constraints 1 -> 75
-    r = explain({"area_ha": 2, "zoning_class": "activity"}, TWO)
-    assert (r["advantages"], r["constraints"], r["score"]) == (3.0, 1.0, 75.0)
+    # neutral counts on both sides: 6 ha (+4), mixed zoning (+0.5 × 1 each side):
+    # advantages 4 + 0.5 = 4.5, constraints 0.5 -> 90 (2 ha is positive, as in Mutafriches)
+    r = explain({"area_ha": 6, "zoning_class": "mixed"}, TWO)
+    assert (r["advantages"], r["constraints"], r["score"]) == (4.5, 0.5, 90.0)
 
 
 def test_unknown_criteria_are_skipped_and_lower_reliability() -> None:
@@ -38,7 +38,9 @@ def test_unknown_criteria_are_skipped_and_lower_reliability() -> None:
     ("feature", "value", "points"),
     [
         ("area_ha", 0.5, -2),
-        ("area_ha", 1.0, 0.5),
+        ("area_ha", 1.0, 1),  # Mutafriches: 1-5 ha positive
+        ("motorway_distance_m", 1500, 1),  # Mutafriches: 1-2 km positive
+        ("motorway_distance_m", 3000, -1),  # 2-5 km negative
         ("area_ha", 3, 1),
         ("area_ha", 5, 2),
         ("compactness", 0.2, -1),
@@ -56,7 +58,7 @@ def test_unknown_criteria_are_skipped_and_lower_reliability() -> None:
         ("slope_mean_pct", 1, 1),
         ("slope_mean_pct", 7, -1),
         ("slope_mean_pct", 15, -2),
-        ("flood_high_share", 0.0, 1),
+        ("flood_high_share", 0.0, 0.5),  # Mutafriches: no flood risk is neutral
         ("flood_high_share", 0.2, -1),
         ("flood_high_share", 0.7, -2),
         ("envelope_impact_ha", 0.0, 2),
@@ -316,8 +318,8 @@ def test_distance_to_the_nearest_activity_zone(fresh_engine: Engine) -> None:
         ]:
             conn.execute(
                 text(
-                    "INSERT INTO plu_zone (gpu_id, libelle, typezone, zoning_class, geom) "
-                    "VALUES (:id, 'U', 'U', :cls, "
+                    "INSERT INTO plu_zone (gpu_id, libelle, typezone, zoning_class, "
+                    "departement_code, geom) VALUES (:id, 'U', 'U', :cls, '91', "
                     "ST_Multi(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 2154)))"
                 ),
                 dict(id=gpu_id, cls=cls, x0=box[0], y0=box[1], x1=box[2], y1=box[3]),
@@ -416,3 +418,75 @@ def test_a_walk_that_does_not_settle_is_cut_short() -> None:
     sites = grow_sites(grid, min_area_ha=2, limit=1, neighbours=neighbours)
     assert [[p.id for p in s.parcels] for s in sites] == [["00", "10"]]
     assert len(lookups) == 1
+
+
+def test_activity_distance_is_unknown_where_no_layer_covers_the_departement(
+    fresh_engine: Engine,
+) -> None:
+    """Point 11 of issue 13: an activity zone in the Essonne says nothing of a parcel in
+    the Ardennes: its distance is unknown (NULL, skipped), not "2 km or more" scored −1."""
+    insert_squares(fresh_engine, [(650000, 6840000)])
+    with fresh_engine.begin() as conn:
+        conn.execute(
+            text("CREATE TABLE IF NOT EXISTS parcel_d08 PARTITION OF parcel FOR VALUES IN ('08')")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO parcel (id, departement_code, commune_insee, prefixe, section, "
+                "numero, contenance, area_m2, geom) VALUES ('08105000ZZ0001', '08', '08105', "
+                "'000', 'ZZ', '0001', 10000, 10000, "
+                "ST_Multi(ST_MakeEnvelope(820000, 6960000, 820100, 6960100, 2154)))"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO plu_zone (gpu_id, libelle, typezone, zoning_class, departement_code, "
+                "geom) VALUES ('z', 'Ux', 'U', 'activity', '91', "
+                "ST_Multi(ST_MakeEnvelope(650400, 6840000, 650500, 6840100, 2154)))"
+            )
+        )
+    refresh_scores(fresh_engine)
+    with fresh_engine.connect() as conn:
+        distances = dict(
+            conn.execute(
+                text("SELECT parcel_id, activity_zone_distance_m FROM parcel_features")
+            ).all()
+        )
+        ardennes = parcel_score(conn, "08105000ZZ0001", get_profile("small-industry"))
+    assert distances == {"91216000ZZ0000": pytest.approx(300.0), "08105000ZZ0001": None}
+    criterion = {c["criterion"]: c for c in ardennes["criteria"]}["activity_zone_distance"]
+    assert criterion["points"] is None
+
+
+def test_envelope_impact_counts_an_overlap_once_and_remediation_once(
+    fresh_engine: Engine,
+) -> None:
+    """Point 11 of issue 13, on a synthetic 100 m × 100 m parcel (1 ha): a friche over its
+    west 60 m (0.6 ha) and artificialised land over its west 75 m (0.75 ha), overlapping on
+    0.6 ha. NAF = 1 − area(union) = 1 − 0.75 = 0.25 ha, as the ledger computes it (it used
+    to be max(1 − 0.6 − 0.75, 0) = 0). Remediation: 0.6 ha of friche with known pollution ×
+    1,170,000 €/ha = 702,000 € (780 k€/ha is the average over polluted and clean friches:
+    clean = 780 / (1 + 2 × 0.5) = 390 k€/ha, polluted 3 × 390 = 1,170 k€/ha)."""
+    insert_squares(fresh_engine, [(650000, 6840000)])
+    with fresh_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO friche (site_id, name, departement_code, commune_insee, "
+                "sol_pollution_existe, geom) VALUES ('SYNTH-2', 'friche (synthetic)', '91', "
+                "'91216', 'pollution avérée', "
+                "ST_Multi(ST_MakeEnvelope(650000, 6840000, 650060, 6840100, 2154)))"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO artificialised_land (id, source, geom) VALUES ('a', 'synthetic', "
+                "ST_Multi(ST_MakeEnvelope(650000, 6840000, 650075, 6840100, 2154)))"
+            )
+        )
+    refresh_scores(fresh_engine)
+    with fresh_engine.connect() as conn:
+        impact, cost = conn.execute(
+            text("SELECT envelope_impact_ha, remediation_cost_eur FROM parcel_features")
+        ).one()
+    assert impact == pytest.approx(0.25)
+    assert cost == pytest.approx(702_000)

@@ -117,21 +117,60 @@ def test_vacancy_needs_two_years_at_1_january(fresh_engine: Engine, tmp_path: Pa
         load_terrain_eco(fresh_engine, terrain_file(tmp_path, f"{name}.csv", rows))
     with fresh_engine.connect() as conn:
 
-        def vacant(year: int) -> tuple[int, int]:
+        def vacant(year: int) -> tuple[int, int, int]:
             (rate,) = vacancy_rates(conn, datetime.date(year, 1, 1))
-            return rate.units, rate.vacant_units
+            return rate.units, rate.vacant_units, rate.unknown_units
 
-        # 2026: A (vacant since 2023-06), C (again since 2023-06), E (friche since 2020);
-        # B has been vacant since 2024-06 only, D is used.
-        assert vacant(2026) == (5, 3)
-        # 2025: threshold 2023-01-01. E only: A and C's runs began in June 2023.
-        assert vacant(2025) == (5, 1)
-        # 2027: B's run (2024-06) is now two years old too.
-        assert vacant(2027) == (5, 4)
-        # Units not yet observed do not count: only C and E were known in 2022.
-        assert vacant(2023) == (2, 1)
+        # 2026: A (vacant since at least 2023-06), C (again since 2023-06, after a use),
+        # E (friche since at least 2020); B seen vacant first in 2024-06: since when is
+        # unknown, so not counted vacant, and not counted used either; D is used.
+        assert vacant(2026) == (5, 3, 1)
+        # 2025: threshold 2023-01-01. E only; A and B first seen vacant after it (unknown),
+        # C's run began in June 2023 after a use (known: not yet two years).
+        assert vacant(2025) == (5, 1, 2)
+        # 2027: B's run (2024-06) is now two years old too: every duration is known.
+        (rate,) = vacancy_rates(conn, datetime.date(2027, 1, 1))
+        assert (rate.vacant_units, rate.basis, rate.rate) == (4, "computed", 0.8)
+        # Units not yet observed do not count: only C (used again on 2023-01-01) and E.
+        assert vacant(2023) == (2, 1, 0)
+        # 2025 has two unknown durations and no declared rate for this synthetic site:
+        # the bounds, 1/5 to 3/5
+        (rate,) = vacancy_rates(conn, datetime.date(2025, 1, 1))
+        assert (rate.basis, rate.rate, rate.bounds) == ("bounds", None, (0.2, 0.6))
         with pytest.raises(ValueError, match="1 January"):
             vacancy_rates(conn, datetime.date(2026, 6, 1))
+
+
+def test_single_snapshot_uses_the_declared_rate_and_stock_is_not_vacancy(
+    fresh_engine: Engine, tmp_path: Path
+) -> None:
+    """Point 10 of issue 13: one inventory of 4 units of the CNIG example site (declared
+    rate 13 %): a unit vacant since its first (and only) observation could be vacant for
+    years; the computed rate would read 0 % for two years, so the EPCI's declared 13 % is
+    used, and said to be. A lot never occupied ("inoccupé", on sale) is stock: 1 of 4."""
+    load_site_eco(fresh_engine, SITE_ECO)
+    site = "80024_SITE-ECO_00001"
+    rows = [
+        terrain_row("S1", "vacant", "2025-06-01", site),
+        terrain_row("S2", "inoccupé", "2025-06-01", site),
+        terrain_row("S3", "occupé", "2025-06-01", site),
+        terrain_row("S4", "occupé", "2025-06-01", site),
+    ]
+    load_terrain_eco(fresh_engine, terrain_file(tmp_path, "snapshot.csv", rows))
+    with fresh_engine.connect() as conn:
+        (rate,) = vacancy_rates(conn, datetime.date(2026, 1, 1))
+        assert (rate.units, rate.vacant_units, rate.unknown_units, rate.stock_units) == (
+            4,
+            0,
+            1,
+            1,
+        )
+        assert (rate.basis, rate.rate) == ("declared", 0.13)
+        assert "site_taux_vacance" in rate.explained()
+        # two years on, the vacant unit's duration is known: computed, 1 of 4; the lot
+        # never occupied is still stock, not vacancy
+        (later,) = vacancy_rates(conn, datetime.date(2028, 1, 1))
+        assert (later.basis, later.rate, later.stock_units) == ("computed", 0.25, 1)
 
 
 def test_terrain_eco_without_state_is_rejected(fresh_engine: Engine, tmp_path: Path) -> None:

@@ -22,11 +22,22 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-MODEL_VERSION = "foncier-score-1.0"
+MODEL_VERSION = "foncier-score-1.1"
 
 VERY_POSITIVE, POSITIVE, NEUTRAL, NEGATIVE, VERY_NEGATIVE = 2.0, 1.0, 0.5, -1.0, -2.0
-REMEDIATION_EUR_PER_HA = 780_000  # average cost of remediating a friche (DOMAIN)
-POLLUTION_FACTOR = 3  # where soil pollution is known
+# Remediation cost (Intercommunalités de France, 2025): 780 k€/ha is the average over the
+# friches brought back to use, polluted or not, and pollution triples the cost on average.
+# With p the share of polluted friches in that average, clean × (1 − p) + 3 × clean × p =
+# 780 k€/ha, so clean = 780 / (1 + 2p) k€/ha: pollution is counted once. No share is
+# published: POLLUTED_SHARE is Foncier's stated assumption (docs/methode.md). A friche whose
+# pollution is unknown costs the average itself.
+REMEDIATION_EUR_PER_HA = 780_000
+POLLUTION_FACTOR = 3
+POLLUTED_SHARE = 0.5
+REMEDIATION_CLEAN_EUR_PER_HA = round(
+    REMEDIATION_EUR_PER_HA / (1 + (POLLUTION_FACTOR - 1) * POLLUTED_SHARE)
+)  # 390,000 €/ha
+REMEDIATION_POLLUTED_EUR_PER_HA = POLLUTION_FACTOR * REMEDIATION_CLEAN_EUR_PER_HA  # 1,170,000
 
 
 @dataclass(frozen=True)
@@ -74,8 +85,8 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "site_area",
         "area_ha",
-        "site area (Mutafriches: < 1 ha very negative, > 5 ha very positive)",
-        bins=((1, VERY_NEGATIVE), (2.5, NEUTRAL), (5, POSITIVE), (None, VERY_POSITIVE)),
+        "site area (Mutafriches: < 1 ha very negative, 1-5 ha positive, > 5 ha very positive)",
+        bins=((1, VERY_NEGATIVE), (5, POSITIVE), (None, VERY_POSITIVE)),
     ),
     Criterion(
         "compactness",
@@ -112,7 +123,8 @@ CRITERIA: tuple[Criterion, ...] = (
         "activity_zone_distance",
         "activity_zone_distance_m",
         "distance to the nearest activity zone (economic site or PLU activity zone), "
-        "2000 meaning 2 km or more",
+        "2000 meaning 2 km or more; unknown where no such layer covers the département "
+        "(a Foncier criterion, not Mutafriches')",
         bins=((500, POSITIVE), (2000, NEUTRAL), (None, NEGATIVE)),
     ),
     Criterion(
@@ -130,8 +142,9 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "flood",
         "flood_high_share",
-        "share of the parcel in a high flood hazard class (3 and more)",
-        bins=((1e-9, POSITIVE), (0.5, NEGATIVE), (None, VERY_NEGATIVE)),
+        "share of the parcel in a high flood hazard class (3 and more); none scores neutral, "
+        "as Mutafriches scores 'no flood risk'",
+        bins=((1e-9, NEUTRAL), (0.5, NEGATIVE), (None, VERY_NEGATIVE)),
     ),
     Criterion(
         "envelope_impact",
@@ -144,8 +157,9 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "motorway_distance",
         "motorway_distance_m",
-        "distance to a motorway interchange (< 1 km very positive, > 5 km very negative)",
-        bins=((1000, VERY_POSITIVE), (5000, NEUTRAL), (None, VERY_NEGATIVE)),
+        "distance to a motorway interchange (Mutafriches: < 1 km very positive, 1-2 km "
+        "positive, 2-5 km negative, > 5 km very negative)",
+        bins=((1000, VERY_POSITIVE), (2000, POSITIVE), (5000, NEGATIVE), (None, VERY_NEGATIVE)),
     ),
     Criterion(
         "rail_siding",

@@ -16,8 +16,9 @@ from geo.crs import departement_of
 from geo.scoring.model import (
     EXCLUDED_SQL,
     MODEL_VERSION,
-    POLLUTION_FACTOR,
+    REMEDIATION_CLEAN_EUR_PER_HA,
     REMEDIATION_EUR_PER_HA,
+    REMEDIATION_POLLUTED_EUR_PER_HA,
     points_lateral,
     score_expressions,
 )
@@ -40,7 +41,8 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
             THEN coalesce(fr.site_id, link.site_id) IS NOT NULL END,
        coalesce(fr.site_id, link.site_id),
        CASE WHEN p.departement_code = ANY(:economic_deps) THEN eco.hit IS NOT NULL END,
-       CASE WHEN :activity_layers THEN least(eco_near.d, plu_near.d, {NEAR_M}) END,
+       CASE WHEN p.departement_code = ANY(:activity_deps)
+            THEN least(eco_near.d, plu_near.d, {NEAR_M}) END,
        CASE WHEN basol.hit
               OR coalesce(fr.pollution, link.pollution)
                  IN ('pollution avérée', 'pollution supposée') THEN 'known'
@@ -49,11 +51,22 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
             THEN 'ruled_out' END,
        terrain.slope_mean_pct,
        flood.share,
-       greatest(p.area_m2 - friche_area.m2 - coalesce(art.overlap_m2, 0), 0) / 10000,
-       friche_area.m2 / 10000 * {REMEDIATION_EUR_PER_HA}
+       -- the ledger's definition (geo.envelope): the parcel less the union of its parts on
+       -- friches and on artificialised land, so an overlap of the two counts once
+       CASE WHEN link.site_id IS NOT NULL AND fr.site_id IS NULL THEN 0
+            WHEN friches.g IS NULL AND art.g IS NULL THEN p.area_m2
+            ELSE ST_Area(ST_Difference(p.geom, ST_Union(
+                     coalesce(friches.g, 'SRID=2154;POLYGON EMPTY'::geometry),
+                     coalesce(art.g, 'SRID=2154;POLYGON EMPTY'::geometry))))
+       END / 10000,
+       friche_area.m2 / 10000
          * CASE WHEN basol.hit OR coalesce(fr.pollution, link.pollution)
                      IN ('pollution avérée', 'pollution supposée')
-                THEN {POLLUTION_FACTOR} ELSE 1 END,
+                THEN {REMEDIATION_POLLUTED_EUR_PER_HA}
+                WHEN coalesce(fr.pollution, link.pollution) IN (
+                     'pollution inexistante', 'pollution traitée', 'pollution peu probable')
+                THEN {REMEDIATION_CLEAN_EUR_PER_HA}
+                ELSE {REMEDIATION_EUR_PER_HA} END,
        NULL, NULL
 FROM parcel p
 LEFT JOIN LATERAL (
@@ -97,9 +110,13 @@ CROSS JOIN LATERAL (
                    WHERE s.geom_point && p.geom AND ST_Intersects(s.geom_point, p.geom)) AS hit
 ) basol
 LEFT JOIN LATERAL (
-    SELECT sum(ST_Area(ST_Intersection(a.geom, p.geom))) AS overlap_m2 FROM artificialised_land a
+    SELECT ST_Union(ST_Intersection(a.geom, p.geom)) AS g FROM artificialised_land a
     WHERE a.geom && p.geom AND ST_Intersects(a.geom, p.geom)
 ) art ON TRUE
+LEFT JOIN LATERAL (  -- every friche outline over the parcel, as the ledger reads them
+    SELECT ST_Union(ST_Intersection(f.geom, p.geom)) AS g FROM friche f
+    WHERE fr.site_id IS NOT NULL AND f.geom && p.geom AND ST_Intersects(f.geom, p.geom)
+) friches ON TRUE
 LEFT JOIN parcel_terrain terrain ON terrain.parcel_id = p.id
 LEFT JOIN LATERAL (
     SELECT sum(h.share) FILTER (WHERE h.hazard_class >= 3) AS share
@@ -311,11 +328,10 @@ def _refresh_group(engine: Engine, communes: list[tuple[str, str]], suffix: str)
         covered = {
             "friche_deps": _covered(conn, "friche"),
             "economic_deps": _covered(conn, "economic_site"),
-            "activity_layers": bool(
-                conn.exec_driver_sql(
-                    "SELECT EXISTS (SELECT 1 FROM economic_site) "
-                    "OR EXISTS (SELECT 1 FROM plu_zone WHERE zoning_class = 'activity')"
-                ).scalar()
+            # the distance is unknown where neither layer covers the département
+            "activity_deps": sorted(
+                set(_covered(conn, "economic_site"))
+                | set(_covered(conn, "plu_zone", "zoning_class = 'activity'"))
             ),
         }
         features = _FEATURES.format(
@@ -326,11 +342,12 @@ def _refresh_group(engine: Engine, communes: list[tuple[str, str]], suffix: str)
     return parcels, scores
 
 
-def _covered(conn: Connection, table: str) -> list[str]:
+def _covered(conn: Connection, table: str, where: str = "TRUE") -> list[str]:
     return list(
         conn.execute(
             text(
-                f"SELECT DISTINCT departement_code FROM {table} WHERE departement_code IS NOT NULL"
+                f"SELECT DISTINCT departement_code FROM {table} "
+                f"WHERE departement_code IS NOT NULL AND {where}"
             )
         ).scalars()
     )

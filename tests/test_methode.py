@@ -1,0 +1,165 @@
+"""docs/methode.md's worked examples, recomputed through the code.
+
+Every ``<!-- check: … -->`` line of the method is one figure: the scenario it belongs to,
+the territory and rule set, the field and the value the method states. The scenarios are
+the method's "cas d'école": synthetic Cerema flows on real communes, plus the real
+territorialisation of Hauts-de-France, a synthetic planning-document file and a
+synthetic PENE list."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from app.main import create_app
+from app.settings import PROJECT_DIR
+from geo.envelope import balance
+from geo.loaders.consumption import load_consumption
+from geo.loaders.zan_rules import load_pene, load_planning_documents, load_targets
+from geo.rulesets import get_ruleset
+from geo.zan import trajectory
+from tests.synthetic import cerema_consumption_csv
+from tests.test_zan import (
+    AJACCIO,
+    EPINAY,
+    HDF_TARGETS,
+    MASSY,
+    ROCHY_CONDE,
+    SACLAY,
+    SENLIS,
+    flows,
+    pene_list,
+)
+
+METHOD = PROJECT_DIR / "docs" / "methode.md"
+_CHECK = re.compile(r"<!-- check: (.+?) = (.+?) -->")
+
+
+def checks() -> dict[str, list[tuple[str, str]]]:
+    """Scenario -> [(what, expected)], in the method's order."""
+    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for what, expected in _CHECK.findall(METHOD.read_text(encoding="utf-8")):
+        out[what.split()[0]].append((what, expected.strip()))
+    return out
+
+
+CHECKS = checks()
+
+
+def test_the_method_states_checked_figures() -> None:
+    assert sum(len(v) for v in CHECKS.values()) >= 35
+    assert set(CHECKS) == {"base", "cascade", "documents", "pene", "constant"}
+
+
+def scenario(engine: Engine, tmp_path: Path, name: str) -> None:
+    data = {
+        EPINAY: flows(20_000, {2021: 15_000, 2022: 15_000, 2023: 15_000}),
+        SACLAY: flows(600, {2021: 1_000, 2022: 1_000, 2023: 1_000}),
+        MASSY: flows(4_000, {2021: 25_000}),
+        ROCHY_CONDE: flows(10_000, {2022: 5_000}),
+        SENLIS: flows(10_000, {2021: 3_000}),
+        AJACCIO: flows(10_000, {2021: 6_000, 2022: 6_000, 2023: 6_000}),
+    }
+    load_consumption(engine, cerema_consumption_csv(tmp_path / "cas-ecole.csv", data))
+    if name == "cascade":
+        load_targets(engine, HDF_TARGETS)
+    if name == "documents":
+        docs = tmp_path / "documents-SYNTHETIQUE.csv"
+        docs.write_text(
+            f"commune_insee;document;procedure_state;state_date\n{SACLAY};RNU;;\n",
+            encoding="utf-8",
+        )
+        load_planning_documents(engine, docs)
+    if name == "pene":
+        load_pene(engine, pene_list(tmp_path, 1.5))
+
+
+def actual(engine: Engine, what: str) -> Any:
+    words = what.split()
+    with engine.connect() as conn:
+        if words[1] == "envelope":
+            _, _, rule_id, field = words
+            return getattr(balance(conn, get_ruleset(rule_id, kind="envelope")), field)
+        _, level, code, rule_id, field = words
+        value: Any = trajectory(conn, level, code, get_ruleset(rule_id, kind="zan"))
+    for key in field.split("."):
+        value = value[key]
+    return value
+
+
+def through_the_api(client: TestClient, what: str) -> Any:
+    """The same figure as ``actual``, read from the HTTP answer a prefecture would get."""
+    words = what.split()
+    if words[1] == "envelope":
+        _, _, rule_id, field = words
+        answer = client.get("/envelope", params={"ruleset": rule_id})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["national"][field]
+    _, level, code, rule_id, field = words
+    answer = client.get(f"/trajectories/{level}/{code}", params={"ruleset": rule_id})
+    assert answer.status_code == 200, answer.text
+    value: Any = answer.json()
+    for key in field.split("."):
+        value = value[key]
+    return value
+
+
+def same(value: Any, expected: str) -> bool:
+    if expected in ("True", "False"):
+        return value is (expected == "True")
+    try:
+        return value == pytest.approx(float(expected), abs=1e-4)
+    except ValueError:
+        return str(value) == expected
+
+
+@pytest.mark.parametrize("name", ["base", "cascade", "documents", "pene"])
+def test_worked_examples(fresh_engine: Engine, tmp_path: Path, name: str) -> None:
+    scenario(fresh_engine, tmp_path, name)
+    wrong = [
+        f"{what}: the method says {expected}, the code gives {got!r}"
+        for what, expected in CHECKS[name]
+        if not same(got := actual(fresh_engine, what), expected)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("name", ["base", "cascade", "documents", "pene"])
+def test_worked_examples_through_the_api(
+    fresh_engine: Engine, base_settings: Any, tmp_path: Path, name: str
+) -> None:
+    """/trajectories/region/32, CC Senlis Sud Oise (from the cascade), Saclay without a
+    planning document (RNU), Massy hosting a PENE, Épinay (Île-de-France), Ajaccio
+    (Corsica) and the PENE envelope answer the method's figures over HTTP, and name the
+    sources of their target and data."""
+    scenario(fresh_engine, tmp_path, name)
+    settings = base_settings.model_copy(
+        update={"database_url": fresh_engine.url.render_as_string(hide_password=False)}
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        wrong = [
+            f"{what}: the method says {expected}, the API gives {got!r}"
+            for what, expected in CHECKS[name]
+            if not same(got := through_the_api(client, what), expected)
+        ]
+        sample = client.get("/trajectories/commune/91216").json()
+        envelope = client.get("/envelope", params={"ruleset": "pene-2021-2031"}).json()
+    app.state.engine.dispose()
+    assert not wrong, "\n".join(wrong)
+    assert sample["target"]["source"] and sample["data"]["source"].startswith("Cerema")
+    assert sample["ruleset"]["sources"] and envelope["ruleset"]["sources"]
+    assert set(envelope["ruleset"]["envelope_shares"]) == {"sraddet-regions", "idf-corse-outre-mer"}
+
+
+def test_constants() -> None:
+    for what, expected in CHECKS["constant"]:
+        module, _, name = what.split()[1].rpartition(".")
+        assert same(getattr(importlib.import_module(module), name), expected), what
