@@ -116,6 +116,8 @@ def authorised_project(engine: Engine, envelope: str) -> dict:
             ruleset=rules,
             author="test",
             parcel_ids=["91216000AB0037"],
+            # planned before it is authorised: an entry never precedes the previous one
+            occurred_on=datetime.date(2025, 1, 6),
         )
         return change_status(
             conn,
