@@ -17,9 +17,8 @@ overdrawn, unless the rule set allows it *and* the entry asks for it.
 
 The rules every write follows (issue 11):
 - a project lies in the EPCI it is recorded for: its parcels belong to the EPCI's communes,
-  or its geometry lies inside the EPCI's boundary give or take ``BOUNDARY_TOLERANCE_M``
-  (403 otherwise); a geometry is also checked for shape, extent, validity and area
-  (``geo.project_geometry``);
+  or its geometry lies inside the EPCI's boundary (with a tolerance), 403 otherwise; a
+  geometry is also checked for shape, extent, validity and area (``geo.project_geometry``);
 - hectares are exact decimals with four places (``numeric(14,4)``, migration 0009): a
   measured area is rounded once, by :func:`hectares`, and every sum after that is exact;
 - an entry's date lies within the envelope's period, not after tomorrow (a day of
@@ -37,15 +36,9 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo.access import PUBLIC_STATUSES, AccessError
-from geo.crs import LAMBERT93, WGS84
-from geo.project_geometry import (
-    MAX_AREA_HA,
-    MIN_AREA_HA,
-    GeometryError,
-    check_extent,
-    parse_geometry,
-)
+from geo.access import PUBLIC_STATUSES
+from geo.crs import LAMBERT93
+from geo.project_geometry import GeometryError, locate
 from geo.rulesets import RuleSet, default_ruleset_id
 
 STATUSES = ("planned", "authorised", "under_construction", "completed", "abandoned")
@@ -60,12 +53,8 @@ TRANSITIONS = {
 }
 # The ledger's precision: hectares with four decimals (1 m²).
 HECTARE_PLACES = Decimal("0.0001")
-# Simplified boundaries (the demo's 2018 contours) leave parcels overhanging their EPCI by up
-# to 38 m; a drawn project may stick out of its EPCI by this much, no more.
-BOUNDARY_TOLERANCE_M = 50.0
 # An entry may be dated tomorrow at the latest: the client's day may be ahead of ours.
 FUTURE_TOLERANCE = datetime.timedelta(days=1)
-MAX_PARCELS = 1_000
 # Larger than any envelope (France consumed about 250,000 ha of NAF land in 2011-2021).
 MAX_CORRECTION_HA = 100_000
 
@@ -82,10 +71,6 @@ class NotFoundError(LedgerError):
 
 class EnvelopeExhausted(LedgerError):
     status = 409
-
-
-class OutsideTerritory(AccessError):
-    """A project that does not lie in the EPCI it is recorded for."""
 
 
 def hectares(value: float | int | str | Decimal) -> Decimal:
@@ -158,110 +143,6 @@ SELECT ST_Area(p.geom) / 10000 AS area_ha,
 FROM p, friches, artificial
 """
 
-# The communes a drawn project touches, the one it overlaps most first.
-_LOCATE = """
-WITH p AS (SELECT CAST(:geom AS geometry) AS geom)
-SELECT c.insee, c.departement_code, c.region_code
-FROM commune c, p
-WHERE c.geom && p.geom AND ST_Intersects(c.geom, p.geom)
-  AND ST_Area(ST_Intersection(c.geom, p.geom)) > 0
-ORDER BY ST_Area(ST_Intersection(c.geom, p.geom)) DESC, c.insee
-"""
-
-# The communes of a project's parcels, the one holding most of its area first: the cadastre
-# names them, wherever the boundaries are loaded or not.
-_PARCEL_COMMUNES = """
-SELECT c.insee, c.departement_code, c.region_code
-FROM parcel p JOIN commune c ON c.insee = p.commune_insee
-WHERE p.id = ANY(:ids)
-GROUP BY c.insee, c.departement_code, c.region_code
-ORDER BY sum(p.area_m2) DESC, c.insee
-"""
-
-# Whether a drawn project lies in an EPCI: every point of it within the tolerance of the
-# EPCI's boundary. The boundary is clipped to the project's surroundings first, so that the
-# buffer costs the same for a small EPCI and a métropole.
-_INSIDE_EPCI = """
-WITH p AS (SELECT CAST(:geom AS geometry) AS geom)
-SELECT o.geom IS NOT NULL, coalesce(o.geometry_complete, false),
-       coalesce(ST_Covers(
-           ST_Buffer(ST_ClipByBox2D(o.geom, ST_Expand(ST_Envelope(p.geom), 4 * :tol)), :tol),
-           p.geom), false),
-       coalesce(ST_Area(ST_Intersection(o.geom, p.geom)) / ST_Area(p.geom), 0)
-FROM p LEFT JOIN epci_outline o ON o.siren = :epci
-"""
-
-
-def _geometry_from_parcels(conn: Connection, parcel_ids: list[str], epci_siren: str) -> str:
-    if len(parcel_ids) > MAX_PARCELS:
-        raise LedgerError(f"{len(parcel_ids)} parcel ids: at most {MAX_PARCELS} a project")
-    if len(set(parcel_ids)) != len(parcel_ids):
-        twice = sorted({p for p in parcel_ids if parcel_ids.count(p) > 1})
-        raise LedgerError(f"parcel id(s) given more than once: {', '.join(twice[:10])}")
-    rows = conn.execute(
-        text(
-            """SELECT p.id, c.epci_siren FROM parcel p
-               LEFT JOIN commune c ON c.insee = p.commune_insee WHERE p.id = ANY(:ids)"""
-        ),
-        {"ids": parcel_ids},
-    ).all()
-    missing = sorted(set(parcel_ids) - {row[0] for row in rows})
-    if missing:
-        raise LedgerError(f"unknown parcel id(s): {', '.join(missing[:10])}")
-    elsewhere = sorted(f"{pid} (EPCI {epci or 'none'})" for pid, epci in rows if epci != epci_siren)
-    if elsewhere:
-        raise OutsideTerritory(
-            f"parcel(s) outside EPCI {epci_siren}: {', '.join(elsewhere[:10])}; a project is "
-            "recorded for the EPCI it lies in"
-        )
-    ewkb = conn.execute(
-        text("SELECT ST_AsEWKB(ST_Multi(ST_Union(geom))) FROM parcel WHERE id = ANY(:ids)"),
-        {"ids": parcel_ids},
-    ).scalar_one()
-    return bytes(ewkb).hex()
-
-
-def _geometry_from_geojson(conn: Connection, value: Any, epci_siren: str) -> str:
-    """The checked geometry in Lambert-93 EWKB (hex): shape and extent in Python, validity,
-    area and location in PostGIS, each refused with its reason."""
-    try:
-        geometry = parse_geometry(value)
-        check_extent(geometry)
-    except GeometryError as exc:
-        raise LedgerError(str(exc)) from None
-    valid, reason, area_ha, ewkb = conn.execute(
-        text(
-            f"""SELECT ST_IsValid(g), ST_IsValidReason(g),
-                       ST_Area(ST_Transform(g, {LAMBERT93})) / 10000,
-                       ST_AsEWKB(ST_Multi(ST_Transform(g, {LAMBERT93})))
-                FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:g), {WGS84}) AS g) s"""
-        ),
-        {"g": geometry.geojson()},
-    ).one()
-    if not valid:
-        raise LedgerError(f"invalid project geometry: {reason}")
-    if not MIN_AREA_HA <= area_ha <= MAX_AREA_HA:
-        raise LedgerError(
-            f"the project covers {area_ha:,.4f} ha: a project is {MIN_AREA_HA:g} to "
-            f"{MAX_AREA_HA:,.0f} ha (a larger operation is recorded in parts)"
-        )
-    geom = bytes(ewkb).hex()
-    known, complete, inside, share = conn.execute(
-        text(_INSIDE_EPCI), {"geom": geom, "epci": epci_siren, "tol": BOUNDARY_TOLERANCE_M}
-    ).one()
-    if inside:
-        return geom
-    if not known or not complete:
-        raise LedgerError(
-            f"the boundaries of EPCI {epci_siren}'s communes are not all loaded, so a drawn "
-            "project cannot be located in it: record it by its parcel ids"
-        )
-    raise OutsideTerritory(
-        f"the project lies outside EPCI {epci_siren} ({share:.0%} of its area inside, "
-        f"{BOUNDARY_TOLERANCE_M:g} m of tolerance at the boundary); a project is recorded for "
-        "the EPCI it lies in"
-    )
-
 
 def _nonblank(reason: str, what: str) -> str:
     if not reason or not reason.strip():
@@ -327,12 +208,11 @@ def create_project(
     on = _entry_date(ruleset, occurred_on)
     if not conn.execute(text("SELECT 1 FROM epci WHERE siren = :s"), {"s": epci_siren}).first():
         raise LedgerError(f"unknown EPCI {epci_siren}")
-    if parcel_ids:
-        geom = _geometry_from_parcels(conn, parcel_ids, epci_siren)
-        touched = conn.execute(text(_PARCEL_COMMUNES), {"ids": parcel_ids}).all()
-    else:
-        geom = _geometry_from_geojson(conn, geometry, epci_siren)
-        touched = conn.execute(text(_LOCATE), {"geom": geom}).all()
+    try:
+        location = locate(conn, epci_siren, geometry=geometry, parcel_ids=parcel_ids)
+    except GeometryError as exc:
+        raise LedgerError(str(exc)) from None
+    geom, touched = location.geom, location.communes
     naf = conn.execute(text(_NAF), {"geom": geom}).mappings().one()
     measured = {key: hectares(naf[key]) for key in ("area_ha", "on_friche_ha", "naf_ha")}
     measured["on_artificialised_ha"] = hectares(naf["on_artificialised_ha"])

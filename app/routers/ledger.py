@@ -42,7 +42,6 @@ from geo.access import (
 )
 from geo.envelope import (
     KINDS,
-    MAX_PARCELS,
     STATUSES,
     NotFoundError,
     change_status,
@@ -53,7 +52,7 @@ from geo.envelope import (
     list_projects,
     lock_envelope,
 )
-from geo.project_geometry import ProjectGeometry
+from geo.project_geometry import MAX_PARCELS, ProjectGeometry
 from geo.rulesets import default_ruleset_id, get_ruleset, load_rulesets
 
 router = APIRouter(tags=["envelope"])
