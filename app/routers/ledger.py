@@ -232,10 +232,20 @@ def post_project(
 def read_projects(
     conn: ConnectionDep,
     principal: PrincipalDep,
-    epci: Annotated[str | None, Query(pattern=SIREN_PATTERN)] = None,
-    departement: Annotated[str | None, Query(pattern=r"^[0-9][0-9AB][0-9]?$")] = None,
-    region: Annotated[str | None, Query(pattern=r"^[0-9]{2,3}$")] = None,
-    status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
+    epci: Annotated[
+        str | None, Query(pattern=SIREN_PATTERN, description="SIREN of the project's EPCI")
+    ] = None,
+    departement: Annotated[
+        str | None,
+        Query(pattern=r"^[0-9][0-9AB][0-9]?$", description="Département code (91, 2A, 974)"),
+    ] = None,
+    region: Annotated[
+        str | None, Query(pattern=r"^[0-9]{2,3}$", description="Région code (COG, e.g. 11)")
+    ] = None,
+    status: Annotated[
+        Literal[STATUSES] | None,  # type: ignore[valid-type]
+        Query(description="Current status; planned projects are shown to their territory only"),
+    ] = None,
     ruleset: RulesetQuery = None,
 ) -> list[dict[str, Any]]:
     if ruleset is not None:
