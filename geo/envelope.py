@@ -144,9 +144,15 @@ FROM p, friches, artificial
 """
 
 
+def says_something(value: str) -> bool:
+    """Whether a name or reason holds a letter or a digit: blanks, invisible characters
+    (zero-width spaces…) and punctuation alone say nothing."""
+    return isinstance(value, str) and any(ch.isalnum() for ch in value)
+
+
 def _nonblank(reason: str, what: str) -> str:
-    if not reason or not reason.strip():
-        raise LedgerError(f"{what} needs a reason that is not blank")
+    if not says_something(reason):
+        raise LedgerError(f"{what} needs a reason that is not blank (a word or a number)")
     return reason
 
 
@@ -202,7 +208,7 @@ def create_project(
         raise LedgerError(f"rule set {ruleset.id} has no envelope")
     if (geometry is None) == (not parcel_ids):
         raise LedgerError("give either a geometry or parcel ids")
-    if not name or not name.strip():
+    if not says_something(name):
         raise LedgerError("a project needs a name that is not blank")
     _nonblank(reason, "recording a project")
     on = _entry_date(ruleset, occurred_on)

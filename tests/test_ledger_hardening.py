@@ -387,6 +387,8 @@ def test_ledger_bodies_are_strict(client: TestClient, fresh_engine: Engine) -> N
         ({"delta_ha": 1, "reason": "   "}, "reason"),
         ({"delta_ha": 1, "reason": "\t\n"}, "reason"),
         ({"delta_ha": 1, "reason": "nul\x00byte"}, "reason"),
+        ({"delta_ha": 1, "reason": "\u200b\u2060"}, "reason"),  # invisible
+        ({"delta_ha": 1, "reason": "..."}, "reason"),
     ):
         refused(client.post(url, json=body, headers=ADMIN), 422, reason)
     for literal in ("NaN", "Infinity", "-Infinity"):
@@ -420,7 +422,7 @@ def test_the_domain_refuses_what_the_api_refuses(fresh_engine: Engine) -> None:
     for delta in (float("nan"), float("inf"), True, -0.0, 1e-320, "1"):
         with pytest.raises(LedgerError), fresh_engine.begin() as conn:
             correct(conn, pid, delta, ruleset=INDUSTRIAL, author="t", reason="x")  # type: ignore[arg-type]
-    for reason in ("", "   ", "\n"):
+    for reason in ("", "   ", "\n", "\u200b"):
         with pytest.raises(LedgerError, match="reason"), fresh_engine.begin() as conn:
             change_status(conn, pid, "completed", ruleset=INDUSTRIAL, author="t", reason=reason)
     with pytest.raises(LedgerError, match="overdraft"), fresh_engine.begin() as conn:

@@ -51,6 +51,7 @@ from geo.envelope import (
     get_project,
     list_projects,
     lock_envelope,
+    says_something,
 )
 from geo.project_geometry import MAX_PARCELS, ProjectGeometry
 from geo.rulesets import default_ruleset_id, get_ruleset, load_rulesets
@@ -80,9 +81,18 @@ ProjectId = Annotated[
 
 # A text that says something: not blank, no NUL byte (PostgreSQL text cannot hold one).
 _TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+def _says_something(value: str) -> str:
+    if not says_something(value):
+        raise ValueError("blank: give a word or a number")
+    return value
+
+
 Reason = Annotated[
     str,
     StringConstraints(min_length=1, max_length=2000, pattern=_TEXT_PATTERN),
+    AfterValidator(_says_something),
     Field(description="Why: the decision, document or survey behind the entry (not blank)"),
 ]
 
@@ -134,7 +144,11 @@ class _Body(BaseModel):
 
 
 class ProjectCreate(_Body):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_TEXT_PATTERN)]
+    name: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=200, pattern=_TEXT_PATTERN),
+        AfterValidator(_says_something),
+    ]
     kind: Literal[KINDS] = "industrial"  # type: ignore[valid-type]
     epci_siren: str = Field(
         pattern=SIREN_PATTERN, description="SIREN of the EPCI the project lies in"
