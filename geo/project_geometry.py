@@ -19,6 +19,7 @@ or, for a project given by its cadastre parcels, that they exist and lie in its 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -241,8 +242,8 @@ FROM p LEFT JOIN epci_outline o ON o.siren = :epci
 def _from_parcels(conn: Connection, parcel_ids: list[str], epci_siren: str) -> str:
     if len(parcel_ids) > MAX_PARCELS:
         raise GeometryError(f"{len(parcel_ids)} parcel ids: at most {MAX_PARCELS} a project")
-    if len(set(parcel_ids)) != len(parcel_ids):
-        twice = sorted({p for p in parcel_ids if parcel_ids.count(p) > 1})
+    twice = sorted(pid for pid, n in Counter(parcel_ids).items() if n > 1)
+    if twice:
         raise GeometryError(f"parcel id(s) given more than once: {', '.join(twice[:10])}")
     rows = conn.execute(
         text(
