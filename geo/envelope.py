@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
@@ -144,15 +145,20 @@ FROM p, friches, artificial
 """
 
 
+# A character that shows: not a space, a control character or an invisible format character
+# (soft hyphen, zero-width spaces and joiners, direction marks, word joiner, BOM). The API
+# schema uses the same class, so that it says exactly what is refused.
+VISIBLE_CHARACTER = r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+
+
 def says_something(value: str) -> bool:
-    """Whether a name or reason holds a letter or a digit: blanks, invisible characters
-    (zero-width spaces…) and punctuation alone say nothing."""
-    return isinstance(value, str) and any(ch.isalnum() for ch in value)
+    """Whether a name or reason is not blank: it shows at least one character."""
+    return isinstance(value, str) and re.search(VISIBLE_CHARACTER, value) is not None
 
 
 def _nonblank(reason: str, what: str) -> str:
-    if not says_something(reason):
-        raise LedgerError(f"{what} needs a reason that is not blank (a word or a number)")
+    if not says_something(reason) or "\x00" in reason:
+        raise LedgerError(f"{what} needs a reason that is not blank (and no NUL byte)")
     return reason
 
 
@@ -208,7 +214,7 @@ def create_project(
         raise LedgerError(f"rule set {ruleset.id} has no envelope")
     if (geometry is None) == (not parcel_ids):
         raise LedgerError("give either a geometry or parcel ids")
-    if not says_something(name):
+    if not says_something(name) or "\x00" in name:
         raise LedgerError("a project needs a name that is not blank")
     _nonblank(reason, "recording a project")
     on = _entry_date(ruleset, occurred_on)

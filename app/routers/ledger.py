@@ -43,6 +43,7 @@ from geo.access import (
 from geo.envelope import (
     KINDS,
     STATUSES,
+    VISIBLE_CHARACTER,
     NotFoundError,
     change_status,
     correct,
@@ -51,7 +52,6 @@ from geo.envelope import (
     get_project,
     list_projects,
     lock_envelope,
-    says_something,
 )
 from geo.project_geometry import MAX_PARCELS, ProjectGeometry
 from geo.rulesets import default_ruleset_id, get_ruleset, load_rulesets
@@ -79,20 +79,12 @@ ProjectId = Annotated[
     ),
 ]
 
-# A text that says something: not blank, no NUL byte (PostgreSQL text cannot hold one).
-_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
-
-
-def _says_something(value: str) -> str:
-    if not says_something(value):
-        raise ValueError("blank: give a word or a number")
-    return value
-
-
+# A text that says something: a visible character, no NUL byte (PostgreSQL text cannot hold
+# one). The pattern is the whole rule, so that the schema says exactly what is refused.
+_TEXT_PATTERN = rf"^[^\x00]*{VISIBLE_CHARACTER}[^\x00]*$"
 Reason = Annotated[
     str,
     StringConstraints(min_length=1, max_length=2000, pattern=_TEXT_PATTERN),
-    AfterValidator(_says_something),
     Field(description="Why: the decision, document or survey behind the entry (not blank)"),
 ]
 
@@ -116,6 +108,14 @@ EntryDate = Annotated[
         )
     ),
 ]
+
+
+def _at_least_a_square_metre(value: float) -> float:
+    if abs(value) < 0.0001:
+        raise ValueError("a correction is at least 0.0001 ha (1 m²) either way")
+    return value
+
+
 Hectares = Annotated[
     float,
     Strict(),
@@ -124,10 +124,12 @@ Hectares = Annotated[
         le=100_000,
         allow_inf_nan=False,
         description=(
-            "Hectares to add (negative to give back), rounded to 4 decimals (1 m²); "
-            "a correction that rounds to 0 is refused"
+            "Hectares to add (negative to give back): at least 0.0001 ha (1 m²) either way, "
+            "rounded to 4 decimals"
         ),
+        json_schema_extra={"anyOf": [{"maximum": -0.0001}, {"minimum": 0.0001}]},
     ),
+    AfterValidator(_at_least_a_square_metre),
 ]
 EntryId = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1)]
 
@@ -144,11 +146,19 @@ class _Body(BaseModel):
 
 
 class ProjectCreate(_Body):
-    name: Annotated[
-        str,
-        StringConstraints(min_length=1, max_length=200, pattern=_TEXT_PATTERN),
-        AfterValidator(_says_something),
-    ]
+    # exactly one of geometry and parcel_ids, said so in the schema
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["geometry"], "properties": {
+                    "geometry": {"type": "object"}, "parcel_ids": {"type": "null"}}},
+                {"required": ["parcel_ids"], "properties": {
+                    "parcel_ids": {"type": "array"}, "geometry": {"type": "null"}}},
+            ]
+        }
+    )  # fmt: skip
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_TEXT_PATTERN)]
     kind: Literal[KINDS] = "industrial"  # type: ignore[valid-type]
     epci_siren: str = Field(
         pattern=SIREN_PATTERN, description="SIREN of the EPCI the project lies in"
@@ -183,7 +193,8 @@ class ProjectCreate(_Body):
 
 
 class StatusChange(_Body):
-    status: Literal[STATUSES]  # type: ignore[valid-type]
+    # a project is planned when recorded, and never again
+    status: Literal[tuple(s for s in STATUSES if s != "planned")]  # type: ignore[valid-type]
     reason: Reason
     occurred_on: EntryDate | None = None
     overdraft: StrictBool = Field(
