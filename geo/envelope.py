@@ -70,7 +70,15 @@ class NotFoundError(LedgerError):
     status = 404
 
 
-class EnvelopeExhausted(LedgerError):
+class StateConflict(LedgerError):
+    """A write that the project's current state forbids (RFC 9110 §15.5.10: a conflict with
+    the current state of the resource): a status it cannot move to, a correction of what it
+    does not hold, a date before its last entry."""
+
+    status = 409
+
+
+class EnvelopeExhausted(StateConflict):
     status = 409
 
 
@@ -184,7 +192,7 @@ def _entry_date(
             f"occurred_on {on.isoformat()} is in the future: the ledger records facts"
         )
     if previous is not None and on < previous:
-        raise LedgerError(
+        raise StateConflict(
             f"occurred_on {on.isoformat()} precedes the project's previous entry "
             f"({previous.isoformat()}): entries follow each other in time"
         )
@@ -301,7 +309,7 @@ def change_status(
     _nonblank(reason, "a status change")
     project, state = _locked(conn, project_id, ruleset)
     if new_status not in TRANSITIONS[state.status]:
-        raise LedgerError(
+        raise StateConflict(
             f"project {project_id} is {state.status}: it cannot become {new_status} "
             f"(allowed: {', '.join(TRANSITIONS[state.status]) or 'none'})"
         )
@@ -368,9 +376,9 @@ def correct(
         reserved, consumed = Decimal(0), delta
         held = state.consumed_ha
     else:
-        raise LedgerError(f"project {project_id} is {state.status}: it holds nothing to correct")
+        raise StateConflict(f"project {project_id} is {state.status}: it holds nothing to correct")
     if held + delta < 0:
-        raise LedgerError(f"the correction would leave the project below zero ({held} ha held)")
+        raise StateConflict(f"the correction would leave the project below zero ({held} ha held)")
     if (
         corrects_entry_id is not None
         and not conn.execute(

@@ -348,7 +348,7 @@ def test_entry_dates_lie_in_the_period_and_in_order(client: TestClient, fresh_en
         json={"status": "authorised", "reason": "PC", "occurred_on": "2025-05-30"},
         headers=ADMIN,
     )
-    refused(before, 422, "precedes the project's previous entry (2025-06-02)")
+    refused(before, 409, "precedes the project's previous entry (2025-06-02)")
     move(client, pid, "authorised", occurred_on="2025-06-02")  # the same day is in order
     late = client.post(
         f"/projects/{pid}/status",
@@ -361,7 +361,7 @@ def test_entry_dates_lie_in_the_period_and_in_order(client: TestClient, fresh_en
         json={"delta_ha": 0.5, "reason": "survey", "occurred_on": "2025-06-01"},
         headers=ADMIN,
     )
-    refused(correction, 422, "precedes")
+    refused(correction, 409, "precedes")
     assert written(fresh_engine) == (1, 2, 2)
 
 
@@ -429,6 +429,30 @@ def test_the_domain_refuses_what_the_api_refuses(fresh_engine: Engine) -> None:
         change_status(
             conn, pid, "completed", ruleset=INDUSTRIAL, author="t", reason="x", overdraft=0
         )  # type: ignore[arg-type]
+
+
+def test_state_conflicts_are_409(client: TestClient, fresh_engine: Engine) -> None:
+    """What the project's state forbids is a conflict, not a malformed request."""
+    pid = record(client, drawn(square(*LONGJUMEAU, 120), occurred_on="2025-01-06"))["id"]
+    held = client.post(
+        f"/projects/{pid}/corrections", json={"delta_ha": 1, "reason": "x"}, headers=ADMIN
+    )
+    refused(held, 409, "is planned: it holds nothing to correct")
+    move(client, pid, "authorised")
+    below = client.post(
+        f"/projects/{pid}/corrections", json={"delta_ha": -50, "reason": "x"}, headers=ADMIN
+    )
+    refused(below, 409, "below zero")
+    move(client, pid, "abandoned")
+    again = client.post(
+        f"/projects/{pid}/status", json={"status": "authorised", "reason": "x"}, headers=ADMIN
+    )
+    refused(again, 409, "is abandoned: it cannot become authorised")
+    planned = client.post(
+        f"/projects/{pid}/status", json={"status": "planned", "reason": "x"}, headers=ADMIN
+    )
+    refused(planned, 422, "body.status")  # never a target: the schema says so
+    assert written(fresh_engine) == (1, 3, 3)
 
 
 # -- 14. exact hectares ----------------------------------------------------------------------
