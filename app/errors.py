@@ -40,7 +40,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         401: "Missing, unknown or revoked token",
         403: "Not allowed for this token's role or territory",
         404: "Not found",
-        409: "Conflict (envelope exhausted)",
+        409: "Conflict with the current state (envelope exhausted, status, ledger holdings)",
         413: "Request body or geometry too large",
         422: "Invalid request",
         503: "Database unavailable or query over the time limit",

@@ -28,6 +28,10 @@ class AccessError(PermissionError):
     status = 403
 
 
+class OutsideTerritory(AccessError):
+    """A project that does not lie in the EPCI it is recorded for."""
+
+
 @dataclass(frozen=True)
 class Principal:
     name: str

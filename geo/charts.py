@@ -34,18 +34,19 @@ def envelope_burndown(report: dict[str, Any]) -> bytes:
     remaining.append(remaining[-1])
     ax.step(months, remaining, where="post", color="#1f6f8b", lw=2, label="remaining")
     projection = report["projection"]
-    if projection["exhaustion_date"]:
+    per_day = projection["pace_ha_per_year"] / 365.25
+    if per_day > 0 and today < end:
+        # the current pace carried on until the envelope is empty or the period ends
         left = report["national"]["remaining_ha"]
-        exhaustion = datetime.date.fromisoformat(projection["exhaustion_date"])
-        stop = min(exhaustion, end)
-        per_day = projection["pace_ha_per_year"] / 365.25
+        exhaustion = projection["exhaustion_date"]
+        stop = datetime.date.fromisoformat(exhaustion) if exhaustion else end
+        when = f"empty on {exhaustion}" if exhaustion else f"not empty by {end.isoformat()}"
         ax.plot(
             [today, stop],
             [left, max(left - per_day * (stop - today).days, 0)],
             "--",
             color="#c0392b",
-            label=f"current pace, {projection['pace_ha_per_year']:.1f} ha/yr: "
-            f"empty on {exhaustion.isoformat()}",
+            label=f"current pace, {projection['pace_ha_per_year']:.1f} ha/yr: {when}",
         )
     for threshold in (0.5, 0.8, 1.0):
         ax.axhline(total * (1 - threshold), color="#999", lw=0.8, ls=":")

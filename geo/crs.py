@@ -33,3 +33,19 @@ def departement_codes(insee: pa.Array) -> pa.Array:
     return pc.if_else(
         overseas, pc.utf8_slice_codeunits(insee, 0, 3), pc.utf8_slice_codeunits(insee, 0, 2)
     )
+
+
+# Metropolitan France with Corsica in WGS84 longitude/latitude (Ouessant to the Rhine, Corsica
+# to Dunkirk, with a margin): a GeoJSON input outside it is overseas, swapped or foreign.
+METRO_WGS84_BOUNDS = (-5.9, 41.2, 10.0, 51.3)
+
+# The overseas départements, their official projected CRS (décret n° 2000-1276 as amended,
+# the national coordinate reference system) and their extent in WGS84 longitude/latitude,
+# with a margin. Lambert-93 is defined for the metropole only.
+OVERSEAS_DEPARTEMENTS: dict[str, tuple[str, int, tuple[float, float, float, float]]] = {
+    "971": ("Guadeloupe", 5490, (-61.9, 15.8, -60.9, 16.6)),
+    "972": ("Martinique", 5490, (-61.3, 14.35, -60.75, 14.95)),
+    "973": ("Guyane", 2972, (-54.7, 2.0, -51.5, 5.9)),
+    "974": ("La Réunion", 2975, (55.1, -21.5, 55.9, -20.8)),
+    "976": ("Mayotte", 4471, (44.9, -13.1, 45.4, -12.5)),
+}

@@ -14,18 +14,32 @@ A correction is a compensating entry (with its reason), never an edit. Every ent
 says who, when and why. Writers lock the envelope's account row, so two requests
 racing for the last hectares are served one after the other and the envelope is never
 overdrawn, unless the rule set allows it *and* the entry asks for it.
+
+The rules every write follows (issue 11):
+- a project lies in the EPCI it is recorded for: its parcels belong to the EPCI's communes,
+  or its geometry lies inside the EPCI's boundary (with a tolerance), 403 otherwise; a
+  geometry is also checked for shape, extent, validity and area (``geo.project_geometry``);
+- hectares are exact decimals with four places (``numeric(14,4)``, migration 0009): a
+  measured area is rounded once, by :func:`hectares`, and every sum after that is exact;
+- an entry's date lies within the envelope's period, not after tomorrow (a day of
+  tolerance for time zones), and never before the project's previous entry;
+- every entry has a reason that is not blank.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import re
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo.crs import LAMBERT93, WGS84
+from geo.access import PUBLIC_STATUSES
+from geo.crs import LAMBERT93
+from geo.project_geometry import GeometryError, locate
 from geo.rulesets import RuleSet, default_ruleset_id
 
 STATUSES = ("planned", "authorised", "under_construction", "completed", "abandoned")
@@ -38,6 +52,12 @@ TRANSITIONS = {
     "completed": (),
     "abandoned": (),
 }
+# The ledger's precision: hectares with four decimals (1 m²).
+HECTARE_PLACES = Decimal("0.0001")
+# An entry may be dated tomorrow at the latest: the client's day may be ahead of ours.
+FUTURE_TOLERANCE = datetime.timedelta(days=1)
+# Larger than any envelope (France consumed about 250,000 ha of NAF land in 2011-2021).
+MAX_CORRECTION_HA = 100_000
 
 
 class LedgerError(ValueError):
@@ -50,28 +70,65 @@ class NotFoundError(LedgerError):
     status = 404
 
 
-class EnvelopeExhausted(LedgerError):
+class StateConflict(LedgerError):
+    """A write that the project's current state forbids (RFC 9110 §15.5.10: a conflict with
+    the current state of the resource): a status it cannot move to, a correction of what it
+    does not hold, a date before its last entry."""
+
     status = 409
+
+
+class EnvelopeExhausted(StateConflict):
+    status = 409
+
+
+def hectares(value: float | int | str | Decimal) -> Decimal:
+    """The one place where hectares are rounded: four decimals, half to even.
+
+    Measured areas (floats from PostGIS) and corrections pass here once; everything the
+    ledger adds up afterwards is exact.
+    """
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise LedgerError(f"{value!r} is not a number of hectares") from None
+    if not number.is_finite():
+        raise LedgerError(f"{value!r} is not a finite number of hectares")
+    # no negative zero: -0.00001 rounds to 0, not to -0
+    return number.quantize(HECTARE_PLACES, rounding=ROUND_HALF_EVEN) + Decimal(0)
+
+
+def _ha(value: Decimal | float) -> float:
+    """Hectares for a JSON answer."""
+    return float(value)
 
 
 @dataclass(frozen=True)
 class Balance:
-    total_ha: float
-    reserved_ha: float
-    consumed_ha: float
+    total_ha: Decimal
+    reserved_ha: Decimal
+    consumed_ha: Decimal
 
     @property
-    def remaining_ha(self) -> float:
+    def remaining_ha(self) -> Decimal:
         return self.total_ha - self.reserved_ha - self.consumed_ha
 
     def as_dict(self) -> dict[str, float]:
         return {
-            "total_ha": self.total_ha,
-            "consumed_ha": round(self.consumed_ha, 4),
-            "reserved_ha": round(self.reserved_ha, 4),
-            "remaining_ha": round(self.remaining_ha, 4),
-            "share_used": round((self.reserved_ha + self.consumed_ha) / self.total_ha, 6),
+            "total_ha": _ha(self.total_ha),
+            "consumed_ha": _ha(self.consumed_ha),
+            "reserved_ha": _ha(self.reserved_ha),
+            "remaining_ha": _ha(self.remaining_ha),
+            "share_used": round(float((self.reserved_ha + self.consumed_ha) / self.total_ha), 6),
         }
+
+
+@dataclass(frozen=True)
+class _Holdings:
+    status: str
+    reserved_ha: Decimal
+    consumed_ha: Decimal
+    last_on: datetime.date
 
 
 # The NAF computation, all in Lambert-93 hectares, shown with every project.
@@ -95,51 +152,51 @@ SELECT ST_Area(p.geom) / 10000 AS area_ha,
 FROM p, friches, artificial
 """
 
-# The communes a project touches, the one it overlaps most first (boundaries known).
-_LOCATE = """
-WITH p AS (SELECT CAST(:geom AS geometry) AS geom)
-SELECT c.insee, c.departement_code, c.region_code
-FROM commune c, p
-WHERE c.geom && p.geom AND ST_Intersects(c.geom, p.geom)
-  AND ST_Area(ST_Intersection(c.geom, p.geom)) > 0
-ORDER BY ST_Area(ST_Intersection(c.geom, p.geom)) DESC
-"""
+
+# A character that shows: not a space, a control character or an invisible format character
+# (soft hyphen, zero-width spaces and joiners, direction marks, word joiner, BOM). The API
+# schema uses the same class, so that it says exactly what is refused.
+VISIBLE_CHARACTER = r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
 
 
-def _geometry_from_parcels(conn: Connection, parcel_ids: list[str]) -> tuple[str, str | None]:
-    rows = conn.execute(
-        text(
-            "SELECT ST_AsEWKB(ST_Multi(ST_Union(geom))), count(*), min(commune_insee) "
-            "FROM parcel WHERE id = ANY(:ids)"
-        ),
-        {"ids": parcel_ids},
-    ).one()
-    ewkb, found, commune = rows
-    if found != len(set(parcel_ids)):
-        known = set(
-            conn.execute(text("SELECT id FROM parcel WHERE id = ANY(:ids)"), {"ids": parcel_ids})
-            .scalars()
-            .all()
+def says_something(value: str) -> bool:
+    """Whether a name or reason is not blank: it shows at least one character."""
+    return isinstance(value, str) and re.search(VISIBLE_CHARACTER, value) is not None
+
+
+def _nonblank(reason: str, what: str) -> str:
+    if not says_something(reason) or "\x00" in reason:
+        raise LedgerError(f"{what} needs a reason that is not blank (and no NUL byte)")
+    return reason
+
+
+def _entry_date(
+    ruleset: RuleSet, occurred_on: datetime.date | None, previous: datetime.date | None = None
+) -> datetime.date:
+    """The date of a new entry (today by default), checked against the envelope's period,
+    tomorrow and the project's previous entry."""
+    assert ruleset.envelope is not None
+    today = datetime.date.today()
+    on = occurred_on if occurred_on is not None else today
+    if not isinstance(on, datetime.date) or isinstance(on, datetime.datetime):
+        raise LedgerError("occurred_on must be a date (YYYY-MM-DD)")
+    first = datetime.date(ruleset.envelope.first_year, 1, 1)
+    last = datetime.date(ruleset.envelope.last_year, 12, 31)
+    if not first <= on <= last:
+        raise LedgerError(
+            f"occurred_on {on.isoformat()} lies outside the period of {ruleset.id} "
+            f"({first.isoformat()} to {last.isoformat()})"
         )
-        missing = sorted(set(parcel_ids) - known)
-        raise LedgerError(f"unknown parcel id(s): {', '.join(missing[:10])}")
-    return bytes(ewkb).hex(), commune
-
-
-def _geometry_from_geojson(conn: Connection, geometry: dict[str, Any]) -> str:
-    if geometry.get("type") not in ("Polygon", "MultiPolygon"):
-        raise LedgerError("the project geometry must be a GeoJSON Polygon or MultiPolygon")
-    row = conn.execute(
-        text(
-            f"""SELECT ST_IsValid(g), ST_IsValidReason(g),
-                       ST_AsEWKB(ST_Multi(ST_Transform(ST_SetSRID(g, {WGS84}), {LAMBERT93})))
-                FROM (SELECT ST_GeomFromGeoJSON(:g) AS g) s"""
-        ),
-        {"g": json.dumps(geometry)},
-    ).one()
-    if not row[0]:
-        raise LedgerError(f"invalid project geometry: {row[1]}")
-    return bytes(row[2]).hex()
+    if on > today + FUTURE_TOLERANCE:
+        raise LedgerError(
+            f"occurred_on {on.isoformat()} is in the future: the ledger records facts"
+        )
+    if previous is not None and on < previous:
+        raise StateConflict(
+            f"occurred_on {on.isoformat()} precedes the project's previous entry "
+            f"({previous.isoformat()}): entries follow each other in time"
+        )
+    return on
 
 
 def create_project(
@@ -150,45 +207,43 @@ def create_project(
     epci_siren: str,
     ruleset: RuleSet,
     author: str,
-    geometry: dict[str, Any] | None = None,
+    geometry: Any = None,
     parcel_ids: list[str] | None = None,
     occurred_on: datetime.date | None = None,
     reason: str = "project recorded",
 ) -> dict[str, Any]:
-    """Record a planned project, with its NAF consumption and how it was computed."""
+    """Record a planned project, with its NAF consumption and how it was computed.
+
+    ``geometry`` is GeoJSON (a dict, or a model of ``geo.project_geometry``); the project
+    must lie in the EPCI ``epci_siren`` (OutsideTerritory otherwise)."""
     if kind not in KINDS:
         raise LedgerError(f"kind must be one of {', '.join(KINDS)}")
     if ruleset.envelope is None:
         raise LedgerError(f"rule set {ruleset.id} has no envelope")
     if (geometry is None) == (not parcel_ids):
         raise LedgerError("give either a geometry or parcel ids")
+    if not says_something(name) or "\x00" in name:
+        raise LedgerError("a project needs a name that is not blank")
+    _nonblank(reason, "recording a project")
+    on = _entry_date(ruleset, occurred_on)
     if not conn.execute(text("SELECT 1 FROM epci WHERE siren = :s"), {"s": epci_siren}).first():
         raise LedgerError(f"unknown EPCI {epci_siren}")
-    commune = None
-    if parcel_ids:
-        geom, commune = _geometry_from_parcels(conn, parcel_ids)
-    else:
-        geom = _geometry_from_geojson(conn, geometry or {})
+    try:
+        location = locate(conn, epci_siren, geometry=geometry, parcel_ids=parcel_ids)
+    except GeometryError as exc:
+        raise LedgerError(str(exc)) from None
+    geom, touched = location.geom, location.communes
     naf = conn.execute(text(_NAF), {"geom": geom}).mappings().one()
-    touched = conn.execute(text(_LOCATE), {"geom": geom}).all()
-    if parcel_ids:
-        # parcels name their communes even where boundaries are not loaded
-        touched += conn.execute(
-            text(
-                "SELECT DISTINCT c.insee, c.departement_code, c.region_code FROM parcel p "
-                "JOIN commune c ON c.insee = p.commune_insee WHERE p.id = ANY(:ids) "
-                "ORDER BY 1"
-            ),
-            {"ids": parcel_ids},
-        ).all()
+    measured = {key: hectares(naf[key]) for key in ("area_ha", "on_friche_ha", "naf_ha")}
+    measured["on_artificialised_ha"] = hectares(naf["on_artificialised_ha"])
     communes = list(dict.fromkeys(row[0] for row in touched))
     located = touched[0] if touched else None
     computation = {
-        "area_ha": round(naf["area_ha"], 4),
-        "on_friche_ha": round(naf["on_friche_ha"], 4),
+        "area_ha": _ha(measured["area_ha"]),
+        "on_friche_ha": _ha(measured["on_friche_ha"]),
         "friche_ids": list(naf["friche_ids"]),
-        "on_artificialised_ha": round(naf["on_artificialised_ha"], 4),
-        "naf_ha": round(naf["naf_ha"], 4),
+        "on_artificialised_ha": _ha(measured["on_artificialised_ha"]),
+        "naf_ha": _ha(measured["naf_ha"]),
         "rule": "NAF = area − part on friches − part on already artificialised land (Lambert-93)",
     }
     project_id = conn.execute(
@@ -211,8 +266,8 @@ def create_project(
             "communes": json.dumps(communes),
             "dep": located[1] if located else None,
             "region": located[2] if located else None,
-            "area": naf["area_ha"],
-            "naf": naf["naf_ha"],
+            "area": measured["area_ha"],
+            "naf": measured["naf_ha"],
             "computation": json.dumps(computation),
             "parcels": json.dumps(sorted(parcel_ids)) if parcel_ids else None,
             "author": author,
@@ -226,9 +281,9 @@ def create_project(
         project_id,
         kind="status",
         status="planned",
-        reserved=0.0,
-        consumed=0.0,
-        occurred_on=occurred_on,
+        reserved=Decimal(0),
+        consumed=Decimal(0),
+        occurred_on=on,
         author=author,
         reason=reason,
     )
@@ -249,19 +304,23 @@ def change_status(
     """Move a project along its lifecycle, reserving, converting or releasing hectares."""
     if new_status not in STATUSES:
         raise LedgerError(f"status must be one of {', '.join(STATUSES)}")
+    if not isinstance(overdraft, bool):
+        raise LedgerError("overdraft must be true or false")
+    _nonblank(reason, "a status change")
     project, state = _locked(conn, project_id, ruleset)
-    if new_status not in TRANSITIONS[state["status"]]:
-        raise LedgerError(
-            f"project {project_id} is {state['status']}: it cannot become {new_status} "
-            f"(allowed: {', '.join(TRANSITIONS[state['status']]) or 'none'})"
+    if new_status not in TRANSITIONS[state.status]:
+        raise StateConflict(
+            f"project {project_id} is {state.status}: it cannot become {new_status} "
+            f"(allowed: {', '.join(TRANSITIONS[state.status]) or 'none'})"
         )
-    reserved, consumed = 0.0, 0.0
+    on = _entry_date(ruleset, occurred_on, state.last_on)
+    reserved, consumed = Decimal(0), Decimal(0)
     if new_status == "authorised":
         reserved = project["naf_ha"]
     elif new_status == "completed":
-        reserved, consumed = -state["reserved_ha"], state["reserved_ha"]
+        reserved, consumed = -state.reserved_ha, state.reserved_ha
     elif new_status == "abandoned":
-        reserved = -state["reserved_ha"]
+        reserved = -state.reserved_ha
     _guard(conn, ruleset, reserved + consumed, overdraft)
     _append(
         conn,
@@ -271,7 +330,7 @@ def change_status(
         status=new_status,
         reserved=reserved,
         consumed=consumed,
-        occurred_on=occurred_on,
+        occurred_on=on,
         author=author,
         reason=reason,
         overdraft=overdraft,
@@ -282,7 +341,7 @@ def change_status(
 def correct(
     conn: Connection,
     project_id: int,
-    delta_ha: float,
+    delta_ha: float | Decimal,
     *,
     ruleset: RuleSet,
     author: str,
@@ -293,20 +352,33 @@ def correct(
 ) -> dict[str, Any]:
     """A compensating entry: adds ``delta_ha`` (negative to give back) to what the project
     holds now, its reservation while authorised or under construction, its consumption
-    once completed."""
-    if not reason.strip():
-        raise LedgerError("a correction needs a reason")
+    once completed. ``delta_ha`` is rounded to the ledger's four decimals (:func:`hectares`);
+    a correction that rounds to nothing is refused."""
+    assert ruleset.envelope is not None
+    _nonblank(reason, "a correction")
+    if isinstance(delta_ha, bool) or not isinstance(delta_ha, int | float | Decimal):
+        raise LedgerError("delta_ha must be a number of hectares")
+    if not isinstance(overdraft, bool):
+        raise LedgerError("overdraft must be true or false")
+    delta = hectares(delta_ha)
+    if delta == 0:
+        raise LedgerError(
+            f"a correction of {delta_ha!r} ha is nothing at the ledger's precision "
+            f"({HECTARE_PLACES} ha)"
+        )
+    if abs(delta) > MAX_CORRECTION_HA:
+        raise LedgerError(f"a correction is at most {MAX_CORRECTION_HA:,} ha either way")
     _, state = _locked(conn, project_id, ruleset)
-    if state["status"] in ("authorised", "under_construction"):
-        reserved, consumed = delta_ha, 0.0
-        held = state["reserved_ha"]
-    elif state["status"] == "completed":
-        reserved, consumed = 0.0, delta_ha
-        held = state["consumed_ha"]
+    if state.status in ("authorised", "under_construction"):
+        reserved, consumed = delta, Decimal(0)
+        held = state.reserved_ha
+    elif state.status == "completed":
+        reserved, consumed = Decimal(0), delta
+        held = state.consumed_ha
     else:
-        raise LedgerError(f"project {project_id} is {state['status']}: it holds nothing to correct")
-    if held + delta_ha < -1e-9:
-        raise LedgerError(f"the correction would leave the project below zero ({held:g} ha held)")
+        raise StateConflict(f"project {project_id} is {state.status}: it holds nothing to correct")
+    if held + delta < 0:
+        raise StateConflict(f"the correction would leave the project below zero ({held} ha held)")
     if (
         corrects_entry_id is not None
         and not conn.execute(
@@ -315,7 +387,8 @@ def correct(
         ).first()
     ):
         raise LedgerError(f"entry {corrects_entry_id} is not an entry of project {project_id}")
-    _guard(conn, ruleset, delta_ha, overdraft)
+    on = _entry_date(ruleset, occurred_on, state.last_on)
+    _guard(conn, ruleset, delta, overdraft)
     _append(
         conn,
         ruleset.id,
@@ -324,7 +397,7 @@ def correct(
         status=None,
         reserved=reserved,
         consumed=consumed,
-        occurred_on=occurred_on,
+        occurred_on=on,
         author=author,
         reason=reason,
         overdraft=overdraft,
@@ -342,12 +415,12 @@ def balance(conn: Connection, ruleset: RuleSet) -> Balance:
         ),
         {"r": ruleset.id},
     ).one()
-    return Balance(ruleset.envelope.total_ha, float(reserved), float(consumed))
+    return Balance(hectares(ruleset.envelope.total_ha), Decimal(reserved), Decimal(consumed))
 
 
 def get_project(conn: Connection, project_id: int) -> dict[str, Any]:
     project = _project_row(conn, project_id)
-    state = _project_state(conn, project_id)
+    state = _holdings(conn, project_id)
     entries = conn.execute(
         text(
             """SELECT id, kind, status, reserved_delta_ha, consumed_delta_ha, occurred_on,
@@ -358,11 +431,17 @@ def get_project(conn: Connection, project_id: int) -> dict[str, Any]:
     ).mappings()
     return {
         **{k: v for k, v in project.items() if k != "geom"},
+        "area_ha": _ha(project["area_ha"]),
+        "naf_ha": _ha(project["naf_ha"]),
         "created_at": project["created_at"].isoformat(),
-        **state,
+        "status": state.status,
+        "reserved_ha": _ha(state.reserved_ha),
+        "consumed_ha": _ha(state.consumed_ha),
         "entries": [
             {
                 **e,
+                "reserved_delta_ha": _ha(e["reserved_delta_ha"]),
+                "consumed_delta_ha": _ha(e["consumed_delta_ha"]),
                 "occurred_on": e["occurred_on"].isoformat(),
                 "recorded_at": e["recorded_at"].isoformat(),
             }
@@ -411,7 +490,8 @@ def list_projects(
             "ruleset": ruleset_id,
         },
     ).mappings()
-    return [dict(r) for r in rows]
+    hectare_keys = ("area_ha", "naf_ha", "reserved_ha", "consumed_ha")
+    return [{k: _ha(v) if k in hectare_keys else v for k, v in r.items()} for r in rows]
 
 
 def _project_row(conn: Connection, project_id: int) -> dict[str, Any]:
@@ -433,21 +513,22 @@ def _project_row(conn: Connection, project_id: int) -> dict[str, Any]:
     return dict(row)
 
 
-def _project_state(conn: Connection, project_id: int) -> dict[str, Any]:
-    status, reserved, consumed = conn.execute(
+def _holdings(conn: Connection, project_id: int) -> _Holdings:
+    status, reserved, consumed, last_on = conn.execute(
         text(
             """SELECT (array_agg(status ORDER BY id DESC) FILTER (WHERE status IS NOT NULL))[1],
-                      coalesce(sum(reserved_delta_ha), 0), coalesce(sum(consumed_delta_ha), 0)
+                      coalesce(sum(reserved_delta_ha), 0), coalesce(sum(consumed_delta_ha), 0),
+                      max(occurred_on)
                FROM envelope_entry WHERE project_id = :p"""
         ),
         {"p": project_id},
     ).one()
-    return {"status": status, "reserved_ha": float(reserved), "consumed_ha": float(consumed)}
+    return _Holdings(status, Decimal(reserved), Decimal(consumed), last_on)
 
 
 def _locked(
     conn: Connection, project_id: int, ruleset: RuleSet
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], _Holdings]:
     """The project and its current state, read once its envelope's account is locked."""
     project = _project_row(conn, project_id)
     if project["ruleset_id"] != ruleset.id:
@@ -455,7 +536,7 @@ def _locked(
             f"project {project['id']} draws on {project['ruleset_id']}, not {ruleset.id}"
         )
     lock_envelope(conn, ruleset.id)
-    return project, _project_state(conn, project_id)
+    return project, _holdings(conn, project_id)
 
 
 def _account(conn: Connection, ruleset_id: str) -> None:
@@ -473,12 +554,12 @@ def lock_envelope(conn: Connection, ruleset_id: str) -> None:
     )
 
 
-def _guard(conn: Connection, ruleset: RuleSet, drawn_ha: float, overdraft: bool) -> None:
+def _guard(conn: Connection, ruleset: RuleSet, drawn_ha: Decimal, overdraft: bool) -> None:
     """Refuse an entry that would overdraw the envelope (the account row is locked)."""
     if drawn_ha <= 0:
         return
     remaining = balance(conn, ruleset).remaining_ha
-    if drawn_ha <= remaining + 1e-9:
+    if drawn_ha <= remaining:
         return
     assert ruleset.envelope is not None
     if overdraft and ruleset.envelope.allow_overdraft:
@@ -489,7 +570,7 @@ def _guard(conn: Connection, ruleset: RuleSet, drawn_ha: float, overdraft: bool)
         else "the entry does not ask for an overdraft"
     )
     raise EnvelopeExhausted(
-        f"{ruleset.id}: {drawn_ha:.4f} ha asked, {max(remaining, 0):.4f} ha left; {why}"
+        f"{ruleset.id}: {drawn_ha:.4f} ha asked, {max(remaining, Decimal(0)):.4f} ha left; {why}"
     )
 
 
@@ -500,9 +581,9 @@ def _append(
     *,
     kind: str,
     status: str | None,
-    reserved: float,
-    consumed: float,
-    occurred_on: datetime.date | None,
+    reserved: Decimal,
+    consumed: Decimal,
+    occurred_on: datetime.date,
     author: str,
     reason: str,
     overdraft: bool = False,
@@ -523,7 +604,7 @@ def _append(
             "status": status,
             "reserved": reserved,
             "consumed": consumed,
-            "on": occurred_on or datetime.date.today(),
+            "on": occurred_on,
             "by": author,
             "reason": reason,
             "overdraft": overdraft,
@@ -548,6 +629,18 @@ GROUPS = {
 }
 ALERT_THRESHOLDS = (0.5, 0.8, 1.0)
 
+# The entries of the projects that are open data: a planned project is the EPCI's draft
+# (geo.access), so neither its territory nor its dates show in a public report. It holds
+# nothing, so the balance is the same with or without it.
+_PUBLIC_ENTRIES = """
+public_entry AS (
+    SELECT x.* FROM envelope_entry x
+    WHERE x.ruleset_id = :r AND x.project_id IN (
+        SELECT project_id FROM envelope_entry WHERE ruleset_id = :r GROUP BY project_id
+        HAVING (array_agg(status ORDER BY id DESC) FILTER (WHERE status IS NOT NULL))[1]
+               = ANY(CAST(:public AS text[])))
+)"""
+
 
 def envelope_report(
     conn: Connection,
@@ -556,7 +649,8 @@ def envelope_report(
     today: datetime.date | None = None,
 ) -> dict[str, Any]:
     """Consumed / reserved / remaining, by territory, month by month, with the projected
-    exhaustion date at the current pace and the alert thresholds crossed."""
+    exhaustion date at the current pace and the alert thresholds crossed. Public: planned
+    projects (drafts) are left out."""
     assert ruleset.envelope is not None
     today = today or datetime.date.today()
     total = balance(conn, ruleset)
@@ -566,49 +660,52 @@ def envelope_report(
         "period": [ruleset.envelope.first_year, ruleset.envelope.last_year],
         "national": total.as_dict(),
     }
+    params = {"r": ruleset.id, "public": list(PUBLIC_STATUSES)}
     if group_by is not None:
         if group_by not in GROUPS:
             raise LedgerError(f"group_by must be one of {', '.join(GROUPS)}")
         key, name = GROUPS[group_by]
         rows = conn.execute(
             text(
-                f"""SELECT {key} AS code, {name} AS name,
+                f"""WITH {_PUBLIC_ENTRIES}
+                    SELECT {key} AS code, {name} AS name,
                            coalesce(sum(x.reserved_delta_ha), 0),
                            coalesce(sum(x.consumed_delta_ha), 0)
-                    FROM envelope_entry x JOIN project p ON p.id = x.project_id
+                    FROM public_entry x JOIN project p ON p.id = x.project_id
                     JOIN epci e ON e.siren = p.epci_siren
-                    WHERE x.ruleset_id = :r GROUP BY 1, 2 ORDER BY 1"""
+                    GROUP BY 1, 2 ORDER BY 1"""
             ),
-            {"r": ruleset.id},
+            params,
         ).all()
         out["by"] = group_by
         out["groups"] = [
-            {"code": code, "name": n, "reserved_ha": round(r, 4), "consumed_ha": round(c, 4)}
+            {"code": code, "name": n, "reserved_ha": _ha(r), "consumed_ha": _ha(c)}
             for code, n, r, c in rows
         ]
     series = conn.execute(
         text(
-            """SELECT date_trunc('month', occurred_on)::date AS month,
-                      sum(reserved_delta_ha), sum(consumed_delta_ha)
-               FROM envelope_entry WHERE ruleset_id = :r GROUP BY 1 ORDER BY 1"""
+            f"""WITH {_PUBLIC_ENTRIES}
+                SELECT date_trunc('month', occurred_on)::date AS month,
+                       sum(reserved_delta_ha), sum(consumed_delta_ha)
+                FROM public_entry GROUP BY 1 ORDER BY 1"""
         ),
-        {"r": ruleset.id},
+        params,
     ).all()
-    cumulative, reserved, consumed = [], 0.0, 0.0
+    cumulative, reserved, consumed = [], Decimal(0), Decimal(0)
     crossed: dict[float, str] = {}
     for month, r, c in series:
         reserved += r
         consumed += c
         used = (reserved + consumed) / total.total_ha
         for threshold in ALERT_THRESHOLDS:
-            if used >= threshold and threshold not in crossed:
+            if used >= Decimal(str(threshold)) and threshold not in crossed:
                 crossed[threshold] = month.isoformat()
         cumulative.append(
             {
                 "month": month.isoformat(),
-                "reserved_ha": round(reserved, 4),
-                "consumed_ha": round(consumed, 4),
-                "remaining_ha": round(total.total_ha - reserved - consumed, 4),
+                "reserved_ha": _ha(reserved),
+                "consumed_ha": _ha(consumed),
+                "remaining_ha": _ha(total.total_ha - reserved - consumed),
             }
         )
     out["monthly"] = cumulative
@@ -620,20 +717,38 @@ def envelope_report(
 
 
 def _exhaustion(ruleset: RuleSet, total: Balance, today: datetime.date) -> dict[str, Any]:
-    """At the pace since the envelope opened (hectares drawn per day), when it runs out."""
+    """At the pace since the envelope opened (hectares drawn per day), when it runs out.
+
+    ``outlook`` says which case holds: ``nothing_drawn``, ``exhausted`` (nothing left),
+    ``before_end_of_period`` (then ``exhaustion_date`` is the projected day),
+    ``not_before_end_of_period`` (a pace too slow to empty it within the period: no date,
+    since a date centuries ahead means nothing), ``period_ended``.
+    """
     assert ruleset.envelope is not None
     start = datetime.date(ruleset.envelope.first_year, 1, 1)
-    drawn = total.reserved_ha + total.consumed_ha
-    days = max((today - start).days, 1)
-    pace_per_year = drawn / days * 365.25
     end = datetime.date(ruleset.envelope.last_year, 12, 31)
-    if drawn <= 0:
-        return {"pace_ha_per_year": 0.0, "exhaustion_date": None, "before_end_of_period": False}
-    remaining_days = total.remaining_ha / (drawn / days)
-    exhaustion = today + datetime.timedelta(days=max(remaining_days, 0))
-    return {
-        "pace_ha_per_year": round(pace_per_year, 4),
-        "exhaustion_date": exhaustion.isoformat(),
-        "before_end_of_period": exhaustion <= end,
+    drawn = float(total.reserved_ha + total.consumed_ha)
+    days = max((min(today, end) - start).days, 1)
+    per_day = drawn / days
+    out: dict[str, Any] = {
+        "pace_ha_per_year": round(per_day * 365.25, 4),
+        "exhaustion_date": None,
+        "before_end_of_period": False,
         "end_of_period": end.isoformat(),
+    }
+    if total.remaining_ha <= 0:
+        return out | {"outlook": "exhausted", "exhaustion_date": today.isoformat(),
+                      "before_end_of_period": today <= end}  # fmt: skip
+    if today > end:
+        return out | {"outlook": "period_ended"}
+    if drawn <= 0:
+        return out | {"outlook": "nothing_drawn"}
+    days_left = float(total.remaining_ha) / per_day
+    if days_left > (end - today).days:
+        return out | {"outlook": "not_before_end_of_period"}
+    exhaustion = today + datetime.timedelta(days=days_left)
+    return out | {
+        "outlook": "before_end_of_period",
+        "exhaustion_date": exhaustion.isoformat(),
+        "before_end_of_period": True,
     }

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -419,8 +420,9 @@ project = Table(
     Column("communes", JSONB, nullable=False),
     Column("departement_code", String(3)),
     Column("region_code", String(3)),
-    Column("area_ha", Float, nullable=False),
-    Column("naf_ha", Float, nullable=False),
+    # hectares as exact decimals, four places (migration 0009, geo.envelope.hectares)
+    Column("area_ha", Numeric(14, 4), nullable=False),
+    Column("naf_ha", Numeric(14, 4), nullable=False),
     Column("naf_computation", JSONB, nullable=False),
     Column("parcel_ids", JSONB),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -445,8 +447,8 @@ envelope_entry = Table(
     Column("project_id", Integer, ForeignKey("project.id"), nullable=False),
     Column("kind", String(16), nullable=False),  # status, correction
     Column("status", String(24)),  # the project's status after a status entry
-    Column("reserved_delta_ha", Float, nullable=False),
-    Column("consumed_delta_ha", Float, nullable=False),
+    Column("reserved_delta_ha", Numeric(14, 4), nullable=False),
+    Column("consumed_delta_ha", Numeric(14, 4), nullable=False),
     Column("occurred_on", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("recorded_by", Text, nullable=False),

@@ -1,15 +1,34 @@
-"""The industrial project ledger and the envelope reports."""
+"""The industrial project ledger and the envelope reports.
+
+The bodies are strict (issue 11): unknown members, booleans for numbers, numbers for
+dates or booleans, NaN and infinities, blank reasons are refused with a 422 before the
+ledger sees them, and the OpenAPI schema says so, so that generated clients and fuzzers
+send the real shapes. The ledger itself (geo.envelope) checks again what needs the
+database: the project's location, dates against its previous entries, the envelope.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime
 import io
+import re
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi import status as http_status
-from pydantic import BaseModel, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from app.auth import PrincipalDep, WriterDep
 from app.dependencies import PARCEL_ID_PATTERN, SIREN_PATTERN, ConnectionDep, SettingsDep
@@ -24,6 +43,7 @@ from geo.access import (
 from geo.envelope import (
     KINDS,
     STATUSES,
+    VISIBLE_CHARACTER,
     NotFoundError,
     change_status,
     correct,
@@ -33,30 +53,137 @@ from geo.envelope import (
     list_projects,
     lock_envelope,
 )
-from geo.rulesets import get_ruleset, load_rulesets
+from geo.project_geometry import MAX_PARCELS, ProjectGeometry
+from geo.rulesets import default_ruleset_id, get_ruleset, load_rulesets
 
 router = APIRouter(tags=["envelope"])
 
+ENVELOPE_RULESETS = sorted(r.id for r in load_rulesets().values() if r.envelope is not None)
+_RULESET_SCHEMA = {"enum": ENVELOPE_RULESETS}
+_RULESET_HELP = (
+    f"Envelope rule set id, one of {', '.join(ENVELOPE_RULESETS)} "
+    f"(default: {default_ruleset_id('envelope')}); /rulesets describes them"
+)
 RulesetQuery = Annotated[
     str | None,
-    Query(description="Envelope rule set id (default: industrial-envelope-2025)"),
-]
+    Query(pattern=r"^[a-z0-9-]{1,64}$", description=_RULESET_HELP,
+          json_schema_extra=_RULESET_SCHEMA),
+]  # fmt: skip
 GroupBy = Literal["region", "departement", "epci", "territoire_industrie"]
+ProjectId = Annotated[
+    str,
+    Path(
+        pattern=r"^[1-9][0-9]{0,9}$",
+        description="A project id as /projects gives it: digits, no sign, no leading zero",
+        examples=["1"],
+    ),
+]
+
+# A text that says something: a visible character, no NUL byte (PostgreSQL text cannot hold
+# one). The pattern is the whole rule, so that the schema says exactly what is refused.
+_TEXT_PATTERN = rf"^[^\x00]*{VISIBLE_CHARACTER}[^\x00]*$"
+Reason = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2000, pattern=_TEXT_PATTERN),
+    Field(description="Why: the decision, document or survey behind the entry (not blank)"),
+]
 
 
-class ProjectCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+def _iso_date(value: Any) -> Any:
+    # Python-mode validation would take an integer as a Unix timestamp (0 → 1970-01-01).
+    if isinstance(value, datetime.date) or (
+        isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)
+    ):
+        return value
+    raise ValueError("a date is written YYYY-MM-DD")
+
+
+EntryDate = Annotated[
+    datetime.date,
+    BeforeValidator(_iso_date),
+    Field(
+        description=(
+            "When it happened (default today): within the envelope's period, not after "
+            "tomorrow, never before the project's previous entry"
+        )
+    ),
+]
+
+
+def _at_least_a_square_metre(value: float) -> float:
+    if abs(value) < 0.0001:
+        raise ValueError("a correction is at least 0.0001 ha (1 m²) either way")
+    return value
+
+
+Hectares = Annotated[
+    float,
+    Strict(),
+    Field(
+        ge=-100_000,
+        le=100_000,
+        allow_inf_nan=False,
+        description=(
+            "Hectares to add (negative to give back): at least 0.0001 ha (1 m²) either way, "
+            "rounded to 4 decimals"
+        ),
+        json_schema_extra={"anyOf": [{"maximum": -0.0001}, {"minimum": 0.0001}]},
+    ),
+    AfterValidator(_at_least_a_square_metre),
+]
+EntryId = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1)]
+
+
+def _distinct(ids: list[str]) -> list[str]:
+    twice = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if twice:
+        raise ValueError(f"parcel id(s) given more than once: {', '.join(twice[:10])}")
+    return ids
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectCreate(_Body):
+    # exactly one of geometry and parcel_ids, said so in the schema
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["geometry"], "properties": {
+                    "geometry": {"type": "object"}, "parcel_ids": {"type": "null"}}},
+                {"required": ["parcel_ids"], "properties": {
+                    "parcel_ids": {"type": "array"}, "geometry": {"type": "null"}}},
+            ]
+        }
+    )  # fmt: skip
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_TEXT_PATTERN)]
     kind: Literal[KINDS] = "industrial"  # type: ignore[valid-type]
-    epci_siren: str = Field(pattern=SIREN_PATTERN)
-    geometry: dict[str, Any] | None = Field(
-        default=None, description="GeoJSON Polygon or MultiPolygon, WGS84"
+    epci_siren: str = Field(
+        pattern=SIREN_PATTERN, description="SIREN of the EPCI the project lies in"
     )
-    parcel_ids: list[Annotated[str, Field(pattern=PARCEL_ID_PATTERN)]] | None = Field(
-        default=None, min_length=1, max_length=10_000
-    )
-    ruleset: str | None = Field(default=None, description="Envelope the project draws on")
-    occurred_on: datetime.date | None = None
-    reason: str = Field(default="project recorded", min_length=1, max_length=2000)
+    geometry: ProjectGeometry | None = None
+    parcel_ids: (
+        Annotated[
+            list[Annotated[str, Field(pattern=PARCEL_ID_PATTERN)]],
+            Field(
+                min_length=1,
+                max_length=MAX_PARCELS,
+                json_schema_extra={"uniqueItems": True},
+                description="Cadastre parcel ids (14 characters), each once, in the EPCI",
+            ),
+            AfterValidator(_distinct),
+        ]
+        | None
+    ) = None
+    ruleset: Annotated[
+        str | None,
+        Field(pattern=r"^[a-z0-9-]{1,64}$", description=_RULESET_HELP,
+              json_schema_extra=_RULESET_SCHEMA),
+    ] = None  # fmt: skip
+    occurred_on: EntryDate | None = None
+    reason: Reason = "project recorded"
 
     @model_validator(mode="after")
     def _one_location(self) -> ProjectCreate:
@@ -65,19 +192,24 @@ class ProjectCreate(BaseModel):
         return self
 
 
-class StatusChange(BaseModel):
-    status: Literal[STATUSES]  # type: ignore[valid-type]
-    reason: str = Field(min_length=1, max_length=2000)
-    occurred_on: datetime.date | None = None
-    overdraft: bool = False
+class StatusChange(_Body):
+    # a project is planned when recorded, and never again
+    status: Literal[tuple(s for s in STATUSES if s != "planned")]  # type: ignore[valid-type]
+    reason: Reason
+    occurred_on: EntryDate | None = None
+    overdraft: StrictBool = Field(
+        default=False, description="Ask to overdraw the envelope (if its rule set allows it)"
+    )
 
 
-class Correction(BaseModel):
-    delta_ha: float = Field(description="Hectares to add (negative to give back)")
-    reason: str = Field(min_length=1, max_length=2000)
-    corrects_entry_id: int | None = None
-    occurred_on: datetime.date | None = None
-    overdraft: bool = False
+class Correction(_Body):
+    delta_ha: Hectares
+    reason: Reason
+    corrects_entry_id: EntryId | None = None
+    occurred_on: EntryDate | None = None
+    overdraft: StrictBool = Field(
+        default=False, description="Ask to overdraw the envelope (if its rule set allows it)"
+    )
 
 
 @router.get("/rulesets", summary="The rule sets: ZAN trajectories, envelopes, what-ifs")
@@ -98,7 +230,7 @@ def post_project(
 ) -> dict[str, Any]:
     authorise_create(principal, body.epci_siren)
     if body.geometry is not None:
-        vertices = count_vertices(body.geometry.get("coordinates"))
+        vertices = body.geometry.vertex_count()
         if vertices > settings.max_geometry_vertices:
             raise InvalidGeometry(
                 f"the geometry has {vertices} vertices: at most {settings.max_geometry_vertices}"
@@ -125,12 +257,24 @@ def post_project(
 def read_projects(
     conn: ConnectionDep,
     principal: PrincipalDep,
-    epci: Annotated[str | None, Query(pattern=SIREN_PATTERN)] = None,
-    departement: Annotated[str | None, Query(pattern=r"^[0-9][0-9AB][0-9]?$")] = None,
-    region: Annotated[str | None, Query(pattern=r"^[0-9]{2,3}$")] = None,
-    status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
+    epci: Annotated[
+        str | None, Query(pattern=SIREN_PATTERN, description="SIREN of the project's EPCI")
+    ] = None,
+    departement: Annotated[
+        str | None,
+        Query(pattern=r"^[0-9][0-9AB][0-9]?$", description="Département code (91, 2A, 974)"),
+    ] = None,
+    region: Annotated[
+        str | None, Query(pattern=r"^[0-9]{2,3}$", description="Région code (COG, e.g. 11)")
+    ] = None,
+    status: Annotated[
+        Literal[STATUSES] | None,  # type: ignore[valid-type]
+        Query(description="Current status; planned projects are shown to their territory only"),
+    ] = None,
     ruleset: RulesetQuery = None,
 ) -> list[dict[str, Any]]:
+    if ruleset is not None:
+        get_ruleset(ruleset, kind="envelope")  # an unknown rule set is a 422, as on /envelope
     projects = list_projects(
         conn,
         epci_siren=epci,
@@ -144,9 +288,9 @@ def read_projects(
 
 @router.get("/projects/{project_id}", summary="A project, its status and every ledger entry")
 def read_project(
-    project_id: Annotated[int, Path(ge=1)], conn: ConnectionDep, principal: PrincipalDep
+    project_id: ProjectId, conn: ConnectionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    return _readable_project(conn, principal, project_id)
+    return _readable_project(conn, principal, int(project_id))
 
 
 @router.post(
@@ -154,17 +298,18 @@ def read_project(
     summary="Authorise (reserve), complete (consume) or abandon (release) a project",
 )
 def post_status(
-    project_id: Annotated[int, Path(ge=1)],
+    project_id: ProjectId,
     body: StatusChange,
     conn: ConnectionDep,
     principal: WriterDep,
 ) -> dict[str, Any]:
+    pid = int(project_id)
     with conn.begin():
-        before = _locked_project(conn, principal, project_id)
+        before = _locked_project(conn, principal, pid)
         authorise_status(principal, before, body.status)
         after = change_status(
             conn,
-            project_id,
+            pid,
             body.status,
             ruleset=_ruleset_of(before),
             author=principal.name,
@@ -173,7 +318,7 @@ def post_status(
             overdraft=body.overdraft,
         )
         audit.record(
-            conn, principal, "project.status", "project", project_id,
+            conn, principal, "project.status", "project", pid,
             before=_state(before), after=_state(after),
         )  # fmt: skip
     return after
@@ -181,17 +326,18 @@ def post_status(
 
 @router.post("/projects/{project_id}/corrections", summary="A compensating entry, with its reason")
 def post_correction(
-    project_id: Annotated[int, Path(ge=1)],
+    project_id: ProjectId,
     body: Correction,
     conn: ConnectionDep,
     principal: WriterDep,
 ) -> dict[str, Any]:
+    pid = int(project_id)
     with conn.begin():
-        before = _locked_project(conn, principal, project_id)
+        before = _locked_project(conn, principal, pid)
         authorise_correction(principal, before)
         after = correct(
             conn,
-            project_id,
+            pid,
             body.delta_ha,
             ruleset=_ruleset_of(before),
             author=principal.name,
@@ -201,24 +347,10 @@ def post_correction(
             overdraft=body.overdraft,
         )
         audit.record(
-            conn, principal, "project.correction", "project", project_id,
+            conn, principal, "project.correction", "project", pid,
             before=_state(before), after=_state(after),
         )  # fmt: skip
     return after
-
-
-def count_vertices(coordinates: Any) -> int:
-    """Positions in GeoJSON coordinates, however deeply nested (iteratively: no recursion
-    limit to hit with a hostile body)."""
-    count, stack = 0, [coordinates]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            if item and all(isinstance(v, int | float) for v in item):
-                count += 1
-            else:
-                stack.extend(item)
-    return count
 
 
 def _readable_project(conn, principal: Principal, project_id: int) -> dict[str, Any]:
@@ -264,8 +396,12 @@ def _ruleset_of(project: dict[str, Any]):
 def read_envelope(
     conn: ConnectionDep,
     ruleset: RulesetQuery = None,
-    group_by: GroupBy | None = None,
-    format: Literal["json", "csv"] = "json",
+    group_by: Annotated[
+        GroupBy | None, Query(description="Break the figures down by this territory level")
+    ] = None,
+    format: Annotated[
+        Literal["json", "csv"], Query(description="json: the whole report; csv: its groups")
+    ] = "json",
 ) -> Any:
     rules = get_ruleset(ruleset, kind="envelope")
     report = envelope_report(conn, rules, group_by)

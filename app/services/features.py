@@ -251,8 +251,9 @@ _PROJECTS = Collection(
         "commune": "t.commune_insee",
         "departement": "t.departement_code",
         "region": "t.region_code",
-        "area_ha": "t.area_ha",
-        "naf_ha": "t.naf_ha",
+        # numeric(14,4) in the ledger: a number in tiles too (ST_AsMVT writes numeric as text)
+        "area_ha": "t.area_ha::float8",
+        "naf_ha": "t.naf_ha::float8",
         "created_at": "t.created_at",
     },
     queryables={
