@@ -1,7 +1,7 @@
 """ZAN rules as data: territorialised targets, planning documents, PENE list, commune splits
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-23
 
 Written from geo/schema.py (section "ZAN rules as data"). Re-chained after 0009 at merge:
