@@ -55,10 +55,21 @@ COLLECTION_RESPONSE = geojson_response(
 
 def base_url(request: Request) -> str:
     """The root of the links an answer carries, ending in "/": the configured public URL
-    (FONCIER_PUBLIC_URL), else "/" (links relative to the server root). Never built from the
-    request's Host header: a client or a poisoned cache would choose where links point."""
+    (FONCIER_PUBLIC_URL), else the address the server listens on (its socket's, e.g.
+    http://127.0.0.1:8000/). Never the request's Host header: a client, or a cache it
+    poisoned, would choose where the links point. Absolute, because OGC clients such as
+    GDAL 3.6 do not resolve relative links."""
     public = request.app.state.settings.public_url
-    return public.rstrip("/") + "/" if public else "/"
+    if public:
+        return public.rstrip("/") + "/"
+    server = request.scope.get("server")
+    if not server or server[1] is None:  # a Unix socket: links relative to the root
+        return "/"
+    host, port = server
+    host = f"[{host}]" if ":" in host else host
+    scheme = request.scope.get("scheme", "http")
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}/" if port == default else f"{scheme}://{host}:{port}/"
 
 
 def link_to(request: Request, path: str | None = None, **params: Any) -> str:

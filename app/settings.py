@@ -47,8 +47,8 @@ class Settings(BaseSettings):
 
     # The address clients reach the service at, e.g. "https://foncier.example.fr" (or with a
     # path prefix behind a proxy): the root of the absolute links of answers (next pages,
-    # OGC links, TileJSON). Unset: links are relative to the server root. Never taken from
-    # the request's Host header, which the client chooses.
+    # OGC links, TileJSON). Unset: the address the server listens on. Never taken from the
+    # request's Host header, which the client chooses.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
 
     # Where the shipped demo data lives.

@@ -83,9 +83,6 @@ const map = new maplibregl.Map({
   zoom: 5,
   hash: true,
   attributionControl: { compact: true },
-  // TileJSON links are relative unless FONCIER_PUBLIC_URL is set; tiles are fetched from a
-  // worker, where a relative address would not resolve against this page.
-  transformRequest: (url) => ({ url: new URL(url, location.href).href }),
 });
 map.addControl(new maplibregl.NavigationControl(), "top-left");
 map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
