@@ -88,7 +88,7 @@ def test_api_conforms_and_never_fails(fuzz_server: str, tmp_path: Path) -> None:
     found = {(f["code"], op) for f in data["failures"] for op in f["operations"]}
     cases = data["test_cases"]
     print(
-        f"\nschemathesis {' '.join(command[4:-4])}\n"
+        f"\nschemathesis {' '.join(command[4:-4]).replace(TOKEN, '…')}\n"
         f"{data['operations']['tested']} operations, {cases['generated']} test cases in "
         f"{data['running_time']:.0f} s, {cases['unique_failures']} unique failures "
         f"({len(found & KNOWN_LEDGER_FAILURES)} known on the ledger's routes: "
