@@ -146,7 +146,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route for {request.url.path}"
         if exc.status_code == 405:
-            headers["Allow"] = ", ".join(_allowed_methods(request))
+            routed = {m.strip() for m in headers.get("Allow", "").split(",") if m.strip()}
+            headers["Allow"] = ", ".join(_allowed_methods(request, routed))
             detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
         return problem(exc.status_code, detail, headers=headers, instance=request.url.path)
 
@@ -175,11 +176,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(500, "database error", instance=request.url.path)
 
 
-def _allowed_methods(request: Request) -> list[str]:
-    """Every method the API documents on this path (RFC 9110 §15.5.6: the Allow header of a
-    405). Several routes may share a path (GET and POST /projects): the router's own 405
-    names only the first one's. HEAD goes with GET (app.limits.HeadAsGet)."""
-    methods: set[str] = set()
+def _allowed_methods(request: Request, routed: set[str]) -> list[str]:
+    """Every method the API documents on this path, with ``routed`` (the router's own 405,
+    which names only the first matching route's: GET and POST /projects are two routes),
+    for the Allow header of a 405 (RFC 9110 §15.5.6). HEAD goes with GET (HeadAsGet)."""
+    methods = set(routed)
     for template, operations in request.app.openapi()["paths"].items():
         pattern = "[^/]+".join(re.escape(part) for part in re.split(r"\{[^}]+\}", template))
         if re.fullmatch(pattern, request.url.path):

@@ -172,6 +172,10 @@ def test_405_carries_allow(api_client: TestClient) -> None:
     both = api_client.put("/projects")
     problem(both, 405)
     assert both.headers["allow"] == "GET, HEAD, POST"
+    # and on the routes the schema does not document
+    docs = api_client.post("/docs")
+    problem(docs, 405)
+    assert docs.headers["allow"] == "GET, HEAD"
 
 
 def test_head_on_get_routes(api_client: TestClient) -> None:
