@@ -80,6 +80,9 @@ def bbox_query(
     return values  # type: ignore[return-value]
 
 
+MAX_OFFSET = 1_000_000_000
+
+
 @dataclass(frozen=True)
 class Page:
     limit: int
@@ -91,7 +94,10 @@ def page_query(
     limit: Annotated[
         int | None, Query(ge=1, description="Page size (default and maximum are settings)")
     ] = None,
-    offset: Annotated[int, Query(ge=0, description="Number of features to skip")] = 0,
+    # bounded: PostgreSQL's OFFSET is a bigint, and no collection holds a billion rows
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Number of features to skip")
+    ] = 0,
 ) -> Page:
     limit = settings.default_page_size if limit is None else limit
     if limit > settings.max_page_size:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -87,7 +88,9 @@ class InvalidGeometry(ApiError):
     status = 422
 
 
-def problem(status: int, detail: str | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int, detail: str | None = None, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     # type "about:blank": the title is then the HTTP status phrase (RFC 9457 §4.2.1).
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -97,9 +100,11 @@ def problem(status: int, detail: str | None = None, **extra: Any) -> JSONRespons
     if detail:
         body["detail"] = detail
     body.update(extra)
-    headers = {"Retry-After": "5"} if status == 503 else None
+    headers = dict(headers or {})
+    if status == 503:
+        headers["Retry-After"] = "5"
     if status == 401:
-        headers = {"WWW-Authenticate": 'Bearer realm="foncier"'}
+        headers["WWW-Authenticate"] = 'Bearer realm="foncier"'
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -137,9 +142,14 @@ def install_error_handlers(app: FastAPI) -> None:
             cause = exc.__cause__
             return problem(cause.status, cause.detail, instance=request.url.path)
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route for {request.url.path}"
-        return problem(exc.status_code, detail, instance=request.url.path)
+        if exc.status_code == 405:
+            routed = {m.strip() for m in headers.get("Allow", "").split(",") if m.strip()}
+            headers["Allow"] = ", ".join(_allowed_methods(request, routed))
+            detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+        return problem(exc.status_code, detail, headers=headers, instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -164,3 +174,17 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.connection_invalidated:
             return problem(503, "the database connection was lost, retry shortly")
         return problem(500, "database error", instance=request.url.path)
+
+
+def _allowed_methods(request: Request, routed: set[str]) -> list[str]:
+    """Every method the API documents on this path, with ``routed`` (the router's own 405,
+    which names only the first matching route's: GET and POST /projects are two routes),
+    for the Allow header of a 405 (RFC 9110 §15.5.6). HEAD goes with GET (HeadAsGet)."""
+    methods = set(routed)
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = "[^/]+".join(re.escape(part) for part in re.split(r"\{[^}]+\}", template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {m.upper() for m in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)

@@ -15,7 +15,8 @@ from fastapi.staticfiles import StaticFiles
 
 from app.db import make_engine
 from app.errors import PROBLEM_RESPONSES, install_error_handlers
-from app.limits import BodySizeLimit
+from app.limits import BodySizeLimit, HeadAsGet, RejectNul
+from app.openapi import install as install_openapi
 from app.routers import (
     admin,
     health,
@@ -58,6 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Served below from our own static files, not from a CDN (see add_docs).
         docs_url=None,
         redoc_url=None,
+        # No redirect from /path/ to /path: Starlette builds its Location from the Host
+        # header, which the client chooses. A trailing slash is a 404.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.url_for(), settings.statement_timeout_ms)
@@ -79,6 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.mount("/static", StaticFiles(directory=home.STATIC_DIR), name="static")
     add_docs(app)
+    install_openapi(app)
+    # Each add_middleware wraps the previous ones: RejectNul reads bodies BodySizeLimit has
+    # bounded; HeadAsGet, outermost, drops the body of whatever the others answer.
+    app.add_middleware(RejectNul)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Tiles and GeoJSON shrink 3-10x; level 5 costs a fraction of level 9's CPU.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
@@ -89,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(HeadAsGet)
 
     return app
 

@@ -1,7 +1,9 @@
-"""Response classes for bodies already serialised by PostGIS, and their OpenAPI schemas."""
+"""Response classes for bodies already serialised by PostGIS, their OpenAPI schemas, and
+what answers share: the links they carry and their conditional (ETag) form."""
 
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import Response
 
 GEOJSON = "application/geo+json"
@@ -49,3 +51,42 @@ FEATURE_RESPONSE = geojson_response(FEATURE_SCHEMA, "A GeoJSON Feature (RFC 7946
 COLLECTION_RESPONSE = geojson_response(
     FEATURE_COLLECTION_SCHEMA, "A GeoJSON FeatureCollection (RFC 7946, WGS84)"
 )
+
+
+def base_url(request: Request) -> str:
+    """The root of the links an answer carries, ending in "/": the configured public URL
+    (FONCIER_PUBLIC_URL), else the address the server listens on (its socket's, e.g.
+    http://127.0.0.1:8000/). Never the request's Host header: a client, or a cache it
+    poisoned, would choose where the links point. Absolute, because OGC clients such as
+    GDAL 3.6 do not resolve relative links."""
+    public = request.app.state.settings.public_url
+    if public:
+        return public.rstrip("/") + "/"
+    server = request.scope.get("server")
+    if not server or server[1] is None:  # a Unix socket: links relative to the root
+        return "/"
+    host, port = server
+    host = f"[{host}]" if ":" in host else host
+    scheme = request.scope.get("scheme", "http")
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}/" if port == default else f"{scheme}://{host}:{port}/"
+
+
+def link_to(request: Request, path: str | None = None, **params: Any) -> str:
+    """A link to ``path`` (default: the request's own path and query, with ``params``
+    replacing theirs), under base_url()."""
+    if path is None:
+        url = request.url.include_query_params(**params) if params else request.url
+        path = url.path + (f"?{url.query}" if url.query else "")
+    return base_url(request) + path.lstrip("/")
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header matches ``etag``: "*", or a comma-separated list of
+    entity tags compared weakly (RFC 9110 §13.1.2: W/"x" matches "x")."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    opaque = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == opaque for tag in if_none_match.split(","))

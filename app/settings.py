@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_geometry_vertices: int = Field(default=20_000, ge=4)
     statement_timeout_ms: int = Field(default=15_000, ge=1)
+    # A candidate site search (an unauthenticated graph walk) stops past this many seconds.
+    site_search_seconds: float = Field(default=3.0, gt=0, le=60)
 
     # Vector tiles: how long clients and proxies may keep a tile (Cache-Control max-age).
     tile_cache_seconds: int = Field(default=300, ge=0)
@@ -45,6 +47,12 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API from another site (CORS), comma-separated,
     # e.g. "https://carto.example.fr,http://localhost:5173"; "*" for any. Empty: none.
     cors_origins: str = ""
+
+    # The address clients reach the service at, e.g. "https://foncier.example.fr" (or with a
+    # path prefix behind a proxy): the root of the absolute links of answers (next pages,
+    # OGC links, TileJSON). Unset: the address the server listens on. Never taken from the
+    # request's Host header, which the client chooses.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
 
     # Where the shipped demo data lives.
     data_dir: Path = PROJECT_DIR / "data"

@@ -174,6 +174,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The uvicorn process behind each base URL running_server yields (its memory is measured).
+SERVERS: dict[str, subprocess.Popen] = {}
+
+
 @contextlib.contextmanager
 def running_server(db_url: str, log: Path, **env: str) -> Iterator[str]:
     """The service under uvicorn on a free loopback port, for real HTTP clients."""
@@ -197,8 +201,10 @@ def running_server(db_url: str, log: Path, **env: str) -> Iterator[str]:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"uvicorn did not start:\n{log.read_text()}")
             time.sleep(0.2)
+        SERVERS[base] = server
         yield base
     finally:
+        SERVERS.pop(base, None)
         server.terminate()
         server.wait(timeout=10)
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
 from app.dependencies import BBoxDep, CollectionDep, ConnectionDep, SettingsDep
 from app.errors import InvalidParameter, NotFound
-from app.responses import COLLECTION_RESPONSE, FEATURE_RESPONSE, GeoJSONResponse
+from app.responses import (
+    COLLECTION_RESPONSE,
+    FEATURE_RESPONSE,
+    GeoJSONResponse,
+    base_url,
+    link_to,
+)
 from app.services.features import COLLECTIONS, Collection, ItemsQuery, item, items_page
 
 router = APIRouter(tags=["OGC API - Features"])
@@ -34,7 +41,7 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str
 
 
 def landing_page(request: Request) -> dict[str, Any]:
-    base = str(request.base_url)
+    base = base_url(request)
     return {
         "title": "Foncier",
         "description": (
@@ -63,7 +70,7 @@ def conformance() -> dict[str, list[str]]:
 
 
 def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
-    base = f"{request.base_url}collections/{collection.id}"
+    base = f"{base_url(request)}collections/{collection.id}"
     description: dict[str, Any] = {
         "id": collection.id,
         "title": collection.title,
@@ -80,7 +87,7 @@ def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
                 "Properties a request may filter on",
             ),
             _link(
-                f"{request.base_url}tiles/{collection.id}/tilejson.json",
+                f"{base_url(request)}tiles/{collection.id}/tilejson.json",
                 "describedby",
                 "application/json",
                 "Vector tiles (TileJSON)",
@@ -96,7 +103,7 @@ def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
 @router.get("/collections", summary="The feature collections")
 def collections(request: Request, conn: ConnectionDep) -> dict[str, Any]:
     return {
-        "links": [_link(f"{request.base_url}collections", "self", "application/json")],
+        "links": [_link(f"{base_url(request)}collections", "self", "application/json")],
         "collections": [_describe(request, conn, c) for c in COLLECTIONS.values()],
     }
 
@@ -113,7 +120,7 @@ def collection(collection: CollectionDep, request: Request, conn: ConnectionDep)
 def queryables(collection: CollectionDep, request: Request) -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"{request.base_url}collections/{collection.id}/queryables",
+        "$id": f"{base_url(request)}collections/{collection.id}/queryables",
         "type": "object",
         "title": collection.title,
         "properties": {name: {"type": "string"} for name in collection.queryables},
@@ -160,12 +167,12 @@ def items(
     page = items_page(
         conn, collection, ItemsQuery(bbox=bbox, properties=properties, after=after), limit
     )
-    links = [_link(str(request.url), "self", "application/geo+json")]
+    links = [_link(link_to(request), "self", "application/geo+json")]
     if page.has_more:
-        next_url = request.url.include_query_params(limit=limit, cursor=page.last_key)
-        links.append(_link(str(next_url), "next", "application/geo+json", "Next page"))
+        next_url = link_to(request, limit=limit, cursor=page.last_key)
+        links.append(_link(next_url, "next", "application/geo+json", "Next page"))
     links.append(
-        _link(f"{request.base_url}collections/{collection.id}", "collection", "application/json")
+        _link(f"{base_url(request)}collections/{collection.id}", "collection", "application/json")
     )
     head = json.dumps(
         {
@@ -198,9 +205,9 @@ def feature(
     found = item(conn, collection, key) if key is not None else None
     if found is None:
         raise NotFound(f"no feature {feature_id!r} in {collection.id}")
-    base = f"{request.base_url}collections/{collection.id}"
+    base = f"{base_url(request)}collections/{collection.id}"
     links = [
-        _link(str(request.url), "self", "application/geo+json"),
+        _link(link_to(request), "self", "application/geo+json"),
         _link(base, "collection", "application/json"),
     ]
     return GeoJSONResponse(f'{found[:-1]}, "links": {json.dumps(links)}}}')
@@ -209,10 +216,9 @@ def feature(
 def _parse_key(collection: Collection, value: str) -> str | int:
     if not collection.key_is_int:
         return value
-    try:
-        key = int(value)
-    except ValueError:
-        key = None
+    # The canonical form only: int() would also take "01", " 1", "+1", "1_0" or "１", and
+    # one feature must have one address.
+    key = int(value) if re.fullmatch(r"[1-9][0-9]{0,9}", value) else None
     if key is None or not 0 < key < 2**31:
         raise InvalidParameter(f"{collection.id} ids are positive integers, got {value!r}")
     return key

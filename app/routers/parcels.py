@@ -4,7 +4,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from app.dependencies import INSEE_PATTERN, PARCEL_ID_PATTERN, BBoxDep, ConnectionDep, PageDep
 from app.errors import NotFound
-from app.responses import COLLECTION_RESPONSE, FEATURE_RESPONSE, GeoJSONResponse
+from app.responses import COLLECTION_RESPONSE, FEATURE_RESPONSE, GeoJSONResponse, link_to
 from app.services.geojson import feature_collection
 from app.services.parcels import ParcelFilter, parcel_feature, parcel_page
 
@@ -52,8 +52,8 @@ def get_parcel(
 
 def _paging_links(request: Request, page, matched: int) -> list[dict[str, str]]:
     def link(rel: str, offset: int) -> dict[str, str]:
-        url = request.url.include_query_params(limit=page.limit, offset=offset)
-        return {"rel": rel, "type": "application/geo+json", "href": str(url)}
+        href = link_to(request, limit=page.limit, offset=offset)
+        return {"rel": rel, "type": "application/geo+json", "href": href}
 
     links = [link("self", page.offset)]
     if page.offset + page.limit < matched:

@@ -14,10 +14,19 @@ from app.dependencies import (
     BBoxDep,
     ConnectionDep,
     PageDep,
+    SettingsDep,
 )
 from app.errors import InvalidParameter
+from app.responses import link_to
 from geo.scoring.profiles import get_profile, validate
-from geo.scoring.search import Filters, parcel_score, search_parcels, search_sites
+from geo.scoring.search import (
+    MAX_GAP_M,
+    MAX_SITE_AREA_HA,
+    Filters,
+    parcel_score,
+    search_parcels,
+    search_sites,
+)
 
 router = APIRouter(tags=["ranking"])
 
@@ -27,11 +36,12 @@ ProfileQuery = Annotated[
         description="Scoring profile: small-industry (default), large-industrial-site, logistics"
     ),
 ]
+# Its JSON shape is described in the OpenAPI document by app.openapi.
 WeightsQuery = Annotated[
     str | None,
     Query(
+        max_length=1000,
         description='Custom weights as JSON, e.g. {"zoning": 2}: replace the profile\'s',
-        examples=['{"zoning": 2, "on_friche": 2, "size_fit": 1}'],
     ),
 ]
 Zoning = Literal["activity", "housing", "mixed", "agricultural", "natural", "other"]
@@ -45,6 +55,8 @@ def _profile(profile: str | None, weights: str | None):
         parsed = json.loads(weights)
     except json.JSONDecodeError as exc:
         raise InvalidParameter(f"weights is not valid JSON: {exc.msg}") from None
+    except RecursionError:  # nesting deeper than the parser's stack (max_length bounds it too)
+        raise InvalidParameter("weights is nested too deeply") from None
     if not isinstance(parsed, dict):
         raise InvalidParameter('weights must be a JSON object, e.g. {"zoning": 2}')
     custom = validate(
@@ -126,18 +138,10 @@ def parcels_search(
     features, matched = search_parcels(
         conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
     )
-    links = [{"rel": "self", "href": str(request.url)}]
+    links = [{"rel": "self", "href": link_to(request)}]
     if page.offset + page.limit < matched:
-        links.append(
-            {
-                "rel": "next",
-                "href": str(
-                    request.url.include_query_params(
-                        offset=page.offset + page.limit, limit=page.limit
-                    )
-                ),
-            }
-        )
+        next_page = link_to(request, offset=page.offset + page.limit, limit=page.limit)
+        links.append({"rel": "next", "href": next_page})
     return {
         "type": "FeatureCollection",
         "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},
@@ -166,12 +170,17 @@ def read_parcel_score(
 def sites_search(
     conn: ConnectionDep,
     bbox: BBoxDep,
-    min_area: Annotated[float, Query(gt=0, description="hectares the site must reach")],
+    settings: SettingsDep,
+    min_area: Annotated[
+        float, Query(gt=0, le=MAX_SITE_AREA_HA, description="hectares the site must reach")
+    ],
     commune: Commune = None,
     epci: Epci = None,
     territoire_industrie: Ti = None,
     departement: Departement = None,
-    gap: Annotated[float, Query(ge=0, le=500, description="metres between parcels of a site")] = 0,
+    gap: Annotated[
+        float, Query(ge=0, le=MAX_GAP_M, description="metres between parcels of a site")
+    ] = 0,
     min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
     profile: ProfileQuery = None,
     weights: WeightsQuery = None,
@@ -184,7 +193,14 @@ def sites_search(
     chosen, custom = _profile(profile, weights)
     filters = _filters(commune, epci, territoire_industrie, departement, bbox, min_score=min_score)
     sites = search_sites(
-        conn, chosen, filters, min_area_ha=min_area, gap_m=gap, limit=limit, custom=custom
+        conn,
+        chosen,
+        filters,
+        min_area_ha=min_area,
+        gap_m=gap,
+        limit=limit,
+        custom=custom,
+        budget_s=settings.site_search_seconds,
     )
     return {
         "type": "FeatureCollection",

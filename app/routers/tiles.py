@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from app.dependencies import CollectionDep, ConnectionDep, SettingsDep
 from app.errors import NotFound
+from app.responses import base_url, etag_matches
 from app.services.tiles import MAX_ZOOM, tile, tile_in_range, tilejson
 
 router = APIRouter(prefix="/tiles", tags=["vector tiles"])
@@ -22,7 +23,7 @@ MVT = "application/vnd.mapbox-vector-tile"
 )
 def read_tilejson(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
     bounds = request.app.state.extents.get(conn, collection)
-    return tilejson(collection, str(request.base_url), bounds)
+    return tilejson(collection, base_url(request), bounds)
 
 
 @router.get(
@@ -48,7 +49,7 @@ def read_tile(
         "Cache-Control": f"public, max-age={settings.tile_cache_seconds}",
         "ETag": etag,
     }
-    if request.headers.get("if-none-match") == etag:
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     if not body:
         return Response(status_code=204, headers=headers)

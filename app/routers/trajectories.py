@@ -14,7 +14,16 @@ from geo.zan import trajectory, yearly_consumption
 router = APIRouter(prefix="/trajectories", tags=["ZAN"])
 
 Level = Literal["commune", "epci", "departement", "region", "territoire_industrie"]
-Code = Annotated[str, Path(min_length=2, max_length=20, pattern=r"^[0-9A-Za-z_-]+$")]
+Code = Annotated[
+    str,
+    Path(
+        min_length=2,
+        max_length=20,
+        pattern=r"^[0-9A-Za-z_-]+$",
+        description="The territory's code (INSEE, SIREN, département, région, TI id)",
+        examples=["200056232"],
+    ),
+]
 RulesetQuery = Annotated[
     str | None, Query(description="ZAN rule set id (default: the one marked default)")
 ]

@@ -401,7 +401,7 @@ def _read_chunks(
                 elif isinstance(item, BaseException):
                     raise item
                 else:
-                    yield item  # type: ignore[misc]
+                    yield item
         finally:
             stop.set()
             for thread in threads:
@@ -553,7 +553,9 @@ def _attach(conn: Connection, path: Path, departement: str) -> None:
 
 
 def _copy(conn: Connection, path: Path, table: str, payload: memoryview) -> None:
-    cursor = conn.connection.dbapi_connection.cursor()
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None  # a checked-out connection always has one
+    cursor = dbapi.cursor()
     try:
         with cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT binary)") as copy:
             copy.write(SIGNATURE)

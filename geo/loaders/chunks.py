@@ -11,10 +11,10 @@ or makes chunks GDAL cannot read, and the caller falls back to a single reader.
 from __future__ import annotations
 
 import gzip
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 CHUNK_BYTES = 8 * 1024 * 1024
 _FEATURE_START = (b'{"type":"Feature"', b'{"type": "Feature"')
@@ -32,8 +32,10 @@ class Chunk:
     features: int
 
 
-def _open(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+def _open(path: Path) -> io.BufferedIOBase:
+    if path.suffix == ".gz":
+        return gzip.GzipFile(path, "rb")
+    return path.open("rb")
 
 
 def is_line_delimited(path: Path) -> bool:

@@ -204,7 +204,7 @@ def _batches(
     for batch, crs in read_geojson(path, required=("site_id",), source_crs=source_crs):
         geoms = geometries_from_wkb(batch)
         is_point = np.asarray([g is not None and g.geom_type == "Point" for g in geoms])
-        outlines = np.where(is_point, None, geoms)
+        outlines = np.where(is_point, np.asarray(None, dtype=object), geoms)
         points = np.where(is_point, geoms, _wkt(path, batch, "geompoint"))
         yield batch, outlines, points, crs
 

@@ -325,7 +325,7 @@ def _close_rings(geometry: dict) -> int:
     """Close the open rings of a GeoJSON Polygon or MultiPolygon in place; how many."""
     polygons = {"Polygon": [geometry["coordinates"]], "MultiPolygon": geometry["coordinates"]}
     closed = 0
-    for rings in polygons.get(geometry.get("type"), []):
+    for rings in polygons.get(geometry.get("type", ""), []):
         for ring in rings:
             if ring and ring[0] != ring[-1]:
                 ring.append(ring[0])
@@ -389,7 +389,9 @@ class Stage:
         ]
         if len(fields[0].values) == 0:
             return
-        cursor = self.conn.connection.dbapi_connection.cursor()
+        dbapi = self.conn.connection.dbapi_connection
+        assert dbapi is not None  # a checked-out connection always has one
+        cursor = dbapi.cursor()
         with cursor.copy(
             f"COPY {self.name} ({', '.join(self.columns)}) FROM STDIN (FORMAT binary)"
         ) as copy:
@@ -508,7 +510,9 @@ def replace_links(
     )
     conn.exec_driver_sql(f"TRUNCATE {stage}")
     if len(owners):
-        cursor = conn.connection.dbapi_connection.cursor()
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None  # a checked-out connection always has one
+        cursor = dbapi.cursor()
         with cursor.copy(f"COPY {stage} (owner, parcel_id) FROM STDIN (FORMAT binary)") as copy:
             copy.write(SIGNATURE)
             copy.write(encode_rows([Field(owners, "text"), Field(parcels, "text")]))

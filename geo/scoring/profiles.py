@@ -31,7 +31,12 @@ def validate(
             f"{profile_id}: unknown criteria {', '.join(unknown)} "
             f"(known: {', '.join(CRITERIA_NAMES)})"
         )
-    bad = {k: v for k, v in weights.items() if float(v) not in ALLOWED_WEIGHTS}
+    # numbers only: a string, a list, null or a boolean (JSON true is not 1) is refused
+    bad = {
+        k: v
+        for k, v in weights.items()
+        if isinstance(v, bool) or not isinstance(v, int | float) or float(v) not in ALLOWED_WEIGHTS
+    }
     if bad:
         raise ProfileError(f"{profile_id}: weights must be 0.5, 1 or 2, not {bad}")
     if not weights:
@@ -69,7 +74,7 @@ def load_profiles(directory: Path = PROFILES_DIR) -> dict[str, Profile]:
 
 def get_profile(profile_id: str | None) -> Profile:
     profiles = load_profiles()
-    profile_id = profile_id or DEFAULT_PROFILE
+    profile_id = DEFAULT_PROFILE if profile_id is None else profile_id  # "" is no profile id
     if profile_id not in profiles:
         raise ProfileError(f"unknown profile {profile_id!r} (known: {', '.join(sorted(profiles))})")
     return profiles[profile_id]

@@ -232,9 +232,8 @@ def _index_next_tables(engine: Engine, workers: int) -> list[str]:
             for name, definition in indexes:
                 ddl, found = re.subn(
                     rf"^CREATE (UNIQUE )?INDEX {name} ON (\S+\.)?{table} ",
-                    lambda m, name=name, table=table: (
-                        f"CREATE {m.group(1) or ''}INDEX {name}_next ON {table}_next "
-                    ),
+                    # \1: "UNIQUE " or, unmatched, nothing
+                    rf"CREATE \1INDEX {name}_next ON {table}_next ",
                     definition,
                 )
                 if not found:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg.errors import QueryCanceled
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84, departement_of
 from geo.scoring.model import EXCLUDED_SQL, MODEL_VERSION, Profile, explain, score_sql
-from geo.scoring.sites import Parcel, WalkTooLong, grow_sites
+from geo.scoring.sites import Parcel, Site, WalkTooLong, grow_sites
 
 
 class SearchError(ValueError):
@@ -49,7 +53,8 @@ class Filters:
     include_excluded: bool = False
 
     def sql(self) -> tuple[str, dict[str, Any]]:
-        clauses, params = [], {}
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
         if self.commune:
             clauses.append("s.departement_code = :dep AND s.commune_insee = :commune")
             params.update(commune=self.commune, dep=departement_of(self.commune))
@@ -98,7 +103,9 @@ def _source(profile: Profile, custom: bool) -> tuple[str, dict[str, Any]]:
     lateral, score, reliability = score_sql(profile)
     return (
         f"(SELECT f.parcel_id, f.departement_code, f.commune_insee, c.epci_siren, f.area_ha, "
-        f"{score} AS score, {reliability} AS reliability, {EXCLUDED_SQL} AS excluded "
+        # float8 as the stored scores: numeric arithmetic would reach Python as Decimal
+        f"({score})::float8 AS score, ({reliability})::float8 AS reliability, "
+        f"{EXCLUDED_SQL} AS excluded "
         f"FROM parcel_features f LEFT JOIN commune c ON c.insee = f.commune_insee {lateral}) s",
         {},
     )
@@ -201,52 +208,35 @@ def search_sites(
     gap_m: float = 0.0,
     limit: int = 20,
     custom: bool = False,
+    budget_s: float | None = None,
 ) -> list[dict[str, Any]]:
     """Contiguous eligible parcels (touching, or within ``gap_m``) grown into candidate
-    sites that reach ``min_area_ha`` (geo.scoring.sites), best first."""
-    if min_area_ha <= 0:
-        raise SearchError("min_area_ha must be positive")
-    source, params = _source(profile, custom)
-    where, filter_params = filters.sql()
-    params.update(filter_params)
-    # Only what the walk needs: this list may hold 100,000 parcels. The geometry and the
-    # criteria are read for the parcels of the sites kept (_site_details).
-    joins = _joins(filters)
-    eligible = conn.execute(
-        text(f"SELECT s.parcel_id, s.score, s.area_ha FROM {source}{joins} WHERE {where}"),
-        params,
-    ).all()
-    if len(eligible) > MAX_SITE_CANDIDATES:
-        raise SearchError(
-            f"{len(eligible):,} eligible parcels: a site search assembles at most "
-            f"{MAX_SITE_CANDIDATES:,}; narrow the territory or add min_score"
-        )
-    parcels = {r[0]: Parcel(*r) for r in eligible}
+    sites that reach ``min_area_ha`` (geo.scoring.sites), best first.
 
-    def neighbours(ids: list[str]) -> dict[str, set[str]]:
-        rows = conn.execute(text(_NEIGHBOURS), {"ids": ids, "gap": gap_m}).all()
-        return {parcel_id: set(near) for parcel_id, near in rows}
-
-    if len(parcels) <= PREFETCH_NEIGHBOURS:
-        everyone: dict[str, set[str]] = {i: set() for i in parcels}
-        for a, b in conn.execute(text(_PAIRS), {"ids": list(parcels), "gap": gap_m}):
-            if b in everyone:
-                everyone[a].add(b)
-                everyone[b].add(a)
-
-        def neighbours(ids: list[str]) -> dict[str, set[str]]:  # noqa: F811 - the cached form
-            return everyone
-
+    ``budget_s`` bounds the time spent finding neighbours and walking (the queries get
+    what is left of it as their statement_timeout): past it, a SearchError.
+    """
+    if not 0 < min_area_ha <= MAX_SITE_AREA_HA:
+        raise SearchError(f"min_area_ha must be above 0 and at most {MAX_SITE_AREA_HA:g}")
+    if not 0 <= gap_m <= MAX_GAP_M:
+        raise SearchError(f"gap_m must be between 0 and {MAX_GAP_M:g} metres")
+    deadline = None if budget_s is None else time.monotonic() + budget_s
+    previous_timeout = conn.execute(text("SELECT current_setting('statement_timeout')")).scalar()
     try:
-        found = grow_sites(
-            parcels, min_area_ha, limit=limit, neighbours=neighbours, max_lookups=MAX_LOOKUPS
-        )
+        found = _walk(conn, profile, filters, min_area_ha, gap_m, limit, custom, deadline)
     except WalkTooLong:
         raise SearchError(
-            f"the search walked {MAX_LOOKUPS:,} parcels without settling its best sites "
-            "(few parcels reach the requested size together): add min_score or narrow the "
-            "territory"
+            "the search did not settle its best sites within its budget (few parcels reach "
+            "the requested size together, or the gap joins too many): add min_score, narrow "
+            "the territory or lower the gap"
         ) from None
+    finally:
+        # the caller's timeout back (impossible, and moot, in a transaction a cancel aborted)
+        with contextlib.suppress(DBAPIError):
+            conn.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"),
+                {"ms": previous_timeout},
+            )
     ranked = sorted(
         found, key=lambda site: (-(site.score if site.score is not None else -1), -site.area_ha)
     )[:limit]
@@ -273,6 +263,95 @@ def search_sites(
             }
         )
     return sites
+
+
+def _walk(
+    conn: Connection,
+    profile: Profile,
+    filters: Filters,
+    min_area_ha: float,
+    gap_m: float,
+    limit: int,
+    custom: bool,
+    deadline: float | None,
+) -> list[Site]:
+    """The sites found (geo.scoring.sites.grow_sites) among the eligible parcels; WalkTooLong
+    past ``deadline``, in a query or in the walk."""
+
+    def within_deadline() -> None:
+        # the next queries get what is left of the budget (local to the transaction)
+        if deadline is None:
+            return
+        left_ms = int((deadline - time.monotonic()) * 1000)
+        if left_ms <= 0:
+            raise WalkTooLong("out of time")
+        conn.execute(
+            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(left_ms)}
+        )
+
+    source, params = _source(profile, custom)
+    where, filter_params = filters.sql()
+    params.update(filter_params)
+    # Only what the walk needs: this list may hold 100,000 parcels. The geometry and the
+    # criteria are read for the parcels of the sites kept (_site_details).
+    joins = _joins(filters)
+    within_deadline()
+    try:
+        eligible = conn.execute(
+            text(f"SELECT s.parcel_id, s.score, s.area_ha FROM {source}{joins} WHERE {where}"),
+            params,
+        ).all()
+    except OperationalError as exc:
+        raise _timed_out(exc) from None
+    if len(eligible) > MAX_SITE_CANDIDATES:
+        raise SearchError(
+            f"{len(eligible):,} eligible parcels: a site search assembles at most "
+            f"{MAX_SITE_CANDIDATES:,}; narrow the territory or add min_score"
+        )
+    parcels = {r[0]: Parcel(*r) for r in eligible}
+
+    def neighbours(ids: list[str]) -> dict[str, set[str]]:
+        within_deadline()
+        try:
+            rows = conn.execute(text(_NEIGHBOURS), {"ids": ids, "gap": gap_m}).all()
+        except OperationalError as exc:
+            raise _timed_out(exc) from None
+        return {parcel_id: set(near) for parcel_id, near in rows}
+
+    if len(parcels) <= PREFETCH_NEIGHBOURS:
+        everyone: dict[str, set[str]] = {i: set() for i in parcels}
+        within_deadline()
+        try:
+            pairs = conn.execute(
+                text(f"{_PAIRS} LIMIT {MAX_PAIRS + 1}"), {"ids": list(parcels), "gap": gap_m}
+            ).all()
+        except OperationalError as exc:
+            raise _timed_out(exc) from None
+        if len(pairs) > MAX_PAIRS:
+            raise WalkTooLong(f"more than {MAX_PAIRS} neighbour pairs")
+        for a, b in pairs:
+            if b in everyone:
+                everyone[a].add(b)
+                everyone[b].add(a)
+
+        def neighbours(ids: list[str]) -> dict[str, set[str]]:  # noqa: F811 - the cached form
+            return everyone
+
+    return grow_sites(
+        parcels,
+        min_area_ha,
+        limit=limit,
+        neighbours=neighbours,
+        max_lookups=MAX_LOOKUPS,
+        deadline=deadline,
+    )
+
+
+def _timed_out(exc: OperationalError) -> Exception:
+    """A query cancelled by the budget's statement_timeout is the walk out of time."""
+    if isinstance(exc.orig, QueryCanceled):
+        return WalkTooLong("out of time")
+    return exc
 
 
 # The parcels next to each of :ids, through the parcels' spatial index: without a gap,
@@ -307,6 +386,13 @@ WHERE p.id = ANY(:ids)
 # as soon as the best sites are certain.
 PREFETCH_NEIGHBOURS = 10_000
 MAX_LOOKUPS = 5_000  # about 2.5 s of walking
+# Pairs of neighbours fetched at once: about 20 a parcel within 50 m in the demo cadastre;
+# a wide gap over a dense commune joins far more, and their sets outgrow the budget.
+MAX_PAIRS = 500_000
+# Sites are contiguous land for one project: the largest industrial sites are a few
+# hundred hectares, and 100 m of gap bridges a road or a railway, not a neighbourhood.
+MAX_SITE_AREA_HA = 500.0
+MAX_GAP_M = 100.0
 # A site search walks the parcels one neighbourhood at a time; over more eligible parcels
 # than this, a search that finds few sites would walk for minutes.
 MAX_SITE_CANDIDATES = 150_000

@@ -13,6 +13,7 @@ and a block too small for the request yields none.
 from __future__ import annotations
 
 import heapq
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,14 +43,14 @@ class Site:
         """Area-weighted mean score of its scored parcels."""
         scored = [p for p in self.parcels if p.score is not None]
         area = sum(p.area_ha for p in scored)
-        return sum(p.score * p.area_ha for p in scored) / area if area else None  # type: ignore[operator]
+        return sum((p.score or 0.0) * p.area_ha for p in scored) / area if area else None
 
 
 NeighbourLookup = Callable[[list[str]], dict[str, set[str]]]
 
 
 class WalkTooLong(Exception):
-    """The walk asked for more neighbour lookups than it was allowed."""
+    """The walk asked for more neighbour lookups, or ran longer, than it was allowed."""
 
 
 def grow_sites(
@@ -59,6 +60,7 @@ def grow_sites(
     limit: int | None = None,
     neighbours: NeighbourLookup | None = None,
     max_lookups: int | None = None,
+    deadline: float | None = None,
 ) -> list[Site]:
     """Disjoint sites of at least ``min_area_ha``, each contiguous, best seeds first.
 
@@ -67,6 +69,9 @@ def grow_sites(
     walk stops once ``limit`` sites score at least as well as the next seed: a site never
     scores above its seed (every parcel still free scores at most the seed's), so no later
     site could enter the best ``limit`` (between equal scores, the earlier seed wins).
+
+    ``max_lookups`` and ``deadline`` (a time.monotonic() instant) bound the walk: past
+    either, WalkTooLong.
     """
     known: dict[str, set[str]] = {}
     lookups = 0
@@ -96,6 +101,8 @@ def grow_sites(
     for seed in sorted(parcels.values(), key=Parcel.rank):
         if seed.id not in free:
             continue
+        if deadline is not None and time.monotonic() > deadline:
+            raise WalkTooLong("out of time")
         seed_score = -seed.rank()[0]
         if limit is not None and len(best) >= limit and seed_score <= best[0]:
             break
@@ -103,6 +110,8 @@ def grow_sites(
         frontier: list[tuple[tuple[float, float, str], str]] = []
         added = seed.id
         while area < min_area_ha:
+            if deadline is not None and time.monotonic() > deadline:
+                raise WalkTooLong("out of time")
             fetch([added])
             for n in known[added]:
                 if n in free and n not in members:

@@ -28,7 +28,9 @@ def upgrade() -> None:
         sa.Column("territory_level", sa.String(length=16), nullable=True),
         sa.Column("territory_code", sa.String(length=9), nullable=True),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),  # fmt: skip
         sa.Column("created_by", sa.Text(), nullable=False),
