@@ -254,6 +254,17 @@ def test_tilejson_and_redirects_ignore_the_host(api_client: TestClient) -> None:
         assert response.status_code == 404
 
 
+def test_the_tilejson_template_is_no_tile(api_client: TestClient) -> None:
+    """A client (schemathesis's stateful phase did) may request the TileJSON template as it
+    is: "{z}" names no tile, a 404 like a tile out of range, not a schema-valid 422."""
+    template = api_client.get("/tiles/parcels/tilejson.json").json()["tiles"][0]
+    path = template.removeprefix("http://testserver")
+    for url in (path, "/tiles/parcels/-1/0/0.mvt", "/tiles/parcels/14/8/x.mvt"):
+        response = api_client.get(url)
+        assert response.status_code == 404, (url, response.status_code)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
 def test_public_url_setting_is_checked() -> None:
     with pytest.raises(ValueError, match="public_url"):
         Settings(public_url="javascript:alert(1)")

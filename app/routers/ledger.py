@@ -131,7 +131,17 @@ Hectares = Annotated[
     ),
     AfterValidator(_at_least_a_square_metre),
 ]
-EntryId = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1)]
+
+
+def _integral(value: object) -> object:
+    # JSON Schema counts 3.0 as an integer (a number whose fractional part is zero), so a
+    # client may send it for an entry id; strict typing still refuses true, "3" and 3.5.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+EntryId = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1), BeforeValidator(_integral)]
 
 
 def _distinct(ids: list[str]) -> list[str]:

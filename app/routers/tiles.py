@@ -27,7 +27,9 @@ def read_tilejson(collection: CollectionDep, request: Request, conn: ConnectionD
 
 
 @router.get(
-    "/{collection_id}/{z}/{x}/{y}.mvt",
+    # Digits only in the path (Starlette's int convertor): "{z}" copied from a TileJSON
+    # template, or a negative number, names no tile and is a 404, like a tile out of range.
+    "/{collection_id}/{z:int}/{x:int}/{y:int}.mvt",
     response_class=Response,
     responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
     summary="A Mapbox vector tile (Web Mercator XYZ), one layer named after the collection",
