@@ -128,11 +128,11 @@ def import_() -> None:
 def _run_import(run) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from geo.loaders.errors import LoaderError
+    from geo.errors import DomainError
 
     try:
         report = run()
-    except LoaderError as exc:
+    except DomainError as exc:
         _fail(str(exc))
     except OperationalError as exc:
         _fail(f"database error: {exc.orig}")
@@ -205,51 +205,69 @@ def _source_crs(crs: str | None):
         _fail(f"unknown CRS {crs!r}: {exc}")
 
 
-def _layer_command(name: str, loader_path: str, help_text: str) -> None:
-    module_name, function_name = loader_path.rsplit(".", 1)
+def _layer_command(name: str, help_text: str):
+    """An import command for a land layer whose loader takes ``source_crs``: decorates a
+    function that returns the loader (imported there, when the command runs, so that
+    ``foncier --help`` does not import geopandas and every loader)."""
 
-    @import_.command(name, help=help_text)
-    @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-    @_crs_option
-    def command(files: tuple[Path, ...], crs: str | None) -> None:
-        import importlib
+    def register(loader_of):
+        @import_.command(name, help=help_text)
+        @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+        @_crs_option
+        def command(files: tuple[Path, ...], crs: str | None) -> None:
+            from app.db import get_engine
 
-        from app.db import get_engine
+            load = loader_of()
+            source_crs = _source_crs(crs)
+            for path in files:
+                click.echo(f"{path}:")
+                _run_import(lambda path=path: load(get_engine(), path, source_crs=source_crs))
 
-        load = getattr(importlib.import_module(module_name), function_name)
-        source_crs = _source_crs(crs)
-        for path in files:
-            click.echo(f"{path}:")
-            _run_import(lambda path=path: load(get_engine(), path, source_crs=source_crs))
+        return loader_of
+
+    return register
 
 
-_layer_command(
-    "friches",
-    "geo.loaders.friches.load_friches",
-    "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON.",
+@_layer_command(
+    "friches", "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON."
 )
-_layer_command(
-    "basol",
-    "geo.loaders.pollution.load_basol",
-    "Polluted sites: BASOL GeoJSON export.",
-)
-_layer_command(
-    "plu",
-    "geo.loaders.plu.load_plu",
-    "PLU zones: Géoportail de l'Urbanisme zone_urba GeoJSON, classified for industry.",
-)
+def _friches_loader():
+    from geo.loaders.friches import load_friches
+
+    return load_friches
 
 
-_layer_command(
-    "site-eco",
-    "geo.loaders.zae.load_site_eco",
-    "Economic sites (ZAE): CNIG Sites économiques SITE-ECO CSV.",
+@_layer_command("basol", "Polluted sites: BASOL GeoJSON export.")
+def _basol_loader():
+    from geo.loaders.pollution import load_basol
+
+    return load_basol
+
+
+@_layer_command(
+    "plu", "PLU zones: Géoportail de l'Urbanisme zone_urba GeoJSON, classified for industry."
 )
-_layer_command(
+def _plu_loader():
+    from geo.loaders.plu import load_plu
+
+    return load_plu
+
+
+@_layer_command("site-eco", "Economic sites (ZAE): CNIG Sites économiques SITE-ECO CSV.")
+def _site_eco_loader():
+    from geo.loaders.zae import load_site_eco
+
+    return load_site_eco
+
+
+@_layer_command(
     "terrain-eco",
-    "geo.loaders.zae.load_terrain_eco",
     "Land units of economic sites: CNIG TERRAIN-ECO CSV (states kept for the vacancy rate).",
 )
+def _terrain_eco_loader():
+    from geo.loaders.zae import load_terrain_eco
+
+    return load_terrain_eco
 
 
 @import_.command("territoires-industrie")
@@ -487,6 +505,7 @@ def token_create(role: str, territory: str | None, name: str) -> None:
     """Create a token and print its secret (only now: it is not stored)."""
     from app.db import get_engine
     from geo import audit
+    from geo.errors import DomainError
     from geo.tokens import create_token
 
     principal = _cli_principal()
@@ -497,7 +516,7 @@ def token_create(role: str, territory: str | None, name: str) -> None:
             )
             after = {"name": name, "role": role, "territory": territory}
             audit.record(conn, principal, "token.create", "api_token", token_id, after=after)
-    except ValueError as exc:
+    except DomainError as exc:
         _fail(str(exc))
     click.echo(f"token {token_id} ({role}{' ' + territory if territory else ''}) for {name}:")
     click.echo(secret)

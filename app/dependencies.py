@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Connection
 
-from app.errors import InvalidParameter, NotFound
+from app.errors import InvalidParameter
 from app.services.features import COLLECTIONS, Collection
 from app.settings import Settings
+from geo.errors import NotFound
 
 INSEE_PATTERN = r"^[0-9][0-9AB][0-9]{3}$"
 SIREN_PATTERN = r"^[0-9]{9}$"

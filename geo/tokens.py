@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo.access import Principal, check_territory
+from geo.errors import Invalid
 
 PREFIX = "fon_"
 
@@ -27,7 +28,7 @@ def parse_territory(territory: str | None) -> tuple[str | None, str | None]:
         return None, None
     level, sep, code = territory.partition(":")
     if not sep or not code:
-        raise ValueError(f"territory must be LEVEL:CODE (e.g. epci:200056232), got {territory!r}")
+        raise Invalid(f"territory must be LEVEL:CODE (e.g. epci:200056232), got {territory!r}")
     return level, code
 
 
@@ -45,7 +46,7 @@ def create_token(
             text(f"SELECT 1 FROM {name_table} WHERE {key} = :c"), {"c": code}
         ).first()
         if not found:
-            raise ValueError(f"unknown {level} {code}")
+            raise Invalid(f"unknown {level} {code}")
     secret = PREFIX + secrets.token_urlsafe(32)
     token_id = conn.execute(
         text(

@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo.errors import Invalid, NotFound
 from geo.rulesets import RuleSet, ZanRules, default_ruleset_id, load_rulesets
 
 LEVELS = ("commune", "epci", "departement", "region", "territoire_industrie")
@@ -65,14 +66,6 @@ _CHILDREN = {
 ACTIVE = ("authorised", "under_construction", "completed")
 STATUSES = ("exceeded", "will_exceed", "on_track")
 COMMUNE_STATUSES = ("unchanged", "merged", "split", "missing_from_source")
-
-
-class TrajectoryError(ValueError):
-    status = 422
-
-
-class TerritoryNotFound(TrajectoryError):
-    status = 404
 
 
 @dataclass
@@ -288,7 +281,7 @@ def latest_vintage(conn: Connection, vintage: int | None = None) -> Vintage:
         {"v": vintage},
     ).first()
     if row is None:
-        raise TrajectoryError(
+        raise Invalid(
             f"no NAF consumption vintage {vintage}" if vintage else "no NAF consumption data loaded"
         )
     return Vintage(*row)
@@ -299,17 +292,17 @@ def trajectory(
 ) -> dict[str, Any]:
     """The trajectory of one territory, and of its children grouped by status."""
     if level not in LEVELS:
-        raise TrajectoryError(f"level must be one of {', '.join(LEVELS)}")
+        raise Invalid(f"level must be one of {', '.join(LEVELS)}")
     rules = ruleset.zan
     assert rules is not None
     name = conn.execute(text(_NAMES[level]), {"code": code}).scalar_one_or_none()
     if name is None:
-        raise TerritoryNotFound(f"no {level} {code}")
+        raise NotFound(f"no {level} {code}")
     data = latest_vintage(conn, vintage)
     targets = Targets(conn, rules)
     communes = _communes(conn, level, code, ruleset, data, targets)
     if not communes:
-        raise TrajectoryError(f"{level} {code} has no commune")
+        raise Invalid(f"{level} {code} has no commune")
     total = Figures()
     for commune in communes:
         total.add(commune.figures)
@@ -666,7 +659,7 @@ def yearly_consumption(
     """(year, hectares) of NAF consumption of a territory's communes, for charts, in the
     same geography as the trajectory (arrondissements, merges and splits)."""
     if level not in LEVELS:
-        raise TrajectoryError(f"level must be one of {', '.join(LEVELS)}")
+        raise Invalid(f"level must be one of {', '.join(LEVELS)}")
     data = latest_vintage(conn, vintage)
     rows = conn.execute(
         text(

@@ -32,7 +32,7 @@ from pydantic import (
 
 from app.auth import PrincipalDep, WriterDep
 from app.dependencies import PARCEL_ID_PATTERN, SIREN_PATTERN, ConnectionDep, SettingsDep
-from app.errors import InvalidGeometry, NotFound
+from app.errors import InvalidGeometry
 from geo import audit, charts
 from geo.access import (
     Principal,
@@ -44,7 +44,6 @@ from geo.envelope import (
     KINDS,
     STATUSES,
     VISIBLE_CHARACTER,
-    NotFoundError,
     change_status,
     correct,
     create_project,
@@ -53,6 +52,7 @@ from geo.envelope import (
     list_projects,
     lock_envelope,
 )
+from geo.errors import NotFound
 from geo.project_geometry import MAX_PARCELS, ProjectGeometry
 from geo.rulesets import default_ruleset_id, get_ruleset, load_rulesets
 
@@ -357,7 +357,7 @@ def _readable_project(conn, principal: Principal, project_id: int) -> dict[str, 
     """The project, or 404 when this principal may not see it (its existence included)."""
     try:
         project = get_project(conn, project_id)
-    except NotFoundError:
+    except NotFound:
         project = None
     if project is None or not principal.may_read_project(project):
         raise NotFound(f"no project {project_id}")

@@ -1,5 +1,5 @@
 """OGC API - Features, Part 1 (Core, GeoJSON, OpenAPI 3.0), over the collections of
-app.services.features. The landing page's HTML face is the map (app.routers.map)."""
+app.services.features. The landing page's HTML face is the map (app.routers.home)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from app.dependencies import BBoxDep, CollectionDep, ConnectionDep, SettingsDep
-from app.errors import InvalidParameter, NotFound
+from app.errors import InvalidParameter
 from app.responses import (
     COLLECTION_RESPONSE,
     FEATURE_RESPONSE,
@@ -20,6 +20,7 @@ from app.responses import (
     link_to,
 )
 from app.services.features import COLLECTIONS, Collection, ItemsQuery, item, items_page
+from geo.errors import NotFound
 
 router = APIRouter(tags=["OGC API - Features"])
 

@@ -3,10 +3,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from app.dependencies import INSEE_PATTERN, PARCEL_ID_PATTERN, BBoxDep, ConnectionDep, PageDep
-from app.errors import NotFound
 from app.responses import COLLECTION_RESPONSE, FEATURE_RESPONSE, GeoJSONResponse, link_to
 from app.services.geojson import feature_collection
 from app.services.parcels import ParcelFilter, parcel_feature, parcel_page
+from geo.errors import NotFound
 
 router = APIRouter(prefix="/parcels", tags=["parcels"])
 

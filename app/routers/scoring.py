@@ -27,6 +27,7 @@ from geo.scoring.search import (
     search_parcels,
     search_sites,
 )
+from geo.zoning import CLASSES as ZONING_CLASSES
 
 router = APIRouter(tags=["ranking"])
 
@@ -44,7 +45,8 @@ WeightsQuery = Annotated[
         description='Custom weights as JSON, e.g. {"zoning": 2}: replace the profile\'s',
     ),
 ]
-Zoning = Literal["activity", "housing", "mixed", "agricultural", "natural", "other"]
+# Literal[tuple] is Literal of its items: the domain's list, documented as an enum.
+Zoning = Literal[ZONING_CLASSES]  # type: ignore[valid-type]
 
 
 def _profile(profile: str | None, weights: str | None):

@@ -3,9 +3,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from app.dependencies import INSEE_PATTERN, SIREN_PATTERN, ConnectionDep
-from app.errors import NotFound
 from app.responses import FEATURE_RESPONSE, GeoJSONResponse
 from app.services.territories import commune_feature, epci_feature
+from geo.errors import NotFound
 
 router = APIRouter(tags=["territories"])
 
