@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from app.errors import InvalidParameter
 from app.services.features import COLLECTIONS, Collection
 from app.settings import Settings
+from geo.bbox import BBox
 from geo.errors import NotFound
 
 INSEE_PATTERN = r"^[0-9][0-9AB][0-9]{3}$"
@@ -31,9 +32,6 @@ def get_app_settings(request: Request) -> Settings:
 
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-
-
-BBox = tuple[float, float, float, float]
 
 
 def bbox_query(

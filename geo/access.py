@@ -16,14 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from geo import statuses
 from geo.errors import Denied, Invalid
 
 Role = Literal["public", "epci_editor", "prefecture", "admin"]
 ROLES: tuple[Role, ...] = ("public", "epci_editor", "prefecture", "admin")
 TERRITORY_LEVELS = {"epci_editor": ("epci",), "prefecture": ("departement", "region")}
-
-# Project statuses that are open data: a planned project is the EPCI's working draft.
-PUBLIC_STATUSES = ("authorised", "under_construction", "completed", "abandoned")
 
 
 class OutsideTerritory(Denied):
@@ -56,7 +54,7 @@ class Principal:
         return column is not None and project.get(column) == self.territory_code
 
     def may_read_project(self, project: dict[str, Any]) -> bool:
-        if project.get("status") in PUBLIC_STATUSES or self.role == "admin":
+        if project.get("status") in statuses.PUBLIC or self.role == "admin":
             return True
         return self.role in ("epci_editor", "prefecture") and self.covers(project)
 

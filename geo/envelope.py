@@ -37,22 +37,13 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo.access import PUBLIC_STATUSES
 from geo.crs import LAMBERT93
 from geo.errors import Conflict, Invalid, NotFound
 from geo.project_geometry import locate
 from geo.rulesets import RuleSet, default_ruleset_id
+from geo.statuses import PUBLIC, STATUSES, TRANSITIONS
 
-STATUSES = ("planned", "authorised", "under_construction", "completed", "abandoned")
 KINDS = ("industrial", "commercial", "logistics", "other")
-# status -> statuses it may move to
-TRANSITIONS = {
-    "planned": ("authorised", "abandoned"),
-    "authorised": ("under_construction", "completed", "abandoned"),
-    "under_construction": ("completed", "abandoned"),
-    "completed": (),
-    "abandoned": (),
-}
 # The ledger's precision: hectares with four decimals (1 m²).
 HECTARE_PLACES = Decimal("0.0001")
 # An entry may be dated tomorrow at the latest: the client's day may be ahead of ours.
@@ -636,7 +627,7 @@ def envelope_report(
         "period": [ruleset.envelope.first_year, ruleset.envelope.last_year],
         "national": total.as_dict(),
     }
-    params = {"r": ruleset.id, "public": list(PUBLIC_STATUSES)}
+    params = {"r": ruleset.id, "public": list(PUBLIC)}
     if group_by is not None:
         if group_by not in GROUPS:
             raise Invalid(f"group_by must be one of {', '.join(GROUPS)}")

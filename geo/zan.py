@@ -38,6 +38,7 @@ from sqlalchemy import Connection, text
 
 from geo.errors import Invalid, NotFound
 from geo.rulesets import RuleSet, ZanRules, default_ruleset_id, load_rulesets
+from geo.statuses import ACTIVE
 
 LEVELS = ("commune", "epci", "departement", "region", "territoire_industrie")
 _MEMBERS = {
@@ -63,7 +64,6 @@ _CHILDREN = {
     "territoire_industrie": ("epci", "epci_siren"),
     "epci": ("commune", "insee"),
 }
-ACTIVE = ("authorised", "under_construction", "completed")
 STATUSES = ("exceeded", "will_exceed", "on_track")
 COMMUNE_STATUSES = ("unchanged", "merged", "split", "missing_from_source")
 

@@ -42,7 +42,6 @@ from geo.access import (
 )
 from geo.envelope import (
     KINDS,
-    STATUSES,
     VISIBLE_CHARACTER,
     change_status,
     correct,
@@ -55,6 +54,7 @@ from geo.envelope import (
 from geo.errors import NotFound
 from geo.project_geometry import MAX_PARCELS, ProjectGeometry
 from geo.rulesets import default_ruleset_id, get_ruleset, load_rulesets
+from geo.statuses import STATUSES
 
 router = APIRouter(tags=["envelope"])
 

@@ -12,7 +12,8 @@ from psycopg.errors import QueryCanceled
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84, departement_of
+from geo.bbox import bbox_params, bbox_sql
+from geo.crs import GEOJSON_DECIMALS, WGS84, departement_of
 from geo.errors import Invalid, NotFound
 from geo.scoring.model import EXCLUDED_SQL, MODEL_VERSION, Profile, explain, score_sql
 from geo.scoring.sites import Parcel, Site, WalkTooLong, grow_sites
@@ -63,10 +64,8 @@ class Filters:
             )
             params["ti"] = self.territoire_industrie
         if self.bbox:
-            clauses.append(
-                f"p.geom && ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, {WGS84}), {LAMBERT93})"
-            )
-            params.update(zip(("x0", "y0", "x1", "y1"), self.bbox, strict=True))
+            clauses.append(bbox_sql("p.geom"))
+            params.update(bbox_params(self.bbox))
         if self.min_area_ha is not None:
             clauses.append("s.area_ha >= :min_area")
             params["min_area"] = self.min_area_ha
