@@ -88,19 +88,29 @@ class Page:
     offset: int
 
 
-def page_query(
+def page_size_query(
     settings: SettingsDep,
     limit: Annotated[
         int | None, Query(ge=1, description="Page size (default and maximum are settings)")
     ] = None,
+) -> int:
+    """The one page-size check: the settings' default, at most their maximum."""
+    limit = settings.default_page_size if limit is None else limit
+    if limit > settings.max_page_size:
+        raise InvalidParameter(f"limit must not exceed {settings.max_page_size}")
+    return limit
+
+
+PageSizeDep = Annotated[int, Depends(page_size_query)]
+
+
+def page_query(
+    limit: PageSizeDep,
     # bounded: PostgreSQL's OFFSET is a bigint, and no collection holds a billion rows
     offset: Annotated[
         int, Query(ge=0, le=MAX_OFFSET, description="Number of features to skip")
     ] = 0,
 ) -> Page:
-    limit = settings.default_page_size if limit is None else limit
-    if limit > settings.max_page_size:
-        raise InvalidParameter(f"limit must not exceed {settings.max_page_size}")
     return Page(limit=limit, offset=offset)
 
 

@@ -81,6 +81,21 @@ def link_to(request: Request, path: str | None = None, **params: Any) -> str:
     return base_url(request) + path.lstrip("/")
 
 
+def paging_links(request: Request, limit: int, offset: int, matched: int) -> list[dict[str, str]]:
+    """self, next and prev of an offset-paged GeoJSON answer (OGC API Features §7.15.6)."""
+
+    def link(rel: str, at: int) -> dict[str, str]:
+        href = link_to(request, limit=limit, offset=at)
+        return {"rel": rel, "type": "application/geo+json", "href": href}
+
+    links = [link("self", offset)]
+    if offset + limit < matched:
+        links.append(link("next", offset + limit))
+    if offset > 0:
+        links.append(link("prev", max(offset - limit, 0)))
+    return links
+
+
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
     """Whether an If-None-Match header matches ``etag``: "*", or a comma-separated list of
     entity tags compared weakly (RFC 9110 §13.1.2: W/"x" matches "x")."""

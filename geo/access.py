@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from geo import statuses
 from geo.errors import Denied, Invalid
+from geo.territories import LEVELS
 
 Role = Literal["public", "epci_editor", "prefecture", "admin"]
 ROLES: tuple[Role, ...] = ("public", "epci_editor", "prefecture", "admin")
@@ -46,11 +47,8 @@ class Principal:
         """Whether the project lies in this principal's territory."""
         if self.role == "admin":
             return True
-        column = {
-            "epci": "epci_siren",
-            "departement": "departement_code",
-            "region": "region_code",
-        }.get(self.territory_level or "")
+        level = LEVELS.get(self.territory_level or "")
+        column = level.project_column if level else None
         return column is not None and project.get(column) == self.territory_code
 
     def may_read_project(self, project: dict[str, Any]) -> bool:

@@ -42,6 +42,7 @@ from geo.errors import Conflict, Invalid, NotFound
 from geo.project_geometry import locate
 from geo.rulesets import RuleSet, default_ruleset_id
 from geo.statuses import PUBLIC, STATUSES, TRANSITIONS
+from geo.territories import LEVELS
 
 KINDS = ("industrial", "commercial", "logistics", "other")
 # The ledger's precision: hectares with four decimals (1 m²).
@@ -582,17 +583,15 @@ def _append(
 
 # -- reports ------------------------------------------------------------------------
 
+# The levels a report breaks down by: the SQL naming each project's territory, its name.
 GROUPS = {
-    "region": ("p.region_code", "(SELECT name FROM region WHERE code = p.region_code)"),
-    "departement": (
-        "p.departement_code",
-        "(SELECT name FROM departement WHERE code = p.departement_code)",
-    ),
-    "epci": ("p.epci_siren", "(SELECT name FROM epci WHERE siren = p.epci_siren)"),
-    "territoire_industrie": (
-        "e.territoire_industrie_id",
-        "(SELECT name FROM territoire_industrie WHERE id = e.territoire_industrie_id)",
-    ),
+    level: (column, f"({LEVELS[level].name_sql(column)})")
+    for level, column in (
+        ("region", "p.region_code"),
+        ("departement", "p.departement_code"),
+        ("epci", "p.epci_siren"),
+        ("territoire_industrie", "e.territoire_industrie_id"),
+    )
 }
 ALERT_THRESHOLDS = (0.5, 0.8, 1.0)
 

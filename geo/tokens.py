@@ -14,6 +14,7 @@ from sqlalchemy import Connection, text
 
 from geo.access import Principal, check_territory
 from geo.errors import Invalid
+from geo.territories import LEVELS
 
 PREFIX = "fon_"
 
@@ -38,13 +39,8 @@ def create_token(
     """(id, secret). The secret is not stored: this is the only time it is seen."""
     level, code = parse_territory(territory)
     check_territory(role, level, code)
-    table = {"epci": ("epci", "siren"), "departement": ("departement", "code"),
-             "region": ("region", "code")}  # fmt: skip
     if level is not None:
-        name_table, key = table[level]
-        found = conn.execute(
-            text(f"SELECT 1 FROM {name_table} WHERE {key} = :c"), {"c": code}
-        ).first()
+        found = conn.execute(text(LEVELS[level].name_sql()), {"code": code}).first()
         if not found:
             raise Invalid(f"unknown {level} {code}")
     secret = PREFIX + secrets.token_urlsafe(32)

@@ -39,24 +39,8 @@ from sqlalchemy import Connection, text
 from geo.errors import Invalid, NotFound
 from geo.rulesets import RuleSet, ZanRules, default_ruleset_id, load_rulesets
 from geo.statuses import ACTIVE
+from geo.territories import LEVELS
 
-LEVELS = ("commune", "epci", "departement", "region", "territoire_industrie")
-_MEMBERS = {
-    "commune": "c.insee = :code",
-    "epci": "c.epci_siren = :code",
-    "departement": "c.departement_code = :code",
-    "region": "c.region_code = :code",
-    "territoire_industrie": (
-        "c.epci_siren IN (SELECT siren FROM epci WHERE territoire_industrie_id = :code)"
-    ),
-}
-_NAMES = {
-    "commune": "SELECT name FROM commune WHERE insee = :code",
-    "epci": "SELECT name FROM epci WHERE siren = :code",
-    "departement": "SELECT name FROM departement WHERE code = :code",
-    "region": "SELECT name FROM region WHERE code = :code",
-    "territoire_industrie": "SELECT name FROM territoire_industrie WHERE id = :code",
-}
 # A territory's children, and the commune column that names them.
 _CHILDREN = {
     "region": ("departement", "departement_code"),
@@ -295,7 +279,7 @@ def trajectory(
         raise Invalid(f"level must be one of {', '.join(LEVELS)}")
     rules = ruleset.zan
     assert rules is not None
-    name = conn.execute(text(_NAMES[level]), {"code": code}).scalar_one_or_none()
+    name = conn.execute(text(LEVELS[level].name_sql()), {"code": code}).scalar_one_or_none()
     if name is None:
         raise NotFound(f"no {level} {code}")
     data = latest_vintage(conn, vintage)
@@ -480,7 +464,7 @@ def _communes(
             f"""
             WITH members AS (
                 SELECT c.insee, c.name, c.region_code, c.departement_code, c.epci_siren
-                FROM commune c WHERE c.kind = 'commune-actuelle' AND {_MEMBERS[level]}
+                FROM commune c WHERE c.kind = 'commune-actuelle' AND {LEVELS[level].members}
             ), {_flows_sql("members")}, flows AS (
                 SELECT s.insee,
                        sum(s.m2) FILTER (WHERE s.year BETWEEN :ref0 AND :ref1) AS reference,
@@ -665,7 +649,7 @@ def yearly_consumption(
         text(
             f"""WITH members AS (
                     SELECT c.insee FROM commune c
-                    WHERE c.kind = 'commune-actuelle' AND {_MEMBERS[level]}
+                    WHERE c.kind = 'commune-actuelle' AND {LEVELS[level].members}
                 ), {_flows_sql("members")}
                 SELECT s.year, sum(s.m2) / 10000
                 FROM shared s JOIN members m ON m.insee = s.insee

@@ -41,6 +41,7 @@ from geo.access import (
     authorise_status,
 )
 from geo.envelope import (
+    GROUPS,
     KINDS,
     VISIBLE_CHARACTER,
     change_status,
@@ -69,7 +70,7 @@ RulesetQuery = Annotated[
     Query(pattern=r"^[a-z0-9-]{1,64}$", description=_RULESET_HELP,
           json_schema_extra=_RULESET_SCHEMA),
 ]  # fmt: skip
-GroupBy = Literal["region", "departement", "epci", "territoire_industrie"]
+GroupBy = Literal[tuple(GROUPS)]  # type: ignore[valid-type]
 ProjectId = Annotated[
     str,
     Path(

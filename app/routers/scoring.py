@@ -17,7 +17,7 @@ from app.dependencies import (
     SettingsDep,
 )
 from app.errors import InvalidParameter
-from app.responses import link_to
+from app.responses import paging_links
 from geo.scoring.profiles import get_profile, validate
 from geo.scoring.search import (
     MAX_GAP_M,
@@ -140,10 +140,7 @@ def parcels_search(
     features, matched = search_parcels(
         conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
     )
-    links = [{"rel": "self", "href": link_to(request)}]
-    if page.offset + page.limit < matched:
-        next_page = link_to(request, offset=page.offset + page.limit, limit=page.limit)
-        links.append({"rel": "next", "href": next_page})
+    links = paging_links(request, page.limit, page.offset, matched)
     return {
         "type": "FeatureCollection",
         "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Path, Query, Response
 from app.dependencies import ConnectionDep
 from geo import charts
 from geo.rulesets import get_ruleset
+from geo.territories import LEVEL_NAMES
 from geo.zan import trajectory, yearly_consumption
 
 router = APIRouter(prefix="/trajectories", tags=["ZAN"])
 
-Level = Literal["commune", "epci", "departement", "region", "territoire_industrie"]
+# Literal[tuple] is Literal of its items: the domain's list, documented as an enum.
+Level = Literal[LEVEL_NAMES]  # type: ignore[valid-type]
 Code = Annotated[
     str,
     Path(

@@ -22,12 +22,18 @@ def feature_sql(id_sql: str, geom_sql: str, properties_sql: str) -> str:
 
 
 def feature_collection(
-    features_json: str, number_matched: int, number_returned: int, links: list[dict[str, Any]]
+    features_json: str,
+    number_matched: int,
+    number_returned: int,
+    links: list[dict[str, Any]],
+    **members: Any,
 ) -> str:
-    """Wrap a JSON array of features made by PostGIS, without parsing it again in Python."""
+    """Wrap a JSON array of features made by PostGIS, without parsing it again in Python;
+    ``members`` (e.g. timeStamp) come after "type"."""
     head = json.dumps(
         {
             "type": "FeatureCollection",
+            **members,
             "numberMatched": number_matched,
             "numberReturned": number_returned,
             "links": links,
