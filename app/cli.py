@@ -28,73 +28,68 @@ def db() -> None:
     """The database: the embedded PostGIS, or the server of FONCIER_DATABASE_URL."""
 
 
-@db.command("start")
-def db_start() -> None:
-    """Install if needed, initialise and start the embedded PostGIS; create the database."""
-    from app.localdb import LocalCluster, LocalDbError
+NOT_EMBEDDED = "FONCIER_DATABASE_URL is set: the embedded PostGIS is not used."
+
+
+def _embedded_cluster(not_embedded: str = NOT_EMBEDDED):
+    """The embedded cluster, or None (said) when FONCIER_DATABASE_URL names a server."""
+    from app.localdb import LocalCluster
 
     settings = get_settings()
     if not settings.uses_embedded_db:
-        click.echo("FONCIER_DATABASE_URL is set: using that server, nothing to start.")
+        click.echo(not_embedded)
+        return None
+    return LocalCluster.from_settings(settings)
+
+
+def _on_cluster(action, not_embedded: str = NOT_EMBEDDED) -> None:
+    """``action(cluster)`` on the embedded cluster, its failure a one-line error."""
+    from app.localdb import LocalDbError
+
+    cluster = _embedded_cluster(not_embedded)
+    if cluster is None:
         return
     try:
-        LocalCluster.from_settings(settings).start(echo=click.echo)
+        action(cluster)
     except LocalDbError as exc:
         _fail(str(exc))
+
+
+@db.command("start")
+def db_start() -> None:
+    """Install if needed, initialise and start the embedded PostGIS; create the database."""
+    _on_cluster(
+        lambda cluster: cluster.start(echo=click.echo),
+        "FONCIER_DATABASE_URL is set: using that server, nothing to start.",
+    )
 
 
 @db.command("stop")
 def db_stop() -> None:
     """Stop the embedded PostGIS."""
-    from app.localdb import LocalCluster, LocalDbError
-
-    settings = get_settings()
-    if not settings.uses_embedded_db:
-        click.echo("FONCIER_DATABASE_URL is set: the embedded PostGIS is not used.")
-        return
-    try:
-        LocalCluster.from_settings(settings).stop(echo=click.echo)
-    except LocalDbError as exc:
-        _fail(str(exc))
+    _on_cluster(lambda cluster: cluster.stop(echo=click.echo))
 
 
 @db.command("status")
 def db_status() -> None:
     """Say whether the embedded PostGIS runs and where its data is (exit 1 when it does
     not run)."""
-    from app.localdb import LocalCluster, LocalDbError
 
-    settings = get_settings()
-    if not settings.uses_embedded_db:
-        click.echo("FONCIER_DATABASE_URL is set: the embedded PostGIS is not used.")
-        return
-    cluster = LocalCluster.from_settings(settings)
-    if cluster.data_dir_note:
-        click.echo(cluster.data_dir_note)
-    try:
-        running = cluster.is_running()
-    except LocalDbError as exc:
-        _fail(str(exc))
-    if running:
+    def report(cluster) -> None:
+        if cluster.data_dir_note:
+            click.echo(cluster.data_dir_note)
+        if not cluster.is_running():
+            click.echo(f"not running ({cluster.data_dir})")
+            sys.exit(1)
         click.echo(f"running on 127.0.0.1:{cluster.running_port()} ({cluster.data_dir})")
-    else:
-        click.echo(f"not running ({cluster.data_dir})")
-        sys.exit(1)
+
+    _on_cluster(report)
 
 
 @db.command("clean")
 def db_clean() -> None:
     """Stop the embedded PostGIS and delete its data directory (every database in it)."""
-    from app.localdb import LocalCluster, LocalDbError
-
-    settings = get_settings()
-    if not settings.uses_embedded_db:
-        click.echo("FONCIER_DATABASE_URL is set: the embedded PostGIS is not used.")
-        return
-    try:
-        LocalCluster.from_settings(settings).remove(echo=click.echo)
-    except LocalDbError as exc:
-        _fail(str(exc))
+    _on_cluster(lambda cluster: cluster.remove(echo=click.echo))
 
 
 @db.command("url")

@@ -14,6 +14,7 @@ import datetime
 import io
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Response
@@ -304,25 +305,15 @@ def post_status(
     conn: ConnectionDep,
     principal: WriterDep,
 ) -> dict[str, Any]:
-    pid = int(project_id)
-    with conn.begin():
-        before = _locked_project(conn, principal, pid)
-        authorise_status(principal, before, body.status)
-        after = change_status(
-            conn,
-            pid,
-            body.status,
-            ruleset=_ruleset_of(before),
-            author=principal.name,
-            reason=body.reason,
-            occurred_on=body.occurred_on,
-            overdraft=body.overdraft,
-        )
-        audit.record(
-            conn, principal, "project.status", "project", pid,
-            before=_state(before), after=_state(after),
-        )  # fmt: skip
-    return after
+    return _write_project(
+        conn,
+        principal,
+        int(project_id),
+        "project.status",
+        body,
+        authorise=lambda before: authorise_status(principal, before, body.status),
+        write=lambda pid, **entry: change_status(conn, pid, body.status, **entry),
+    )
 
 
 @router.post("/projects/{project_id}/corrections", summary="A compensating entry, with its reason")
@@ -332,23 +323,46 @@ def post_correction(
     conn: ConnectionDep,
     principal: WriterDep,
 ) -> dict[str, Any]:
-    pid = int(project_id)
+    return _write_project(
+        conn,
+        principal,
+        int(project_id),
+        "project.correction",
+        body,
+        authorise=lambda before: authorise_correction(principal, before),
+        write=lambda pid, **entry: correct(
+            conn, pid, body.delta_ha, corrects_entry_id=body.corrects_entry_id, **entry
+        ),
+    )
+
+
+def _write_project(
+    conn,
+    principal: Principal,
+    project_id: int,
+    action: str,
+    body: StatusChange | Correction,
+    *,
+    authorise: Callable[[dict[str, Any]], None],
+    write: Callable[..., dict[str, Any]],
+) -> dict[str, Any]:
+    """The sequence of every write to a recorded project, in one transaction: its envelope
+    locked (the audit's "before" is then the state the write starts from), the principal
+    authorised, the ledger entry written (``write(project_id, **entry)``), the audit
+    record."""
     with conn.begin():
-        before = _locked_project(conn, principal, pid)
-        authorise_correction(principal, before)
-        after = correct(
-            conn,
-            pid,
-            body.delta_ha,
+        before = _locked_project(conn, principal, project_id)
+        authorise(before)
+        after = write(
+            project_id,
             ruleset=_ruleset_of(before),
             author=principal.name,
             reason=body.reason,
-            corrects_entry_id=body.corrects_entry_id,
             occurred_on=body.occurred_on,
             overdraft=body.overdraft,
         )
         audit.record(
-            conn, principal, "project.correction", "project", pid,
+            conn, principal, action, "project", project_id,
             before=_state(before), after=_state(after),
         )  # fmt: skip
     return after

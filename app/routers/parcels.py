@@ -3,10 +3,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from app.dependencies import INSEE_PATTERN, PARCEL_ID_PATTERN, BBoxDep, ConnectionDep, PageDep
-from app.responses import COLLECTION_RESPONSE, FEATURE_RESPONSE, GeoJSONResponse, paging_links
+from app.responses import (
+    COLLECTION_RESPONSE,
+    FEATURE_RESPONSE,
+    GeoJSONResponse,
+    feature_response,
+    paging_links,
+)
 from app.services.geojson import feature_collection
 from app.services.parcels import ParcelFilter, parcel_feature, parcel_page
-from geo.errors import NotFound
 
 router = APIRouter(prefix="/parcels", tags=["parcels"])
 
@@ -46,7 +51,4 @@ def get_parcel(
     parcel_id: Annotated[str, Path(pattern=PARCEL_ID_PATTERN, examples=["91216000AB0037"])],
     conn: ConnectionDep,
 ) -> GeoJSONResponse:
-    feature = parcel_feature(conn, parcel_id)
-    if feature is None:
-        raise NotFound(f"no parcel with id {parcel_id}")
-    return GeoJSONResponse(feature)
+    return feature_response(parcel_feature(conn, parcel_id), f"no parcel with id {parcel_id}")
