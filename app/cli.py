@@ -200,69 +200,49 @@ def _source_crs(crs: str | None):
         _fail(f"unknown CRS {crs!r}: {exc}")
 
 
-def _layer_command(name: str, help_text: str):
-    """An import command for a land layer whose loader takes ``source_crs``: decorates a
-    function that returns the loader (imported there, when the command runs, so that
-    ``foncier --help`` does not import geopandas and every loader)."""
-
-    def register(loader_of):
-        @import_.command(name, help=help_text)
-        @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-        @_crs_option
-        def command(files: tuple[Path, ...], crs: str | None) -> None:
-            from app.db import get_engine
-
-            load = loader_of()
-            source_crs = _source_crs(crs)
-            for path in files:
-                click.echo(f"{path}:")
-                _run_import(lambda path=path: load(get_engine(), path, source_crs=source_crs))
-
-        return loader_of
-
-    return register
-
-
-@_layer_command(
-    "friches", "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON."
-)
-def _friches_loader():
+def _layer_loaders() -> dict:
+    """The loaders of the land layers whose files may need ``--crs``, by command name.
+    Imported when a command runs, not at start: ``foncier --help`` stays fast (no
+    geopandas)."""
     from geo.loaders.friches import load_friches
-
-    return load_friches
-
-
-@_layer_command("basol", "Polluted sites: BASOL GeoJSON export.")
-def _basol_loader():
-    from geo.loaders.pollution import load_basol
-
-    return load_basol
-
-
-@_layer_command(
-    "plu", "PLU zones: Géoportail de l'Urbanisme zone_urba GeoJSON, classified for industry."
-)
-def _plu_loader():
     from geo.loaders.plu import load_plu
+    from geo.loaders.pollution import load_basol
+    from geo.loaders.zae import load_site_eco, load_terrain_eco
 
-    return load_plu
+    return {
+        "friches": load_friches,
+        "basol": load_basol,
+        "plu": load_plu,
+        "site-eco": load_site_eco,
+        "terrain-eco": load_terrain_eco,
+    }
 
 
-@_layer_command("site-eco", "Economic sites (ZAE): CNIG Sites économiques SITE-ECO CSV.")
-def _site_eco_loader():
-    from geo.loaders.zae import load_site_eco
+def _layer_command(name: str, help_text: str) -> None:
+    @import_.command(name, help=help_text)
+    @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+    @_crs_option
+    def command(files: tuple[Path, ...], crs: str | None) -> None:
+        from app.db import get_engine
 
-    return load_site_eco
+        load = _layer_loaders()[name]
+        source_crs = _source_crs(crs)
+        for path in files:
+            click.echo(f"{path}:")
+            _run_import(lambda path=path: load(get_engine(), path, source_crs=source_crs))
 
 
-@_layer_command(
-    "terrain-eco",
-    "Land units of economic sites: CNIG TERRAIN-ECO CSV (states kept for the vacancy rate).",
-)
-def _terrain_eco_loader():
-    from geo.loaders.zae import load_terrain_eco
-
-    return load_terrain_eco
+for _name, _help in (
+    ("friches", "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON."),
+    ("basol", "Polluted sites: BASOL GeoJSON export."),
+    ("plu", "PLU zones: Géoportail de l'Urbanisme zone_urba GeoJSON, classified for industry."),
+    ("site-eco", "Economic sites (ZAE): CNIG Sites économiques SITE-ECO CSV."),
+    (
+        "terrain-eco",
+        "Land units of economic sites: CNIG TERRAIN-ECO CSV (states kept for the vacancy rate).",
+    ),
+):
+    _layer_command(_name, _help)
 
 
 @import_.command("territoires-industrie")
