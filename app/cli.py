@@ -135,6 +135,18 @@ def _run_import(run) -> None:
         click.echo(line)
 
 
+def _import_files(files, load, unit: str | None = None) -> None:
+    """``load(path, progress)`` for each file, each in its own transaction; with ``unit``,
+    a progress bar, shown on a terminal only (logs and CI get the summary alone)."""
+    from tqdm import tqdm
+
+    for path in files:
+        click.echo(f"{path}:")
+        hidden = unit is None or not sys.stderr.isatty()
+        with tqdm(unit=unit or "", disable=hidden, leave=False) as bar:
+            _run_import(lambda path=path, bar=bar: load(path, bar.update))
+
+
 @import_.command("admin")
 @click.argument(
     "directory",
@@ -163,20 +175,14 @@ def import_admin(directory: Path | None) -> None:
 )
 def import_cadastre(files: tuple[Path, ...], repair: bool) -> None:
     """Etalab cadastre parcels (GeoJSON FeatureCollection, plain or .gz)."""
-    from tqdm import tqdm
-
     from app.db import get_engine
     from geo.loaders.cadastre import load_cadastre
 
-    for path in files:
-        click.echo(f"{path}:")
-        # The bar only shows on a terminal; logs and CI get the summary alone.
-        with tqdm(unit=" features", disable=not sys.stderr.isatty(), leave=False) as bar:
-            _run_import(
-                lambda path=path, bar=bar: load_cadastre(
-                    get_engine(), path, repair=repair, on_batch=bar.update
-                )
-            )
+    _import_files(
+        files,
+        lambda path, progress: load_cadastre(get_engine(), path, repair=repair, on_batch=progress),
+        unit=" features",
+    )
 
 
 def _crs_option(function):
@@ -227,9 +233,7 @@ def _layer_command(name: str, help_text: str) -> None:
 
         load = _layer_loaders()[name]
         source_crs = _source_crs(crs)
-        for path in files:
-            click.echo(f"{path}:")
-            _run_import(lambda path=path: load(get_engine(), path, source_crs=source_crs))
+        _import_files(files, lambda path, _: load(get_engine(), path, source_crs=source_crs))
 
 
 for _name, _help in (
@@ -252,9 +256,7 @@ def import_territoires_industrie(files: tuple[Path, ...]) -> None:
     from app.db import get_engine
     from geo.loaders.territoires import load_territoires_industrie
 
-    for path in files:
-        click.echo(f"{path}:")
-        _run_import(lambda path=path: load_territoires_industrie(get_engine(), path))
+    _import_files(files, lambda path, _: load_territoires_industrie(get_engine(), path))
 
 
 @import_.command("consumption")
@@ -265,9 +267,7 @@ def import_consumption(files: tuple[Path, ...], vintage: int | None) -> None:
     from app.db import get_engine
     from geo.loaders.consumption import load_consumption
 
-    for path in files:
-        click.echo(f"{path}:")
-        _run_import(lambda path=path: load_consumption(get_engine(), path, vintage=vintage))
+    _import_files(files, lambda path, _: load_consumption(get_engine(), path, vintage=vintage))
 
 
 @import_.command("zan-targets")
@@ -277,9 +277,7 @@ def import_zan_targets(files: tuple[Path, ...]) -> None:
     from app.db import get_engine
     from geo.loaders.zan_rules import load_targets
 
-    for path in files:
-        click.echo(f"{path}:")
-        _run_import(lambda path=path: load_targets(get_engine(), path))
+    _import_files(files, lambda path, _: load_targets(get_engine(), path))
 
 
 @import_.command("zan-perimeters")
@@ -289,9 +287,7 @@ def import_zan_perimeters(files: tuple[Path, ...]) -> None:
     from app.db import get_engine
     from geo.loaders.zan_rules import load_target_members
 
-    for path in files:
-        click.echo(f"{path}:")
-        _run_import(lambda path=path: load_target_members(get_engine(), path))
+    _import_files(files, lambda path, _: load_target_members(get_engine(), path))
 
 
 @import_.command("planning-documents")
@@ -345,30 +341,24 @@ def import_economic_sites(files: tuple[Path, ...], kind: str, crs: str | None) -
     from geo.loaders.zae import load_economic_sites
 
     source_crs = _source_crs(crs)
-    for path in files:
-        click.echo(f"{path}:")
-        _run_import(
-            lambda path=path: load_economic_sites(
-                get_engine(), path, kind=kind, source_crs=source_crs
-            )
-        )
+    _import_files(
+        files,
+        lambda path, _: load_economic_sites(get_engine(), path, kind=kind, source_crs=source_crs),
+    )
 
 
 @import_.command("dem")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def import_dem(files: tuple[Path, ...]) -> None:
     """Elevation raster (GeoTIFF, any CRS): per-parcel min/mean/max elevation and slope."""
-    from tqdm import tqdm
-
     from app.db import get_engine
     from geo.raster import parcel_terrain
 
-    for path in files:
-        click.echo(f"{path}:")
-        with tqdm(unit=" tiles", disable=not sys.stderr.isatty(), leave=False) as bar:
-            _run_import(
-                lambda path=path, bar=bar: parcel_terrain(get_engine(), path, progress=bar.update)
-            )
+    _import_files(
+        files,
+        lambda path, progress: parcel_terrain(get_engine(), path, progress=progress),
+        unit=" tiles",
+    )
 
 
 @import_.command("hazard")
@@ -376,19 +366,14 @@ def import_dem(files: tuple[Path, ...]) -> None:
 @click.option("--hazard", default="flood", show_default=True, help="Name of the hazard.")
 def import_hazard(files: tuple[Path, ...], hazard: str) -> None:
     """Hazard raster of integer classes (e.g. flood 0-3): share of each parcel per class."""
-    from tqdm import tqdm
-
     from app.db import get_engine
     from geo.raster import parcel_hazard
 
-    for path in files:
-        click.echo(f"{path}:")
-        with tqdm(unit=" tiles", disable=not sys.stderr.isatty(), leave=False) as bar:
-            _run_import(
-                lambda path=path, bar=bar: parcel_hazard(
-                    get_engine(), path, hazard=hazard, progress=bar.update
-                )
-            )
+    _import_files(
+        files,
+        lambda path, progress: parcel_hazard(get_engine(), path, hazard=hazard, progress=progress),
+        unit=" tiles",
+    )
 
 
 @import_.command("demo")
