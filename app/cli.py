@@ -28,73 +28,68 @@ def db() -> None:
     """The database: the embedded PostGIS, or the server of FONCIER_DATABASE_URL."""
 
 
-@db.command("start")
-def db_start() -> None:
-    """Install if needed, initialise and start the embedded PostGIS; create the database."""
-    from app.localdb import LocalCluster, LocalDbError
+NOT_EMBEDDED = "FONCIER_DATABASE_URL is set: the embedded PostGIS is not used."
+
+
+def _embedded_cluster(not_embedded: str = NOT_EMBEDDED):
+    """The embedded cluster, or None (said) when FONCIER_DATABASE_URL names a server."""
+    from app.localdb import LocalCluster
 
     settings = get_settings()
     if not settings.uses_embedded_db:
-        click.echo("FONCIER_DATABASE_URL is set: using that server, nothing to start.")
+        click.echo(not_embedded)
+        return None
+    return LocalCluster.from_settings(settings)
+
+
+def _on_cluster(action, not_embedded: str = NOT_EMBEDDED) -> None:
+    """``action(cluster)`` on the embedded cluster, its failure a one-line error."""
+    from app.localdb import LocalDbError
+
+    cluster = _embedded_cluster(not_embedded)
+    if cluster is None:
         return
     try:
-        LocalCluster.from_settings(settings).start(echo=click.echo)
+        action(cluster)
     except LocalDbError as exc:
         _fail(str(exc))
+
+
+@db.command("start")
+def db_start() -> None:
+    """Install if needed, initialise and start the embedded PostGIS; create the database."""
+    _on_cluster(
+        lambda cluster: cluster.start(echo=click.echo),
+        "FONCIER_DATABASE_URL is set: using that server, nothing to start.",
+    )
 
 
 @db.command("stop")
 def db_stop() -> None:
     """Stop the embedded PostGIS."""
-    from app.localdb import LocalCluster, LocalDbError
-
-    settings = get_settings()
-    if not settings.uses_embedded_db:
-        click.echo("FONCIER_DATABASE_URL is set: the embedded PostGIS is not used.")
-        return
-    try:
-        LocalCluster.from_settings(settings).stop(echo=click.echo)
-    except LocalDbError as exc:
-        _fail(str(exc))
+    _on_cluster(lambda cluster: cluster.stop(echo=click.echo))
 
 
 @db.command("status")
 def db_status() -> None:
     """Say whether the embedded PostGIS runs and where its data is (exit 1 when it does
     not run)."""
-    from app.localdb import LocalCluster, LocalDbError
 
-    settings = get_settings()
-    if not settings.uses_embedded_db:
-        click.echo("FONCIER_DATABASE_URL is set: the embedded PostGIS is not used.")
-        return
-    cluster = LocalCluster.from_settings(settings)
-    if cluster.data_dir_note:
-        click.echo(cluster.data_dir_note)
-    try:
-        running = cluster.is_running()
-    except LocalDbError as exc:
-        _fail(str(exc))
-    if running:
+    def report(cluster) -> None:
+        if cluster.data_dir_note:
+            click.echo(cluster.data_dir_note)
+        if not cluster.is_running():
+            click.echo(f"not running ({cluster.data_dir})")
+            sys.exit(1)
         click.echo(f"running on 127.0.0.1:{cluster.running_port()} ({cluster.data_dir})")
-    else:
-        click.echo(f"not running ({cluster.data_dir})")
-        sys.exit(1)
+
+    _on_cluster(report)
 
 
 @db.command("clean")
 def db_clean() -> None:
     """Stop the embedded PostGIS and delete its data directory (every database in it)."""
-    from app.localdb import LocalCluster, LocalDbError
-
-    settings = get_settings()
-    if not settings.uses_embedded_db:
-        click.echo("FONCIER_DATABASE_URL is set: the embedded PostGIS is not used.")
-        return
-    try:
-        LocalCluster.from_settings(settings).remove(echo=click.echo)
-    except LocalDbError as exc:
-        _fail(str(exc))
+    _on_cluster(lambda cluster: cluster.remove(echo=click.echo))
 
 
 @db.command("url")
@@ -128,16 +123,28 @@ def import_() -> None:
 def _run_import(run) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from geo.loaders.errors import LoaderError
+    from geo.errors import DomainError
 
     try:
         report = run()
-    except LoaderError as exc:
+    except DomainError as exc:
         _fail(str(exc))
     except OperationalError as exc:
         _fail(f"database error: {exc.orig}")
     for line in report.lines():
         click.echo(line)
+
+
+def _import_files(files, load, unit: str | None = None) -> None:
+    """``load(path, progress)`` for each file, each in its own transaction; with ``unit``,
+    a progress bar, shown on a terminal only (logs and CI get the summary alone)."""
+    from tqdm import tqdm
+
+    for path in files:
+        click.echo(f"{path}:")
+        hidden = unit is None or not sys.stderr.isatty()
+        with tqdm(unit=unit or "", disable=hidden, leave=False) as bar:
+            _run_import(lambda path=path, bar=bar: load(path, bar.update))
 
 
 @import_.command("admin")
@@ -168,20 +175,14 @@ def import_admin(directory: Path | None) -> None:
 )
 def import_cadastre(files: tuple[Path, ...], repair: bool) -> None:
     """Etalab cadastre parcels (GeoJSON FeatureCollection, plain or .gz)."""
-    from tqdm import tqdm
-
     from app.db import get_engine
     from geo.loaders.cadastre import load_cadastre
 
-    for path in files:
-        click.echo(f"{path}:")
-        # The bar only shows on a terminal; logs and CI get the summary alone.
-        with tqdm(unit=" features", disable=not sys.stderr.isatty(), leave=False) as bar:
-            _run_import(
-                lambda path=path, bar=bar: load_cadastre(
-                    get_engine(), path, repair=repair, on_batch=bar.update
-                )
-            )
+    _import_files(
+        files,
+        lambda path, progress: load_cadastre(get_engine(), path, repair=repair, on_batch=progress),
+        unit=" features",
+    )
 
 
 def _crs_option(function):
@@ -205,51 +206,47 @@ def _source_crs(crs: str | None):
         _fail(f"unknown CRS {crs!r}: {exc}")
 
 
-def _layer_command(name: str, loader_path: str, help_text: str) -> None:
-    module_name, function_name = loader_path.rsplit(".", 1)
+def _layer_loaders() -> dict:
+    """The loaders of the land layers whose files may need ``--crs``, by command name.
+    Imported when a command runs, not at start: ``foncier --help`` stays fast (no
+    geopandas)."""
+    from geo.loaders.friches import load_friches
+    from geo.loaders.plu import load_plu
+    from geo.loaders.pollution import load_basol
+    from geo.loaders.zae import load_site_eco, load_terrain_eco
 
+    return {
+        "friches": load_friches,
+        "basol": load_basol,
+        "plu": load_plu,
+        "site-eco": load_site_eco,
+        "terrain-eco": load_terrain_eco,
+    }
+
+
+def _layer_command(name: str, help_text: str) -> None:
     @import_.command(name, help=help_text)
     @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
     @_crs_option
     def command(files: tuple[Path, ...], crs: str | None) -> None:
-        import importlib
-
         from app.db import get_engine
 
-        load = getattr(importlib.import_module(module_name), function_name)
+        load = _layer_loaders()[name]
         source_crs = _source_crs(crs)
-        for path in files:
-            click.echo(f"{path}:")
-            _run_import(lambda path=path: load(get_engine(), path, source_crs=source_crs))
+        _import_files(files, lambda path, _: load(get_engine(), path, source_crs=source_crs))
 
 
-_layer_command(
-    "friches",
-    "geo.loaders.friches.load_friches",
-    "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON.",
-)
-_layer_command(
-    "basol",
-    "geo.loaders.pollution.load_basol",
-    "Polluted sites: BASOL GeoJSON export.",
-)
-_layer_command(
-    "plu",
-    "geo.loaders.plu.load_plu",
-    "PLU zones: Géoportail de l'Urbanisme zone_urba GeoJSON, classified for industry.",
-)
-
-
-_layer_command(
-    "site-eco",
-    "geo.loaders.zae.load_site_eco",
-    "Economic sites (ZAE): CNIG Sites économiques SITE-ECO CSV.",
-)
-_layer_command(
-    "terrain-eco",
-    "geo.loaders.zae.load_terrain_eco",
-    "Land units of economic sites: CNIG TERRAIN-ECO CSV (states kept for the vacancy rate).",
-)
+for _name, _help in (
+    ("friches", "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON."),
+    ("basol", "Polluted sites: BASOL GeoJSON export."),
+    ("plu", "PLU zones: Géoportail de l'Urbanisme zone_urba GeoJSON, classified for industry."),
+    ("site-eco", "Economic sites (ZAE): CNIG Sites économiques SITE-ECO CSV."),
+    (
+        "terrain-eco",
+        "Land units of economic sites: CNIG TERRAIN-ECO CSV (states kept for the vacancy rate).",
+    ),
+):
+    _layer_command(_name, _help)
 
 
 @import_.command("territoires-industrie")
@@ -259,9 +256,7 @@ def import_territoires_industrie(files: tuple[Path, ...]) -> None:
     from app.db import get_engine
     from geo.loaders.territoires import load_territoires_industrie
 
-    for path in files:
-        click.echo(f"{path}:")
-        _run_import(lambda path=path: load_territoires_industrie(get_engine(), path))
+    _import_files(files, lambda path, _: load_territoires_industrie(get_engine(), path))
 
 
 @import_.command("consumption")
@@ -272,9 +267,7 @@ def import_consumption(files: tuple[Path, ...], vintage: int | None) -> None:
     from app.db import get_engine
     from geo.loaders.consumption import load_consumption
 
-    for path in files:
-        click.echo(f"{path}:")
-        _run_import(lambda path=path: load_consumption(get_engine(), path, vintage=vintage))
+    _import_files(files, lambda path, _: load_consumption(get_engine(), path, vintage=vintage))
 
 
 @import_.command("zan-targets")
@@ -284,9 +277,7 @@ def import_zan_targets(files: tuple[Path, ...]) -> None:
     from app.db import get_engine
     from geo.loaders.zan_rules import load_targets
 
-    for path in files:
-        click.echo(f"{path}:")
-        _run_import(lambda path=path: load_targets(get_engine(), path))
+    _import_files(files, lambda path, _: load_targets(get_engine(), path))
 
 
 @import_.command("zan-perimeters")
@@ -296,9 +287,7 @@ def import_zan_perimeters(files: tuple[Path, ...]) -> None:
     from app.db import get_engine
     from geo.loaders.zan_rules import load_target_members
 
-    for path in files:
-        click.echo(f"{path}:")
-        _run_import(lambda path=path: load_target_members(get_engine(), path))
+    _import_files(files, lambda path, _: load_target_members(get_engine(), path))
 
 
 @import_.command("planning-documents")
@@ -352,30 +341,24 @@ def import_economic_sites(files: tuple[Path, ...], kind: str, crs: str | None) -
     from geo.loaders.zae import load_economic_sites
 
     source_crs = _source_crs(crs)
-    for path in files:
-        click.echo(f"{path}:")
-        _run_import(
-            lambda path=path: load_economic_sites(
-                get_engine(), path, kind=kind, source_crs=source_crs
-            )
-        )
+    _import_files(
+        files,
+        lambda path, _: load_economic_sites(get_engine(), path, kind=kind, source_crs=source_crs),
+    )
 
 
 @import_.command("dem")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def import_dem(files: tuple[Path, ...]) -> None:
     """Elevation raster (GeoTIFF, any CRS): per-parcel min/mean/max elevation and slope."""
-    from tqdm import tqdm
-
     from app.db import get_engine
     from geo.raster import parcel_terrain
 
-    for path in files:
-        click.echo(f"{path}:")
-        with tqdm(unit=" tiles", disable=not sys.stderr.isatty(), leave=False) as bar:
-            _run_import(
-                lambda path=path, bar=bar: parcel_terrain(get_engine(), path, progress=bar.update)
-            )
+    _import_files(
+        files,
+        lambda path, progress: parcel_terrain(get_engine(), path, progress=progress),
+        unit=" tiles",
+    )
 
 
 @import_.command("hazard")
@@ -383,19 +366,14 @@ def import_dem(files: tuple[Path, ...]) -> None:
 @click.option("--hazard", default="flood", show_default=True, help="Name of the hazard.")
 def import_hazard(files: tuple[Path, ...], hazard: str) -> None:
     """Hazard raster of integer classes (e.g. flood 0-3): share of each parcel per class."""
-    from tqdm import tqdm
-
     from app.db import get_engine
     from geo.raster import parcel_hazard
 
-    for path in files:
-        click.echo(f"{path}:")
-        with tqdm(unit=" tiles", disable=not sys.stderr.isatty(), leave=False) as bar:
-            _run_import(
-                lambda path=path, bar=bar: parcel_hazard(
-                    get_engine(), path, hazard=hazard, progress=bar.update
-                )
-            )
+    _import_files(
+        files,
+        lambda path, progress: parcel_hazard(get_engine(), path, hazard=hazard, progress=progress),
+        unit=" tiles",
+    )
 
 
 @import_.command("demo")
@@ -487,6 +465,7 @@ def token_create(role: str, territory: str | None, name: str) -> None:
     """Create a token and print its secret (only now: it is not stored)."""
     from app.db import get_engine
     from geo import audit
+    from geo.errors import DomainError
     from geo.tokens import create_token
 
     principal = _cli_principal()
@@ -497,7 +476,7 @@ def token_create(role: str, territory: str | None, name: str) -> None:
             )
             after = {"name": name, "role": role, "territory": territory}
             audit.record(conn, principal, "token.create", "api_token", token_id, after=after)
-    except ValueError as exc:
+    except DomainError as exc:
         _fail(str(exc))
     click.echo(f"token {token_id} ({role}{' ' + territory if territory else ''}) for {name}:")
     click.echo(secret)

@@ -9,9 +9,11 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Connection
 
-from app.errors import InvalidParameter, NotFound
+from app.errors import InvalidParameter
 from app.services.features import COLLECTIONS, Collection
 from app.settings import Settings
+from geo.bbox import BBox
+from geo.errors import NotFound
 
 INSEE_PATTERN = r"^[0-9][0-9AB][0-9]{3}$"
 SIREN_PATTERN = r"^[0-9]{9}$"
@@ -30,9 +32,6 @@ def get_app_settings(request: Request) -> Settings:
 
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-
-
-BBox = tuple[float, float, float, float]
 
 
 def bbox_query(
@@ -89,19 +88,29 @@ class Page:
     offset: int
 
 
-def page_query(
+def page_size_query(
     settings: SettingsDep,
     limit: Annotated[
         int | None, Query(ge=1, description="Page size (default and maximum are settings)")
     ] = None,
+) -> int:
+    """The one page-size check: the settings' default, at most their maximum."""
+    limit = settings.default_page_size if limit is None else limit
+    if limit > settings.max_page_size:
+        raise InvalidParameter(f"limit must not exceed {settings.max_page_size}")
+    return limit
+
+
+PageSizeDep = Annotated[int, Depends(page_size_query)]
+
+
+def page_query(
+    limit: PageSizeDep,
     # bounded: PostgreSQL's OFFSET is a bigint, and no collection holds a billion rows
     offset: Annotated[
         int, Query(ge=0, le=MAX_OFFSET, description="Number of features to skip")
     ] = 0,
 ) -> Page:
-    limit = settings.default_page_size if limit is None else limit
-    if limit > settings.max_page_size:
-        raise InvalidParameter(f"limit must not exceed {settings.max_page_size}")
     return Page(limit=limit, offset=offset)
 
 

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
 
+from geo.errors import Conflict, Denied, DomainError, Invalid, NotFound
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -60,10 +62,6 @@ class ApiError(Exception):
         self.extra = extra
 
 
-class NotFound(ApiError):
-    status = 404
-
-
 class InvalidParameter(ApiError):
     status = 400
 
@@ -74,10 +72,6 @@ class DatabaseUnavailable(ApiError):
 
 class Unauthorized(ApiError):
     status = 401
-
-
-class Forbidden(ApiError):
-    status = 403
 
 
 class ContentTooLarge(ApiError):
@@ -108,28 +102,31 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-async def _geo_error(request: Request, exc: Exception) -> JSONResponse:
-    # geo's errors carry their HTTP status (422 by default, 404, 409…).
-    return problem(getattr(exc, "status", 422), str(exc), instance=request.url.path)
+# The one map from the domain's kinds of refusal to HTTP (geo speaks no HTTP). An invalid
+# value the domain finds is 422: the request was well formed, its content cannot be used.
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    Invalid: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Denied: 403,
+}
+
+
+def domain_status(exc: DomainError) -> int:
+    """The status of a domain error: that of its nearest kind in DOMAIN_STATUS."""
+    for kind in type(exc).__mro__:
+        if kind in DOMAIN_STATUS:
+            return DOMAIN_STATUS[kind]
+    return 422
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem(domain_status(exc), str(exc), instance=request.url.path)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    from geo.access import AccessError
-    from geo.envelope import LedgerError
-    from geo.rulesets import RuleSetError
-    from geo.scoring.profiles import ProfileError
-    from geo.scoring.search import SearchError
-    from geo.zan import TrajectoryError
-
-    for error in (
-        AccessError,
-        LedgerError,
-        RuleSetError,
-        TrajectoryError,
-        ProfileError,
-        SearchError,
-    ):
-        app.add_exception_handler(error, _geo_error)
+    app.add_exception_handler(DomainError, _domain_error)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -6,6 +6,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
+from geo.errors import NotFound
+
 GEOJSON = "application/geo+json"
 
 
@@ -79,6 +81,28 @@ def link_to(request: Request, path: str | None = None, **params: Any) -> str:
         url = request.url.include_query_params(**params) if params else request.url
         path = url.path + (f"?{url.query}" if url.query else "")
     return base_url(request) + path.lstrip("/")
+
+
+def feature_response(feature: str | None, missing: str) -> GeoJSONResponse:
+    """One GeoJSON Feature made by PostGIS, or NotFound saying ``missing``."""
+    if feature is None:
+        raise NotFound(missing)
+    return GeoJSONResponse(feature)
+
+
+def paging_links(request: Request, limit: int, offset: int, matched: int) -> list[dict[str, str]]:
+    """self, next and prev of an offset-paged GeoJSON answer (OGC API Features §7.15.6)."""
+
+    def link(rel: str, at: int) -> dict[str, str]:
+        href = link_to(request, limit=limit, offset=at)
+        return {"rel": rel, "type": "application/geo+json", "href": href}
+
+    links = [link("self", offset)]
+    if offset + limit < matched:
+        links.append(link("next", offset + limit))
+    if offset > 0:
+        links.append(link("prev", max(offset - limit, 0)))
+    return links
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

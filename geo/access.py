@@ -16,19 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from geo import statuses
+from geo.errors import Denied, Invalid
+from geo.territories import LEVELS
+
 Role = Literal["public", "epci_editor", "prefecture", "admin"]
 ROLES: tuple[Role, ...] = ("public", "epci_editor", "prefecture", "admin")
 TERRITORY_LEVELS = {"epci_editor": ("epci",), "prefecture": ("departement", "region")}
 
-# Project statuses that are open data: a planned project is the EPCI's working draft.
-PUBLIC_STATUSES = ("authorised", "under_construction", "completed", "abandoned")
 
-
-class AccessError(PermissionError):
-    status = 403
-
-
-class OutsideTerritory(AccessError):
+class OutsideTerritory(Denied):
     """A project that does not lie in the EPCI it is recorded for."""
 
 
@@ -50,15 +47,12 @@ class Principal:
         """Whether the project lies in this principal's territory."""
         if self.role == "admin":
             return True
-        column = {
-            "epci": "epci_siren",
-            "departement": "departement_code",
-            "region": "region_code",
-        }.get(self.territory_level or "")
+        level = LEVELS.get(self.territory_level or "")
+        column = level.project_column if level else None
         return column is not None and project.get(column) == self.territory_code
 
     def may_read_project(self, project: dict[str, Any]) -> bool:
-        if project.get("status") in PUBLIC_STATUSES or self.role == "admin":
+        if project.get("status") in statuses.PUBLIC or self.role == "admin":
             return True
         return self.role in ("epci_editor", "prefecture") and self.covers(project)
 
@@ -69,23 +63,23 @@ PUBLIC = Principal(name="public", role="public")
 def check_territory(role: str, level: str | None, code: str | None) -> None:
     """A role's territory must be of the right level (and absent for admin)."""
     if role not in ROLES or role == "public":
-        raise ValueError(f"role must be one of epci_editor, prefecture, admin; got {role!r}")
+        raise Invalid(f"role must be one of epci_editor, prefecture, admin; got {role!r}")
     if role == "admin":
         if level is not None:
-            raise ValueError("an admin token has no territory")
+            raise Invalid("an admin token has no territory")
         return
     if level not in TERRITORY_LEVELS[role] or not code:
         levels = " or ".join(TERRITORY_LEVELS[role])
-        raise ValueError(f"a {role} token needs a territory: {levels}:CODE")
+        raise Invalid(f"a {role} token needs a territory: {levels}:CODE")
 
 
 def authorise_create(principal: Principal, epci_siren: str) -> None:
     if principal.role == "admin":
         return
     if principal.role != "epci_editor":
-        raise AccessError(f"role {principal.role} may not record projects")
+        raise Denied(f"role {principal.role} may not record projects")
     if principal.territory_code != epci_siren:
-        raise AccessError(
+        raise Denied(
             f"this token records projects of EPCI {principal.territory_code} only, "
             f"not of {epci_siren}"
         )
@@ -97,20 +91,20 @@ def authorise_status(principal: Principal, project: dict[str, Any], status: str)
         return
     allowed = ("prefecture",) if status == "authorised" else ("prefecture", "epci_editor")
     if principal.role not in allowed:
-        raise AccessError(f"role {principal.role} may not set a project to {status}")
+        raise Denied(f"role {principal.role} may not set a project to {status}")
     if not principal.covers(project):
-        raise AccessError(f"project {project['id']} is outside this token's territory")
+        raise Denied(f"project {project['id']} is outside this token's territory")
 
 
 def authorise_correction(principal: Principal, project: dict[str, Any]) -> None:
     if principal.role == "admin":
         return
     if principal.role != "prefecture":
-        raise AccessError(f"role {principal.role} may not correct the ledger")
+        raise Denied(f"role {principal.role} may not correct the ledger")
     if not principal.covers(project):
-        raise AccessError(f"project {project['id']} is outside this token's territory")
+        raise Denied(f"project {project['id']} is outside this token's territory")
 
 
 def authorise_admin(principal: Principal, what: str) -> None:
     if principal.role != "admin":
-        raise AccessError(f"{what} is for administrators")
+        raise Denied(f"{what} is for administrators")

@@ -37,21 +37,14 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo.access import PUBLIC_STATUSES
 from geo.crs import LAMBERT93
-from geo.project_geometry import GeometryError, locate
+from geo.errors import Conflict, Invalid, NotFound
+from geo.project_geometry import locate
 from geo.rulesets import RuleSet, default_ruleset_id
+from geo.statuses import PUBLIC, STATUSES, TRANSITIONS
+from geo.territories import LEVELS
 
-STATUSES = ("planned", "authorised", "under_construction", "completed", "abandoned")
 KINDS = ("industrial", "commercial", "logistics", "other")
-# status -> statuses it may move to
-TRANSITIONS = {
-    "planned": ("authorised", "abandoned"),
-    "authorised": ("under_construction", "completed", "abandoned"),
-    "under_construction": ("completed", "abandoned"),
-    "completed": (),
-    "abandoned": (),
-}
 # The ledger's precision: hectares with four decimals (1 m²).
 HECTARE_PLACES = Decimal("0.0001")
 # An entry may be dated tomorrow at the latest: the client's day may be ahead of ours.
@@ -60,26 +53,8 @@ FUTURE_TOLERANCE = datetime.timedelta(days=1)
 MAX_CORRECTION_HA = 100_000
 
 
-class LedgerError(ValueError):
-    """A ledger write that cannot be done (the message says why)."""
-
-    status = 422
-
-
-class NotFoundError(LedgerError):
-    status = 404
-
-
-class StateConflict(LedgerError):
-    """A write that the project's current state forbids (RFC 9110 §15.5.10: a conflict with
-    the current state of the resource): a status it cannot move to, a correction of what it
-    does not hold, a date before its last entry."""
-
-    status = 409
-
-
-class EnvelopeExhausted(StateConflict):
-    status = 409
+class EnvelopeExhausted(Conflict):
+    """A draw on the envelope larger than what is left, without an allowed overdraft."""
 
 
 def hectares(value: float | int | str | Decimal) -> Decimal:
@@ -91,9 +66,9 @@ def hectares(value: float | int | str | Decimal) -> Decimal:
     try:
         number = Decimal(str(value))
     except InvalidOperation:
-        raise LedgerError(f"{value!r} is not a number of hectares") from None
+        raise Invalid(f"{value!r} is not a number of hectares") from None
     if not number.is_finite():
-        raise LedgerError(f"{value!r} is not a finite number of hectares")
+        raise Invalid(f"{value!r} is not a finite number of hectares")
     # no negative zero: -0.00001 rounds to 0, not to -0
     return number.quantize(HECTARE_PLACES, rounding=ROUND_HALF_EVEN) + Decimal(0)
 
@@ -166,7 +141,7 @@ def says_something(value: str) -> bool:
 
 def _nonblank(reason: str, what: str) -> str:
     if not says_something(reason) or "\x00" in reason:
-        raise LedgerError(f"{what} needs a reason that is not blank (and no NUL byte)")
+        raise Invalid(f"{what} needs a reason that is not blank (and no NUL byte)")
     return reason
 
 
@@ -179,20 +154,18 @@ def _entry_date(
     today = datetime.date.today()
     on = occurred_on if occurred_on is not None else today
     if not isinstance(on, datetime.date) or isinstance(on, datetime.datetime):
-        raise LedgerError("occurred_on must be a date (YYYY-MM-DD)")
+        raise Invalid("occurred_on must be a date (YYYY-MM-DD)")
     first = datetime.date(ruleset.envelope.first_year, 1, 1)
     last = datetime.date(ruleset.envelope.last_year, 12, 31)
     if not first <= on <= last:
-        raise LedgerError(
+        raise Invalid(
             f"occurred_on {on.isoformat()} lies outside the period of {ruleset.id} "
             f"({first.isoformat()} to {last.isoformat()})"
         )
     if on > today + FUTURE_TOLERANCE:
-        raise LedgerError(
-            f"occurred_on {on.isoformat()} is in the future: the ledger records facts"
-        )
+        raise Invalid(f"occurred_on {on.isoformat()} is in the future: the ledger records facts")
     if previous is not None and on < previous:
-        raise StateConflict(
+        raise Conflict(
             f"occurred_on {on.isoformat()} precedes the project's previous entry "
             f"({previous.isoformat()}): entries follow each other in time"
         )
@@ -217,21 +190,18 @@ def create_project(
     ``geometry`` is GeoJSON (a dict, or a model of ``geo.project_geometry``); the project
     must lie in the EPCI ``epci_siren`` (OutsideTerritory otherwise)."""
     if kind not in KINDS:
-        raise LedgerError(f"kind must be one of {', '.join(KINDS)}")
+        raise Invalid(f"kind must be one of {', '.join(KINDS)}")
     if ruleset.envelope is None:
-        raise LedgerError(f"rule set {ruleset.id} has no envelope")
+        raise Invalid(f"rule set {ruleset.id} has no envelope")
     if (geometry is None) == (not parcel_ids):
-        raise LedgerError("give either a geometry or parcel ids")
+        raise Invalid("give either a geometry or parcel ids")
     if not says_something(name) or "\x00" in name:
-        raise LedgerError("a project needs a name that is not blank")
+        raise Invalid("a project needs a name that is not blank")
     _nonblank(reason, "recording a project")
     on = _entry_date(ruleset, occurred_on)
     if not conn.execute(text("SELECT 1 FROM epci WHERE siren = :s"), {"s": epci_siren}).first():
-        raise LedgerError(f"unknown EPCI {epci_siren}")
-    try:
-        location = locate(conn, epci_siren, geometry=geometry, parcel_ids=parcel_ids)
-    except GeometryError as exc:
-        raise LedgerError(str(exc)) from None
+        raise Invalid(f"unknown EPCI {epci_siren}")
+    location = locate(conn, epci_siren, geometry=geometry, parcel_ids=parcel_ids)
     geom, touched = location.geom, location.communes
     naf = conn.execute(text(_NAF), {"geom": geom}).mappings().one()
     measured = {key: hectares(naf[key]) for key in ("area_ha", "on_friche_ha", "naf_ha")}
@@ -303,13 +273,13 @@ def change_status(
 ) -> dict[str, Any]:
     """Move a project along its lifecycle, reserving, converting or releasing hectares."""
     if new_status not in STATUSES:
-        raise LedgerError(f"status must be one of {', '.join(STATUSES)}")
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
     if not isinstance(overdraft, bool):
-        raise LedgerError("overdraft must be true or false")
+        raise Invalid("overdraft must be true or false")
     _nonblank(reason, "a status change")
     project, state = _locked(conn, project_id, ruleset)
     if new_status not in TRANSITIONS[state.status]:
-        raise StateConflict(
+        raise Conflict(
             f"project {project_id} is {state.status}: it cannot become {new_status} "
             f"(allowed: {', '.join(TRANSITIONS[state.status]) or 'none'})"
         )
@@ -357,17 +327,17 @@ def correct(
     assert ruleset.envelope is not None
     _nonblank(reason, "a correction")
     if isinstance(delta_ha, bool) or not isinstance(delta_ha, int | float | Decimal):
-        raise LedgerError("delta_ha must be a number of hectares")
+        raise Invalid("delta_ha must be a number of hectares")
     if not isinstance(overdraft, bool):
-        raise LedgerError("overdraft must be true or false")
+        raise Invalid("overdraft must be true or false")
     delta = hectares(delta_ha)
     if delta == 0:
-        raise LedgerError(
+        raise Invalid(
             f"a correction of {delta_ha!r} ha is nothing at the ledger's precision "
             f"({HECTARE_PLACES} ha)"
         )
     if abs(delta) > MAX_CORRECTION_HA:
-        raise LedgerError(f"a correction is at most {MAX_CORRECTION_HA:,} ha either way")
+        raise Invalid(f"a correction is at most {MAX_CORRECTION_HA:,} ha either way")
     _, state = _locked(conn, project_id, ruleset)
     if state.status in ("authorised", "under_construction"):
         reserved, consumed = delta, Decimal(0)
@@ -376,9 +346,9 @@ def correct(
         reserved, consumed = Decimal(0), delta
         held = state.consumed_ha
     else:
-        raise StateConflict(f"project {project_id} is {state.status}: it holds nothing to correct")
+        raise Conflict(f"project {project_id} is {state.status}: it holds nothing to correct")
     if held + delta < 0:
-        raise StateConflict(f"the correction would leave the project below zero ({held} ha held)")
+        raise Conflict(f"the correction would leave the project below zero ({held} ha held)")
     if (
         corrects_entry_id is not None
         and not conn.execute(
@@ -386,7 +356,7 @@ def correct(
             {"e": corrects_entry_id, "p": project_id},
         ).first()
     ):
-        raise LedgerError(f"entry {corrects_entry_id} is not an entry of project {project_id}")
+        raise Invalid(f"entry {corrects_entry_id} is not an entry of project {project_id}")
     on = _entry_date(ruleset, occurred_on, state.last_on)
     _guard(conn, ruleset, delta, overdraft)
     _append(
@@ -509,7 +479,7 @@ def _project_row(conn: Connection, project_id: int) -> dict[str, Any]:
         .first()
     )
     if row is None:
-        raise NotFoundError(f"no project {project_id}")
+        raise NotFound(f"no project {project_id}")
     return dict(row)
 
 
@@ -532,9 +502,7 @@ def _locked(
     """The project and its current state, read once its envelope's account is locked."""
     project = _project_row(conn, project_id)
     if project["ruleset_id"] != ruleset.id:
-        raise LedgerError(
-            f"project {project['id']} draws on {project['ruleset_id']}, not {ruleset.id}"
-        )
+        raise Invalid(f"project {project['id']} draws on {project['ruleset_id']}, not {ruleset.id}")
     lock_envelope(conn, ruleset.id)
     return project, _holdings(conn, project_id)
 
@@ -615,17 +583,15 @@ def _append(
 
 # -- reports ------------------------------------------------------------------------
 
+# The levels a report breaks down by: the SQL naming each project's territory, its name.
 GROUPS = {
-    "region": ("p.region_code", "(SELECT name FROM region WHERE code = p.region_code)"),
-    "departement": (
-        "p.departement_code",
-        "(SELECT name FROM departement WHERE code = p.departement_code)",
-    ),
-    "epci": ("p.epci_siren", "(SELECT name FROM epci WHERE siren = p.epci_siren)"),
-    "territoire_industrie": (
-        "e.territoire_industrie_id",
-        "(SELECT name FROM territoire_industrie WHERE id = e.territoire_industrie_id)",
-    ),
+    level: (column, f"({LEVELS[level].name_sql(column)})")
+    for level, column in (
+        ("region", "p.region_code"),
+        ("departement", "p.departement_code"),
+        ("epci", "p.epci_siren"),
+        ("territoire_industrie", "e.territoire_industrie_id"),
+    )
 }
 ALERT_THRESHOLDS = (0.5, 0.8, 1.0)
 
@@ -660,10 +626,10 @@ def envelope_report(
         "period": [ruleset.envelope.first_year, ruleset.envelope.last_year],
         "national": total.as_dict(),
     }
-    params = {"r": ruleset.id, "public": list(PUBLIC_STATUSES)}
+    params = {"r": ruleset.id, "public": list(PUBLIC)}
     if group_by is not None:
         if group_by not in GROUPS:
-            raise LedgerError(f"group_by must be one of {', '.join(GROUPS)}")
+            raise Invalid(f"group_by must be one of {', '.join(GROUPS)}")
         key, name = GROUPS[group_by]
         rows = conn.execute(
             text(

@@ -13,12 +13,14 @@ import re
 
 from sqlalchemy import Connection, text
 
+from geo.errors import Invalid
+
 _CODE = re.compile(r"^(?:[0-9]{2}|2[AB]|9[78][0-9])$")
 
 
 def partition_name(departement: str) -> str:
     if not _CODE.match(departement):
-        raise ValueError(f"not a département code: {departement!r}")
+        raise Invalid(f"not a département code: {departement!r}")
     return f"parcel_d{departement.lower()}"
 
 
@@ -68,11 +70,3 @@ def index_and_attach(conn: Connection, departement: str) -> None:
         f"ALTER TABLE parcel ATTACH PARTITION {name} FOR VALUES IN ('{departement}')"
     )
     conn.exec_driver_sql(f"ANALYZE {name}")
-
-
-def ensure_attached(conn: Connection, departement: str) -> None:
-    """An empty attached partition, for rows that go through ``parcel`` directly."""
-    name = partition_name(departement)
-    conn.exec_driver_sql(
-        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF parcel FOR VALUES IN ('{departement}')"
-    )

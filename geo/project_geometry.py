@@ -36,6 +36,7 @@ from sqlalchemy import Connection, text
 
 from geo.access import OutsideTerritory
 from geo.crs import LAMBERT93, METRO_WGS84_BOUNDS, OVERSEAS_DEPARTEMENTS, WGS84
+from geo.errors import Invalid
 
 # A project's area bounds, in hectares (Lambert-93). Below 0.01 ha (100 m²) it is a drawing
 # error, not an industrial project (the ledger's precision is 0.0001 ha). Above 1,000 ha
@@ -45,10 +46,8 @@ MIN_AREA_HA = 0.01
 MAX_AREA_HA = 1_000.0
 
 
-class GeometryError(ValueError):
+class GeometryError(Invalid):
     """A project geometry that cannot be recorded (the message says why)."""
-
-    status = 422
 
 
 Longitude = Annotated[
@@ -194,8 +193,8 @@ def locate(
     parcel_ids: list[str] | None = None,
 ) -> Location:
     """Check a project's outline, given as GeoJSON or as cadastre parcels, and that it lies
-    in the EPCI ``epci_siren``: GeometryError (422) for what cannot be a project outline,
-    OutsideTerritory (403) for an outline elsewhere."""
+    in the EPCI ``epci_siren``: GeometryError (invalid) for what cannot be a project outline,
+    OutsideTerritory (denied) for an outline elsewhere."""
     if parcel_ids:
         geom = _from_parcels(conn, parcel_ids, epci_siren)
         rows = conn.execute(text(_PARCEL_COMMUNES), {"ids": parcel_ids}).all()

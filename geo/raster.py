@@ -82,6 +82,25 @@ def _tiles(src) -> Iterator[Window]:
             yield Window(col, row, min(TILE, src.width - col), min(TILE, src.height - row))
 
 
+def _crs(src, path: Path) -> CRS:
+    if not src.crs:
+        raise LoaderError(f"{path}: the raster declares no CRS")
+    return CRS.from_user_input(src.crs)
+
+
+def _parcel_tiles(
+    conn: Connection, src, crs: CRS, progress: Callable[[int], object] | None
+) -> Iterator[tuple[Window, list[str], np.ndarray]]:
+    """The raster's tiles that meet parcels, with those parcels in the raster's CRS."""
+    project, to_l93 = _projector(crs)
+    for window in _tiles(src):
+        ids, geoms = _tile_parcels(conn, src, window, project, to_l93)
+        if progress:
+            progress(1)
+        if ids:
+            yield window, ids, geoms
+
+
 def _tile_parcels(
     conn: Connection, src, window: Window, to_raster: Callable, to_l93: Transformer
 ) -> tuple[list[str], np.ndarray]:
@@ -179,16 +198,8 @@ def parcel_terrain(
     report = ImportReport(kind="terrain", source=str(path))
     acc = _Accumulator()
     with _open(path) as src, engine.begin() as conn:
-        crs = CRS.from_user_input(src.crs) if src.crs else None
-        if crs is None:
-            raise LoaderError(f"{path}: the raster declares no CRS")
-        project, to_l93 = _projector(crs)
-        for window in _tiles(src):
-            ids, geoms = _tile_parcels(conn, src, window, project, to_l93)
-            if progress:
-                progress(1)
-            if not ids:
-                continue
+        crs = _crs(src, path)
+        for window, ids, geoms in _parcel_tiles(conn, src, crs, progress):
             data, nodata, (r, c) = _read_with_halo(src, window)
             dx, dy = _cell_size_m(src, window, crs)
             gy, gx = np.gradient(data, dy, dx)
@@ -284,18 +295,10 @@ def parcel_hazard(
     report = ImportReport(kind=f"hazard {hazard}", source=str(path))
     acc = _Accumulator()
     with _open(path) as src, engine.begin() as conn:
-        crs = CRS.from_user_input(src.crs) if src.crs else None
-        if crs is None:
-            raise LoaderError(f"{path}: the raster declares no CRS")
+        crs = _crs(src, path)
         if not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
             raise LoaderError(f"{path}: hazard classes must be integers, not {src.dtypes[0]}")
-        project, to_l93 = _projector(crs)
-        for window in _tiles(src):
-            ids, geoms = _tile_parcels(conn, src, window, project, to_l93)
-            if progress:
-                progress(1)
-            if not ids:
-                continue
+        for window, ids, geoms in _parcel_tiles(conn, src, crs, progress):
             band = src.read(1, window=window, masked=True)
             classes = band.filled(-1).astype(np.int64)
             labels = _labels(geoms, window, src)

@@ -10,17 +10,19 @@ set it used.
 from __future__ import annotations
 
 import datetime
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from geo.errors import Invalid
+from geo.registry import ID_PATTERN, read_registry
+
 RULES_DIR = Path(__file__).parent / "rules"
 
 
-class RuleSetError(ValueError):
+class RuleSetError(Invalid):
     """A rule set file is missing, malformed or inconsistent."""
 
 
@@ -117,7 +119,7 @@ class EnvelopeRules(_Strict):
 
 
 class RuleSet(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9-]+$")
+    id: str = Field(pattern=ID_PATTERN)
     name: str
     legal_status: Literal["law", "decree", "proposal"]
     legal_basis: str
@@ -169,15 +171,7 @@ def _merge(base: dict, override: dict) -> dict:
 @lru_cache
 def load_rulesets(directory: Path = RULES_DIR) -> dict[str, RuleSet]:
     """Every rule set of ``directory``, validated; raises RuleSetError on the first problem."""
-    raw: dict[str, dict] = {}
-    for path in sorted(Path(directory).glob("*.toml")):
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise RuleSetError(f"{path.name}: not valid TOML ({exc})") from exc
-        if data.get("id") != path.stem:
-            raise RuleSetError(f"{path.name}: id must be the file name ({path.stem})")
-        raw[path.stem] = data
+    raw = read_registry(directory, RuleSetError)
     resolved: dict[str, RuleSet] = {}
 
     def resolve(rule_id: str, seen: tuple[str, ...] = ()) -> dict:

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo.access import Principal, check_territory
+from geo.errors import Invalid
+from geo.territories import LEVELS
 
 PREFIX = "fon_"
 
@@ -27,7 +29,7 @@ def parse_territory(territory: str | None) -> tuple[str | None, str | None]:
         return None, None
     level, sep, code = territory.partition(":")
     if not sep or not code:
-        raise ValueError(f"territory must be LEVEL:CODE (e.g. epci:200056232), got {territory!r}")
+        raise Invalid(f"territory must be LEVEL:CODE (e.g. epci:200056232), got {territory!r}")
     return level, code
 
 
@@ -37,15 +39,10 @@ def create_token(
     """(id, secret). The secret is not stored: this is the only time it is seen."""
     level, code = parse_territory(territory)
     check_territory(role, level, code)
-    table = {"epci": ("epci", "siren"), "departement": ("departement", "code"),
-             "region": ("region", "code")}  # fmt: skip
     if level is not None:
-        name_table, key = table[level]
-        found = conn.execute(
-            text(f"SELECT 1 FROM {name_table} WHERE {key} = :c"), {"c": code}
-        ).first()
+        found = conn.execute(text(LEVELS[level].name_sql()), {"code": code}).first()
         if not found:
-            raise ValueError(f"unknown {level} {code}")
+            raise Invalid(f"unknown {level} {code}")
     secret = PREFIX + secrets.token_urlsafe(32)
     token_id = conn.execute(
         text(

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from geo.errors import Invalid
+
 # States of the standard's terr_etat_occup: vacancy, use, and vacancy only after a use.
 VACANT_STATES = ("vacant", "friche")
 USED_STATES = ("occupé", "occupation transitoire")
@@ -134,7 +136,7 @@ def vacancy_rates(
 ) -> list[Vacancy]:
     """Vacancy of each site's land units at ``reference``, which must be a 1 January."""
     if (reference.month, reference.day) != (1, 1):
-        raise ValueError(f"the legal vacancy is assessed at 1 January, not {reference}")
+        raise Invalid(f"the legal vacancy is assessed at 1 January, not {reference}")
     threshold = reference.replace(year=reference.year - VACANCY_YEARS)
     rows = conn.execute(
         text(_RATES),

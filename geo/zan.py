@@ -36,25 +36,11 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo.errors import Invalid, NotFound
 from geo.rulesets import RuleSet, ZanRules, default_ruleset_id, load_rulesets
+from geo.statuses import ACTIVE
+from geo.territories import LEVELS
 
-LEVELS = ("commune", "epci", "departement", "region", "territoire_industrie")
-_MEMBERS = {
-    "commune": "c.insee = :code",
-    "epci": "c.epci_siren = :code",
-    "departement": "c.departement_code = :code",
-    "region": "c.region_code = :code",
-    "territoire_industrie": (
-        "c.epci_siren IN (SELECT siren FROM epci WHERE territoire_industrie_id = :code)"
-    ),
-}
-_NAMES = {
-    "commune": "SELECT name FROM commune WHERE insee = :code",
-    "epci": "SELECT name FROM epci WHERE siren = :code",
-    "departement": "SELECT name FROM departement WHERE code = :code",
-    "region": "SELECT name FROM region WHERE code = :code",
-    "territoire_industrie": "SELECT name FROM territoire_industrie WHERE id = :code",
-}
 # A territory's children, and the commune column that names them.
 _CHILDREN = {
     "region": ("departement", "departement_code"),
@@ -62,17 +48,8 @@ _CHILDREN = {
     "territoire_industrie": ("epci", "epci_siren"),
     "epci": ("commune", "insee"),
 }
-ACTIVE = ("authorised", "under_construction", "completed")
 STATUSES = ("exceeded", "will_exceed", "on_track")
 COMMUNE_STATUSES = ("unchanged", "merged", "split", "missing_from_source")
-
-
-class TrajectoryError(ValueError):
-    status = 422
-
-
-class TerritoryNotFound(TrajectoryError):
-    status = 404
 
 
 @dataclass
@@ -288,7 +265,7 @@ def latest_vintage(conn: Connection, vintage: int | None = None) -> Vintage:
         {"v": vintage},
     ).first()
     if row is None:
-        raise TrajectoryError(
+        raise Invalid(
             f"no NAF consumption vintage {vintage}" if vintage else "no NAF consumption data loaded"
         )
     return Vintage(*row)
@@ -299,17 +276,17 @@ def trajectory(
 ) -> dict[str, Any]:
     """The trajectory of one territory, and of its children grouped by status."""
     if level not in LEVELS:
-        raise TrajectoryError(f"level must be one of {', '.join(LEVELS)}")
+        raise Invalid(f"level must be one of {', '.join(LEVELS)}")
     rules = ruleset.zan
     assert rules is not None
-    name = conn.execute(text(_NAMES[level]), {"code": code}).scalar_one_or_none()
+    name = conn.execute(text(LEVELS[level].name_sql()), {"code": code}).scalar_one_or_none()
     if name is None:
-        raise TerritoryNotFound(f"no {level} {code}")
+        raise NotFound(f"no {level} {code}")
     data = latest_vintage(conn, vintage)
     targets = Targets(conn, rules)
     communes = _communes(conn, level, code, ruleset, data, targets)
     if not communes:
-        raise TrajectoryError(f"{level} {code} has no commune")
+        raise Invalid(f"{level} {code} has no commune")
     total = Figures()
     for commune in communes:
         total.add(commune.figures)
@@ -487,7 +464,7 @@ def _communes(
             f"""
             WITH members AS (
                 SELECT c.insee, c.name, c.region_code, c.departement_code, c.epci_siren
-                FROM commune c WHERE c.kind = 'commune-actuelle' AND {_MEMBERS[level]}
+                FROM commune c WHERE c.kind = 'commune-actuelle' AND {LEVELS[level].members}
             ), {_flows_sql("members")}, flows AS (
                 SELECT s.insee,
                        sum(s.m2) FILTER (WHERE s.year BETWEEN :ref0 AND :ref1) AS reference,
@@ -666,13 +643,13 @@ def yearly_consumption(
     """(year, hectares) of NAF consumption of a territory's communes, for charts, in the
     same geography as the trajectory (arrondissements, merges and splits)."""
     if level not in LEVELS:
-        raise TrajectoryError(f"level must be one of {', '.join(LEVELS)}")
+        raise Invalid(f"level must be one of {', '.join(LEVELS)}")
     data = latest_vintage(conn, vintage)
     rows = conn.execute(
         text(
             f"""WITH members AS (
                     SELECT c.insee FROM commune c
-                    WHERE c.kind = 'commune-actuelle' AND {_MEMBERS[level]}
+                    WHERE c.kind = 'commune-actuelle' AND {LEVELS[level].members}
                 ), {_flows_sql("members")}
                 SELECT s.year, sum(s.m2) / 10000
                 FROM shared s JOIN members m ON m.insee = s.insee

@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 
 from geo.envelope import (
     EnvelopeExhausted,
-    LedgerError,
     balance,
     change_status,
     correct,
@@ -22,6 +21,7 @@ from geo.envelope import (
     envelope_report,
     get_project,
 )
+from geo.errors import Conflict
 from geo.loaders.cadastre import load_cadastre
 from geo.loaders.friches import load_friches
 from geo.rulesets import EnvelopeRules, RuleSet, get_ruleset
@@ -120,7 +120,7 @@ def test_lifecycle_reserves_converts_and_releases(ledger: Engine) -> None:
         total = balance(conn, INDUSTRIAL)
     assert (total.reserved_ha, total.consumed_ha) == (0, Decimal(str(naf)))
     assert total.remaining_ha == 10_000 - Decimal(str(naf))
-    with pytest.raises(LedgerError, match="is completed: it cannot become authorised"):
+    with pytest.raises(Conflict, match="is completed: it cannot become authorised"):
         status(ledger, a["id"], "authorised")
 
 

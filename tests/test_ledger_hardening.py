@@ -16,12 +16,12 @@ from sqlalchemy import Engine, text
 from app.main import create_app
 from geo.envelope import (
     Balance,
-    LedgerError,
     _exhaustion,
     change_status,
     correct,
     create_project,
 )
+from geo.errors import Invalid
 from geo.loaders.cadastre import load_cadastre
 from geo.rulesets import get_ruleset
 from geo.tokens import create_token
@@ -317,7 +317,7 @@ def test_string_coordinates_do_not_skip_the_vertex_limit(shared: TestClient) -> 
 
 
 def test_geometry_errors_reach_callers_of_the_domain(fresh_engine: Engine) -> None:
-    with pytest.raises(LedgerError, match="EPSG:2975"), fresh_engine.begin() as conn:
+    with pytest.raises(Invalid, match="EPSG:2975"), fresh_engine.begin() as conn:
         create_project(
             conn, name="x", kind="industrial", epci_siren=PARIS_SACLAY, ruleset=INDUSTRIAL,
             author="test", geometry=polygon(shifted(53.2, -69.7)),
@@ -431,12 +431,12 @@ def test_the_domain_refuses_what_the_api_refuses(fresh_engine: Engine) -> None:
         )["id"]  # fmt: skip
         change_status(conn, pid, "authorised", ruleset=INDUSTRIAL, author="t", reason="PC")
     for delta in (float("nan"), float("inf"), True, -0.0, 1e-320, "1"):
-        with pytest.raises(LedgerError), fresh_engine.begin() as conn:
+        with pytest.raises(Invalid), fresh_engine.begin() as conn:
             correct(conn, pid, delta, ruleset=INDUSTRIAL, author="t", reason="x")  # type: ignore[arg-type]
     for reason in ("", "   ", "\n", "\u200b"):
-        with pytest.raises(LedgerError, match="reason"), fresh_engine.begin() as conn:
+        with pytest.raises(Invalid, match="reason"), fresh_engine.begin() as conn:
             change_status(conn, pid, "completed", ruleset=INDUSTRIAL, author="t", reason=reason)
-    with pytest.raises(LedgerError, match="overdraft"), fresh_engine.begin() as conn:
+    with pytest.raises(Invalid, match="overdraft"), fresh_engine.begin() as conn:
         change_status(
             conn, pid, "completed", ruleset=INDUSTRIAL, author="t", reason="x", overdraft=0
         )  # type: ignore[arg-type]

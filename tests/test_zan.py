@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from geo.envelope import balance, change_status, create_project
+from geo.errors import NotFound
 from geo.loaders.cadastre import load_cadastre
 from geo.loaders.consumption import load_consumption
 from geo.loaders.errors import LoaderError
@@ -23,7 +24,7 @@ from geo.loaders.zan_rules import (
     load_targets,
 )
 from geo.rulesets import get_ruleset
-from geo.zan import TerritoryNotFound, trajectory, yearly_consumption
+from geo.zan import trajectory, yearly_consumption
 from tests.conftest import CADASTRE_91216, DATA
 from tests.synthetic import cerema_consumption_csv
 
@@ -508,7 +509,7 @@ def test_commune_changes(fresh_engine: Engine, tmp_path: Path) -> None:
 
 
 def test_unknown_territory(consumption: Engine) -> None:
-    with pytest.raises(TerritoryNotFound):
+    with pytest.raises(NotFound):
         zan(consumption, "epci", "999999999")
 
 

@@ -14,6 +14,7 @@ import datetime
 import io
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Response
@@ -32,7 +33,7 @@ from pydantic import (
 
 from app.auth import PrincipalDep, WriterDep
 from app.dependencies import PARCEL_ID_PATTERN, SIREN_PATTERN, ConnectionDep, SettingsDep
-from app.errors import InvalidGeometry, NotFound
+from app.errors import InvalidGeometry
 from geo import audit, charts
 from geo.access import (
     Principal,
@@ -41,10 +42,9 @@ from geo.access import (
     authorise_status,
 )
 from geo.envelope import (
+    GROUPS,
     KINDS,
-    STATUSES,
     VISIBLE_CHARACTER,
-    NotFoundError,
     change_status,
     correct,
     create_project,
@@ -53,8 +53,10 @@ from geo.envelope import (
     list_projects,
     lock_envelope,
 )
+from geo.errors import NotFound
 from geo.project_geometry import MAX_PARCELS, ProjectGeometry
 from geo.rulesets import default_ruleset_id, get_ruleset, load_rulesets
+from geo.statuses import STATUSES
 
 router = APIRouter(tags=["envelope"])
 
@@ -69,7 +71,7 @@ RulesetQuery = Annotated[
     Query(pattern=r"^[a-z0-9-]{1,64}$", description=_RULESET_HELP,
           json_schema_extra=_RULESET_SCHEMA),
 ]  # fmt: skip
-GroupBy = Literal["region", "departement", "epci", "territoire_industrie"]
+GroupBy = Literal[tuple(GROUPS)]  # type: ignore[valid-type]
 ProjectId = Annotated[
     str,
     Path(
@@ -313,25 +315,15 @@ def post_status(
     conn: ConnectionDep,
     principal: WriterDep,
 ) -> dict[str, Any]:
-    pid = int(project_id)
-    with conn.begin():
-        before = _locked_project(conn, principal, pid)
-        authorise_status(principal, before, body.status)
-        after = change_status(
-            conn,
-            pid,
-            body.status,
-            ruleset=_ruleset_of(before),
-            author=principal.name,
-            reason=body.reason,
-            occurred_on=body.occurred_on,
-            overdraft=body.overdraft,
-        )
-        audit.record(
-            conn, principal, "project.status", "project", pid,
-            before=_state(before), after=_state(after),
-        )  # fmt: skip
-    return after
+    return _write_project(
+        conn,
+        principal,
+        int(project_id),
+        "project.status",
+        body,
+        authorise=lambda before: authorise_status(principal, before, body.status),
+        write=lambda pid, **entry: change_status(conn, pid, body.status, **entry),
+    )
 
 
 @router.post("/projects/{project_id}/corrections", summary="A compensating entry, with its reason")
@@ -341,23 +333,46 @@ def post_correction(
     conn: ConnectionDep,
     principal: WriterDep,
 ) -> dict[str, Any]:
-    pid = int(project_id)
+    return _write_project(
+        conn,
+        principal,
+        int(project_id),
+        "project.correction",
+        body,
+        authorise=lambda before: authorise_correction(principal, before),
+        write=lambda pid, **entry: correct(
+            conn, pid, body.delta_ha, corrects_entry_id=body.corrects_entry_id, **entry
+        ),
+    )
+
+
+def _write_project(
+    conn,
+    principal: Principal,
+    project_id: int,
+    action: str,
+    body: StatusChange | Correction,
+    *,
+    authorise: Callable[[dict[str, Any]], None],
+    write: Callable[..., dict[str, Any]],
+) -> dict[str, Any]:
+    """The sequence of every write to a recorded project, in one transaction: its envelope
+    locked (the audit's "before" is then the state the write starts from), the principal
+    authorised, the ledger entry written (``write(project_id, **entry)``), the audit
+    record."""
     with conn.begin():
-        before = _locked_project(conn, principal, pid)
-        authorise_correction(principal, before)
-        after = correct(
-            conn,
-            pid,
-            body.delta_ha,
+        before = _locked_project(conn, principal, project_id)
+        authorise(before)
+        after = write(
+            project_id,
             ruleset=_ruleset_of(before),
             author=principal.name,
             reason=body.reason,
-            corrects_entry_id=body.corrects_entry_id,
             occurred_on=body.occurred_on,
             overdraft=body.overdraft,
         )
         audit.record(
-            conn, principal, "project.correction", "project", pid,
+            conn, principal, action, "project", project_id,
             before=_state(before), after=_state(after),
         )  # fmt: skip
     return after
@@ -367,7 +382,7 @@ def _readable_project(conn, principal: Principal, project_id: int) -> dict[str, 
     """The project, or 404 when this principal may not see it (its existence included)."""
     try:
         project = get_project(conn, project_id)
-    except NotFoundError:
+    except NotFound:
         project = None
     if project is None or not principal.may_read_project(project):
         raise NotFound(f"no project {project_id}")

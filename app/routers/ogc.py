@@ -1,5 +1,5 @@
 """OGC API - Features, Part 1 (Core, GeoJSON, OpenAPI 3.0), over the collections of
-app.services.features. The landing page's HTML face is the map (app.routers.map)."""
+app.services.features. The landing page's HTML face is the map (app.routers.home)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from app.dependencies import BBoxDep, CollectionDep, ConnectionDep, SettingsDep
-from app.errors import InvalidParameter, NotFound
+from app.dependencies import BBoxDep, CollectionDep, ConnectionDep, PageSizeDep
+from app.errors import InvalidParameter
 from app.responses import (
     COLLECTION_RESPONSE,
     FEATURE_RESPONSE,
@@ -20,6 +20,8 @@ from app.responses import (
     link_to,
 )
 from app.services.features import COLLECTIONS, Collection, ItemsQuery, item, items_page
+from app.services.geojson import feature_collection
+from geo.errors import NotFound
 
 router = APIRouter(tags=["OGC API - Features"])
 
@@ -141,19 +143,13 @@ def items(
     collection: CollectionDep,
     request: Request,
     conn: ConnectionDep,
-    settings: SettingsDep,
     bbox: BBoxDep,
-    limit: Annotated[
-        int | None, Query(ge=1, description="Page size (default and maximum are settings)")
-    ] = None,
+    limit: PageSizeDep,
     cursor: Annotated[
         str | None,
         Query(max_length=64, description="Where the page starts: from the previous `next` link"),
     ] = None,
 ) -> GeoJSONResponse:
-    limit = settings.default_page_size if limit is None else limit
-    if limit > settings.max_page_size:
-        raise InvalidParameter(f"limit must not exceed {settings.max_page_size}")
     properties = {k: v for k, v in request.query_params.items() if k not in ITEMS_PARAMETERS}
     unknown = sorted(set(properties) - set(collection.queryables))
     if unknown:
@@ -174,16 +170,15 @@ def items(
     links.append(
         _link(f"{base_url(request)}collections/{collection.id}", "collection", "application/json")
     )
-    head = json.dumps(
-        {
-            "type": "FeatureCollection",
-            "timeStamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "numberMatched": page.number_matched,
-            "numberReturned": len(page.features),
-            "links": links,
-        }
+    return GeoJSONResponse(
+        feature_collection(
+            f"[{','.join(page.features)}]",
+            page.number_matched,
+            len(page.features),
+            links,
+            timeStamp=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        )
     )
-    return GeoJSONResponse(f'{head[:-1]}, "features": [{",".join(page.features)}]}}')
 
 
 @router.get(

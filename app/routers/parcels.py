@@ -3,8 +3,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from app.dependencies import INSEE_PATTERN, PARCEL_ID_PATTERN, BBoxDep, ConnectionDep, PageDep
-from app.errors import NotFound
-from app.responses import COLLECTION_RESPONSE, FEATURE_RESPONSE, GeoJSONResponse, link_to
+from app.responses import (
+    COLLECTION_RESPONSE,
+    FEATURE_RESPONSE,
+    GeoJSONResponse,
+    feature_response,
+    paging_links,
+)
 from app.services.geojson import feature_collection
 from app.services.parcels import ParcelFilter, parcel_feature, parcel_page
 
@@ -30,7 +35,9 @@ def list_parcels(
         conn, ParcelFilter(commune=commune, bbox=bbox), page.limit, page.offset
     )
     return GeoJSONResponse(
-        feature_collection(features, matched, returned, _paging_links(request, page, matched))
+        feature_collection(
+            features, matched, returned, paging_links(request, page.limit, page.offset, matched)
+        )
     )
 
 
@@ -44,20 +51,4 @@ def get_parcel(
     parcel_id: Annotated[str, Path(pattern=PARCEL_ID_PATTERN, examples=["91216000AB0037"])],
     conn: ConnectionDep,
 ) -> GeoJSONResponse:
-    feature = parcel_feature(conn, parcel_id)
-    if feature is None:
-        raise NotFound(f"no parcel with id {parcel_id}")
-    return GeoJSONResponse(feature)
-
-
-def _paging_links(request: Request, page, matched: int) -> list[dict[str, str]]:
-    def link(rel: str, offset: int) -> dict[str, str]:
-        href = link_to(request, limit=page.limit, offset=offset)
-        return {"rel": rel, "type": "application/geo+json", "href": href}
-
-    links = [link("self", page.offset)]
-    if page.offset + page.limit < matched:
-        links.append(link("next", page.offset + page.limit))
-    if page.offset > 0:
-        links.append(link("prev", max(page.offset - page.limit, 0)))
-    return links
+    return feature_response(parcel_feature(conn, parcel_id), f"no parcel with id {parcel_id}")

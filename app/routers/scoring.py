@@ -17,7 +17,7 @@ from app.dependencies import (
     SettingsDep,
 )
 from app.errors import InvalidParameter
-from app.responses import link_to
+from app.responses import paging_links
 from geo.scoring.profiles import get_profile, validate
 from geo.scoring.search import (
     MAX_GAP_M,
@@ -27,6 +27,7 @@ from geo.scoring.search import (
     search_parcels,
     search_sites,
 )
+from geo.zoning import CLASSES as ZONING_CLASSES
 
 router = APIRouter(tags=["ranking"])
 
@@ -44,7 +45,8 @@ WeightsQuery = Annotated[
         description='Custom weights as JSON, e.g. {"zoning": 2}: replace the profile\'s',
     ),
 ]
-Zoning = Literal["activity", "housing", "mixed", "agricultural", "natural", "other"]
+# Literal[tuple] is Literal of its items: the domain's list, documented as an enum.
+Zoning = Literal[ZONING_CLASSES]  # type: ignore[valid-type]
 
 
 def _profile(profile: str | None, weights: str | None):
@@ -138,10 +140,7 @@ def parcels_search(
     features, matched = search_parcels(
         conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
     )
-    links = [{"rel": "self", "href": link_to(request)}]
-    if page.offset + page.limit < matched:
-        next_page = link_to(request, offset=page.offset + page.limit, limit=page.limit)
-        links.append({"rel": "next", "href": next_page})
+    links = paging_links(request, page.limit, page.offset, matched)
     return {
         "type": "FeatureCollection",
         "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},

@@ -3,8 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from app.dependencies import INSEE_PATTERN, SIREN_PATTERN, ConnectionDep
-from app.errors import NotFound
-from app.responses import FEATURE_RESPONSE, GeoJSONResponse
+from app.responses import FEATURE_RESPONSE, GeoJSONResponse, feature_response
 from app.services.territories import commune_feature, epci_feature
 
 router = APIRouter(tags=["territories"])
@@ -19,10 +18,7 @@ router = APIRouter(tags=["territories"])
 def get_commune(
     insee: Annotated[str, Path(pattern=INSEE_PATTERN, examples=["91216"])], conn: ConnectionDep
 ) -> GeoJSONResponse:
-    feature = commune_feature(conn, insee)
-    if feature is None:
-        raise NotFound(f"no commune with INSEE code {insee}")
-    return GeoJSONResponse(feature)
+    return feature_response(commune_feature(conn, insee), f"no commune with INSEE code {insee}")
 
 
 @router.get(
@@ -35,7 +31,4 @@ def get_epci(
     siren: Annotated[str, Path(pattern=SIREN_PATTERN, examples=["200056232"])],
     conn: ConnectionDep,
 ) -> GeoJSONResponse:
-    feature = epci_feature(conn, siren)
-    if feature is None:
-        raise NotFound(f"no EPCI with SIREN {siren}")
-    return GeoJSONResponse(feature)
+    return feature_response(epci_feature(conn, siren), f"no EPCI with SIREN {siren}")

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from app.dependencies import CollectionDep, ConnectionDep, SettingsDep
-from app.errors import NotFound
 from app.responses import base_url, etag_matches
 from app.services.tiles import MAX_ZOOM, tile, tile_in_range, tilejson
+from geo.errors import NotFound
 
 router = APIRouter(prefix="/tiles", tags=["vector tiles"])
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.dependencies import ConnectionDep
 from geo import charts
 from geo.rulesets import get_ruleset
+from geo.territories import LEVEL_NAMES
 from geo.zan import trajectory, yearly_consumption
 
 router = APIRouter(prefix="/trajectories", tags=["ZAN"])
 
-Level = Literal["commune", "epci", "departement", "region", "territoire_industrie"]
+# Literal[tuple] is Literal of its items: the domain's list, documented as an enum.
+Level = Literal[LEVEL_NAMES]  # type: ignore[valid-type]
 Code = Annotated[
     str,
     Path(
@@ -32,18 +34,26 @@ VintageQuery = Annotated[
 ]
 
 
-@router.get(
-    "/{level}/{code}",
-    summary="Reference, allowance, consumption, pace, projection and status of a territory",
-)
-def read_trajectory(
+def trajectory_query(
     level: Level,
     code: Code,
     conn: ConnectionDep,
     ruleset: RulesetQuery = None,
     vintage: VintageQuery = None,
 ) -> dict[str, Any]:
+    """The territory's trajectory under the rule set asked for: both routes start from it."""
     return trajectory(conn, level, code, get_ruleset(ruleset, kind="zan"), vintage)
+
+
+TrajectoryDep = Annotated[dict[str, Any], Depends(trajectory_query)]
+
+
+@router.get(
+    "/{level}/{code}",
+    summary="Reference, allowance, consumption, pace, projection and status of a territory",
+)
+def read_trajectory(found: TrajectoryDep) -> dict[str, Any]:
+    return found
 
 
 @router.get(
@@ -53,12 +63,11 @@ def read_trajectory(
     summary="The territory's trajectory as a chart",
 )
 def trajectory_chart(
+    found: TrajectoryDep,
     level: Level,
     code: Code,
     conn: ConnectionDep,
-    ruleset: RulesetQuery = None,
     vintage: VintageQuery = None,
 ) -> Response:
-    t = trajectory(conn, level, code, get_ruleset(ruleset, kind="zan"), vintage)
     yearly = yearly_consumption(conn, level, code, vintage)
-    return Response(charts.trajectory_chart(t, yearly), media_type="image/png")
+    return Response(charts.trajectory_chart(found, yearly), media_type="image/png")

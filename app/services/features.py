@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from app.services.geojson import BBOX_L93_SQL, feature_sql
-from geo.access import PUBLIC_STATUSES
+from app.services.geojson import feature_sql
+from geo.bbox import BBOX_L93_SQL, bbox_params, bbox_sql
 from geo.scoring.profiles import DEFAULT_PROFILE
+from geo.statuses import PUBLIC
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Collection:
     def box_clause(self) -> str:
         if self.bbox_filter:
             return self.bbox_filter
-        return f"({self.geom}) && {BBOX_L93_SQL} AND ST_Intersects({self.geom}, {BBOX_L93_SQL})"
+        return bbox_sql(self.geom)
 
     def properties_sql(self, names: tuple[str, ...] | None = None) -> str:
         chosen = self.properties if names is None else {n: self.properties[n] for n in names}
@@ -113,8 +114,7 @@ _FRICHES = Collection(
     },
     tile_properties=("name", "site_type", "site_statut", "area_m2"),
     bbox_filter=(
-        f"(t.geom && {BBOX_L93_SQL} AND ST_Intersects(t.geom, {BBOX_L93_SQL})"
-        f" OR t.geom IS NULL AND ST_Intersects(t.geom_point, {BBOX_L93_SQL}))"
+        f"({bbox_sql('t.geom')} OR t.geom IS NULL AND ST_Intersects(t.geom_point, {BBOX_L93_SQL}))"
     ),
 )
 
@@ -237,7 +237,7 @@ _PROJECTS = Collection(
         SELECT (array_agg(e.status ORDER BY e.id DESC)
                     FILTER (WHERE e.status IS NOT NULL))[1] AS status
         FROM envelope_entry e WHERE e.project_id = t.id) st
-        JOIN (VALUES {", ".join(f"('{s}')" for s in PUBLIC_STATUSES)}) public (status)
+        JOIN (VALUES {", ".join(f"('{s}')" for s in PUBLIC)}) public (status)
           ON public.status = st.status""",
     key="t.id",
     key_is_int=True,
@@ -292,7 +292,7 @@ class ItemsQuery:
         clauses, params = ["TRUE"], {}
         if self.bbox:
             clauses.append(collection.box_clause())
-            params.update(dict(zip(("minx", "miny", "maxx", "maxy"), self.bbox, strict=True)))
+            params.update(bbox_params(self.bbox))
         for i, (name, value) in enumerate(sorted(self.properties.items())):
             clauses.append(f"{collection.queryables[name]} = :q{i}")
             params[f"q{i}"] = value

@@ -5,14 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84
-
-# A WGS84 box (:minx, :miny, :maxx, :maxy) densified before projection, so that its edges
-# stay close to the requested meridians and parallels once in Lambert-93.
-BBOX_L93_SQL = (
-    f"ST_Transform(ST_Segmentize(ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, {WGS84}), 0.01),"
-    f" {LAMBERT93})"
-)
+from geo.crs import GEOJSON_DECIMALS, WGS84
 
 
 def geometry_sql(column: str) -> str:
@@ -29,12 +22,18 @@ def feature_sql(id_sql: str, geom_sql: str, properties_sql: str) -> str:
 
 
 def feature_collection(
-    features_json: str, number_matched: int, number_returned: int, links: list[dict[str, Any]]
+    features_json: str,
+    number_matched: int,
+    number_returned: int,
+    links: list[dict[str, Any]],
+    **members: Any,
 ) -> str:
-    """Wrap a JSON array of features made by PostGIS, without parsing it again in Python."""
+    """Wrap a JSON array of features made by PostGIS, without parsing it again in Python;
+    ``members`` (e.g. timeStamp) come after "type"."""
     head = json.dumps(
         {
             "type": "FeatureCollection",
+            **members,
             "numberMatched": number_matched,
             "numberReturned": number_returned,
             "links": links,

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from app.services.geojson import BBOX_L93_SQL, feature_sql
+from app.services.geojson import feature_sql
+from geo.bbox import bbox_params, bbox_sql
 from geo.crs import departement_of
 
 _PROPERTIES = """json_build_object(
@@ -34,8 +35,8 @@ class ParcelFilter:
             clauses.append("p.departement_code = :departement AND p.commune_insee = :commune")
             params.update(commune=self.commune, departement=departement_of(self.commune))
         if self.bbox:
-            clauses.append(f"p.geom && {BBOX_L93_SQL} AND ST_Intersects(p.geom, {BBOX_L93_SQL})")
-            params.update(dict(zip(("minx", "miny", "maxx", "maxy"), self.bbox, strict=True)))
+            clauses.append(bbox_sql("p.geom"))
+            params.update(bbox_params(self.bbox))
         return " AND ".join(clauses), params
 
 

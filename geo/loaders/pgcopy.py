@@ -17,7 +17,6 @@ import pyarrow.compute as pc
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
-_NULL_LENGTH = b"\xff\xff\xff\xff"
 # PostgreSQL dates count days from 2000-01-01, Arrow date32 from 1970-01-01.
 _PG_EPOCH_DAYS = 10_957
 

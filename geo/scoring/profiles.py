@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 
+from geo.errors import Invalid
+from geo.registry import check_id, read_registry
 from geo.scoring.model import BY_NAME, Profile
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
@@ -14,8 +15,8 @@ CRITERIA_NAMES = (*BY_NAME, "size_fit")
 DEFAULT_PROFILE = "small-industry"
 
 
-class ProfileError(ValueError):
-    status = 422
+class ProfileError(Invalid):
+    """A profile file or a profile given in a request that cannot be used."""
 
 
 def validate(
@@ -25,6 +26,8 @@ def validate(
     size_min_ha: float | None = None,
     size_max_ha: float | None = None,
 ) -> Profile:
+    # The id names SQL columns (geo.scoring.model): checked before anything else.
+    check_id(profile_id, ProfileError)
     unknown = sorted(set(weights) - set(CRITERIA_NAMES))
     if unknown:
         raise ProfileError(
@@ -54,22 +57,16 @@ def validate(
 
 @lru_cache
 def load_profiles(directory: Path = PROFILES_DIR) -> dict[str, Profile]:
-    profiles = {}
-    for path in sorted(Path(directory).glob("*.toml")):
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ProfileError(f"{path.name}: not valid TOML ({exc})") from exc
-        if data.get("id") != path.stem:
-            raise ProfileError(f"{path.name}: id must be the file name ({path.stem})")
-        profiles[path.stem] = validate(
-            path.stem,
-            data.get("name", path.stem),
+    return {
+        profile_id: validate(
+            profile_id,
+            data.get("name", profile_id),
             data.get("weights", {}),
             data.get("size_min_ha"),
             data.get("size_max_ha"),
         )
-    return profiles
+        for profile_id, data in read_registry(directory, ProfileError).items()
+    }
 
 
 def get_profile(profile_id: str | None) -> Profile:

@@ -12,18 +12,11 @@ from psycopg.errors import QueryCanceled
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84, departement_of
+from geo.bbox import bbox_params, bbox_sql
+from geo.crs import GEOJSON_DECIMALS, WGS84, departement_of
+from geo.errors import Invalid, NotFound
 from geo.scoring.model import EXCLUDED_SQL, MODEL_VERSION, Profile, explain, score_sql
 from geo.scoring.sites import Parcel, Site, WalkTooLong, grow_sites
-
-
-class SearchError(ValueError):
-    status = 422
-
-
-class NotScored(SearchError):
-    status = 404
-
 
 _FEATURE_COLUMNS = (
     "area_ha, compactness, zoning_class, on_friche, friche_site_id, in_economic_zone, "
@@ -71,10 +64,8 @@ class Filters:
             )
             params["ti"] = self.territoire_industrie
         if self.bbox:
-            clauses.append(
-                f"p.geom && ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, {WGS84}), {LAMBERT93})"
-            )
-            params.update(zip(("x0", "y0", "x1", "y1"), self.bbox, strict=True))
+            clauses.append(bbox_sql("p.geom"))
+            params.update(bbox_params(self.bbox))
         if self.min_area_ha is not None:
             clauses.append("s.area_ha >= :min_area")
             params["min_area"] = self.min_area_ha
@@ -133,7 +124,7 @@ def search_parcels(
 ) -> tuple[list[dict[str, Any]], int]:
     """(GeoJSON features with their score breakdown, number matched)."""
     if sort not in SORTS:
-        raise SearchError(f"sort must be one of {', '.join(SORTS)}")
+        raise Invalid(f"sort must be one of {', '.join(SORTS)}")
     source, params = _source(profile, custom)
     where, filter_params = filters.sql()
     params.update(filter_params)
@@ -191,7 +182,7 @@ def parcel_score(conn: Connection, parcel_id: str, profile: Profile) -> dict[str
         .first()
     )
     if row is None:
-        raise NotScored(f"parcel {parcel_id} is unknown or not scored yet (foncier score refresh)")
+        raise NotFound(f"parcel {parcel_id} is unknown or not scored yet (foncier score refresh)")
     return {
         "parcel_id": parcel_id,
         "computed_at": row["computed_at"].isoformat(),
@@ -214,18 +205,18 @@ def search_sites(
     sites that reach ``min_area_ha`` (geo.scoring.sites), best first.
 
     ``budget_s`` bounds the time spent finding neighbours and walking (the queries get
-    what is left of it as their statement_timeout): past it, a SearchError.
+    what is left of it as their statement_timeout): past it, Invalid.
     """
     if not 0 < min_area_ha <= MAX_SITE_AREA_HA:
-        raise SearchError(f"min_area_ha must be above 0 and at most {MAX_SITE_AREA_HA:g}")
+        raise Invalid(f"min_area_ha must be above 0 and at most {MAX_SITE_AREA_HA:g}")
     if not 0 <= gap_m <= MAX_GAP_M:
-        raise SearchError(f"gap_m must be between 0 and {MAX_GAP_M:g} metres")
+        raise Invalid(f"gap_m must be between 0 and {MAX_GAP_M:g} metres")
     deadline = None if budget_s is None else time.monotonic() + budget_s
     previous_timeout = conn.execute(text("SELECT current_setting('statement_timeout')")).scalar()
     try:
         found = _walk(conn, profile, filters, min_area_ha, gap_m, limit, custom, deadline)
     except WalkTooLong:
-        raise SearchError(
+        raise Invalid(
             "the search did not settle its best sites within its budget (few parcels reach "
             "the requested size together, or the gap joins too many): add min_score, narrow "
             "the territory or lower the gap"
@@ -304,13 +295,13 @@ def _walk(
     except OperationalError as exc:
         raise _timed_out(exc) from None
     if len(eligible) > MAX_SITE_CANDIDATES:
-        raise SearchError(
+        raise Invalid(
             f"{len(eligible):,} eligible parcels: a site search assembles at most "
             f"{MAX_SITE_CANDIDATES:,}; narrow the territory or add min_score"
         )
     parcels = {r[0]: Parcel(*r) for r in eligible}
 
-    def neighbours(ids: list[str]) -> dict[str, set[str]]:
+    def look_up(ids: list[str]) -> dict[str, set[str]]:
         within_deadline()
         try:
             rows = conn.execute(text(_NEIGHBOURS), {"ids": ids, "gap": gap_m}).all()
@@ -318,6 +309,7 @@ def _walk(
             raise _timed_out(exc) from None
         return {parcel_id: set(near) for parcel_id, near in rows}
 
+    neighbours = look_up
     if len(parcels) <= PREFETCH_NEIGHBOURS:
         everyone: dict[str, set[str]] = {i: set() for i in parcels}
         within_deadline()
@@ -334,8 +326,11 @@ def _walk(
                 everyone[a].add(b)
                 everyone[b].add(a)
 
-        def neighbours(ids: list[str]) -> dict[str, set[str]]:  # noqa: F811 - the cached form
+        def prefetched(ids: list[str]) -> dict[str, set[str]]:
             return everyone
+
+        # Few candidates: every pair fetched at once, no lookup during the walk.
+        neighbours = prefetched
 
     return grow_sites(
         parcels,

@@ -1,0 +1,45 @@
+"""The territory levels, in one table: where each level's rows live, how its code is
+written, which communes are its members, and which column of a project names it.
+
+ZAN trajectories (geo.zan), envelope reports (geo.envelope), the access policy and tokens
+(geo.access, geo.tokens) and the routers' parameters all read this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Level:
+    name: str
+    table: str
+    key: str  # the table's code column
+    # SQL over ``commune c``: the communes of the territory :code
+    members: str
+    # the column of a located project that names its territory at this level (None: none)
+    project_column: str | None = None
+
+    def name_sql(self, code: str = ":code") -> str:
+        """SQL: the name of the territory whose code is the SQL ``code``."""
+        return f"SELECT name FROM {self.table} WHERE {self.key} = {code}"
+
+
+LEVELS: dict[str, Level] = {
+    level.name: level
+    for level in (
+        Level("commune", "commune", "insee", "c.insee = :code"),
+        Level("epci", "epci", "siren", "c.epci_siren = :code", "epci_siren"),
+        Level(
+            "departement", "departement", "code", "c.departement_code = :code", "departement_code"
+        ),
+        Level("region", "region", "code", "c.region_code = :code", "region_code"),
+        Level(
+            "territoire_industrie",
+            "territoire_industrie",
+            "id",
+            "c.epci_siren IN (SELECT siren FROM epci WHERE territoire_industrie_id = :code)",
+        ),
+    )
+}
+LEVEL_NAMES = tuple(LEVELS)
