@@ -26,17 +26,7 @@ from geo.loaders.zan_rules import load_pene, load_planning_documents, load_targe
 from geo.rulesets import get_ruleset
 from geo.zan import trajectory
 from tests.synthetic import cerema_consumption_csv
-from tests.test_zan import (
-    AJACCIO,
-    EPINAY,
-    HDF_TARGETS,
-    MASSY,
-    ROCHY_CONDE,
-    SACLAY,
-    SENLIS,
-    flows,
-    pene_list,
-)
+from tests.test_zan import CAS_ECOLE, HDF_TARGETS, SACLAY, pene_list
 
 METHOD = PROJECT_DIR / "docs" / "methode.md"
 _CHECK = re.compile(r"<!-- check: (.+?) = (.+?) -->")
@@ -59,15 +49,7 @@ def test_the_method_states_checked_figures() -> None:
 
 
 def scenario(engine: Engine, tmp_path: Path, name: str) -> None:
-    data = {
-        EPINAY: flows(20_000, {2021: 15_000, 2022: 15_000, 2023: 15_000}),
-        SACLAY: flows(600, {2021: 1_000, 2022: 1_000, 2023: 1_000}),
-        MASSY: flows(4_000, {2021: 25_000}),
-        ROCHY_CONDE: flows(10_000, {2022: 5_000}),
-        SENLIS: flows(10_000, {2021: 3_000}),
-        AJACCIO: flows(10_000, {2021: 6_000, 2022: 6_000, 2023: 6_000}),
-    }
-    load_consumption(engine, cerema_consumption_csv(tmp_path / "cas-ecole.csv", data))
+    load_consumption(engine, cerema_consumption_csv(tmp_path / "cas-ecole.csv", CAS_ECOLE))
     if name == "cascade":
         load_targets(engine, HDF_TARGETS)
     if name == "documents":

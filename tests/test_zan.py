@@ -44,20 +44,23 @@ def flows(reference_per_year: float, period: dict[int, float]) -> dict[int, dict
     return years
 
 
+# The worked case of docs/methode.md ("le cas d'école"), synthetic flows in m² per year.
+CAS_ECOLE = {
+    # 20 ha of reference -> 10 ha allowed; 1.5 ha/yr since 2021 -> 15 ha projected
+    EPINAY: flows(20_000, {2021: 15_000, 2022: 15_000, 2023: 15_000}),
+    # 0.6 ha of reference -> 0.3 ha, raised to the 1 ha floor; 0.1 ha/yr -> 1.0 ha
+    SACLAY: flows(600, {2021: 1_000, 2022: 1_000, 2023: 1_000}),
+    # 4 ha of reference -> 2 ha allowed; 2.5 ha already consumed
+    MASSY: flows(4_000, {2021: 25_000}),
+    ROCHY_CONDE: flows(10_000, {2022: 5_000}),
+    SENLIS: flows(10_000, {2021: 3_000}),
+    AJACCIO: flows(10_000, {2021: 6_000, 2022: 6_000, 2023: 6_000}),
+}
+
+
 @pytest.fixture
 def consumption(fresh_engine: Engine, tmp_path: Path) -> Engine:
-    data = {
-        # 20 ha of reference -> 10 ha allowed; 1.5 ha/yr since 2021 -> 15 ha projected
-        EPINAY: flows(20_000, {2021: 15_000, 2022: 15_000, 2023: 15_000}),
-        # 0.6 ha of reference -> 0.3 ha, raised to the 1 ha floor; 0.1 ha/yr -> 1.0 ha
-        SACLAY: flows(600, {2021: 1_000, 2022: 1_000, 2023: 1_000}),
-        # 4 ha of reference -> 2 ha allowed; 2.5 ha already consumed
-        MASSY: flows(4_000, {2021: 25_000}),
-        ROCHY_CONDE: flows(10_000, {2022: 5_000}),
-        SENLIS: flows(10_000, {2021: 3_000}),
-        AJACCIO: flows(10_000, {2021: 6_000, 2022: 6_000, 2023: 6_000}),
-    }
-    load_consumption(fresh_engine, cerema_consumption_csv(tmp_path / "c.csv", data))
+    load_consumption(fresh_engine, cerema_consumption_csv(tmp_path / "c.csv", CAS_ECOLE))
     load_cadastre(fresh_engine, CADASTRE_91216)
     return fresh_engine
 
