@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo.crs import LAMBERT93
+from geo.envelope import lock_envelope
 from geo.loaders.errors import LoaderError
 from geo.rulesets import get_ruleset
 
@@ -38,14 +39,8 @@ def declare_pene_projects(
     envelope's ledger in line with it. Returns counts by what was written."""
     ruleset = get_ruleset(PENE_RULESET, kind="envelope")
     assert ruleset.envelope is not None
-    conn.execute(
-        text("INSERT INTO envelope_account (ruleset_id) VALUES (:r) ON CONFLICT DO NOTHING"),
-        {"r": PENE_RULESET},
-    )
-    conn.execute(
-        text("SELECT 1 FROM envelope_account WHERE ruleset_id = :r FOR UPDATE"),
-        {"r": PENE_RULESET},
-    )
+    # the ledger's own lock: writers of this envelope are served one after the other
+    lock_envelope(conn, PENE_RULESET)
     previous: dict[str, int] = dict(
         conn.execute(
             text(
