@@ -32,4 +32,4 @@ USER foncier
 
 EXPOSE 8000
 # Migrate, then serve. FONCIER_LOAD_DEMO=1 also loads the shipped demo data.
-CMD ["sh", "-c", "foncier db migrate && if [ \"${FONCIER_LOAD_DEMO:-0}\" = 1 ]; then foncier import demo; fi && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers"]
+CMD ["sh", "-c", "foncier db migrate && if [ \"${FONCIER_LOAD_DEMO:-0}\" = 1 ]; then foncier import demo; fi && exec uvicorn app.api.main:app --host 0.0.0.0 --port 8000 --proxy-headers"]

@@ -33,7 +33,7 @@ NOT_EMBEDDED = "FONCIER_DATABASE_URL is set: the embedded PostGIS is not used."
 
 def _embedded_cluster(not_embedded: str = NOT_EMBEDDED):
     """The embedded cluster, or None (said) when FONCIER_DATABASE_URL names a server."""
-    from app.localdb import LocalCluster
+    from app.localdb.cluster import LocalCluster
 
     settings = get_settings()
     if not settings.uses_embedded_db:
@@ -44,7 +44,7 @@ def _embedded_cluster(not_embedded: str = NOT_EMBEDDED):
 
 def _on_cluster(action, not_embedded: str = NOT_EMBEDDED) -> None:
     """``action(cluster)`` on the embedded cluster, its failure a one-line error."""
-    from app.localdb import LocalDbError
+    from app.localdb.cluster import LocalDbError
 
     cluster = _embedded_cluster(not_embedded)
     if cluster is None:
@@ -160,7 +160,7 @@ def import_admin(directory: Path | None) -> None:
     decoupage-administratif) and contours-*.geojson; defaults to data/admin.
     """
     from app.db import get_engine
-    from geo.loaders.admin import load_admin
+    from geo.ingest.admin import load_admin
 
     directory = directory or get_settings().data_dir / "admin"
     _run_import(lambda: load_admin(get_engine(), directory))
@@ -176,7 +176,7 @@ def import_admin(directory: Path | None) -> None:
 def import_cadastre(files: tuple[Path, ...], repair: bool) -> None:
     """Etalab cadastre parcels (GeoJSON FeatureCollection, plain or .gz)."""
     from app.db import get_engine
-    from geo.loaders.cadastre import load_cadastre
+    from geo.ingest.cadastre import load_cadastre
 
     _import_files(
         files,
@@ -210,10 +210,10 @@ def _layer_loaders() -> dict:
     """The loaders of the land layers whose files may need ``--crs``, by command name.
     Imported when a command runs, not at start: ``foncier --help`` stays fast (no
     geopandas)."""
-    from geo.loaders.friches import load_friches
-    from geo.loaders.plu import load_plu
-    from geo.loaders.pollution import load_basol
-    from geo.loaders.zae import load_site_eco, load_terrain_eco
+    from geo.ingest.friches import load_friches
+    from geo.ingest.plu import load_plu
+    from geo.ingest.pollution import load_basol
+    from geo.ingest.zae import load_site_eco, load_terrain_eco
 
     return {
         "friches": load_friches,
@@ -254,7 +254,7 @@ for _name, _help in (
 def import_territoires_industrie(files: tuple[Path, ...]) -> None:
     """Territoires d'industrie: CSV ti_id;ti_nom;region;epci_siren (SIRENs |-separated)."""
     from app.db import get_engine
-    from geo.loaders.territoires import load_territoires_industrie
+    from geo.ingest.territoires import load_territoires_industrie
 
     _import_files(files, lambda path, _: load_territoires_industrie(get_engine(), path))
 
@@ -265,7 +265,7 @@ def import_territoires_industrie(files: tuple[Path, ...]) -> None:
 def import_consumption(files: tuple[Path, ...], vintage: int | None) -> None:
     """Consumption of NAF land by commune and year: Cerema conso_com CSV."""
     from app.db import get_engine
-    from geo.loaders.consumption import load_consumption
+    from geo.ingest.consumption import load_consumption
 
     _import_files(files, lambda path, _: load_consumption(get_engine(), path, vintage=vintage))
 
@@ -275,7 +275,7 @@ def import_consumption(files: tuple[Path, ...], vintage: int | None) -> None:
 def import_zan_targets(files: tuple[Path, ...]) -> None:
     """Territorialised ZAN targets: MDA territorialisation JSON or the documented CSV."""
     from app.db import get_engine
-    from geo.loaders.zan_rules import load_targets
+    from geo.ingest.zan_rules import load_targets
 
     _import_files(files, lambda path, _: load_targets(get_engine(), path))
 
@@ -285,7 +285,7 @@ def import_zan_targets(files: tuple[Path, ...]) -> None:
 def import_zan_perimeters(files: tuple[Path, ...]) -> None:
     """Communes of SCoT and custom perimeters of ZAN targets (CSV land;commune_insee)."""
     from app.db import get_engine
-    from geo.loaders.zan_rules import load_target_members
+    from geo.ingest.zan_rules import load_target_members
 
     _import_files(files, lambda path, _: load_target_members(get_engine(), path))
 
@@ -295,7 +295,7 @@ def import_zan_perimeters(files: tuple[Path, ...]) -> None:
 def import_planning_documents(path: Path) -> None:
     """Planning document of each commune (PLU/PLUi/CC/DTL/RNU), for the garantie communale."""
     from app.db import get_engine
-    from geo.loaders.zan_rules import load_planning_documents
+    from geo.ingest.zan_rules import load_planning_documents
 
     click.echo(f"{path}:")
     _run_import(lambda: load_planning_documents(get_engine(), path))
@@ -306,7 +306,7 @@ def import_planning_documents(path: Path) -> None:
 def import_pene(path: Path) -> None:
     """The PENE list (annex I of the arrêté of 31 May 2024), declared on the PENE ledger."""
     from app.db import get_engine
-    from geo.loaders.zan_rules import load_pene
+    from geo.ingest.zan_rules import load_pene
 
     click.echo(f"{path}:")
     _run_import(lambda: load_pene(get_engine(), path))
@@ -317,7 +317,7 @@ def import_pene(path: Path) -> None:
 def import_commune_splits(path: Path) -> None:
     """Communes split after the consumption data's geography (shares by area if not given)."""
     from app.db import get_engine
-    from geo.loaders.zan_rules import load_commune_splits
+    from geo.ingest.zan_rules import load_commune_splits
 
     click.echo(f"{path}:")
     _run_import(lambda: load_commune_splits(get_engine(), path))
@@ -338,7 +338,7 @@ def import_economic_sites(files: tuple[Path, ...], kind: str, crs: str | None) -
     Columns: id, nom, insee; optional taux_vacance (%), surface_ha, vocation, epci_siren.
     """
     from app.db import get_engine
-    from geo.loaders.zae import load_economic_sites
+    from geo.ingest.zae import load_economic_sites
 
     source_crs = _source_crs(crs)
     _import_files(
@@ -352,7 +352,7 @@ def import_economic_sites(files: tuple[Path, ...], kind: str, crs: str | None) -
 def import_dem(files: tuple[Path, ...]) -> None:
     """Elevation raster (GeoTIFF, any CRS): per-parcel min/mean/max elevation and slope."""
     from app.db import get_engine
-    from geo.raster import parcel_terrain
+    from geo.ingest.raster import parcel_terrain
 
     _import_files(
         files,
@@ -367,7 +367,7 @@ def import_dem(files: tuple[Path, ...]) -> None:
 def import_hazard(files: tuple[Path, ...], hazard: str) -> None:
     """Hazard raster of integer classes (e.g. flood 0-3): share of each parcel per class."""
     from app.db import get_engine
-    from geo.raster import parcel_hazard
+    from geo.ingest.raster import parcel_hazard
 
     _import_files(
         files,
@@ -380,14 +380,14 @@ def import_hazard(files: tuple[Path, ...], hazard: str) -> None:
 def import_demo() -> None:
     """All the real demo data shipped under data/ (see data/README.md)."""
     from app.db import get_engine
-    from geo.loaders.admin import load_admin
-    from geo.loaders.cadastre import load_cadastre
-    from geo.loaders.consumption import load_consumption
-    from geo.loaders.friches import load_friches
-    from geo.loaders.plu import load_plu
-    from geo.loaders.pollution import load_basol
-    from geo.loaders.zae import load_site_eco, load_terrain_eco
-    from geo.loaders.zan_rules import load_targets
+    from geo.ingest.admin import load_admin
+    from geo.ingest.cadastre import load_cadastre
+    from geo.ingest.consumption import load_consumption
+    from geo.ingest.friches import load_friches
+    from geo.ingest.plu import load_plu
+    from geo.ingest.pollution import load_basol
+    from geo.ingest.zae import load_site_eco, load_terrain_eco
+    from geo.ingest.zan_rules import load_targets
 
     data = get_settings().data_dir
     engine = get_engine()
@@ -443,7 +443,7 @@ def score_refresh(departement: str | None, commune: str | None) -> None:
 def _cli_principal():
     import getpass
 
-    from geo.access import Principal
+    from geo.ledger.access import Principal
 
     return Principal(name=f"cli:{getpass.getuser()}", role="admin")
 
@@ -464,9 +464,9 @@ def token() -> None:
 def token_create(role: str, territory: str | None, name: str) -> None:
     """Create a token and print its secret (only now: it is not stored)."""
     from app.db import get_engine
-    from geo import audit
+    from app.security import audit
+    from app.security.tokens import create_token
     from geo.errors import DomainError
-    from geo.tokens import create_token
 
     principal = _cli_principal()
     try:
@@ -487,8 +487,8 @@ def token_create(role: str, territory: str | None, name: str) -> None:
 def token_revoke(token_id: int) -> None:
     """Revoke a token: its next request gets 401."""
     from app.db import get_engine
-    from geo import audit
-    from geo.tokens import revoke_token
+    from app.security import audit
+    from app.security.tokens import revoke_token
 
     principal = _cli_principal()
     with get_engine().begin() as conn:
@@ -504,7 +504,7 @@ def token_revoke(token_id: int) -> None:
 def token_list() -> None:
     """Tokens with their role, territory and state (never their secret)."""
     from app.db import get_engine
-    from geo.tokens import list_tokens
+    from app.security.tokens import list_tokens
 
     with get_engine().connect() as conn:
         tokens = list_tokens(conn)
@@ -525,7 +525,7 @@ def zae_vacancy(year: int, sites: tuple[str, ...]) -> None:
     import datetime
 
     from app.db import get_engine
-    from geo.zae import vacancy_rates
+    from geo.land.zae import vacancy_rates
 
     with get_engine().connect() as conn:
         rates = vacancy_rates(conn, datetime.date(year, 1, 1), list(sites) or None)
@@ -546,13 +546,13 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the API with uvicorn (OpenAPI docs at /docs); the port also from FONCIER_PORT."""
     import uvicorn
 
-    from app.ports import PortBusy, check_port
+    from app.localdb.ports import PortBusy, check_port
 
     try:
         check_port(port, "FONCIER_PORT", host)
     except PortBusy as exc:
         _fail(str(exc))
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers)
+    uvicorn.run("app.api.main:app", host=host, port=port, workers=workers)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,9 @@ class Settings(BaseSettings):
     # The embedded PostGIS the project manages when database_url is not set.
     pg_port: int = Field(default=55432, ge=1024, le=65535)
     # Unset: .pgdata in the checkout, or a directory under /var/lib/foncier named after
-    # the checkout when the postgres user cannot reach it (app/localdb.py).
+    # the checkout when the postgres user cannot reach it (app/localdb/cluster.py).
     pg_data_dir: Path | None = None
-    # Unset: the installed server is discovered, or installed (app/pgserver.py).
+    # Unset: the installed server is discovered, or installed (app/localdb/pgserver.py).
     pg_bin_dir: Path | None = None
     db_name: str = "foncier"
 

@@ -145,7 +145,7 @@ def features_benchmark(db_url: str, seconds: float, clients: int) -> None:
     tipg_python = ensure_tipg()
     url = make_url(db_url)
     libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    ours = start("foncier", sys.executable, "app.main:app", {"FONCIER_DATABASE_URL": db_url})
+    ours = start("foncier", sys.executable, "app.api.main:app", {"FONCIER_DATABASE_URL": db_url})
     tipg = start(
         "tipg",
         str(tipg_python),
@@ -207,7 +207,7 @@ def tile_range(extent: list[float], z: int) -> list[tuple[int, int, int]]:
 
 
 def tiles_benchmark(db_url: str, rounds: int) -> None:
-    ours = start("foncier", sys.executable, "app.main:app", {"FONCIER_DATABASE_URL": db_url})
+    ours = start("foncier", sys.executable, "app.api.main:app", {"FONCIER_DATABASE_URL": db_url})
     try:
         extent = parcels_extent(ours.base)
         print("parcel tiles over the loaded parcels, sequential, gzip; p95 target < 50 ms at z14")

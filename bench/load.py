@@ -33,12 +33,12 @@ from psycopg import sql
 from sqlalchemy import create_engine, text
 
 from app.db import migrate
+from app.security.tokens import create_token
 from app.settings import get_settings
 from bench.features import percentile, start
-from geo.loaders.admin import load_admin
-from geo.loaders.cadastre import load_cadastre
+from geo.ingest.admin import load_admin
+from geo.ingest.cadastre import load_cadastre
 from geo.scoring.refresh import refresh_scores
-from geo.tokens import create_token
 
 DB = "foncier_bench_load"
 EPCI = "200056232"
@@ -221,7 +221,7 @@ def main() -> None:
     url = build_database()
     editor, prefecture, parcels = tokens(url)
     server = start(
-        "foncier", sys.executable, "app.main:app", {"FONCIER_DATABASE_URL": url},
+        "foncier", sys.executable, "app.api.main:app", {"FONCIER_DATABASE_URL": url},
         workers=args.workers,
     )  # fmt: skip
     base = server.base

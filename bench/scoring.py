@@ -27,8 +27,8 @@ from psycopg import sql
 from app.db import make_engine, migrate
 from app.settings import PROJECT_DIR, get_settings
 from bench.import_cadastre import build_input, conninfo
-from geo.loaders.admin import load_admin
-from geo.loaders.cadastre import load_cadastre
+from geo.ingest.admin import load_admin
+from geo.ingest.cadastre import load_cadastre
 from geo.scoring.refresh import refresh_scores
 
 DB = "foncier_bench_scoring"
@@ -139,7 +139,7 @@ def main() -> None:
             sys.executable,
             "-m",
             "uvicorn",
-            "app.main:app",
+            "app.api.main:app",
             "--host",
             "127.0.0.1",
             "--port",

@@ -1,7 +1,7 @@
 """The domain's error vocabulary: what went wrong, in the domain's words, without HTTP.
 
 Every refusal of ``geo`` is one of four kinds; the API maps each kind to a status once
-(``app.errors.DOMAIN_STATUS``) and the CLI prints the message. A module may name a narrower
+(``app.api.errors.DOMAIN_STATUS``) and the CLI prints the message. A module may name a narrower
 kind (``GeometryError``, ``EnvelopeExhausted``…) as a subclass when callers need to tell it
 apart; the kind, not the subclass, decides the answer.
 """

@@ -1,8 +1,9 @@
 """The territory levels, in one table: where each level's rows live, how its code is
 written, which communes are its members, and which column of a project names it.
 
-ZAN trajectories (geo.zan), envelope reports (geo.envelope), the access policy and tokens
-(geo.access, geo.tokens) and the routers' parameters all read this table.
+ZAN trajectories (geo.zan.trajectories), envelope reports (geo.ledger.envelope), the access
+policy and tokens (geo.ledger.access, app.security.tokens) and the routers' parameters all
+read this table.
 """
 
 from __future__ import annotations

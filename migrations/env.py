@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the settings, the target from geo.schema."""
+"""Alembic environment: the URL comes from the settings, the target from geo.db.schema."""
 
 from logging.config import fileConfig
 
@@ -7,7 +7,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
 from app.settings import get_settings
-from geo.schema import include_object, metadata
+from geo.db.schema import include_object, metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

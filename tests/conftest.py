@@ -29,8 +29,8 @@ from sqlalchemy.pool import NullPool
 
 from app.db import migrate
 from app.settings import PROJECT_DIR, Settings
-from geo.loaders.admin import load_admin
-from geo.loaders.cadastre import load_cadastre
+from geo.ingest.admin import load_admin
+from geo.ingest.cadastre import load_cadastre
 
 DATA = PROJECT_DIR / "data"
 CADASTRE_91216 = DATA / "cadastre" / "cadastre-91216-parcelles.json"
@@ -43,7 +43,7 @@ def base_settings() -> Settings:
     if settings.uses_embedded_db:
         # `./dev test` has started it; starting again is a no-op, and lets a bare
         # `pytest` work too.
-        from app.localdb import LocalCluster
+        from app.localdb.cluster import LocalCluster
 
         LocalCluster.from_settings(settings).start(echo=lambda _msg: None)
     return settings
@@ -136,7 +136,7 @@ def demo_db_url(databases: Databases, template_db: str) -> str:
 
 @pytest.fixture(scope="session")
 def api_client(base_settings: Settings, demo_db_url: str) -> Iterator[TestClient]:
-    from app.main import create_app
+    from app.api.main import create_app
 
     settings = base_settings.model_copy(update={"database_url": demo_db_url})
     app = create_app(settings)
@@ -156,7 +156,7 @@ def write(path: Path, content: str | bytes) -> Path:
 def scored_db_url(databases: Databases, template_db: str) -> str:
     """A clone with the 91216 cadastre scored, and the consumption data for trajectories
     (what the map shows); tests must not write to it."""
-    from geo.loaders.consumption import load_consumption
+    from geo.ingest.consumption import load_consumption
     from geo.scoring.refresh import refresh_scores
 
     url = databases.create(f"foncier_test_scored_{RUN_ID}", template=template_db)
@@ -185,7 +185,7 @@ def running_server(db_url: str, log: Path, **env: str) -> Iterator[str]:
     environ = {**os.environ, "FONCIER_DATABASE_URL": db_url, **env}
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "app.api.main:app", "--host", "127.0.0.1",
              "--port", str(port)],
             cwd=PROJECT_DIR, env=environ, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -224,7 +224,7 @@ def throwaway_cluster(base_settings: Settings):
     import shutil
     import tempfile
 
-    from app.localdb import LocalCluster
+    from app.localdb.cluster import LocalCluster
 
     if not base_settings.uses_embedded_db:
         pytest.skip("FONCIER_DATABASE_URL is set: the embedded PostGIS is not in use")

@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from app.api.main import create_app
 from app.cli import main
-from app.main import create_app
-from geo.loaders.cadastre import load_cadastre
+from geo.ingest.cadastre import load_cadastre
 from tests.conftest import CADASTRE_91216
 
 PARIS_SACLAY = "200056232"  # EPCI of 91216

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.loaders.admin import load_admin
-from geo.loaders.errors import LoaderError
+from geo.ingest.admin import load_admin
+from geo.ingest.errors import LoaderError
 from tests.conftest import DATA, write
 
 

@@ -29,7 +29,7 @@ def test_health(api_client: TestClient) -> None:
 
 
 def test_health_is_503_when_the_database_is_down(base_settings) -> None:
-    from app.main import create_app
+    from app.api.main import create_app
 
     # Nothing listens on port 9 of the loopback.
     down = base_settings.model_copy(

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from app.main import create_app
-from geo.loaders.cadastre import load_cadastre
-from geo.loaders.consumption import load_consumption
+from app.api.main import create_app
+from geo.ingest.cadastre import load_cadastre
+from geo.ingest.consumption import load_consumption
 from tests.conftest import CADASTRE_91216
 from tests.synthetic import cerema_consumption_csv, random_flows
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from app.main import create_app
+from app.api.main import create_app
 from app.settings import Settings
 from tests.conftest import engine_for
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.loaders.cadastre import load_cadastre
-from geo.loaders.errors import LoaderError
+from geo.ingest.cadastre import load_cadastre
+from geo.ingest.errors import LoaderError
 from tests.conftest import CADASTRE_91216, write
 
 REAL = json.loads(CADASTRE_91216.read_bytes())

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.loaders import cadastre, chunks
-from geo.loaders.cadastre import load_cadastre
-from geo.loaders.errors import LoaderError
+from geo.ingest import cadastre, chunks
+from geo.ingest.cadastre import load_cadastre
+from geo.ingest.errors import LoaderError
 from tests.conftest import CADASTRE_91216, write
 
 

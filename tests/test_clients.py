@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
-from app.main import create_app
+from app.api.main import create_app
 from app.services.features import COLLECTIONS
 from app.settings import PROJECT_DIR, Settings
 from tests.conftest import engine_for, running_server

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.loaders.consumption import load_consumption
-from geo.loaders.errors import LoaderError
+from geo.ingest.consumption import load_consumption
+from geo.ingest.errors import LoaderError
 from tests.synthetic import cerema_consumption_csv, random_flows
 
 

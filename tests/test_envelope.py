@@ -12,7 +12,10 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from geo.envelope import (
+from geo.errors import Conflict
+from geo.ingest.cadastre import load_cadastre
+from geo.ingest.friches import load_friches
+from geo.ledger.envelope import (
     EnvelopeExhausted,
     balance,
     change_status,
@@ -21,10 +24,7 @@ from geo.envelope import (
     envelope_report,
     get_project,
 )
-from geo.errors import Conflict
-from geo.loaders.cadastre import load_cadastre
-from geo.loaders.friches import load_friches
-from geo.rulesets import EnvelopeRules, RuleSet, get_ruleset
+from geo.zan.rulesets import EnvelopeRules, RuleSet, get_ruleset
 from tests.conftest import CADASTRE_91216, DATA
 
 PARIS_SACLAY, PAYS_RETHELOIS = "200056232", "200043156"

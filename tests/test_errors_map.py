@@ -1,17 +1,17 @@
-"""The domain's refusals carry no HTTP status; app.errors maps each kind once."""
+"""The domain's refusals carry no HTTP status; app.api.errors maps each kind once."""
 
 import importlib
 import pkgutil
 
 import geo
-from app.errors import DOMAIN_STATUS, domain_status
-from geo.access import OutsideTerritory
-from geo.envelope import EnvelopeExhausted
+from app.api.errors import DOMAIN_STATUS, domain_status
 from geo.errors import Conflict, Denied, DomainError, Invalid, NotFound
-from geo.loaders.errors import LoaderError
-from geo.project_geometry import GeometryError
-from geo.rulesets import RuleSetError
+from geo.ingest.errors import LoaderError
+from geo.ledger.access import OutsideTerritory
+from geo.ledger.envelope import EnvelopeExhausted
+from geo.ledger.geometry import GeometryError
 from geo.scoring.profiles import ProfileError
+from geo.zan.rulesets import RuleSetError
 
 
 def test_each_kind_has_one_status():

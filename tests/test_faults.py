@@ -16,8 +16,8 @@ import psycopg
 from sqlalchemy import Engine, text
 
 from app.db import migrate
-from app.localdb import LocalCluster
-from geo.loaders.cadastre import load_cadastre
+from app.localdb.cluster import LocalCluster
+from geo.ingest.cadastre import load_cadastre
 from tests.conftest import CADASTRE_91216, PROJECT_DIR, engine_for, running_server
 
 FONCIER = [sys.executable, "-m", "app.cli"]

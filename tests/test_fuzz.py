@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import PROJECT_DIR
-from geo.loaders.cadastre import load_cadastre
+from geo.ingest.cadastre import load_cadastre
 from geo.scoring.refresh import refresh_scores
 from tests.conftest import CADASTRE_91216, RUN_ID, SERVERS, Databases, engine_for, running_server
 

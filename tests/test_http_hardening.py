@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from app.main import create_app
+from app.api.main import create_app
 from app.settings import Settings
-from geo.loaders.cadastre import load_cadastre
+from geo.ingest.cadastre import load_cadastre
 from tests.conftest import CADASTRE_91216
 
 PROBLEM = "application/problem+json"

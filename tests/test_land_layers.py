@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.loaders.errors import LoaderError
-from geo.loaders.friches import load_friches
-from geo.loaders.plu import load_plu
-from geo.loaders.pollution import load_basol
+from geo.ingest.errors import LoaderError
+from geo.ingest.friches import load_friches
+from geo.ingest.plu import load_plu
+from geo.ingest.pollution import load_basol
 from tests.conftest import DATA, write
 
 CARTOFRICHES = DATA / "friches" / "cartofriches-08.csv"

@@ -13,18 +13,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from app.main import create_app
-from geo.envelope import (
+from app.api.main import create_app
+from app.security.tokens import create_token
+from geo.errors import Invalid
+from geo.ingest.cadastre import load_cadastre
+from geo.ledger.envelope import (
     Balance,
     _exhaustion,
     change_status,
     correct,
     create_project,
 )
-from geo.errors import Invalid
-from geo.loaders.cadastre import load_cadastre
-from geo.rulesets import get_ruleset
-from geo.tokens import create_token
+from geo.zan.rulesets import get_ruleset
 from tests.conftest import CADASTRE_91216, engine_for
 from tests.test_envelope import square
 
@@ -392,7 +392,7 @@ def test_ledger_bodies_are_strict(client: TestClient, fresh_engine: Engine) -> N
         ({"delta_ha": 1, "reason": "\u00ad\ufeff"}, "reason"),
     ):
         refused(client.post(url, json=body, headers=ADMIN), 422, reason)
-    # a NUL character is refused before any body model, for every route (app/limits.py)
+    # a NUL character is refused before any body model, for every route (app/api/limits.py)
     refused(
         client.post(url, json={"delta_ha": 1, "reason": "nul\x00byte"}, headers=ADMIN), 400, "NUL"
     )

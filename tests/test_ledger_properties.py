@@ -33,7 +33,7 @@ from hypothesis.stateful import (
 from sqlalchemy import Engine, text
 
 from geo.crs import METRO_WGS84_BOUNDS
-from geo.project_geometry import GeometryError, check_extent, parse_geometry
+from geo.ledger.geometry import GeometryError, check_extent, parse_geometry
 from tests.conftest import engine_for
 from tests.test_envelope import square
 from tests.test_ledger_hardening import ADMIN, PARIS_SACLAY, PROBLEM, make_client, written

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from app.main import create_app
-from geo.loaders.cadastre import load_cadastre
+from app.api.main import create_app
+from geo.ingest.cadastre import load_cadastre
 from tests.conftest import CADASTRE_91216
 
 PROBLEM = "application/problem+json"

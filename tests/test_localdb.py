@@ -22,7 +22,7 @@ import httpx
 import psycopg
 import pytest
 
-from app.localdb import (
+from app.localdb.cluster import (
     SERVER_USER,
     SHARED_DATA_ROOT,
     LocalCluster,

@@ -18,13 +18,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from app.main import create_app
+from app.api.main import create_app
 from app.settings import PROJECT_DIR
-from geo.envelope import balance
-from geo.loaders.consumption import load_consumption
-from geo.loaders.zan_rules import load_pene, load_planning_documents, load_targets
-from geo.rulesets import get_ruleset
-from geo.zan import trajectory
+from geo.ingest.consumption import load_consumption
+from geo.ingest.zan_rules import load_pene, load_planning_documents, load_targets
+from geo.ledger.envelope import balance
+from geo.zan.rulesets import get_ruleset
+from geo.zan.trajectories import trajectory
 from tests.synthetic import cerema_consumption_csv
 from tests.test_zan import CAS_ECOLE, HDF_TARGETS, SACLAY, pene_list
 

@@ -8,7 +8,7 @@ import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
+from app.api.main import create_app
 from app.services.features import COLLECTIONS
 
 EPINAY_BBOX = "2.30,48.67,2.33,48.69"

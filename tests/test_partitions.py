@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.loaders.cadastre import load_cadastre
-from geo.partitions import partition_name
+from geo.db.partitions import partition_name
+from geo.ingest.cadastre import load_cadastre
 from tests.conftest import CADASTRE_91216, write
 
 REAL = json.loads(CADASTRE_91216.read_bytes())

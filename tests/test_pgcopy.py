@@ -9,8 +9,8 @@ import pyarrow as pa
 import shapely
 from sqlalchemy import Engine
 
-from geo.loaders.common import multipolygon_ewkb
-from geo.loaders.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
+from geo.ingest.common import multipolygon_ewkb
+from geo.ingest.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
 
 SQUARE = shapely.box(0, 0, 1, 1)
 TWO = shapely.multipolygons([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.pgserver import PgDiscoveryError, plan_server, read_os_release
+from app.localdb.pgserver import PgDiscoveryError, plan_server, read_os_release
 
 # /etc/os-release as each release ships it (Ubuntu's is /usr/lib/os-release, linked).
 OS_RELEASES = {

@@ -13,10 +13,10 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 from sqlalchemy import Engine, text
 
-from geo import raster
-from geo.loaders.cadastre import load_cadastre
-from geo.loaders.errors import LoaderError
-from geo.raster import parcel_hazard, parcel_terrain
+from geo.ingest import raster
+from geo.ingest.cadastre import load_cadastre
+from geo.ingest.errors import LoaderError
+from geo.ingest.raster import parcel_hazard, parcel_terrain
 from tests.conftest import CADASTRE_91216
 
 # Épinay-sur-Orge in Lambert-93, with a margin

@@ -3,8 +3,8 @@
 import pytest
 
 from geo.registry import read_registry
-from geo.rulesets import RuleSetError
 from geo.scoring.profiles import ProfileError, load_profiles, validate
+from geo.zan.rulesets import RuleSetError
 
 
 def test_a_profile_id_that_could_break_its_sql_column_is_refused():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from geo.rulesets import RULES_DIR, RuleSetError, get_ruleset, load_rulesets
+from geo.zan.rulesets import RULES_DIR, RuleSetError, get_ruleset, load_rulesets
 
 
 def test_shipped_rule_sets() -> None:

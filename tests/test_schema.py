@@ -1,4 +1,4 @@
-"""The migrations build exactly the schema declared in geo.schema, and can be undone."""
+"""The migrations build exactly the schema declared in geo.db.schema, and can be undone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from app.db import alembic_config
-from geo.schema import include_object, metadata
+from geo.db.schema import include_object, metadata
 
 
 def test_migrations_match_the_declared_schema(fresh_engine: Engine) -> None:

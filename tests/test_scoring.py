@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.loaders.cadastre import load_cadastre
+from geo.ingest.cadastre import load_cadastre
 from geo.scoring.model import Profile, explain
 from geo.scoring.profiles import ProfileError, get_profile, load_profiles, validate
 from geo.scoring.refresh import refresh_scores
@@ -244,11 +244,11 @@ def test_sites_of_two_separate_squares(fresh_engine: Engine) -> None:
 
 def test_full_refresh_swaps_in_tables_identical_to_the_schema(scored: Engine) -> None:
     """A full refresh builds new tables and swaps them in: same names, keys, indexes and
-    defaults as geo.schema declares, and the same scores as a commune refresh."""
+    defaults as geo.db.schema declares, and the same scores as a commune refresh."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from geo.schema import include_object, metadata
+    from geo.db.schema import include_object, metadata
 
     def snapshot() -> list[tuple]:
         with scored.connect() as conn:

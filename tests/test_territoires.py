@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.loaders.errors import LoaderError
-from geo.loaders.territoires import load_territoires_industrie
+from geo.ingest.errors import LoaderError
+from geo.ingest.territoires import load_territoires_industrie
 from tests.conftest import write
 
 PARIS_SACLAY, GRAND_PARIS_SUD, ARDENNE_METROPOLE = "200056232", "200059228", "200041630"

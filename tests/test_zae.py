@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.loaders.errors import LoaderError
-from geo.loaders.zae import load_economic_sites, load_site_eco, load_terrain_eco
-from geo.zae import vacancy_rates
+from geo.ingest.errors import LoaderError
+from geo.ingest.zae import load_economic_sites, load_site_eco, load_terrain_eco
+from geo.land.zae import vacancy_rates
 from tests.conftest import DATA, write
 
 SITE_ECO = DATA / "zae" / "site-eco-exemple-cnig.csv"

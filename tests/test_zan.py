@@ -11,20 +11,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from geo.envelope import balance, change_status, create_project
 from geo.errors import NotFound
-from geo.loaders.cadastre import load_cadastre
-from geo.loaders.consumption import load_consumption
-from geo.loaders.errors import LoaderError
-from geo.loaders.zan_rules import (
+from geo.ingest.cadastre import load_cadastre
+from geo.ingest.consumption import load_consumption
+from geo.ingest.errors import LoaderError
+from geo.ingest.zan_rules import (
     load_commune_splits,
     load_pene,
     load_planning_documents,
     load_target_members,
     load_targets,
 )
-from geo.rulesets import get_ruleset
-from geo.zan import trajectory, yearly_consumption
+from geo.ledger.envelope import balance, change_status, create_project
+from geo.zan.rulesets import get_ruleset
+from geo.zan.trajectories import trajectory, yearly_consumption
 from tests.conftest import CADASTRE_91216, DATA
 from tests.synthetic import cerema_consumption_csv
 
@@ -295,7 +295,7 @@ def test_pene_deducted_locally_and_declared_nationally(consumption: Engine, tmp_
     assert (report.tables["corrected"], report.tables["abandoned"]) == (1, 1)
     with consumption.connect() as conn:
         assert balance(conn, pene).remaining_ha == pytest.approx(12_498.0)
-        from geo.pene import forfait_split
+        from geo.ledger.pene import forfait_split
 
         split = forfait_split(conn)
     assert split["sraddet-regions"]["total_ha"] == 10_000

@@ -1,6 +1,6 @@
 import pytest
 
-from geo.zoning import zoning_class
+from geo.land.zoning import zoning_class
 
 
 @pytest.mark.parametrize(

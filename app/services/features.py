@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from app.services.geojson import feature_sql
-from geo.bbox import BBOX_L93_SQL, bbox_params, bbox_sql
+from app.presentation.geojson import feature_sql
+from geo.db.bbox import BBOX_L93_SQL, bbox_params, bbox_sql
+from geo.ledger.statuses import PUBLIC
 from geo.scoring.profiles import DEFAULT_PROFILE
-from geo.statuses import PUBLIC
 
 
 @dataclass(frozen=True)

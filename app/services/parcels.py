@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from app.services.geojson import feature_sql
-from geo.bbox import bbox_params, bbox_sql
+from app.presentation.geojson import feature_sql
 from geo.crs import departement_of
+from geo.db.bbox import bbox_params, bbox_sql
 
 _PROPERTIES = """json_build_object(
     'id', p.id, 'commune', p.commune_insee, 'departement', p.departement_code,

@@ -97,7 +97,7 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "zoning",
         "zoning_class",
-        "PLU zoning class (geo.zoning)",
+        "PLU zoning class (geo.land.zoning)",
         categories={
             "activity": VERY_POSITIVE,
             "mixed": NEUTRAL,

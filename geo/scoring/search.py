@@ -12,8 +12,8 @@ from psycopg.errors import QueryCanceled
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from geo.bbox import bbox_params, bbox_sql
 from geo.crs import GEOJSON_DECIMALS, WGS84, departement_of
+from geo.db.bbox import bbox_params, bbox_sql
 from geo.errors import Invalid, NotFound
 from geo.scoring.model import EXCLUDED_SQL, MODEL_VERSION, Profile, explain, score_sql
 from geo.scoring.sites import Parcel, Site, WalkTooLong, grow_sites

@@ -101,7 +101,7 @@ def upgrade() -> None:
             "id = commune_insee || prefixe || section || numero AND char_length(id) = 14",
             name="parcel_id_parts",
         ),
-        # One partition per département, created by the loader (geo/partitions.py).
+        # One partition per département, created by the loader (geo/db/partitions.py).
         postgresql_partition_by="LIST (departement_code)",
     )
     op.create_index("parcel_commune_insee_idx", "parcel", ["commune_insee"])

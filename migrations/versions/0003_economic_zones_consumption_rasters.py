@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23
 
-Generated with alembic --autogenerate from geo/schema.py, then reviewed. The
+Generated with alembic --autogenerate from geo/db/schema.py, then reviewed. The
 geospatial operations come from geoalchemy2.alembic_helpers (registered in env.py).
 """
 

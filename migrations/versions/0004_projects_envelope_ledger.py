@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23
 
-Generated with alembic --autogenerate from geo/schema.py, then reviewed; the triggers
+Generated with alembic --autogenerate from geo/db/schema.py, then reviewed; the triggers
 that make the ledger append-only are written by hand.
 """
 

@@ -4,7 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-23
 
-Generated with alembic --autogenerate from geo/schema.py, then reviewed.
+Generated with alembic --autogenerate from geo/db/schema.py, then reviewed.
 """
 
 import sqlalchemy as sa

@@ -4,7 +4,7 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-23
 
-Written by hand: autogenerate does not see views. Refreshed by geo.outlines.
+Written by hand: autogenerate does not see views. Refreshed by geo.db.outlines.
 """
 
 from alembic import op

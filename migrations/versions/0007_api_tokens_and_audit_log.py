@@ -4,7 +4,7 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-23
 
-Generated with alembic --autogenerate from geo/schema.py, then reviewed (the trigger is
+Generated with alembic --autogenerate from geo/db/schema.py, then reviewed (the trigger is
 written by hand, as in 0004).
 """
 

@@ -4,7 +4,7 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-23
 
-Generated with alembic --autogenerate from geo/schema.py, then reviewed. The ranking's
+Generated with alembic --autogenerate from geo/db/schema.py, then reviewed. The ranking's
 nearest-activity-zone search reads only these zones: half its cost at 1M parcels.
 """
 

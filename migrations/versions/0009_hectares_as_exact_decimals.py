@@ -7,7 +7,7 @@ Create Date: 2026-11-23
 Written by hand (alembic --autogenerate sees the type change, not the rounding). Summing
 floats left 2.74e-14 ha reserved and -0.0 once every project was completed or abandoned
 (issue 11, point 14): the ledger's hectares become numeric(14,4), four decimals (1 m²),
-rounded once when measured (geo.envelope.hectares). Existing values are rounded the same
+rounded once when measured (geo.ledger.envelope.hectares). Existing values are rounded the same
 way; ALTER TABLE fires no trigger, so the append-only rule stays untouched.
 """
 

@@ -4,7 +4,7 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-23
 
-Written from geo/schema.py (section "ZAN rules as data"). Re-chained after 0009 at merge:
+Written from geo/db/schema.py (section "ZAN rules as data"). Re-chained after 0009 at merge:
 it does not depend on 0009's content.
 """
 

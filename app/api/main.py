@@ -1,0 +1,123 @@
+"""The FastAPI application: routers assembled, errors mapped, engine bound to the settings."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from app.api.errors import PROBLEM_RESPONSES, install_error_handlers
+from app.api.limits import BodySizeLimit, HeadAsGet, RejectNul
+from app.api.openapi import install as install_openapi
+from app.api.routers import (
+    admin,
+    health,
+    home,
+    ledger,
+    ogc,
+    parcels,
+    scoring,
+    territories,
+    tiles,
+    trajectories,
+)
+from app.db import make_engine
+from app.services.features import ExtentCache
+from app.settings import Settings, get_settings
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # What is loaded at start-up (modules, the app, pyproj/shapely/pyarrow internals) lives
+    # as long as the process: frozen out of the collector's reach, a full collection no
+    # longer walks it. Without this, every few requests paused ~80 ms in gen-2 collections
+    # (bench/README.md, ranking).
+    gc.collect()
+    gc.freeze()
+    yield
+    app.state.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Foncier",
+        version="0.1.0",
+        description=(
+            "Land availability for French reindustrialisation: cadastre parcels, territories, "
+            "friches and industrial zones on PostGIS. GeoJSON is RFC 7946 (WGS84); areas are "
+            "computed in Lambert-93. Errors are RFC 9457 problem documents."
+        ),
+        # Served below from our own static files, not from a CDN (see add_docs).
+        docs_url=None,
+        redoc_url=None,
+        # No redirect from /path/ to /path: Starlette builds its Location from the Host
+        # header, which the client chooses. A trailing slash is a 404.
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.url_for(), settings.statement_timeout_ms)
+    app.state.extents = ExtentCache()
+    install_error_handlers(app)
+    # scoring before parcels: /parcels/search must not be taken for a parcel id
+    for module in (
+        home,
+        ogc,
+        tiles,
+        health,
+        territories,
+        scoring,
+        parcels,
+        ledger,
+        trajectories,
+        admin,
+    ):
+        app.include_router(module.router, responses=PROBLEM_RESPONSES)
+    app.mount("/static", StaticFiles(directory=home.STATIC_DIR), name="static")
+    add_docs(app)
+    install_openapi(app)
+    # Each add_middleware wraps the previous ones: RejectNul reads bodies BodySizeLimit has
+    # bounded; HeadAsGet, outermost, drops the body of whatever the others answer.
+    app.add_middleware(RejectNul)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Tiles and GeoJSON shrink 3-10x; level 5 costs a fraction of level 9's CPU.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(HeadAsGet)
+
+    return app
+
+
+def add_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the npm registry's swagger-ui-dist, copied to static/vendor by
+    `./dev` (and the Dockerfile), so the page works on a network without internet."""
+    vendor = "/static/vendor/swagger-ui"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+            # No badge fetched from the public validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+
+app = create_app()

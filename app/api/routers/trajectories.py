@@ -1,0 +1,73 @@
+"""ZAN trajectories of territories."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from app.api.dependencies import ConnectionDep
+from app.presentation import charts
+from geo.territories import LEVEL_NAMES
+from geo.zan.rulesets import get_ruleset
+from geo.zan.trajectories import trajectory, yearly_consumption
+
+router = APIRouter(prefix="/trajectories", tags=["ZAN"])
+
+# Literal[tuple] is Literal of its items: the domain's list, documented as an enum.
+Level = Literal[LEVEL_NAMES]  # type: ignore[valid-type]
+Code = Annotated[
+    str,
+    Path(
+        min_length=2,
+        max_length=20,
+        pattern=r"^[0-9A-Za-z_-]+$",
+        description="The territory's code (INSEE, SIREN, département, région, TI id)",
+        examples=["200056232"],
+    ),
+]
+RulesetQuery = Annotated[
+    str | None, Query(description="ZAN rule set id (default: the one marked default)")
+]
+VintageQuery = Annotated[
+    int | None, Query(ge=2000, le=2100, description="Cerema vintage (default: latest)")
+]
+
+
+def trajectory_query(
+    level: Level,
+    code: Code,
+    conn: ConnectionDep,
+    ruleset: RulesetQuery = None,
+    vintage: VintageQuery = None,
+) -> dict[str, Any]:
+    """The territory's trajectory under the rule set asked for: both routes start from it."""
+    return trajectory(conn, level, code, get_ruleset(ruleset, kind="zan"), vintage)
+
+
+TrajectoryDep = Annotated[dict[str, Any], Depends(trajectory_query)]
+
+
+@router.get(
+    "/{level}/{code}",
+    summary="Reference, allowance, consumption, pace, projection and status of a territory",
+)
+def read_trajectory(found: TrajectoryDep) -> dict[str, Any]:
+    return found
+
+
+@router.get(
+    "/{level}/{code}/chart.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+    summary="The territory's trajectory as a chart",
+)
+def trajectory_chart(
+    found: TrajectoryDep,
+    level: Level,
+    code: Code,
+    conn: ConnectionDep,
+    vintage: VintageQuery = None,
+) -> Response:
+    yearly = yearly_consumption(conn, level, code, vintage)
+    return Response(charts.trajectory_chart(found, yearly), media_type="image/png")

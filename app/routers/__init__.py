@@ -1,1 +1,0 @@
-"""One router per resource; assembled in app.main."""

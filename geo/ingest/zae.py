@@ -1,0 +1,363 @@
+"""Economic zones: the ZAE inventories of art. L318-8-2 code de l'urbanisme.
+
+- SITE-ECO and TERRAIN-ECO CSV files of the CNIG Sites économiques standard
+  (``;``-separated, geometries as GeoJSON text in cells);
+- a simple path for commercial zones and labelled "sites clés en main": GeoJSON
+  features, or CSV with a WKT or GeoJSON geometry column, with an ``id``, a ``nom``
+  and a commune code.
+
+Every TERRAIN-ECO import also records each unit's occupation state at its update
+date, the history from which :mod:`geo.land.zae` computes the legal vacancy rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyproj import CRS
+from sqlalchemy import Engine, text
+
+from geo.crs import departement_codes
+from geo.ingest.common import record_run
+from geo.ingest.errors import LoaderError
+from geo.ingest.report import ImportReport
+from geo.ingest.vector import (
+    POLYGONAL,
+    CommuneResolver,
+    Stage,
+    column,
+    finish,
+    geometries_from_geojson,
+    geometries_from_wkb,
+    geometries_from_wkt,
+    guess_crs,
+    normalise_insee,
+    parcel_links,
+    prepare_geometries,
+    read_csv,
+    read_geojson,
+    replace_links,
+    to_bool,
+    to_date,
+    to_number,
+)
+
+SITE_COLUMNS = {
+    "site_id": "text",
+    "kind": "text",
+    "pole_id": "text",
+    "name": "text",
+    "site_type": "text",
+    "vocadomi": "text",
+    "etat": "text",
+    "surf_brute_ha": "float8",
+    "surf_utile_ha": "float8",
+    "epci_siren": "text",
+    "commune_insee_source": "text",
+    "commune_insee": "text",
+    "departement_code": "text",
+    "declared_vacancy_rate": "float8",
+    "label_cle_en_main": "bool",
+    "voca_industrielle": "bool",
+    "voca_commerciale": "bool",
+    "reseau_fret_ferroviaire": "bool",
+    "autoroute_echang_dist_km": "float8",
+    "gare_fret_dist_km": "float8",
+    "identified_on": "date",
+    "updated_on": "date",
+    "area_m2": "float8",
+    "geom": "geometry",
+}
+UNIT_COLUMNS = {
+    "terr_id": "text",
+    "site_id": "text",
+    "surf_brute_ha": "float8",
+    "utile": "bool",
+    "maitrise_fonc": "text",
+    "stade_amngt": "text",
+    "stade_comm": "text",
+    "etat_occup": "text",
+    "usage": "text",
+    "cle_en_main": "bool",
+    "identified_on": "date",
+    "updated_on": "date",
+    "departement_code": "text",
+    "area_m2": "float8",
+    "geom": "geometry",
+}
+KINDS = ("zae", "commercial_zone", "site_cle_en_main")
+
+
+def load_site_eco(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> ImportReport:
+    """SITE-ECO CSV: economic sites (ZAE…) with their outline."""
+    path = Path(path)
+    report = ImportReport(kind="site-eco", source=str(path))
+    mismatches = 0
+    with engine.begin() as conn:
+        stage = Stage(conn, "economic_site", SITE_COLUMNS)
+        resolver = CommuneResolver(conn)
+        for batch in read_csv(path, required=("site_id", "site_comm_insee", "site_geomsurf")):
+            report.read += batch.num_rows
+            n = batch.num_rows
+            ids = column(batch, "site_id")
+            geoms = geometries_from_geojson(
+                path, column(batch, "site_geomsurf"), "site_geomsurf", report
+            )
+            crs = source_crs or guess_crs(geoms)
+            outlines = prepare_geometries(
+                path, geoms, ids.to_pylist(), crs, report, kinds=POLYGONAL, required=True
+            )
+            codes = normalise_insee(column(batch, "site_comm_insee"))
+            current = resolver.resolve(codes)
+            rate = to_number(path, column(batch, "site_taux_vacance"), "site_taux_vacance")
+            values = {
+                "site_id": ids,
+                "kind": pa.array(["zae"] * n, pa.string()),
+                "pole_id": column(batch, "pole_id"),
+                "name": column(batch, "site_nom"),
+                "site_type": column(batch, "site_type"),
+                "vocadomi": column(batch, "site_vocadomi"),
+                "etat": column(batch, "site_etat"),
+                "surf_brute_ha": to_number(
+                    path, column(batch, "site_surf_brute"), "site_surf_brute"
+                ),
+                "surf_utile_ha": to_number(
+                    path, column(batch, "site_surf_utile"), "site_surf_utile"
+                ),
+                "epci_siren": column(batch, "site_epci_siren"),
+                "commune_insee_source": codes,
+                "commune_insee": current,
+                "departement_code": departement_codes(pc.coalesce(current, codes)),
+                # The standard gives the rate in percent.
+                "declared_vacancy_rate": pc.divide(rate, 100.0),
+                "label_cle_en_main": pc.equal(
+                    pc.utf8_lower(pc.fill_null(column(batch, "site_quali_territoire"), "")),
+                    "site clé en main",
+                ),
+                "voca_industrielle": to_bool(column(batch, "site_voca_industrielle")),
+                "voca_commerciale": to_bool(column(batch, "site_voca_commerciale")),
+                "reseau_fret_ferroviaire": to_bool(column(batch, "reseau_fret_ferroviaire")),
+                "autoroute_echang_dist_km": to_number(
+                    path, column(batch, "autoroute_echang_dist"), "autoroute_echang_dist"
+                ),
+                "gare_fret_dist_km": to_number(
+                    path, column(batch, "gare_fret_dist"), "gare_fret_dist"
+                ),
+                "identified_on": to_date(
+                    path, column(batch, "site_identif_date"), "site_identif_date"
+                ),
+                "updated_on": to_date(path, column(batch, "site_actu_date"), "site_actu_date"),
+                "area_m2": outlines.area_m2,
+                "geom": outlines.ewkb,
+            }
+            mismatches += _surface_mismatches(values["surf_brute_ha"], outlines.area_m2)
+            _copy_kept(stage, values, outlines.rejected | _missing(ids, report, "site_id"))
+        finish(path, stage, ["site_id"], report, resolver)
+        report.warnings += _surface_warning(mismatches)
+        record_run(conn, report, path)
+    return report
+
+
+def load_terrain_eco(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> ImportReport:
+    """TERRAIN-ECO CSV: land units, their state (recorded as an observation) and parcels."""
+    path = Path(path)
+    report = ImportReport(kind="terrain-eco", source=str(path))
+    with engine.begin() as conn:
+        stage = Stage(conn, "economic_land_unit", UNIT_COLUMNS)
+        states = Stage(
+            conn,
+            "economic_land_unit_state",
+            {"terr_id": "text", "observed_on": "date", "etat_occup": "text"},
+        )
+        owners, parcels, malformed, mismatches = [], [], 0, 0
+        for batch in read_csv(
+            path, required=("terr_id", "site_id", "terr_etat_occup", "terr_actu_date")
+        ):
+            report.read += batch.num_rows
+            ids = column(batch, "terr_id")
+            geoms = geometries_from_geojson(
+                path, column(batch, "terr_geomsurf"), "terr_geomsurf", report
+            )
+            crs = source_crs or guess_crs(geoms)
+            outlines = prepare_geometries(
+                path, geoms, ids.to_pylist(), crs, report, kinds=POLYGONAL, required=False
+            )
+            refs = column(batch, "terr_refcad")
+            first_ref = pc.utf8_slice_codeunits(refs, 0, 5)
+            updated_on = to_date(path, column(batch, "terr_actu_date"), "terr_actu_date")
+            etat = column(batch, "terr_etat_occup")
+            values = {
+                "terr_id": ids,
+                "site_id": column(batch, "site_id"),
+                "surf_brute_ha": to_number(
+                    path, column(batch, "terr_surf_brute"), "terr_surf_brute"
+                ),
+                "utile": to_bool(column(batch, "terr_utile")),
+                "maitrise_fonc": column(batch, "terr_maitrise_fonc"),
+                "stade_amngt": column(batch, "terr_stade_amngt"),
+                "stade_comm": column(batch, "terr_stade_comm"),
+                "etat_occup": etat,
+                "usage": column(batch, "terr_usage"),
+                "cle_en_main": to_bool(column(batch, "terr_cle_en_main")),
+                "identified_on": to_date(
+                    path, column(batch, "terr_identif_date"), "terr_identif_date"
+                ),
+                "updated_on": updated_on,
+                # A unit's département, from its first parcel when it has one.
+                "departement_code": departement_codes(normalise_insee(first_ref)),
+                "area_m2": outlines.area_m2,
+                "geom": outlines.ewkb,
+            }
+            mismatches += _surface_mismatches(values["surf_brute_ha"], outlines.area_m2)
+            rejected = outlines.rejected | _missing(ids, report, "terr_id")
+            rejected |= _missing(updated_on, report, "terr_actu_date")
+            rejected |= _missing(etat, report, "terr_etat_occup")
+            _copy_kept(stage, values, rejected)
+            keep = pa.array(~rejected)
+            states.copy(
+                {
+                    "terr_id": pc.filter(ids, keep),
+                    "observed_on": pc.filter(updated_on, keep),
+                    "etat_occup": pc.filter(etat, keep),
+                }
+            )
+            owner, parcel, bad = parcel_links(pc.filter(refs, keep), pc.filter(ids, keep))
+            owners.append(owner)
+            parcels.append(parcel)
+            malformed += bad
+        finish(path, stage, ["terr_id"], report)
+        observed, _ = states.merge(["terr_id", "observed_on"])
+        report.tables["new occupation observations"] = observed
+        report.tables["economic_land_unit_parcel links"] = replace_links(
+            conn,
+            "economic_land_unit_parcel",
+            "terr_id",
+            pa.concat_arrays(owners) if owners else pa.array([], pa.string()),
+            pa.concat_arrays(parcels) if parcels else pa.array([], pa.string()),
+        )
+        if malformed:
+            report.warnings.append(f"{malformed} malformed parcel references ignored")
+        report.warnings += _surface_warning(mismatches)
+        orphans = conn.execute(
+            text(
+                "SELECT count(DISTINCT u.site_id) FROM economic_land_unit u "
+                "LEFT JOIN economic_site s USING (site_id) WHERE s.site_id IS NULL"
+            )
+        ).scalar_one()
+        if orphans:
+            report.warnings.append(f"{orphans} site_id(s) not loaded yet (import their SITE-ECO)")
+        record_run(conn, report, path)
+    return report
+
+
+def load_economic_sites(
+    engine: Engine, path: Path, *, kind: str, source_crs: CRS | None = None
+) -> ImportReport:
+    """Commercial zones or labelled sites clés en main from a simple GeoJSON or CSV.
+
+    Columns (properties): ``id``, ``nom``, ``insee`` (commune), optional
+    ``taux_vacance`` (percent) and ``surface_ha``; CSV geometry in ``geom`` (WKT) or
+    ``geojson`` columns, WGS84 unless ``--crs`` says otherwise.
+    """
+    if kind not in KINDS:
+        raise LoaderError(f"unknown kind of economic site {kind!r} (one of {', '.join(KINDS)})")
+    path = Path(path)
+    report = ImportReport(kind=kind, source=str(path))
+    with engine.begin() as conn:
+        stage = Stage(conn, "economic_site", SITE_COLUMNS)
+        resolver = CommuneResolver(conn)
+        for batch, geoms, crs in _simple_batches(path, source_crs, report):
+            report.read += batch.num_rows
+            n = batch.num_rows
+            ids = column(batch, "id")
+            outlines = prepare_geometries(
+                path, geoms, ids.to_pylist(), crs, report, kinds=POLYGONAL, required=True
+            )
+            codes = normalise_insee(column(batch, "insee"))
+            current = resolver.resolve(codes)
+            rate = to_number(path, column(batch, "taux_vacance"), "taux_vacance")
+            empty_text = pa.nulls(n, pa.string())
+            empty_number = pa.nulls(n, pa.float64())
+            values = {
+                "site_id": ids,
+                "kind": pa.array([kind] * n, pa.string()),
+                "pole_id": empty_text,
+                "name": column(batch, "nom"),
+                "site_type": empty_text,
+                "vocadomi": column(batch, "vocation"),
+                "etat": empty_text,
+                "surf_brute_ha": to_number(path, column(batch, "surface_ha"), "surface_ha"),
+                "surf_utile_ha": empty_number,
+                "epci_siren": column(batch, "epci_siren"),
+                "commune_insee_source": codes,
+                "commune_insee": current,
+                "departement_code": departement_codes(pc.coalesce(current, codes)),
+                "declared_vacancy_rate": pc.divide(rate, 100.0),
+                "label_cle_en_main": pa.array([kind == "site_cle_en_main"] * n, pa.bool_()),
+                "voca_industrielle": pa.nulls(n, pa.bool_()),
+                "voca_commerciale": pa.array(
+                    [True if kind == "commercial_zone" else None] * n, pa.bool_()
+                ),
+                "reseau_fret_ferroviaire": pa.nulls(n, pa.bool_()),
+                "autoroute_echang_dist_km": empty_number,
+                "gare_fret_dist_km": empty_number,
+                "identified_on": pa.nulls(n, pa.date32()),
+                "updated_on": to_date(path, column(batch, "date_maj"), "date_maj"),
+                "area_m2": outlines.area_m2,
+                "geom": outlines.ewkb,
+            }
+            _copy_kept(stage, values, outlines.rejected | _missing(ids, report, "id"))
+        finish(path, stage, ["site_id"], report, resolver)
+        record_run(conn, report, path)
+    return report
+
+
+def _simple_batches(
+    path: Path, source_crs: CRS | None, report: ImportReport
+) -> Iterator[tuple[pa.RecordBatch, np.ndarray, CRS]]:
+    if path.suffix.lower() == ".csv":
+        for batch in read_csv(path, required=("id",)):
+            if "geom" in batch.schema.names:
+                geoms = geometries_from_wkt(path, column(batch, "geom"), "geom")
+            elif "geojson" in batch.schema.names:
+                geoms = geometries_from_geojson(path, column(batch, "geojson"), "geojson", report)
+            else:
+                raise LoaderError(f"{path}: no geometry column (geom as WKT, or geojson)")
+            yield batch, geoms, source_crs or CRS.from_epsg(4326)
+        return
+    for batch, crs in read_geojson(path, required=("id",), source_crs=source_crs):
+        yield batch, geometries_from_wkb(batch), crs
+
+
+def _surface_mismatches(declared_ha: pa.Array, area_m2: pa.Array) -> int:
+    """How many outlines have an area off the declared surface by more than half of it."""
+    declared = pc.fill_null(declared_ha, 0).to_numpy(zero_copy_only=False) * 10_000
+    area = pc.fill_null(area_m2, np.nan).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        off = (declared > 0) & (np.abs(area - declared) / declared > 0.5)
+    return int(off.sum())
+
+
+def _surface_warning(mismatches: int) -> list[str]:
+    if not mismatches:
+        return []
+    return [
+        f"{mismatches} outline(s) whose area differs from the declared surface by more than "
+        "half (a data-quality flag)"
+    ]
+
+
+def _missing(values: pa.Array, report: ImportReport, name: str) -> np.ndarray:
+    missing = pc.is_null(values).to_numpy(zero_copy_only=False)
+    if missing.any():
+        report.rejected[f"missing {name}"] += int(missing.sum())
+    return missing
+
+
+def _copy_kept(stage: Stage, values: dict[str, pa.Array], rejected: np.ndarray) -> None:
+    keep = pa.array(~rejected)
+    stage.copy({k: pc.filter(v, keep) for k, v in values.items()})

@@ -1,0 +1,720 @@
+"""The ledger of industrial projects drawing on a national envelope (10,000 ha, PENE).
+
+A project is recorded once with its geometry and its NAF consumption, computed in
+PostGIS: its area minus its parts on friches or on already artificialised land (those
+consume nothing: that is the point of reconversion). What happens to it afterwards is
+a sequence of append-only entries:
+
+    planned → authorised        reserves the project's NAF hectares
+    authorised → under_construction
+    authorised | under_construction → completed   converts the reservation into consumption
+    planned | authorised | under_construction → abandoned   releases the reservation
+
+A correction is a compensating entry (with its reason), never an edit. Every entry
+says who, when and why. Writers lock the envelope's account row, so two requests
+racing for the last hectares are served one after the other and the envelope is never
+overdrawn, unless the rule set allows it *and* the entry asks for it.
+
+The rules every write follows (issue 11):
+- a project lies in the EPCI it is recorded for: its parcels belong to the EPCI's communes,
+  or its geometry lies inside the EPCI's boundary (with a tolerance), 403 otherwise; a
+  geometry is also checked for shape, extent, validity and area (``geo.ledger.geometry``);
+- hectares are exact decimals with four places (``numeric(14,4)``, migration 0009): a
+  measured area is rounded once, by :func:`hectares`, and every sum after that is exact;
+- an entry's date lies within the envelope's period, not after tomorrow (a day of
+  tolerance for time zones), and never before the project's previous entry;
+- every entry has a reason that is not blank.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo.crs import LAMBERT93
+from geo.errors import Conflict, Invalid, NotFound
+from geo.ledger.geometry import locate
+from geo.ledger.statuses import PUBLIC, STATUSES, TRANSITIONS
+from geo.territories import LEVELS
+from geo.zan.rulesets import RuleSet, default_ruleset_id
+
+KINDS = ("industrial", "commercial", "logistics", "other")
+# The ledger's precision: hectares with four decimals (1 m²).
+HECTARE_PLACES = Decimal("0.0001")
+# An entry may be dated tomorrow at the latest: the client's day may be ahead of ours.
+FUTURE_TOLERANCE = datetime.timedelta(days=1)
+# Larger than any envelope (France consumed about 250,000 ha of NAF land in 2011-2021).
+MAX_CORRECTION_HA = 100_000
+
+
+class EnvelopeExhausted(Conflict):
+    """A draw on the envelope larger than what is left, without an allowed overdraft."""
+
+
+def hectares(value: float | int | str | Decimal) -> Decimal:
+    """The one place where hectares are rounded: four decimals, half to even.
+
+    Measured areas (floats from PostGIS) and corrections pass here once; everything the
+    ledger adds up afterwards is exact.
+    """
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise Invalid(f"{value!r} is not a number of hectares") from None
+    if not number.is_finite():
+        raise Invalid(f"{value!r} is not a finite number of hectares")
+    # no negative zero: -0.00001 rounds to 0, not to -0
+    return number.quantize(HECTARE_PLACES, rounding=ROUND_HALF_EVEN) + Decimal(0)
+
+
+def _ha(value: Decimal | float) -> float:
+    """Hectares for a JSON answer."""
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Balance:
+    total_ha: Decimal
+    reserved_ha: Decimal
+    consumed_ha: Decimal
+
+    @property
+    def remaining_ha(self) -> Decimal:
+        return self.total_ha - self.reserved_ha - self.consumed_ha
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "total_ha": _ha(self.total_ha),
+            "consumed_ha": _ha(self.consumed_ha),
+            "reserved_ha": _ha(self.reserved_ha),
+            "remaining_ha": _ha(self.remaining_ha),
+            "share_used": round(float((self.reserved_ha + self.consumed_ha) / self.total_ha), 6),
+        }
+
+
+@dataclass(frozen=True)
+class _Holdings:
+    status: str
+    reserved_ha: Decimal
+    consumed_ha: Decimal
+    last_on: datetime.date
+
+
+# The NAF computation, all in Lambert-93 hectares, shown with every project.
+_EMPTY = f"'SRID={LAMBERT93};POLYGON EMPTY'::geometry"
+_NAF = f"""
+WITH p AS (SELECT CAST(:geom AS geometry) AS geom),
+friches AS (
+    SELECT coalesce(ST_Union(ST_Intersection(f.geom, p.geom)), {_EMPTY}) AS g,
+           coalesce(array_agg(f.site_id ORDER BY f.site_id), '{{}}') AS ids
+    FROM friche f, p WHERE f.geom && p.geom AND ST_Intersects(f.geom, p.geom)
+),
+artificial AS (
+    SELECT coalesce(ST_Union(ST_Intersection(a.geom, p.geom)), {_EMPTY}) AS g
+    FROM artificialised_land a, p WHERE a.geom && p.geom AND ST_Intersects(a.geom, p.geom)
+)
+SELECT ST_Area(p.geom) / 10000 AS area_ha,
+       ST_Area(friches.g) / 10000 AS on_friche_ha,
+       friches.ids AS friche_ids,
+       ST_Area(ST_Difference(artificial.g, friches.g)) / 10000 AS on_artificialised_ha,
+       ST_Area(ST_Difference(p.geom, ST_Union(friches.g, artificial.g))) / 10000 AS naf_ha
+FROM p, friches, artificial
+"""
+
+
+# A character that shows: not a space, a control character or an invisible format character
+# (soft hyphen, zero-width spaces and joiners, direction marks, word joiner, BOM). The API
+# schema uses the same class, so that it says exactly what is refused.
+VISIBLE_CHARACTER = r"[^\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
+
+
+def says_something(value: str) -> bool:
+    """Whether a name or reason is not blank: it shows at least one character."""
+    return isinstance(value, str) and re.search(VISIBLE_CHARACTER, value) is not None
+
+
+def _nonblank(reason: str, what: str) -> str:
+    if not says_something(reason) or "\x00" in reason:
+        raise Invalid(f"{what} needs a reason that is not blank (and no NUL byte)")
+    return reason
+
+
+def _entry_date(
+    ruleset: RuleSet, occurred_on: datetime.date | None, previous: datetime.date | None = None
+) -> datetime.date:
+    """The date of a new entry (today by default), checked against the envelope's period,
+    tomorrow and the project's previous entry."""
+    assert ruleset.envelope is not None
+    today = datetime.date.today()
+    on = occurred_on if occurred_on is not None else today
+    if not isinstance(on, datetime.date) or isinstance(on, datetime.datetime):
+        raise Invalid("occurred_on must be a date (YYYY-MM-DD)")
+    first = datetime.date(ruleset.envelope.first_year, 1, 1)
+    last = datetime.date(ruleset.envelope.last_year, 12, 31)
+    if not first <= on <= last:
+        raise Invalid(
+            f"occurred_on {on.isoformat()} lies outside the period of {ruleset.id} "
+            f"({first.isoformat()} to {last.isoformat()})"
+        )
+    if on > today + FUTURE_TOLERANCE:
+        raise Invalid(f"occurred_on {on.isoformat()} is in the future: the ledger records facts")
+    if previous is not None and on < previous:
+        raise Conflict(
+            f"occurred_on {on.isoformat()} precedes the project's previous entry "
+            f"({previous.isoformat()}): entries follow each other in time"
+        )
+    return on
+
+
+def create_project(
+    conn: Connection,
+    *,
+    name: str,
+    kind: str,
+    epci_siren: str,
+    ruleset: RuleSet,
+    author: str,
+    geometry: Any = None,
+    parcel_ids: list[str] | None = None,
+    occurred_on: datetime.date | None = None,
+    reason: str = "project recorded",
+) -> dict[str, Any]:
+    """Record a planned project, with its NAF consumption and how it was computed.
+
+    ``geometry`` is GeoJSON (a dict, or a model of ``geo.ledger.geometry``); the project
+    must lie in the EPCI ``epci_siren`` (OutsideTerritory otherwise)."""
+    if kind not in KINDS:
+        raise Invalid(f"kind must be one of {', '.join(KINDS)}")
+    if ruleset.envelope is None:
+        raise Invalid(f"rule set {ruleset.id} has no envelope")
+    if (geometry is None) == (not parcel_ids):
+        raise Invalid("give either a geometry or parcel ids")
+    if not says_something(name) or "\x00" in name:
+        raise Invalid("a project needs a name that is not blank")
+    _nonblank(reason, "recording a project")
+    on = _entry_date(ruleset, occurred_on)
+    if not conn.execute(text("SELECT 1 FROM epci WHERE siren = :s"), {"s": epci_siren}).first():
+        raise Invalid(f"unknown EPCI {epci_siren}")
+    location = locate(conn, epci_siren, geometry=geometry, parcel_ids=parcel_ids)
+    geom, touched = location.geom, location.communes
+    naf = conn.execute(text(_NAF), {"geom": geom}).mappings().one()
+    measured = {key: hectares(naf[key]) for key in ("area_ha", "on_friche_ha", "naf_ha")}
+    measured["on_artificialised_ha"] = hectares(naf["on_artificialised_ha"])
+    communes = list(dict.fromkeys(row[0] for row in touched))
+    located = touched[0] if touched else None
+    computation = {
+        "area_ha": _ha(measured["area_ha"]),
+        "on_friche_ha": _ha(measured["on_friche_ha"]),
+        "friche_ids": list(naf["friche_ids"]),
+        "on_artificialised_ha": _ha(measured["on_artificialised_ha"]),
+        "naf_ha": _ha(measured["naf_ha"]),
+        "rule": "NAF = area − part on friches − part on already artificialised land (Lambert-93)",
+    }
+    project_id = conn.execute(
+        text(
+            """INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee, communes,
+                                    departement_code, region_code, area_ha, naf_ha,
+                                    naf_computation, parcel_ids, created_by, geom)
+               VALUES (:name, :kind, :ruleset, :epci, :commune, CAST(:communes AS jsonb),
+                       :dep, :region, :area, :naf,
+                       CAST(:computation AS jsonb), CAST(:parcels AS jsonb), :author,
+                       CAST(:geom AS geometry))
+               RETURNING id"""
+        ),
+        {
+            "name": name,
+            "kind": kind,
+            "ruleset": ruleset.id,
+            "epci": epci_siren,
+            "commune": located[0] if located else None,
+            "communes": json.dumps(communes),
+            "dep": located[1] if located else None,
+            "region": located[2] if located else None,
+            "area": measured["area_ha"],
+            "naf": measured["naf_ha"],
+            "computation": json.dumps(computation),
+            "parcels": json.dumps(sorted(parcel_ids)) if parcel_ids else None,
+            "author": author,
+            "geom": geom,
+        },
+    ).scalar_one()
+    _account(conn, ruleset.id)
+    _append(
+        conn,
+        ruleset.id,
+        project_id,
+        kind="status",
+        status="planned",
+        reserved=Decimal(0),
+        consumed=Decimal(0),
+        occurred_on=on,
+        author=author,
+        reason=reason,
+    )
+    return get_project(conn, project_id)
+
+
+def change_status(
+    conn: Connection,
+    project_id: int,
+    new_status: str,
+    *,
+    ruleset: RuleSet,
+    author: str,
+    reason: str,
+    occurred_on: datetime.date | None = None,
+    overdraft: bool = False,
+) -> dict[str, Any]:
+    """Move a project along its lifecycle, reserving, converting or releasing hectares."""
+    if new_status not in STATUSES:
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+    if not isinstance(overdraft, bool):
+        raise Invalid("overdraft must be true or false")
+    _nonblank(reason, "a status change")
+    project, state = _locked(conn, project_id, ruleset)
+    if new_status not in TRANSITIONS[state.status]:
+        raise Conflict(
+            f"project {project_id} is {state.status}: it cannot become {new_status} "
+            f"(allowed: {', '.join(TRANSITIONS[state.status]) or 'none'})"
+        )
+    on = _entry_date(ruleset, occurred_on, state.last_on)
+    reserved, consumed = Decimal(0), Decimal(0)
+    if new_status == "authorised":
+        reserved = project["naf_ha"]
+    elif new_status == "completed":
+        reserved, consumed = -state.reserved_ha, state.reserved_ha
+    elif new_status == "abandoned":
+        reserved = -state.reserved_ha
+    _guard(conn, ruleset, reserved + consumed, overdraft)
+    _append(
+        conn,
+        ruleset.id,
+        project_id,
+        kind="status",
+        status=new_status,
+        reserved=reserved,
+        consumed=consumed,
+        occurred_on=on,
+        author=author,
+        reason=reason,
+        overdraft=overdraft,
+    )
+    return get_project(conn, project_id)
+
+
+def correct(
+    conn: Connection,
+    project_id: int,
+    delta_ha: float | Decimal,
+    *,
+    ruleset: RuleSet,
+    author: str,
+    reason: str,
+    corrects_entry_id: int | None = None,
+    occurred_on: datetime.date | None = None,
+    overdraft: bool = False,
+) -> dict[str, Any]:
+    """A compensating entry: adds ``delta_ha`` (negative to give back) to what the project
+    holds now, its reservation while authorised or under construction, its consumption
+    once completed. ``delta_ha`` is rounded to the ledger's four decimals (:func:`hectares`);
+    a correction that rounds to nothing is refused."""
+    assert ruleset.envelope is not None
+    _nonblank(reason, "a correction")
+    if isinstance(delta_ha, bool) or not isinstance(delta_ha, int | float | Decimal):
+        raise Invalid("delta_ha must be a number of hectares")
+    if not isinstance(overdraft, bool):
+        raise Invalid("overdraft must be true or false")
+    delta = hectares(delta_ha)
+    if delta == 0:
+        raise Invalid(
+            f"a correction of {delta_ha!r} ha is nothing at the ledger's precision "
+            f"({HECTARE_PLACES} ha)"
+        )
+    if abs(delta) > MAX_CORRECTION_HA:
+        raise Invalid(f"a correction is at most {MAX_CORRECTION_HA:,} ha either way")
+    _, state = _locked(conn, project_id, ruleset)
+    if state.status in ("authorised", "under_construction"):
+        reserved, consumed = delta, Decimal(0)
+        held = state.reserved_ha
+    elif state.status == "completed":
+        reserved, consumed = Decimal(0), delta
+        held = state.consumed_ha
+    else:
+        raise Conflict(f"project {project_id} is {state.status}: it holds nothing to correct")
+    if held + delta < 0:
+        raise Conflict(f"the correction would leave the project below zero ({held} ha held)")
+    if (
+        corrects_entry_id is not None
+        and not conn.execute(
+            text("SELECT 1 FROM envelope_entry WHERE id = :e AND project_id = :p"),
+            {"e": corrects_entry_id, "p": project_id},
+        ).first()
+    ):
+        raise Invalid(f"entry {corrects_entry_id} is not an entry of project {project_id}")
+    on = _entry_date(ruleset, occurred_on, state.last_on)
+    _guard(conn, ruleset, delta, overdraft)
+    _append(
+        conn,
+        ruleset.id,
+        project_id,
+        kind="correction",
+        status=None,
+        reserved=reserved,
+        consumed=consumed,
+        occurred_on=on,
+        author=author,
+        reason=reason,
+        overdraft=overdraft,
+        corrects=corrects_entry_id,
+    )
+    return get_project(conn, project_id)
+
+
+def balance(conn: Connection, ruleset: RuleSet) -> Balance:
+    assert ruleset.envelope is not None
+    reserved, consumed = conn.execute(
+        text(
+            "SELECT coalesce(sum(reserved_delta_ha), 0), coalesce(sum(consumed_delta_ha), 0) "
+            "FROM envelope_entry WHERE ruleset_id = :r"
+        ),
+        {"r": ruleset.id},
+    ).one()
+    return Balance(hectares(ruleset.envelope.total_ha), Decimal(reserved), Decimal(consumed))
+
+
+def get_project(conn: Connection, project_id: int) -> dict[str, Any]:
+    project = _project_row(conn, project_id)
+    state = _holdings(conn, project_id)
+    entries = conn.execute(
+        text(
+            """SELECT id, kind, status, reserved_delta_ha, consumed_delta_ha, occurred_on,
+                      recorded_at, recorded_by, reason, overdraft, corrects_entry_id
+               FROM envelope_entry WHERE project_id = :p ORDER BY id"""
+        ),
+        {"p": project_id},
+    ).mappings()
+    return {
+        **{k: v for k, v in project.items() if k != "geom"},
+        "area_ha": _ha(project["area_ha"]),
+        "naf_ha": _ha(project["naf_ha"]),
+        "created_at": project["created_at"].isoformat(),
+        "status": state.status,
+        "reserved_ha": _ha(state.reserved_ha),
+        "consumed_ha": _ha(state.consumed_ha),
+        "entries": [
+            {
+                **e,
+                "reserved_delta_ha": _ha(e["reserved_delta_ha"]),
+                "consumed_delta_ha": _ha(e["consumed_delta_ha"]),
+                "occurred_on": e["occurred_on"].isoformat(),
+                "recorded_at": e["recorded_at"].isoformat(),
+            }
+            for e in entries
+        ],
+    }
+
+
+def list_projects(
+    conn: Connection,
+    *,
+    epci_siren: str | None = None,
+    departement: str | None = None,
+    region: str | None = None,
+    status: str | None = None,
+    ruleset_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Projects with their current status and holdings, filtered by territory or status."""
+    rows = conn.execute(
+        text(
+            """
+            WITH state AS (
+                SELECT project_id,
+                       (array_agg(status ORDER BY id DESC) FILTER (WHERE status IS NOT NULL))[1]
+                           AS status,
+                       sum(reserved_delta_ha) AS reserved_ha, sum(consumed_delta_ha) AS consumed_ha
+                FROM envelope_entry GROUP BY project_id
+            )
+            SELECT p.id, p.name, p.kind, p.ruleset_id, p.epci_siren, p.commune_insee,
+                   p.departement_code, p.region_code, p.area_ha, p.naf_ha,
+                   s.status, s.reserved_ha, s.consumed_ha
+            FROM project p JOIN state s ON s.project_id = p.id
+            WHERE (CAST(:epci AS text) IS NULL OR p.epci_siren = :epci)
+              AND (CAST(:dep AS text) IS NULL OR p.departement_code = :dep)
+              AND (CAST(:region AS text) IS NULL OR p.region_code = :region)
+              AND (CAST(:status AS text) IS NULL OR s.status = :status)
+              AND (CAST(:ruleset AS text) IS NULL OR p.ruleset_id = :ruleset)
+            ORDER BY p.id
+            """
+        ),
+        {
+            "epci": epci_siren,
+            "dep": departement,
+            "region": region,
+            "status": status,
+            "ruleset": ruleset_id,
+        },
+    ).mappings()
+    hectare_keys = ("area_ha", "naf_ha", "reserved_ha", "consumed_ha")
+    return [{k: _ha(v) if k in hectare_keys else v for k, v in r.items()} for r in rows]
+
+
+def _project_row(conn: Connection, project_id: int) -> dict[str, Any]:
+    row = (
+        conn.execute(
+            text(
+                """SELECT id, name, kind, ruleset_id, epci_siren, commune_insee, communes,
+                          departement_code, region_code, area_ha, naf_ha, naf_computation,
+                          parcel_ids, created_at, created_by
+                   FROM project WHERE id = :p"""
+            ),
+            {"p": project_id},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no project {project_id}")
+    return dict(row)
+
+
+def _holdings(conn: Connection, project_id: int) -> _Holdings:
+    status, reserved, consumed, last_on = conn.execute(
+        text(
+            """SELECT (array_agg(status ORDER BY id DESC) FILTER (WHERE status IS NOT NULL))[1],
+                      coalesce(sum(reserved_delta_ha), 0), coalesce(sum(consumed_delta_ha), 0),
+                      max(occurred_on)
+               FROM envelope_entry WHERE project_id = :p"""
+        ),
+        {"p": project_id},
+    ).one()
+    return _Holdings(status, Decimal(reserved), Decimal(consumed), last_on)
+
+
+def _locked(
+    conn: Connection, project_id: int, ruleset: RuleSet
+) -> tuple[dict[str, Any], _Holdings]:
+    """The project and its current state, read once its envelope's account is locked."""
+    project = _project_row(conn, project_id)
+    if project["ruleset_id"] != ruleset.id:
+        raise Invalid(f"project {project['id']} draws on {project['ruleset_id']}, not {ruleset.id}")
+    lock_envelope(conn, ruleset.id)
+    return project, _holdings(conn, project_id)
+
+
+def _account(conn: Connection, ruleset_id: str) -> None:
+    conn.execute(
+        text("INSERT INTO envelope_account (ruleset_id) VALUES (:r) ON CONFLICT DO NOTHING"),
+        {"r": ruleset_id},
+    )
+
+
+def lock_envelope(conn: Connection, ruleset_id: str) -> None:
+    """Serialise the writers of one envelope until the transaction ends."""
+    _account(conn, ruleset_id)
+    conn.execute(
+        text("SELECT 1 FROM envelope_account WHERE ruleset_id = :r FOR UPDATE"), {"r": ruleset_id}
+    )
+
+
+def _guard(conn: Connection, ruleset: RuleSet, drawn_ha: Decimal, overdraft: bool) -> None:
+    """Refuse an entry that would overdraw the envelope (the account row is locked)."""
+    if drawn_ha <= 0:
+        return
+    remaining = balance(conn, ruleset).remaining_ha
+    if drawn_ha <= remaining:
+        return
+    assert ruleset.envelope is not None
+    if overdraft and ruleset.envelope.allow_overdraft:
+        return
+    why = (
+        "the rule set does not allow overdrafts"
+        if not ruleset.envelope.allow_overdraft
+        else "the entry does not ask for an overdraft"
+    )
+    raise EnvelopeExhausted(
+        f"{ruleset.id}: {drawn_ha:.4f} ha asked, {max(remaining, Decimal(0)):.4f} ha left; {why}"
+    )
+
+
+def _append(
+    conn: Connection,
+    ruleset_id: str,
+    project_id: int,
+    *,
+    kind: str,
+    status: str | None,
+    reserved: Decimal,
+    consumed: Decimal,
+    occurred_on: datetime.date,
+    author: str,
+    reason: str,
+    overdraft: bool = False,
+    corrects: int | None = None,
+) -> None:
+    conn.execute(
+        text(
+            """INSERT INTO envelope_entry (ruleset_id, project_id, kind, status,
+                   reserved_delta_ha, consumed_delta_ha, occurred_on, recorded_by, reason,
+                   overdraft, corrects_entry_id)
+               VALUES (:r, :p, :kind, :status, :reserved, :consumed, :on, :by, :reason,
+                       :overdraft, :corrects)"""
+        ),
+        {
+            "r": ruleset_id,
+            "p": project_id,
+            "kind": kind,
+            "status": status,
+            "reserved": reserved,
+            "consumed": consumed,
+            "on": occurred_on,
+            "by": author,
+            "reason": reason,
+            "overdraft": overdraft,
+            "corrects": corrects,
+        },
+    )
+
+
+# -- reports ------------------------------------------------------------------------
+
+# The levels a report breaks down by: the SQL naming each project's territory, its name.
+GROUPS = {
+    level: (column, f"({LEVELS[level].name_sql(column)})")
+    for level, column in (
+        ("region", "p.region_code"),
+        ("departement", "p.departement_code"),
+        ("epci", "p.epci_siren"),
+        ("territoire_industrie", "e.territoire_industrie_id"),
+    )
+}
+ALERT_THRESHOLDS = (0.5, 0.8, 1.0)
+
+# The entries of the projects that are open data: a planned project is the EPCI's draft
+# (geo.ledger.access), so neither its territory nor its dates show in a public report. It holds
+# nothing, so the balance is the same with or without it.
+_PUBLIC_ENTRIES = """
+public_entry AS (
+    SELECT x.* FROM envelope_entry x
+    WHERE x.ruleset_id = :r AND x.project_id IN (
+        SELECT project_id FROM envelope_entry WHERE ruleset_id = :r GROUP BY project_id
+        HAVING (array_agg(status ORDER BY id DESC) FILTER (WHERE status IS NOT NULL))[1]
+               = ANY(CAST(:public AS text[])))
+)"""
+
+
+def envelope_report(
+    conn: Connection,
+    ruleset: RuleSet,
+    group_by: str | None = None,
+    today: datetime.date | None = None,
+) -> dict[str, Any]:
+    """Consumed / reserved / remaining, by territory, month by month, with the projected
+    exhaustion date at the current pace and the alert thresholds crossed. Public: planned
+    projects (drafts) are left out."""
+    assert ruleset.envelope is not None
+    today = today or datetime.date.today()
+    total = balance(conn, ruleset)
+    out: dict[str, Any] = {
+        "ruleset": ruleset.summary(),
+        "default_ruleset": default_ruleset_id("envelope"),
+        "period": [ruleset.envelope.first_year, ruleset.envelope.last_year],
+        "national": total.as_dict(),
+    }
+    params = {"r": ruleset.id, "public": list(PUBLIC)}
+    if group_by is not None:
+        if group_by not in GROUPS:
+            raise Invalid(f"group_by must be one of {', '.join(GROUPS)}")
+        key, name = GROUPS[group_by]
+        rows = conn.execute(
+            text(
+                f"""WITH {_PUBLIC_ENTRIES}
+                    SELECT {key} AS code, {name} AS name,
+                           coalesce(sum(x.reserved_delta_ha), 0),
+                           coalesce(sum(x.consumed_delta_ha), 0)
+                    FROM public_entry x JOIN project p ON p.id = x.project_id
+                    JOIN epci e ON e.siren = p.epci_siren
+                    GROUP BY 1, 2 ORDER BY 1"""
+            ),
+            params,
+        ).all()
+        out["by"] = group_by
+        out["groups"] = [
+            {"code": code, "name": n, "reserved_ha": _ha(r), "consumed_ha": _ha(c)}
+            for code, n, r, c in rows
+        ]
+    series = conn.execute(
+        text(
+            f"""WITH {_PUBLIC_ENTRIES}
+                SELECT date_trunc('month', occurred_on)::date AS month,
+                       sum(reserved_delta_ha), sum(consumed_delta_ha)
+                FROM public_entry GROUP BY 1 ORDER BY 1"""
+        ),
+        params,
+    ).all()
+    cumulative, reserved, consumed = [], Decimal(0), Decimal(0)
+    crossed: dict[float, str] = {}
+    for month, r, c in series:
+        reserved += r
+        consumed += c
+        used = (reserved + consumed) / total.total_ha
+        for threshold in ALERT_THRESHOLDS:
+            if used >= Decimal(str(threshold)) and threshold not in crossed:
+                crossed[threshold] = month.isoformat()
+        cumulative.append(
+            {
+                "month": month.isoformat(),
+                "reserved_ha": _ha(reserved),
+                "consumed_ha": _ha(consumed),
+                "remaining_ha": _ha(total.total_ha - reserved - consumed),
+            }
+        )
+    out["monthly"] = cumulative
+    out["projection"] = _exhaustion(ruleset, total, today)
+    out["alerts"] = [
+        {"threshold": t, "reached": t in crossed, "since": crossed.get(t)} for t in ALERT_THRESHOLDS
+    ]
+    return out
+
+
+def _exhaustion(ruleset: RuleSet, total: Balance, today: datetime.date) -> dict[str, Any]:
+    """At the pace since the envelope opened (hectares drawn per day), when it runs out.
+
+    ``outlook`` says which case holds: ``nothing_drawn``, ``exhausted`` (nothing left),
+    ``before_end_of_period`` (then ``exhaustion_date`` is the projected day),
+    ``not_before_end_of_period`` (a pace too slow to empty it within the period: no date,
+    since a date centuries ahead means nothing), ``period_ended``.
+    """
+    assert ruleset.envelope is not None
+    start = datetime.date(ruleset.envelope.first_year, 1, 1)
+    end = datetime.date(ruleset.envelope.last_year, 12, 31)
+    drawn = float(total.reserved_ha + total.consumed_ha)
+    days = max((min(today, end) - start).days, 1)
+    per_day = drawn / days
+    out: dict[str, Any] = {
+        "pace_ha_per_year": round(per_day * 365.25, 4),
+        "exhaustion_date": None,
+        "before_end_of_period": False,
+        "end_of_period": end.isoformat(),
+    }
+    if total.remaining_ha <= 0:
+        return out | {"outlook": "exhausted", "exhaustion_date": today.isoformat(),
+                      "before_end_of_period": today <= end}  # fmt: skip
+    if today > end:
+        return out | {"outlook": "period_ended"}
+    if drawn <= 0:
+        return out | {"outlook": "nothing_drawn"}
+    days_left = float(total.remaining_ha) / per_day
+    if days_left > (end - today).days:
+        return out | {"outlook": "not_before_end_of_period"}
+    exhaustion = today + datetime.timedelta(days=days_left)
+    return out | {
+        "outlook": "before_end_of_period",
+        "exhaustion_date": exhaustion.isoformat(),
+        "before_end_of_period": True,
+    }

@@ -1,0 +1,233 @@
+"""Projects of national or European interest (PENE): the list of annex I of the arrêté of
+31 May 2024, its hectares by commune, and their place in the PENE envelope's ledger.
+
+PENE consumption is counted nationally (loi 2023-630 art. 3): it is deducted from the
+communes it lies in (geo.zan.trajectories) and drawn on the 12,500 ha forfait. Loading the
+list opens the forfait's ledger with each listed project as a declared entry (planned, then
+authorised for its listed hectares, dated the arrêté's day, the list file named as its
+source), so the envelope's balance is what remains of the forfait, not the forfait.
+
+The ledger is append-only: a re-import keeps the projects already declared, books a
+correction where a project's hectares changed and abandons a project no longer listed.
+The list carries no outlines, so a declared PENE's geometry is empty (its hectares are the
+arrêté's, not computed).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo.crs import LAMBERT93
+from geo.ingest.errors import LoaderError
+from geo.ledger.envelope import lock_envelope
+from geo.zan.rulesets import get_ruleset
+
+PENE_RULESET = "pene-2021-2031"
+ARRETE_DATE = datetime.date(2024, 5, 31)
+AUTHOR = "import: liste des PENE"
+
+
+def declare_pene_projects(
+    conn: Connection, rows: list[dict[str, Any]], source: str
+) -> dict[str, int]:
+    """Replace the PENE list by ``rows`` (pene_id, name, insee, ha) and bring the PENE
+    envelope's ledger in line with it. Returns counts by what was written."""
+    ruleset = get_ruleset(PENE_RULESET, kind="envelope")
+    assert ruleset.envelope is not None
+    # the ledger's own lock: writers of this envelope are served one after the other
+    lock_envelope(conn, PENE_RULESET)
+    previous: dict[str, int] = dict(
+        conn.execute(
+            text(
+                "SELECT DISTINCT pene_id, project_id FROM pene_project WHERE project_id IS NOT NULL"
+            )
+        ).all()
+    )
+    projects: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        projects[row["id"]].append(row)
+    listed = sum(r["ha"] for r in rows)
+    if listed > ruleset.envelope.total_ha + 1e-9:
+        raise LoaderError(
+            f"the list declares {listed:.2f} ha, more than the forfait's "
+            f"{ruleset.envelope.total_ha:g} ha"
+        )
+    counts = {"declared": 0, "corrected": 0, "abandoned": 0, "unchanged": 0}
+    ids: dict[str, int] = {}
+    for pene_id, parts in projects.items():
+        hectares = sum(p["ha"] for p in parts)
+        if pene_id in previous:
+            ids[pene_id] = previous[pene_id]
+            held = _held(conn, previous[pene_id])
+            if abs(held - hectares) > 1e-9:
+                _entry(
+                    conn,
+                    previous[pene_id],
+                    None,
+                    hectares - held,
+                    "correction",
+                    f"liste des PENE mise à jour ({source}): {held:g} → {hectares:g} ha",
+                )
+                counts["corrected"] += 1
+            else:
+                counts["unchanged"] += 1
+            continue
+        ids[pene_id] = _declare(conn, pene_id, parts, hectares, source)
+        counts["declared"] += 1
+    for pene_id, project_id in previous.items():
+        if pene_id not in projects and _status(conn, project_id) != "abandoned":
+            _entry(
+                conn,
+                project_id,
+                "abandoned",
+                -_held(conn, project_id),
+                "status",
+                f"retiré de la liste des PENE ({source})",
+            )
+            counts["abandoned"] += 1
+    conn.execute(text("DELETE FROM pene_project"))
+    conn.execute(
+        text(
+            """INSERT INTO pene_project (pene_id, commune_insee, name, hectares, source,
+                                         project_id)
+               VALUES (:id, :insee, :name, :ha, :source, :project)"""
+        ),
+        [{**r, "source": source, "project": ids[r["id"]]} for r in rows],
+    )
+    return counts
+
+
+def _declare(
+    conn: Connection, pene_id: str, parts: list[dict[str, Any]], hectares: float, source: str
+) -> int:
+    communes = [p["insee"] for p in parts]
+    located = conn.execute(
+        text(
+            """SELECT c.insee, coalesce(c.epci_siren, parent.epci_siren),
+                      c.departement_code, c.region_code
+               FROM commune c LEFT JOIN commune parent ON parent.insee = c.parent_insee
+               WHERE c.insee = ANY(:c) ORDER BY coalesce(c.epci_siren, parent.epci_siren)
+               IS NULL, array_position(CAST(:c AS text[]), CAST(c.insee AS text))"""
+        ),
+        {"c": communes},
+    ).first()
+    if located is None or located[1] is None:
+        raise LoaderError(f"PENE {pene_id}: none of its communes belongs to an EPCI")
+    computation = {
+        "area_ha": round(hectares, 4),
+        "naf_ha": round(hectares, 4),
+        "rule": "hectares listed for the project in annex I of the arrêté of 31 May 2024 "
+        "(no outline: not computed from a geometry)",
+        "source": source,
+        "pene_id": pene_id,
+    }
+    project_id = conn.execute(
+        text(
+            f"""INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee,
+                                    communes, departement_code, region_code, area_ha, naf_ha,
+                                    naf_computation, parcel_ids, created_by, geom)
+               VALUES (:name, 'other', :ruleset, :epci, :commune, CAST(:communes AS jsonb),
+                       :dep, :region, :ha, :ha, CAST(:computation AS jsonb), NULL, :author,
+                       ST_GeomFromText('MULTIPOLYGON EMPTY', {LAMBERT93}))
+               RETURNING id"""
+        ),
+        {
+            "name": f"{parts[0]['name']} (PENE {pene_id})",
+            "ruleset": PENE_RULESET,
+            "epci": located[1],
+            "commune": located[0],
+            "communes": json.dumps(communes),
+            "dep": located[2],
+            "region": located[3],
+            "ha": hectares,
+            "computation": json.dumps(computation),
+            "author": AUTHOR,
+        },
+    ).scalar_one()
+    reason = f"arrêté du 31 mai 2024, annexe I: projet listé ({source})"
+    _entry(conn, project_id, "planned", 0.0, "status", reason)
+    _entry(conn, project_id, "authorised", hectares, "status", reason)
+    return int(project_id)
+
+
+def _entry(
+    conn: Connection,
+    project_id: int,
+    status: str | None,
+    reserved: float,
+    kind: str,
+    reason: str,
+) -> None:
+    conn.execute(
+        text(
+            """INSERT INTO envelope_entry (ruleset_id, project_id, kind, status,
+                   reserved_delta_ha, consumed_delta_ha, occurred_on, recorded_by, reason)
+               VALUES (:r, :p, :kind, :status, :reserved, 0, :on, :by, :reason)"""
+        ),
+        {
+            "r": PENE_RULESET,
+            "p": project_id,
+            "kind": kind,
+            "status": status,
+            "reserved": reserved,
+            "on": ARRETE_DATE if status in ("planned", "authorised") else datetime.date.today(),
+            "by": AUTHOR,
+            "reason": reason,
+        },
+    )
+
+
+def _held(conn: Connection, project_id: int) -> float:
+    return float(
+        conn.execute(
+            text(
+                "SELECT coalesce(sum(reserved_delta_ha + consumed_delta_ha), 0) "
+                "FROM envelope_entry WHERE project_id = :p"
+            ),
+            {"p": project_id},
+        ).scalar_one()
+    )
+
+
+def _status(conn: Connection, project_id: int) -> str | None:
+    return conn.execute(
+        text(
+            "SELECT status FROM envelope_entry WHERE project_id = :p AND status IS NOT NULL "
+            "ORDER BY id DESC LIMIT 1"
+        ),
+        {"p": project_id},
+    ).scalar_one_or_none()
+
+
+def forfait_split(conn: Connection) -> dict[str, Any]:
+    """The PENE forfait's split (arrêté of 31 May 2024): what each group of régions
+    contributes (10,000 ha from the SRADDET régions, 2,500 ha from Île-de-France, Corsica
+    and overseas), beside the hectares of the listed projects located in those régions. The
+    forfait is one national envelope: a project draws on it wherever it lies."""
+    ruleset = get_ruleset(PENE_RULESET, kind="envelope")
+    assert ruleset.envelope is not None
+    held: dict[str, Any] = dict(
+        conn.execute(
+            text(
+                """SELECT p.region_code, sum(x.reserved_delta_ha + x.consumed_delta_ha)
+                   FROM envelope_entry x JOIN project p ON p.id = x.project_id
+                   WHERE x.ruleset_id = :r GROUP BY 1"""
+            ),
+            {"r": PENE_RULESET},
+        ).all()
+    )
+    out = {}
+    for name, share in ruleset.envelope.shares.items():
+        drawn = sum(float(held.get(r, 0) or 0) for r in share.regions)
+        out[name] = {
+            "total_ha": share.total_ha,
+            "regions": share.regions,
+            "projects_in_these_regions_ha": round(drawn, 4),
+            "source": share.source,
+        }
+    return out

@@ -1,0 +1,20 @@
+"""A project's statuses in the ledger, and which of them count for what: the one list.
+
+The ledger (geo.ledger.envelope) moves a project along TRANSITIONS; the access policy
+(geo.ledger.access) opens PUBLIC ones to everyone; ZAN accounting (geo.zan.trajectories)
+counts ACTIVE ones as consumption of NAF land.
+"""
+
+STATUSES = ("planned", "authorised", "under_construction", "completed", "abandoned")
+# status -> statuses it may move to
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "planned": ("authorised", "abandoned"),
+    "authorised": ("under_construction", "completed", "abandoned"),
+    "under_construction": ("completed", "abandoned"),
+    "completed": (),
+    "abandoned": (),
+}
+# Open data: a planned project is the EPCI's working draft.
+PUBLIC = ("authorised", "under_construction", "completed", "abandoned")
+# What ZAN accounting counts as land consumed (or committed) by a project.
+ACTIVE = ("authorised", "under_construction", "completed")

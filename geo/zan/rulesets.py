@@ -1,0 +1,217 @@
+"""Rule sets: the ZAN trajectory and the national envelopes as versioned data.
+
+Each rule set is a TOML file in ``geo/zan/rules/`` (or ``FONCIER_RULES_DIR``), validated on
+load: a legal status (law / decree / proposal), effective dates and parameters. A
+what-if variant ``extends`` another rule set and overrides some parameters. Nothing
+here is a constant buried in code: the answer of every computation names the rule
+set it used.
+"""
+
+from __future__ import annotations
+
+import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from geo.errors import Invalid
+from geo.registry import ID_PATTERN, read_registry
+
+RULES_DIR = Path(__file__).parent / "rules"
+
+
+class RuleSetError(Invalid):
+    """A rule set file is missing, malformed or inconsistent."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegionalTarget(_Strict):
+    """A région's reduction target for the decade, with where it comes from."""
+
+    name: str
+    # None: the région is not bound by the intermediate target (Corsica, overseas): its own
+    # document (PADDUC, SAR) sets its trajectory; the national figure is then only shown.
+    reduction: float | None = Field(default=None, ge=0, le=1)
+    document: str
+    legal_status: Literal[
+        "sraddet-adopted", "arrete-minimum", "law-default", "own-document-not-loaded"
+    ]
+    source: str
+    date: datetime.date | None = None
+    url: str | None = None
+
+
+class ZanRules(_Strict):
+    reference_first_year: int
+    reference_last_year: int
+    period_first_year: int
+    period_last_year: int
+    reduction: float = Field(ge=0, le=1)
+    reduction_source: str = "loi n° 2021-1104 art. 191 (réduction de moitié)"
+    garantie_communale_ha: float = Field(ge=0)
+    # Loi 2023-630: only communes covered by a PLU, a document en tenant lieu or a carte
+    # communale prescribed, arrêté or approved before this day get the floor.
+    garantie_document_deadline: datetime.date = datetime.date(2026, 8, 22)
+    # What a commune whose planning document is not known is assumed to have.
+    garantie_when_unknown: bool = True
+    communal_tolerance: float = Field(ge=0)
+    industrial_weight: float = Field(ge=0)
+    commercial_weight: float = Field(ge=0)
+    regions: dict[str, RegionalTarget] = Field(default_factory=dict)
+    # Use the territorialised targets imported into the database (geo.zan_data).
+    territorial_targets: bool = True
+    # National envelopes whose projects also count against local trajectories (by
+    # default none: a national envelope exists so that they do not).
+    envelopes_counted_locally: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _years(self) -> ZanRules:
+        if self.reference_first_year > self.reference_last_year:
+            raise ValueError("reference_first_year is after reference_last_year")
+        if self.period_first_year > self.period_last_year:
+            raise ValueError("period_first_year is after period_last_year")
+        if self.reference_last_year >= self.period_first_year:
+            raise ValueError("the reference must end before the period starts")
+        return self
+
+    @property
+    def period_years(self) -> int:
+        return self.period_last_year - self.period_first_year + 1
+
+    @property
+    def reference_years(self) -> int:
+        return self.reference_last_year - self.reference_first_year + 1
+
+    @property
+    def window_factor(self) -> float:
+        """The allowance is the reference's annual average over the period's years: a
+        13-year window (the −50 % milestone moved to 2034) allows 13 years' worth."""
+        return self.period_years / self.reference_years
+
+
+class EnvelopeShare(_Strict):
+    """A part of an envelope reserved to a group of régions (the PENE forfait's split)."""
+
+    total_ha: float = Field(gt=0)
+    regions: list[str]
+    source: str
+
+
+class EnvelopeRules(_Strict):
+    total_ha: float = Field(gt=0)
+    first_year: int
+    last_year: int
+    allow_overdraft: bool = False
+    counts_against_local_trajectories: bool = True
+    shares: dict[str, EnvelopeShare] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shares(self) -> EnvelopeRules:
+        shared = sum(s.total_ha for s in self.shares.values())
+        if self.shares and abs(shared - self.total_ha) > 1e-6:
+            raise ValueError("the shares of an envelope must add up to its total")
+        return self
+
+
+class RuleSet(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    legal_status: Literal["law", "decree", "proposal"]
+    legal_basis: str
+    effective_from: datetime.date
+    effective_to: datetime.date | None = None
+    # The texts and data each figure rests on (the same as docs/methode.md cites).
+    sources: list[str] = Field(default_factory=list)
+    default: bool = False
+    extends: str | None = None
+    zan: ZanRules | None = None
+    envelope: EnvelopeRules | None = None
+
+    def summary(self) -> dict[str, object]:
+        """What every answer states about the rules it used."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "legal_status": self.legal_status,
+            "legal_basis": self.legal_basis,
+            "effective_from": self.effective_from.isoformat(),
+            "sources": list(self.sources),
+            **(
+                {
+                    "envelope_shares": {
+                        name: {
+                            "total_ha": share.total_ha,
+                            "regions": share.regions,
+                            "source": share.source,
+                        }
+                        for name, share in self.envelope.shares.items()
+                    }
+                }
+                if self.envelope is not None and self.envelope.shares
+                else {}
+            ),
+        }
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@lru_cache
+def load_rulesets(directory: Path = RULES_DIR) -> dict[str, RuleSet]:
+    """Every rule set of ``directory``, validated; raises RuleSetError on the first problem."""
+    raw = read_registry(directory, RuleSetError)
+    resolved: dict[str, RuleSet] = {}
+
+    def resolve(rule_id: str, seen: tuple[str, ...] = ()) -> dict:
+        if rule_id in seen:
+            raise RuleSetError(f"{rule_id}: 'extends' makes a cycle ({' → '.join(seen)})")
+        if rule_id not in raw:
+            raise RuleSetError(f"unknown rule set {rule_id!r} in 'extends'")
+        data = raw[rule_id]
+        parent = data.get("extends")
+        if parent is None:
+            return data
+        base = {k: v for k, v in resolve(parent, (*seen, rule_id)).items() if k != "default"}
+        return _merge(base, data)
+
+    for rule_id in raw:
+        try:
+            resolved[rule_id] = RuleSet.model_validate(resolve(rule_id))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            raise RuleSetError(f"{rule_id}.toml: {problems}") from exc
+    for kind in ("zan", "envelope"):
+        defaults = [r.id for r in resolved.values() if r.default and getattr(r, kind)]
+        if len(defaults) != 1:
+            raise RuleSetError(f"exactly one {kind} rule set must be the default, found {defaults}")
+    return resolved
+
+
+def default_ruleset_id(kind: Literal["zan", "envelope"]) -> str:
+    return next(r.id for r in load_rulesets().values() if r.default and getattr(r, kind))
+
+
+def get_ruleset(rule_id: str | None, *, kind: Literal["zan", "envelope"]) -> RuleSet:
+    """The named rule set (or the default one of ``kind``), checked to hold ``kind`` rules."""
+    rulesets = load_rulesets()
+    rule_id = rule_id or default_ruleset_id(kind)
+    if rule_id not in rulesets:
+        raise RuleSetError(f"unknown rule set {rule_id!r} (known: {', '.join(sorted(rulesets))})")
+    ruleset = rulesets[rule_id]
+    if getattr(ruleset, kind) is None:
+        raise RuleSetError(f"rule set {rule_id!r} has no {kind} rules")
+    return ruleset
