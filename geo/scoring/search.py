@@ -59,8 +59,8 @@ class Filters:
             params["epci"] = self.epci
         if self.territoire_industrie:
             clauses.append(
-                "s.commune_insee IN (SELECT c.insee FROM commune c JOIN epci e "
-                "ON e.siren = c.epci_siren WHERE e.territoire_industrie_id = :ti)"
+                "s.commune_insee IN (SELECT insee FROM territoire_industrie_commune "
+                "WHERE territoire_industrie_id = :ti)"
             )
             params["ti"] = self.territoire_industrie
         if self.bbox:
