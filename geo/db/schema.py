@@ -576,6 +576,7 @@ parcel_features = Table(
     Column("risk_regulation", String(12)),
     Column("prescription_exclude_share", Float),
     Column("prescription_penalise_share", Float),
+    Column("prescription_effect", String(8)),
     Column("prescriptions", JSONB),
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

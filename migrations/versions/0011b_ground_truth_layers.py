@@ -158,6 +158,7 @@ def upgrade() -> None:
         ("risk_regulation", sa.String(12)),
         ("prescription_exclude_share", sa.Float()),
         ("prescription_penalise_share", sa.Float()),
+        ("prescription_effect", sa.String(8)),
         ("prescriptions", postgresql.JSONB(astext_type=sa.Text())),
     ):
         op.add_column("parcel_features", sa.Column(name, kind, nullable=True))
@@ -166,6 +167,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in (
         "prescriptions",
+        "prescription_effect",
         "prescription_penalise_share",
         "prescription_exclude_share",
         "risk_regulation",
