@@ -239,7 +239,11 @@ def _layer_command(name: str, help_text: str) -> None:
 for _name, _help in (
     ("friches", "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON."),
     ("basol", "Polluted sites: BASOL GeoJSON export."),
-    ("plu", "PLU zones: Géoportail de l'Urbanisme zone_urba GeoJSON, classified for industry."),
+    (
+        "plu",
+        "PLU: CNIG delivery (zip or folder of shapefiles: zones, prescriptions) or a "
+        "zone_urba file (API Carto GeoJSON), classified for industry.",
+    ),
     ("site-eco", "Economic sites (ZAE): CNIG Sites économiques SITE-ECO CSV."),
     (
         "terrain-eco",
@@ -249,10 +253,31 @@ for _name, _help in (
     _layer_command(_name, _help)
 
 
+@import_.command("ppr")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def import_ppr(files: tuple[Path, ...]) -> None:
+    """Risk prevention plans: CNIG PPR delivery (zip or folder: ZONE_REG, ZONE_ALEA,
+    PERIMETRE)."""
+    from app.db import get_engine
+    from geo.ingest.risks import load_ppr
+
+    _import_files(files, lambda path, _: load_ppr(get_engine(), path))
+
+
+@import_.command("pprt")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def import_pprt(files: tuple[Path, ...]) -> None:
+    """PPRT servitudes (SUP PM3): the assiette file, its generator read from beside it."""
+    from app.db import get_engine
+    from geo.ingest.risks import load_pm3
+
+    _import_files(files, lambda path, _: load_pm3(get_engine(), path))
+
+
 @import_.command("territoires-industrie")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def import_territoires_industrie(files: tuple[Path, ...]) -> None:
-    """Territoires d'industrie: CSV ti_id;ti_nom;region;epci_siren (SIRENs |-separated)."""
+    """Territoires d'industrie: the ANCT GeoJSON, or CSV ti_id;ti_nom;region;epci_siren."""
     from app.db import get_engine
     from geo.ingest.territoires import load_territoires_industrie
 
