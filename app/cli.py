@@ -405,32 +405,11 @@ def import_hazard(files: tuple[Path, ...], hazard: str) -> None:
 def import_demo() -> None:
     """All the real demo data shipped under data/ (see data/README.md)."""
     from app.db import get_engine
-    from geo.ingest.admin import load_admin
-    from geo.ingest.cadastre import load_cadastre
-    from geo.ingest.consumption import load_consumption
-    from geo.ingest.friches import load_friches
-    from geo.ingest.plu import load_plu
-    from geo.ingest.pollution import load_basol
-    from geo.ingest.zae import load_site_eco, load_terrain_eco
-    from geo.ingest.zan_rules import load_targets
+    from app.services.demo import demo_steps
 
     data = get_settings().data_dir
     engine = get_engine()
-    steps = [(data / "admin", load_admin)]
-    steps += [(p, load_cadastre) for p in sorted((data / "cadastre").glob("*.json*"))]
-    steps += [
-        (data / "friches" / "cartofriches-08.csv", load_friches),
-        (data / "friches" / "ardennes-friches.csv", load_friches),
-        (data / "friches" / "ardennes-friches.geojson", load_friches),
-        (data / "pollution" / "basol-sample.geojson", load_basol),
-        (data / "plu" / "zone_urba_DU_17345.geojson", load_plu),
-        (data / "zae" / "site-eco-exemple-cnig.csv", load_site_eco),
-        (data / "zae" / "terrain-eco-exemple-cnig.csv", load_terrain_eco),
-        # synthetic: see data/consommation/README.md
-        (data / "consommation" / "conso-naf-SYNTHETIQUE-2009-2023.csv", load_consumption),
-        # real: Mon Diagnostic Artificialisation's territorialisation of Hauts-de-France
-        (data / "zan" / "territorialisation-hauts-de-france.json", load_targets),
-    ]
+    steps = demo_steps(data)
     for path, load in steps:
         click.echo(f"{path.relative_to(data)}:")
         _run_import(lambda path=path, load=load: load(engine, path))

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
@@ -46,7 +47,7 @@ class _Territories:
     names: dict[str, str] = field(default_factory=dict)
     regions: dict[str, str | None] = field(default_factory=dict)
     members: dict[str, dict[str, str | None]] = field(default_factory=lambda: defaultdict(dict))
-    outlines: dict[str, bytes | None] = field(default_factory=dict)
+    outlines: dict[str, Any] = field(default_factory=dict)  # EWKB or None
 
 
 def load_territoires_industrie(engine: Engine, path: Path) -> ImportReport:
@@ -125,10 +126,31 @@ def _read_anct(path: Path, report: ImportReport) -> _Territories:
             out.regions[ti] = None
             out.members[ti] = dict(zip(codes, named, strict=True))
             out.outlines[ti] = _outline(path, ti, geoms[i], crs, report)
+        # one projection for the whole batch (a transformer per outline costs seconds)
+        kept = [ti for ti in ids if isinstance(out.outlines.get(ti), _Pending)]
+        if kept:
+            projected = to_lambert93(
+                np.array([out.outlines[ti].geom for ti in kept], dtype=object), crs
+            )
+            for ti, geom in zip(kept, projected, strict=True):
+                if shapely.get_type_id(geom) == 3:
+                    geom = shapely.multipolygons([geom])
+                if shapely.get_type_id(geom) != 6:
+                    raise LoaderError(f"{path}, {ti}: the outline is not a polygon")
+                out.outlines[ti] = shapely.to_wkb(
+                    shapely.set_srid(geom, LAMBERT93), include_srid=True
+                )
     return out
 
 
-def _outline(path: Path, ti: str, geom, crs, report: ImportReport) -> bytes | None:
+@dataclass
+class _Pending:
+    """An outline read, still to project."""
+
+    geom: object
+
+
+def _outline(path: Path, ti: str, geom, crs, report: ImportReport) -> _Pending | None:
     """The outline as Lambert-93 EWKB; None (reported) overseas, where Lambert-93 does not
     apply."""
     if geom is None or shapely.is_empty(geom):
@@ -159,12 +181,7 @@ def _outline(path: Path, ti: str, geom, crs, report: ImportReport) -> bytes | No
     if not shapely.is_valid(geom):
         geom = make_valid_polygonal(np.array([geom], dtype=object))[0]
         report.repaired += 1
-    projected = to_lambert93(np.array([geom], dtype=object), crs)[0]
-    if shapely.get_type_id(projected) == 3:
-        projected = shapely.multipolygons([projected])
-    if shapely.get_type_id(projected) != 6:
-        raise LoaderError(f"{path}, {ti}: the outline is not a polygon")
-    return shapely.to_wkb(shapely.set_srid(projected, LAMBERT93), include_srid=True)
+    return _Pending(geom)
 
 
 def _write(

@@ -84,7 +84,7 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
        -- comes from a CNIG delivery (its document is in plu_document)
        CASE WHEN zone.documented THEN coalesce(psc.exclude_m2, 0) / nullif(p.area_m2, 0) END,
        CASE WHEN zone.documented THEN coalesce(psc.penalise_m2, 0) / nullif(p.area_m2, 0) END,
-       CASE WHEN NOT zone.documented THEN NULL
+       CASE WHEN zone.documented IS NOT TRUE THEN NULL
             WHEN psc.exclude_m2 >= {MIN_SHARE} * p.area_m2 OR psc.exclude_other THEN 'exclude'
             WHEN psc.penalise_m2 >= {MIN_SHARE} * p.area_m2 OR psc.penalise_other
             THEN 'penalise'
@@ -170,7 +170,7 @@ LEFT JOIN LATERAL (
                'typepsc', r.typepsc, 'stypepsc', r.stypepsc, 'label', r.libelle,
                'effect', r.effect, 'geometry', r.kind, 'document', r.idurba)) AS list
     FROM plu_prescription r
-    WHERE zone.documented AND r.geom && p.geom AND ST_Intersects(r.geom, p.geom)
+    WHERE zone.documented IS TRUE AND r.geom && p.geom AND ST_Intersects(r.geom, p.geom)
     HAVING count(*) > 0
 ) psc ON TRUE
 WHERE {{scope}}
