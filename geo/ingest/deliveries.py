@@ -119,7 +119,7 @@ def read_layer(
             missing = [f for f in required if f not in fields]
             if missing:
                 raise LoaderError(
-                    f"{source}: layer {layer.name} lacks field(s) {', '.join(missing)}"
+                    f"{source}: layer {layer.name}: missing propert(ies) {', '.join(missing)}"
                 )
             crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
             if crs is None and meta.get("geometry_type"):
