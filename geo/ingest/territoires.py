@@ -228,8 +228,11 @@ def _write(
         if region is None and territories.outlines[ti] is not None:
             region = conn.execute(
                 text(
-                    "SELECT code FROM region WHERE ST_Intersects(geom, "
-                    "ST_PointOnSurface(ST_GeomFromEWKB(:g))) LIMIT 1"
+                    # under the outline's largest part (some published outlines carry
+                    # stray parts far from the territory)
+                    "SELECT code FROM region WHERE ST_Intersects(geom, ST_PointOnSurface("
+                    "(SELECT d.geom FROM ST_Dump(ST_GeomFromEWKB(:g)) d "
+                    "ORDER BY ST_Area(d.geom) DESC LIMIT 1))) LIMIT 1"
                 ),
                 {"g": territories.outlines[ti]},
             ).scalar()
@@ -330,6 +333,7 @@ def _write(
                JOIN commune c ON c.geom && t.geom
                              AND ST_Contains(t.geom, ST_PointOnSurface(c.geom))
                WHERE t.id = ANY(:t) AND c.kind = 'commune-actuelle'
+                 AND c.region_code = t.region_code
                  AND EXISTS (SELECT 1 FROM territoire_industrie_member m
                              WHERE m.territoire_industrie_id = t.id
                                AND m.resolved_as = 'unknown')
@@ -344,6 +348,25 @@ def _write(
         ),
         {"t": tis},
     ).scalar_one()
+    # An EPCI belongs to one territory: outlines that overlap are a publisher's error
+    # (ti-1104's outline carries parts of ti-2701 and ti-4405 in the ANCT file). Kept as
+    # published, reported; communes are located inside an outline within its région only.
+    overlaps = conn.execute(
+        text(
+            """SELECT a.id || ' overlaps ' || string_agg(b.id, ', ' ORDER BY b.id)
+               FROM territoire_industrie a JOIN territoire_industrie b
+                 ON a.id < b.id AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom)
+               WHERE a.id = ANY(:t)
+                 AND ST_Area(ST_Intersection(a.geom, b.geom)) > 10000 * 10
+               GROUP BY a.id ORDER BY a.id"""
+        ),
+        {"t": tis},
+    ).scalars().all()
+    if overlaps:
+        report.warnings.append(
+            f"{len(overlaps)} published outlines overlap another territory's by more than "
+            "10 ha (kept as published): " + "; ".join(overlaps)
+        )
     unknown = [s for s in sirens if resolved[s] == "unknown"]
     if unknown:
         report.warnings.append(
