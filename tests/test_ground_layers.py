@@ -129,9 +129,13 @@ def test_plu_folder_of_lowercase_shapefiles_without_cpg(
         target.with_suffix(".cpg").unlink(missing_ok=True)
     report = load_plu(fresh_engine, folder)
     assert report.read == 90 and report.tables["prescriptions surf"] == 77
-    assert count(
-        fresh_engine, "SELECT count(*) FROM plu_prescription WHERE libelle = 'Espace boisé classé'"
-    ) == 41
+    assert (
+        count(
+            fresh_engine,
+            "SELECT count(*) FROM plu_prescription WHERE libelle = 'Espace boisé classé'",
+        )
+        == 41
+    )
 
 
 def test_plu_api_carto_geojson_still_loads(fresh_engine: Engine) -> None:
@@ -324,7 +328,8 @@ def test_copied_files_are_the_published_ones() -> None:
     shared = Path("/work/shared/data")
     if not shared.is_dir():
         pytest.skip("the shared data folder is not on this machine")
-    assert gzip.decompress(TI.read_bytes()) == (
-        shared / "territoires-industrie" / "territoires-industrie-anct.geojson"
-    ).read_bytes()
+    assert (
+        gzip.decompress(TI.read_bytes())
+        == (shared / "territoires-industrie" / "territoires-industrie-anct.geojson").read_bytes()
+    )
     assert PLU_ZIP.read_bytes() == (shared / "plu" / PLU_ZIP.name).read_bytes()

@@ -31,7 +31,9 @@ def demo_steps(data: Path, *, with_admin: bool = True) -> list[Step]:
     # Grand-Orly Seine Bièvre (91027, 91326, 91432, 91479)
     steps += [(p, load_cadastre) for p in sorted((data / "cadastre").glob("*.json*"))]
     # Terres-de-Bord (27412): parcels trimmed by their publisher to id/section/numero
-    steps.append((data / "batiments" / "cadastre-27412-parcelles-trimmed.geojson.gz", load_cadastre))
+    steps.append(
+        (data / "batiments" / "cadastre-27412-parcelles-trimmed.geojson.gz", load_cadastre)
+    )
     # TODO(buildings, issue 14 item 1): the Etalab buildings of 27412 go here, once
     # geo/ingest/buildings.py (branch h-land) is merged:
     #     steps.append((data / "batiments" / "cadastre-27412-batiments.geojson", load_buildings))

@@ -58,7 +58,9 @@ def list_layers(path: Path) -> list[Layer]:
                 if bad is not None:
                     raise LoaderError(f"{path}: damaged zip archive (member {bad})")
                 return [
-                    Layer(f, f"/vsizip/{path}/{f}", _encoding(path, f, files, archive), tuple(files))
+                    Layer(
+                        f, f"/vsizip/{path}/{f}", _encoding(path, f, files, archive), tuple(files)
+                    )
                     for f in files
                     if f.lower().endswith(VECTOR_SUFFIXES) and not _is_shapefile_dbf(f, files)
                 ]
@@ -72,7 +74,8 @@ def find_layer(layers: list[Layer], pattern: str) -> Layer | None:
     regex = re.compile(rf"(?:^|[^A-Z]){pattern}(?:[^A-Z]|$)", re.IGNORECASE)
     found = [layer for layer in layers if regex.search(Path(layer.name).stem)]
     shp = [layer for layer in found if layer.name.lower().endswith(".shp")]
-    return (shp or found or [None])[0]
+    chosen = shp or found
+    return chosen[0] if chosen else None
 
 
 def _is_shapefile_dbf(name: str, files: list[str]) -> bool:
@@ -107,9 +110,9 @@ def _encoding(
 
 def read_layer(
     source: Path, layer: Layer, *, required: tuple[str, ...] = (), batch_size: int = 10_000
-) -> Iterator[tuple[pa.RecordBatch, CRS | None]]:
+) -> Iterator[tuple[pa.RecordBatch, CRS]]:
     """Stream a layer: batches with lower-case field names and ``wkb_geometry`` (absent for
-    a plain table), and the layer's CRS (None when it has no geometry)."""
+    a plain table), and the layer's CRS (WGS84 when it declares none)."""
     options = {"encoding": layer.encoding} if layer.encoding else {}
     try:
         with pyogrio.open_arrow(
@@ -121,9 +124,7 @@ def read_layer(
                 raise LoaderError(
                     f"{source}: layer {layer.name}: missing propert(ies) {', '.join(missing)}"
                 )
-            crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
-            if crs is None and meta.get("geometry_type"):
-                crs = CRS.from_epsg(WGS84)
+            crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else CRS.from_epsg(WGS84)
             geometry = meta.get("geometry_name") or "wkb_geometry"
             for batch in reader:
                 names = [

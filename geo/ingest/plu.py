@@ -81,7 +81,9 @@ PRESCRIPTION_COLUMNS = {
 }
 # shapely type ids per prescription layer
 _KINDS = {"surf": POLYGONAL, "lin": (1, 5), "pct": (0, 4)}
-_IDURBA = re.compile(r"^(?P<code>[0-9][0-9AB][0-9]{3}|[0-9]{9})_(?P<doc>[A-Za-z]+)_(?P<date>[0-9]{8})")
+_IDURBA = re.compile(
+    r"^(?P<code>[0-9][0-9AB][0-9]{3}|[0-9]{9})_(?P<doc>[A-Za-z]+)_(?P<date>[0-9]{8})"
+)
 
 
 def load_plu(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> ImportReport:
@@ -268,8 +270,8 @@ def _load_prescriptions(
         raise rejection_error(path, local, f"prescriptions ({layer.name})")
     report.repaired += local.repaired
     report.tables[f"prescriptions {kind}"] = local.read
-    for effect, n in sorted(effects.items()):
-        key = f"prescriptions {effect}"
+    for name, n in sorted(effects.items()):
+        key = f"prescriptions {name}"
         report.tables[key] = report.tables.get(key, 0) + n
 
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyproj import CRS
 from sqlalchemy import Engine, text
 
 from geo.crs import departement_codes
@@ -93,7 +92,7 @@ def load_ppr(engine: Engine, path: Path) -> ImportReport:
                 path,
                 geometries_from_wkb(batch),
                 ids,
-                crs or CRS.from_epsg(2154),
+                crs,
                 report,
                 kinds=POLYGONAL,
                 required=True,
@@ -112,14 +111,12 @@ def load_ppr(engine: Engine, path: Path) -> ImportReport:
             elif layer_name == "zone_alea":
                 code, label = column(batch, "coderisque"), column(batch, "nomrisque")
                 reg = [None] * n
-                family = [
-                    family_default or hazard_family(v) for v in label.to_pylist()
-                ]
+                family = [family_default or hazard_family(v) for v in label.to_pylist()]
                 level = pc.coalesce(column(batch, "nivalea"), column(batch, "descript"))
             else:
                 code, label = column(batch, "type"), column(batch, "libelle")
                 reg = [None] * n
-                family = [family_default] * n
+                family = [family_default or "other"] * n
                 level = pa.nulls(n, pa.string())
                 dates = to_date(path, column(batch, "datevalid"), "datevalid").to_pylist()
                 for g, d in zip(gaspar.to_pylist(), dates, strict=True):
@@ -146,9 +143,7 @@ def load_ppr(engine: Engine, path: Path) -> ImportReport:
                 }
             )
     if perimetre is None:
-        report.warnings.append(
-            "no PERIMETRE layer: the plan's coverage is that of its zones only"
-        )
+        report.warnings.append("no PERIMETRE layer: the plan's coverage is that of its zones only")
     unclassified = classes.pop("None", 0)
     if unclassified:
         report.rejected["zone_reg zone without a regulatory class (typereg, codezone)"] += (
@@ -184,7 +179,10 @@ def load_pm3(engine: Engine, path: Path) -> ImportReport:
                 {i: g for i, g in zip(idgen.to_pylist(), gaspar.to_pylist(), strict=True) if i}
             )
             documents |= {g for g in gaspar.to_pylist() if g}
-            ids = [f"{g}/perimetre/{i}" for g, i in zip(gaspar.to_pylist(), idgen.to_pylist(), strict=True)]
+            ids = [
+                f"{g}/perimetre/{i}"
+                for g, i in zip(gaspar.to_pylist(), idgen.to_pylist(), strict=True)
+            ]
             geoms = prepare_geometries(
                 generateur, geometries_from_wkb(batch), ids, crs, report,
                 kinds=POLYGONAL, required=True,
@@ -209,7 +207,10 @@ def load_pm3(engine: Engine, path: Path) -> ImportReport:
         idgen = column(batch, "idgen").to_pylist()
         gaspar = pa.array([gaspar_of.get(i or "") or (f"PM3-{i}" if i else None) for i in idgen])
         documents |= {g for g in gaspar.to_pylist() if g}
-        ids = [f"{g}/assiette/{a}" for g, a in zip(gaspar.to_pylist(), column(batch, "idass").to_pylist(), strict=True)]
+        ids = [
+            f"{g}/assiette/{a}"
+            for g, a in zip(gaspar.to_pylist(), column(batch, "idass").to_pylist(), strict=True)
+        ]
         geoms = prepare_geometries(
             assiette, geometries_from_wkb(batch), ids, crs, report, kinds=POLYGONAL, required=True
         )

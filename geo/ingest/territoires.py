@@ -88,7 +88,10 @@ def _read_csv(path: Path, report: ImportReport) -> _Territories:
         ):
             if not ti or not name or not region:
                 raise LoaderError(f"{path}, line {line}: ti_id, ti_nom and region are required")
-            if out.names.setdefault(ti, name) != name or out.regions.setdefault(ti, region) != region:
+            if (
+                out.names.setdefault(ti, name) != name
+                or out.regions.setdefault(ti, region) != region
+            ):
                 raise LoaderError(f"{path}, line {line}: {ti} has two names or régions")
             out.outlines[ti] = None
             for s in (sirens or "").split("|"):
@@ -158,16 +161,14 @@ def _outline(path: Path, ti: str, geom, crs, report: ImportReport) -> _Pending |
         return None
     lon_min, lat_min, lon_max, lat_max = shapely.bounds(geom)
     x0, y0, x1, y1 = METRO_WGS84_BOUNDS
-    if crs.to_epsg() == 4326 or crs.name.endswith("CRS84") or "WGS 84" in crs.name:
-        if not (x0 <= lon_min and lon_max <= x1 and y0 <= lat_min and lat_max <= y1):
-            report.tables["overseas outlines not stored"] = (
-                report.tables.get("overseas outlines not stored", 0) + 1
-            )
-            return None
+    geographic = crs.to_epsg() == 4326 or crs.name.endswith("CRS84") or "WGS 84" in crs.name
+    if geographic and not (x0 <= lon_min and lon_max <= x1 and y0 <= lat_min and lat_max <= y1):
+        report.tables["overseas outlines not stored"] = (
+            report.tables.get("overseas outlines not stored", 0) + 1
+        )
+        return None
     # territories listing communes are drawn with a point per commune: keep the polygons
-    polygons = [
-        g for g in shapely.get_parts(geom) if shapely.get_type_id(g) in (3, 6)
-    ]
+    polygons = [g for g in shapely.get_parts(geom) if shapely.get_type_id(g) in (3, 6)]
     if not polygons:
         report.tables["outlines without polygon (points only), not stored"] = (
             report.tables.get("outlines without polygon (points only), not stored", 0) + 1
@@ -195,7 +196,7 @@ def _write(
     epcis = set(
         conn.execute(text("SELECT siren FROM epci WHERE siren = ANY(:s)"), {"s": sirens}).scalars()
     )
-    communes = dict(
+    communes: dict[str, str] = dict(
         conn.execute(
             text(
                 "SELECT siren, insee FROM commune WHERE siren = ANY(:s) "
@@ -208,7 +209,7 @@ def _write(
         s: "epci" if s in epcis else "commune" if s in communes else "unknown" for s in sirens
     }
     # régions: given (CSV), else most of the communes of the members, else under the outline
-    majority = dict(
+    majority: dict[str, str] = dict(
         conn.execute(
             text(
                 """SELECT ti, mode() WITHIN GROUP (ORDER BY c.region_code)
@@ -351,17 +352,21 @@ def _write(
     # An EPCI belongs to one territory: outlines that overlap are a publisher's error
     # (ti-1104's outline carries parts of ti-2701 and ti-4405 in the ANCT file). Kept as
     # published, reported; communes are located inside an outline within its région only.
-    overlaps = conn.execute(
-        text(
-            """SELECT a.id || ' overlaps ' || string_agg(b.id, ', ' ORDER BY b.id)
+    overlaps = (
+        conn.execute(
+            text(
+                """SELECT a.id || ' overlaps ' || string_agg(b.id, ', ' ORDER BY b.id)
                FROM territoire_industrie a JOIN territoire_industrie b
                  ON a.id < b.id AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom)
                WHERE a.id = ANY(:t)
                  AND ST_Area(ST_Intersection(a.geom, b.geom)) > 10000 * 10
                GROUP BY a.id ORDER BY a.id"""
-        ),
-        {"t": tis},
-    ).scalars().all()
+            ),
+            {"t": tis},
+        )
+        .scalars()
+        .all()
+    )
     if overlaps:
         report.warnings.append(
             f"{len(overlaps)} published outlines overlap another territory's by more than "

@@ -56,9 +56,7 @@ def _outline_indexes() -> None:
 
 
 def _geom(kind: str = "MULTIPOLYGON", nullable: bool = True) -> sa.Column:
-    return sa.Column(
-        "geom", Geometry(kind, srid=2154, spatial_index=False), nullable=nullable
-    )
+    return sa.Column("geom", Geometry(kind, srid=2154, spatial_index=False), nullable=nullable)
 
 
 def upgrade() -> None:
