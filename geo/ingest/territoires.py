@@ -380,7 +380,8 @@ def _write(
             + ", ".join(f"{s} ({owner[s]})" for s in unknown[:20])
             + (" …" if len(unknown) > 20 else "")
         )
-        report.warnings.append(
-            f"{located} communes of territories with unknown members located inside the "
-            "published outline (only communes whose boundary is loaded can be)"
-        )
+        if any(territories.outlines.values()):
+            report.warnings.append(
+                f"{located} communes of territories with unknown members located inside the "
+                "published outline (only communes whose boundary is loaded can be)"
+            )
