@@ -3,6 +3,7 @@ README's searches reproduced on it (same steps: app.services.demo)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -98,6 +99,14 @@ def test_the_map_layer_of_territoires_industrie(demo_client: TestClient) -> None
     assert collection["numberMatched"] == 149
     feature = demo_client.get("/collections/territoires-industrie/items/ti-1104").json()
     assert feature["id"] == "ti-1104" and feature["geometry"]["type"] == "MultiPolygon"
+    # the map's TI layer: the vector tile over Orly holds the outline, one far away none
+    lon, lat, z = 2.37, 48.72, 10
+    x = int((lon + 180) / 360 * 2**z)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
+    tile = demo_client.get(f"/tiles/territoires-industrie/{z}/{x}/{y}.mvt")
+    assert tile.status_code == 200 and b"ti-1104" in tile.content
+    atlantic = demo_client.get("/tiles/territoires-industrie/10/400/400.mvt")
+    assert b"ti-1104" not in atlantic.content
 
 
 def test_demo_loads_the_overlapping_territory(demo_url: str) -> None:

@@ -293,7 +293,9 @@ def test_territoires_industrie_anct_file(fresh_engine: Engine) -> None:
     assert (report.read, report.inserted) == (149, 149)
     assert report.tables["member EPCI"] == 547
     assert report.tables["member communes (listed as such)"] == 38
-    assert "200058014 (ti-1104)" in report.warnings[0]  # EPT: reported, not dropped
+    warnings = " ".join(report.warnings)
+    assert "200058014 (ti-1104)" in warnings  # EPT: reported, not dropped
+    assert "ti-1104 overlaps ti-2701, ti-4405" in warnings  # the publisher's stray parts
     with fresh_engine.connect() as conn:
         member = conn.execute(
             text("SELECT resolved_as FROM territoire_industrie_member WHERE siren = '200058014'")
@@ -333,3 +335,17 @@ def test_copied_files_are_the_published_ones() -> None:
         == (shared / "territoires-industrie" / "territoires-industrie-anct.geojson").read_bytes()
     )
     assert PLU_ZIP.read_bytes() == (shared / "plu" / PLU_ZIP.name).read_bytes()
+
+
+def test_cli_imports_and_refuses_broken_copies(fresh_engine: Engine, tmp_path: Path) -> None:
+    from tests.test_cli import foncier
+
+    done = foncier(fresh_engine, "import", "pprt", str(PM3))
+    assert done.returncode == 0, done.stderr
+    assert "read 6, written 6" in done.stdout
+    broken = write(tmp_path / "ppr.zip", PPR_ZIP.read_bytes()[:50_000])
+    for kind in ("ppr", "plu"):
+        result = foncier(fresh_engine, "import", kind, str(broken))
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: ")
+    assert count(fresh_engine, "SELECT count(*) FROM risk_zone") == 6
