@@ -99,6 +99,11 @@ def test_the_map_layer_of_territoires_industrie(demo_client: TestClient) -> None
     assert collection["numberMatched"] == 149
     feature = demo_client.get("/collections/territoires-industrie/items/ti-1104").json()
     assert feature["id"] == "ti-1104" and feature["geometry"]["type"] == "MultiPolygon"
+    assert feature["properties"]["members"] == [
+        {"siren": "200058014", "name": "EPT Grand-Orly Seine Bièvre", "resolved_as": "unknown"}
+    ]
+    commune = demo_client.get("/communes/91027").json()
+    assert commune["properties"]["territoires_industrie"] == ["ti-1104"]
     # the map's TI layer: the vector tile over Orly holds the outline, one far away none
     lon, lat, z = 2.37, 48.72, 10
     x = int((lon + 180) / 360 * 2**z)
