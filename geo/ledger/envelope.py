@@ -189,33 +189,14 @@ def create_project(
 
     ``geometry`` is GeoJSON (a dict, or a model of ``geo.ledger.geometry``); the project
     must lie in the EPCI ``epci_siren`` (OutsideTerritory otherwise)."""
-    if kind not in KINDS:
-        raise Invalid(f"kind must be one of {', '.join(KINDS)}")
-    if ruleset.envelope is None:
-        raise Invalid(f"rule set {ruleset.id} has no envelope")
-    if (geometry is None) == (not parcel_ids):
-        raise Invalid("give either a geometry or parcel ids")
-    if not says_something(name) or "\x00" in name:
-        raise Invalid("a project needs a name that is not blank")
-    _nonblank(reason, "recording a project")
+    _check_new_project(name, kind, ruleset, geometry, parcel_ids, reason)
     on = _entry_date(ruleset, occurred_on)
     if not conn.execute(text("SELECT 1 FROM epci WHERE siren = :s"), {"s": epci_siren}).first():
         raise Invalid(f"unknown EPCI {epci_siren}")
     location = locate(conn, epci_siren, geometry=geometry, parcel_ids=parcel_ids)
-    geom, touched = location.geom, location.communes
-    naf = conn.execute(text(_NAF), {"geom": geom}).mappings().one()
-    measured = {key: hectares(naf[key]) for key in ("area_ha", "on_friche_ha", "naf_ha")}
-    measured["on_artificialised_ha"] = hectares(naf["on_artificialised_ha"])
-    communes = list(dict.fromkeys(row[0] for row in touched))
-    located = touched[0] if touched else None
-    computation = {
-        "area_ha": _ha(measured["area_ha"]),
-        "on_friche_ha": _ha(measured["on_friche_ha"]),
-        "friche_ids": list(naf["friche_ids"]),
-        "on_artificialised_ha": _ha(measured["on_artificialised_ha"]),
-        "naf_ha": _ha(measured["naf_ha"]),
-        "rule": "NAF = area − part on friches − part on already artificialised land (Lambert-93)",
-    }
+    measured, computation = _naf_consumption(conn, location.geom)
+    communes = list(dict.fromkeys(row[0] for row in location.communes))
+    located = location.communes[0] if location.communes else None
     project_id = conn.execute(
         text(
             """INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee, communes,
@@ -241,23 +222,52 @@ def create_project(
             "computation": json.dumps(computation),
             "parcels": json.dumps(sorted(parcel_ids)) if parcel_ids else None,
             "author": author,
-            "geom": geom,
+            "geom": location.geom,
         },
     ).scalar_one()
     _account(conn, ruleset.id)
     _append(
-        conn,
-        ruleset.id,
-        project_id,
-        kind="status",
-        status="planned",
-        reserved=Decimal(0),
-        consumed=Decimal(0),
-        occurred_on=on,
-        author=author,
-        reason=reason,
-    )
+        conn, ruleset.id, project_id, kind="status", status="planned",
+        reserved=Decimal(0), consumed=Decimal(0), occurred_on=on, author=author, reason=reason,
+    )  # fmt: skip
     return get_project(conn, project_id)
+
+
+def _check_new_project(
+    name: str,
+    kind: str,
+    ruleset: RuleSet,
+    geometry: Any,
+    parcel_ids: list[str] | None,
+    reason: str,
+) -> None:
+    """What a new project must say before the database is asked anything."""
+    if kind not in KINDS:
+        raise Invalid(f"kind must be one of {', '.join(KINDS)}")
+    if ruleset.envelope is None:
+        raise Invalid(f"rule set {ruleset.id} has no envelope")
+    if (geometry is None) == (not parcel_ids):
+        raise Invalid("give either a geometry or parcel ids")
+    if not says_something(name) or "\x00" in name:
+        raise Invalid("a project needs a name that is not blank")
+    _nonblank(reason, "recording a project")
+
+
+def _naf_consumption(conn: Connection, geom: str) -> tuple[dict[str, Decimal], dict[str, Any]]:
+    """The project's hectares (area, on friches, on artificialised land, NAF) and the
+    computation as the project keeps it (docs/methode.md)."""
+    naf = conn.execute(text(_NAF), {"geom": geom}).mappings().one()
+    keys = ("area_ha", "on_friche_ha", "on_artificialised_ha", "naf_ha")
+    measured = {key: hectares(naf[key]) for key in keys}
+    computation = {
+        "area_ha": _ha(measured["area_ha"]),
+        "on_friche_ha": _ha(measured["on_friche_ha"]),
+        "friche_ids": list(naf["friche_ids"]),
+        "on_artificialised_ha": _ha(measured["on_artificialised_ha"]),
+        "naf_ha": _ha(measured["naf_ha"]),
+        "rule": "NAF = area − part on friches − part on already artificialised land (Lambert-93)",
+    }
+    return measured, computation
 
 
 def change_status(
@@ -618,7 +628,8 @@ def envelope_report(
     exhaustion date at the current pace and the alert thresholds crossed. Public: planned
     projects (drafts) are left out."""
     assert ruleset.envelope is not None
-    today = today or datetime.date.today()
+    if group_by is not None and group_by not in GROUPS:
+        raise Invalid(f"group_by must be one of {', '.join(GROUPS)}")
     total = balance(conn, ruleset)
     out: dict[str, Any] = {
         "ruleset": ruleset.summary(),
@@ -626,28 +637,44 @@ def envelope_report(
         "period": [ruleset.envelope.first_year, ruleset.envelope.last_year],
         "national": total.as_dict(),
     }
-    params = {"r": ruleset.id, "public": list(PUBLIC)}
     if group_by is not None:
-        if group_by not in GROUPS:
-            raise Invalid(f"group_by must be one of {', '.join(GROUPS)}")
-        key, name = GROUPS[group_by]
-        rows = conn.execute(
-            text(
-                f"""WITH {_PUBLIC_ENTRIES}
-                    SELECT {key} AS code, {name} AS name,
-                           coalesce(sum(x.reserved_delta_ha), 0),
-                           coalesce(sum(x.consumed_delta_ha), 0)
-                    FROM public_entry x JOIN project p ON p.id = x.project_id
-                    JOIN epci e ON e.siren = p.epci_siren
-                    GROUP BY 1, 2 ORDER BY 1"""
-            ),
-            params,
-        ).all()
         out["by"] = group_by
-        out["groups"] = [
-            {"code": code, "name": n, "reserved_ha": _ha(r), "consumed_ha": _ha(c)}
-            for code, n, r, c in rows
-        ]
+        out["groups"] = _groups(conn, ruleset, group_by)
+    monthly, crossed = _monthly(conn, ruleset, total)
+    out["monthly"] = monthly
+    out["projection"] = _exhaustion(ruleset, total, today or datetime.date.today())
+    out["alerts"] = [
+        {"threshold": t, "reached": t in crossed, "since": crossed.get(t)} for t in ALERT_THRESHOLDS
+    ]
+    return out
+
+
+def _groups(conn: Connection, ruleset: RuleSet, group_by: str) -> list[dict[str, Any]]:
+    """Reserved and consumed hectares of the public entries, by territory of group_by."""
+    key, name = GROUPS[group_by]
+    rows = conn.execute(
+        text(
+            f"""WITH {_PUBLIC_ENTRIES}
+                SELECT {key} AS code, {name} AS name,
+                       coalesce(sum(x.reserved_delta_ha), 0),
+                       coalesce(sum(x.consumed_delta_ha), 0)
+                FROM public_entry x JOIN project p ON p.id = x.project_id
+                JOIN epci e ON e.siren = p.epci_siren
+                GROUP BY 1, 2 ORDER BY 1"""
+        ),
+        {"r": ruleset.id, "public": list(PUBLIC)},
+    ).all()
+    return [
+        {"code": code, "name": n, "reserved_ha": _ha(r), "consumed_ha": _ha(c)}
+        for code, n, r, c in rows
+    ]
+
+
+def _monthly(
+    conn: Connection, ruleset: RuleSet, total: Balance
+) -> tuple[list[dict[str, Any]], dict[float, str]]:
+    """The cumulative figures at the end of each month with public entries, and the month
+    each alert threshold (share of the envelope drawn) was first reached."""
     series = conn.execute(
         text(
             f"""WITH {_PUBLIC_ENTRIES}
@@ -655,7 +682,7 @@ def envelope_report(
                        sum(reserved_delta_ha), sum(consumed_delta_ha)
                 FROM public_entry GROUP BY 1 ORDER BY 1"""
         ),
-        params,
+        {"r": ruleset.id, "public": list(PUBLIC)},
     ).all()
     cumulative, reserved, consumed = [], Decimal(0), Decimal(0)
     crossed: dict[float, str] = {}
@@ -674,12 +701,7 @@ def envelope_report(
                 "remaining_ha": _ha(total.total_ha - reserved - consumed),
             }
         )
-    out["monthly"] = cumulative
-    out["projection"] = _exhaustion(ruleset, total, today)
-    out["alerts"] = [
-        {"threshold": t, "reached": t in crossed, "since": crossed.get(t)} for t in ALERT_THRESHOLDS
-    ]
-    return out
+    return cumulative, crossed
 
 
 def _exhaustion(ruleset: RuleSet, total: Balance, today: datetime.date) -> dict[str, Any]:
