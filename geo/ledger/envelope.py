@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -226,11 +226,73 @@ def create_project(
         },
     ).scalar_one()
     _account(conn, ruleset.id)
-    _append(
-        conn, ruleset.id, project_id, kind="status", status="planned",
-        reserved=Decimal(0), consumed=Decimal(0), occurred_on=on, author=author, reason=reason,
-    )  # fmt: skip
-    return get_project(conn, project_id)
+    zero = Decimal(0)
+    return _book(
+        conn, ruleset, project_id, _Entry("status", "planned", zero, zero, on, author, reason)
+    )
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a project without an outline lies: its first commune and that commune's EPCI,
+    département and région, and all its communes."""
+
+    commune_insee: str
+    epci_siren: str
+    departement_code: str
+    region_code: str
+    communes: list[str]
+
+
+def record_listed_project(
+    conn: Connection,
+    *,
+    name: str,
+    ruleset: RuleSet,
+    location: Placement,
+    hectares: float,
+    computation: dict[str, Any],
+    author: str,
+    occurred_on: datetime.date,
+    reason: str,
+    kind: str = "other",
+) -> dict[str, Any]:
+    """Record a planned project known by the hectares a text lists for it, not by an
+    outline (the PENE of annex I of the arrêté of 31 May 2024): its area and NAF hectares
+    are those hectares, its geometry is empty."""
+    _check_new_project(name, kind, ruleset, None, ["listed"], reason)
+    on = _entry_date(ruleset, occurred_on)
+    project_id = conn.execute(
+        text(
+            f"""INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee,
+                                    communes, departement_code, region_code, area_ha, naf_ha,
+                                    naf_computation, parcel_ids, created_by, geom)
+               VALUES (:name, :kind, :ruleset, :epci, :commune, CAST(:communes AS jsonb),
+                       :dep, :region, :ha, :ha, CAST(:computation AS jsonb), NULL, :author,
+                       ST_GeomFromText('MULTIPOLYGON EMPTY', {LAMBERT93}))
+               RETURNING id"""
+        ),
+        {
+            "name": name,
+            "kind": kind,
+            "ruleset": ruleset.id,
+            "epci": location.epci_siren,
+            "commune": location.commune_insee,
+            "communes": json.dumps(location.communes),
+            "dep": location.departement_code,
+            "region": location.region_code,
+            "ha": hectares,
+            "computation": json.dumps(
+                {"area_ha": round(hectares, 4), "naf_ha": round(hectares, 4), **computation}
+            ),
+            "author": author,
+        },
+    ).scalar_one()
+    _account(conn, ruleset.id)
+    zero = Decimal(0)
+    return _book(
+        conn, ruleset, project_id, _Entry("status", "planned", zero, zero, on, author, reason)
+    )
 
 
 def _check_new_project(
@@ -301,21 +363,10 @@ def change_status(
         reserved, consumed = -state.reserved_ha, state.reserved_ha
     elif new_status == "abandoned":
         reserved = -state.reserved_ha
-    _guard(conn, ruleset, reserved + consumed, overdraft)
-    _append(
-        conn,
-        ruleset.id,
-        project_id,
-        kind="status",
-        status=new_status,
-        reserved=reserved,
-        consumed=consumed,
-        occurred_on=on,
-        author=author,
-        reason=reason,
-        overdraft=overdraft,
-    )
-    return get_project(conn, project_id)
+    return _book(
+        conn, ruleset, project_id,
+        _Entry("status", new_status, reserved, consumed, on, author, reason, overdraft),
+    )  # fmt: skip
 
 
 def correct(
@@ -368,22 +419,11 @@ def correct(
     ):
         raise Invalid(f"entry {corrects_entry_id} is not an entry of project {project_id}")
     on = _entry_date(ruleset, occurred_on, state.last_on)
-    _guard(conn, ruleset, delta, overdraft)
-    _append(
-        conn,
-        ruleset.id,
-        project_id,
-        kind="correction",
-        status=None,
-        reserved=reserved,
-        consumed=consumed,
-        occurred_on=on,
-        author=author,
-        reason=reason,
-        overdraft=overdraft,
-        corrects=corrects_entry_id,
-    )
-    return get_project(conn, project_id)
+    return _book(
+        conn, ruleset, project_id,
+        _Entry("correction", None, reserved, consumed, on, author, reason, overdraft,
+               corrects=corrects_entry_id),
+    )  # fmt: skip
 
 
 def balance(conn: Connection, ruleset: RuleSet) -> Balance:
@@ -552,43 +592,36 @@ def _guard(conn: Connection, ruleset: RuleSet, drawn_ha: Decimal, overdraft: boo
     )
 
 
-def _append(
-    conn: Connection,
-    ruleset_id: str,
-    project_id: int,
-    *,
-    kind: str,
-    status: str | None,
-    reserved: Decimal,
-    consumed: Decimal,
-    occurred_on: datetime.date,
-    author: str,
-    reason: str,
-    overdraft: bool = False,
-    corrects: int | None = None,
-) -> None:
+@dataclass(frozen=True)
+class _Entry:
+    """A ledger entry as written: hectares reserved and consumed (either way), when, who, why."""
+
+    kind: str  # status | correction
+    status: str | None
+    reserved: Decimal
+    consumed: Decimal
+    occurred_on: datetime.date
+    author: str
+    reason: str
+    overdraft: bool = False
+    corrects: int | None = None
+
+
+def _book(conn: Connection, ruleset: RuleSet, project_id: int, entry: _Entry) -> dict[str, Any]:
+    """Write an entry the envelope can afford (the account row is locked), then the project
+    as it now stands."""
+    _guard(conn, ruleset, entry.reserved + entry.consumed, entry.overdraft)
     conn.execute(
         text(
             """INSERT INTO envelope_entry (ruleset_id, project_id, kind, status,
                    reserved_delta_ha, consumed_delta_ha, occurred_on, recorded_by, reason,
                    overdraft, corrects_entry_id)
-               VALUES (:r, :p, :kind, :status, :reserved, :consumed, :on, :by, :reason,
-                       :overdraft, :corrects)"""
+               VALUES (:r, :p, :kind, :status, :reserved, :consumed, :occurred_on, :author,
+                       :reason, :overdraft, :corrects)"""
         ),
-        {
-            "r": ruleset_id,
-            "p": project_id,
-            "kind": kind,
-            "status": status,
-            "reserved": reserved,
-            "consumed": consumed,
-            "on": occurred_on,
-            "by": author,
-            "reason": reason,
-            "overdraft": overdraft,
-            "corrects": corrects,
-        },
+        {"r": ruleset.id, "p": project_id, **asdict(entry)},
     )
+    return get_project(conn, project_id)
 
 
 # -- reports ------------------------------------------------------------------------
