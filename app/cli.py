@@ -215,7 +215,13 @@ def _file_loaders() -> dict:
     from geo.ingest.pollution import load_basol
     from geo.ingest.territoires import load_territoires_industrie
     from geo.ingest.zae import load_site_eco, load_terrain_eco
-    from geo.ingest.zan_rules import load_target_members, load_targets
+    from geo.ingest.zan_rules import (
+        load_commune_splits,
+        load_pene,
+        load_planning_documents,
+        load_target_members,
+        load_targets,
+    )
 
     return {
         "friches": load_friches,
@@ -226,10 +232,14 @@ def _file_loaders() -> dict:
         "territoires-industrie": load_territoires_industrie,
         "zan-targets": load_targets,
         "zan-perimeters": load_target_members,
+        "planning-documents": load_planning_documents,
+        "pene": load_pene,
+        "commune-splits": load_commune_splits,
     }
 
 
-# name, help, whether the files may need --crs (land layers without a declared CRS)
+# name, help, whether the files may need --crs (land layers without a declared CRS);
+# the commands of _ONE_FILE_COMMANDS take one file that replaces what the table held.
 _FILE_COMMANDS = (
     ("friches", "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON.",
      True),
@@ -246,7 +256,16 @@ _FILE_COMMANDS = (
      "Territorialised ZAN targets: MDA territorialisation JSON or the documented CSV.", False),
     ("zan-perimeters",
      "Communes of SCoT and custom perimeters of ZAN targets (CSV land;commune_insee).", False),
+    ("planning-documents",
+     "Planning document of each commune (PLU/PLUi/CC/DTL/RNU), for the garantie communale.",
+     False),
+    ("pene",
+     "The PENE list (annex I of the arrêté of 31 May 2024), declared on the PENE ledger.", False),
+    ("commune-splits",
+     "Communes split after the consumption data's geography (shares by area if not given).",
+     False),
 )  # fmt: skip
+_ONE_FILE_COMMANDS = {"planning-documents", "pene", "commune-splits"}
 
 
 def _file_command(name: str, help_text: str, with_crs: bool) -> None:
@@ -257,9 +276,15 @@ def _file_command(name: str, help_text: str, with_crs: bool) -> None:
         options = {"source_crs": _source_crs(crs)} if with_crs else {}
         _import_files(files, lambda path, _: load(get_engine(), path, **options))
 
-    command = click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))(
-        command
-    )
+    one = name in _ONE_FILE_COMMANDS
+    command = click.argument(
+        "files",
+        nargs=1 if one else -1,
+        metavar="FILE" if one else "FILES...",
+        required=True,
+        type=click.Path(path_type=Path),
+        callback=(lambda _ctx, _param, path: (path,)) if one else None,
+    )(command)
     if with_crs:
         command = _crs_option(command)
     import_.command(name, help=help_text)(command)
@@ -278,39 +303,6 @@ def import_consumption(files: tuple[Path, ...], vintage: int | None) -> None:
     from geo.ingest.consumption import load_consumption
 
     _import_files(files, lambda path, _: load_consumption(get_engine(), path, vintage=vintage))
-
-
-@import_.command("planning-documents")
-@click.argument("path", type=click.Path(path_type=Path))
-def import_planning_documents(path: Path) -> None:
-    """Planning document of each commune (PLU/PLUi/CC/DTL/RNU), for the garantie communale."""
-    from app.db import get_engine
-    from geo.ingest.zan_rules import load_planning_documents
-
-    click.echo(f"{path}:")
-    _run_import(lambda: load_planning_documents(get_engine(), path))
-
-
-@import_.command("pene")
-@click.argument("path", type=click.Path(path_type=Path))
-def import_pene(path: Path) -> None:
-    """The PENE list (annex I of the arrêté of 31 May 2024), declared on the PENE ledger."""
-    from app.db import get_engine
-    from geo.ingest.zan_rules import load_pene
-
-    click.echo(f"{path}:")
-    _run_import(lambda: load_pene(get_engine(), path))
-
-
-@import_.command("commune-splits")
-@click.argument("path", type=click.Path(path_type=Path))
-def import_commune_splits(path: Path) -> None:
-    """Communes split after the consumption data's geography (shares by area if not given)."""
-    from app.db import get_engine
-    from geo.ingest.zan_rules import load_commune_splits
-
-    click.echo(f"{path}:")
-    _run_import(lambda: load_commune_splits(get_engine(), path))
 
 
 @import_.command("economic-sites")
