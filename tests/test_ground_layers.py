@@ -280,6 +280,9 @@ def test_prescriptions_and_risk_zones_per_parcel(fresh_engine: Engine, tmp_path:
     assert "risk_plan_interdiction" in [e["id"] for e in red["exclusions"]]
     assert criterion(red, "risk_regulation")["value"] == "interdiction"
     assert criterion(white, "risk_regulation")["value"] == "none"
+    assert {
+        (z["document"], z["plan"], z["class"], z["approved_on"]) for z in red["risk_zones"]
+    } >= {("38DDT20180003", "pprn", "interdiction", "2019-07-16")}
     # outside any loaded plan or CNIG PLU the criteria are unknown, never guessed
     assert criterion(red, "plu_prescriptions")["known"] is False
     assert criterion(ebc, "risk_regulation")["known"] is False

@@ -563,6 +563,7 @@ parcel_features = Table(
     Column("risk_interdiction_share", Float),
     Column("risk_prescription_share", Float),
     Column("risk_regulation", String(12)),
+    Column("risk_zones", JSONB),
     Column("prescription_exclude_share", Float),
     Column("prescription_penalise_share", Float),
     Column("prescription_effect", String(8)),

@@ -302,6 +302,8 @@ def explain(features: dict[str, Any], profile: Profile) -> dict[str, Any]:
         "remediation_cost_eur": _plain(features.get("remediation_cost_eur")),
         # the PLU prescriptions over the parcel, named (code, label, effect, document)
         "prescriptions": features.get("prescriptions") or [],
+        # the regulatory zones of risk plans (PPR, PPRT) over it, named
+        "risk_zones": features.get("risk_zones") or [],
         "criteria": breakdown,
     }
 

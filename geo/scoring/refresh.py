@@ -37,7 +37,7 @@ INSERT INTO {{features_table}} (
     on_friche, friche_site_id, in_economic_zone, activity_zone_distance_m, pollution,
     slope_mean_pct, flood_high_share, envelope_impact_ha, remediation_cost_eur,
     motorway_distance_m, rail_siding,
-    risk_interdiction_share, risk_prescription_share, risk_regulation,
+    risk_interdiction_share, risk_prescription_share, risk_regulation, risk_zones,
     prescription_exclude_share, prescription_penalise_share, prescription_effect,
     prescriptions)
 SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
@@ -80,6 +80,7 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
        CASE WHEN risk.interdiction_m2 >= {MIN_SHARE} * p.area_m2 THEN 'interdiction'
             WHEN risk.prescription_m2 >= {MIN_SHARE} * p.area_m2 THEN 'prescription'
             WHEN risk.covered THEN 'none' END,
+       risk.zones,
        -- PLU prescriptions (geo.land.prescriptions): known where the zone under the parcel
        -- comes from a CNIG delivery (its document is in plu_document)
        CASE WHEN zone.documented THEN coalesce(psc.exclude_m2, 0) / nullif(p.area_m2, 0) END,
@@ -152,7 +153,13 @@ LEFT JOIN LATERAL (
                     FILTER (WHERE z.regulatory_class = 'interdiction')), 0) AS interdiction_m2,
            coalesce(ST_Area(ST_Union(ST_Intersection(z.geom, p.geom))
                     FILTER (WHERE z.regulatory_class = 'prescription')), 0) AS prescription_m2,
-           TRUE AS covered
+           TRUE AS covered,
+           -- the regulatory zones over the parcel, named (plan, document, class, hazard)
+           jsonb_agg(DISTINCT jsonb_build_object(
+               'document', z.document, 'plan', z.plan, 'class', z.regulatory_class,
+               'hazard', z.hazard_family, 'code', z.code, 'label', z.label,
+               'approved_on', z.approved_on))
+               FILTER (WHERE z.layer = 'zone_reg') AS zones
     FROM risk_zone z
     WHERE z.layer IN ('zone_reg', 'perimetre') AND z.geom && p.geom
       AND ST_Intersects(z.geom, p.geom)

@@ -22,7 +22,7 @@ _FEATURE_COLUMNS = (
     "area_ha, compactness, zoning_class, on_friche, friche_site_id, in_economic_zone, "
     "activity_zone_distance_m, pollution, slope_mean_pct, flood_high_share, "
     "envelope_impact_ha, remediation_cost_eur, motorway_distance_m, rail_siding, "
-    "risk_interdiction_share, risk_prescription_share, risk_regulation, "
+    "risk_interdiction_share, risk_prescription_share, risk_regulation, risk_zones, "
     "prescription_exclude_share, prescription_penalise_share, prescription_effect, "
     "prescriptions"
 )
