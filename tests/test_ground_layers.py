@@ -138,6 +138,26 @@ def test_plu_folder_of_lowercase_shapefiles_without_cpg(
     )
 
 
+def test_plu_doc_urba_table_gives_the_document(fresh_engine: Engine, tmp_path: Path) -> None:
+    """The real delivery plus a DOC_URBA table (synthetic: this delivery has none), as
+    CNIG deliveries carry it: a DBF without geometry."""
+    import pandas as pd
+
+    folder = tmp_path / "30014_PLU"
+    with zipfile.ZipFile(PLU_ZIP) as archive:
+        archive.extractall(folder)
+    table = pd.DataFrame(
+        {"IDURBA": ["30014_PLU_20171013"], "TYPEDOC": ["PLU"], "ETAT": ["03"],
+         "NOMPROC": ["Élaboration"], "DATAPPRO": ["20171013"], "DATEFIN": [None]}
+    )  # fmt: skip
+    pyogrio.write_dataframe(table, folder / "30014_DOC_URBA_20171013.dbf", driver="ESRI Shapefile")
+    report = load_plu(fresh_engine, folder)
+    assert report.tables["documents"] == 1
+    with fresh_engine.connect() as conn:
+        row = conn.execute(text("SELECT etat, nomproc, datappro FROM plu_document")).one()
+    assert (row.etat, row.nomproc, str(row.datappro)) == ("03", "Élaboration", "2017-10-13")
+
+
 def test_plu_api_carto_geojson_still_loads(fresh_engine: Engine) -> None:
     report = load_plu(fresh_engine, PLU_API_CARTO)
     assert (report.read, report.inserted) == (39, 39)
