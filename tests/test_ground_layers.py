@@ -129,6 +129,13 @@ def test_plu_folder_of_lowercase_shapefiles_without_cpg(
         target.with_suffix(".cpg").unlink(missing_ok=True)
     report = load_plu(fresh_engine, folder)
     assert report.read == 90 and report.tables["prescriptions surf"] == 77
+    # the same document re-delivered without its last ten zones: they go
+    zones = folder / "30014_zone_urba_20171013.shp"
+    frame = pyogrio.read_dataframe(zones)
+    pyogrio.write_dataframe(frame.iloc[:80], zones, encoding="CP1252")
+    again = load_plu(fresh_engine, folder)
+    assert again.tables["zones no longer in the document, removed"] == 10
+    assert count(fresh_engine, "SELECT count(*) FROM plu_zone") == 80
     assert (
         count(
             fresh_engine,
