@@ -213,6 +213,7 @@ def _file_loaders() -> dict:
     from geo.ingest.friches import load_friches
     from geo.ingest.plu import load_plu
     from geo.ingest.pollution import load_basol
+    from geo.ingest.risks import load_pm3, load_ppr
     from geo.ingest.territoires import load_territoires_industrie
     from geo.ingest.zae import load_site_eco, load_terrain_eco
     from geo.ingest.zan_rules import (
@@ -227,6 +228,8 @@ def _file_loaders() -> dict:
         "friches": load_friches,
         "basol": load_basol,
         "plu": load_plu,
+        "ppr": load_ppr,
+        "pprt": load_pm3,
         "site-eco": load_site_eco,
         "terrain-eco": load_terrain_eco,
         "territoires-industrie": load_territoires_industrie,
@@ -244,14 +247,21 @@ _FILE_COMMANDS = (
     ("friches", "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON.",
      True),
     ("basol", "Polluted sites: BASOL GeoJSON export.", True),
-    ("plu", "PLU zones: Géoportail de l'Urbanisme zone_urba GeoJSON, classified for industry.",
-     True),
+    ("plu",
+     "PLU: CNIG delivery (zip or folder of shapefiles: zones, prescriptions) or a zone_urba "
+     "file (API Carto GeoJSON), classified for industry.", True),
+    ("ppr",
+     "Risk prevention plans: CNIG PPR delivery (zip or folder: ZONE_REG, ZONE_ALEA, PERIMETRE).",
+     False),
+    ("pprt", "PPRT servitudes (SUP PM3): the assiette file, its generator read from beside it.",
+     False),
     ("site-eco", "Economic sites (ZAE): CNIG Sites économiques SITE-ECO CSV.", True),
     ("terrain-eco",
      "Land units of economic sites: CNIG TERRAIN-ECO CSV (states kept for the vacancy rate).",
      True),
     ("territoires-industrie",
-     "Territoires d'industrie: CSV ti_id;ti_nom;region;epci_siren (SIRENs |-separated).", False),
+     "Territoires d'industrie: the ANCT GeoJSON (plain or .gz), or CSV "
+     "ti_id;ti_nom;region;epci_siren.", False),
     ("zan-targets",
      "Territorialised ZAN targets: MDA territorialisation JSON or the documented CSV.", False),
     ("zan-perimeters",
@@ -362,32 +372,11 @@ def import_hazard(files: tuple[Path, ...], hazard: str) -> None:
 def import_demo() -> None:
     """All the real demo data shipped under data/ (see data/README.md)."""
     from app.db import get_engine
-    from geo.ingest.admin import load_admin
-    from geo.ingest.cadastre import load_cadastre
-    from geo.ingest.consumption import load_consumption
-    from geo.ingest.friches import load_friches
-    from geo.ingest.plu import load_plu
-    from geo.ingest.pollution import load_basol
-    from geo.ingest.zae import load_site_eco, load_terrain_eco
-    from geo.ingest.zan_rules import load_targets
+    from app.services.demo import demo_steps
 
     data = get_settings().data_dir
     engine = get_engine()
-    steps = [(data / "admin", load_admin)]
-    steps += [(p, load_cadastre) for p in sorted((data / "cadastre").glob("*.json*"))]
-    steps += [
-        (data / "friches" / "cartofriches-08.csv", load_friches),
-        (data / "friches" / "ardennes-friches.csv", load_friches),
-        (data / "friches" / "ardennes-friches.geojson", load_friches),
-        (data / "pollution" / "basol-sample.geojson", load_basol),
-        (data / "plu" / "zone_urba_DU_17345.geojson", load_plu),
-        (data / "zae" / "site-eco-exemple-cnig.csv", load_site_eco),
-        (data / "zae" / "terrain-eco-exemple-cnig.csv", load_terrain_eco),
-        # synthetic: see data/consommation/README.md
-        (data / "consommation" / "conso-naf-SYNTHETIQUE-2009-2023.csv", load_consumption),
-        # real: Mon Diagnostic Artificialisation's territorialisation of Hauts-de-France
-        (data / "zan" / "territorialisation-hauts-de-france.json", load_targets),
-    ]
+    steps = demo_steps(data)
     for path, load in steps:
         click.echo(f"{path.relative_to(data)}:")
         _run_import(lambda path=path, load=load: load(engine, path))

@@ -39,7 +39,9 @@ LEVELS: dict[str, Level] = {
             "territoire_industrie",
             "territoire_industrie",
             "id",
-            "c.epci_siren IN (SELECT siren FROM epci WHERE territoire_industrie_id = :code)",
+            # its communes as resolved by the loader (EPCI, listed communes, outline)
+            "c.insee IN (SELECT insee FROM territoire_industrie_commune "
+            "WHERE territoire_industrie_id = :code)",
         ),
     )
 }

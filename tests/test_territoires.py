@@ -41,7 +41,16 @@ def test_load_both_layouts(fresh_engine: Engine, tmp_path: Path) -> None:
         GRAND_PARIS_SUD: "TI-11-01",
         ARDENNE_METROPOLE: "TI-44-01",
     }
-    assert report.warnings == ["1 EPCI SIREN unknown to the reference, not linked: 999999999"]
+    assert report.warnings == [
+        "1 member SIREN unknown to the EPCI and commune reference, kept as members, "
+        "not linked to an EPCI: 999999999 (TI-44-01)"
+    ]
+    with fresh_engine.connect() as conn:  # reported, never dropped
+        kept = conn.execute(
+            text("SELECT territoire_industrie_id, resolved_as FROM territoire_industrie_member "
+                 "WHERE siren = '999999999'")
+        ).one()  # fmt: skip
+    assert tuple(kept) == ("TI-44-01", "unknown")
 
 
 def test_reimport_replaces_membership(fresh_engine: Engine, tmp_path: Path) -> None:

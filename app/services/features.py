@@ -212,7 +212,8 @@ _EPCI = Collection(
 _TERRITOIRES = Collection(
     id="territoires-industrie",
     title="Territoires d'industrie",
-    description="Territoires d'industrie, outlined by their EPCI.",
+    description="Territoires d'industrie: the outline the ANCT publishes, else the union of "
+    "their member communes' boundaries; member SIRENs as published (unknown ones kept).",
     source="territoire_industrie t LEFT JOIN territoire_industrie_outline o ON o.id = t.id",
     key="t.id",
     geom="o.geom",
@@ -220,6 +221,9 @@ _TERRITOIRES = Collection(
         "name": "t.name",
         "region": "t.region_code",
         "geometry_complete": "o.geometry_complete",
+        "members": "(SELECT coalesce(json_agg(json_build_object('siren', m.siren, 'name', "
+        "m.name, 'resolved_as', m.resolved_as) ORDER BY m.siren), '[]'::json) "
+        "FROM territoire_industrie_member m WHERE m.territoire_industrie_id = t.id)",
     },
     queryables={"region": "t.region_code"},
     tile_properties=("name",),

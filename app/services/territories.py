@@ -17,6 +17,9 @@ SELECT {
     'region_code', c.region_code, 'region', r.name,
     'epci_siren', c.epci_siren, 'epci', e.name,
     'siren', c.siren, 'population', c.population,
+    'territoires_industrie', (SELECT coalesce(json_agg(m.territoire_industrie_id
+                                  ORDER BY m.territoire_industrie_id), '[]'::json)
+                              FROM territoire_industrie_commune m WHERE m.insee = c.insee),
     'area_ha', round((ST_Area(c.geom) / 10000)::numeric, 2),
     'parcel_count', (SELECT count(*) FROM parcel p
                      WHERE p.departement_code = c.departement_code

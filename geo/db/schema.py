@@ -66,6 +66,8 @@ territoire_industrie = Table(
     Column("id", String(20), primary_key=True),
     Column("name", Text, nullable=False),
     Column("region_code", String(3), ForeignKey("region.code"), nullable=False),
+    # the outline as published by the ANCT (null when loaded from a list without outlines)
+    _multipolygon(),
 )
 
 epci = Table(
@@ -108,6 +110,39 @@ commune_former_code = Table(
     Column("former_insee", String(5), primary_key=True),
     Column("insee", String(5), ForeignKey("commune.insee"), primary_key=True),
 )
+
+# Every member SIREN a Territoire d'industrie list names, kept as published: an EPCI of
+# the reference, a commune (some territories list communes), or unknown to the reference
+# (merged EPCI, EPT of the Métropole du Grand Paris): reported, never dropped.
+territoire_industrie_member = Table(
+    "territoire_industrie_member",
+    metadata,
+    Column(
+        "territoire_industrie_id",
+        String(20),
+        ForeignKey("territoire_industrie.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("siren", String(9), primary_key=True),
+    Column("name", Text),
+    Column("resolved_as", String(8), nullable=False),  # epci, commune, unknown
+)
+
+# The communes of each territory (geo.ingest.territoires): through its member EPCI and
+# communes; for a member unknown to the reference, the communes inside the published outline.
+territoire_industrie_commune = Table(
+    "territoire_industrie_commune",
+    metadata,
+    Column(
+        "territoire_industrie_id",
+        String(20),
+        ForeignKey("territoire_industrie.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("insee", String(5), ForeignKey("commune.insee"), primary_key=True),
+    Column("via", String(8), nullable=False),  # epci, commune, outline
+)
+Index("territoire_industrie_commune_insee_idx", territoire_industrie_commune.c.insee)
 
 parcel = Table(
     "parcel",
@@ -241,6 +276,58 @@ Index(
     plu_zone.c.geom,
     postgresql_using="gist",
     postgresql_where=text("zoning_class = 'activity'"),
+)
+
+# DOC_URBA of a CNIG delivery: the planning document the zones and prescriptions belong to.
+plu_document = Table(
+    "plu_document",
+    metadata,
+    Column("idurba", Text, primary_key=True),
+    Column("typedoc", Text),
+    Column("etat", Text),
+    Column("nomproc", Text),
+    Column("datappro", Date),
+    Column("datefin", Date),
+    Column("cnig_version", Text),
+    Column("source", Text, nullable=False),
+)
+
+# PRESCRIPTION_SURF/LIN/PCT of the CNIG PLU standard: what the plan imposes on top of the
+# zone (espaces boisés classés, emplacements réservés…); ``effect`` from
+# geo.land.prescriptions (exclude / penalise / inform).
+plu_prescription = Table(
+    "plu_prescription",
+    metadata,
+    Column("id", Text, primary_key=True),  # idurba/kind/n
+    Column("idurba", Text),
+    Column("kind", String(4), nullable=False),  # surf, lin, pct
+    Column("typepsc", String(2), nullable=False),
+    Column("stypepsc", String(2)),
+    Column("libelle", Text),
+    Column("txt", Text),
+    Column("effect", String(8), nullable=False),
+    Column("commune_insee", String(5)),
+    Column("departement_code", String(3)),
+    Column("geom", Geometry("GEOMETRY", srid=LAMBERT93, spatial_index=False), nullable=False),
+)
+
+# Regulatory risk zones in vector form: CNIG PPR standard (ZONE_REG, ZONE_ALEA,
+# PERIMETRE) and PPRT servitudes (SUP PM3); ``regulatory_class`` from geo.land.risks.
+risk_zone = Table(
+    "risk_zone",
+    metadata,
+    Column("id", Text, primary_key=True),  # document/layer/n
+    Column("document", Text, nullable=False),  # e.g. 38DDT20180003
+    Column("plan", String(8), nullable=False),  # pprn, pprm, pprt
+    Column("layer", String(16), nullable=False),  # zone_reg, zone_alea, perimetre, assiette…
+    Column("code", Text),
+    Column("label", Text),
+    Column("hazard_family", String(16)),  # flood, technological, ground, other
+    Column("hazard_level", Text),
+    Column("regulatory_class", String(12)),  # interdiction, prescription, none (ZONE_REG)
+    Column("departement_code", String(3)),
+    Column("approved_on", Date),
+    _multipolygon(nullable=False),
 )
 
 
@@ -472,6 +559,15 @@ parcel_features = Table(
     Column("remediation_cost_eur", Float, nullable=False),
     Column("motorway_distance_m", Float),
     Column("rail_siding", Boolean),
+    # regulatory risk plans (PPR, PPRT) and PLU prescriptions (geo.land.risks, prescriptions)
+    Column("risk_interdiction_share", Float),
+    Column("risk_prescription_share", Float),
+    Column("risk_regulation", String(12)),
+    Column("risk_zones", JSONB),
+    Column("prescription_exclude_share", Float),
+    Column("prescription_penalise_share", Float),
+    Column("prescription_effect", String(8)),
+    Column("prescriptions", JSONB),
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 Index("parcel_features_commune_idx", parcel_features.c.commune_insee)
@@ -534,6 +630,9 @@ for _table in (
     economic_land_unit,
     artificialised_land,
     project,
+    territoire_industrie,
+    plu_prescription,
+    risk_zone,
 ):
     Index(f"{_table.name}_geom_idx", _table.c.geom, postgresql_using="gist")
 for _table in (friche, polluted_site):

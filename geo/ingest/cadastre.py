@@ -55,7 +55,10 @@ from geo.ingest.errors import LoaderError
 from geo.ingest.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
 from geo.ingest.report import ImportReport
 
-REQUIRED_FIELDS = ("id", "commune", "prefixe", "section", "numero")
+REQUIRED_FIELDS = ("id", "section", "numero")
+# Files trimmed by their publisher to id/section/numero (e.g. Terres-de-Bord 27412): the
+# commune and prefixe are then read from the id, which starts with them.
+FROM_ID_FIELDS = ("commune", "prefixe")
 # commune (5: 2 digits or 2A/2B, 3 digits) + prefixe (3) + section (2) + numero (4)
 PARCEL_ID_PATTERN = "^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$"
 # 20,000 parcels a batch keeps the loader's memory well under 500 MB with two
@@ -459,8 +462,21 @@ def _prepare(
     ids = pc.cast(batch.column("id"), pa.string())
     section = pc.utf8_lpad(pc.cast(batch.column("section"), pa.string()), 2, "0")
     numero = pc.utf8_lpad(pc.cast(batch.column("numero"), pa.string()), 4, "0")
-    commune = pc.cast(batch.column("commune"), pa.string())
-    prefixe = pc.cast(batch.column("prefixe"), pa.string())
+    names = batch.schema.names
+    if not all(f in names for f in FROM_ID_FIELDS):
+        note = "commune and prefixe absent from the file: read from the parcel ids"
+        if note not in report.warnings:
+            report.warnings.append(note)
+    commune = (
+        pc.cast(batch.column("commune"), pa.string())
+        if "commune" in names
+        else pc.utf8_slice_codeunits(ids, 0, 5)
+    )
+    prefixe = (
+        pc.cast(batch.column("prefixe"), pa.string())
+        if "prefixe" in names
+        else pc.utf8_slice_codeunits(ids, 5, 8)
+    )
     expected = pc.binary_join_element_wise(commune, prefixe, section, numero, "")
     wkb = batch.column(batch.schema.get_field_index("wkb_geometry"))
     geoms = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))

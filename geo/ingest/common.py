@@ -19,7 +19,13 @@ from geo.ingest.report import ImportReport
 
 
 def sha256_of(path: Path) -> str:
+    """The file's digest; a folder's (a delivery of shapefiles): its files' names and bytes."""
     digest = hashlib.sha256()
+    if path.is_dir():
+        for member in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(str(member.relative_to(path)).encode() + b"\0")
+            digest.update(sha256_of(member).encode())
+        return digest.hexdigest()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)

@@ -1,17 +1,40 @@
-"""PLU zoning: Géoportail de l'Urbanisme ``zone_urba`` features (API Carto GPU, WFS or
-the GPU's downloads), each classified by :func:`geo.land.zoning.zoning_class`."""
+"""PLU zoning and prescriptions, as the Géoportail de l'Urbanisme distributes them.
+
+Accepted, detected by what the path holds:
+
+- the CNIG PLU standard delivery: a zip of shapefiles or a folder of them
+  (``<IDURBA>_ZONE_URBA…``, ``PRESCRIPTION_SURF/LIN/PCT``, ``INFO_SURF/PCT``,
+  ``DOC_URBA``), field names upper- or lower-case, any CNIG version (2013 to 2022: the
+  fields read here — LIBELLE, LIBELONG, TYPEZONE, DESTDOMI, IDURBA, DATVALID, TYPEPSC,
+  STYPEPSC, TXT, INSEE, DATAPPRO — are common to all; those a version lacks are null);
+- a single ``zone_urba`` file: API Carto GPU ``zone-urba`` GeoJSON, a WFS export, one
+  shapefile.
+
+Zones are classified by :func:`geo.land.zoning.zoning_class` (``TYPEZONE`` values
+outside the standard are reported with the value they were read as), prescriptions by
+:func:`geo.land.prescriptions.prescription_effect`. The planning document (``IDURBA``:
+``<INSEE or SIREN>_<TYPEDOC>_<DATAPPRO>``) is kept in ``plu_document`` with its
+approval date, from ``DOC_URBA`` when the delivery has it, else from ``IDURBA`` itself.
+A zone without the GPU's ``gid`` is identified by its document and its rank in the file.
+One transaction: a file with a rejected feature writes nothing.
+"""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyproj import CRS
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from geo.crs import departement_codes
 from geo.ingest.common import record_run
+from geo.ingest.deliveries import Layer, find_layer, list_layers, read_layer
+from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
 from geo.ingest.vector import (
     POLYGONAL,
@@ -22,10 +45,11 @@ from geo.ingest.vector import (
     geometries_from_wkb,
     normalise_insee,
     prepare_geometries,
-    read_geojson,
+    rejection_error,
     to_date,
 )
-from geo.land.zoning import zoning_class
+from geo.land.prescriptions import normalise_code, prescription_effect
+from geo.land.zoning import STANDARD_TYPEZONES, standard_typezone, zoning_class
 
 COLUMNS = {
     "gpu_id": "text",
@@ -42,72 +66,274 @@ COLUMNS = {
     "area_m2": "float8",
     "geom": "geometry",
 }
+PRESCRIPTION_COLUMNS = {
+    "id": "text",
+    "idurba": "text",
+    "kind": "text",
+    "typepsc": "text",
+    "stypepsc": "text",
+    "libelle": "text",
+    "txt": "text",
+    "effect": "text",
+    "commune_insee": "text",
+    "departement_code": "text",
+    "geom": "geometry",
+}
+# shapely type ids per prescription layer
+_KINDS = {"surf": POLYGONAL, "lin": (1, 5), "pct": (0, 4)}
+_IDURBA = re.compile(
+    r"^(?P<code>[0-9][0-9AB][0-9]{3}|[0-9]{9})_(?P<doc>[A-Za-z]+)_(?P<date>[0-9]{8})"
+)
 
 
 def load_plu(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> ImportReport:
-    """Import PLU zones in one transaction; re-importing updates."""
+    """Import a PLU (zones, and prescriptions when the delivery has them) in one
+    transaction; re-importing updates."""
     path = Path(path)
     report = ImportReport(kind="plu", source=str(path))
-    classes: dict[str, int] = {}
+    layers = list_layers(path)
+    zones = find_layer(layers, "ZONE_URBA") or (layers[0] if len(layers) == 1 else None)
+    if zones is None:
+        raise LoaderError(
+            f"{path}: no ZONE_URBA layer (a CNIG PLU delivery or a zone_urba file is expected)"
+        )
     with engine.begin() as conn:
-        stage = Stage(conn, "plu_zone", COLUMNS)
-        resolver = CommuneResolver(conn)
-        for batch, crs in read_geojson(
-            path, required=("libelle", "typezone"), source_crs=source_crs
-        ):
-            report.read += batch.num_rows
-            ids = pc.coalesce(column(batch, "gid"), column(batch, "lib_idzone"))
-            geoms = prepare_geometries(
-                path,
-                geometries_from_wkb(batch),
-                ids.to_pylist(),
-                crs,
-                report,
-                kinds=POLYGONAL,
-                required=True,
+        idurbas = _load_zones(conn, path, zones, report, source_crs)
+        prescriptions = [
+            (kind, layer)
+            for kind in ("surf", "lin", "pct")
+            if (layer := find_layer(layers, f"PRESCRIPTION_{kind}")) is not None
+        ]
+        if prescriptions:
+            stage = Stage(conn, "plu_prescription", PRESCRIPTION_COLUMNS)
+            for kind, layer in prescriptions:
+                _load_prescriptions(stage, path, layer, kind, report, source_crs)
+            stage.merge(["id"])
+            # the document's prescriptions are those of this delivery
+            conn.execute(
+                text(
+                    f"DELETE FROM plu_prescription p WHERE p.idurba = ANY(:d) AND NOT EXISTS "
+                    f"(SELECT 1 FROM {stage.name} s WHERE s.id = p.id)"
+                ),
+                {"d": sorted(idurbas)},
             )
-            libelle, typezone = column(batch, "libelle"), column(batch, "typezone")
-            destdomi, libelong = column(batch, "destdomi"), column(batch, "libelong")
-            zoning = [
-                zoning_class(t, lib, d, long)
-                for t, lib, d, long in zip(
-                    typezone.to_pylist(),
-                    libelle.to_pylist(),
-                    destdomi.to_pylist(),
-                    libelong.to_pylist(),
-                    strict=True,
-                )
-            ]
-            for c in zoning:
-                classes[c] = classes.get(c, 0) + 1
-            # A commune's PLU is partition DU_<INSEE>; a PLUi (DU_<SIREN>) spans several.
-            partition = column(batch, "partition")
-            from_partition = pc.extract_regex(partition, r"^DU_(?P<code>[0-9AB]{5})$")
-            source_codes = normalise_insee(
-                pc.coalesce(column(batch, "insee"), pc.struct_field(from_partition, "code"))
-            )
-            current = resolver.resolve(source_codes)
-            missing_id = pc.is_null(ids).to_numpy(zero_copy_only=False)
-            if missing_id.any():
-                report.rejected["zone without gid or lib_idzone"] += int(missing_id.sum())
-            values = {
-                "gpu_id": ids,
-                "idurba": column(batch, "idurba"),
-                "partition": partition,
-                "libelle": libelle,
-                "libelong": libelong,
-                "typezone": typezone,
-                "destdomi": destdomi,
-                "datvalid": to_date(path, column(batch, "datvalid"), "datvalid"),
-                "zoning_class": pa.array(zoning, pa.string()),
-                "commune_insee": pc.coalesce(current, source_codes),
-                "departement_code": departement_codes(pc.coalesce(current, source_codes)),
-                "area_m2": geoms.area_m2,
-                "geom": geoms.ewkb,
-            }
-            keep = pa.array(~(geoms.rejected | missing_id))
-            stage.copy({k: pc.filter(v, keep) for k, v in values.items()})
-        finish(path, stage, ["gpu_id"], report, resolver, noun="zones")
-        report.tables.update({f"zoning {c}": n for c, n in sorted(classes.items())})
+        cnig = len(layers) > 1 or path.suffix.lower() == ".shp"
+        if cnig:
+            _documents(conn, path, find_layer(layers, "DOC_URBA"), idurbas, report)
         record_run(conn, report, path)
     return report
+
+
+def _load_zones(
+    conn: Connection, path: Path, layer: Layer, report: ImportReport, source_crs: CRS | None
+) -> set[str]:
+    classes: Counter[str] = Counter()
+    outside: Counter[str] = Counter()
+    idurbas: set[str] = set()
+    stage = Stage(conn, "plu_zone", COLUMNS)
+    resolver = CommuneResolver(conn)
+    rank = 0
+    for batch, crs in read_layer(path, layer, required=("libelle", "typezone")):
+        report.read += batch.num_rows
+        idurba = column(batch, "idurba")
+        ranks = pa.array(
+            [f"{d or 'zone'}:{rank + i + 1}" for i, d in enumerate(idurba.to_pylist())]
+        )
+        rank += batch.num_rows
+        ids = pc.coalesce(column(batch, "gid"), column(batch, "lib_idzone"))
+        if "gid" not in batch.schema.names and "lib_idzone" not in batch.schema.names:
+            ids = pc.if_else(pc.is_null(idurba), ids, ranks)
+        geoms = prepare_geometries(
+            path,
+            geometries_from_wkb(batch),
+            ids.to_pylist(),
+            source_crs or crs,
+            report,
+            kinds=POLYGONAL,
+            required=True,
+        )
+        libelle, typezone = column(batch, "libelle"), column(batch, "typezone")
+        destdomi, libelong = column(batch, "destdomi"), column(batch, "libelong")
+        zoning = []
+        for t, lib, d, long in zip(
+            typezone.to_pylist(),
+            libelle.to_pylist(),
+            destdomi.to_pylist(),
+            libelong.to_pylist(),
+            strict=True,
+        ):
+            zoning.append(zoning_class(t, lib, d, long))
+            if t not in STANDARD_TYPEZONES:
+                outside[f"{t}→{standard_typezone(t) or 'unknown'}"] += 1
+        classes.update(zoning)
+        idurbas |= {d for d in idurba.to_pylist() if d}
+        # A commune's PLU is partition DU_<INSEE>; a PLUi (DU_<SIREN>) spans several.
+        partition = column(batch, "partition")
+        from_partition = pc.extract_regex(partition, r"^DU_(?P<code>[0-9AB]{5})$")
+        from_idurba = pc.extract_regex(idurba, r"^(?P<code>[0-9][0-9AB][0-9]{3})_")
+        source_codes = normalise_insee(
+            pc.coalesce(
+                column(batch, "insee"),
+                pc.struct_field(from_partition, "code"),
+                pc.struct_field(from_idurba, "code"),
+            )
+        )
+        current = resolver.resolve(source_codes)
+        missing_id = pc.is_null(ids).to_numpy(zero_copy_only=False)
+        if missing_id.any():
+            report.rejected["zone without gid, lib_idzone or idurba"] += int(missing_id.sum())
+        values = {
+            "gpu_id": ids,
+            "idurba": idurba,
+            "partition": partition,
+            "libelle": libelle,
+            "libelong": libelong,
+            "typezone": typezone,
+            "destdomi": destdomi,
+            "datvalid": to_date(path, column(batch, "datvalid"), "datvalid"),
+            "zoning_class": pa.array(zoning, pa.string()),
+            "commune_insee": pc.coalesce(current, source_codes),
+            "departement_code": departement_codes(pc.coalesce(current, source_codes)),
+            "area_m2": geoms.area_m2,
+            "geom": geoms.ewkb,
+        }
+        keep = pa.array(~(geoms.rejected | missing_id))
+        stage.copy({k: pc.filter(v, keep) for k, v in values.items()})
+    finish(path, stage, ["gpu_id"], report, resolver, noun="zones")
+    # a document re-delivered is replaced: its zones missing from this delivery go
+    removed = conn.execute(
+        text(
+            f"DELETE FROM plu_zone z WHERE z.idurba = ANY(:d) AND NOT EXISTS "
+            f"(SELECT 1 FROM {stage.name} s WHERE s.gpu_id = z.gpu_id)"
+        ),
+        {"d": sorted(idurbas)},
+    ).rowcount
+    if removed:
+        report.tables["zones no longer in the document, removed"] = removed
+    report.tables.update({f"zoning {c}": n for c, n in sorted(classes.items())})
+    if outside:
+        report.warnings.append(
+            "typezone outside the CNIG standard, read as: "
+            + ", ".join(f"{k} ({n})" for k, n in sorted(outside.items()))
+        )
+    return idurbas
+
+
+def _load_prescriptions(
+    stage: Stage,
+    path: Path,
+    layer: Layer,
+    kind: str,
+    report: ImportReport,
+    source_crs: CRS | None,
+) -> None:
+    local = ImportReport(kind="plu", source=str(path))
+    effects: Counter[str] = Counter()
+    rank = 0
+    for batch, crs in read_layer(path, layer, required=("typepsc",)):
+        local.read += batch.num_rows
+        idurba = column(batch, "idurba")
+        ids = [f"{d or path.stem}/{kind}/{rank + i + 1}" for i, d in enumerate(idurba.to_pylist())]
+        rank += batch.num_rows
+        geoms = prepare_geometries(
+            path,
+            geometries_from_wkb(batch),
+            ids,
+            source_crs or crs,
+            local,
+            kinds=_KINDS[kind],
+            required=True,
+        )
+        typepsc = [normalise_code(v) for v in column(batch, "typepsc").to_pylist()]
+        stypepsc = [normalise_code(v) for v in column(batch, "stypepsc").to_pylist()]
+        missing_code = np.array([t is None for t in typepsc], dtype=bool)
+        if missing_code.any():
+            local.rejected[f"PRESCRIPTION_{kind.upper()} without TYPEPSC"] += int(
+                missing_code.sum()
+            )
+        effect = [prescription_effect(t, s) for t, s in zip(typepsc, stypepsc, strict=True)]
+        effects.update(e for e, bad in zip(effect, missing_code, strict=True) if not bad)
+        codes = normalise_insee(
+            pc.coalesce(
+                column(batch, "insee"),
+                pc.struct_field(
+                    pc.extract_regex(idurba, r"^(?P<code>[0-9][0-9AB][0-9]{3})_"), "code"
+                ),
+            )
+        )
+        values = {
+            "id": pa.array(ids, pa.string()),
+            "idurba": idurba,
+            "kind": pa.array([kind] * batch.num_rows, pa.string()),
+            "typepsc": pa.array(typepsc, pa.string()),
+            "stypepsc": pa.array(stypepsc, pa.string()),
+            "libelle": column(batch, "libelle"),
+            "txt": column(batch, "txt"),
+            "effect": pa.array(effect, pa.string()),
+            "commune_insee": codes,
+            "departement_code": departement_codes(codes),
+            "geom": geoms.ewkb,
+        }
+        keep = pa.array(~(geoms.rejected | missing_code))
+        stage.copy({k: pc.filter(v, keep) for k, v in values.items()})
+    if local.rejected:
+        raise rejection_error(path, local, f"prescriptions ({layer.name})")
+    report.repaired += local.repaired
+    report.tables[f"prescriptions {kind}"] = local.read
+    for name, n in sorted(effects.items()):
+        key = f"prescriptions {name}"
+        report.tables[key] = report.tables.get(key, 0) + n
+
+
+def _documents(
+    conn: Connection, path: Path, layer: Layer | None, idurbas: set[str], report: ImportReport
+) -> None:
+    """One plu_document row per IDURBA: DOC_URBA's attributes when present, else what the
+    IDURBA says (type of document, approval date)."""
+    rows: dict[str, dict] = {}
+    if layer is not None:
+        for batch, _ in read_layer(path, layer, required=("idurba",)):
+            for i, idurba in enumerate(column(batch, "idurba").to_pylist()):
+                if not idurba:
+                    continue
+                rows[idurba] = {
+                    "idurba": idurba,
+                    "typedoc": column(batch, "typedoc")[i].as_py(),
+                    "etat": column(batch, "etat")[i].as_py(),
+                    "nomproc": column(batch, "nomproc")[i].as_py(),
+                    "datappro": to_date(path, column(batch, "datappro"), "datappro")[i].as_py(),
+                    "datefin": to_date(path, column(batch, "datefin"), "datefin")[i].as_py(),
+                }
+    for idurba in sorted(idurbas - set(rows)):
+        match = _IDURBA.match(idurba)
+        datappro = None
+        if match:
+            date = match["date"]
+            try:
+                import datetime
+
+                datappro = datetime.date(int(date[:4]), int(date[4:6]), int(date[6:]))
+            except ValueError:
+                datappro = None
+        rows[idurba] = {
+            "idurba": idurba,
+            "typedoc": match["doc"].upper() if match else None,
+            "etat": None,
+            "nomproc": None,
+            "datappro": datappro,
+            "datefin": None,
+        }
+    for row in rows.values():
+        conn.execute(
+            text(
+                """INSERT INTO plu_document (idurba, typedoc, etat, nomproc, datappro, datefin,
+                                            source)
+                   VALUES (:idurba, :typedoc, :etat, :nomproc, :datappro, :datefin, :source)
+                   ON CONFLICT (idurba) DO UPDATE SET typedoc = EXCLUDED.typedoc,
+                       etat = EXCLUDED.etat, nomproc = EXCLUDED.nomproc,
+                       datappro = EXCLUDED.datappro, datefin = EXCLUDED.datefin,
+                       source = EXCLUDED.source"""
+            ),
+            {**row, "source": str(path)},
+        )
+    report.tables["documents"] = len(rows)

@@ -152,6 +152,21 @@ CRITERIA: tuple[Criterion, ...] = (
         "NAF hectares the parcel would consume (0 on a friche or artificialised land)",
         bins=((1e-6, VERY_POSITIVE), (None, NEGATIVE)),
     ),
+    Criterion(
+        "risk_regulation",
+        "risk_regulation",
+        "regulatory risk plans (PPR, PPRT, geo.land.risks): the strictest zone over 1 % or "
+        "more of the parcel; unknown outside the perimeter of a loaded plan",
+        categories={"interdiction": VERY_NEGATIVE, "prescription": NEGATIVE, "none": NEUTRAL},
+    ),
+    Criterion(
+        "plu_prescriptions",
+        "prescription_effect",
+        "PLU prescriptions on the parcel (geo.land.prescriptions): one that forbids building "
+        "(espace boisé classé, emplacement réservé…) or one that constrains it (heritage, "
+        "landscape…); unknown where the PLU was not loaded from a CNIG delivery",
+        categories={"exclude": VERY_NEGATIVE, "penalise": NEGATIVE, "none": NEUTRAL},
+    ),
     # Mutafriches criteria without an open layer loaded here yet: always unknown, so
     # they lower reliability instead of being guessed.
     Criterion(
@@ -174,11 +189,17 @@ BY_NAME = {c.name: c for c in CRITERIA}
 EXCLUSIONS = {
     "agricultural_or_natural_zoning": "agricultural or natural zoning (and not a friche)",
     "high_flood_hazard": "half of the parcel or more in a high flood hazard class",
+    "risk_plan_interdiction": "half of the parcel or more in a zone where a risk prevention "
+    "plan (PPR, PPRT) forbids building",
+    "plu_prescription_interdiction": "half of the parcel or more under a PLU prescription "
+    "that forbids building (espace boisé classé, emplacement réservé…)",
 }
 # The same rule in SQL, over a parcel_features row ``f`` (kept beside exclusions()).
 EXCLUDED_SQL = (
     "(coalesce(f.zoning_class IN ('agricultural', 'natural'), FALSE)"
-    " AND NOT coalesce(f.on_friche, FALSE) OR coalesce(f.flood_high_share, 0) >= 0.5)"
+    " AND NOT coalesce(f.on_friche, FALSE) OR coalesce(f.flood_high_share, 0) >= 0.5"
+    " OR coalesce(f.risk_interdiction_share, 0) >= 0.5"
+    " OR coalesce(f.prescription_exclude_share, 0) >= 0.5)"
 )
 NOT_EVALUATED = {
     "nature_reserve": "nature reserves (no layer loaded)",
@@ -232,6 +253,10 @@ def exclusions(features: dict[str, Any]) -> list[str]:
         out.append("agricultural_or_natural_zoning")
     if (features.get("flood_high_share") or 0) >= 0.5:
         out.append("high_flood_hazard")
+    if (features.get("risk_interdiction_share") or 0) >= 0.5:
+        out.append("risk_plan_interdiction")
+    if (features.get("prescription_exclude_share") or 0) >= 0.5:
+        out.append("plu_prescription_interdiction")
     return out
 
 
@@ -275,6 +300,10 @@ def explain(features: dict[str, Any], profile: Profile) -> dict[str, Any]:
         "exclusions_not_evaluated": [{"id": k, "label": v} for k, v in NOT_EVALUATED.items()],
         "envelope_impact_ha": _plain(features.get("envelope_impact_ha")),
         "remediation_cost_eur": _plain(features.get("remediation_cost_eur")),
+        # the PLU prescriptions over the parcel, named (code, label, effect, document)
+        "prescriptions": features.get("prescriptions") or [],
+        # the regulatory zones of risk plans (PPR, PPRT) over it, named
+        "risk_zones": features.get("risk_zones") or [],
         "criteria": breakdown,
     }
 

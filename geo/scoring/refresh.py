@@ -25,6 +25,9 @@ from geo.scoring.model import (
 from geo.scoring.profiles import load_profiles
 
 NEAR_M = 2000  # activity zones farther than this all score the same
+# A risk zone or prescription over less than this share of a parcel is digitisation noise
+# along its edge, not a constraint on it (docs/methode.md).
+MIN_SHARE = 0.01
 
 # One pass over the parcels of the scope; each lateral join reads one layer through its
 # GiST index. A layer absent from a département leaves its criterion NULL (unknown).
@@ -33,7 +36,10 @@ INSERT INTO {{features_table}} (
     parcel_id, departement_code, commune_insee, area_ha, compactness, zoning_class,
     on_friche, friche_site_id, in_economic_zone, activity_zone_distance_m, pollution,
     slope_mean_pct, flood_high_share, envelope_impact_ha, remediation_cost_eur,
-    motorway_distance_m, rail_siding)
+    motorway_distance_m, rail_siding,
+    risk_interdiction_share, risk_prescription_share, risk_regulation, risk_zones,
+    prescription_exclude_share, prescription_penalise_share, prescription_effect,
+    prescriptions)
 SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
        4 * pi() * p.area_m2 / nullif(ST_Perimeter(p.geom) ^ 2, 0),
        zone.zoning_class,
@@ -67,10 +73,29 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
                      'pollution inexistante', 'pollution traitée', 'pollution peu probable')
                 THEN {REMEDIATION_CLEAN_EUR_PER_HA}
                 ELSE {REMEDIATION_EUR_PER_HA} END,
-       NULL, NULL
+       NULL, NULL,
+       -- regulatory risk plans (geo.land.risks): known inside a loaded plan's perimeter
+       risk.interdiction_m2 / nullif(p.area_m2, 0),
+       risk.prescription_m2 / nullif(p.area_m2, 0),
+       CASE WHEN risk.interdiction_m2 >= {MIN_SHARE} * p.area_m2 THEN 'interdiction'
+            WHEN risk.prescription_m2 >= {MIN_SHARE} * p.area_m2 THEN 'prescription'
+            WHEN risk.covered THEN 'none' END,
+       risk.zones,
+       -- PLU prescriptions (geo.land.prescriptions): known where the zone under the parcel
+       -- comes from a CNIG delivery (its document is in plu_document)
+       CASE WHEN zone.documented THEN coalesce(psc.exclude_m2, 0) / nullif(p.area_m2, 0) END,
+       CASE WHEN zone.documented THEN coalesce(psc.penalise_m2, 0) / nullif(p.area_m2, 0) END,
+       CASE WHEN zone.documented IS NOT TRUE THEN NULL
+            WHEN psc.exclude_m2 >= {MIN_SHARE} * p.area_m2 OR psc.exclude_other THEN 'exclude'
+            WHEN psc.penalise_m2 >= {MIN_SHARE} * p.area_m2 OR psc.penalise_other
+            THEN 'penalise'
+            ELSE 'none' END,
+       psc.list
 FROM parcel p
 LEFT JOIN LATERAL (
-    SELECT z.zoning_class FROM plu_zone z
+    SELECT z.zoning_class,
+           EXISTS (SELECT 1 FROM plu_document d WHERE d.idurba = z.idurba) AS documented
+    FROM plu_zone z
     WHERE z.geom && p.geom AND ST_Intersects(z.geom, ST_PointOnSurface(p.geom)) LIMIT 1
 ) zone ON TRUE
 LEFT JOIN LATERAL (  -- a friche outline under the parcel
@@ -123,6 +148,38 @@ LEFT JOIN LATERAL (
     FROM parcel_hazard h WHERE h.parcel_id = p.id AND h.hazard = 'flood'
     HAVING count(*) > 0
 ) flood ON TRUE
+LEFT JOIN LATERAL (
+    SELECT coalesce(ST_Area(ST_Union(ST_Intersection(z.geom, p.geom))
+                    FILTER (WHERE z.regulatory_class = 'interdiction')), 0) AS interdiction_m2,
+           coalesce(ST_Area(ST_Union(ST_Intersection(z.geom, p.geom))
+                    FILTER (WHERE z.regulatory_class = 'prescription')), 0) AS prescription_m2,
+           TRUE AS covered,
+           -- the regulatory zones over the parcel, named (plan, document, class, hazard)
+           jsonb_agg(DISTINCT jsonb_build_object(
+               'document', z.document, 'plan', z.plan, 'class', z.regulatory_class,
+               'hazard', z.hazard_family, 'code', z.code, 'label', z.label,
+               'approved_on', z.approved_on))
+               FILTER (WHERE z.layer = 'zone_reg') AS zones
+    FROM risk_zone z
+    WHERE z.layer IN ('zone_reg', 'perimetre') AND z.geom && p.geom
+      AND ST_Intersects(z.geom, p.geom)
+    HAVING count(*) > 0
+) risk ON TRUE
+LEFT JOIN LATERAL (
+    SELECT ST_Area(ST_Union(ST_Intersection(r.geom, p.geom))
+                   FILTER (WHERE r.effect = 'exclude' AND r.kind = 'surf')) AS exclude_m2,
+           ST_Area(ST_Union(ST_Intersection(r.geom, p.geom))
+                   FILTER (WHERE r.effect = 'penalise' AND r.kind = 'surf')) AS penalise_m2,
+           coalesce(bool_or(r.effect = 'exclude' AND r.kind <> 'surf'), FALSE) AS exclude_other,
+           coalesce(bool_or(r.effect = 'penalise' AND r.kind <> 'surf'), FALSE)
+               AS penalise_other,
+           jsonb_agg(DISTINCT jsonb_build_object(
+               'typepsc', r.typepsc, 'stypepsc', r.stypepsc, 'label', r.libelle,
+               'effect', r.effect, 'geometry', r.kind, 'document', r.idurba)) AS list
+    FROM plu_prescription r
+    WHERE zone.documented IS TRUE AND r.geom && p.geom AND ST_Intersects(r.geom, p.geom)
+    HAVING count(*) > 0
+) psc ON TRUE
 WHERE {{scope}}
 """
 

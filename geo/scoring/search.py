@@ -21,7 +21,10 @@ from geo.scoring.sites import Parcel, Site, WalkTooLong, grow_sites
 _FEATURE_COLUMNS = (
     "area_ha, compactness, zoning_class, on_friche, friche_site_id, in_economic_zone, "
     "activity_zone_distance_m, pollution, slope_mean_pct, flood_high_share, "
-    "envelope_impact_ha, remediation_cost_eur, motorway_distance_m, rail_siding"
+    "envelope_impact_ha, remediation_cost_eur, motorway_distance_m, rail_siding, "
+    "risk_interdiction_share, risk_prescription_share, risk_regulation, risk_zones, "
+    "prescription_exclude_share, prescription_penalise_share, prescription_effect, "
+    "prescriptions"
 )
 SORTS = {
     "-score": "s.score DESC NULLS LAST, s.parcel_id",
@@ -41,6 +44,9 @@ class Filters:
     min_area_ha: float | None = None
     max_area_ha: float | None = None
     zoning: str | None = None
+    # drop parcels in this zoning class; those whose zoning is unknown (no PLU loaded
+    # there) are kept, their breakdown saying the zoning is not known
+    exclude_zoning: str | None = None
     on_friche: bool | None = None
     min_score: float | None = None
     include_excluded: bool = False
@@ -59,8 +65,8 @@ class Filters:
             params["epci"] = self.epci
         if self.territoire_industrie:
             clauses.append(
-                "s.commune_insee IN (SELECT c.insee FROM commune c JOIN epci e "
-                "ON e.siren = c.epci_siren WHERE e.territoire_industrie_id = :ti)"
+                "s.commune_insee IN (SELECT insee FROM territoire_industrie_commune "
+                "WHERE territoire_industrie_id = :ti)"
             )
             params["ti"] = self.territoire_industrie
         if self.bbox:
@@ -75,6 +81,9 @@ class Filters:
         if self.zoning:
             clauses.append("f.zoning_class = :zoning")
             params["zoning"] = self.zoning
+        if self.exclude_zoning:
+            clauses.append("f.zoning_class IS DISTINCT FROM :exclude_zoning")
+            params["exclude_zoning"] = self.exclude_zoning
         if self.on_friche is not None:
             clauses.append("coalesce(f.on_friche, FALSE) = :on_friche")
             params["on_friche"] = self.on_friche
@@ -114,7 +123,7 @@ def _source(profile: Profile, custom: bool) -> tuple[str, dict[str, Any]]:
 def _joins(filters: Filters) -> str:
     """Only the tables the filters need: counting 100,000 rows must not read their geometry."""
     joins = ""
-    if filters.zoning or filters.on_friche is not None:
+    if filters.zoning or filters.exclude_zoning or filters.on_friche is not None:
         joins += " JOIN parcel_features f ON f.parcel_id = s.parcel_id"
     if filters.bbox:
         joins += " JOIN parcel p ON p.departement_code = s.departement_code AND p.id = s.parcel_id"

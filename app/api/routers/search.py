@@ -81,6 +81,7 @@ def _filters(
     on_friche: bool | None = None,
     min_score: float | None = None,
     include_excluded: bool = False,
+    exclude_zoning: str | None = None,
 ) -> Filters:
     if min_area is not None and max_area is not None and min_area > max_area:
         raise InvalidParameter("min_area must not exceed max_area")
@@ -93,6 +94,7 @@ def _filters(
         min_area_ha=min_area,
         max_area_ha=max_area,
         zoning=zoning,
+        exclude_zoning=exclude_zoning,
         on_friche=on_friche,
         min_score=min_score,
         include_excluded=include_excluded,
@@ -118,6 +120,10 @@ def search_ranked_parcels(
     min_area: Annotated[float | None, Query(ge=0, description="hectares")] = None,
     max_area: Annotated[float | None, Query(ge=0, description="hectares")] = None,
     zoning: Zoning | None = None,
+    exclude_zoning: Annotated[
+        Zoning | None,
+        Query(description="drop this zoning class (parcels of unknown zoning are kept)"),
+    ] = None,
     on_friche: bool | None = None,
     min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
     include_excluded: bool = False,
@@ -138,6 +144,7 @@ def search_ranked_parcels(
         on_friche,
         min_score,
         include_excluded,
+        exclude_zoning,
     )
     parcels, matched = search_parcels(
         conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom

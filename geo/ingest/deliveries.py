@@ -1,0 +1,137 @@
+"""Reading the layers of a standard delivery as published: a zip of shapefiles, a folder
+of shapefiles, or a single vector file (GeoJSON, GeoPackage, shapefile).
+
+Layers are found by the name their standard gives them, whatever the case and the
+prefix or suffix the producer added (``30014_ZONE_URBA_20171013.shp``,
+``N_ZONE_REG_PPRN_20180003_S_038.shp``). Field names come out lower-case, whichever
+case the CNIG version used.
+
+Shapefile text encoding: the ``.cpg`` file when there is one (GDAL reads it; ``1252``,
+``UTF-8``, ``ISO-8859-1``…), else the DBF's language driver id, else UTF-8 if the
+table's bytes decode as UTF-8, else Windows-1252 (what French desktop GIS write).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyogrio
+from pyogrio.errors import DataSourceError, FieldError
+from pyproj import CRS
+
+from geo.crs import WGS84
+from geo.ingest.errors import LoaderError
+
+VECTOR_SUFFIXES = (".shp", ".geojson", ".json", ".gpkg", ".dbf")
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str  # the file's name inside the delivery
+    gdal_path: str
+    encoding: str | None  # forced encoding (no .cpg, no LDID), else None: GDAL decides
+    members: tuple[str, ...]  # every file of the delivery (to find the .cpg, .dbf…)
+
+
+def list_layers(path: Path) -> list[Layer]:
+    """Every vector layer of a delivery (zip, folder or single file)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+        return [
+            Layer(f, str(path / f), _encoding(path, f, files, None), tuple(files))
+            for f in files
+            if f.lower().endswith(VECTOR_SUFFIXES) and not _is_shapefile_dbf(f, files)
+        ]
+    if not path.is_file():
+        raise LoaderError(f"{path}: no such file or folder")
+    if path.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                files = sorted(n for n in archive.namelist() if not n.endswith("/"))
+                bad = archive.testzip()
+                if bad is not None:
+                    raise LoaderError(f"{path}: damaged zip archive (member {bad})")
+                return [
+                    Layer(
+                        f, f"/vsizip/{path}/{f}", _encoding(path, f, files, archive), tuple(files)
+                    )
+                    for f in files
+                    if f.lower().endswith(VECTOR_SUFFIXES) and not _is_shapefile_dbf(f, files)
+                ]
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise LoaderError(f"{path}: not a readable zip archive ({exc})") from exc
+    return [Layer(path.name, str(path), None, (path.name,))]
+
+
+def find_layer(layers: list[Layer], pattern: str) -> Layer | None:
+    """The layer whose file name contains ``pattern`` as a word (case-insensitive)."""
+    regex = re.compile(rf"(?:^|[^A-Z]){pattern}(?:[^A-Z]|$)", re.IGNORECASE)
+    found = [layer for layer in layers if regex.search(Path(layer.name).stem)]
+    shp = [layer for layer in found if layer.name.lower().endswith(".shp")]
+    chosen = shp or found
+    return chosen[0] if chosen else None
+
+
+def _is_shapefile_dbf(name: str, files: list[str]) -> bool:
+    """A .dbf beside a .shp is read through the .shp."""
+    if not name.lower().endswith(".dbf"):
+        return False
+    stem = name[:-4].lower()
+    return any(f.lower() == stem + ".shp" for f in files)
+
+
+def _encoding(
+    path: Path, name: str, files: list[str], archive: zipfile.ZipFile | None
+) -> str | None:
+    if not name.lower().endswith((".shp", ".dbf")):
+        return None
+    stem = name[:-4].lower()
+    lookup = {f.lower(): f for f in files}
+    if stem + ".cpg" in lookup:
+        return None  # GDAL reads the .cpg
+    dbf = lookup.get(stem + ".dbf")
+    if dbf is None:
+        return None
+    data = archive.read(dbf) if archive else (path / dbf).read_bytes()
+    if len(data) > 29 and data[29] != 0:
+        return None  # the DBF's language driver id says it
+    try:
+        data.decode("utf-8")
+        return "UTF-8"
+    except UnicodeDecodeError:
+        return "CP1252"
+
+
+def read_layer(
+    source: Path, layer: Layer, *, required: tuple[str, ...] = (), batch_size: int = 10_000
+) -> Iterator[tuple[pa.RecordBatch, CRS]]:
+    """Stream a layer: batches with lower-case field names and ``wkb_geometry`` (absent for
+    a plain table), and the layer's CRS (WGS84 when it declares none)."""
+    options = {"encoding": layer.encoding} if layer.encoding else {}
+    try:
+        with pyogrio.open_arrow(
+            layer.gdal_path, batch_size=batch_size, use_pyarrow=True, **options
+        ) as (meta, reader):
+            fields = [f.lower() for f in meta["fields"]]
+            missing = [f for f in required if f not in fields]
+            if missing:
+                raise LoaderError(
+                    f"{source}: layer {layer.name}: missing propert(ies) {', '.join(missing)}"
+                )
+            crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else CRS.from_epsg(WGS84)
+            geometry = meta.get("geometry_name") or "wkb_geometry"
+            for batch in reader:
+                names = [
+                    "wkb_geometry" if n in (geometry, "wkb_geometry") else n.lower()
+                    for n in batch.schema.names
+                ]
+                yield batch.rename_columns(names), crs
+    except (DataSourceError, FieldError, OSError, pa.ArrowException, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LoaderError(f"{source}: layer {layer.name} is not readable ({first})") from exc

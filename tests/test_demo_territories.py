@@ -1,0 +1,136 @@
+"""The demo territories: what `foncier import demo` loads where the layers overlap, and the
+README's searches reproduced on it (same steps: app.services.demo)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from app.services.demo import demo_steps
+from app.settings import Settings
+from geo.scoring.refresh import refresh_scores
+from tests.conftest import DATA, Databases, engine_for
+
+DEMO_COMMUNES = ("91027", "91326", "91432", "91479")  # TI Grand-Orly Seine Bièvre
+MGP = "200054781"  # their EPCI in the COG reference: the Métropole du Grand Paris
+
+# The README's EPCI search, "2 ha or more, not in a housing zone" (README, "A search on
+# the demo territory"): its real answer on the demo data.
+README_SEARCH = f"/parcels/search?epci={MGP}&min_area=2&exclude_zoning=housing&limit=5"
+README_MATCHED = 81
+README_TOP = [
+    "910270000A0125",
+    "910270000A0229",
+    "910270000A0233",
+    "910270000D0395",
+    "910270000O0026",
+]
+
+
+@pytest.fixture(scope="module")
+def demo_url(databases: Databases, template_db: str) -> str:
+    url = databases.create(f"{template_db}_ground_demo", template=template_db)
+    engine = engine_for(url)
+    for path, load in demo_steps(DATA, with_admin=False):  # the template holds admin
+        load(engine, path)
+    refresh_scores(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def demo_client(base_settings: Settings, demo_url: str) -> Iterator[TestClient]:
+    from app.api.main import create_app
+
+    app = create_app(base_settings.model_copy(update={"database_url": demo_url}))
+    with TestClient(app) as client:
+        yield client
+    app.state.engine.dispose()
+
+
+def test_readme_epci_search(demo_client: TestClient) -> None:
+    answer = demo_client.get(README_SEARCH).json()
+    assert answer["numberMatched"] == README_MATCHED
+    assert [f["id"] for f in answer["features"]] == README_TOP
+    top = answer["features"][0]["properties"]
+    assert top["commune"] in DEMO_COMMUNES and top["area_ha"] >= 2
+    # no PLU is published offline for these communes: the zoning is "not loaded here",
+    # never guessed, and reliability says how much is known
+    zoning = next(c for c in top["criteria"] if c["criterion"] == "zoning")
+    assert (zoning["known"], zoning["value"]) == (False, None)
+    assert top["reliability"] < 0.5
+
+
+def test_the_territoire_industrie_search_gives_the_same_parcels(demo_client: TestClient) -> None:
+    by_ti = demo_client.get(
+        "/parcels/search?territoire_industrie=ti-1104&min_area=2&exclude_zoning=housing&limit=5"
+    ).json()
+    assert by_ti["numberMatched"] == README_MATCHED
+    assert [f["id"] for f in by_ti["features"]] == README_TOP
+
+
+def test_exclude_zoning_drops_housing_only(demo_client: TestClient) -> None:
+    everything = demo_client.get("/parcels/search?commune=17345&include_excluded=true").json()
+    no_housing = demo_client.get(
+        "/parcels/search?commune=17345&include_excluded=true&exclude_zoning=housing"
+    ).json()
+    assert everything["numberMatched"] == no_housing["numberMatched"] == 0  # no parcels there
+    bad = demo_client.get("/parcels/search?epci=200054781&exclude_zoning=factory")
+    assert bad.status_code == 400 or bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+
+
+def test_trajectory_of_the_real_territoire_industrie(demo_client: TestClient) -> None:
+    answer = demo_client.get("/trajectories/territoire_industrie/ti-1104").json()
+    assert answer["territory"]["name"] == "Grand-Orly Seine Bièvre"
+    assert answer["communes"] >= 4
+    # no NAF consumption file covers these communes offline: said, not invented
+    assert answer["communes_without_data"] == answer["communes"]
+    missing = demo_client.get("/trajectories/territoire_industrie/ti-9999")
+    assert missing.status_code == 404
+
+
+def test_the_map_layer_of_territoires_industrie(demo_client: TestClient) -> None:
+    collection = demo_client.get("/collections/territoires-industrie/items?limit=200").json()
+    assert collection["numberMatched"] == 149
+    feature = demo_client.get("/collections/territoires-industrie/items/ti-1104").json()
+    assert feature["id"] == "ti-1104" and feature["geometry"]["type"] == "MultiPolygon"
+    assert feature["properties"]["members"] == [
+        {"siren": "200058014", "name": "EPT Grand-Orly Seine Bièvre", "resolved_as": "unknown"}
+    ]
+    commune = demo_client.get("/communes/91027").json()
+    assert commune["properties"]["territoires_industrie"] == ["ti-1104"]
+    # the map's TI layer: the vector tile over Orly holds the outline, one far away none
+    lon, lat, z = 2.37, 48.72, 10
+    x = int((lon + 180) / 360 * 2**z)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
+    tile = demo_client.get(f"/tiles/territoires-industrie/{z}/{x}/{y}.mvt")
+    assert tile.status_code == 200 and b"ti-1104" in tile.content
+    atlantic = demo_client.get("/tiles/territoires-industrie/10/400/400.mvt")
+    assert b"ti-1104" not in atlantic.content
+
+
+def test_demo_loads_the_overlapping_territory(demo_url: str) -> None:
+    engine = engine_for(demo_url)
+    with engine.connect() as conn:
+        parcels = dict(
+            conn.execute(
+                text("SELECT commune_insee, count(*) FROM parcel GROUP BY 1 ORDER BY 1")
+            ).all()
+        )
+        located = set(
+            conn.execute(
+                text("SELECT insee FROM territoire_industrie_commune "
+                     "WHERE territoire_industrie_id = 'ti-1104'")
+            ).scalars()
+        )  # fmt: skip
+    engine.dispose()
+    assert parcels == {
+        "27412": 1990, "91027": 6759, "91216": 4241, "91326": 2859, "91432": 5166,
+        "91479": 2857,
+    }  # fmt: skip
+    assert set(DEMO_COMMUNES) <= located
