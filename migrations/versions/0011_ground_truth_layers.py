@@ -1,7 +1,7 @@
 """Real Territoires d'industrie (outline, members), PLU documents and prescriptions,
 regulatory risk zones (PPR, PPRT) and their per-parcel features
 
-Revision ID: 0011b
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-23
 
@@ -14,7 +14,7 @@ from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
-revision = "0011b"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
