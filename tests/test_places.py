@@ -1,0 +1,91 @@
+"""The place search behind the page's search box (GET /places), on the real administrative
+reference (every French commune, EPCI, département and région)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from tests.conftest import engine_for
+
+
+def test_paray_finds_paray_vieille_poste(api_client: TestClient) -> None:
+    response = api_client.get("/places", params={"q": "paray"})
+    assert response.status_code == 200
+    places = response.json()
+    # names starting with "Paray" first, larger first (Paray-le-Monial has a few hundred
+    # more inhabitants), then a word starting with it (Saint-Léger-lès-Paray)
+    names = [p["name"] for p in places]
+    assert names[:2] == ["Paray-le-Monial", "Paray-Vieille-Poste"]
+    assert all(n.startswith("Paray") for n in names[:-1]) and names[-1].endswith("-Paray")
+    paray = places[1]
+    assert paray["level"] == "commune" and paray["code"] == "91479"
+    min_lon, min_lat, max_lon, max_lat = paray["bbox"]  # the Essonne boundaries are loaded
+    assert 2.3 < min_lon < max_lon < 2.5 and 48.6 < min_lat < max_lat < 48.8
+
+
+def test_accents_case_and_hyphens_do_not_matter(api_client: TestClient) -> None:
+    for q in ("EPINAY-SUR-ORGE", "épinay sur orge", "Epinay sur Orge"):
+        first = api_client.get("/places", params={"q": q}).json()[0]
+        assert (first["level"], first["code"], first["name"]) == (
+            "commune",
+            "91216",
+            "Épinay-sur-Orge",
+        ), q
+
+
+def test_every_level_is_found(api_client: TestClient) -> None:
+    levels = {
+        q: {(p["level"], p["name"]) for p in api_client.get("/places", params={"q": q}).json()}
+        for q in ("essonne", "ile de france", "paris saclay", "91")
+    }
+    assert ("departement", "Essonne") in levels["essonne"]
+    assert ("region", "Île-de-France") in levels["ile de france"]
+    assert any(level == "epci" and "Paris-Saclay" in name for level, name in levels["paris saclay"])
+    assert ("departement", "Essonne") in levels["91"]  # by code
+
+
+def test_territoires_d_industrie_are_found(fresh_engine, base_settings) -> None:
+    with fresh_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO territoire_industrie (id, name, region_code) "
+                "VALUES ('TI-TEST', 'Vallée de la Seine (synthétique)', '11')"
+            )
+        )
+    from app.services.places import search_places
+
+    with fresh_engine.connect() as conn:
+        found = search_places(conn, "vallee de la SEINE")
+    assert found[0]["level"] == "territoire_industrie" and found[0]["code"] == "TI-TEST"
+
+
+def test_the_index_answers_in_milliseconds(demo_db_url: str) -> None:
+    engine = engine_for(demo_db_url)
+    with engine.connect() as conn:
+        plan = "\n".join(
+            conn.execute(
+                text("EXPLAIN SELECT insee FROM commune WHERE name_folded LIKE '%paray%'")
+            ).scalars()
+        )
+        from app.services.places import search_places
+
+        search_places(conn, "paray")  # warm
+        started = time.perf_counter()
+        for _ in range(10):
+            search_places(conn, "saint")
+        elapsed = (time.perf_counter() - started) / 10
+    engine.dispose()
+    assert "commune_name_fold_idx" in plan
+    assert elapsed < 0.02, f"{elapsed * 1000:.0f} ms a search"
+
+
+def test_bad_queries_are_problems(api_client: TestClient) -> None:
+    for params in ({"q": "a"}, {"q": "x" * 81}, {"q": "--"}, {"q": "ab", "limit": 0}, {}):
+        response = api_client.get("/places", params=params)
+        assert response.status_code == 422, params
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert api_client.get("/places", params={"q": "%_\\%"}).status_code in (200, 422)
+    assert api_client.get("/places", params={"q": "zzqqxxyy"}).json() == []
