@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,16 @@ class Settings(BaseSettings):
     # request's Host header, which the client chooses.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
 
+    # The map page's basemap: none by default (the page then needs nothing outside the
+    # service). "raster": FONCIER_BASEMAP_URL is an XYZ/WMTS tile URL with {z}, {x}, {y}, e.g.
+    # IGN's Plan IGN: https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0
+    # &LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&STYLE=normal&TILEMATRIXSET=PM
+    # &FORMAT=image/png&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}
+    # "vector": FONCIER_BASEMAP_URL is a MapLibre style JSON, drawn under Foncier's layers.
+    basemap_kind: Literal["none", "raster", "vector"] = "none"
+    basemap_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    basemap_attribution: str = Field(default="", max_length=500)
+
     # Where the shipped demo data lives.
     data_dir: Path = PROJECT_DIR / "data"
 
@@ -61,6 +72,12 @@ class Settings(BaseSettings):
     # refused. Per-territory roles come later; until then one administrator.
     admin_token: str | None = Field(default=None, min_length=16)
     admin_name: str = "admin"
+
+    @model_validator(mode="after")
+    def _check_basemap(self) -> Settings:
+        if self.basemap_kind != "none" and not self.basemap_url:
+            raise ValueError("FONCIER_BASEMAP_KIND needs FONCIER_BASEMAP_URL")
+        return self
 
     @model_validator(mode="after")
     def _check_paging(self) -> Settings:
