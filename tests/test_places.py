@@ -73,19 +73,74 @@ def test_the_index_answers_in_milliseconds(demo_db_url: str) -> None:
         from app.services.places import search_places
 
         search_places(conn, "paray")  # warm
-        started = time.perf_counter()
-        for _ in range(10):
-            search_places(conn, "saint")
-        elapsed = (time.perf_counter() - started) / 10
+        timings = {}
+        for q in ("paray", "saint"):  # 6 and 4,443 communes match
+            started = time.perf_counter()
+            for _ in range(10):
+                search_places(conn, q)
+            timings[q] = (time.perf_counter() - started) / 10
     engine.dispose()
     assert "commune_name_fold_idx" in plan
-    assert elapsed < 0.02, f"{elapsed * 1000:.0f} ms a search"
+    # generous bounds for a shared machine (bench/places.py measures: ~3 and ~15 ms)
+    assert timings["paray"] < 0.03 and timings["saint"] < 0.1, timings
 
 
 def test_bad_queries_are_problems(api_client: TestClient) -> None:
-    for params in ({"q": "a"}, {"q": "x" * 81}, {"q": "--"}, {"q": "ab", "limit": 0}, {}):
+    for params in (
+        {"q": "a"},
+        {"q": "le"},
+        {"q": "x" * 81},
+        {"q": "--"},
+        {"q": "abc", "limit": 0},
+        {},
+    ):
         response = api_client.get("/places", params=params)
         assert response.status_code == 422, params
         assert response.headers["content-type"].startswith("application/problem+json")
     assert api_client.get("/places", params={"q": "%_\\%"}).status_code in (200, 422)
     assert api_client.get("/places", params={"q": "zzqqxxyy"}).json() == []
+
+
+def test_page_config_offers_every_search_filter_of_the_api(api_client: TestClient) -> None:
+    """Filters come from the OpenAPI document: one added to /parcels/search (land_use,
+    owner…) becomes a field of the page's form with no change to the page."""
+    config = api_client.get("/page/config").json()
+    operation = api_client.get("/openapi.json").json()["paths"]["/parcels/search"]["get"]
+    from app.api.routers.home import _PAGE_OWN_PARAMETERS
+
+    expected = [p["name"] for p in operation["parameters"] if p["name"] not in _PAGE_OWN_PARAMETERS]
+    assert [f["name"] for f in config["search_filters"]] == expected
+    assert {"min_area", "max_area", "zoning", "on_friche", "min_score"} <= set(expected)
+    zoning = next(f for f in config["search_filters"] if f["name"] == "zoning")
+    assert zoning["type"] == "enum" and "activity" in zoning["enum"]
+    assert config["basemap"] is None  # none by default: the page needs nothing outside
+    assert config["default_profile"] in {p["id"] for p in config["profiles"]}
+
+
+def test_basemap_setting(base_settings, demo_db_url: str) -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from app.api.main import create_app
+
+    url = "https://data.geopf.fr/wmts?LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
+    settings = base_settings.model_copy(
+        update={
+            "database_url": demo_db_url,
+            "basemap_kind": "raster",
+            "basemap_url": url,
+            "basemap_attribution": "© IGN – Plan IGN",
+        }
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        basemap = client.get("/page/config").json()["basemap"]
+    app.state.engine.dispose()
+    assert basemap == {"kind": "raster", "url": url, "attribution": "© IGN – Plan IGN"}
+    with pytest.raises(ValidationError):
+        type(base_settings)(basemap_kind="raster")  # a kind without its URL
+
+
+def test_me_says_who_the_token_is(api_client: TestClient) -> None:
+    assert api_client.get("/me").status_code == 401
+    assert api_client.get("/me", headers={"Authorization": "Bearer nope"}).status_code == 401

@@ -19,6 +19,7 @@ from geo.crs import WGS84
 from geo.errors import Invalid
 
 MIN_CHARS = 2
+MIN_NAME_CHARS = 3
 MAX_CHARS = 80
 MAX_SUGGESTIONS = 20
 
@@ -69,8 +70,9 @@ def search_places(conn: Connection, q: str, limit: int = 10) -> list[dict[str, A
         raise Invalid(f"limit must be between 1 and {MAX_SUGGESTIONS}")
     by_code = bool(re.fullmatch(r"[0-9][0-9AB]?[0-9]*|[0-9A-Z-]+[0-9]", q.upper()))
     folded = conn.execute(text("SELECT place_fold(:q)"), {"q": q}).scalar_one().strip()
-    if not by_code and len(folded) < MIN_CHARS:
-        raise Invalid("q must contain letters or digits")
+    if not by_code and len(folded) < MIN_NAME_CHARS:
+        # under three characters a trigram index cannot help: every name would be read
+        raise Invalid(f"a name needs at least {MIN_NAME_CHARS} letters (codes: 2 characters)")
     pattern = "%" + folded.replace("\\", "").replace("%", "").replace("_", "\\_") + "%"
     union = " UNION ALL ".join(_candidates(level, by_code) for level in _LEVELS)
     outline = " ".join(

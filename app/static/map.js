@@ -274,7 +274,8 @@ function showSuggestions() {
 async function suggest() {
   const q = $("#place").value.trim();
   const mine = ++typed;
-  if (q.length < 2) { suggestions = []; showSuggestions(); return; }
+  // names from 3 letters, codes (91, 2A…) from 2 characters
+  if (q.length < (/^[0-9]/.test(q) ? 2 : 3)) { suggestions = []; showSuggestions(); return; }
   try {
     const found = await api(`/places?q=${encodeURIComponent(q)}&limit=8`, { auth: false });
     if (mine !== typed) return; // an older answer
