@@ -115,7 +115,7 @@ def test_the_page_as_a_tool_in_headless_chromium(page_server: str, page_db: str)
         "epciName": ledger["epciName"],
         "profile": "logistics",
         "minArea": 0.5,
-        "siteArea": 2,
+        "siteArea": 10,
         "prefectureToken": ledger["prefectureToken"],
         "projectId": ledger["projectId"],
     }

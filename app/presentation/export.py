@@ -33,6 +33,21 @@ MEDIA_TYPES = {
     "geojson": "application/geo+json",
     "gpkg": "application/geopackage+sqlite3",
 }
+# The OpenAPI "content" of an answer that may be an export (besides its JSON).
+EXPORT_CONTENT: dict[str, Any] = {
+    MEDIA_TYPES["csv"].split(";")[0]: {"schema": {"type": "string"}},
+    MEDIA_TYPES["gpkg"]: {"schema": {"type": "string", "format": "binary"}},
+}
+
+
+def with_exports(responses: dict[Any, Any], json_type: str = "application/json") -> dict:
+    """``responses`` whose 200 also documents the export media types."""
+    ok = responses.get(200, {"description": "Successful Response"})
+    content = {json_type: {}, **ok.get("content", {}), **EXPORT_CONTENT}
+    content.setdefault("application/geo+json", {"schema": {"type": "object"}})
+    return {**responses, 200: {**ok, "content": content}}
+
+
 # An export is one request: past this many features, narrow the search (or page the JSON).
 MAX_EXPORT_FEATURES = 100_000
 EXPORT_PAGE = 2_000

@@ -434,7 +434,9 @@ async function runSearch() {
     const answer = await api(`${path}?${params}`, { auth: false });
     results = answer.features;
     showResults(answer);
-    map.getSource("results").setData({ type: "FeatureCollection", features: results });
+    // the feature's id as a property too: the map's hover state and clicks key on it
+    map.getSource("results").setData({ type: "FeatureCollection",
+      features: results.map((f) => ({ ...f, properties: { ...f.properties, id: String(f.id) } })) });
     if (results.length) {
       const b = results.map((f) => bboxOf(f.geometry)).reduce((a, c) =>
         [Math.min(a[0], c[0]), Math.min(a[1], c[1]), Math.max(a[2], c[2]), Math.max(a[3], c[3])]);
@@ -667,7 +669,7 @@ async function openDossier(key) {
   try {
     $("#dossier-body").innerHTML = kind === "site" ? await siteDossier(id) : await parcelDossier(id);
     section.dataset[kind] = id;
-    hover(id);
+    if (results.some((f) => String(f.id) === id)) hover(id);
   } catch (error) {
     $("#dossier-body").innerHTML = `<h2 id="dossier-title">Dossier</h2><p class="error">${esc(error.message)}</p>`;
   }
@@ -901,7 +903,13 @@ async function main() {
   if (state.place) $("#place").value = state.place.name;
   await login();
   map.once("load", async () => {
-    if (!location.hash && !state.place) {
+    if (!location.hash && state.place) {
+      // a shared link without a map position: frame the place it names
+      api(`/places?q=${encodeURIComponent(state.place.code)}&limit=20`, { auth: false }).then((found) => {
+        const place = found.find((p) => p.level === state.place.level && p.code === state.place.code);
+        if (place) frame(place.bbox);
+      }).catch(() => {});
+    } else if (!location.hash) {
       api("/collections/parcels", { auth: false }).then((c) => {
         frame(c.extent && c.extent.spatial.bbox[0]);
       }).catch(() => {});

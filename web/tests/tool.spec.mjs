@@ -138,7 +138,8 @@ try {
     null, { timeout: TIMEOUT });
   summary.sites = await page.locator("#results-table tbody tr").count();
   summary.sitesDrawn = await page.evaluate(() => new Set(
-    window.foncierMap.queryRenderedFeatures({ layers: ["results-line"] }).map((f) => f.id)).size);
+    window.foncierMap.queryRenderedFeatures({ layers: ["results-line"] })
+      .map((f) => f.properties.id).filter((id) => id && id.startsWith("site-"))).size);
   await page.click("#results-table a[data-open='site:site-1']");
   await page.waitForSelector("#dossier[data-site=site-1]", { timeout: TIMEOUT });
   await page.screenshot({ path: shot("04-sites.png") });

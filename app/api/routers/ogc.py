@@ -19,7 +19,7 @@ from app.api.responses import (
     base_url,
     link_to,
 )
-from app.presentation.export import export_items
+from app.presentation.export import export_items, with_exports
 from app.presentation.geojson import feature_collection
 from app.services.features import COLLECTIONS, Collection, ItemsQuery, item, items_page
 from geo.errors import NotFound
@@ -133,7 +133,7 @@ def queryables(collection: CollectionDep, request: Request) -> dict[str, Any]:
 @router.get(
     "/collections/{collection_id}/items",
     response_class=GeoJSONResponse,
-    responses=COLLECTION_RESPONSE,
+    responses=with_exports(COLLECTION_RESPONSE, "application/geo+json"),
     summary="Features of a collection, in id order, paged by the `next` link",
     description=(
         "Besides `bbox`, `limit` and `cursor`, any of the collection's queryables can be "

@@ -25,6 +25,7 @@ from app.presentation.export import (
     describe,
     export_response,
     prop,
+    with_exports,
 )
 from geo.land.zoning import CLASSES as ZONING_CLASSES
 from geo.scoring.model import CRITERIA
@@ -163,7 +164,11 @@ Departement = Annotated[str | None, Query(pattern=r"^[0-9][0-9AB][0-9]?$")]
 Ti = Annotated[str | None, Query(min_length=1, max_length=20)]
 
 
-@router.get("/parcels/search", summary="Parcels ranked for industry, with each score explained")
+@router.get(
+    "/parcels/search",
+    summary="Parcels ranked for industry, with each score explained",
+    responses=with_exports({}),
+)
 def parcels_search(
     request: Request,
     conn: ConnectionDep,
@@ -231,7 +236,11 @@ def read_parcel_score(
     return parcel_score(conn, parcel_id, chosen)
 
 
-@router.get("/sites/search", summary="Candidate sites: contiguous eligible parcels reaching a size")
+@router.get(
+    "/sites/search",
+    summary="Candidate sites: contiguous eligible parcels reaching a size",
+    responses=with_exports({}),
+)
 def sites_search(
     conn: ConnectionDep,
     bbox: BBoxDep,
