@@ -63,11 +63,8 @@ function say(message, error = false) {
 // A problem document (RFC 9457) as one readable sentence.
 function problemText(body, status) {
   if (!body || typeof body !== "object") return `Erreur HTTP ${status}`;
-  const parts = [body.title, body.detail].filter(Boolean);
-  for (const e of body.errors || []) {
-    parts.push(`${(e.loc || e.pointer || []).toString().replace(/^body,?/, "")} : ${e.msg || e.detail || ""}`);
-  }
-  return parts.join(" — ") || `Erreur HTTP ${status}`;
+  // the detail of a 422 already lists each field's error (app/api/errors.py)
+  return [body.title, body.detail].filter(Boolean).join(" — ") || `Erreur HTTP ${status}`;
 }
 
 async function api(url, options = {}) {

@@ -3,9 +3,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from app.api.dependencies import INSEE_PATTERN, SIREN_PATTERN, ConnectionDep
+from app.api.errors import InvalidParameter
 from app.api.responses import FEATURE_RESPONSE, GeoJSONResponse, feature_response
 from app.services.places import MAX_CHARS, MAX_SUGGESTIONS, MIN_CHARS, search_places
 from app.services.territories import commune_feature, epci_feature
+from geo.errors import Invalid
 
 router = APIRouter(tags=["territories"])
 
@@ -49,4 +51,7 @@ def find_places(
     q: Annotated[str, Query(min_length=MIN_CHARS, max_length=MAX_CHARS, examples=["paray"])],
     limit: Annotated[int, Query(ge=1, le=MAX_SUGGESTIONS)] = 10,
 ) -> list[dict[str, Any]]:
-    return search_places(conn, q, limit)
+    try:
+        return search_places(conn, q, limit)
+    except Invalid as exc:  # a query the schema allows but that names nothing: 400
+        raise InvalidParameter(str(exc)) from None
