@@ -125,6 +125,7 @@ def test_the_page_as_a_tool_in_headless_chromium(page_server: str, page_db: str)
     )  # fmt: skip
     assert run.returncode == 0, run.stderr + run.stdout
     result = json.loads(run.stdout)
+    print(json.dumps(result, ensure_ascii=False, indent=1))  # pytest -s shows what was seen
 
     assert result["landmarks"] == {"search": True, "main": True, "nav": True}
     assert any(s.startswith(PLACE_NAME) for s in result["suggestions"])

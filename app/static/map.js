@@ -694,10 +694,14 @@ let me = null;
 let projects = [];
 
 function gauge(section, n) {
-  section.querySelector(".consumed").style.width = `${(100 * n.consumed_ha) / n.total_ha}%`;
+  const consumed = section.querySelector(".consumed");
   const reserved = section.querySelector(".reserved");
+  consumed.style.width = `${(100 * n.consumed_ha) / n.total_ha}%`;
   reserved.style.left = `${(100 * n.consumed_ha) / n.total_ha}%`;
   reserved.style.width = `${(100 * n.reserved_ha) / n.total_ha}%`;
+  // a few hectares of 10,000 are under a pixel: still shown, 2 px wide
+  consumed.classList.toggle("some", n.consumed_ha > 0);
+  reserved.classList.toggle("some", n.reserved_ha > 0);
 }
 
 async function loadEnvelope() {
@@ -722,7 +726,7 @@ async function loadEnvelope() {
       : `<tr><td colspan="4">Aucun projet autorisé ou achevé pour l'instant.</td></tr>`;
     const max = Math.max(1e-9, ...groups.map((g) => g.consumed_ha + g.reserved_ha));
     $("#envelope-chart").innerHTML = groups.length ? `<svg viewBox="0 0 320 ${groups.length * 22}" role="img"
-        aria-label="Consommé et réservé par territoire" width="100%">${groups.map((g, i) => `
+        aria-label="Consommé et réservé par territoire" width="320" height="${groups.length * 22}">${groups.map((g, i) => `
         <text x="0" y="${i * 22 + 14}" font-size="11">${esc(g.name.slice(0, 22))}</text>
         <rect x="130" y="${i * 22 + 4}" height="14" width="${(180 * g.consumed_ha) / max}" fill="#b42318"/>
         <rect x="${130 + (180 * g.consumed_ha) / max}" y="${i * 22 + 4}" height="14"

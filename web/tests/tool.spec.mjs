@@ -56,7 +56,8 @@ async function choosePlace(page, query, name) {
 }
 
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true });
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 720 }, acceptDownloads: true, locale: "fr-FR" });
   const page = await context.newPage();
   watch(page);
   await page.goto(`${args.baseUrl}/`, { timeout: TIMEOUT });
@@ -182,7 +183,7 @@ try {
   summary.axeDashboard = await axe(page, "dashboard");
 
   // 8. a 390 px phone
-  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, locale: "fr-FR" });
   const mobile = await phone.newPage();
   watch(mobile);
   await mobile.goto(summary.url, { timeout: TIMEOUT });
