@@ -141,3 +141,12 @@ def test_basemap_setting(base_settings, demo_db_url: str) -> None:
 def test_me_says_who_the_token_is(api_client: TestClient) -> None:
     assert api_client.get("/me").status_code == 401
     assert api_client.get("/me", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_sources_name_the_files_loaded(api_client: TestClient) -> None:
+    """What the dossier cites for each criterion: the last import of each kind."""
+    found = {s["kind"]: s for s in api_client.get("/sources").json()}
+    assert found["cadastre"]["file"] == "cadastre-91216-parcelles.json"
+    assert found["admin"]["file"] == "communes.json"
+    assert "/" not in found["cadastre"]["file"]  # no server path
+    assert found["cadastre"]["loaded_at"][:4] >= "2026"

@@ -567,6 +567,24 @@ async function trajectoryBlock(level, code) {
   }
 }
 
+// Which imports each criterion is computed from (import_run kinds, GET /sources).
+const CRITERION_SOURCES = {
+  site_area: ["cadastre"], size_fit: ["cadastre"], compactness: ["cadastre"], zoning: ["plu"],
+  on_friche: ["friches"], in_economic_zone: ["site-eco", "terrain-eco"],
+  activity_zone_distance: ["plu", "site-eco"], pollution: ["basol", "friches"], slope: ["terrain"],
+  flood: ["hazard flood"], envelope_impact: ["cadastre", "friches"],
+  motorway_distance: ["motorway"], rail_siding: ["rail"],
+};
+let sources = null;
+
+function sourceOf(criterion) {
+  const found = (CRITERION_SOURCES[criterion] || [])
+    .map((kind) => sources.find((s) => s.kind === kind)).filter(Boolean);
+  return found.length
+    ? found.map((s) => `${esc(s.file)} (chargé le ${esc(s.loaded_at.slice(0, 10))})`).join(", ")
+    : "aucune donnée chargée";
+}
+
 const CRITERION_FR = {
   site_area: "surface", size_fit: "taille adaptée", compactness: "compacité", zoning: "zonage PLU",
   on_friche: "friche", in_economic_zone: "zone d'activité", activity_zone_distance: "distance zone d'activité",
@@ -582,6 +600,7 @@ async function parcelDossier(id) {
     api(`/parcels/${id}`, { auth: false }),
     api(`/parcels/${id}/score?${params}`, { auth: false }),
   ]);
+  sources = sources || await api("/sources", { auth: false });
   map.setFilter("parcel-selected", ["==", ["get", "id"], id]);
   const p = feature.properties;
   const commune = await api(`/communes/${p.commune}`, { auth: false }).catch(() => null);
@@ -592,7 +611,7 @@ async function parcelDossier(id) {
     return `<tr class="${cls}"><td title="${esc(x.label)}">${esc(CRITERION_FR[x.criterion] || x.criterion)}</td>
       <td class="num">${x.known ? esc(typeof x.value === "number" ? fmt(x.value, 2) : x.value) : "inconnu"}</td>
       <td class="num">${x.known ? fmt(x.points, 2) : "—"}</td><td class="num">×${x.weight}</td>
-      <td class="source">${esc(x.label)}</td></tr>`;
+      <td class="source">${esc(x.label)}<br><span class="file">dernier import : ${sourceOf(x.criterion)}</span></td></tr>`;
   }).join("");
   const trajectories = await Promise.all([
     trajectoryBlock("commune", p.commune),
@@ -624,6 +643,7 @@ async function parcelDossier(id) {
     <h3>Critères</h3>
     <table class="criteria"><thead><tr><th scope="col">critère</th><th scope="col">valeur</th><th scope="col">points</th>
       <th scope="col">poids</th><th scope="col">définition et source</th></tr></thead><tbody>${rows}</tbody></table>
+    <p class="hint print-only">Foncier — dossier établi le ${new Date().toLocaleDateString("fr-FR")} depuis ${esc(location.origin)}.</p>
     <p class="hint">Non évalué : ${s.exclusions_not_evaluated.map((e) => esc(e.label)).join(" ; ")}.</p>
     <h3>Trajectoires ZAN</h3><div class="trajectories">${trajectories.join("")}</div>`;
 }
