@@ -155,7 +155,8 @@ def test_the_page_as_a_tool_in_headless_chromium(page_server: str, page_db: str)
     assert info["features"] == api["numberMatched"]
     assert info["crs"] == "EPSG:4326"
 
-    assert result["sites"] >= 1 and result["sitesDrawn"] >= 1
+    assert result["weights"]["slope"] == 2 and "rail_siding" not in result["weights"]
+    assert result["sites"] >= 1 and result["sitesDrawn"] == result["sites"]
 
     # the gauge moved by the project's NAF hectares, reserved when authorised
     gauge = result["gauge"]

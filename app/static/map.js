@@ -367,13 +367,29 @@ function buildForm() {
   showMode();
 }
 
+// Custom weights replace the profile's (the API takes 0.5, 1 or 2 per criterion): every
+// criterion gets a choice, preset to the profile's weight; only a change sends them all.
+function criterionNames(profile) {
+  return [...new Set([...Object.keys(profile ? profile.weights : {}), ...config.criteria.map((c) => c.name)])];
+}
+
 function showWeights() {
-  const profile = config.profiles.find((p) => p.id === $("#profile").value) || config.profiles[0];
+  const profile = currentProfile();
   const labels = Object.fromEntries(config.criteria.map((c) => [c.name, c.label]));
-  $("#weights").innerHTML = Object.entries(profile ? profile.weights : {}).map(([name, w]) => `
-    <div class="row weight"><label for="w-${name}" title="${esc(labels[name] || name)}">${esc(name)}</label>
-    <input id="w-${name}" name="${name}" type="number" min="0" max="10" step="0.5"
-      placeholder="${w}" value="${state.weights[name] ?? ""}"></div>`).join("");
+  const custom = Object.keys(state.weights).length > 0;
+  $("#weights").innerHTML = criterionNames(profile).map((name) => {
+    const base = profile.weights[name];
+    const value = custom ? state.weights[name] : base;
+    const options = [["", "non compté"], [0.5, "× 0,5"], [1, "× 1"], [2, "× 2"]]
+      .map(([v, label]) => `<option value="${v}" ${String(value ?? "") === String(v) ? "selected" : ""}>${label}</option>`)
+      .join("");
+    return `<div class="row weight"><label for="w-${name}" title="${esc(labels[name] || name)}">${esc(CRITERION_FR[name] || name)}</label>
+      <select id="w-${name}" name="${name}">${options}</select></div>`;
+  }).join("");
+}
+
+function currentProfile() {
+  return config.profiles.find((p) => p.id === $("#profile").value) || config.profiles[0];
 }
 
 function showMode() {
@@ -393,10 +409,14 @@ function readForm() {
     const value = $(`#f-${f.name}`).value.trim();
     if (value !== "") state.filters[f.name] = value;
   }
-  state.weights = {};
-  for (const input of document.querySelectorAll("#weights input")) {
-    if (input.value !== "") state.weights[input.name] = Number(input.value);
+  const chosen = {};
+  for (const select of document.querySelectorAll("#weights select")) {
+    if (select.value !== "") chosen[select.name] = Number(select.value);
   }
+  const base = currentProfile().weights;
+  const same = Object.keys(chosen).length === Object.keys(base).length &&
+    Object.entries(chosen).every(([k, v]) => base[k] === v);
+  state.weights = same ? {} : chosen;
   state.site_area = $("#site_area").value;
   state.gap = $("#gap").value;
 }
@@ -773,7 +793,7 @@ function projectRow(p) {
 async function loadProjects() {
   const form = $("#project-filters");
   const q = new URLSearchParams();
-  for (const name of ["status", "epci", "departement"]) if (form[name].value) q.set(name, form[name].value);
+  for (const name of ["status", "epci", "departement", "region"]) if (form[name].value) q.set(name, form[name].value);
   try {
     const all = await api(`/projects?${q}`);
     const kind = form.kind.value, from = form.from.value, to = form.to.value;
@@ -826,7 +846,7 @@ async function loadTrajectories() {
       groups.map(([status, list]) => `<h4 class="status-${status}">${LABELS[status] || status} (${list.length})</h4>
         <ul>${list.map((c) => `<li>${esc(c.name)} — ${fmt(c.consumed_ha)} / ${fmt(c.allowed_ha)} ha
           (<a href="/trajectories/${c.level}/${c.code}/chart.png">graphique</a>,
-          <a href="/trajectories/${c.level}/${c.code}">détail</a>)</li>`).join("")}</ul>`).join("");
+          <a href="#" data-trajectory="${esc(c.level)}:${esc(c.code)}">dossier</a>)</li>`).join("")}</ul>`).join("");
   } catch (error) {
     box.innerHTML = `<p class="error">${esc(error.message)}</p>`;
   }
@@ -845,7 +865,20 @@ async function login(token) {
   }
 }
 
+async function openTrajectory(level, code) {
+  const section = $("#dossier");
+  section.hidden = false;
+  $("#dossier-body").innerHTML = `<h2 id="dossier-title">Dossier — trajectoire ZAN</h2>${await trajectoryBlock(level, code)}`;
+  section.dataset.trajectory = `${level}:${code}`;
+  section.scrollIntoView({ block: "start" });
+  section.focus();
+}
+
 function bindDashboard() {
+  $("#trajectories").addEventListener("click", (e) => {
+    const link = e.target.closest("[data-trajectory]");
+    if (link) { e.preventDefault(); openTrajectory(...link.dataset.trajectory.split(":")); }
+  });
   $("#token-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     await login($("#token").value.trim());

@@ -129,8 +129,17 @@ try {
   summary.gpkg = shot("export.gpkg");
   await download.saveAs(summary.gpkg);
 
-  // 5. a site search, drawn on the map
+  // custom weights: the slope counted twice, the rail siding not at all
   await page.click("#close-dossier");
+  await page.click("#weights-box summary");
+  await page.selectOption("#w-slope", "2");
+  await page.selectOption("#w-rail_siding", "");
+  await page.click("#run");
+  await page.waitForFunction(() => location.search.includes("weights="), null, { timeout: TIMEOUT });
+  await page.waitForSelector("#results-table tbody tr[data-id]", { timeout: TIMEOUT });
+  summary.weights = JSON.parse(new URL(page.url()).searchParams.get("weights"));
+
+  // 5. a site search, drawn on the map
   await page.check("input[name=mode][value=sites]");
   await page.fill("#site_area", String(args.siteArea));
   await page.click("#run");
@@ -174,6 +183,8 @@ try {
   summary.gauge = { before, after };
   summary.projectStatus = await page.locator(`#projects-table tr[data-project="${args.projectId}"] td[data-status]`).getAttribute("data-status");
   await page.waitForSelector("#trajectories h4", { timeout: TIMEOUT });
+  await page.click("#trajectories [data-trajectory]");
+  await page.waitForSelector("#dossier[data-trajectory] .trajectory img", { timeout: TIMEOUT });
   // a refused write is said in words: authorising it again is a conflict
   await page.evaluate((id) => changeStatus(id, "authorised"), args.projectId);
   await page.waitForSelector("#status.error", { timeout: TIMEOUT });
