@@ -716,6 +716,9 @@ async function openDossier(key) {
 
 function bindDossier() {
   $("#print").addEventListener("click", () => window.print());
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !$("#dossier").hidden && !e.target.closest("#place-form")) $("#close-dossier").click();
+  });
   $("#close-dossier").addEventListener("click", () => {
     $("#dossier").hidden = true;
     state.dossier = null;
