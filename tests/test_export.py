@@ -12,7 +12,7 @@ import pyogrio
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.routers.scoring import PARCEL_FIELDS, SITE_FIELDS
+from app.api.routers.search import PARCEL_FIELDS, SITE_FIELDS
 from app.settings import Settings
 
 SEARCH = {"commune": "91216", "min_area": "0.2", "profile": "small-industry"}
@@ -35,7 +35,7 @@ def _matched(client: TestClient, path: str, params: dict) -> int:
 def test_parcel_search_as_geopackage_holds_every_match(
     scored_client, tmp_path, monkeypatch
 ) -> None:
-    import app.api.routers.scoring as scoring
+    import app.api.routers.search as scoring
 
     monkeypatch.setattr(scoring, "EXPORT_PAGE", 50)  # several pages appended to the file
     matched = _matched(scored_client, "/parcels/search", SEARCH)
@@ -114,7 +114,7 @@ def test_ogc_items_export_with_f_and_format(scored_client, tmp_path) -> None:
 def test_bad_export_requests_are_problems(scored_client, monkeypatch) -> None:
     assert scored_client.get("/parcels/search", params={"format": "xlsx"}).status_code == 422
     assert scored_client.get("/collections/communes/items", params={"f": "shp"}).status_code == 400
-    import app.api.routers.scoring as scoring
+    import app.api.routers.search as scoring
 
     monkeypatch.setattr(scoring, "MAX_EXPORT_FEATURES", 10)
     response = scored_client.get("/parcels/search", params={**SEARCH, "format": "csv"})

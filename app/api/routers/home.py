@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from app.api.dependencies import SettingsDep
-from app.api.routers.ogc import landing_page
+from app.api.routers.ogc import get_landing_page
 from app.presentation.export import MAX_EXPORT_FEATURES
 from app.settings import PROJECT_DIR
 from geo.scoring.model import CRITERIA
@@ -33,12 +33,12 @@ def wants_json(request: Request, f: str | None) -> bool:
     summary="Landing page: the map (HTML) or the OGC API - Features landing page (JSON)",
     responses={200: {"content": {"application/json": {}, "text/html": {}}}},
 )
-def root(
+def get_home(
     request: Request,
     f: Annotated[Literal["json", "html"] | None, Query(description="json or html")] = None,
 ):
     if wants_json(request, f):
-        return JSONResponse(landing_page(request))
+        return JSONResponse(get_landing_page(request))
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from app.api.dependencies import (
+    DEPARTEMENT_PATTERN,
     INSEE_PATTERN,
     PARCEL_ID_PATTERN,
     SIREN_PATTERN,
@@ -27,6 +28,7 @@ from app.presentation.export import (
     prop,
     with_exports,
 )
+from app.presentation.ranking import parcels_collection, sites_collection
 from geo.land.zoning import CLASSES as ZONING_CLASSES
 from geo.scoring.model import CRITERIA
 from geo.scoring.profiles import get_profile, validate
@@ -160,7 +162,7 @@ def _filters(
 
 Commune = Annotated[str | None, Query(pattern=INSEE_PATTERN)]
 Epci = Annotated[str | None, Query(pattern=SIREN_PATTERN)]
-Departement = Annotated[str | None, Query(pattern=r"^[0-9][0-9AB][0-9]?$")]
+Departement = Annotated[str | None, Query(pattern=DEPARTEMENT_PATTERN)]
 Ti = Annotated[str | None, Query(min_length=1, max_length=20)]
 
 
@@ -169,7 +171,7 @@ Ti = Annotated[str | None, Query(min_length=1, max_length=20)]
     summary="Parcels ranked for industry, with each score explained",
     responses=with_exports({}),
 )
-def parcels_search(
+def search_ranked_parcels(
     request: Request,
     conn: ConnectionDep,
     bbox: BBoxDep,
@@ -208,25 +210,18 @@ def parcels_search(
     )
     if format != "json":
         return _export_parcels(request, conn, chosen, filters, sort, custom, format)
-    features, matched = search_parcels(
+    parcels, matched = search_parcels(
         conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
     )
     links = paging_links(request, page.limit, page.offset, matched)
-    return {
-        "type": "FeatureCollection",
-        "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},
-        "numberMatched": matched,
-        "numberReturned": len(features),
-        "links": links,
-        "features": features,
-    }
+    return parcels_collection(parcels, chosen, matched, links)
 
 
 @router.get(
     "/parcels/{parcel_id}/score",
     summary="A parcel's score: every criterion, exclusions, reliability",
 )
-def read_parcel_score(
+def get_parcel_score(
     parcel_id: Annotated[str, Path(pattern=PARCEL_ID_PATTERN)],
     conn: ConnectionDep,
     profile: ProfileQuery = None,
@@ -241,7 +236,7 @@ def read_parcel_score(
     summary="Candidate sites: contiguous eligible parcels reaching a size",
     responses=with_exports({}),
 )
-def sites_search(
+def search_candidate_sites(
     conn: ConnectionDep,
     bbox: BBoxDep,
     settings: SettingsDep,
@@ -285,16 +280,11 @@ def sites_search(
             format,
             "sites",
             SITE_FIELDS,
-            [sites],
+            [sites_collection(sites, chosen)["features"]],
             members={"profile": {"id": chosen.id, "name": chosen.name}},
             geometry_type="MultiPolygon",
         )
-    return {
-        "type": "FeatureCollection",
-        "profile": {"id": chosen.id, "name": chosen.name},
-        "numberReturned": len(sites),
-        "features": sites,
-    }
+    return sites_collection(sites, chosen)
 
 
 def _export_parcels(request, conn, chosen, filters, sort, custom, fmt):
@@ -311,11 +301,11 @@ def _export_parcels(request, conn, chosen, filters, sort, custom, fmt):
     def pages():
         with engine.connect() as own:
             for offset in range(0, matched, EXPORT_PAGE):
-                features, _ = search_parcels(
+                parcels, _ = search_parcels(
                     own, chosen, filters, sort=sort, limit=EXPORT_PAGE, offset=offset,
                     custom=custom, count=False,
                 )  # fmt: skip
-                yield features
+                yield parcels_collection(parcels, chosen, -1, [])["features"]
 
     return export_response(
         fmt,
