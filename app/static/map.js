@@ -790,7 +790,7 @@ function projectRow(p) {
   const buttons = me ? next.map((s) => `<button type="button" data-project="${p.id}" data-status="${s}">${verbs[s]}</button>`).join(" ") : "";
   return `<tr data-project="${p.id}"><td>${p.id}</td><td>${esc(p.name)}</td><td>${LABELS[p.kind] || esc(p.kind)}</td>
     <td data-status="${esc(p.status)}">${LABELS[p.status] || esc(p.status)}</td><td>${esc(p.epci_siren)}</td>
-    <td class="num">${fmt(p.naf_ha, 2)}</td><td>${esc((p.created_at || p.occurred_on || "").slice(0, 10))}</td><td>${buttons}</td></tr>`;
+    <td class="num">${fmt(p.naf_ha, 2)}</td><td>${esc((p.last_entry_on || "").slice(0, 10))}</td><td>${buttons}</td></tr>`;
 }
 
 async function loadProjects() {
@@ -801,11 +801,11 @@ async function loadProjects() {
     const all = await api(`/projects?${q}`);
     const kind = form.kind.value, from = form.from.value, to = form.to.value;
     projects = all.filter((p) => {
-      const day = (p.created_at || p.occurred_on || "").slice(0, 10);
+      const day = (p.last_entry_on || "").slice(0, 10);
       return (!kind || p.kind === kind) && (!from || day >= from) && (!to || day <= to);
     });
     $("#projects-table").tHead.innerHTML = `<tr><th scope="col">n°</th><th scope="col">nom</th><th scope="col">type</th>
-      <th scope="col">statut</th><th scope="col">EPCI</th><th scope="col">NAF (ha)</th><th scope="col">date</th>
+      <th scope="col">statut</th><th scope="col">EPCI</th><th scope="col">NAF (ha)</th><th scope="col">dernière écriture</th>
       <th scope="col">actions</th></tr>`;
     $("#projects-table").tBodies[0].innerHTML = projects.length ? projects.map(projectRow).join("")
       : `<tr><td colspan="8">Aucun projet${me ? "" : " public"} pour ces filtres.</td></tr>`;
@@ -815,7 +815,7 @@ async function loadProjects() {
 }
 
 function projectsCsv() {
-  const columns = ["id", "name", "kind", "status", "epci_siren", "commune_insee", "departement_code", "area_ha", "naf_ha"];
+  const columns = ["id", "name", "kind", "status", "epci_siren", "commune_insee", "departement_code", "area_ha", "naf_ha", "reserved_ha", "consumed_ha", "last_entry_on"];
   const cell = (v) => `"${String(v ?? "").replace(/"/g, '""')}"`;
   const text = [columns.join(","), ...projects.map((p) => columns.map((c) => cell(p[c])).join(","))].join("\r\n");
   const link = document.createElement("a");

@@ -12,7 +12,7 @@ import path from "node:path";
 
 const args = JSON.parse(process.argv[2]);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-const TIMEOUT = 30000;
+const TIMEOUT = 60000; // generous: the test shares two cores with other runs
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
 const shot = (name) => path.join(args.outDir, name);
@@ -174,7 +174,6 @@ try {
   await page.waitForSelector(button, { timeout: TIMEOUT });
   const before = await page.evaluate(() => ({ ...document.querySelector("#dash-envelope").dataset,
     width: document.querySelector("#dash-envelope .reserved").style.width }));
-  await page.screenshot({ path: shot("05-dashboard-before.png") });
   await page.click(button);
   await page.waitForFunction((b) => document.querySelector("#dash-envelope").dataset.reserved !== b,
     before.reserved, { timeout: TIMEOUT });
@@ -182,6 +181,10 @@ try {
     width: document.querySelector("#dash-envelope .reserved").style.width }));
   summary.gauge = { before, after };
   summary.projectStatus = await page.locator(`#projects-table tr[data-project="${args.projectId}"] td[data-status]`).getAttribute("data-status");
+  await page.locator("#dashboard-title").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: shot("05-dashboard.png") });
+  await page.locator("#dash-projects").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: shot("05-dashboard-projects.png") });
   await page.waitForSelector("#trajectories h4", { timeout: TIMEOUT });
   await page.click("#trajectories [data-trajectory]");
   await page.waitForSelector("#dossier[data-trajectory] .trajectory img", { timeout: TIMEOUT });
@@ -190,7 +193,7 @@ try {
   await page.waitForSelector("#status.error", { timeout: TIMEOUT });
   summary.refusal = await page.locator("#status").innerText();
   problems.splice(0, problems.length, ...problems.filter((p) => !p.includes(`/projects/${args.projectId}/status`)));
-  await page.screenshot({ path: shot("05-dashboard.png"), fullPage: false });
+  await page.screenshot({ path: shot("05-dashboard-trajectory.png") });
   summary.axeDashboard = await axe(page, "dashboard");
 
   // 8. a 390 px phone
@@ -199,6 +202,8 @@ try {
   watch(mobile);
   await mobile.goto(summary.url, { timeout: TIMEOUT });
   await mobile.waitForSelector("#results-table tbody tr[data-id]", { timeout: TIMEOUT });
+  await mobile.waitForFunction(() => window.foncierMap.loaded() && window.foncierMap.areTilesLoaded(),
+    null, { timeout: TIMEOUT });
   summary.phoneOverflow = await mobile.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   await mobile.screenshot({ path: shot("06-phone.png") });
   summary.axePhone = await axe(mobile, "phone");
