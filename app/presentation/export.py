@@ -77,9 +77,9 @@ def fields_of(feature: dict[str, Any]) -> list[Field]:
     for name, value in feature["properties"].items():
         if isinstance(value, bool):
             kind = "bool"
-        elif isinstance(value, int):
-            kind = "int"
-        elif isinstance(value, float):
+        elif isinstance(value, int | float):
+            # a number, stored as a real: an integral first value (1234 m²) says nothing
+            # of the next rows (1234.5 m²), which an integer column would truncate
             kind = "float"
         else:
             kind = "str"
