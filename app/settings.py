@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -103,7 +104,24 @@ class DataSettings(_FromEnvironment):
     data_dir: Path = PROJECT_DIR / "data"
 
 
-class Settings(DatabaseSettings, ApiSettings, SecuritySettings, DataSettings):
+class PageSettings(_FromEnvironment):
+    """The map page's basemap: none by default (the page then needs nothing outside the
+    service). "raster": FONCIER_BASEMAP_URL is an XYZ/WMTS tile URL with {z}, {x}, {y}, e.g.
+    IGN's Plan IGN (README, "Using the web page"); "vector": a MapLibre style JSON URL,
+    drawn under Foncier's layers."""
+
+    basemap_kind: Literal["none", "raster", "vector"] = "none"
+    basemap_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    basemap_attribution: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _check_basemap(self) -> PageSettings:
+        if self.basemap_kind != "none" and not self.basemap_url:
+            raise ValueError("FONCIER_BASEMAP_KIND needs FONCIER_BASEMAP_URL")
+        return self
+
+
+class Settings(DatabaseSettings, ApiSettings, SecuritySettings, DataSettings, PageSettings):
     """Every setting, for what needs several concerns at once (the app, the CLI)."""
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -101,6 +102,18 @@ commune = Table(
 )
 Index("commune_epci_siren_idx", commune.c.epci_siren)
 Index("commune_departement_code_idx", commune.c.departement_code)
+
+# The place search (app.services.places): every territory level's name folded (lower case,
+# no accents, punctuation as spaces; place_fold is created by migration 0011d), with a
+# trigram index.
+for _table in (region, departement, territoire_industrie, epci, commune):
+    _table.append_column(Column("name_folded", Text, Computed("place_fold(name)")))
+    Index(
+        f"{_table.name}_name_fold_idx",
+        _table.c.name_folded,
+        postgresql_using="gin",
+        postgresql_ops={"name_folded": "gin_trgm_ops"},
+    )
 
 # Communes merge every year: an old code found in a source is mapped to its
 # current commune through this table instead of being silently dropped.

@@ -487,12 +487,13 @@ def list_projects(
                 SELECT project_id,
                        (array_agg(status ORDER BY id DESC) FILTER (WHERE status IS NOT NULL))[1]
                            AS status,
-                       sum(reserved_delta_ha) AS reserved_ha, sum(consumed_delta_ha) AS consumed_ha
+                       sum(reserved_delta_ha) AS reserved_ha, sum(consumed_delta_ha) AS consumed_ha,
+                       max(occurred_on) AS last_entry_on
                 FROM envelope_entry GROUP BY project_id
             )
             SELECT p.id, p.name, p.kind, p.ruleset_id, p.epci_siren, p.commune_insee,
                    p.departement_code, p.region_code, p.area_ha, p.naf_ha,
-                   s.status, s.reserved_ha, s.consumed_ha
+                   s.status, s.reserved_ha, s.consumed_ha, s.last_entry_on
             FROM project p JOIN state s ON s.project_id = p.id
             WHERE (CAST(:epci AS text) IS NULL OR p.epci_siren = :epci)
               AND (CAST(:dep AS text) IS NULL OR p.departement_code = :dep)

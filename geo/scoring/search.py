@@ -139,15 +139,17 @@ def search_parcels(
     limit: int = 100,
     offset: int = 0,
     custom: bool = False,
+    count: bool = True,
 ) -> tuple[list[RankedParcel], int]:
-    """(the page's parcels, number matched)."""
+    """(the page's parcels, number matched; -1 without ``count``, as the pages of an
+    export after the first)."""
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}")
     source, params = _source(profile, custom)
     where, filter_params = filters.sql()
     params.update(filter_params)
     base = f"FROM {source}{_joins(filters)} WHERE {where}"
-    matched = conn.execute(text(f"SELECT count(*) {base}"), params).scalar_one()
+    matched = conn.execute(text(f"SELECT count(*) {base}"), params).scalar_one() if count else -1
     # The page first (an index scan in score order), then its rows' criteria and geometry.
     order = SORTS[sort]
     rows = conn.execute(

@@ -1,6 +1,6 @@
 // Browser test of the map page, in Debian's headless Chromium driven by playwright-core.
 // Usage: node map.spec.mjs BASE_URL PARCEL_ID LON LAT SCREENSHOT
-// Opens the page on the parcel, waits for the tiles, clicks the parcel, checks the panel,
+// Opens the page on the parcel, waits for the tiles, clicks the parcel, checks its dossier,
 // saves a screenshot, prints a JSON summary; exits 1 with the reason on any failure.
 import { chromium } from "playwright-core";
 
@@ -38,20 +38,18 @@ try {
     parcels: window.foncierMap.queryRenderedFeatures({ layers: ["parcels-fill"] }).length,
     communes: window.foncierMap.queryRenderedFeatures({ layers: ["communes-fill"] }).length,
   }));
-  await page.waitForSelector("#envelope[data-loaded=true]", { timeout: TIMEOUT });
 
   // A real mouse click in the middle of the map, where the parcel is.
   const box = await page.locator("#map").boundingBox();
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-  await page.waitForSelector(`#parcel[data-parcel="${parcelId}"]`, { timeout: TIMEOUT });
-  await page.waitForSelector("#trajectory[data-territory]", { timeout: TIMEOUT });
-  await page.waitForFunction(() => document.querySelector("#trajectory img")?.complete);
+  await page.waitForSelector(`#dossier[data-parcel="${parcelId}"]`, { timeout: TIMEOUT });
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll("#dossier .trajectory img")].every((img) => img.complete));
 
   const panel = {
-    parcel: await page.locator("#parcel").innerText(),
-    trajectory: await page.locator("#trajectory").innerText(),
-    envelope: await page.locator("#envelope").innerText(),
-    criteriaRows: await page.locator("#parcel table tr").count(),
+    parcel: await page.locator("#dossier").innerText(),
+    trajectory: await page.locator("#dossier .trajectories").innerText(),
+    criteriaRows: await page.locator("#dossier table.criteria tr").count(),
   };
   await page.screenshot({ path: screenshot });
   if (problems.length) throw new Error(problems.join("\n"));

@@ -36,3 +36,13 @@ def list_audit_entries(
         after_id=after_id,
         limit=limit,
     )
+
+
+@router.get("/me", summary="Who the bearer token is: name, role and territory (the page's login)")
+def read_me(principal: WriterDep) -> dict[str, Any]:
+    return {
+        "name": principal.name,
+        "role": principal.role,
+        "territory_level": principal.territory_level,
+        "territory_code": principal.territory_code,
+    }

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
+from app.api.dependencies import SettingsDep
 from app.api.routers.ogc import get_landing_page
+from app.presentation.export import MAX_EXPORT_FEATURES
 from app.settings import PROJECT_DIR
+from geo.scoring.model import CRITERIA
+from geo.scoring.profiles import DEFAULT_PROFILE, load_profiles
 
 router = APIRouter()
 
@@ -36,3 +40,57 @@ def get_home(
     if wants_json(request, f):
         return JSONResponse(get_landing_page(request))
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+
+# The filters of /parcels/search the page does not draw itself (territory, paging, sort,
+# profile and weights have their own controls); any other parameter becomes a form field,
+# so a filter added to the API (land_use, owner…) appears on the page with no change.
+_PAGE_OWN_PARAMETERS = {
+    "commune", "epci", "territoire_industrie", "departement", "bbox", "limit", "offset",
+    "sort", "format", "profile", "weights", "include_excluded",
+}  # fmt: skip
+
+
+def _search_filters(request: Request) -> list[dict[str, Any]]:
+    operation = request.app.openapi()["paths"]["/parcels/search"]["get"]
+    filters = []
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] != "query" or parameter["name"] in _PAGE_OWN_PARAMETERS:
+            continue
+        schema = parameter.get("schema", {})
+        options = schema.get("anyOf", [schema])
+        enum = next((o["enum"] for o in options if "enum" in o), None)
+        kinds = {o.get("type") for o in options} - {"null", None}
+        filters.append(
+            {
+                "name": parameter["name"],
+                "type": "enum" if enum else ("number" if kinds & {"number", "integer"}
+                                             else "boolean" if "boolean" in kinds else "string"),
+                "enum": enum,
+                "minimum": next((o["minimum"] for o in options if "minimum" in o), None),
+                "maximum": next((o["maximum"] for o in options if "maximum" in o), None),
+                "description": parameter.get("description", ""),
+            }
+        )  # fmt: skip
+    return filters
+
+
+@router.get("/page/config", summary="What the map page needs to draw itself", tags=["page"])
+def page_config(request: Request, settings: SettingsDep) -> dict[str, Any]:
+    basemap = None
+    if settings.basemap_kind != "none":
+        basemap = {
+            "kind": settings.basemap_kind,
+            "url": settings.basemap_url,
+            "attribution": settings.basemap_attribution,
+        }
+    return {
+        "basemap": basemap,
+        "profiles": [
+            {"id": p.id, "name": p.name, "weights": p.weights} for p in load_profiles().values()
+        ],
+        "default_profile": DEFAULT_PROFILE,
+        "criteria": [{"name": c.name, "label": c.label} for c in CRITERIA],
+        "search_filters": _search_filters(request),
+        "max_export_features": MAX_EXPORT_FEATURES,
+    }

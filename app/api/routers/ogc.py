@@ -19,6 +19,7 @@ from app.api.responses import (
     base_url,
     link_to,
 )
+from app.presentation.export import export_items, with_exports
 from app.presentation.geojson import feature_collection
 from app.services.features import COLLECTIONS, Collection, ItemsQuery, item, items_page
 from geo.errors import NotFound
@@ -32,7 +33,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
 # Parameters of /items besides the collection's queryables.
-ITEMS_PARAMETERS = {"limit", "bbox", "cursor", "f"}
+ITEMS_PARAMETERS = {"limit", "bbox", "cursor", "f", "format"}
 
 
 def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
@@ -132,11 +133,13 @@ def get_queryables(collection: CollectionDep, request: Request) -> dict[str, Any
 @router.get(
     "/collections/{collection_id}/items",
     response_class=GeoJSONResponse,
-    responses=COLLECTION_RESPONSE,
+    responses=with_exports(COLLECTION_RESPONSE, "application/geo+json"),
     summary="Features of a collection, in id order, paged by the `next` link",
     description=(
         "Besides `bbox`, `limit` and `cursor`, any of the collection's queryables can be "
-        "given as `?name=value` (equality); other parameters are refused."
+        "given as `?name=value` (equality); other parameters are refused. `f=csv` or "
+        "`f=gpkg` (or `format=csv|geojson|gpkg`) exports every matching feature at once, "
+        "streamed (app.presentation.export)."
     ),
 )
 def list_items(
@@ -157,8 +160,12 @@ def list_items(
             f"unknown parameter(s) {', '.join(unknown)}; {collection.id} can be filtered on "
             f"{', '.join(collection.queryables) or 'nothing'} (see its queryables)"
         )
-    if request.query_params.get("f", "json") not in ("json", "geojson"):
-        raise InvalidParameter("f must be json: features are served as GeoJSON only")
+    fmt = request.query_params.get("format") or request.query_params.get("f", "json")
+    if fmt in ("csv", "gpkg") or request.query_params.get("format") == "geojson":
+        query = ItemsQuery(bbox=bbox, properties=properties)
+        return export_items(request.app.state.engine, conn, collection, query, fmt)
+    if fmt not in ("json", "geojson"):
+        raise InvalidParameter("f must be json, csv or gpkg (format=geojson: every feature)")
     after = _parse_key(collection, cursor) if cursor is not None else None
     page = items_page(
         conn, collection, ItemsQuery(bbox=bbox, properties=properties, after=after), limit

@@ -19,8 +19,18 @@ from app.api.dependencies import (
 )
 from app.api.errors import InvalidParameter
 from app.api.responses import paging_links
+from app.presentation.export import (
+    EXPORT_PAGE,
+    MAX_EXPORT_FEATURES,
+    Field,
+    describe,
+    export_response,
+    prop,
+    with_exports,
+)
 from app.presentation.ranking import parcels_collection, sites_collection
 from geo.land.zoning import CLASSES as ZONING_CLASSES
+from geo.scoring.model import CRITERIA
 from geo.scoring.profiles import get_profile, validate
 from geo.scoring.search import (
     MAX_GAP_M,
@@ -32,6 +42,57 @@ from geo.scoring.search import (
 )
 
 router = APIRouter(tags=["ranking"])
+
+
+def _criterion_points(name: str):
+    def get(feature: dict[str, Any]) -> Any:
+        for c in feature["properties"]["criteria"]:
+            if c["criterion"] == name:
+                return c["points"]
+        return None
+
+    return get
+
+
+def _fields(*specs: tuple[str, str, str]) -> list[Field]:
+    return [Field(name, kind, doc, prop(name)) for name, kind, doc in specs]
+
+
+_IMPACT = ("envelope_impact_ha", "float", "NAF hectares consumed if built")
+_REMEDIATION = ("remediation_cost_eur", "float", "remediation estimate, euros")
+_MODEL = (("profile", "str", "scoring profile"), ("model_version", "str", "model version"))
+PARCEL_FIELDS = _fields(
+    ("commune", "str", "INSEE code of the commune"),
+    ("area_ha", "float", "area in hectares (Lambert-93)"),
+    ("zoning", "str", "PLU zoning class (activity, urban, to_urbanise…)"),
+    ("on_friche", "bool", "on a friche (Cartofriches)"),
+    ("score", "float", "score 0-100 under the profile"),
+    ("reliability", "float", "share of the weights whose criterion is known"),
+    ("excluded", "bool", "excluded by a hard rule"),
+    ("exclusions", "str", "ids of the exclusions, ';'-separated"),
+    _IMPACT,
+    _REMEDIATION,
+    *_MODEL,
+) + [
+    Field(f"points_{c.name}", "float", f"points of {c.name} (-1 to 1)", _criterion_points(c.name))
+    for c in CRITERIA
+]
+SITE_FIELDS = _fields(
+    ("rank", "int", "rank of the site, best first"),
+    ("area_ha", "float", "area of the site in hectares"),
+    ("score", "float", "area-weighted score of its parcels"),
+    ("parcel_count", "int", "number of parcels"),
+    ("parcels", "str", "parcel ids, ';'-separated"),
+    _IMPACT,
+    _REMEDIATION,
+    *_MODEL,
+)
+_FORMAT_DOC = (
+    "json (default): this page; csv, geojson or gpkg: an attachment streamed with every "
+    "match (not one page; at most {max} features), EPSG:4326. CSV columns: `id`; {columns}"
+)
+PARCEL_FORMAT_DOC = _FORMAT_DOC.format(max=MAX_EXPORT_FEATURES, columns=describe(PARCEL_FIELDS))
+SITE_FORMAT_DOC = _FORMAT_DOC.format(max=200, columns=describe(SITE_FIELDS))
 
 ProfileQuery = Annotated[
     str | None,
@@ -107,7 +168,11 @@ Departement = Annotated[str | None, Query(pattern=DEPARTEMENT_PATTERN)]
 Ti = Annotated[str | None, Query(min_length=1, max_length=20)]
 
 
-@router.get("/parcels/search", summary="Parcels ranked for industry, with each score explained")
+@router.get(
+    "/parcels/search",
+    summary="Parcels ranked for industry, with each score explained",
+    responses=with_exports({}),
+)
 def search_ranked_parcels(
     request: Request,
     conn: ConnectionDep,
@@ -130,7 +195,11 @@ def search_ranked_parcels(
     profile: ProfileQuery = None,
     weights: WeightsQuery = None,
     sort: Literal["-score", "score", "-area", "area"] = "-score",
-) -> dict[str, Any]:
+    format: Annotated[
+        Literal["json", "csv", "geojson", "gpkg"],
+        Query(description=PARCEL_FORMAT_DOC),
+    ] = "json",
+) -> Any:
     chosen, custom = _profile(profile, weights)
     filters = _filters(
         commune,
@@ -146,6 +215,8 @@ def search_ranked_parcels(
         include_excluded,
         exclude_zoning,
     )
+    if format != "json":
+        return _export_parcels(request, conn, chosen, filters, sort, custom, format)
     parcels, matched = search_parcels(
         conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
     )
@@ -167,7 +238,11 @@ def get_parcel_score(
     return parcel_score(conn, parcel_id, chosen)
 
 
-@router.get("/sites/search", summary="Candidate sites: contiguous eligible parcels reaching a size")
+@router.get(
+    "/sites/search",
+    summary="Candidate sites: contiguous eligible parcels reaching a size",
+    responses=with_exports({}),
+)
 def search_candidate_sites(
     conn: ConnectionDep,
     bbox: BBoxDep,
@@ -186,7 +261,11 @@ def search_candidate_sites(
     profile: ProfileQuery = None,
     weights: WeightsQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-) -> dict[str, Any]:
+    format: Annotated[
+        Literal["json", "csv", "geojson", "gpkg"],
+        Query(description=SITE_FORMAT_DOC),
+    ] = "json",
+) -> Any:
     if not any((commune, epci, territoire_industrie, departement, bbox)):
         raise InvalidParameter(
             "give a territory (commune, epci, territoire_industrie, departement or bbox)"
@@ -203,4 +282,46 @@ def search_candidate_sites(
         custom=custom,
         budget_s=settings.site_search_seconds,
     )
+    if format != "json":
+        return export_response(
+            format,
+            "sites",
+            SITE_FIELDS,
+            [sites_collection(sites, chosen)["features"]],
+            members={"profile": {"id": chosen.id, "name": chosen.name}},
+            geometry_type="MultiPolygon",
+        )
     return sites_collection(sites, chosen)
+
+
+def _export_parcels(request, conn, chosen, filters, sort, custom, fmt):
+    """The whole search (not one page), streamed page by page on a connection of its own:
+    the request's is returned to the pool before the body is sent."""
+    _, matched = search_parcels(conn, chosen, filters, sort=sort, limit=1, custom=custom)
+    if matched > MAX_EXPORT_FEATURES:
+        raise InvalidParameter(
+            f"the search matches {matched} parcels: an export holds at most "
+            f"{MAX_EXPORT_FEATURES}; narrow it (territory, min_score, min_area)"
+        )
+    engine = request.app.state.engine
+
+    def pages():
+        with engine.connect() as own:
+            for offset in range(0, matched, EXPORT_PAGE):
+                parcels, _ = search_parcels(
+                    own, chosen, filters, sort=sort, limit=EXPORT_PAGE, offset=offset,
+                    custom=custom, count=False,
+                )  # fmt: skip
+                yield parcels_collection(parcels, chosen, -1, [])["features"]
+
+    return export_response(
+        fmt,
+        "parcels",
+        PARCEL_FIELDS,
+        pages(),
+        members={
+            "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},
+            "numberMatched": matched,
+        },
+        geometry_type="MultiPolygon",
+    )

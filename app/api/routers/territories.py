@@ -1,10 +1,13 @@
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from app.api.dependencies import INSEE_PATTERN, SIREN_PATTERN, ConnectionDep
+from app.api.errors import InvalidParameter
 from app.api.responses import FEATURE_RESPONSE, GeoJSONResponse, feature_response
+from app.services.places import MAX_CHARS, MAX_SUGGESTIONS, MIN_CHARS, search_places
 from app.services.territories import commune_feature, epci_feature
+from geo.errors import Invalid
 
 router = APIRouter(tags=["territories"])
 
@@ -32,3 +35,23 @@ def get_epci(
     conn: ConnectionDep,
 ) -> GeoJSONResponse:
     return feature_response(epci_feature(conn, siren), f"no EPCI with SIREN {siren}")
+
+
+@router.get(
+    "/places",
+    summary="Find a commune, EPCI, département, région or Territoire d'industrie by name or code",
+    description=(
+        "Accent-, case- and punctuation-insensitive: `paray` finds Paray-Vieille-Poste. "
+        "Exact names first, then names and words starting with `q`; each place with its "
+        "WGS84 bounding box (null when its boundary is not loaded)."
+    ),
+)
+def find_places(
+    conn: ConnectionDep,
+    q: Annotated[str, Query(min_length=MIN_CHARS, max_length=MAX_CHARS, examples=["paray"])],
+    limit: Annotated[int, Query(ge=1, le=MAX_SUGGESTIONS)] = 10,
+) -> list[dict[str, Any]]:
+    try:
+        return search_places(conn, q, limit)
+    except Invalid as exc:  # a query the schema allows but that names nothing: 400
+        raise InvalidParameter(str(exc)) from None

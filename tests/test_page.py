@@ -1,0 +1,179 @@
+"""The page as a tool, in headless Chromium (web/tests/tool.spec.mjs): find a place, search
+an EPCI's parcels, open a dossier, export a GeoPackage read back by GDAL, search sites,
+authorise a project from the prefecture's dashboard; a phone-sized view; axe-core.
+
+Its own database (the flow writes: a token, a project, its authorisation), built like
+the scored demo. Screenshots of each step go to tests/output/ (shown in the README)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import httpx
+import pyogrio
+import pytest
+from sqlalchemy import text
+
+from app.security.tokens import create_token
+from app.settings import PROJECT_DIR
+from geo.ingest.cadastre import load_cadastre
+from tests.conftest import CADASTRE_91216, DATA, Databases, engine_for, running_server
+
+OUTPUT = PROJECT_DIR / "tests" / "output"
+SPEC = PROJECT_DIR / "web" / "tests" / "tool.spec.mjs"
+# The commune whose EPCI the flow searches: the demo's cadastre. When the demo holds the
+# Grand-Orly Seine Bièvre communes (h-ground), "91479" (Paray-Vieille-Poste) searches the
+# Métropole du Grand Paris instead; nothing else changes.
+DEMO_COMMUNE = "91216"
+PLACE_QUERY, PLACE_NAME = "paray", "Paray-Vieille-Poste"
+
+
+@pytest.fixture(scope="module")
+def page_db(databases: Databases, template_db: str) -> str:
+    from geo.ingest.consumption import load_consumption
+    from geo.scoring.refresh import refresh_scores
+
+    url = databases.create(f"{template_db}_page", template=template_db)
+    engine = engine_for(url)
+    load_cadastre(engine, CADASTRE_91216)
+    load_consumption(engine, DATA / "consommation" / "conso-naf-SYNTHETIQUE-2009-2023.csv")
+    refresh_scores(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def page_server(page_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # the site search's time budget (3 s) is for one request on an idle server; the test
+    # shares two cores with other runs
+    log = tmp_path_factory.mktemp("page") / "uvicorn.log"
+    with running_server(page_db, log, FONCIER_SITE_SEARCH_SECONDS="30") as base:
+        yield base
+
+
+def _setup_ledger(page_db: str, base: str) -> dict:
+    """An EPCI editor records a planned project on the EPCI's best parcel; the prefecture
+    of its département gets a token (the page then authorises the project)."""
+    engine = engine_for(page_db)
+    with engine.begin() as conn:
+        epci, epci_name, departement = conn.execute(
+            text(
+                "SELECT c.epci_siren, e.name, c.departement_code FROM commune c "
+                "JOIN epci e ON e.siren = c.epci_siren WHERE c.insee = :insee"
+            ),
+            {"insee": DEMO_COMMUNE},
+        ).one()
+        parcel = conn.execute(
+            text(
+                "SELECT parcel_id FROM parcel_score WHERE commune_insee = :insee "
+                "AND profile = 'small-industry' AND NOT excluded ORDER BY score DESC LIMIT 1"
+            ),
+            {"insee": DEMO_COMMUNE},
+        ).scalar_one()
+        _, editor = create_token(
+            conn, name="SIG", role="epci_editor", territory=f"epci:{epci}", created_by="test"
+        )
+        _, prefecture = create_token(
+            conn,
+            name="Préfecture",
+            role="prefecture",
+            territory=f"departement:{departement}",
+            created_by="test",
+        )
+    engine.dispose()
+    project = httpx.post(
+        f"{base}/projects",
+        json={"name": "Usine de test", "epci_siren": epci, "parcel_ids": [parcel]},
+        headers={"Authorization": f"Bearer {editor}"},
+    )
+    assert project.status_code == 201, project.text
+    return {
+        "epciName": epci_name,
+        "prefectureToken": prefecture,
+        "projectId": project.json()["id"],
+        "naf_ha": project.json()["naf_ha"],
+    }
+
+
+def test_the_page_as_a_tool_in_headless_chromium(page_server: str, page_db: str) -> None:
+    node = shutil.which("node")
+    if node is None or shutil.which("chromium") is None:
+        pytest.fail("node and chromium are needed: apt-get install nodejs npm chromium")
+    if not (PROJECT_DIR / "web" / "node_modules" / "axe-core").is_dir():
+        pytest.fail("playwright-core and axe-core are missing: npm ci --prefix web")
+    ledger = _setup_ledger(page_db, page_server)
+    OUTPUT.mkdir(exist_ok=True)
+    for old in OUTPUT.glob("0*.png"):
+        old.unlink()
+    args = {
+        "baseUrl": page_server,
+        "outDir": str(OUTPUT),
+        "placeQuery": PLACE_QUERY,
+        "placeName": PLACE_NAME,
+        # what a user types to find the EPCI: its name's first words, without accents
+        "epciQuery": " ".join(ledger["epciName"].split()[-2:])[:12],
+        "epciName": ledger["epciName"],
+        "profile": "logistics",
+        "minArea": 0.5,
+        "siteArea": 10,
+        "prefectureToken": ledger["prefectureToken"],
+        "projectId": ledger["projectId"],
+    }
+    run = subprocess.run(
+        [node, str(SPEC), json.dumps(args)],
+        capture_output=True, text=True, timeout=300, cwd=SPEC.parent,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr + run.stdout
+    result = json.loads(run.stdout)
+    print(json.dumps(result, ensure_ascii=False, indent=1))  # pytest -s shows what was seen
+
+    assert result["landmarks"] == {"search": True, "main": True, "nav": True}
+    assert any(s.startswith(PLACE_NAME) for s in result["suggestions"])
+    lon, lat = result["placeCentre"]
+    assert 2.34 < lon < 2.38 and 48.70 < lat < 48.75  # framed on Paray-Vieille-Poste
+
+    # the search, as the API answers it
+    engine = engine_for(page_db)
+    with engine.connect() as conn:
+        epci = conn.execute(
+            text("SELECT epci_siren FROM commune WHERE insee = :i"), {"i": DEMO_COMMUNE}
+        ).scalar_one()
+    engine.dispose()
+    api = httpx.get(
+        f"{page_server}/parcels/search",
+        params={"epci": epci, "profile": "logistics", "min_area": 0.5, "limit": 20},
+    ).json()
+    assert result["numberMatched"] == api["numberMatched"] > 20
+    assert result["rows"] == 20
+    assert result["sortedByArea"]
+    assert result["dossier"]["id"] == api["features"][0]["id"]
+    assert result["dossier"]["criteria"] == len(api["features"][0]["properties"]["criteria"])
+    assert result["sharedSummary"].startswith(f"{api['numberMatched']} parcelle")
+
+    # the GeoPackage the page's button downloaded, read back by GDAL
+    info = pyogrio.read_info(result["gpkg"])
+    assert info["features"] == api["numberMatched"]
+    assert info["crs"] == "EPSG:4326"
+
+    assert result["weights"]["slope"] == 2 and "rail_siding" not in result["weights"]
+    assert result["sites"] >= 1 and result["sitesDrawn"] == result["sites"]
+
+    # the gauge moved by the project's NAF hectares, reserved when authorised
+    gauge = result["gauge"]
+    assert float(gauge["after"]["reserved"]) == pytest.approx(
+        float(gauge["before"]["reserved"]) + ledger["naf_ha"], abs=1e-3
+    )
+    assert gauge["after"]["width"] != gauge["before"]["width"]
+    assert result["projectStatus"] == "authorised"
+    assert "Conflict" in result["refusal"] or "conflict" in result["refusal"].lower()
+
+    assert result["phoneOverflow"] is False
+    for check in ("axeResults", "axeDossier", "axeDashboard", "axePhone"):
+        assert result[check]["serious"] == 0, result[check]
+    for name in ("01-place-search", "02-parcel-results", "03-parcel-dossier", "04-sites",
+                 "05-dashboard", "05-dashboard-projects", "05-dashboard-trajectory",
+                 "06-phone"):  # fmt: skip
+        assert (OUTPUT / f"{name}.png").stat().st_size > 10_000
