@@ -27,7 +27,7 @@ SPEC = PROJECT_DIR / "web" / "tests" / "tool.spec.mjs"
 # The commune whose EPCI the flow searches: the demo's cadastre. When the demo holds the
 # Grand-Orly Seine Bièvre communes (h-ground), "91479" (Paray-Vieille-Poste) searches the
 # Métropole du Grand Paris instead; nothing else changes.
-DEMO_COMMUNE = "91216"
+DEMO_COMMUNE = "91479"
 PLACE_QUERY, PLACE_NAME = "paray", "Paray-Vieille-Poste"
 
 

@@ -1,7 +1,7 @@
 """Place search: accent- and case-insensitive trigram indexes on territory names
 
-Revision ID: 0011d
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-23
 
 The page's place search (GET /places) matches what is typed anywhere in the names of the
@@ -14,8 +14,8 @@ name: rechecking 4,000 "saint" on the fly took 40 ms); GIN trigram indexes on it
 
 from alembic import op
 
-revision = "0011d"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
