@@ -270,6 +270,41 @@ def import_consumption(files: tuple[Path, ...], vintage: int | None) -> None:
     _import_files(files, lambda path, _: load_consumption(get_engine(), path, vintage=vintage))
 
 
+# -- what stands on the land (issue 14): buildings and owners -------------------------
+
+
+def _buildings_command(name: str, help_text: str) -> None:
+    @import_.command(name, help=help_text)
+    @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+    @_crs_option
+    def command(files: tuple[Path, ...], crs: str | None) -> None:
+        from app.db import get_engine
+        from geo.ingest.buildings import load_buildings
+
+        source_crs = _source_crs(crs)
+        _import_files(
+            files, lambda path, _: load_buildings(get_engine(), path, source_crs=source_crs)
+        )
+
+
+_buildings_command(
+    "batiments",
+    "Buildings: Etalab cadastre batiments (GeoJSON, plain or .gz) or IGN BD TOPO BATIMENT, "
+    "told apart by their fields; replaces the same source's buildings in the file's communes.",
+)
+_buildings_command("bdtopo", "Buildings: IGN BD TOPO BATIMENT (same loader as `batiments`).")
+
+
+@import_.command("proprietaires")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def import_proprietaires(files: tuple[Path, ...]) -> None:
+    """Parcel owners: DGFiP "parcelles des personnes morales" CSV (;-separated, 2025 header)."""
+    from app.db import get_engine
+    from geo.ingest.owners import load_owners
+
+    _import_files(files, lambda path, _: load_owners(get_engine(), path))
+
+
 @import_.command("zan-targets")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def import_zan_targets(files: tuple[Path, ...]) -> None:

@@ -189,9 +189,7 @@ def test_unreadable_files(fresh_engine: Engine, tmp_path: Path, content: str, me
 
 def test_not_a_cadastre_file(fresh_engine: Engine) -> None:
     friches = Path(__file__).parent.parent / "data" / "friches" / "ardennes-friches.geojson"
-    with pytest.raises(
-        LoaderError, match="missing properties id, commune, prefixe, section, numero"
-    ):
+    with pytest.raises(LoaderError, match="missing properties id, section, numero"):
         load_cadastre(fresh_engine, friches)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from geo.crs import departement_of
+from geo.scoring import land
 from geo.scoring.model import (
     EXCLUDED_SQL,
     MODEL_VERSION,
@@ -33,7 +34,7 @@ INSERT INTO {{features_table}} (
     parcel_id, departement_code, commune_insee, area_ha, compactness, zoning_class,
     on_friche, friche_site_id, in_economic_zone, activity_zone_distance_m, pollution,
     slope_mean_pct, flood_high_share, envelope_impact_ha, remediation_cost_eur,
-    motorway_distance_m, rail_siding)
+    motorway_distance_m, rail_siding, {land.COLUMNS})
 SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
        4 * pi() * p.area_m2 / nullif(ST_Perimeter(p.geom) ^ 2, 0),
        zone.zoning_class,
@@ -67,7 +68,7 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
                      'pollution inexistante', 'pollution traitée', 'pollution peu probable')
                 THEN {REMEDIATION_CLEAN_EUR_PER_HA}
                 ELSE {REMEDIATION_EUR_PER_HA} END,
-       NULL, NULL
+       NULL, NULL,{land.SELECT}
 FROM parcel p
 LEFT JOIN LATERAL (
     SELECT z.zoning_class FROM plu_zone z
@@ -123,6 +124,7 @@ LEFT JOIN LATERAL (
     FROM parcel_hazard h WHERE h.parcel_id = p.id AND h.hazard = 'flood'
     HAVING count(*) > 0
 ) flood ON TRUE
+{land.JOINS}
 WHERE {{scope}}
 """
 
@@ -336,6 +338,7 @@ def _refresh_group(engine: Engine, communes: list[tuple[str, str]], suffix: str)
         features = _FEATURES.format(
             scope=where.format(t="p"), features_table=f"parcel_features{suffix}"
         )
+        covered |= land.coverage(conn, params["communes"])
         parcels = conn.execute(text(features), {**params, **covered}).rowcount
         scores = _score(conn, where.format(t="f"), params, suffix)
     return parcels, scores

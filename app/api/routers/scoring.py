@@ -62,7 +62,12 @@ def _profile(profile: str | None, weights: str | None):
     if not isinstance(parsed, dict):
         raise InvalidParameter('weights must be a JSON object, e.g. {"zoning": 2}')
     custom = validate(
-        "custom", f"custom weights on {base.id}", parsed, base.size_min_ha, base.size_max_ha
+        "custom",
+        f"custom weights on {base.id}",
+        parsed,
+        base.size_min_ha,
+        base.size_max_ha,
+        base.underused_built_share,
     )
     return custom, True
 
