@@ -18,6 +18,8 @@ from app.api.dependencies import (
 )
 from app.api.errors import InvalidParameter
 from app.api.responses import paging_links
+from geo.land.buildings import STATES as LAND_USE_STATES
+from geo.land.owners import GROUPS as OWNER_GROUPS
 from geo.land.zoning import CLASSES as ZONING_CLASSES
 from geo.scoring.profiles import get_profile, validate
 from geo.scoring.search import (
@@ -84,6 +86,9 @@ def _filters(
     on_friche: bool | None = None,
     min_score: float | None = None,
     include_excluded: bool = False,
+    max_built_share: float | None = None,
+    land_use: str | None = None,
+    owner: str | None = None,
 ) -> Filters:
     if min_area is not None and max_area is not None and min_area > max_area:
         raise InvalidParameter("min_area must not exceed max_area")
@@ -99,7 +104,45 @@ def _filters(
         on_friche=on_friche,
         min_score=min_score,
         include_excluded=include_excluded,
+        max_built_share=max_built_share,
+        land_use=_choices("land_use", land_use, LAND_USE_STATES),
+        owner=_choices("owner", owner, OWNER_GROUPS),
     )
+
+
+def _choices(name: str, value: str | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of values among ``allowed`` (400 otherwise)."""
+    if value is None:
+        return ()
+    items = tuple(dict.fromkeys(v.strip() for v in value.split(",")))
+    bad = [v for v in items if v not in allowed]
+    if bad or not items:
+        raise InvalidParameter(
+            f"{name} must be a comma-separated list of {', '.join(allowed)}; "
+            f"got {', '.join(repr(v) for v in bad) or 'nothing'}"
+        )
+    return items
+
+
+LandUseQuery = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Land-use states, comma-separated: vacant, underused, built "
+        "(parcels whose commune has no building layer never match)",
+        examples=["vacant,underused"],
+    ),
+]
+OwnerQuery = Annotated[
+    str | None,
+    Query(
+        max_length=400,
+        description="Owner groups, comma-separated: "
+        + ", ".join(OWNER_GROUPS)
+        + " (parcels whose commune has no owner file never match)",
+        examples=["commune,epci,etablissement_public"],
+    ),
+]
 
 
 Commune = Annotated[str | None, Query(pattern=INSEE_PATTERN)]
@@ -124,6 +167,12 @@ def parcels_search(
     on_friche: bool | None = None,
     min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
     include_excluded: bool = False,
+    max_built_share: Annotated[
+        float | None,
+        Query(ge=0, le=1, description="largest built share (building footprint / parcel area)"),
+    ] = None,
+    land_use: LandUseQuery = None,
+    owner: OwnerQuery = None,
     profile: ProfileQuery = None,
     weights: WeightsQuery = None,
     sort: Literal["-score", "score", "-area", "area"] = "-score",
@@ -141,6 +190,9 @@ def parcels_search(
         on_friche,
         min_score,
         include_excluded,
+        max_built_share,
+        land_use,
+        owner,
     )
     features, matched = search_parcels(
         conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
