@@ -18,16 +18,18 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-_FEATURES = (
-    sa.Column("built_m2", sa.Float(), nullable=True),
-    sa.Column("built_share", sa.Float(), nullable=True),
-    sa.Column("building_count", sa.Integer(), nullable=True),
-    sa.Column("light_only", sa.Boolean(), nullable=True),
-    sa.Column("building_use", sa.String(16), nullable=True),
-    sa.Column("owner_group", sa.String(24), nullable=True),
-    sa.Column("owner_siren", sa.String(9), nullable=True),
-    sa.Column("owner_name", sa.Text(), nullable=True),
-)
+
+def _features() -> tuple[sa.Column, ...]:
+    return (
+        sa.Column("built_m2", sa.Float(), nullable=True),
+        sa.Column("built_share", sa.Float(), nullable=True),
+        sa.Column("building_count", sa.Integer(), nullable=True),
+        sa.Column("light_only", sa.Boolean(), nullable=True),
+        sa.Column("building_use", sa.String(16), nullable=True),
+        sa.Column("owner_group", sa.String(24), nullable=True),
+        sa.Column("owner_siren", sa.String(9), nullable=True),
+        sa.Column("owner_name", sa.Text(), nullable=True),
+    )
 
 
 def upgrade() -> None:
@@ -67,8 +69,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("parcel_id"),
     )
     op.create_index("parcel_owner_commune_idx", "parcel_owner", ["commune_insee"])
-    for column in _FEATURES:
-        op.add_column("parcel_features", column.copy())
+    for column in _features():
+        op.add_column("parcel_features", column)
     op.add_column("import_run", sa.Column("departements", ARRAY(sa.Text()), nullable=True))
     op.add_column("import_run", sa.Column("vintage", sa.Text(), nullable=True))
 
@@ -76,7 +78,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("import_run", "vintage")
     op.drop_column("import_run", "departements")
-    for column in reversed(_FEATURES):
+    for column in reversed(_features()):
         op.drop_column("parcel_features", column.name)
     op.drop_index("parcel_owner_commune_idx", table_name="parcel_owner")
     op.drop_table("parcel_owner")
