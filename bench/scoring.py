@@ -77,8 +77,10 @@ ANALYZE;
 # DGFiP file would be: a footprint on 60 % of the parcels (Essonne: about 0.8 building a
 # parcel), a tenth of the parcel's side, some across the boundary, some light.
 LAND = """
-INSERT INTO building (source, commune_insee, departement_code, hard, area_m2, geom)
-SELECT 'cadastre', commune_insee, departement_code, h % 5 <> 0, ST_Area(g), ST_Multi(g)
+INSERT INTO building (source, commune_insee, departement_code, hard, area_m2, geom,
+                      geom_point)
+SELECT 'cadastre', commune_insee, departement_code, h % 5 <> 0, ST_Area(g), ST_Multi(g),
+       ST_PointOnSurface(g)
 FROM (
     SELECT commune_insee, departement_code, abs(hashtext(id)) AS h,
            ST_Buffer(CASE WHEN abs(hashtext(id)) % 8 = 0
@@ -132,6 +134,9 @@ def main() -> None:
         "--reuse", action="store_true", help="keep the database of a previous run (same copies)"
     )
     parser.add_argument(
+        "--db", default=DB, help="database name (several people may bench on one server)"
+    )
+    parser.add_argument(
         "--no-land", action="store_true", help="without the buildings and owners (issue 14)"
     )
     parser.add_argument(
@@ -139,14 +144,15 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    url = get_settings().url_for(DB)
+    db = args.db
+    url = get_settings().url_for(db)
     if not args.reuse:
         path = build_input(args.copies, essonne_communes())
         with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
             conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB))
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db))
             )
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
         migrate(url=url)
     engine = make_engine(url)
     if not args.reuse:
@@ -154,7 +160,7 @@ def main() -> None:
         started = time.perf_counter()
         report = load_cadastre(engine, path)
         print(f"loaded {report.inserted:,} parcels in {time.perf_counter() - started:.1f} s")
-        with psycopg.connect(conninfo(DB), autocommit=True) as conn:
+        with psycopg.connect(conninfo(db), autocommit=True) as conn:
             conn.execute(OVERLAYS)  # no parameters: '%' is the modulo operator here
             if not args.no_land:
                 started = time.perf_counter()

@@ -166,6 +166,11 @@ def test_real_files_load_with_their_counts(land: Engine) -> None:
         )
         communes = conn.execute(text("SELECT DISTINCT commune_insee FROM building")).scalars()
         assert sorted(communes) == ["27412", "59025"]
+        # the publisher's trimmed parcels (id, section, numero only) are accepted
+        trimmed = conn.execute(
+            text("SELECT count(*), min(prefixe) FROM parcel WHERE commune_insee = '27412'")
+        ).one()
+        assert trimmed == (1990, "000")
     # Etalab: type 01 1,317, type 02 280; BD TOPO: LEGER Non 1,085, Oui 170 (the files)
     assert rows == {"cadastre/true": 1317, "cadastre/false": 280, "bdtopo/true": 1085,
                     "bdtopo/false": 170}  # fmt: skip
@@ -388,6 +393,24 @@ def test_broken_building_files_write_nothing(
     with fresh_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM building")).scalar_one() == 0
         assert conn.execute(text("SELECT count(*) FROM import_run")).scalar_one() == 1  # admin
+
+
+def test_bdtopo_without_a_commune_column_takes_the_parcel_under_it(
+    fresh_engine: Engine, tmp_path: Path
+) -> None:
+    data = json.loads(BDTOPO.read_bytes())
+    data["features"] = data["features"][:20]
+    for feature in data["features"]:
+        feature["properties"] = {
+            k: v for k, v in feature["properties"].items() if k.upper() not in ("INSEE_COM",
+                                                                               "INSEE_COM_")
+        }  # fmt: skip
+    path = write(tmp_path / "bdtopo-no-commune.geojson", json.dumps(data))
+    # neither a commune outline of the Nord nor a parcel of Aubers is loaded: refused
+    with pytest.raises(LoaderError, match="20 of 20 buildings rejected.*no commune"):
+        load_buildings(fresh_engine, path)
+    with fresh_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM building")).scalar_one() == 0
 
 
 def test_a_parcel_file_is_not_a_building_file(fresh_engine: Engine) -> None:

@@ -581,9 +581,12 @@ building = Table(
     Column("updated_on", Date),
     Column("area_m2", Float, nullable=False),
     _multipolygon(nullable=False),
+    # its point on surface: the parcel under it is the building's parcel (geo.land.buildings)
+    Column("geom_point", Geometry("POINT", srid=LAMBERT93, spatial_index=False), nullable=False),
 )
 Index("building_commune_idx", building.c.commune_insee, building.c.source)
 Index("building_geom_idx", building.c.geom, postgresql_using="gist")
+Index("building_geom_point_idx", building.c.geom_point, postgresql_using="gist")
 
 # One row per parcel held by a legal entity (DGFiP "parcelles des personnes morales").
 parcel_owner = Table(

@@ -77,7 +77,7 @@ def load_buildings(engine: Engine, path: Path, *, source_crs: CRS | None = None)
     source = None
     dates: list[pa.Array] = []
     with engine.begin() as conn:
-        stage = Stage(conn, "building", COLUMNS)
+        stage = Stage(conn, "building", COLUMNS)  # geom_point computed at insert
         for batch, crs in read_geojson(path, source_crs=source_crs):
             if source is None:
                 try:
@@ -118,7 +118,8 @@ def load_buildings(engine: Engine, path: Path, *, source_crs: CRS | None = None)
         ).rowcount
         cols = ", ".join(COLUMNS)
         report.inserted = conn.exec_driver_sql(
-            f"INSERT INTO building ({cols}) SELECT {cols} FROM {stage.name}"
+            f"INSERT INTO building ({cols}, geom_point) "
+            f"SELECT {cols}, ST_PointOnSurface(geom) FROM {stage.name}"
         ).rowcount
         hard = conn.exec_driver_sql(
             f"SELECT count(*) FILTER (WHERE hard), count(*) FILTER (WHERE NOT hard) "

@@ -7,10 +7,12 @@ Sources (loaded by geo.ingest.buildings):
 - IGN BD TOPO ``BATIMENT``: footprints with ``LEGER`` (Oui/Non) and ``USAGE1`` (Résidentiel,
   Industriel, Agricole, Commercial et services…), kept as ``usage``.
 
-Per parcel the score refresh (geo.scoring.refresh) sums, in PostGIS, the part of each
-footprint that lies on the parcel. A building counts on a parcel when it lies wholly on it
-or at least ``MIN_OVERLAP_M2`` of it does: footprints drawn on a shared boundary touch the
-neighbour, which must not count them.
+Per parcel the score refresh (geo.scoring.refresh) counts, in PostGIS, the buildings whose
+point on surface (stored at import, ``building.geom_point``) lies on the parcel, and sums
+their footprints. A building drawn across a boundary thus counts once, wholly, on the parcel
+under its point on surface (nearly always the one holding most of it): a point-in-polygon
+test per building instead of a polygon intersection, which keeps the refresh of a million
+parcels within its minute (bench/README.md). The built share is capped at 1.
 
 Land-use state, for a profile's threshold ``t`` (``underused_built_share`` in the scoring
 profile, default ``DEFAULT_UNDERUSED_SHARE``):
@@ -28,7 +30,6 @@ from typing import Any
 
 STATES = ("vacant", "underused", "built")
 DEFAULT_UNDERUSED_SHARE = 0.2
-MIN_OVERLAP_M2 = 5.0
 
 # BD TOPO USAGE1 values -> Foncier's building use
 USAGES = {

@@ -13,8 +13,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from geo.land.buildings import MIN_OVERLAP_M2
-
 COLUMNS = (
     "built_m2, built_share, building_count, light_only, building_use, "
     "owner_group, owner_siren, owner_name"
@@ -33,27 +31,21 @@ SELECT = """
        po.name"""
 
 # One source per commune: the Etalab cadastre layer where loaded, else BD TOPO (the two
-# draw the same buildings: adding them would count each twice). A footprint lying wholly
-# on the parcel adds its stored area (no intersection computed); one crossing the boundary
-# adds the part on the parcel, and counts as a building of the parcel from MIN_OVERLAP_M2.
-JOINS = f"""
+# draw the same buildings: adding them would count each twice). A building is the parcel's
+# when its point on surface lies on it (geo.land.buildings): one point-in-polygon test,
+# through the points' GiST index, the parcel prepared once for all its candidates.
+JOINS = """
 LEFT JOIN LATERAL (
     SELECT p.commune_insee = ANY(:building_communes) AS covered,
-           count(*) FILTER (WHERE o.inside OR o.m2 >= {MIN_OVERLAP_M2}) AS n,
-           sum(o.m2) AS m2,
-           bool_and(NOT o.hard) FILTER (WHERE o.inside OR o.m2 >= {MIN_OVERLAP_M2}) AS light_only,
-           (array_agg(o.usage ORDER BY o.m2 DESC) FILTER (WHERE o.usage IS NOT NULL))[1] AS use
-    FROM (
-        SELECT b.hard, b.usage, c.inside,
-               CASE WHEN c.inside THEN b.area_m2
-                    ELSE ST_Area(ST_Intersection(b.geom, p.geom)) END AS m2
-        FROM building b
-        CROSS JOIN LATERAL (SELECT ST_CoveredBy(b.geom, p.geom) AS inside) c
-        WHERE p.commune_insee = ANY(:building_communes)
-          AND b.geom && p.geom AND ST_Intersects(b.geom, p.geom)
-          AND b.source = CASE WHEN p.commune_insee = ANY(:cadastre_building_communes)
-                              THEN 'cadastre' ELSE 'bdtopo' END
-    ) o
+           count(*) AS n,
+           sum(b.area_m2) AS m2,
+           bool_and(NOT b.hard) AS light_only,
+           (array_agg(b.usage ORDER BY b.area_m2 DESC) FILTER (WHERE b.usage IS NOT NULL))[1] AS use
+    FROM building b
+    WHERE p.commune_insee = ANY(:building_communes)
+      AND ST_Intersects(p.geom, b.geom_point)
+      AND b.source = CASE WHEN p.commune_insee = ANY(:cadastre_building_communes)
+                          THEN 'cadastre' ELSE 'bdtopo' END
 ) bld ON TRUE
 LEFT JOIN parcel_owner po ON po.parcel_id = p.id
 """

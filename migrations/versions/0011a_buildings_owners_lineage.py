@@ -50,10 +50,12 @@ def upgrade() -> None:
             Geometry("MULTIPOLYGON", srid=2154, spatial_index=False),
             nullable=False,
         ),
+        sa.Column("geom_point", Geometry("POINT", srid=2154, spatial_index=False), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("building_commune_idx", "building", ["commune_insee", "source"])
     op.create_index("building_geom_idx", "building", ["geom"], postgresql_using="gist")
+    op.create_index("building_geom_point_idx", "building", ["geom_point"], postgresql_using="gist")
     op.create_table(
         "parcel_owner",
         sa.Column("parcel_id", sa.String(14), nullable=False),
@@ -82,6 +84,7 @@ def downgrade() -> None:
         op.drop_column("parcel_features", column.name)
     op.drop_index("parcel_owner_commune_idx", table_name="parcel_owner")
     op.drop_table("parcel_owner")
+    op.drop_index("building_geom_point_idx", table_name="building")
     op.drop_index("building_geom_idx", table_name="building")
     op.drop_index("building_commune_idx", table_name="building")
     op.drop_table("building")
