@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from unittest import mock
 
 import httpx
 import psycopg
@@ -31,6 +32,7 @@ from app.settings import PROJECT_DIR, get_settings
 from bench.import_cadastre import build_input, conninfo
 from geo.ingest.admin import load_admin
 from geo.ingest.cadastre import load_cadastre
+from geo.scoring import land
 from geo.scoring.refresh import refresh_scores
 
 DB = "foncier_bench_scoring"
@@ -100,6 +102,11 @@ ANALYZE building; ANALYZE parcel_owner;
 """
 
 
+def _no_coverage(conn, communes):
+    """No building layer nor owner file anywhere: the land joins do nothing (--compare)."""
+    return {"building_communes": [], "cadastre_building_communes": [], "owner_communes": []}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -142,6 +149,12 @@ def main() -> None:
     parser.add_argument(
         "--no-http", action="store_true", help="refresh timings only, no search requests"
     )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="each refresh also without the building and owner joins (their coverage emptied), "
+        "alternately, to tell their cost from the machine's noise",
+    )
     args = parser.parse_args()
 
     db = args.db
@@ -175,6 +188,17 @@ def main() -> None:
     else:
         migrate(url=url)
 
+    if args.compare:
+        for _ in range(3):
+            with_land = refresh_scores(engine, commune="91216").seconds
+            with mock.patch.object(land, "coverage", _no_coverage):
+                without = refresh_scores(engine, commune="91216").seconds
+            print(
+                f"one commune (91216): {with_land:.2f} s, without buildings/owners {without:.2f} s"
+            )
+        with mock.patch.object(land, "coverage", _no_coverage):
+            without = refresh_scores(engine, workers=args.workers).seconds
+        print(f"full refresh without buildings/owners: {without:.1f} s")
     full = refresh_scores(engine, workers=args.workers)
     print(f"full refresh ({args.workers} connections): {full.lines()[0].strip()}")
     one = refresh_scores(engine, commune="91216")
