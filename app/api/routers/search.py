@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from app.api.dependencies import (
+    DEPARTEMENT_PATTERN,
     INSEE_PATTERN,
     PARCEL_ID_PATTERN,
     SIREN_PATTERN,
@@ -18,6 +19,7 @@ from app.api.dependencies import (
 )
 from app.api.errors import InvalidParameter
 from app.api.responses import paging_links
+from app.presentation.ranking import parcels_collection, sites_collection
 from geo.land.buildings import STATES as LAND_USE_STATES
 from geo.land.owners import GROUPS as OWNER_GROUPS
 from geo.land.zoning import CLASSES as ZONING_CLASSES
@@ -147,12 +149,12 @@ OwnerQuery = Annotated[
 
 Commune = Annotated[str | None, Query(pattern=INSEE_PATTERN)]
 Epci = Annotated[str | None, Query(pattern=SIREN_PATTERN)]
-Departement = Annotated[str | None, Query(pattern=r"^[0-9][0-9AB][0-9]?$")]
+Departement = Annotated[str | None, Query(pattern=DEPARTEMENT_PATTERN)]
 Ti = Annotated[str | None, Query(min_length=1, max_length=20)]
 
 
 @router.get("/parcels/search", summary="Parcels ranked for industry, with each score explained")
-def parcels_search(
+def search_ranked_parcels(
     request: Request,
     conn: ConnectionDep,
     bbox: BBoxDep,
@@ -194,25 +196,18 @@ def parcels_search(
         land_use,
         owner,
     )
-    features, matched = search_parcels(
+    parcels, matched = search_parcels(
         conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
     )
     links = paging_links(request, page.limit, page.offset, matched)
-    return {
-        "type": "FeatureCollection",
-        "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},
-        "numberMatched": matched,
-        "numberReturned": len(features),
-        "links": links,
-        "features": features,
-    }
+    return parcels_collection(parcels, chosen, matched, links)
 
 
 @router.get(
     "/parcels/{parcel_id}/score",
     summary="A parcel's score: every criterion, exclusions, reliability",
 )
-def read_parcel_score(
+def get_parcel_score(
     parcel_id: Annotated[str, Path(pattern=PARCEL_ID_PATTERN)],
     conn: ConnectionDep,
     profile: ProfileQuery = None,
@@ -223,7 +218,7 @@ def read_parcel_score(
 
 
 @router.get("/sites/search", summary="Candidate sites: contiguous eligible parcels reaching a size")
-def sites_search(
+def search_candidate_sites(
     conn: ConnectionDep,
     bbox: BBoxDep,
     settings: SettingsDep,
@@ -258,9 +253,4 @@ def sites_search(
         custom=custom,
         budget_s=settings.site_search_seconds,
     )
-    return {
-        "type": "FeatureCollection",
-        "profile": {"id": chosen.id, "name": chosen.name},
-        "numberReturned": len(sites),
-        "features": sites,
-    }
+    return sites_collection(sites, chosen)
