@@ -294,7 +294,7 @@ def test_every_criterion_names_its_source(land: Engine) -> None:
     assert by_name["motorway_distance"]["sources"] == []  # no layer: said, not invented
     assert by_name["zoning"]["sources"] == []
     for feature in features:
-        land_use = {c["criterion"]: c for c in feature["properties"]["criteria"]}["land_use"]
+        land_use = {c["criterion"]: c for c in feature.explanation["criteria"]}["land_use"]
         assert land_use["sources"][0]["import_run_id"] == runs["batiments"]
 
 
