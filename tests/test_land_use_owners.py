@@ -413,6 +413,17 @@ def test_bdtopo_without_a_commune_column_takes_the_parcel_under_it(
         assert conn.execute(text("SELECT count(*) FROM building")).scalar_one() == 0
 
 
+def test_gzipped_file_and_reimport_replace_the_communes_buildings(
+    fresh_engine: Engine, tmp_path: Path
+) -> None:
+    load_buildings(fresh_engine, BATIMENTS)
+    packed = write(tmp_path / "batiments-27412.json.gz", gzip.compress(BATIMENTS.read_bytes()))
+    again = load_buildings(fresh_engine, packed)
+    assert again.read == 1597 and again.tables["replaced (same source, same communes)"] == 1597
+    with fresh_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM building")).scalar_one() == 1597
+
+
 def test_a_parcel_file_is_not_a_building_file(fresh_engine: Engine) -> None:
     with pytest.raises(LoaderError, match="neither an Etalab cadastre batiments"):
         load_buildings(fresh_engine, PARCELS_27412)
