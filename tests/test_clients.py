@@ -15,6 +15,7 @@ from sqlalchemy import text
 from app.api.main import create_app
 from app.services.features import COLLECTIONS
 from app.settings import PROJECT_DIR, Settings
+from geo.scoring.profiles import get_profile
 from tests.conftest import engine_for, running_server
 
 SCREENSHOT = PROJECT_DIR / "tests" / "output" / "map.png"
@@ -107,7 +108,8 @@ def test_map_page_in_headless_chromium(live_server: str, scored_db_url: str) -> 
     panel = result["panel"]
     assert f"Parcelle {parcel}" in panel["parcel"]
     assert f"Score {score:.1f}".replace(".", ",") in panel["parcel"]
-    assert panel["criteriaRows"] == 1 + 13  # header + every criterion, known or not
+    # header + every criterion of the default profile, known or not
+    assert panel["criteriaRows"] == 1 + len(get_profile(None).criteria())
     assert "CA Communauté Paris-Saclay" in panel["trajectory"]
     assert "10 000 ha" in panel["envelope"].replace("\u202f", " ")
     assert SCREENSHOT.stat().st_size > 10_000
