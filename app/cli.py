@@ -210,7 +210,9 @@ def _file_loaders() -> dict:
     """The loaders of the commands that take files and nothing else (but ``--crs`` for
     some), by command name. Imported when a command runs, not at start: ``foncier --help``
     stays fast (no geopandas)."""
+    from geo.ingest.buildings import load_buildings
     from geo.ingest.friches import load_friches
+    from geo.ingest.owners import load_owners
     from geo.ingest.plu import load_plu
     from geo.ingest.pollution import load_basol
     from geo.ingest.risks import load_pm3, load_ppr
@@ -238,6 +240,10 @@ def _file_loaders() -> dict:
         "planning-documents": load_planning_documents,
         "pene": load_pene,
         "commune-splits": load_commune_splits,
+        # what stands on the land (issue 14)
+        "batiments": load_buildings,
+        "bdtopo": load_buildings,
+        "proprietaires": load_owners,
     }
 
 
@@ -274,6 +280,15 @@ _FILE_COMMANDS = (
     ("commune-splits",
      "Communes split after the consumption data's geography (shares by area if not given).",
      False),
+    # what stands on the land (issue 14)
+    ("batiments",
+     "Buildings: Etalab cadastre batiments (GeoJSON, plain or .gz) or IGN BD TOPO BATIMENT, "
+     "told apart by their fields; replaces the same source's buildings in the file's communes.",
+     True),
+    ("bdtopo", "Buildings: IGN BD TOPO BATIMENT (the same loader as `batiments`).", True),
+    ("proprietaires",
+     "Parcel owners: DGFiP \"parcelles des personnes morales\" CSV (;-separated, 2025 header); "
+     "replaces the owners of the file's communes.", False),
 )  # fmt: skip
 _ONE_FILE_COMMANDS = {"planning-documents", "pene", "commune-splits"}
 

@@ -6,7 +6,9 @@ latency of /parcels/search and /sites/search over HTTP against uvicorn.
 The input is the real 91216 parcels replicated with offsets; copy k is filed under the
 k-th commune of the Essonne (so an EPCI holds a realistic share of the parcels).
 Synthetic overlays are drawn over them in SQL: a grid of PLU zones of every class,
-friches around one parcel in 400 and economic sites around one in 1,500.
+friches around one parcel in 400 and economic sites around one in 1,500; buildings
+(issue 14) on six parcels in ten (one in eight drawn across the parcel's boundary, one in
+five light), and a legal-entity owner on one parcel in seven.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from unittest import mock
 
 import httpx
 import psycopg
@@ -29,6 +32,7 @@ from app.settings import PROJECT_DIR, get_settings
 from bench.import_cadastre import build_input, conninfo
 from geo.ingest.admin import load_admin
 from geo.ingest.cadastre import load_cadastre
+from geo.scoring import land
 from geo.scoring.refresh import refresh_scores
 
 DB = "foncier_bench_scoring"
@@ -71,6 +75,37 @@ FROM (SELECT * FROM parcel WHERE hashtext(id) % 1500 = 0) p;
 ANALYZE;
 """
 
+# Buildings and owners (issue 14), drawn over the parcels like the Etalab layer and the
+# DGFiP file would be: a footprint on 60 % of the parcels (Essonne: about 0.8 building a
+# parcel), a tenth of the parcel's side, some across the boundary, some light.
+LAND = """
+INSERT INTO building (source, commune_insee, departement_code, hard, area_m2, geom,
+                      geom_point)
+SELECT 'cadastre', commune_insee, departement_code, h % 5 <> 0, ST_Area(g), ST_Multi(g),
+       ST_PointOnSurface(g)
+FROM (
+    SELECT commune_insee, departement_code, abs(hashtext(id)) AS h,
+           ST_Buffer(CASE WHEN abs(hashtext(id)) % 8 = 0
+                          THEN ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, 1)), 1)
+                          ELSE ST_PointOnSurface(geom) END,
+                     least(sqrt(area_m2) * 0.15 + 2, 30), 'quad_segs=1') AS g
+    FROM parcel WHERE abs(hashtext(id)) % 10 < 6
+) b;
+INSERT INTO parcel_owner (parcel_id, departement_code, commune_insee, owner_group, siren, name,
+                          owner_rows)
+SELECT id, departement_code, commune_insee,
+       (ARRAY['commune', 'personne_morale', 'personne_morale', 'epci', 'etat', 'sem',
+              'etablissement_public'])[1 + abs(hashtext(id || 'o')) % 7],
+       '219100000', 'owner (synthetic)', 1
+FROM parcel WHERE abs(hashtext(id || 'o')) % 7 = 0;
+ANALYZE building; ANALYZE parcel_owner;
+"""
+
+
+def _no_coverage(conn, communes):
+    """No building layer nor owner file anywhere: the land joins do nothing (--compare)."""
+    return {"building_communes": [], "cadastre_building_communes": [], "owner_communes": []}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -105,16 +140,32 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="keep the database of a previous run (same copies)"
     )
+    parser.add_argument(
+        "--db", default=DB, help="database name (several people may bench on one server)"
+    )
+    parser.add_argument(
+        "--no-land", action="store_true", help="without the buildings and owners (issue 14)"
+    )
+    parser.add_argument(
+        "--no-http", action="store_true", help="refresh timings only, no search requests"
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="each refresh also without the building and owner joins (their coverage emptied), "
+        "alternately, to tell their cost from the machine's noise",
+    )
     args = parser.parse_args()
 
-    url = get_settings().url_for(DB)
+    db = args.db
+    url = get_settings().url_for(db)
     if not args.reuse:
         path = build_input(args.copies, essonne_communes())
         with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
             conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB))
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db))
             )
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
         migrate(url=url)
     engine = make_engine(url)
     if not args.reuse:
@@ -122,15 +173,38 @@ def main() -> None:
         started = time.perf_counter()
         report = load_cadastre(engine, path)
         print(f"loaded {report.inserted:,} parcels in {time.perf_counter() - started:.1f} s")
-        with psycopg.connect(conninfo(DB), autocommit=True) as conn:
+        with psycopg.connect(conninfo(db), autocommit=True) as conn:
             conn.execute(OVERLAYS)  # no parameters: '%' is the modulo operator here
+            if not args.no_land:
+                started = time.perf_counter()
+                conn.execute(LAND)
+                counts = conn.execute(
+                    "SELECT (SELECT count(*) FROM building), (SELECT count(*) FROM parcel_owner)"
+                ).fetchone()
+                print(
+                    f"drew {counts[0]:,} buildings and {counts[1]:,} owners "
+                    f"in {time.perf_counter() - started:.1f} s"
+                )
     else:
         migrate(url=url)
 
+    if args.compare:
+        for _ in range(3):
+            with_land = refresh_scores(engine, commune="91216").seconds
+            with mock.patch.object(land, "coverage", _no_coverage):
+                without = refresh_scores(engine, commune="91216").seconds
+            print(
+                f"one commune (91216): {with_land:.2f} s, without buildings/owners {without:.2f} s"
+            )
+        with mock.patch.object(land, "coverage", _no_coverage):
+            without = refresh_scores(engine, workers=args.workers).seconds
+        print(f"full refresh without buildings/owners: {without:.1f} s")
     full = refresh_scores(engine, workers=args.workers)
     print(f"full refresh ({args.workers} connections): {full.lines()[0].strip()}")
     one = refresh_scores(engine, commune="91216")
     print(f"one commune (91216):      {one.lines()[0].strip()}")
+    if args.no_http:
+        return
 
     port = free_port()
     env = {**os.environ, "FONCIER_DATABASE_URL": url}

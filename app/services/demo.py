@@ -16,6 +16,7 @@ Step = tuple[Path, Callable[[Engine, Path], ImportReport]]
 
 def demo_steps(data: Path, *, with_admin: bool = True) -> list[Step]:
     from geo.ingest.admin import load_admin
+    from geo.ingest.buildings import load_buildings
     from geo.ingest.cadastre import load_cadastre
     from geo.ingest.consumption import load_consumption
     from geo.ingest.friches import load_friches
@@ -34,10 +35,8 @@ def demo_steps(data: Path, *, with_admin: bool = True) -> list[Step]:
     steps.append(
         (data / "batiments" / "cadastre-27412-parcelles-trimmed.geojson.gz", load_cadastre)
     )
-    # TODO(buildings, issue 14 item 1): the Etalab buildings of 27412 go here, once
-    # geo/ingest/buildings.py (branch h-land) is merged:
-    #     steps.append((data / "batiments" / "cadastre-27412-batiments.geojson", load_buildings))
-    # (the file is data/batiments/cadastre-27412-batiments.geojson in the shared data set).
+    # ... and its Etalab buildings: vacant and built land of that commune
+    steps.append((data / "batiments" / "cadastre-27412-batiments.geojson.gz", load_buildings))
     steps += [
         # the 149 Territoires d'industrie of the ANCT, with their outlines
         (data / "territoires-industrie" / "territoires-industrie-anct.geojson.gz",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -27,7 +28,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from geo.crs import LAMBERT93
 
@@ -582,6 +583,17 @@ parcel_features = Table(
     Column("prescription_effect", String(8)),
     Column("prescriptions", JSONB),
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # what stands on the parcel (geo.land.buildings); NULL where no building layer covers
+    # the commune
+    Column("built_m2", Float),
+    Column("built_share", Float),
+    Column("building_count", Integer),
+    Column("light_only", Boolean),
+    Column("building_use", String(16)),
+    # who owns it (geo.land.owners); NULL where no owner file covers the commune
+    Column("owner_group", String(24)),
+    Column("owner_siren", String(9)),
+    Column("owner_name", Text),
 )
 Index("parcel_features_commune_idx", parcel_features.c.commune_insee)
 
@@ -630,6 +642,10 @@ import_run = Table(
     Column("sha256", String(64), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("summary", JSONB, nullable=False),
+    # lineage (geo.scoring.lineage): the départements the file covered (NULL: not said)
+    # and the data's vintage as the loader read it
+    Column("departements", ARRAY(Text)),
+    Column("vintage", Text),
 )
 
 for _table in (
@@ -648,6 +664,48 @@ for _table in (
     risk_zone,
 ):
     Index(f"{_table.name}_geom_idx", _table.c.geom, postgresql_using="gist")
+
+# -- what stands on the land: buildings and owners (geo.land) -------------------------
+
+# Building footprints: Etalab cadastre ``batiments`` or IGN BD TOPO ``BATIMENT``.
+building = Table(
+    "building",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),  # cadastre, bdtopo
+    Column("source_id", String(64)),  # BD TOPO ID (the Etalab layer has none)
+    Column("commune_insee", String(5), nullable=False),
+    Column("departement_code", String(3), nullable=False),
+    Column("hard", Boolean),  # Etalab type 01 (hard) / 02 (light); BD TOPO LEGER
+    Column("nature", Text),
+    Column("usage", String(16)),  # geo.land.buildings.USAGES (BD TOPO only)
+    Column("updated_on", Date),
+    Column("area_m2", Float, nullable=False),
+    _multipolygon(nullable=False),
+    # its point on surface: the parcel under it is the building's parcel (geo.land.buildings)
+    Column("geom_point", Geometry("POINT", srid=LAMBERT93, spatial_index=False), nullable=False),
+)
+Index("building_commune_idx", building.c.commune_insee, building.c.source)
+Index("building_geom_idx", building.c.geom, postgresql_using="gist")
+Index("building_geom_point_idx", building.c.geom_point, postgresql_using="gist")
+
+# One row per parcel held by a legal entity (DGFiP "parcelles des personnes morales").
+parcel_owner = Table(
+    "parcel_owner",
+    metadata,
+    Column("parcel_id", String(14), primary_key=True),
+    Column("departement_code", String(3), nullable=False),
+    Column("commune_insee", String(5), nullable=False),
+    Column("owner_group", String(24), nullable=False),  # geo.land.owners.GROUPS
+    Column("siren", String(9)),
+    Column("name", Text),
+    Column("legal_form", String(4)),
+    Column("legal_form_short", String(8)),
+    Column("right_code", String(1)),
+    Column("owner_rows", Integer, nullable=False),
+)
+Index("parcel_owner_commune_idx", parcel_owner.c.commune_insee)
+
 for _table in (friche, polluted_site):
     Index(f"{_table.name}_geom_point_idx", _table.c.geom_point, postgresql_using="gist")
 

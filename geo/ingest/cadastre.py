@@ -56,9 +56,9 @@ from geo.ingest.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
 from geo.ingest.report import ImportReport
 
 REQUIRED_FIELDS = ("id", "section", "numero")
-# Files trimmed by their publisher to id/section/numero (e.g. Terres-de-Bord 27412): the
-# commune and prefixe are then read from the id, which starts with them.
-FROM_ID_FIELDS = ("commune", "prefixe")
+# Files trimmed by their publisher to id/section/numero (e.g. Terres-de-Bord 27412) lack
+# these: they are then read from the id (commune 5 characters, prefixe the next 3).
+FROM_ID = {"commune": (0, 5), "prefixe": (5, 8)}
 # commune (5: 2 digits or 2A/2B, 3 digits) + prefixe (3) + section (2) + numero (4)
 PARCEL_ID_PATTERN = "^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$"
 # 20,000 parcels a batch keeps the loader's memory well under 500 MB with two
@@ -244,6 +244,15 @@ def _load(
         report.updated += written - (staged - existing)
     report.unchanged = report.read - report.inserted - report.updated
     report.warnings += _commune_warnings(conn, communes)
+    report.departements = set(modes)
+    latest = conn.execute(
+        text(
+            "SELECT max(updated) FROM parcel WHERE departement_code = ANY(:deps) "
+            "AND commune_insee = ANY(:communes)"
+        ),
+        {"deps": sorted(modes), "communes": sorted(communes)},
+    ).scalar()
+    report.vintage = f"updated up to {latest.isoformat()}" if latest else None
     record_run(conn, report, path, sha256.result())
     return report
 
@@ -462,21 +471,11 @@ def _prepare(
     ids = pc.cast(batch.column("id"), pa.string())
     section = pc.utf8_lpad(pc.cast(batch.column("section"), pa.string()), 2, "0")
     numero = pc.utf8_lpad(pc.cast(batch.column("numero"), pa.string()), 4, "0")
-    names = batch.schema.names
-    if not all(f in names for f in FROM_ID_FIELDS):
+    if not all(name in batch.schema.names for name in FROM_ID):
         note = "commune and prefixe absent from the file: read from the parcel ids"
         if note not in report.warnings:
             report.warnings.append(note)
-    commune = (
-        pc.cast(batch.column("commune"), pa.string())
-        if "commune" in names
-        else pc.utf8_slice_codeunits(ids, 0, 5)
-    )
-    prefixe = (
-        pc.cast(batch.column("prefixe"), pa.string())
-        if "prefixe" in names
-        else pc.utf8_slice_codeunits(ids, 5, 8)
-    )
+    commune, prefixe = (_or_from_id(batch, ids, name) for name in ("commune", "prefixe"))
     expected = pc.binary_join_element_wise(commune, prefixe, section, numero, "")
     wkb = batch.column(batch.schema.get_field_index("wkb_geometry"))
     geoms = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
@@ -551,6 +550,13 @@ def _prepare(
             )
         )
     return _Prepared(parts=parts, repaired=int(invalid.sum()))
+
+
+def _or_from_id(batch: pa.RecordBatch, ids: pa.Array, name: str) -> pa.Array:
+    if name in batch.schema.names:
+        return pc.cast(batch.column(name), pa.string())
+    start, stop = FROM_ID[name]
+    return pc.utf8_slice_codeunits(ids, start, stop)
 
 
 def _to_bool(mask: pa.Array) -> np.ndarray:

@@ -44,16 +44,21 @@ def gdal_path(path: Path) -> str:
 
 def record_run(
     conn: Connection, report: ImportReport, path: Path, sha256: str | None = None
-) -> None:
-    """Record the import in import_run (``sha256`` when the caller already has it)."""
-    conn.execute(
-        insert(import_run).values(
+) -> int:
+    """Record the import in import_run (``sha256`` when the caller already has it), with
+    its lineage (départements covered, vintage) when the loader filled them; its id."""
+    return conn.execute(
+        insert(import_run)
+        .values(
             kind=report.kind,
             source=str(path),
             sha256=sha256 or sha256_of(path),
             summary=report.as_json(),
+            departements=sorted(report.departements) or None,
+            vintage=report.vintage,
         )
-    )
+        .returning(import_run.c.id)
+    ).scalar_one()
 
 
 def to_lambert93(geoms: np.ndarray, source_crs: CRS) -> np.ndarray:

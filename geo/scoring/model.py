@@ -22,6 +22,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from geo.land.buildings import DEFAULT_UNDERUSED_SHARE, land_use_of, land_use_sql
+
 MODEL_VERSION = "foncier-score-1.1"
 
 VERY_POSITIVE, POSITIVE, NEUTRAL, NEGATIVE, VERY_NEGATIVE = 2.0, 1.0, 0.5, -1.0, -2.0
@@ -73,6 +75,42 @@ class Criterion:
             return f"(CASE WHEN {column} IS NULL THEN NULL {whens} ELSE {last} END)"
         whens = " ".join(f"WHEN {_literal(k)} THEN {v}" for k, v in self.categories.items())
         return f"(CASE {column} {whens} ELSE NULL END)"
+
+    # The value a criterion reads: its feature column, unless a criterion derives it from
+    # several columns and the profile (LandUseCriterion).
+    per_profile = False
+
+    def value_of(self, features: dict[str, Any]) -> Any:
+        return features.get(self.feature)
+
+    def value_sql(self, alias: str) -> str:
+        return f"{alias}.{self.feature}"
+
+
+@dataclass(frozen=True)
+class LandUseCriterion(Criterion):
+    """vacant / underused / built (geo.land.buildings), with the profile's threshold."""
+
+    threshold: float = DEFAULT_UNDERUSED_SHARE
+    per_profile = True
+
+    def value_of(self, features: dict[str, Any]) -> Any:
+        return land_use_of(features, self.threshold)
+
+    def value_sql(self, alias: str) -> str:
+        return land_use_sql(alias, self.threshold)
+
+
+def land_use_criterion(threshold: float = DEFAULT_UNDERUSED_SHARE) -> LandUseCriterion:
+    return LandUseCriterion(
+        "land_use",
+        "land_use",
+        f"land use from the building footprints: vacant (no building), underused (built share "
+        f"under {threshold:.0%} or light buildings only), built; unknown where no building "
+        "layer covers the commune",
+        categories={"vacant": VERY_POSITIVE, "underused": POSITIVE, "built": VERY_NEGATIVE},
+        threshold=threshold,
+    )
 
 
 def _literal(value: Any) -> str:
@@ -183,6 +221,30 @@ CRITERIA: tuple[Criterion, ...] = (
         categories={True: POSITIVE, False: NEUTRAL},
     ),
 )
+# What stands on the land (issue 14): buildings and owners, each from its own layer.
+LAND_CRITERIA: tuple[Criterion, ...] = (
+    land_use_criterion(),
+    Criterion(
+        "public_owner",
+        "owner_group",
+        "owner (DGFiP legal-entity parcel file): land a public body holds is easier to "
+        "mobilise; commune, EPCI and public establishments (EPF included) very positive, "
+        "État, région, département and SEM positive, other owners neutral; unknown where no "
+        "owner file covers the commune",
+        categories={
+            "commune": VERY_POSITIVE,
+            "epci": VERY_POSITIVE,
+            "etablissement_public": VERY_POSITIVE,
+            "etat": POSITIVE,
+            "region": POSITIVE,
+            "departement": POSITIVE,
+            "sem": POSITIVE,
+            "personne_morale": NEUTRAL,
+            "private_or_unknown": NEUTRAL,
+        },
+    ),
+)
+CRITERIA = CRITERIA + LAND_CRITERIA
 BY_NAME = {c.name: c for c in CRITERIA}
 
 # Hard exclusions: the parcel is ranked but never proposed; each is named in answers.
@@ -232,6 +294,8 @@ class Profile:
     weights: dict[str, float]
     size_min_ha: float | None = None
     size_max_ha: float | None = None
+    # below this built share a parcel is underused (geo.land.buildings)
+    underused_built_share: float = DEFAULT_UNDERUSED_SHARE
 
     def criteria(self) -> list[tuple[Criterion, float]]:
         out = []
@@ -239,6 +303,8 @@ class Profile:
             criterion = (
                 size_fit_criterion(self.size_min_ha, self.size_max_ha)
                 if name == "size_fit"
+                else land_use_criterion(self.underused_built_share)
+                if name == "land_use"
                 else BY_NAME[name]
             )
             out.append((criterion, weight))
@@ -265,7 +331,7 @@ def explain(features: dict[str, Any], profile: Profile) -> dict[str, Any]:
     advantages = constraints = known = total = 0.0
     breakdown = []
     for criterion, weight in profile.criteria():
-        value = features.get(criterion.feature)
+        value = criterion.value_of(features)
         pts = criterion.points(value)
         total += weight
         if pts is not None:
@@ -317,8 +383,8 @@ def _plain(value: Any) -> Any:
 def _column(criterion: Criterion, profile: Profile) -> str:
     # size_fit depends on the profile's requested size: one column per profile
     return (
-        f"size_fit__{profile.id.replace('-', '_')}"
-        if criterion.name == "size_fit"
+        f"{criterion.name}__{profile.id.replace('-', '_')}"
+        if criterion.name == "size_fit" or criterion.per_profile
         else criterion.name
     )
 
@@ -329,7 +395,7 @@ def points_lateral(profiles: list[Profile], alias: str = "f") -> str:
     columns: dict[str, str] = {}
     for profile in profiles:
         for criterion, _ in profile.criteria():
-            columns[_column(criterion, profile)] = criterion.sql(f"{alias}.{criterion.feature}")
+            columns[_column(criterion, profile)] = criterion.sql(criterion.value_sql(alias))
     return (
         "CROSS JOIN LATERAL (SELECT "
         + ", ".join(f"{sql} AS {name}" for name, sql in columns.items())

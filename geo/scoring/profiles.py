@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from geo.errors import Invalid
+from geo.land.buildings import DEFAULT_UNDERUSED_SHARE
 from geo.registry import check_id, read_registry
 from geo.scoring.model import BY_NAME, Profile
 
@@ -25,6 +26,7 @@ def validate(
     weights: dict[str, float],
     size_min_ha: float | None = None,
     size_max_ha: float | None = None,
+    underused_built_share: float = DEFAULT_UNDERUSED_SHARE,
 ) -> Profile:
     # The id names SQL columns (geo.scoring.model): checked before anything else.
     check_id(profile_id, ProfileError)
@@ -46,12 +48,19 @@ def validate(
         raise ProfileError(f"{profile_id}: no criterion weighted")
     if size_min_ha is not None and size_max_ha is not None and size_min_ha > size_max_ha:
         raise ProfileError(f"{profile_id}: size_min_ha is above size_max_ha")
+    if (
+        isinstance(underused_built_share, bool)
+        or not isinstance(underused_built_share, int | float)
+        or not 0 <= underused_built_share <= 1
+    ):
+        raise ProfileError(f"{profile_id}: underused_built_share must be a share between 0 and 1")
     return Profile(
         profile_id,
         name,
         {k: float(v) for k, v in weights.items()},
         size_min_ha,
         size_max_ha,
+        float(underused_built_share),
     )
 
 
@@ -64,6 +73,7 @@ def load_profiles(directory: Path = PROFILES_DIR) -> dict[str, Profile]:
             data.get("weights", {}),
             data.get("size_min_ha"),
             data.get("size_max_ha"),
+            data.get("underused_built_share", DEFAULT_UNDERUSED_SHARE),
         )
         for profile_id, data in read_registry(directory, ProfileError).items()
     }

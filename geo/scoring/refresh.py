@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from geo.crs import departement_of
+from geo.scoring import land
 from geo.scoring.model import (
     EXCLUDED_SQL,
     MODEL_VERSION,
@@ -39,7 +40,7 @@ INSERT INTO {{features_table}} (
     motorway_distance_m, rail_siding,
     risk_interdiction_share, risk_prescription_share, risk_regulation, risk_zones,
     prescription_exclude_share, prescription_penalise_share, prescription_effect,
-    prescriptions)
+    prescriptions, {land.COLUMNS})
 SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
        4 * pi() * p.area_m2 / nullif(ST_Perimeter(p.geom) ^ 2, 0),
        zone.zoning_class,
@@ -90,7 +91,7 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
             WHEN psc.penalise_m2 >= {MIN_SHARE} * p.area_m2 OR psc.penalise_other
             THEN 'penalise'
             ELSE 'none' END,
-       psc.list
+       psc.list,{land.SELECT}
 FROM parcel p
 LEFT JOIN LATERAL (
     SELECT z.zoning_class,
@@ -180,6 +181,7 @@ LEFT JOIN LATERAL (
     WHERE zone.documented IS TRUE AND r.geom && p.geom AND ST_Intersects(r.geom, p.geom)
     HAVING count(*) > 0
 ) psc ON TRUE
+{land.JOINS}
 WHERE {{scope}}
 """
 
@@ -393,6 +395,7 @@ def _refresh_group(engine: Engine, communes: list[tuple[str, str]], suffix: str)
         features = _FEATURES.format(
             scope=where.format(t="p"), features_table=f"parcel_features{suffix}"
         )
+        covered |= land.coverage(conn, params["communes"])
         parcels = conn.execute(text(features), {**params, **covered}).rowcount
         scores = _score(conn, where.format(t="f"), params, suffix)
     return parcels, scores

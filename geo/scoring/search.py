@@ -15,7 +15,18 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from geo.crs import GEOJSON_DECIMALS, WGS84, departement_of
 from geo.db.bbox import bbox_params, bbox_sql
 from geo.errors import Invalid, NotFound
-from geo.scoring.model import EXCLUDED_SQL, Profile, explain, score_sql
+from geo.land.buildings import STATES as LAND_USE_STATES
+from geo.land.buildings import land_use_sql
+from geo.land.owners import GROUPS as OWNER_GROUPS
+from geo.scoring.lineage import lineage_for
+from geo.scoring.model import (
+    EXCLUDED_SQL,
+    Criterion,
+    Profile,
+    explain,
+    land_use_criterion,
+    score_sql,
+)
 from geo.scoring.sites import Parcel, Site, WalkTooLong, grow_sites
 
 _FEATURE_COLUMNS = (
@@ -24,7 +35,10 @@ _FEATURE_COLUMNS = (
     "envelope_impact_ha, remediation_cost_eur, motorway_distance_m, rail_siding, "
     "risk_interdiction_share, risk_prescription_share, risk_regulation, risk_zones, "
     "prescription_exclude_share, prescription_penalise_share, prescription_effect, "
-    "prescriptions"
+    "prescriptions, "
+    # what stands on the land (issue 14)
+    "built_m2, built_share, building_count, light_only, building_use, "
+    "owner_group, owner_siren, owner_name"
 )
 SORTS = {
     "-score": "s.score DESC NULLS LAST, s.parcel_id",
@@ -50,8 +64,23 @@ class Filters:
     on_friche: bool | None = None
     min_score: float | None = None
     include_excluded: bool = False
+    # what stands on the land (issue 14): a parcel whose layer is not loaded never matches
+    max_built_share: float | None = None
+    land_use: tuple[str, ...] = ()
+    owner: tuple[str, ...] = ()
 
-    def sql(self) -> tuple[str, dict[str, Any]]:
+    @property
+    def needs_features(self) -> bool:
+        return bool(
+            self.zoning
+            or self.exclude_zoning
+            or self.on_friche is not None
+            or self.max_built_share is not None
+            or self.land_use
+            or self.owner
+        )
+
+    def sql(self, profile: Profile | None = None) -> tuple[str, dict[str, Any]]:
         clauses: list[str] = []
         params: dict[str, Any] = {}
         if self.commune:
@@ -87,6 +116,22 @@ class Filters:
         if self.on_friche is not None:
             clauses.append("coalesce(f.on_friche, FALSE) = :on_friche")
             params["on_friche"] = self.on_friche
+        if self.max_built_share is not None:
+            clauses.append("f.built_share <= :max_built_share")
+            params["max_built_share"] = self.max_built_share
+        if self.land_use:
+            bad = sorted(set(self.land_use) - set(LAND_USE_STATES))
+            if bad:
+                raise Invalid(f"land_use must be among {', '.join(LAND_USE_STATES)}, not {bad}")
+            threshold = (profile or Profile("", "", {})).underused_built_share
+            clauses.append(f"{land_use_sql('f', threshold)} = ANY(:land_use)")
+            params["land_use"] = list(self.land_use)
+        if self.owner:
+            bad = sorted(set(self.owner) - set(OWNER_GROUPS))
+            if bad:
+                raise Invalid(f"owner must be among {', '.join(OWNER_GROUPS)}, not {bad}")
+            clauses.append("f.owner_group = ANY(:owner)")
+            params["owner"] = list(self.owner)
         if self.min_score is not None:
             clauses.append("s.score >= :min_score")
             params["min_score"] = self.min_score
@@ -123,7 +168,7 @@ def _source(profile: Profile, custom: bool) -> tuple[str, dict[str, Any]]:
 def _joins(filters: Filters) -> str:
     """Only the tables the filters need: counting 100,000 rows must not read their geometry."""
     joins = ""
-    if filters.zoning or filters.exclude_zoning or filters.on_friche is not None:
+    if filters.needs_features:
         joins += " JOIN parcel_features f ON f.parcel_id = s.parcel_id"
     if filters.bbox:
         joins += " JOIN parcel p ON p.departement_code = s.departement_code AND p.id = s.parcel_id"
@@ -146,37 +191,68 @@ def search_parcels(
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}")
     source, params = _source(profile, custom)
-    where, filter_params = filters.sql()
+    where, filter_params = filters.sql(profile)
     params.update(filter_params)
     base = f"FROM {source}{_joins(filters)} WHERE {where}"
     matched = conn.execute(text(f"SELECT count(*) {base}"), params).scalar_one() if count else -1
     # The page first (an index scan in score order), then its rows' criteria and geometry.
     order = SORTS[sort]
-    rows = conn.execute(
-        text(
-            f"""WITH page AS (
+    rows = (
+        conn.execute(
+            text(
+                f"""WITH page AS (
                     SELECT s.parcel_id, s.departement_code, s.commune_insee, s.score,
                            s.reliability, s.area_ha
                     {base} ORDER BY {order} LIMIT :limit OFFSET :offset
                 )
-                SELECT s.parcel_id, s.commune_insee, s.score, s.reliability,
+                SELECT s.parcel_id, s.commune_insee, s.departement_code, s.score, s.reliability,
                        ST_AsGeoJSON(ST_Transform(p.geom, {WGS84}), {GEOJSON_DECIMALS}) AS geometry,
                        {", ".join("f." + c.strip() for c in _FEATURE_COLUMNS.split(","))}
                 FROM page s
                 JOIN parcel_features f ON f.parcel_id = s.parcel_id
                 JOIN parcel p ON p.departement_code = s.departement_code AND p.id = s.parcel_id
                 ORDER BY {order}"""
-        ),
-        {**params, "limit": limit, "offset": offset},
-    ).mappings()
-    return [RankedParcel(dict(row), explain(dict(row), profile)) for row in rows], matched
+            ),
+            {**params, "limit": limit, "offset": offset},
+        )
+        .mappings()
+        .all()
+    )
+    # every criterion's source, for the départements of the page: one query
+    lineage = lineage_for(conn, [row["departement_code"] for row in rows])
+    land_use = land_use_criterion(profile.underused_built_share)
+    return [
+        RankedParcel(
+            dict(row),
+            {
+                **_land(row, land_use),
+                **lineage.annotate(explain(dict(row), profile), row["departement_code"]),
+            },
+        )
+        for row in rows
+    ], matched
+
+
+def _land(row: Any, land_use: Criterion) -> dict[str, Any]:
+    """What stands on the parcel (issue 14): land use, buildings, owner; None where the
+    layer is not loaded for its commune."""
+    return {
+        "land_use": land_use.value_of(row),
+        "built_share": None if row["built_share"] is None else round(row["built_share"], 4),
+        "built_m2": None if row["built_m2"] is None else round(row["built_m2"], 1),
+        "building_count": row["building_count"],
+        "owner": None
+        if row["owner_group"] is None
+        else {"group": row["owner_group"], "siren": row["owner_siren"], "name": row["owner_name"]},
+    }
 
 
 def parcel_score(conn: Connection, parcel_id: str, profile: Profile) -> dict[str, Any]:
     row = (
         conn.execute(
             text(
-                f"SELECT {_FEATURE_COLUMNS}, computed_at FROM parcel_features WHERE parcel_id = :id"
+                f"SELECT {_FEATURE_COLUMNS}, departement_code, computed_at "
+                "FROM parcel_features WHERE parcel_id = :id"
             ),
             {"id": parcel_id},
         )
@@ -185,10 +261,13 @@ def parcel_score(conn: Connection, parcel_id: str, profile: Profile) -> dict[str
     )
     if row is None:
         raise NotFound(f"parcel {parcel_id} is unknown or not scored yet (foncier score refresh)")
+    lineage = lineage_for(conn, [row["departement_code"]])
+    land_use = land_use_criterion(profile.underused_built_share)
     return {
         "parcel_id": parcel_id,
         "computed_at": row["computed_at"].isoformat(),
-        **explain(dict(row), profile),
+        **_land(row, land_use),
+        **lineage.annotate(explain(dict(row), profile), row["departement_code"]),
     }
 
 
@@ -332,7 +411,7 @@ def _eligible(
     """The parcels a site may be built of. Only what the walk needs: this may be 100,000
     parcels; geometry and criteria are read for the sites kept (_site_details)."""
     source, params = _source(profile, custom)
-    where, filter_params = filters.sql()
+    where, filter_params = filters.sql(profile)
     rows = budget.query(
         f"SELECT s.parcel_id, s.score, s.area_ha FROM {source}{_joins(filters)} WHERE {where}",
         {**params, **filter_params},

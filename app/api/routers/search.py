@@ -29,6 +29,8 @@ from app.presentation.export import (
     with_exports,
 )
 from app.presentation.ranking import parcels_collection, sites_collection
+from geo.land.buildings import STATES as LAND_USE_STATES
+from geo.land.owners import GROUPS as OWNER_GROUPS
 from geo.land.zoning import CLASSES as ZONING_CLASSES
 from geo.scoring.model import CRITERIA
 from geo.scoring.profiles import get_profile, validate
@@ -125,7 +127,12 @@ def _profile(profile: str | None, weights: str | None):
     if not isinstance(parsed, dict):
         raise InvalidParameter('weights must be a JSON object, e.g. {"zoning": 2}')
     custom = validate(
-        "custom", f"custom weights on {base.id}", parsed, base.size_min_ha, base.size_max_ha
+        "custom",
+        f"custom weights on {base.id}",
+        parsed,
+        base.size_min_ha,
+        base.size_max_ha,
+        base.underused_built_share,
     )
     return custom, True
 
@@ -143,6 +150,9 @@ def _filters(
     min_score: float | None = None,
     include_excluded: bool = False,
     exclude_zoning: str | None = None,
+    max_built_share: float | None = None,
+    land_use: str | None = None,
+    owner: str | None = None,
 ) -> Filters:
     if min_area is not None and max_area is not None and min_area > max_area:
         raise InvalidParameter("min_area must not exceed max_area")
@@ -159,7 +169,45 @@ def _filters(
         on_friche=on_friche,
         min_score=min_score,
         include_excluded=include_excluded,
+        max_built_share=max_built_share,
+        land_use=_choices("land_use", land_use, LAND_USE_STATES),
+        owner=_choices("owner", owner, OWNER_GROUPS),
     )
+
+
+def _choices(name: str, value: str | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of values among ``allowed`` (400 otherwise)."""
+    if value is None:
+        return ()
+    items = tuple(dict.fromkeys(v.strip() for v in value.split(",")))
+    bad = [v for v in items if v not in allowed]
+    if bad or not items:
+        raise InvalidParameter(
+            f"{name} must be a comma-separated list of {', '.join(allowed)}; "
+            f"got {', '.join(repr(v) for v in bad) or 'nothing'}"
+        )
+    return items
+
+
+LandUseQuery = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Land-use states, comma-separated: vacant, underused, built "
+        "(parcels whose commune has no building layer never match)",
+        examples=["vacant,underused"],
+    ),
+]
+OwnerQuery = Annotated[
+    str | None,
+    Query(
+        max_length=400,
+        description="Owner groups, comma-separated: "
+        + ", ".join(OWNER_GROUPS)
+        + " (parcels whose commune has no owner file never match)",
+        examples=["commune,epci,etablissement_public"],
+    ),
+]
 
 
 Commune = Annotated[str | None, Query(pattern=INSEE_PATTERN)]
@@ -192,6 +240,12 @@ def search_ranked_parcels(
     on_friche: bool | None = None,
     min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
     include_excluded: bool = False,
+    max_built_share: Annotated[
+        float | None,
+        Query(ge=0, le=1, description="largest built share (building footprint / parcel area)"),
+    ] = None,
+    land_use: LandUseQuery = None,
+    owner: OwnerQuery = None,
     profile: ProfileQuery = None,
     weights: WeightsQuery = None,
     sort: Literal["-score", "score", "-area", "area"] = "-score",
@@ -214,6 +268,9 @@ def search_ranked_parcels(
         min_score,
         include_excluded,
         exclude_zoning,
+        max_built_share,
+        land_use,
+        owner,
     )
     if format != "json":
         return _export_parcels(request, conn, chosen, filters, sort, custom, format)

@@ -1,0 +1,199 @@
+"""The DGFiP "fichier des parcelles des personnes morales" (data.gouv.fr, yearly, one file
+per département split into parts): every parcel right held by a legal entity.
+
+Format (situation 2025): ``;``-separated text with the official header
+(``Département;Code Direction;Code Commune;Nom de la commune;Préfixe;Section;N° plan;…;
+Code droit - par;N° Majic - par;N° SIREN - par;Groupe personne - par;Forme juridique - par;
+Forme juridique abrégée - par;Dénomination - par``), one row per right; UTF-8 (earlier
+vintages were Windows-1252, also read). The parcel id is rebuilt as the cadastre writes it:
+département (2) + commune (3) + préfixe (3, ``000`` when empty) + section (2, left-padded
+with ``0``: " C" becomes ``0C``) + plan (4).
+
+A file replaces the owners of the communes it holds, in one transaction; rows whose parcel
+reference cannot be rebuilt are counted by reason and skipped; a truncated file, another
+header or an HTML page is refused whole. The owner group of each parcel follows
+geo.land.owners.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+from sqlalchemy import Engine
+
+from geo.ingest.common import record_run
+from geo.ingest.errors import LoaderError
+from geo.ingest.report import ImportReport
+from geo.ingest.vector import PARCEL_REF, Stage
+from geo.land.owners import GROUPS, is_owner_right, owner_group
+
+HEADER = (
+    "Département",
+    "Code Direction",
+    "Code Commune",
+    "Préfixe",
+    "Section",
+    "N° plan",
+    "Code droit - par",
+    "N° SIREN - par",
+    "Groupe personne - par",
+    "Forme juridique - par",
+    "Forme juridique abrégée - par",
+    "Dénomination - par",
+)
+COLUMNS = {
+    "parcel_id": "text",
+    "departement_code": "text",
+    "commune_insee": "text",
+    "owner_group": "text",
+    "siren": "text",
+    "name": "text",
+    "legal_form": "text",
+    "legal_form_short": "text",
+    "right_code": "text",
+    "owner_rows": "int4",
+}
+_RANK = {g: i for i, g in enumerate(GROUPS)}
+
+
+def _text(path: Path) -> str:
+    raw = path.read_bytes() if path.is_file() else None
+    if raw is None:
+        raise LoaderError(f"{path}: no such file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")  # the vintages before 2024
+
+
+def parcel_id(dep: str, direction: str, commune: str, prefixe: str, section: str, plan: str) -> str:
+    """The cadastre id of one row (overseas: département 97 + direction digit)."""
+    dep = dep.strip().upper()
+    commune = commune.strip().zfill(3)
+    insee = f"97{direction.strip()}{commune[-2:]}" if dep == "97" else f"{dep.zfill(2)}{commune}"
+    return (
+        insee
+        + (prefixe.strip() or "0").zfill(3)
+        + section.strip().upper().rjust(2, "0")
+        + plan.strip().zfill(4)
+    )
+
+
+def load_owners(engine: Engine, path: Path) -> ImportReport:
+    """Import one part of the legal-entity parcel file in one transaction."""
+    path = Path(path)
+    report = ImportReport(kind="proprietaires", source=str(path))
+    text = _text(path)
+    first = text.split("\n", 1)[0]
+    if "<html" in text[:1000].lower() or ";" not in first:
+        raise LoaderError(f"{path}: not a ';'-separated DGFiP file (first line: {first[:60]!r})")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
+    header = [h.strip() for h in next(reader)]
+    missing = [h for h in HEADER if h not in header]
+    if missing:
+        raise LoaderError(
+            f"{path}: not the DGFiP legal-entity parcel file (2025 header): missing column(s) "
+            + ", ".join(missing)
+        )
+    at = {h: header.index(h) for h in HEADER}
+    parcels: dict[str, list[tuple[str, ...]]] = {}
+    management_only: Counter[str] = Counter()
+    for line, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise LoaderError(
+                f"{path}: line {line} has {len(row)} fields, the header {len(header)}: "
+                "truncated or damaged file, nothing written"
+            )
+        report.read += 1
+        v = {h: row[i] for h, i in at.items()}
+        pid = parcel_id(
+            v["Département"],
+            v["Code Direction"],
+            v["Code Commune"],
+            v["Préfixe"],
+            v["Section"],
+            v["N° plan"],
+        )
+        if not v["Section"].strip() or not v["N° plan"].strip().isdigit():
+            report.rejected["no section or plan number"] += 1
+            continue
+        if not PARCEL_REF.match(pid):
+            report.rejected["parcel reference that is not a cadastre id"] += 1
+            continue
+        parcels.setdefault(pid, []).append(
+            (
+                v["Code droit - par"],
+                v["N° SIREN - par"].strip(),
+                v["Dénomination - par"].strip(),
+                v["Groupe personne - par"],
+                v["Forme juridique - par"].strip(),
+                v["Forme juridique abrégée - par"].strip(),
+            )
+        )
+    if report.read == 0:
+        raise LoaderError(f"{path}: the file holds no row")
+    out: dict[str, list] = {name: [] for name in COLUMNS}
+    groups: Counter[str] = Counter()
+    for pid, rights in parcels.items():
+        owners = [r for r in rights if is_owner_right(r[0])]
+        if not owners:
+            management_only[pid[:5]] += 1
+            continue
+        ranked = sorted(owners, key=lambda r: _RANK[owner_group(r[3], r[4], r[5])])
+        right, siren, name, group, form, short = ranked[0]
+        chosen = owner_group(group, form, short)
+        groups[chosen] += 1
+        insee = pid[:5]
+        dep = insee[:3] if insee.startswith("97") else insee[:2]
+        for key, value in (
+            ("parcel_id", pid),
+            ("departement_code", dep),
+            ("commune_insee", insee),
+            ("owner_group", chosen),
+            ("siren", siren if re.fullmatch(r"[0-9]{9}", siren) else None),
+            ("name", name or None),
+            ("legal_form", form[:4] or None),
+            ("legal_form_short", short[:8] or None),
+            ("right_code", right.strip()[:1] or None),
+            ("owner_rows", len(owners)),
+        ):
+            out[key].append(value)
+    with engine.begin() as conn:
+        stage = Stage(conn, "parcel_owner", COLUMNS)
+        stage.copy(
+            {
+                k: pa.array(v, pa.int32() if COLUMNS[k] == "int4" else pa.string())
+                for k, v in out.items()
+            }
+        )
+        communes = sorted({pid[:5] for pid in parcels})
+        report.tables["replaced (same communes)"] = conn.exec_driver_sql(
+            "DELETE FROM parcel_owner WHERE commune_insee = ANY(%(c)s)", {"c": communes}
+        ).rowcount
+        cols = ", ".join(COLUMNS)
+        report.inserted = conn.exec_driver_sql(
+            f"INSERT INTO parcel_owner ({cols}) SELECT {cols} FROM {stage.name}"
+        ).rowcount
+        report.tables["parcels"] = len(parcels)
+        report.tables["parcels matched in the loaded cadastre"] = conn.exec_driver_sql(
+            f"SELECT count(*) FROM {stage.name} s WHERE EXISTS (SELECT 1 FROM parcel p "
+            "WHERE p.departement_code = s.departement_code AND p.id = s.parcel_id)"
+        ).scalar_one()
+        report.tables.update({f"group {g}": n for g, n in sorted(groups.items())})
+        if management_only:
+            report.warnings.append(
+                f"{sum(management_only.values())} parcels with management rights only "
+                "(syndic, gérant…): their owner is not in the file, left unknown"
+            )
+        report.departements = set(out["departement_code"])
+        vintage = re.match(r"PM_(\d{2})_", path.name)
+        report.vintage = f"situation 20{vintage.group(1)}" if vintage else None
+        record_run(conn, report, path)
+    return report
