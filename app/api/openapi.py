@@ -190,7 +190,9 @@ def _schema30(schema: Any) -> Any:
         elif key in ("items", "not") or (key == "additionalProperties" and isinstance(value, dict)):
             out[key] = _schema30(value)
         elif key in ("allOf", "anyOf", "oneOf"):
-            out[key] = [_schema30(sub) for sub in value]
+            if key != "allOf" and {"type": "null"} in value:
+                out["nullable"] = True
+            out[key] = [_schema30(sub) for sub in value if sub != {"type": "null"}]
         elif key == "const":
             out["enum"] = [value]
         elif key == "examples":
@@ -217,18 +219,14 @@ def _schema30(schema: Any) -> Any:
                 out["anyOf"] = [{"type": t} for t in kinds]
     for union in ("anyOf", "oneOf"):
         members = out.get(union)
-        if isinstance(members, list) and any(m == {"type": "null"} for m in members):
-            rest = [m for m in members if m != {"type": "null"}]
-            out["nullable"] = True
-            if len(rest) == 1:
-                del out[union]
-                only = rest[0]
-                if "$ref" in only:
-                    out["allOf"] = [only]
-                else:
-                    out.update({k: v for k, v in only.items() if k not in out})
+        if out.get("nullable") and isinstance(members, list) and len(members) == 1:
+            # X or null: X, nullable
+            del out[union]
+            only = members[0]
+            if "$ref" in only:
+                out["allOf"] = [only]
             else:
-                out[union] = rest
+                out.update({k: v for k, v in only.items() if k not in out})
     if "enum" in out and None in out["enum"]:
         out["nullable"] = True
     if out.get("type") == "array" and "items" not in out:
@@ -261,7 +259,9 @@ def to_openapi30(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             for parameter in operation.get("parameters", []):
                 if "schema" in parameter:
+                    # an absent parameter is not a null one
                     parameter["schema"] = _schema30(parameter["schema"])
+                    parameter["schema"].pop("nullable", None)
                 _content30(parameter.get("content", {}))
             _content30(operation.get("requestBody", {}).get("content", {}))
             for response in operation.get("responses", {}).values():

@@ -249,6 +249,12 @@ class _Translator:
 
     def operands(self, op: str, a: Any, b: Any) -> tuple[str, str, str]:
         """SQL of a property and a literal (either order, or two properties) of one type."""
+        for side in (a, b):
+            if isinstance(side, dict) and "op" in side:
+                raise FilterError(
+                    f"{str(side['op'])[:40]!r} (a function or arithmetic) is not supported; "
+                    f"supported: {SUPPORTED}"
+                )
         a_is_prop = isinstance(a, dict) and "property" in a
         b_is_prop = isinstance(b, dict) and "property" in b
         if a_is_prop and b_is_prop:
