@@ -140,7 +140,7 @@ def test_core_fc_op_and_fc_response(client: TestClient) -> None:
 def test_core_fc_limit_definition_and_response(client: TestClient) -> None:
     """/conf/core/fc-limit-definition, fc-limit-response: limit is an integer in the
     definition, at most that many features come back, a value out of range is a 400."""
-    operation = client.get("/openapi.json").json()["paths"]["/collections/{collection_id}/items"]
+    operation = client.get("/openapi.json").json()["paths"]["/collections/{collectionId}/items"]
     limit = next(p for p in operation["get"]["parameters"] if p["name"] == "limit")
     assert limit["schema"]["type"] == "integer" and limit["schema"]["minimum"] == 1
     assert len(client.get(ITEMS, params={"limit": 7}).json()["features"]) == 7
@@ -150,7 +150,7 @@ def test_core_fc_limit_definition_and_response(client: TestClient) -> None:
 def test_core_fc_bbox_definition_and_response(client: TestClient, db: Engine) -> None:
     """/conf/core/fc-bbox-definition, fc-bbox-response: 4 or 6 numbers; the features whose
     geometry intersects the box, as PostGIS says."""
-    operation = client.get("/openapi.json").json()["paths"]["/collections/{collection_id}/items"]
+    operation = client.get("/openapi.json").json()["paths"]["/collections/{collectionId}/items"]
     bbox = next(p for p in operation["get"]["parameters"] if p["name"] == "bbox")
     assert (bbox["schema"]["minItems"], bbox["schema"]["maxItems"]) == (4, 6)
     assert bbox["style"] == "form" and bbox["explode"] is False
@@ -255,16 +255,16 @@ def test_oas30_definition_and_completeness(client: TestClient) -> None:
     for path in (
         "/conformance",
         "/collections",
-        "/collections/{collection_id}",
-        "/collections/{collection_id}/items",
-        "/collections/{collection_id}/items/{feature_id}",
-        "/collections/{collection_id}/queryables",
-        "/collections/{collection_id}/tiles",
-        "/collections/{collection_id}/tiles/{tile_matrix_set_id}",
+        "/collections/{collectionId}",
+        "/collections/{collectionId}/items",
+        "/collections/{collectionId}/items/{featureId}",
+        "/collections/{collectionId}/queryables",
+        "/collections/{collectionId}/tiles",
+        "/collections/{collectionId}/tiles/{tileMatrixSetId}",
         "/tileMatrixSets",
     ):
         assert "get" in paths[path], path
-    items = paths["/collections/{collection_id}/items"]["get"]
+    items = paths["/collections/{collectionId}/items"]["get"]
     assert "400" in items["responses"] and "422" not in items["responses"]
     names = {p["name"] for p in items["parameters"]}
     assert {"bbox", "limit", "datetime", "crs", "bbox-crs", "filter", "filter-lang"} <= names

@@ -136,7 +136,12 @@ PageDep = Annotated[Page, Depends(page_query)]
 
 def collection_path(
     collection_id: Annotated[
-        str, Path(examples=["parcels"], description="A collection id, as in /collections")
+        str,
+        Path(
+            alias="collectionId",
+            examples=["parcels"],
+            description="A collection id, as in /collections",
+        ),
     ],
 ) -> Collection:
     try:

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from app.api.errors import is_ogc_path
 from app.services.cql2 import LANGUAGES
 from app.services.crs import CRSS
+from app.services.features import COLLECTIONS
 from geo.scoring.profiles import ALLOWED_WEIGHTS, CRITERIA_NAMES, load_profiles
 from geo.zan.rulesets import load_rulesets
 
@@ -136,6 +137,34 @@ def describe_parameters(schema: dict[str, Any]) -> dict[str, Any]:
                 definition = make(path) if make and parameter.get("in") == "query" else None
                 if definition is not None:
                     operation["parameters"][i] = {"name": parameter["name"], **definition}
+    return schema
+
+
+def queryable_parameters(schema: dict[str, Any]) -> dict[str, Any]:
+    """The collections' queryables as parameters of /items (Part 3, Queryables as Query
+    Parameters): ``?name=value``, refused (400) by the collections that lack ``name``.
+    Clients read them here: GDAL's OAPIF driver pushes a ``-where`` down to the server
+    only on the properties it finds as parameters of the items path."""
+    operation = schema.get("paths", {}).get("/collections/{collectionId}/items", {}).get("get")
+    if operation is None:
+        return schema
+    taken = {p["name"] for p in operation.get("parameters", [])}
+    owners: dict[str, list[str]] = {}
+    for collection in COLLECTIONS.values():
+        for name in collection.queryables:
+            owners.setdefault(name, []).append(collection.id)
+    for name, ids in owners.items():
+        if name in taken:
+            continue
+        operation.setdefault("parameters", []).append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": f"Equal to (queryable of {', '.join(ids)})",
+                "schema": {"type": "string"},
+            }
+        )
     return schema
 
 
@@ -277,7 +306,8 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = to_openapi30(ogc_statuses(describe_parameters(generate())))
+            document = ogc_statuses(queryable_parameters(describe_parameters(generate())))
+            app.openapi_schema = to_openapi30(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -41,7 +41,10 @@ MAX_DISTANCE_M = 100_000
 
 TEXT = "cql2-text"
 JSON = "cql2-json"
-LANGUAGES = (TEXT, JSON)
+# "cql-text" is the name of the text encoding in the drafts of Part 3, and the only one
+# GDAL's OAPIF driver (3.6 to 3.12 at least) pushes a -where down with: read as cql2-text.
+LEGACY_TEXT = "cql-text"
+LANGUAGES = (TEXT, JSON, LEGACY_TEXT)
 
 
 class FilterError(Invalid):
@@ -80,7 +83,7 @@ _PARSER_LOCK = threading.Lock()
 
 
 def _parse(text: str, lang: str) -> Any:
-    parse = cql2.parse_text if lang == TEXT else cql2.parse_json
+    parse = cql2.parse_json if lang == JSON else cql2.parse_text
     return parse(text).to_json()
 
 

@@ -153,7 +153,7 @@ def collections(request: Request, conn: ConnectionDep) -> dict[str, Any]:
     }
 
 
-@router.get("/collections/{collection_id}", summary="One feature collection")
+@router.get("/collections/{collectionId}", summary="One feature collection")
 def collection(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
     return _describe(request, conn, collection)
 
@@ -167,7 +167,7 @@ def _queryable_schema(kind: str) -> dict[str, Any]:
 
 
 @router.get(
-    "/collections/{collection_id}/queryables",
+    "/collections/{collectionId}/queryables",
     response_class=SchemaJSONResponse,
     responses={200: {"content": {"application/schema+json": {}}}},
     summary="Properties of a collection usable in filters (?name=value, or CQL2 `filter`)",
@@ -189,7 +189,7 @@ def queryables(collection: CollectionDep, request: Request) -> SchemaJSONRespons
 
 
 @router.get(
-    "/collections/{collection_id}/items",
+    "/collections/{collectionId}/items",
     response_class=GeoJSONResponse,
     responses=COLLECTION_RESPONSE,
     summary="Features of a collection, in id order, paged by the `next` link",
@@ -223,14 +223,14 @@ def items(
 
 
 @router.get(
-    "/collections/{collection_id}/items/{feature_id}",
+    "/collections/{collectionId}/items/{featureId}",
     response_class=GeoJSONResponse,
     responses=FEATURE_RESPONSE,
     summary="One feature",
 )
 def feature(
     collection: CollectionDep,
-    feature_id: Annotated[str, Path(max_length=64)],
+    feature_id: Annotated[str, Path(alias="featureId", max_length=64)],
     request: Request,
     conn: ConnectionDep,
     crs: OutputCrsDep,

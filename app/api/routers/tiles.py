@@ -31,7 +31,7 @@ MVT = "application/vnd.mapbox-vector-tile"
 
 
 @router.get(
-    "/{collection_id}/tilejson.json",
+    "/{collectionId}/tilejson.json",
     summary="TileJSON 3.0 of a collection's vector tiles",
 )
 def read_tilejson(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
@@ -42,7 +42,7 @@ def read_tilejson(collection: CollectionDep, request: Request, conn: ConnectionD
 @router.get(
     # Digits only in the path (Starlette's int convertor): "{z}" copied from a TileJSON
     # template, or a negative number, names no tile and is a 404, like a tile out of range.
-    "/{collection_id}/{z:int}/{x:int}/{y:int}.mvt",
+    "/{collectionId}/{z:int}/{x:int}/{y:int}.mvt",
     response_class=Response,
     responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
     summary="A Mapbox vector tile (Web Mercator XYZ), one layer named after the collection",
@@ -83,7 +83,7 @@ def _tms_path(tile_matrix_set_id: str) -> str:
     return tile_matrix_set_id
 
 
-TmsId = Annotated[str, Path(max_length=64, examples=[WEB_MERCATOR_QUAD])]
+TmsId = Annotated[str, Path(alias="tileMatrixSetId", max_length=64, examples=[WEB_MERCATOR_QUAD])]
 
 
 @ogc_router.get("/tileMatrixSets", summary="The tile matrix sets of the tiles")
@@ -108,14 +108,14 @@ def tile_matrix_sets(request: Request) -> dict:
 
 
 @ogc_router.get(
-    "/tileMatrixSets/{tile_matrix_set_id}", summary="A tile matrix set (OGC 2D TMS 2.0 JSON)"
+    "/tileMatrixSets/{tileMatrixSetId}", summary="A tile matrix set (OGC 2D TMS 2.0 JSON)"
 )
 def read_tile_matrix_set(tile_matrix_set_id: TmsId) -> dict:
     _tms_path(tile_matrix_set_id)
     return tile_matrix_set()
 
 
-@ogc_router.get("/collections/{collection_id}/tiles", summary="A collection's vector tilesets")
+@ogc_router.get("/collections/{collectionId}/tiles", summary="A collection's vector tilesets")
 def collection_tilesets(collection: CollectionDep, request: Request) -> dict:
     described = tileset(collection, base_url(request))
     keep = ("title", "dataType", "crs", "tileMatrixSetURI", "links")
@@ -132,7 +132,7 @@ def collection_tilesets(collection: CollectionDep, request: Request) -> dict:
 
 
 @ogc_router.get(
-    "/collections/{collection_id}/tiles/{tile_matrix_set_id}",
+    "/collections/{collectionId}/tiles/{tileMatrixSetId}",
     summary="A collection's vector tileset (OGC API - Tiles tileset metadata)",
 )
 def collection_tileset(
@@ -143,8 +143,8 @@ def collection_tileset(
 
 
 @ogc_router.get(
-    "/collections/{collection_id}/tiles/{tile_matrix_set_id}"
-    "/{tile_matrix:int}/{tile_row:int}/{tile_col:int}",
+    "/collections/{collectionId}/tiles/{tileMatrixSetId}"
+    "/{tileMatrix:int}/{tileRow:int}/{tileCol:int}",
     response_class=Response,
     responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
     summary="A vector tile (MVT): tile matrix = zoom, row = y, col = x",
@@ -152,9 +152,9 @@ def collection_tileset(
 def read_ogc_tile(
     collection: CollectionDep,
     tile_matrix_set_id: TmsId,
-    tile_matrix: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
-    tile_row: Annotated[int, Path(ge=0)],
-    tile_col: Annotated[int, Path(ge=0)],
+    tile_matrix: Annotated[int, Path(alias="tileMatrix", ge=0, le=MAX_ZOOM)],
+    tile_row: Annotated[int, Path(alias="tileRow", ge=0)],
+    tile_col: Annotated[int, Path(alias="tileCol", ge=0)],
     request: Request,
     conn: ConnectionDep,
     settings: SettingsDep,
