@@ -360,6 +360,9 @@ def test_crs_invalid_crs_and_bbox_crs(client: TestClient) -> None:
         {"bbox": EPINAY_BBOX, "bbox-crs": "urn:ogc:def:crs:EPSG::4326"},
         # a CRS84 box read as Lambert-93 metres falls outside France
         {"bbox": EPINAY_BBOX, "bbox-crs": f"{EPSG}2154"},
+        # the south pole has no image in Lambert-93
+        {"bbox": "0,-90,0.1,-89.9"},
+        {"bbox": "-90,0,-89.9,0.1", "bbox-crs": f"{EPSG}4326"},
     ):
         assert is_problem(client.get(ITEMS, params=params)), params
 
@@ -501,6 +504,16 @@ def test_filter_crs(client: TestClient) -> None:
         ("geometry = 'x'", "cql2-text", "spatial functions"),
         ("score LIKE 'x%'", "cql2-text", "LIKE"),
         ("'; DROP TABLE parcel; --' = commune", "cql2-text", "parcel"),
+        # PostgreSQL refuses such a pattern: said before it is asked
+        ("numero LIKE 'ab\\'", "cql2-text", "escape character"),
+        # Lambert-93 has no image of the south pole
+        ("S_INTERSECTS(geometry, POINT(0 -90))", "cql2-text", "outside"),
+        (
+            '{"op": "s_intersects", "args": '
+            '[{"property": "geometry"}, {"bbox": [0, -90, 1, -89]}]}',
+            "cql2-json",
+            "outside",
+        ),
     ],
 )
 def test_filter_invalid_is_a_clear_400(

@@ -188,6 +188,9 @@ class _Translator:
             left, right, kind = self.operands(op, args[0], args[1])
             if kind != "string":
                 raise FilterError("LIKE compares strings only")
+            pattern = self.params.get(right.lstrip(":"))
+            if isinstance(pattern, str) and (len(pattern) - len(pattern.rstrip("\\"))) % 2:
+                raise FilterError("a LIKE pattern must not end with the escape character \\")
             return f"({left} LIKE {right})"
         if op == "between":
             self.arity(op, args, 3)

@@ -37,11 +37,16 @@ class Crs:
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 
+# Lambert-93 is a conic projection centred on France: the south pole has no image in it
+# (PostGIS: "Point outside of projection domain"), so geographic coordinates given to be
+# projected into it stay north of 80°S (nothing stored lies south of that).
+MIN_LATITUDE = -80.0
+
 CRSS: dict[str, Crs] = {
     c.uri: c
     for c in (
-        Crs(CRS84, WGS84, False, 6, (-180, -90, 180, 90), 1, 0.01),
-        Crs(f"{EPSG}4326", WGS84, True, 6, (-90, -180, 90, 180), 1, 0.01),
+        Crs(CRS84, WGS84, False, 6, (-180, MIN_LATITUDE, 180, 90), 1, 0.01),
+        Crs(f"{EPSG}4326", WGS84, True, 6, (MIN_LATITUDE, -180, 90, 180), 1, 0.01),
         # Lambert-93's area of use (metropolitan France) with a margin, in metres
         Crs(f"{EPSG}{LAMBERT93}", LAMBERT93, False, 2, (-400e3, 5.9e6, 1.4e6, 7.3e6), 111e3, 1e3),
         # Web Mercator up to ±85.06° (the square world)
