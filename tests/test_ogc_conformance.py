@@ -552,6 +552,11 @@ def test_filter_hostile_parses_do_not_kill_the_server(client: TestClient) -> Non
 
 def test_tiles_tilematrixset(client: TestClient) -> None:
     """Tiles /conf/tilematrixset, TMS /conf/json-tilematrixset: WebMercatorQuad."""
+    landing = client.get("/?f=json").json()
+    rel = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
+    assert any(
+        lk["rel"] == rel and lk["href"].endswith("/tileMatrixSets") for lk in landing["links"]
+    )
     listed = client.get("/tileMatrixSets").json()["tileMatrixSets"]
     assert [t["id"] for t in listed] == ["WebMercatorQuad"]
     tms = client.get("/tileMatrixSets/WebMercatorQuad").json()

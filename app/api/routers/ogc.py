@@ -98,6 +98,12 @@ def landing_page(request: Request) -> dict[str, Any]:
             _link(f"{base}docs", "service-doc", "text/html", "The API documentation"),
             _link(f"{base}conformance", "conformance", "application/json", "Conformance"),
             _link(f"{base}collections", "data", "application/json", "Collections"),
+            _link(
+                f"{base}tileMatrixSets",
+                "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                "application/json",
+                "Tile matrix sets (OGC API - Tiles)",
+            ),
         ],
     }
 
