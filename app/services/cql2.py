@@ -217,7 +217,13 @@ class _Translator:
         if op in _SPATIAL:
             self.arity(op, args, 2)
             geom, other = self.spatial_operands(op, args[0], args[1])
-            return f"{_SPATIAL[op]}({geom}, {other})"
+            test = f"{_SPATIAL[op]}({geom}, {other})"
+            if op == "s_disjoint":
+                return test
+            # Every other relation implies that the boxes overlap. Said explicitly, as in
+            # geo.db.bbox: the planner then estimates the rows as it does for a bbox, not
+            # 50x more, and takes no parallel plan that costs 20 ms to start.
+            return f"(({geom}) && {other} AND {test})"
         if op == "s_dwithin":
             if len(args) not in (3, 4):
                 raise FilterError("S_DWITHIN takes (geometry, <geometry>, distance[, units])")
@@ -233,7 +239,8 @@ class _Translator:
             if not 0 <= distance <= MAX_DISTANCE_M:
                 raise FilterError(f"S_DWITHIN's distance must be 0 to {MAX_DISTANCE_M} metres")
             # Lambert-93 is in metres: the distance is on the projected plane
-            return f"ST_DWithin({geom}, {other}, {self.bind(float(distance))})"
+            d = self.bind(float(distance))
+            return f"(({geom}) && ST_Expand({other}, {d}) AND ST_DWithin({geom}, {other}, {d}))"
         raise FilterError(f"{node['op']!r} is not supported; supported: {SUPPORTED}")
 
     @staticmethod
