@@ -40,6 +40,15 @@ def _count(scored_db_url: str, sql: str) -> int:
     return count
 
 
+def test_ogc_core_http_over_a_real_socket(live_server: str) -> None:
+    """OGC API - Features Part 1, /conf/core/http: HTTP 1.1 on the wire (uvicorn)."""
+    import httpx
+
+    with httpx.Client() as http:
+        response = http.get(f"{live_server}/conformance")
+    assert response.http_version == "HTTP/1.1" and response.status_code == 200
+
+
 def test_gdal_lists_the_collections(live_server: str) -> None:
     ogrinfo = _require("ogrinfo", "apt-get install gdal-bin")
     out = subprocess.run(
