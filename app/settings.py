@@ -12,8 +12,12 @@ from sqlalchemy.engine import make_url
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-class Settings(BaseSettings):
+class _FromEnvironment(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FONCIER_", extra="ignore")
+
+
+class DatabaseSettings(_FromEnvironment):
+    """Which PostgreSQL server: an external one, or the embedded one (app/localdb)."""
 
     # When set, this server is used and the embedded PostGIS is never touched
     # (docker compose, production). Any SQLAlchemy URL; plain postgresql:// is
@@ -28,6 +32,24 @@ class Settings(BaseSettings):
     # Unset: the installed server is discovered, or installed (app/localdb/pgserver.py).
     pg_bin_dir: Path | None = None
     db_name: str = "foncier"
+
+    @property
+    def uses_embedded_db(self) -> bool:
+        return self.database_url is None
+
+    def url_for(self, db_name: str | None = None) -> str:
+        """SQLAlchemy URL of the configured server, optionally for another database on it."""
+        if self.database_url is None:
+            url = f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/{self.db_name}"
+        else:
+            url = normalise_url(self.database_url)
+        if db_name is None:
+            return url
+        return make_url(url).set(database=db_name).render_as_string(hide_password=False)
+
+
+class ApiSettings(_FromEnvironment):
+    """How the web service answers: paging, limits, caching, origins, its public address."""
 
     # Paging of feature collections.
     default_page_size: int = Field(default=100, ge=1)
@@ -54,16 +76,8 @@ class Settings(BaseSettings):
     # request's Host header, which the client chooses.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
 
-    # Where the shipped demo data lives.
-    data_dir: Path = PROJECT_DIR / "data"
-
-    # Writes (project ledger) need "Authorization: Bearer <token>". Unset: writes are
-    # refused. Per-territory roles come later; until then one administrator.
-    admin_token: str | None = Field(default=None, min_length=16)
-    admin_name: str = "admin"
-
     @model_validator(mode="after")
-    def _check_paging(self) -> Settings:
+    def _check_paging(self) -> ApiSettings:
         if self.default_page_size > self.max_page_size:
             raise ValueError("FONCIER_DEFAULT_PAGE_SIZE must not exceed FONCIER_MAX_PAGE_SIZE")
         return self
@@ -72,19 +86,25 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
-    @property
-    def uses_embedded_db(self) -> bool:
-        return self.database_url is None
 
-    def url_for(self, db_name: str | None = None) -> str:
-        """SQLAlchemy URL of the configured server, optionally for another database on it."""
-        if self.database_url is None:
-            url = f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/{self.db_name}"
-        else:
-            url = normalise_url(self.database_url)
-        if db_name is None:
-            return url
-        return make_url(url).set(database=db_name).render_as_string(hide_password=False)
+class SecuritySettings(_FromEnvironment):
+    """Who may write."""
+
+    # Writes (project ledger) need "Authorization: Bearer <token>": this administrator's
+    # token, or one made by `foncier token create` (per territory and role). Unset: only
+    # the latter.
+    admin_token: str | None = Field(default=None, min_length=16)
+    admin_name: str = "admin"
+
+
+class DataSettings(_FromEnvironment):
+    """Where the shipped demo data lives."""
+
+    data_dir: Path = PROJECT_DIR / "data"
+
+
+class Settings(DatabaseSettings, ApiSettings, SecuritySettings, DataSettings):
+    """Every setting, for what needs several concerns at once (the app, the CLI)."""
 
 
 def normalise_url(url: str) -> str:

@@ -78,7 +78,7 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str
     return link
 
 
-def landing_page(request: Request) -> dict[str, Any]:
+def get_landing_page(request: Request) -> dict[str, Any]:
     base = base_url(request)
     return {
         "title": "Foncier",
@@ -109,7 +109,7 @@ def landing_page(request: Request) -> dict[str, Any]:
 
 
 @router.get("/conformance", summary="Conformance classes implemented")
-def conformance() -> dict[str, list[str]]:
+def get_conformance() -> dict[str, list[str]]:
     return {"conformsTo": CONFORMANCE}
 
 
@@ -152,7 +152,7 @@ def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
 
 
 @router.get("/collections", summary="The feature collections")
-def collections(request: Request, conn: ConnectionDep) -> dict[str, Any]:
+def list_collections(request: Request, conn: ConnectionDep) -> dict[str, Any]:
     return {
         "links": [_link(f"{base_url(request)}collections", "self", "application/json")],
         "collections": [_describe(request, conn, c) for c in COLLECTIONS.values()],
@@ -160,7 +160,7 @@ def collections(request: Request, conn: ConnectionDep) -> dict[str, Any]:
 
 
 @router.get("/collections/{collectionId}", summary="One feature collection")
-def collection(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
+def get_collection(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
     return _describe(request, conn, collection)
 
 
@@ -178,7 +178,7 @@ def _queryable_schema(kind: str) -> dict[str, Any]:
     responses={200: {"content": {"application/schema+json": {}}}},
     summary="Properties of a collection usable in filters (?name=value, or CQL2 `filter`)",
 )
-def queryables(collection: CollectionDep, request: Request) -> SchemaJSONResponse:
+def get_queryables(collection: CollectionDep, request: Request) -> SchemaJSONResponse:
     return SchemaJSONResponse(
         {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -205,7 +205,7 @@ def queryables(collection: CollectionDep, request: Request) -> SchemaJSONRespons
         "parameters are refused."
     ),
 )
-def items(
+def list_items(
     collection: CollectionDep, params: OgcItemsDep, request: Request, conn: ConnectionDep
 ) -> GeoJSONResponse:
     page = items_page(conn, collection, params.query, params.limit, params.crs)
@@ -234,7 +234,7 @@ def items(
     responses=FEATURE_RESPONSE,
     summary="One feature",
 )
-def feature(
+def get_item(
     collection: CollectionDep,
     feature_id: Annotated[str, Path(alias="featureId", max_length=64)],
     request: Request,

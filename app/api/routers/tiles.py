@@ -34,7 +34,7 @@ MVT = "application/vnd.mapbox-vector-tile"
     "/{collectionId}/tilejson.json",
     summary="TileJSON 3.0 of a collection's vector tiles",
 )
-def read_tilejson(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
+def get_tilejson(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
     bounds = request.app.state.extents.get(conn, collection)
     return tilejson(collection, base_url(request), bounds)
 
@@ -47,7 +47,7 @@ def read_tilejson(collection: CollectionDep, request: Request, conn: ConnectionD
     responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
     summary="A Mapbox vector tile (Web Mercator XYZ), one layer named after the collection",
 )
-def read_tile(
+def get_tile(
     collection: CollectionDep,
     z: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
     x: Annotated[int, Path(ge=0)],
@@ -87,7 +87,7 @@ TmsId = Annotated[str, Path(alias="tileMatrixSetId", max_length=64, examples=[WE
 
 
 @ogc_router.get("/tileMatrixSets", summary="The tile matrix sets of the tiles")
-def tile_matrix_sets(request: Request) -> dict:
+def list_tile_matrix_sets(request: Request) -> dict:
     base = base_url(request)
     return {
         "tileMatrixSets": [
@@ -110,13 +110,13 @@ def tile_matrix_sets(request: Request) -> dict:
 @ogc_router.get(
     "/tileMatrixSets/{tileMatrixSetId}", summary="A tile matrix set (OGC 2D TMS 2.0 JSON)"
 )
-def read_tile_matrix_set(tile_matrix_set_id: TmsId) -> dict:
+def get_tile_matrix_set(tile_matrix_set_id: TmsId) -> dict:
     _tms_path(tile_matrix_set_id)
     return tile_matrix_set()
 
 
 @ogc_router.get("/collections/{collectionId}/tiles", summary="A collection's vector tilesets")
-def collection_tilesets(collection: CollectionDep, request: Request) -> dict:
+def list_collection_tilesets(collection: CollectionDep, request: Request) -> dict:
     described = tileset(collection, base_url(request))
     keep = ("title", "dataType", "crs", "tileMatrixSetURI", "links")
     return {
@@ -135,7 +135,7 @@ def collection_tilesets(collection: CollectionDep, request: Request) -> dict:
     "/collections/{collectionId}/tiles/{tileMatrixSetId}",
     summary="A collection's vector tileset (OGC API - Tiles tileset metadata)",
 )
-def collection_tileset(
+def get_collection_tileset(
     collection: CollectionDep, tile_matrix_set_id: TmsId, request: Request
 ) -> dict:
     _tms_path(tile_matrix_set_id)
@@ -149,7 +149,7 @@ def collection_tileset(
     responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
     summary="A vector tile (MVT): tile matrix = zoom, row = y, col = x",
 )
-def read_ogc_tile(
+def get_collection_tile(
     collection: CollectionDep,
     tile_matrix_set_id: TmsId,
     tile_matrix: Annotated[int, Path(alias="tileMatrix", ge=0, le=MAX_ZOOM)],
