@@ -606,3 +606,33 @@ def test_tiles_core_and_mvt(client: TestClient) -> None:
         404,
     )
     assert is_problem(client.get("/collections/parcels/tiles/WebMercatorQuad/3/8/0"), 404)
+
+
+def test_core_fc_time_response_on_a_temporal_collection(base_settings, fresh_engine) -> None:
+    """/conf/core/fc-time-response: only the features whose time meets the datetime
+    instant or interval. The Ardennes friches file has no update dates: some are set here
+    (synthetic dates, marked as such), the rest stay null and match no datetime."""
+    from geo.ingest.friches import load_friches
+    from tests.conftest import DATA
+
+    load_friches(fresh_engine, DATA / "friches" / "ardennes-friches.geojson")
+    with fresh_engine.begin() as conn:
+        ids = list(conn.execute(text("SELECT site_id FROM friche ORDER BY site_id")).scalars())
+        for site_id, day in zip(ids[:12], ["2020-06-01"] * 5 + ["2023-01-15"] * 7, strict=True):
+            conn.execute(
+                text("UPDATE friche SET updated_on = :d WHERE site_id = :id"),
+                {"d": day, "id": site_id},
+            )
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    app = create_app(base_settings.model_copy(update={"database_url": url}))
+    items = "/collections/friches/items"
+    with TestClient(app) as c:
+        assert matched(c, items) == len(ids) > 12
+        assert matched(c, items, datetime="2020-06-01") == 5
+        assert matched(c, items, datetime="2021-01-01/..") == 7
+        assert matched(c, items, datetime="../2021-01-01") == 5
+        assert matched(c, items, datetime="2020-01-01/2023-12-31") == 12
+        assert matched(c, items, datetime="2019-01-01T00:00:00Z/2019-12-31T00:00:00Z") == 0
+        # and within a CQL2 filter on the same property
+        assert matched(c, items, filter="updated_on > DATE('2021-01-01')") == 7
+    app.state.engine.dispose()
