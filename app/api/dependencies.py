@@ -120,17 +120,21 @@ class Page:
     offset: int
 
 
-def page_size_query(
-    settings: SettingsDep,
-    limit: Annotated[
-        int | None, Query(ge=1, description="Page size (default and maximum are settings)")
-    ] = None,
-) -> int:
+LimitQuery = Annotated[
+    int | None, Query(ge=1, description="Page size (default and maximum are settings)")
+]
+
+
+def page_size(settings: Settings, limit: int | None) -> int:
     """The one page-size check: the settings' default, at most their maximum."""
     limit = settings.default_page_size if limit is None else limit
     if limit > settings.max_page_size:
         raise InvalidParameter(f"limit must not exceed {settings.max_page_size}")
     return limit
+
+
+def page_size_query(settings: SettingsDep, limit: LimitQuery = None) -> int:
+    return page_size(settings, limit)
 
 
 PageSizeDep = Annotated[int, Depends(page_size_query)]
@@ -288,8 +292,8 @@ def ogc_items_request(
     collection: CollectionDep,
     request: Request,
     settings: SettingsDep,
-    limit: PageSizeDep,
     crs: OutputCrsDep,
+    limit: LimitQuery = None,
     bbox: Annotated[
         str | None,
         Query(
@@ -385,7 +389,8 @@ def ogc_items_request(
         filter=sql_filter,
         interval=parse_datetime(datetime_) if datetime_ is not None else None,
     )
-    return OgcItemsRequest(query=query, limit=limit, crs=crs, f=fmt)
+    # the page size last, as the other routes check it after their bbox
+    return OgcItemsRequest(query=query, limit=page_size(settings, limit), crs=crs, f=fmt)
 
 
 def parse_key(collection: Collection, value: str) -> str | int:
