@@ -11,7 +11,12 @@ Against the database the settings point at (the demo base by default):
    twice; requests/s and latency percentiles are printed, and the throughput ratio;
 2. every tile covering the loaded parcels at z12-z16 (at most 300 per zoom) is requested
    once to warm up, then measured over several passes, sequentially, with gzip as a
-   browser asks.
+   browser asks;
+3. (--cql2) CQL2 filters against the same selection by plain parameters (issue 18: the
+   CQL2 p95 within 1.2x of the plain one), and tipg's CQL2 on the same table: a section
+   (`?section=AB` / `filter=section='AB'`), a bbox (`bbox=` / `S_INTERSECTS(geometry,
+   BBOX(…))`), and a score range (`score BETWEEN a AND b`, which no plain parameter can
+   say: printed beside the section filter's figures).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app.settings import PROJECT_DIR, get_settings
@@ -237,14 +243,88 @@ def tiles_benchmark(db_url: str, rounds: int) -> None:
         ours.stop()
 
 
+def cql2_benchmark(db_url: str, seconds: float, clients: int) -> None:
+    tipg_python = ensure_tipg()
+    url = make_url(db_url)
+    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    ours = start("foncier", sys.executable, "app.api.main:app", {"FONCIER_DATABASE_URL": db_url})
+    tipg = start(
+        "tipg",
+        str(tipg_python),
+        "tipg.main:app",
+        {"DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'},
+    )
+    try:
+        extent = parcels_extent(ours.base)
+        boxes = bbox_urls(extent, 200, seed=11)
+        engine = create_engine(db_url)
+        with engine.connect() as conn:
+            # one section per parcel: common sections are asked for more often
+            sections = list(conn.execute(text("SELECT section FROM parcel")).scalars())
+        engine.dispose()
+        rng = random.Random(5)
+        picked = [rng.choice(sections) for _ in range(200)]
+        ranges = [(lo, lo + 10) for lo in (rng.randrange(0, 90) for _ in range(200))]
+        items = f"{ours.base}/collections/parcels/items?limit=100"
+        tipg_items = f"{tipg.base}/collections/public.parcel/items?limit=100"
+        cases = {
+            "section plain": [f"{items}&section={s}" for s in picked],
+            "section cql2": [f"{items}&filter=section='{s}'" for s in picked],
+            "section tipg cql2": [
+                f"{tipg_items}&filter-lang=cql2-text&filter=section='{s}'" for s in picked
+            ],
+            "bbox plain": [f"{items}&bbox={b}" for b in boxes],
+            "bbox cql2": [f"{items}&filter=S_INTERSECTS(geometry,BBOX({b}))" for b in boxes],
+            "bbox tipg cql2": [
+                f"{tipg_items}&filter-lang=cql2-text&filter=S_INTERSECTS(geom,BBOX({b}))"
+                for b in boxes
+            ],
+            "score range cql2": [
+                f"{items}&filter=score BETWEEN {lo} AND {hi}" for lo, hi in ranges
+            ],
+        }
+        for name, urls in cases.items():
+            check = httpx.get(urls[0], timeout=30)
+            if check.status_code != 200:
+                raise RuntimeError(f"{name}: {check.status_code} {check.text[:300]}")
+        print(
+            f"parcels items?limit=100, {clients} client threads, {seconds:.0f} s per case "
+            "and round, uvicorn 1 worker each"
+        )
+        print(f"{'case':<20}{'round':>6}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+              f"{'errors':>8}")  # fmt: skip
+        p95: dict[str, list[float]] = {name: [] for name in cases}
+        for round_ in (1, 2):
+            for name, urls in cases.items():
+                hammer(urls[:20], clients, 1)  # warm-up
+                n, lat, errors = hammer(urls, clients, seconds)
+                p95[name].append(1000 * percentile(lat, 0.95))
+                print(
+                    f"{name:<20}{round_:>6}{n:>10}{n / seconds:>9.1f}"
+                    f"{1000 * percentile(lat, 0.5):>9.1f}{p95[name][-1]:>9.1f}{errors:>8}"
+                )
+        for what in ("section", "bbox"):
+            ratio = statistics.mean(p95[f"{what} cql2"]) / statistics.mean(p95[f"{what} plain"])
+            print(f"p95 ratio {what} cql2/plain: {ratio:.2f}x (target <= 1.2x)")
+        ratio = statistics.mean(p95["score range cql2"]) / statistics.mean(p95["section plain"])
+        print(f"p95 ratio score range cql2 / section plain: {ratio:.2f}x")
+    finally:
+        ours.stop()
+        tipg.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--tile-rounds", type=int, default=5, help="measured passes per zoom")
     parser.add_argument("--skip-tipg", action="store_true")
+    parser.add_argument("--cql2", action="store_true", help="only the CQL2 filter benchmark")
     args = parser.parse_args()
     db_url = get_settings().url_for()
+    if args.cql2:
+        cql2_benchmark(db_url, args.seconds, args.clients)
+        return
     if not args.skip_tipg:
         features_benchmark(db_url, args.seconds, args.clients)
         print()

@@ -1,13 +1,17 @@
-"""Real clients against the service under uvicorn: GDAL's OGC API - Features driver, and
-the map page in headless Chromium. `./dev test` installs both (gdal-bin, chromium, npm)."""
+"""Real clients against the service under uvicorn: GDAL's OGC API - Features driver (Debian's
+ogr2ogr, and the GDAL of the pyogrio wheel), QGIS headless, and the map page in headless
+Chromium. `./dev test` installs them (gdal-bin, qgis, chromium, npm)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -35,6 +39,15 @@ def _count(scored_db_url: str, sql: str) -> int:
         count = conn.execute(text(sql)).scalar_one()
     engine.dispose()
     return count
+
+
+def test_ogc_core_http_over_a_real_socket(live_server: str) -> None:
+    """OGC API - Features Part 1, /conf/core/http: HTTP 1.1 on the wire (uvicorn)."""
+    import httpx
+
+    with httpx.Client() as http:
+        response = http.get(f"{live_server}/conformance")
+    assert response.http_version == "HTTP/1.1" and response.status_code == 200
 
 
 def test_gdal_lists_the_collections(live_server: str) -> None:
@@ -74,6 +87,107 @@ def test_gdal_reads_every_feature_of_a_collection(
     assert expected > page_size  # several pages
     ids = [f["properties"]["id"] for f in features]
     assert len(ids) == len(set(ids)) == expected
+
+
+# A CQL2 filter GDAL and QGIS can express as a -where / subset string, and its SQL
+CLIENT_FILTER = "score >= 60 AND section = 'AB'"
+CLIENT_FILTER_SQL = """SELECT p.id FROM parcel p JOIN parcel_score s ON s.parcel_id = p.id
+    AND s.profile = 'small-industry' WHERE round(s.score * 10) / 10 >= 60
+    AND p.section = 'AB' ORDER BY p.id"""
+
+
+def _ids(scored_db_url: str, sql: str) -> list[str]:
+    engine = engine_for(scored_db_url)
+    with engine.connect() as conn:
+        ids = list(conn.execute(text(sql)).scalars())
+    engine.dispose()
+    return ids
+
+
+def test_ogr2ogr_pushes_a_where_down_as_a_filter(live_server: str, scored_db_url: str) -> None:
+    """Debian's ogr2ogr (GDAL 3.6) sends -where to the server as ?filter=… (GDAL names the
+    text encoding cql-text, its draft name) and writes the features the filter selects."""
+    ogr2ogr = _require("ogr2ogr", "apt-get install gdal-bin")
+    target = PROJECT_DIR / "tests" / "output" / "oapif-filtered.geojson"
+    target.parent.mkdir(exist_ok=True)
+    target.unlink(missing_ok=True)
+    run = subprocess.run(
+        [ogr2ogr, "-f", "GeoJSON", str(target), f"OAPIF:{live_server}/", "parcels",
+         "-where", CLIENT_FILTER, "--config", "CPL_DEBUG", "ON"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    fetched = [line for line in run.stderr.splitlines() if "/collections/parcels/items?" in line]
+    # every page GDAL fetched carried the filter: nothing was filtered on the client
+    assert fetched and all("filter=" in line for line in fetched[1:]), fetched
+    assert "Full filter will be evaluated on client side" not in run.stderr
+    ids = sorted(f["properties"]["id"] for f in json.loads(target.read_text())["features"])
+    expected = _ids(scored_db_url, CLIENT_FILTER_SQL)
+    assert ids == expected and expected
+
+
+def test_gdal_reads_a_lambert93_layer_with_a_filter_pushed_down(
+    live_server: str, scored_db_url: str
+) -> None:
+    """GDAL 3.12 (pyogrio's wheel) asks for Lambert-93 (crs=…/2154) and pushes the -where
+    down: the coordinates are PostGIS's Lambert-93 ones, the features the filter's."""
+    script = (
+        "import sys, pyogrio\n"
+        "pyogrio.set_gdal_config_options({'CPL_DEBUG': 'ON'})\n"
+        "df = pyogrio.read_dataframe(sys.argv[1], layer='parcels', where=sys.argv[2], "
+        "CRS='EPSG:2154')\n"
+        "first = df.sort_values('id').iloc[0]\n"
+        "x, y = first.geometry.geoms[0].exterior.coords[0]\n"
+        "print(df.crs.to_epsg(), ','.join(sorted(df['id'])), x, y)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, f"OAPIF:{live_server}/", CLIENT_FILTER],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "crs=http" in run.stderr and "filter=" in run.stderr, run.stderr[-3000:]
+    assert "evaluated on client side" not in run.stderr
+    epsg, ids, x, y = run.stdout.split()
+    expected = _ids(scored_db_url, CLIENT_FILTER_SQL)
+    assert epsg == "2154" and ids.split(",") == expected
+    engine = engine_for(scored_db_url)
+    with engine.connect() as conn:
+        x0, y0 = conn.execute(
+            text(
+                "SELECT ST_X(pt), ST_Y(pt) FROM (SELECT ST_PointN(ST_ExteriorRing("
+                "ST_GeometryN(geom, 1)), 1) AS pt FROM parcel WHERE id = :id) p"
+            ),
+            {"id": expected[0]},
+        ).one()
+    engine.dispose()
+    assert (float(x), float(y)) == pytest.approx((x0, y0), abs=0.01)
+
+
+def test_qgis_loads_a_collection_and_a_filtered_layer(
+    live_server: str, scored_db_url: str, tmp_path: Path
+) -> None:
+    """QGIS (Debian's qgis, headless offscreen) opens the parcels with its OAPIF provider,
+    then the same layer with a subset string."""
+    _require("qgis", "apt-get install qgis")
+    script = PROJECT_DIR / "tests" / "clients" / "qgis_oapif.py"
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    run = subprocess.run(
+        ["/usr/bin/python3", str(script), live_server, CLIENT_FILTER],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(runtime)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["valid"] and result["count"] == _count(
+        scored_db_url, "SELECT count(*) FROM parcel"
+    )
+    assert result["crs"] == "EPSG:4326"
+    assert {"id", "commune", "section", "score"} <= set(result["fields"])
+    assert result["subset_ok"]
+    assert result["filtered_ids"] == _ids(scored_db_url, CLIENT_FILTER_SQL)
+    lon, lat = result["first_point"]
+    assert 2.2 < lon < 2.4 and 48.6 < lat < 48.7
 
 
 def test_map_page_in_headless_chromium(live_server: str, scored_db_url: str) -> None:

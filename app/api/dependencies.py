@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -10,7 +13,9 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Connection
 
 from app.api.errors import InvalidParameter
-from app.services.features import COLLECTIONS, Collection
+from app.services.cql2 import LANGUAGES, TEXT, FilterError, SqlFilter, compile_filter
+from app.services.crs import CRSS, DEFAULT, Crs, crs_by_uri, xy
+from app.services.features import COLLECTIONS, Collection, ItemsQuery
 from app.settings import Settings
 from geo.db.bbox import BBox
 from geo.errors import NotFound
@@ -50,6 +55,47 @@ ConnectionDep = Annotated[Connection, Depends(get_connection)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
+def parse_bbox(bbox: str, crs: Crs, max_degrees: float) -> BBox:
+    """``bbox`` (4 or 6 numbers, in ``crs``'s axis order) as x/y (easting or longitude
+    first) min and max; any fault is an InvalidParameter saying which."""
+    parts = bbox.split(",")
+    try:
+        values = [float(v) for v in parts]
+    except ValueError:
+        raise InvalidParameter(
+            f"bbox must be four numbers separated by commas, got {bbox!r}"
+        ) from None
+    if len(values) not in (4, 6):
+        raise InvalidParameter(
+            f"bbox must have 4 numbers (minLon,minLat,maxLon,maxLat), got {len(values)}"
+        )
+    if not all(math.isfinite(v) for v in values):
+        raise InvalidParameter("bbox must be finite numbers")
+    # six numbers: a third (vertical) axis, which 2D features do not filter on
+    half = len(values) // 2
+    lo, hi = values[0:2], values[half : half + 2]
+    a0, b0, a1, b1 = crs.bounds
+    if not all(a0 <= v[0] <= a1 and b0 <= v[1] <= b1 for v in (lo, hi)):
+        if crs.uri == DEFAULT.uri:
+            raise InvalidParameter(
+                "bbox is out of longitude/latitude range: is it in WGS84, lon first?"
+            )
+        raise InvalidParameter(f"bbox is outside the area of {crs.uri} (bbox-crs)")
+    (min_x, min_y), (max_x, max_y) = xy(crs, *lo), xy(crs, *hi)
+    if min_x >= max_x or min_y >= max_y:
+        raise InvalidParameter(
+            "bbox minimum must be below its maximum (minLon,minLat,maxLon,maxLat)"
+        )
+    limit = max_degrees * crs.units_per_degree
+    if max_x - min_x > limit or max_y - min_y > limit:
+        unit = "°" if crs.geographic else " m"
+        raise InvalidParameter(
+            f"bbox spans {max_x - min_x:g}{unit} by {max_y - min_y:g}{unit}: at most "
+            f"{limit:g}{unit} a side; filter by territory for larger areas"
+        )
+    return (min_x, min_y, max_x, max_y)
+
+
 def bbox_query(
     settings: SettingsDep,
     bbox: Annotated[
@@ -62,37 +108,7 @@ def bbox_query(
 ) -> BBox | None:
     if bbox is None:
         return None
-    try:
-        values = tuple(float(v) for v in bbox.split(","))
-    except ValueError:
-        raise InvalidParameter(
-            f"bbox must be four numbers separated by commas, got {bbox!r}"
-        ) from None
-    if len(values) != 4:
-        raise InvalidParameter(
-            f"bbox must have 4 numbers (minLon,minLat,maxLon,maxLat), got {len(values)}"
-        )
-    min_lon, min_lat, max_lon, max_lat = values
-    if not (
-        -180 <= min_lon <= 180
-        and -180 <= max_lon <= 180
-        and -90 <= min_lat <= 90
-        and -90 <= max_lat <= 90
-    ):
-        raise InvalidParameter(
-            "bbox is out of longitude/latitude range: is it in WGS84, lon first?"
-        )
-    if min_lon >= max_lon or min_lat >= max_lat:
-        raise InvalidParameter(
-            "bbox minimum must be below its maximum (minLon,minLat,maxLon,maxLat)"
-        )
-    limit = settings.max_bbox_degrees
-    if max_lon - min_lon > limit or max_lat - min_lat > limit:
-        raise InvalidParameter(
-            f"bbox spans {max_lon - min_lon:g}° by {max_lat - min_lat:g}°: at most {limit:g}° "
-            "a side; filter by territory for larger areas"
-        )
-    return values  # type: ignore[return-value]
+    return parse_bbox(bbox, DEFAULT, settings.max_bbox_degrees)
 
 
 MAX_OFFSET = 1_000_000_000
@@ -104,17 +120,21 @@ class Page:
     offset: int
 
 
-def page_size_query(
-    settings: SettingsDep,
-    limit: Annotated[
-        int | None, Query(ge=1, description="Page size (default and maximum are settings)")
-    ] = None,
-) -> int:
+LimitQuery = Annotated[
+    int | None, Query(ge=1, description="Page size (default and maximum are settings)")
+]
+
+
+def page_size(settings: Settings, limit: int | None) -> int:
     """The one page-size check: the settings' default, at most their maximum."""
     limit = settings.default_page_size if limit is None else limit
     if limit > settings.max_page_size:
         raise InvalidParameter(f"limit must not exceed {settings.max_page_size}")
     return limit
+
+
+def page_size_query(settings: SettingsDep, limit: LimitQuery = None) -> int:
+    return page_size(settings, limit)
 
 
 PageSizeDep = Annotated[int, Depends(page_size_query)]
@@ -136,7 +156,12 @@ PageDep = Annotated[Page, Depends(page_query)]
 
 def collection_path(
     collection_id: Annotated[
-        str, Path(examples=["parcels"], description="A collection id, as in /collections")
+        str,
+        Path(
+            alias="collectionId",
+            examples=["parcels"],
+            description="A collection id, as in /collections",
+        ),
     ],
 ) -> Collection:
     try:
@@ -148,3 +173,258 @@ def collection_path(
 
 
 CollectionDep = Annotated[Collection, Depends(collection_path)]
+
+
+# --- OGC API - Features: the parameters of /collections/{id}/items, parsed in one place
+
+
+def crs_param(value: str | None, name: str) -> Crs:
+    if value is None:
+        return DEFAULT
+    crs = crs_by_uri(value)
+    if crs is None:
+        raise InvalidParameter(
+            f"{name} {value[:100]!r} is not supported; supported: {', '.join(CRSS)}"
+        )
+    return crs
+
+
+CRS_DESCRIPTION = "A CRS by its URI, one of: " + ", ".join(CRSS)
+CrsQuery = Annotated[
+    str | None,
+    Query(description=f"CRS of the geometries returned. {CRS_DESCRIPTION}", max_length=200),
+]
+
+
+def output_crs(crs: CrsQuery = None) -> Crs:
+    return crs_param(crs, "crs")
+
+
+OutputCrsDep = Annotated[Crs, Depends(output_crs)]
+
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?$")
+
+
+def _instant(value: str) -> datetime.date | datetime.datetime | None:
+    if value in ("", ".."):
+        return None
+    if not _INSTANT.match(value.upper()):
+        raise InvalidParameter(
+            f"datetime {value[:60]!r} is not an RFC 3339 date or date-time "
+            "(2024-01-31, 2024-01-31T12:00:00Z) nor an interval of them (a/b, ../b, a/..)"
+        )
+    try:
+        if "T" not in value.upper():
+            return datetime.date.fromisoformat(value)
+        return datetime.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidParameter(f"datetime {value!r} is not a real date") from None
+
+
+def parse_datetime(value: str) -> tuple[object, object]:
+    """The datetime parameter (OGC API - Features, Part 1, §7.15.4) as (start, end)."""
+    if "/" in value:
+        start_text, _, end_text = value.partition("/")
+        if start_text in ("", "..") and end_text in ("", ".."):
+            raise InvalidParameter("datetime: an interval needs at least one end")
+        start, end = _instant(start_text), _instant(end_text)
+        if start is not None and end is not None and type(start) is type(end) and start > end:
+            raise InvalidParameter("datetime: the interval's start is after its end")
+        return start, end
+    instant = _instant(value)
+    if instant is None:
+        raise InvalidParameter("datetime: a date, a date-time or an interval")
+    return instant, instant
+
+
+# Parameters of /items besides the collection's queryables.
+OGC_ITEMS_PARAMETERS = {
+    "format",
+    "limit",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "cursor",
+    "datetime",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "f",
+}
+# json/geojson: a page; csv and gpkg (f= or format=), or format=geojson: every matching
+# feature at once, streamed (app.presentation.export)
+ITEMS_FORMATS = ("json", "geojson", "csv", "gpkg")
+
+
+@dataclass(frozen=True)
+class OgcItemsRequest:
+    """Everything an OGC items request asks for, checked: what to select (query), how many
+    (limit), in which CRS and format."""
+
+    query: ItemsQuery
+    limit: int
+    crs: Crs
+    f: str
+    # the export asked for (every matching feature), or None for a page
+    export: str | None = None
+
+
+def _typed(collection: Collection, name: str, value: str) -> object:
+    kind = collection.queryable_types.get(name, "string")
+    try:
+        if kind == "number":
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError
+            return number
+        if kind == "integer":
+            if not re.fullmatch(r"-?[0-9]{1,12}", value):
+                raise ValueError
+            return int(value)
+        if kind == "boolean":
+            return {"true": True, "false": False}[value]
+        if kind == "date":
+            return datetime.date.fromisoformat(value)
+        if kind == "date-time":
+            return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, KeyError):
+        raise InvalidParameter(f"{name} is a {kind}, got {value[:60]!r}") from None
+    return value
+
+
+def ogc_items_request(
+    collection: CollectionDep,
+    request: Request,
+    settings: SettingsDep,
+    crs: OutputCrsDep,
+    limit: LimitQuery = None,
+    bbox: Annotated[
+        str | None,
+        Query(
+            description=(
+                "Box minx,miny,maxx,maxy (4 or 6 numbers) in bbox-crs, CRS84 longitude/"
+                "latitude by default: features whose geometry intersects it"
+            ),
+            examples=["2.30,48.67,2.33,48.69"],
+        ),
+    ] = None,
+    bbox_crs: Annotated[
+        str | None,
+        Query(alias="bbox-crs", description=f"CRS of bbox. {CRS_DESCRIPTION}", max_length=200),
+    ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=64, description="Where the page starts: from the previous `next` link"),
+    ] = None,
+    datetime_: Annotated[
+        str | None,
+        Query(
+            alias="datetime",
+            max_length=100,
+            description=(
+                "RFC 3339 date, date-time or interval (a/b, ../b, a/..), on the collection's "
+                "temporal property (friches: updated_on, projects: created_at); collections "
+                "without one are not filtered by time"
+            ),
+        ),
+    ] = None,
+    filter_: Annotated[
+        str | None,
+        Query(
+            alias="filter",
+            description=(
+                "A CQL2 filter over the collection's queryables (see /queryables): "
+                "comparisons, LIKE, IN, BETWEEN, IS NULL, AND/OR/NOT, S_INTERSECTS, "
+                "S_WITHIN, S_DWITHIN (metres)… e.g. score >= 60 AND S_INTERSECTS(geometry, "
+                "BBOX(2.30,48.67,2.33,48.69))"
+            ),
+        ),
+    ] = None,
+    filter_lang: Annotated[
+        str | None,
+        Query(alias="filter-lang", description="cql2-text (default) or cql2-json"),
+    ] = None,
+    filter_crs: Annotated[
+        str | None,
+        Query(
+            alias="filter-crs",
+            description=f"CRS of the filter's geometries. {CRS_DESCRIPTION}",
+            max_length=200,
+        ),
+    ] = None,
+    f: Annotated[
+        str | None,
+        Query(
+            description=(
+                "Format: json or geojson (a page of GeoJSON), csv or gpkg (every matching "
+                "feature, streamed)"
+            )
+        ),
+    ] = None,
+    format_: Annotated[
+        str | None,
+        Query(
+            alias="format",
+            description="Export every matching feature: csv, geojson or gpkg (streamed)",
+        ),
+    ] = None,
+) -> OgcItemsRequest:
+    """The one parser of OGC items parameters: each fault is a 400 problem saying which."""
+    raw = request.query_params
+    properties = {k: v for k, v in raw.items() if k not in OGC_ITEMS_PARAMETERS}
+    unknown = sorted(set(properties) - set(collection.queryables))
+    if unknown:
+        raise InvalidParameter(
+            f"unknown parameter(s) {', '.join(unknown)[:200]}; {collection.id} can be filtered "
+            f"on {', '.join(collection.queryables) or 'nothing'} (see its queryables)"
+        )
+    if f is not None and format_ is not None:
+        raise InvalidParameter("give f or format, not both")
+    fmt = format_ or f or "json"
+    if fmt not in ITEMS_FORMATS:
+        raise InvalidParameter(f"f must be one of {', '.join(ITEMS_FORMATS)}")
+    export = fmt if fmt in ("csv", "gpkg") or (format_ is not None and fmt != "json") else None
+    box_crs = crs_param(bbox_crs, "bbox-crs")
+    box = parse_bbox(bbox, box_crs, settings.max_bbox_degrees) if bbox is not None else None
+    sql_filter: SqlFilter | None = None
+    if filter_ is not None:
+        lang = filter_lang or TEXT
+        if lang not in LANGUAGES:
+            raise InvalidParameter(f"filter-lang must be one of {', '.join(LANGUAGES)}")
+        try:
+            sql_filter = compile_filter(
+                filter_, lang, collection.filterables(), crs_param(filter_crs, "filter-crs")
+            )
+        except FilterError as exc:
+            raise InvalidParameter(str(exc)) from None
+    elif filter_lang is not None and filter_lang not in LANGUAGES:
+        raise InvalidParameter(f"filter-lang must be one of {', '.join(LANGUAGES)}")
+    else:
+        crs_param(filter_crs, "filter-crs")
+    query = ItemsQuery(
+        bbox=box,
+        bbox_crs=box_crs,
+        properties={k: _typed(collection, k, v) for k, v in properties.items()},
+        after=parse_key(collection, cursor) if cursor is not None else None,
+        filter=sql_filter,
+        interval=parse_datetime(datetime_) if datetime_ is not None else None,
+    )
+    # the page size last, as the other routes check it after their bbox
+    return OgcItemsRequest(
+        query=query, limit=page_size(settings, limit), crs=crs, f=fmt, export=export
+    )
+
+
+def parse_key(collection: Collection, value: str) -> str | int:
+    """A feature id as its collection keys it (cursor, /items/{id})."""
+    if not collection.key_is_int:
+        return value
+    # The canonical form only: int() would also take "01", " 1", "+1", "1_0" or "１", and
+    # one feature must have one address.
+    key = int(value) if re.fullmatch(r"[1-9][0-9]{0,9}", value) else None
+    if key is None or not 0 < key < 2**31:
+        raise InvalidParameter(f"{collection.id} ids are positive integers, got {value!r}")
+    return key
+
+
+OgcItemsDep = Annotated[OgcItemsRequest, Depends(ogc_items_request)]

@@ -152,7 +152,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"location": list(err["loc"]), "message": err["msg"]} for err in exc.errors()]
         summary = "; ".join(f"{'.'.join(map(str, e['location']))}: {e['message']}" for e in errors)
-        return problem(422, summary, instance=request.url.path, errors=errors)
+        status = 400 if is_ogc_path(_route_path(request)) else 422
+        return problem(status, summary, instance=request.url.path, errors=errors)
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
@@ -171,6 +172,22 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.connection_invalidated:
             return problem(503, "the database connection was lost, retry shortly")
         return problem(500, "database error", instance=request.url.path)
+
+
+# The OGC API routes: an invalid parameter value there is a 400 (OGC API - Features, Part 1,
+# /req/core/query-param-invalid; OGC API - Tiles likewise), where the rest of the API
+# answers FastAPI's 422 for a value its declared type refuses.
+OGC_PATH_PREFIXES = ("/collections", "/conformance", "/tileMatrixSets")
+
+
+def is_ogc_path(path: str) -> bool:
+    """Is ``path`` (a route template or a request path) one of the OGC API's?"""
+    return path == "/" or path.startswith(OGC_PATH_PREFIXES)
+
+
+def _route_path(request: Request) -> str:
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or request.url.path
 
 
 def _allowed_methods(request: Request, routed: set[str]) -> list[str]:

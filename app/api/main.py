@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin,
     ):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
+    app.include_router(tiles.ogc_router, responses=PROBLEM_RESPONSES)
     app.mount("/static", StaticFiles(directory=home.STATIC_DIR), name="static")
     add_docs(app)
     install_openapi(app)

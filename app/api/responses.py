@@ -4,7 +4,7 @@ what answers share: the links they carry and their conditional (ETag) form."""
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from geo.errors import NotFound
 
@@ -13,6 +13,12 @@ GEOJSON = "application/geo+json"
 
 class GeoJSONResponse(Response):
     media_type = GEOJSON
+
+
+class SchemaJSONResponse(JSONResponse):
+    """A JSON Schema document (OGC API - Features, Part 3: queryables)."""
+
+    media_type = "application/schema+json"
 
 
 # JSON Schema (OpenAPI 3.1) of what PostGIS builds: checked by the schemathesis fuzzing.

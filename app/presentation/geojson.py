@@ -5,19 +5,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from geo.crs import GEOJSON_DECIMALS, WGS84
+from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84
 
 
-def geometry_sql(column: str) -> str:
-    """SQL expression: a Lambert-93 geometry column as a GeoJSON geometry (json), or null."""
-    return f"ST_AsGeoJSON(ST_Transform({column}, {WGS84}), {GEOJSON_DECIMALS})::json"
+def geometry_sql(
+    column: str, srid: int = WGS84, decimals: int = GEOJSON_DECIMALS, lat_first: bool = False
+) -> str:
+    """SQL expression: a Lambert-93 geometry column as a GeoJSON geometry (json), or null.
+    RFC 7946 by default; another ``srid`` (and axis order) for OGC API Features, Part 2."""
+    geom = column if srid == LAMBERT93 else f"ST_Transform({column}, {int(srid)})"
+    if lat_first:
+        geom = f"ST_FlipCoordinates({geom})"
+    return f"ST_AsGeoJSON({geom}, {int(decimals)})::json"
 
 
-def feature_sql(id_sql: str, geom_sql: str, properties_sql: str) -> str:
-    """SQL expression building one GeoJSON Feature as json (key order kept)."""
+def feature_sql(
+    id_sql: str, geom_sql: str, properties_sql: str, geometry: str | None = None
+) -> str:
+    """SQL expression building one GeoJSON Feature as json (key order kept); ``geometry``:
+    the geometry's own SQL (geometry_sql with another CRS), WGS84 when not given."""
     return (
         f"json_build_object('type', 'Feature', 'id', {id_sql}, "
-        f"'geometry', {geometry_sql(geom_sql)}, 'properties', {properties_sql})"
+        f"'geometry', {geometry or geometry_sql(geom_sql)}, 'properties', {properties_sql})"
     )
 
 

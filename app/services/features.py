@@ -9,12 +9,16 @@ description feeds the items, the vector tiles (app.services.tiles) and the TileJ
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from app.presentation.geojson import feature_sql
-from geo.db.bbox import BBOX_L93_SQL, bbox_params, bbox_sql
+from app.presentation.geojson import feature_sql, geometry_sql
+from app.services.cql2 import Queryable, SqlFilter
+from app.services.crs import DEFAULT, Crs
+from geo.crs import WGS84
+from geo.db.bbox import bbox_l93_sql, bbox_params, bbox_sql
 from geo.ledger.statuses import PUBLIC
 from geo.scoring.profiles import DEFAULT_PROFILE
 
@@ -28,20 +32,36 @@ class Collection:
     key: str
     geom: str
     properties: dict[str, str]
-    # property name -> SQL compared for equality with the request's value
+    # property name -> SQL compared with the request's value (?name=value, CQL2 filters)
     queryables: dict[str, str] = field(default_factory=dict)
+    # JSON Schema type of the queryables that are not strings (number, integer, boolean,
+    # date, date-time)
+    queryable_types: dict[str, str] = field(default_factory=dict)
+    # SQL of the date or timestamp the `datetime` parameter filters on (None: no time)
+    temporal: str | None = None
     key_is_int: bool = False
     # properties carried by vector tiles (small: tiles are drawn, not read)
     tile_properties: tuple[str, ...] = ()
     min_zoom: int = 0
     # A computed geometry would be computed for every row a box is tested against:
-    # such collections test a cheaper, indexed expression instead.
-    bbox_filter: str | None = None
+    # such collections test a cheaper, indexed expression instead (given the box's SRID
+    # and densification step, as bbox_sql).
+    bbox_filter: Callable[[int, float], str] | None = None
 
-    def box_clause(self) -> str:
+    def box_clause(self, srid: int = WGS84, segment: float = 0.01) -> str:
         if self.bbox_filter:
-            return self.bbox_filter
-        return bbox_sql(self.geom)
+            return self.bbox_filter(srid, segment)
+        return bbox_sql(self.geom, srid, segment)
+
+    def filterables(self) -> dict[str, Queryable]:
+        """What a CQL2 filter may name: the queryables, and the geometry."""
+        return {
+            **{
+                name: Queryable(sql, self.queryable_types.get(name, "string"))
+                for name, sql in self.queryables.items()
+            },
+            "geometry": Queryable(self.geom, "geometry"),
+        }
 
     def properties_sql(self, names: tuple[str, ...] | None = None) -> str:
         chosen = self.properties if names is None else {n: self.properties[n] for n in names}
@@ -81,6 +101,17 @@ _PARCELS = Collection(
         "departement": "p.departement_code",
         "section": "p.section",
         "prefixe": "p.prefixe",
+        "numero": "p.numero",
+        "contenance_m2": "p.contenance",
+        "area_m2": "round(p.area_m2 * 10) / 10",
+        "score": "round(s.score * 10) / 10",
+        "excluded": "s.excluded",
+    },
+    queryable_types={
+        "contenance_m2": "integer",
+        "area_m2": "number",
+        "score": "number",
+        "excluded": "boolean",
     },
     tile_properties=("commune", "section", "numero", "area_m2", "score", "excluded"),
     min_zoom=13,
@@ -111,11 +142,17 @@ _FRICHES = Collection(
         "departement": "t.departement_code",
         "site_type": "t.site_type",
         "site_statut": "t.site_statut",
+        "name": "t.name",
+        "area_m2": "round(t.area_m2 * 10) / 10",
+        "updated_on": "t.updated_on",
     },
+    queryable_types={"area_m2": "number", "updated_on": "date"},
     tile_properties=("name", "site_type", "site_statut", "area_m2"),
-    bbox_filter=(
-        f"({bbox_sql('t.geom')} OR t.geom IS NULL AND ST_Intersects(t.geom_point, {BBOX_L93_SQL}))"
+    bbox_filter=lambda srid, segment: (
+        f"({bbox_sql('t.geom', srid, segment)} OR t.geom IS NULL "
+        f"AND ST_Intersects(t.geom_point, {bbox_l93_sql(srid, segment)}))"
     ),
+    temporal="t.updated_on",
 )
 
 _ECONOMIC_PROPERTIES = {
@@ -137,7 +174,10 @@ _ECONOMIC_QUERYABLES = {
     "epci": "t.epci_siren",
     "commune": "t.commune_insee",
     "departement": "t.departement_code",
+    "name": "t.name",
+    "surf_brute_ha": "t.surf_brute_ha",
 }
+_ECONOMIC_TYPES = {"surf_brute_ha": "number"}
 
 _ECONOMIC_ZONES = Collection(
     id="economic-zones",
@@ -148,6 +188,7 @@ _ECONOMIC_ZONES = Collection(
     geom="t.geom",
     properties=_ECONOMIC_PROPERTIES,
     queryables=_ECONOMIC_QUERYABLES,
+    queryable_types=_ECONOMIC_TYPES,
     tile_properties=("name", "kind", "vocadomi", "surf_brute_ha"),
 )
 
@@ -163,6 +204,7 @@ _SITES = Collection(
     geom="t.geom",
     properties=_ECONOMIC_PROPERTIES,
     queryables=_ECONOMIC_QUERYABLES,
+    queryable_types=_ECONOMIC_TYPES,
     tile_properties=("name", "surf_brute_ha"),
 )
 
@@ -186,7 +228,10 @@ _COMMUNES = Collection(
         "region": "t.region_code",
         "epci": "t.epci_siren",
         "kind": "t.kind",
+        "name": "t.name",
+        "population": "t.population",
     },
+    queryable_types={"population": "integer"},
     tile_properties=("name", "epci"),
     min_zoom=6,
 )
@@ -266,7 +311,11 @@ _PROJECTS = Collection(
         "epci": "t.epci_siren",
         "departement": "t.departement_code",
         "region": "t.region_code",
+        "naf_ha": "t.naf_ha::float8",
+        "created_at": "t.created_at",
     },
+    queryable_types={"naf_ha": "number", "created_at": "date-time"},
+    temporal="t.created_at",
     tile_properties=("name", "kind", "status", "naf_ha"),
 )
 
@@ -287,19 +336,40 @@ COLLECTIONS: dict[str, Collection] = {
 
 @dataclass(frozen=True)
 class ItemsQuery:
+    """What selects the features of one items request (every value bound, never in SQL).
+
+    ``bbox`` is in ``bbox_crs``, easting or longitude first; ``properties`` are typed
+    values of queryables; ``filter`` a translated CQL2 filter; ``interval`` the datetime
+    parameter's (start, end), either open (None), tested on the collection's temporal
+    property when it has one."""
+
     bbox: tuple[float, float, float, float] | None = None
-    properties: dict[str, str] = field(default_factory=dict)
+    bbox_crs: Crs = DEFAULT
+    properties: dict[str, object] = field(default_factory=dict)
     # the last feature id of the previous page (keyset paging)
     after: str | int | None = None
+    filter: SqlFilter | None = None
+    interval: tuple[object, object] | None = None
 
     def where(self, collection: Collection) -> tuple[str, dict[str, object]]:
         clauses, params = ["TRUE"], {}
         if self.bbox:
-            clauses.append(collection.box_clause())
+            clauses.append(collection.box_clause(self.bbox_crs.srid, self.bbox_crs.segment))
             params.update(bbox_params(self.bbox))
         for i, (name, value) in enumerate(sorted(self.properties.items())):
             clauses.append(f"{collection.queryables[name]} = :q{i}")
             params[f"q{i}"] = value
+        if self.filter is not None:
+            clauses.append(self.filter.clause)
+            params.update(self.filter.params)
+        if self.interval is not None and collection.temporal:
+            start, end = self.interval
+            if start is not None:
+                clauses.append(f"{collection.temporal} >= :t_start")
+                params["t_start"] = start
+            if end is not None:
+                clauses.append(f"{collection.temporal} <= :t_end")
+                params["t_end"] = end
         return " AND ".join(clauses), params
 
 
@@ -311,8 +381,13 @@ class ItemsPage:
     has_more: bool
 
 
+def _feature(collection: Collection, crs: Crs) -> str:
+    geometry = geometry_sql(collection.geom, crs.srid, crs.decimals, crs.lat_first)
+    return feature_sql(collection.key, collection.geom, collection.properties_sql(), geometry)
+
+
 def items_page(
-    conn: Connection, collection: Collection, query: ItemsQuery, limit: int
+    conn: Connection, collection: Collection, query: ItemsQuery, limit: int, crs: Crs = DEFAULT
 ) -> ItemsPage:
     """One page of features as GeoJSON strings built by PostGIS, in feature id order."""
     clause, params = query.where(collection)
@@ -323,7 +398,7 @@ def items_page(
     if query.after is not None:
         after = f" AND {collection.key} > :after"
         params["after"] = query.after
-    feature = feature_sql(collection.key, collection.geom, collection.properties_sql())
+    feature = _feature(collection, crs)
     rows = conn.execute(
         text(
             f"""SELECT {collection.key} AS k, {feature}::text
@@ -342,8 +417,10 @@ def items_page(
     )
 
 
-def item(conn: Connection, collection: Collection, feature_id: str | int) -> str | None:
-    feature = feature_sql(collection.key, collection.geom, collection.properties_sql())
+def item(
+    conn: Connection, collection: Collection, feature_id: str | int, crs: Crs = DEFAULT
+) -> str | None:
+    feature = _feature(collection, crs)
     return conn.execute(
         text(f"SELECT {feature}::text FROM {collection.source} WHERE {collection.key} = :id"),
         {"id": feature_id},

@@ -93,3 +93,90 @@ def tilejson(collection: Collection, base_url: str, bounds: list[float] | None) 
         ],
         "attribution": "Foncier; data: Etalab, Cerema, DGALN (Licence Ouverte 2.0)",
     }
+
+
+# OGC API - Tiles: the tiles above are the WebMercatorQuad tile matrix set's (OGC 17-083r4
+# annex D), tile matrix = z, row = y, column = x.
+WEB_MERCATOR_QUAD = "WebMercatorQuad"
+_ORIGIN = WEB_MERCATOR_WORLD_M / 2
+_TILE_SIZE = 256
+# the standard pixel of 0.28 mm
+_SCALE_0 = WEB_MERCATOR_WORLD_M / _TILE_SIZE / 0.00028
+
+
+def tile_matrix_set() -> dict:
+    """WebMercatorQuad as an OGC Two Dimensional Tile Matrix Set (2.0) JSON document."""
+    return {
+        "id": WEB_MERCATOR_QUAD,
+        "title": "Google Maps Compatible for the World",
+        "uri": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "orderedAxes": ["X", "Y"],
+        "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+        "tileMatrices": [
+            {
+                "id": str(z),
+                "scaleDenominator": _SCALE_0 / 2**z,
+                "cellSize": WEB_MERCATOR_WORLD_M / _TILE_SIZE / 2**z,
+                "cornerOfOrigin": "topLeft",
+                "pointOfOrigin": [-_ORIGIN, _ORIGIN],
+                "tileWidth": _TILE_SIZE,
+                "tileHeight": _TILE_SIZE,
+                "matrixWidth": 2**z,
+                "matrixHeight": 2**z,
+            }
+            for z in range(MAX_ZOOM + 1)
+        ],
+    }
+
+
+def tileset(collection: Collection, base_url: str) -> dict:
+    """The tileset metadata of a collection's vector tiles (OGC API - Tiles, tileset)."""
+    tiles = f"{base_url}collections/{collection.id}/tiles/{WEB_MERCATOR_QUAD}"
+    fields = {"id": {"type": "string", "description": "feature id"}}
+    for name in collection.tile_properties:
+        fields[name] = {"description": name}
+    return {
+        "title": f"{collection.title} (vector tiles)",
+        "dataType": "vector",
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
+        "tileMatrixSetLimits": [
+            {
+                "tileMatrix": str(z),
+                "minTileRow": 0,
+                "maxTileRow": 2**z - 1,
+                "minTileCol": 0,
+                "maxTileCol": 2**z - 1,
+            }
+            for z in range(collection.min_zoom, MAX_ZOOM + 1)
+        ],
+        "layers": [
+            {
+                "id": collection.id,
+                "dataType": "vector",
+                "minTileMatrix": str(collection.min_zoom),
+                "maxTileMatrix": str(MAX_ZOOM),
+                "propertiesSchema": {"type": "object", "properties": fields},
+            }
+        ],
+        "links": [
+            {"href": tiles, "rel": "self", "type": "application/json"},
+            {
+                "href": f"{base_url}tileMatrixSets/{WEB_MERCATOR_QUAD}",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                "type": "application/json",
+            },
+            {
+                "href": f"{base_url}collections/{collection.id}",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/geodata",
+                "type": "application/json",
+            },
+            {
+                "href": f"{tiles}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}",
+                "rel": "item",
+                "type": "application/vnd.mapbox-vector-tile",
+                "templated": True,
+            },
+        ],
+    }

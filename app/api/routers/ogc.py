@@ -1,39 +1,75 @@
-"""OGC API - Features, Part 1 (Core, GeoJSON, OpenAPI 3.0), over the collections of
-app.services.features. The landing page's HTML face is the map (app.api.routers.home)."""
+"""OGC API - Features over the collections of app.services.features: Part 1 (Core, GeoJSON,
+OpenAPI 3.0), Part 2 (CRS by reference) and Part 3 (queryables, CQL2 filters). The
+landing page's HTML face is the map (app.api.routers.home); the tiles are in
+app.api.routers.tiles (OGC API - Tiles)."""
 
 from __future__ import annotations
 
 import datetime
 import json
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from app.api.dependencies import BBoxDep, CollectionDep, ConnectionDep, PageSizeDep
+from app.api.dependencies import (
+    CollectionDep,
+    ConnectionDep,
+    OgcItemsDep,
+    OutputCrsDep,
+    parse_key,
+)
 from app.api.errors import InvalidParameter
 from app.api.responses import (
     COLLECTION_RESPONSE,
     FEATURE_RESPONSE,
     GeoJSONResponse,
+    SchemaJSONResponse,
     base_url,
     link_to,
 )
 from app.presentation.export import export_items, with_exports
 from app.presentation.geojson import feature_collection
-from app.services.features import COLLECTIONS, Collection, ItemsQuery, item, items_page
+from app.services.crs import CRS84, CRSS, STORAGE, Crs
+from app.services.features import COLLECTIONS, Collection, item, items_page
 from geo.errors import NotFound
 
 router = APIRouter(tags=["OGC API - Features"])
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_FEATURES = "http://www.opengis.net/spec/ogcapi-features-"
+_CQL2 = "http://www.opengis.net/spec/cql2/1.0/conf/"
+_TILES = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/"
 CONFORMANCE = [
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    f"{_FEATURES}1/1.0/conf/core",
+    f"{_FEATURES}1/1.0/conf/geojson",
+    f"{_FEATURES}1/1.0/conf/oas30",
+    f"{_FEATURES}2/1.0/conf/crs",
+    f"{_FEATURES}3/1.0/conf/queryables",
+    f"{_FEATURES}3/1.0/conf/queryables-query-parameters",
+    f"{_FEATURES}3/1.0/conf/filter",
+    f"{_FEATURES}3/1.0/conf/features-filter",
+    f"{_CQL2}cql2-text",
+    f"{_CQL2}cql2-json",
+    f"{_CQL2}basic-cql2",
+    f"{_CQL2}advanced-comparison-operators",
+    f"{_CQL2}basic-spatial-functions",
+    f"{_CQL2}basic-spatial-functions-plus",
+    f"{_CQL2}spatial-functions",
+    f"{_CQL2}property-property",
+    f"{_TILES}core",
+    f"{_TILES}tileset",
+    f"{_TILES}tilesets-list",
+    f"{_TILES}geodata-tilesets",
+    f"{_TILES}oas30",
+    f"{_TILES}mvt",
+    "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ]
-# Parameters of /items besides the collection's queryables.
-ITEMS_PARAMETERS = {"limit", "bbox", "cursor", "f", "format"}
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+
+
+def content_crs(crs: Crs) -> dict[str, str]:
+    """The Content-Crs header of a response whose geometries are in ``crs`` (Part 2)."""
+    return {"Content-Crs": f"<{crs.uri}>"}
 
 
 def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str, str]:
@@ -63,6 +99,12 @@ def get_landing_page(request: Request) -> dict[str, Any]:
             _link(f"{base}docs", "service-doc", "text/html", "The API documentation"),
             _link(f"{base}conformance", "conformance", "application/json", "Conformance"),
             _link(f"{base}collections", "data", "application/json", "Collections"),
+            _link(
+                f"{base}tileMatrixSets",
+                "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                "application/json",
+                "Tile matrix sets (OGC API - Tiles)",
+            ),
         ],
     }
 
@@ -79,15 +121,22 @@ def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
         "title": collection.title,
         "description": collection.description,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": list(CRSS),
+        "storageCrs": STORAGE.uri,
         "links": [
             _link(base, "self", "application/json"),
             _link(f"{base}/items", "items", "application/geo+json", "Features"),
             _link(
                 f"{base}/queryables",
-                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                QUERYABLES_REL,
                 "application/schema+json",
                 "Properties a request may filter on",
+            ),
+            _link(
+                f"{base}/tiles",
+                "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                "application/json",
+                "Vector tilesets (OGC API - Tiles)",
             ),
             _link(
                 f"{base_url(request)}tiles/{collection.id}/tilejson.json",
@@ -111,68 +160,62 @@ def list_collections(request: Request, conn: ConnectionDep) -> dict[str, Any]:
     }
 
 
-@router.get("/collections/{collection_id}", summary="One feature collection")
+@router.get("/collections/{collectionId}", summary="One feature collection")
 def get_collection(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
     return _describe(request, conn, collection)
 
 
+def _queryable_schema(kind: str) -> dict[str, Any]:
+    if kind == "geometry":
+        return {"format": "geometry-any", "x-ogc-role": "primary-geometry"}
+    if kind in ("date", "date-time"):
+        return {"type": "string", "format": kind}
+    return {"type": kind}
+
+
 @router.get(
-    "/collections/{collection_id}/queryables",
-    summary="Properties of a collection usable as filters (?name=value)",
+    "/collections/{collectionId}/queryables",
+    response_class=SchemaJSONResponse,
+    responses={200: {"content": {"application/schema+json": {}}}},
+    summary="Properties of a collection usable in filters (?name=value, or CQL2 `filter`)",
 )
-def get_queryables(collection: CollectionDep, request: Request) -> dict[str, Any]:
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"{base_url(request)}collections/{collection.id}/queryables",
-        "type": "object",
-        "title": collection.title,
-        "properties": {name: {"type": "string"} for name in collection.queryables},
-    }
+def get_queryables(collection: CollectionDep, request: Request) -> SchemaJSONResponse:
+    return SchemaJSONResponse(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"{base_url(request)}collections/{collection.id}/queryables",
+            "type": "object",
+            "title": collection.title,
+            "properties": {
+                name: {"title": name, **_queryable_schema(q.type)}
+                for name, q in collection.filterables().items()
+            },
+            "additionalProperties": False,
+        }
+    )
 
 
 @router.get(
-    "/collections/{collection_id}/items",
+    "/collections/{collectionId}/items",
     response_class=GeoJSONResponse,
     responses=with_exports(COLLECTION_RESPONSE, "application/geo+json"),
     summary="Features of a collection, in id order, paged by the `next` link",
     description=(
-        "Besides `bbox`, `limit` and `cursor`, any of the collection's queryables can be "
-        "given as `?name=value` (equality); other parameters are refused. `f=csv` or "
-        "`f=gpkg` (or `format=csv|geojson|gpkg`) exports every matching feature at once, "
-        "streamed (app.presentation.export)."
+        "Besides `bbox`, `limit`, `cursor`, `datetime`, `crs` and the CQL2 `filter`, any of "
+        "the collection's queryables can be given as `?name=value` (equality); other "
+        "parameters are refused. `f=csv` or `f=gpkg` (or `format=csv|geojson|gpkg`) exports "
+        "every matching feature at once, streamed (app.presentation.export)."
     ),
 )
 def list_items(
-    collection: CollectionDep,
-    request: Request,
-    conn: ConnectionDep,
-    bbox: BBoxDep,
-    limit: PageSizeDep,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=64, description="Where the page starts: from the previous `next` link"),
-    ] = None,
+    collection: CollectionDep, params: OgcItemsDep, request: Request, conn: ConnectionDep
 ) -> GeoJSONResponse:
-    properties = {k: v for k, v in request.query_params.items() if k not in ITEMS_PARAMETERS}
-    unknown = sorted(set(properties) - set(collection.queryables))
-    if unknown:
-        raise InvalidParameter(
-            f"unknown parameter(s) {', '.join(unknown)}; {collection.id} can be filtered on "
-            f"{', '.join(collection.queryables) or 'nothing'} (see its queryables)"
-        )
-    fmt = request.query_params.get("format") or request.query_params.get("f", "json")
-    if fmt in ("csv", "gpkg") or request.query_params.get("format") == "geojson":
-        query = ItemsQuery(bbox=bbox, properties=properties)
-        return export_items(request.app.state.engine, conn, collection, query, fmt)
-    if fmt not in ("json", "geojson"):
-        raise InvalidParameter("f must be json, csv or gpkg (format=geojson: every feature)")
-    after = _parse_key(collection, cursor) if cursor is not None else None
-    page = items_page(
-        conn, collection, ItemsQuery(bbox=bbox, properties=properties, after=after), limit
-    )
+    if params.export is not None:
+        return export_items(request.app.state.engine, conn, collection, params.query, params.export)
+    page = items_page(conn, collection, params.query, params.limit, params.crs)
     links = [_link(link_to(request), "self", "application/geo+json")]
     if page.has_more:
-        next_url = link_to(request, limit=limit, cursor=page.last_key)
+        next_url = link_to(request, limit=params.limit, cursor=page.last_key)
         links.append(_link(next_url, "next", "application/geo+json", "Next page"))
     links.append(
         _link(f"{base_url(request)}collections/{collection.id}", "collection", "application/json")
@@ -184,27 +227,32 @@ def list_items(
             len(page.features),
             links,
             timeStamp=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        )
+        ),
+        headers=content_crs(params.crs),
     )
 
 
 @router.get(
-    "/collections/{collection_id}/items/{feature_id}",
+    "/collections/{collectionId}/items/{featureId}",
     response_class=GeoJSONResponse,
     responses=FEATURE_RESPONSE,
     summary="One feature",
 )
 def get_item(
     collection: CollectionDep,
-    feature_id: Annotated[str, Path(max_length=64)],
+    feature_id: Annotated[str, Path(alias="featureId", max_length=64)],
     request: Request,
     conn: ConnectionDep,
+    crs: OutputCrsDep,
+    f: Annotated[str | None, Query(description="Format: json or geojson")] = None,
 ) -> GeoJSONResponse:
+    if f not in (None, "json", "geojson"):
+        raise InvalidParameter("f must be json or geojson")
     try:
-        key = _parse_key(collection, feature_id)
+        key = parse_key(collection, feature_id)
     except InvalidParameter:
         key = None
-    found = item(conn, collection, key) if key is not None else None
+    found = item(conn, collection, key, crs) if key is not None else None
     if found is None:
         raise NotFound(f"no feature {feature_id!r} in {collection.id}")
     base = f"{base_url(request)}collections/{collection.id}"
@@ -212,15 +260,6 @@ def get_item(
         _link(link_to(request), "self", "application/geo+json"),
         _link(base, "collection", "application/json"),
     ]
-    return GeoJSONResponse(f'{found[:-1]}, "links": {json.dumps(links)}}}')
-
-
-def _parse_key(collection: Collection, value: str) -> str | int:
-    if not collection.key_is_int:
-        return value
-    # The canonical form only: int() would also take "01", " 1", "+1", "1_0" or "１", and
-    # one feature must have one address.
-    key = int(value) if re.fullmatch(r"[1-9][0-9]{0,9}", value) else None
-    if key is None or not 0 < key < 2**31:
-        raise InvalidParameter(f"{collection.id} ids are positive integers, got {value!r}")
-    return key
+    return GeoJSONResponse(
+        f'{found[:-1]}, "links": {json.dumps(links)}}}', headers=content_crs(crs)
+    )

@@ -1,4 +1,6 @@
-"""Vector tiles (MVT) and their TileJSON, for map front-ends."""
+"""Vector tiles (MVT): at /tiles/{collection}/{z}/{x}/{y}.mvt with their TileJSON, for map
+front-ends, and the same tiles as OGC API - Tiles (WebMercatorQuad tile matrix set,
+/collections/{id}/tiles metadata, /collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x})."""
 
 from __future__ import annotations
 
@@ -9,16 +11,27 @@ from fastapi import APIRouter, Path, Request, Response
 
 from app.api.dependencies import CollectionDep, ConnectionDep, SettingsDep
 from app.api.responses import base_url, etag_matches
-from app.services.tiles import MAX_ZOOM, tile, tile_in_range, tilejson
+from app.services.features import Collection
+from app.services.tiles import (
+    MAX_ZOOM,
+    WEB_MERCATOR_QUAD,
+    tile,
+    tile_in_range,
+    tile_matrix_set,
+    tilejson,
+    tileset,
+)
+from app.settings import Settings
 from geo.errors import NotFound
 
 router = APIRouter(prefix="/tiles", tags=["vector tiles"])
+ogc_router = APIRouter(tags=["OGC API - Tiles"])
 
 MVT = "application/vnd.mapbox-vector-tile"
 
 
 @router.get(
-    "/{collection_id}/tilejson.json",
+    "/{collectionId}/tilejson.json",
     summary="TileJSON 3.0 of a collection's vector tiles",
 )
 def get_tilejson(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
@@ -29,7 +42,7 @@ def get_tilejson(collection: CollectionDep, request: Request, conn: ConnectionDe
 @router.get(
     # Digits only in the path (Starlette's int convertor): "{z}" copied from a TileJSON
     # template, or a negative number, names no tile and is a 404, like a tile out of range.
-    "/{collection_id}/{z:int}/{x:int}/{y:int}.mvt",
+    "/{collectionId}/{z:int}/{x:int}/{y:int}.mvt",
     response_class=Response,
     responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
     summary="A Mapbox vector tile (Web Mercator XYZ), one layer named after the collection",
@@ -42,6 +55,12 @@ def get_tile(
     request: Request,
     conn: ConnectionDep,
     settings: SettingsDep,
+) -> Response:
+    return _tile_response(collection, z, x, y, request, conn, settings)
+
+
+def _tile_response(
+    collection: Collection, z: int, x: int, y: int, request: Request, conn, settings: Settings
 ) -> Response:
     if not tile_in_range(z, x, y):
         raise NotFound(f"no tile {z}/{x}/{y}: x and y must be below 2^z = {2**z}")
@@ -56,3 +75,89 @@ def get_tile(
     if not body:
         return Response(status_code=204, headers=headers)
     return Response(body, media_type=MVT, headers=headers)
+
+
+def _tms_path(tile_matrix_set_id: str) -> str:
+    if tile_matrix_set_id != WEB_MERCATOR_QUAD:
+        raise NotFound(f"no tile matrix set {tile_matrix_set_id!r}: {WEB_MERCATOR_QUAD} only")
+    return tile_matrix_set_id
+
+
+TmsId = Annotated[str, Path(alias="tileMatrixSetId", max_length=64, examples=[WEB_MERCATOR_QUAD])]
+
+
+@ogc_router.get("/tileMatrixSets", summary="The tile matrix sets of the tiles")
+def list_tile_matrix_sets(request: Request) -> dict:
+    base = base_url(request)
+    return {
+        "tileMatrixSets": [
+            {
+                "id": WEB_MERCATOR_QUAD,
+                "title": "Google Maps Compatible for the World",
+                "uri": tile_matrix_set()["uri"],
+                "links": [
+                    {
+                        "href": f"{base}tileMatrixSets/{WEB_MERCATOR_QUAD}",
+                        "rel": "self",
+                        "type": "application/json",
+                    }
+                ],
+            }
+        ]
+    }
+
+
+@ogc_router.get(
+    "/tileMatrixSets/{tileMatrixSetId}", summary="A tile matrix set (OGC 2D TMS 2.0 JSON)"
+)
+def get_tile_matrix_set(tile_matrix_set_id: TmsId) -> dict:
+    _tms_path(tile_matrix_set_id)
+    return tile_matrix_set()
+
+
+@ogc_router.get("/collections/{collectionId}/tiles", summary="A collection's vector tilesets")
+def list_collection_tilesets(collection: CollectionDep, request: Request) -> dict:
+    described = tileset(collection, base_url(request))
+    keep = ("title", "dataType", "crs", "tileMatrixSetURI", "links")
+    return {
+        "links": [
+            {
+                "href": f"{base_url(request)}collections/{collection.id}/tiles",
+                "rel": "self",
+                "type": "application/json",
+            }
+        ],
+        "tilesets": [{k: described[k] for k in keep}],
+    }
+
+
+@ogc_router.get(
+    "/collections/{collectionId}/tiles/{tileMatrixSetId}",
+    summary="A collection's vector tileset (OGC API - Tiles tileset metadata)",
+)
+def get_collection_tileset(
+    collection: CollectionDep, tile_matrix_set_id: TmsId, request: Request
+) -> dict:
+    _tms_path(tile_matrix_set_id)
+    return tileset(collection, base_url(request))
+
+
+@ogc_router.get(
+    "/collections/{collectionId}/tiles/{tileMatrixSetId}"
+    "/{tileMatrix:int}/{tileRow:int}/{tileCol:int}",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
+    summary="A vector tile (MVT): tile matrix = zoom, row = y, col = x",
+)
+def get_collection_tile(
+    collection: CollectionDep,
+    tile_matrix_set_id: TmsId,
+    tile_matrix: Annotated[int, Path(alias="tileMatrix", ge=0, le=MAX_ZOOM)],
+    tile_row: Annotated[int, Path(alias="tileRow", ge=0)],
+    tile_col: Annotated[int, Path(alias="tileCol", ge=0)],
+    request: Request,
+    conn: ConnectionDep,
+    settings: SettingsDep,
+) -> Response:
+    _tms_path(tile_matrix_set_id)
+    return _tile_response(collection, tile_matrix, tile_col, tile_row, request, conn, settings)
