@@ -65,6 +65,28 @@ def test_readme_epci_search(demo_client: TestClient) -> None:
     assert top["reliability"] < 0.5
 
 
+def test_readme_vacant_or_underused_search(demo_client: TestClient) -> None:
+    """The README's search on Terres-de-Bord (27412), whose cadastre buildings are loaded."""
+    answer = demo_client.get(
+        "/parcels/search?epci=200089456&min_area=2&land_use=vacant,underused"
+        "&exclude_zoning=housing&limit=5"
+    ).json()
+    assert answer["numberMatched"] == 224
+    assert [f["id"] for f in answer["features"]] == [
+        "274120000A0734",
+        "274120000A0810",
+        "274120000A0831",
+        "274120000A1293",
+        "27412000ZA0205",
+    ]
+    assert all(f["properties"]["land_use"] == "vacant" for f in answer["features"])
+    built = demo_client.get("/parcels/search?epci=200089456&min_area=2&land_use=built").json()
+    assert built["numberMatched"] == 0
+    covered = demo_client.get("/parcels/274120000A0584/score").json()
+    land_use = next(c for c in covered["criteria"] if c["criterion"] == "land_use")
+    assert (land_use["value"], land_use["points"]) == ("built", -2.0)
+
+
 def test_the_territoire_industrie_search_gives_the_same_parcels(demo_client: TestClient) -> None:
     by_ti = demo_client.get(
         "/parcels/search?territoire_industrie=ti-1104&min_area=2&exclude_zoning=housing&limit=5"
