@@ -62,11 +62,42 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(default=None, min_length=16)
     admin_name: str = "admin"
 
+    # `foncier sync` (geo/ingest/sync.py): the raw files, with their SHA-256 and validators.
+    sync_cache_dir: Path = PROJECT_DIR / ".cache" / "sources"
+    # An address replacing the scheme and host of every catalogued URL (path and query
+    # kept): an internal mirror, or the test suite's recorded publishers. Unset: the
+    # publishers themselves.
+    sync_mirror: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    sync_timeout_s: float = Field(default=60.0, gt=0)
+    sync_retries: int = Field(default=4, ge=0, le=10)
+    sync_backoff_s: float = Field(default=2.0, ge=0)
+    sync_backoff_max_s: float = Field(default=60.0, ge=0)
+    sync_concurrency: int = Field(default=4, ge=1, le=32)
+    sync_max_bytes: int = Field(default=4_000_000_000, ge=1)
+    # Saved searches' webhooks: https only unless this is set (a test receiver, a LAN).
+    webhook_allow_http: bool = False
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_retries: int = Field(default=3, ge=0, le=10)
+    webhook_backoff_s: float = Field(default=2.0, ge=0)
+
     @model_validator(mode="after")
     def _check_paging(self) -> Settings:
         if self.default_page_size > self.max_page_size:
             raise ValueError("FONCIER_DEFAULT_PAGE_SIZE must not exceed FONCIER_MAX_PAGE_SIZE")
         return self
+
+    def fetch_settings(self):
+        """The HTTP client's settings for `foncier sync` (geo.ingest.fetch)."""
+        from geo.ingest.fetch import FetchSettings
+
+        return FetchSettings(
+            timeout_s=self.sync_timeout_s,
+            retries=self.sync_retries,
+            backoff_s=self.sync_backoff_s,
+            backoff_max_s=self.sync_backoff_max_s,
+            concurrency=self.sync_concurrency,
+            max_bytes=self.sync_max_bytes,
+        )
 
     @property
     def cors_origin_list(self) -> list[str]:

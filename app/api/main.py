@@ -24,9 +24,11 @@ from app.api.routers import (
     ogc,
     parcels,
     scoring,
+    sources,
     territories,
     tiles,
     trajectories,
+    watch,
 )
 from app.db import make_engine
 from app.services.features import ExtentCache
@@ -79,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ledger,
         trajectories,
         admin,
+        sources,
+        watch,
     ):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.mount("/static", StaticFiles(directory=home.STATIC_DIR), name="static")

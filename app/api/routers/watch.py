@@ -1,0 +1,157 @@
+"""Saved searches and their alerts (JSON, or an Atom feed)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import status as http_status
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+
+from app.api.dependencies import SIREN_PATTERN, ConnectionDep, SettingsDep
+from app.api.errors import InvalidParameter
+from app.presentation.atom import alerts_feed
+from app.security import audit
+from app.security.auth import WriterDep
+from geo.land.zoning import CLASSES as ZONING_CLASSES
+from geo.ledger.access import Principal
+from geo.scoring.search import MAX_GAP_M, MAX_SITE_AREA_HA
+from geo.scoring.watch import delete_search, list_alerts, list_searches, save_search
+
+router = APIRouter(tags=["alerts"])
+
+Insee = Annotated[str, StringConstraints(pattern=r"^[0-9][0-9AB][0-9]{3}$")]
+Siren = Annotated[str, StringConstraints(pattern=SIREN_PATTERN)]
+Dep = Annotated[str, StringConstraints(pattern=r"^[0-9][0-9AB][0-9]?$")]
+Profile = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,64}$")]
+Hectares = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
+class _Territory(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    commune: Insee | None = None
+    epci: Siren | None = None
+    territoire_industrie: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = (
+        None
+    )
+    departement: Dep | None = None
+    bbox: (
+        Annotated[list[Annotated[float, Field(ge=-180, le=180)]], Field(min_length=4, max_length=4)]
+        | None
+    ) = None
+    min_score: Score | None = None
+    profile: Profile | None = None
+
+
+class ParcelQuery(_Territory):
+    min_area: Hectares | None = None
+    max_area: Hectares | None = None
+    zoning: Literal[ZONING_CLASSES] | None = None  # type: ignore[valid-type]
+    on_friche: StrictBool | None = None
+    include_excluded: StrictBool = False
+
+
+class SiteQuery(_Territory):
+    min_area: Annotated[float, Field(gt=0, le=MAX_SITE_AREA_HA, allow_inf_nan=False)]
+    gap: Annotated[float, Field(ge=0, le=MAX_GAP_M, allow_inf_nan=False)] = 0
+    limit: Annotated[int, Field(ge=1, le=200)] = 20
+
+
+class SavedSearchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    kind: Literal["parcels", "sites"]
+    query: dict[str, Any] = Field(
+        description="The search's parameters as /parcels/search or /sites/search take them "
+        "(commune, epci, departement, territoire_industrie, bbox as 4 numbers, min_area…)"
+    )
+    webhook_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+def owner_of(principal: Principal) -> str:
+    return f"token:{principal.token_id}" if principal.token_id else principal.name
+
+
+def _visible_to(principal: Principal) -> str | None:
+    """Whose searches and alerts the principal sees: its own; an administrator all."""
+    return None if principal.role == "admin" else owner_of(principal)
+
+
+@router.post(
+    "/saved-searches",
+    status_code=http_status.HTTP_201_CREATED,
+    summary="Save a parcel or site search: re-run after each import or sync, its new and "
+    "lost matches become alerts (and webhook calls, signed with the secret given here once)",
+)
+def post_saved_search(
+    body: Annotated[SavedSearchCreate, Body()],
+    conn: ConnectionDep,
+    principal: WriterDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    model = ParcelQuery if body.kind == "parcels" else SiteQuery
+    query = model.model_validate(body.query).model_dump(exclude_none=True, exclude_defaults=True)
+    if body.webhook_url is not None:
+        schemes = ("https://", "http://") if settings.webhook_allow_http else ("https://",)
+        if not body.webhook_url.startswith(schemes):
+            raise InvalidParameter(f"webhook_url must start with {' or '.join(schemes)}")
+    with conn.begin():
+        saved = save_search(
+            conn,
+            name=body.name,
+            kind=body.kind,
+            query=query,
+            owner=owner_of(principal),
+            webhook_url=body.webhook_url,
+        )
+        public = {k: v for k, v in saved.items() if k != "webhook_secret"}
+        audit.record(conn, principal, "search.save", "saved_search", saved["id"], after=public)
+    return saved
+
+
+@router.get("/saved-searches", summary="Your saved searches (an administrator: all)")
+def read_saved_searches(conn: ConnectionDep, principal: WriterDep) -> list[dict[str, Any]]:
+    return list_searches(conn, _visible_to(principal))
+
+
+@router.delete(
+    "/saved-searches/{search_id}",
+    status_code=http_status.HTTP_204_NO_CONTENT,
+    summary="Delete a saved search and its alerts",
+)
+def remove_saved_search(
+    search_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    conn: ConnectionDep,
+    principal: WriterDep,
+) -> Response:
+    with conn.begin():
+        delete_search(conn, search_id, _visible_to(principal))
+        audit.record(conn, principal, "search.delete", "saved_search", search_id)
+    return Response(status_code=http_status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/alerts",
+    summary="Alerts of your saved searches, newest first: JSON, or Atom with format=atom "
+    "(or Accept: application/atom+xml)",
+    responses={200: {"content": {"application/atom+xml": {}}}},
+)
+def read_alerts(
+    request: Request,
+    conn: ConnectionDep,
+    principal: WriterDep,
+    after_id: Annotated[int, Query(ge=0, le=2**31 - 1, description="Alerts after this id")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    format: Literal["json", "atom"] | None = None,
+) -> Any:
+    alerts = list_alerts(conn, _visible_to(principal), after_id=after_id, limit=limit)
+    accept = request.headers.get("accept", "")
+    if format == "atom" or (format is None and "application/atom+xml" in accept):
+        feed = alerts_feed(
+            alerts,
+            self_url=str(request.url),
+            feed_id=f"urn:foncier:alerts:{owner_of(principal)}",
+        )
+        return Response(feed, media_type="application/atom+xml")
+    return {"alerts": alerts}
