@@ -6,7 +6,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi import status as http_status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from fastapi.exceptions import RequestValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationError,
+)
 
 from app.api.dependencies import SIREN_PATTERN, ConnectionDep, SettingsDep
 from app.api.errors import InvalidParameter
@@ -91,7 +99,13 @@ def post_saved_search(
     settings: SettingsDep,
 ) -> dict[str, Any]:
     model = ParcelQuery if body.kind == "parcels" else SiteQuery
-    query = model.model_validate(body.query).model_dump(exclude_none=True, exclude_defaults=True)
+    try:
+        parsed = model.model_validate(body.query)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", "query", *e["loc"])} for e in exc.errors()]
+        ) from None
+    query = parsed.model_dump(exclude_none=True, exclude_defaults=True)
     if body.webhook_url is not None:
         schemes = ("https://", "http://") if settings.webhook_allow_http else ("https://",)
         if not body.webhook_url.startswith(schemes):

@@ -1,0 +1,398 @@
+"""`foncier sync` against recorded publishers (tests/publishers.py): the HTTP client's
+faults one by one, then end to end through the CLI and the API: a sync of the demo EPCI
+(CA Communauté Paris-Saclay, 200056232: its commune 91216's cadastre is in data/), a second
+sync that fetches nothing (304), a changed file whose new parcel raises a saved search's
+alert (JSON, Atom, and a signed webhook)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.settings import Settings
+from geo.ingest.catalogue import load_catalogue, mirrored
+from geo.ingest.fetch import Expect, Fetcher, FetchSettings, check_body, sha256_file
+from geo.ingest.sync import loader_for
+from tests.conftest import CADASTRE_91216, DATA
+from tests.publishers import Publishers
+
+CAD_PATH = "/data/etalab-cadastre/latest/geojson/communes/91/91216/cadastre-91216-parcelles.json.gz"
+FRICHES_PATH = "/fr/datasets/r/sites-references-dans-cartofriches.csv"
+GPU_PATH = "/api/gpu/zone-urba?partition=DU_17345"
+DEMO_EPCI = "200056232"  # CA Communauté Paris-Saclay, 27 communes, 91216 among them
+# The real cadastre of 91216, gzipped as cadastre.data.gouv.fr serves it (re-compressed here).
+CAD_GZ = gzip.compress(CADASTRE_91216.read_bytes(), mtime=0)
+GEOJSON = "application/json"
+FAST = FetchSettings(timeout_s=0.5, retries=2, backoff_s=0.01, backoff_max_s=0.05, concurrency=3)
+
+
+@pytest.fixture
+def publishers() -> Iterator[Publishers]:
+    server = Publishers(fault_delay_s=1.5).start()
+    yield server
+    server.stop()
+
+
+def fetch(publishers: Publishers, path: str, dest: Path, check: str = "geojson"):
+    expect = Expect(check, ("application/json", "application/gzip"))
+    with Fetcher(FAST) as fetcher:
+        return fetcher.fetch(publishers.url + path, dest, expect)
+
+
+# -- the catalogue ----------------------------------------------------------------
+
+
+def test_catalogue_lists_the_publishers_with_their_documentation() -> None:
+    catalogue = load_catalogue()
+    assert {"admin", "cadastre-parcelles", "cadastre-batiments", "gpu-zone-urba",
+            "cartofriches", "georisques-ssp", "georisques-casias", "georisques-icpe",
+            "georisques-ppr", "dgfip-personnes-morales", "cerema-conso-naf",
+            "territoires-industrie"} <= set(catalogue)  # fmt: skip
+    for source in catalogue.values():
+        assert source.docs and all(d.startswith("https://") for d in source.docs), source.id
+        assert source.producer and source.licence and source.rhythm
+    url = catalogue["cadastre-parcelles"].url
+    assert url is not None
+    assert url.format(departement="91", commune="91027") == (
+        "https://cadastre.data.gouv.fr/data/etalab-cadastre/latest/geojson/communes/91/91027/"
+        "cadastre-91027-parcelles.json.gz"
+    )
+    assert mirrored("https://apicarto.ign.fr/api/gpu/zone-urba?partition=DU_1", "http://h:1") == (
+        "http://h:1/api/gpu/zone-urba?partition=DU_1"
+    )
+    # buildings and owners feed loaders written on another branch: skipped, with the reason
+    assert catalogue["cadastre-batiments"].loader == "buildings"
+    assert catalogue["dgfip-personnes-morales"].loader == "owners"
+    for name in ("cadastre", "plu", "friches", "consumption", "admin"):
+        assert loader_for(name)[0] is not None
+    load, why = loader_for("georisques-ssp")
+    assert load is None and "georisques-ssp" in why
+
+
+# -- the HTTP client, fault by fault ------------------------------------------------
+
+
+def test_503_then_success_is_retried(publishers: Publishers, tmp_path: Path) -> None:
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    publishers.fault(CAD_PATH, "503", "503")
+    result = fetch(publishers, CAD_PATH, tmp_path / "c.json.gz")
+    assert (result.outcome, result.attempts) == ("fetched", 3)
+    assert publishers.statuses(CAD_PATH) == [503, 503, 200]
+    assert result.sha256 == hashlib.sha256(CAD_GZ).hexdigest()
+
+
+def test_503_for_good_fails_with_its_reason(publishers: Publishers, tmp_path: Path) -> None:
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    publishers.fault(CAD_PATH, "503", "503", "503")
+    result = fetch(publishers, CAD_PATH, tmp_path / "c.json.gz")
+    assert result.outcome == "failed"
+    assert result.reason == "HTTP 503 (after 3 attempts)"
+    assert not list(tmp_path.iterdir())  # nothing left behind
+
+
+def test_timeout_is_retried(publishers: Publishers, tmp_path: Path) -> None:
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    publishers.fault(CAD_PATH, "timeout")
+    result = fetch(publishers, CAD_PATH, tmp_path / "c.json.gz")
+    assert (result.outcome, result.attempts) == ("fetched", 2)
+
+
+def test_truncated_body_resumes_with_a_range(publishers: Publishers, tmp_path: Path) -> None:
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    publishers.fault(CAD_PATH, "truncate")
+    result = fetch(publishers, CAD_PATH, tmp_path / "c.json.gz")
+    assert (result.outcome, result.resumed) == ("fetched", True)
+    assert publishers.statuses(CAD_PATH) == [-200, 206]
+    result.swap_in()
+    assert sha256_file(result.path) == hashlib.sha256(CAD_GZ).hexdigest()
+
+
+def test_html_instead_of_geojson_fails(publishers: Publishers, tmp_path: Path) -> None:
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    publishers.fault(CAD_PATH, "html")
+    result = fetch(publishers, CAD_PATH, tmp_path / "c.json.gz")
+    assert result.outcome == "failed"
+    assert "Content-Type text/html" in result.reason
+    # an HTML page served as JSON is caught by the parse
+    page = tmp_path / "page.json"
+    page.write_bytes(b"<!DOCTYPE html><html>Service indisponible</html>")
+    with pytest.raises(Exception, match="HTML"):
+        check_body(page, Expect("geojson"))
+    not_collection = tmp_path / "x.json"
+    not_collection.write_text('{"type": "Feature"}')
+    with pytest.raises(Exception, match="FeatureCollection"):
+        check_body(not_collection, Expect("geojson"))
+
+
+def test_304_and_changed_checksum(publishers: Publishers, tmp_path: Path) -> None:
+    dest = tmp_path / "c.json.gz"
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    first = fetch(publishers, CAD_PATH, dest)
+    first.keep(first.swap_in())
+    second = fetch(publishers, CAD_PATH, dest)
+    assert second.outcome == "not-modified" and second.reason == "304 Not Modified"
+    assert publishers.statuses(CAD_PATH) == [200, 304]
+    # the publisher's next vintage: other bytes, another SHA-256
+    changed = gzip.compress(CADASTRE_91216.read_bytes().replace(b'"91216', b'"91216'), mtime=1)
+    publishers.serve(CAD_PATH, changed, "application/gzip")
+    third = fetch(publishers, CAD_PATH, dest)
+    assert third.outcome == "fetched"
+    assert third.previous_sha256 == first.sha256 != third.sha256
+    # a server without validators sending the same bytes: recognised by the checksum
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip", validators=False)
+    dest2 = tmp_path / "d.json.gz"
+    once = fetch(publishers, CAD_PATH, dest2)
+    once.keep(once.swap_in())
+    again = fetch(publishers, CAD_PATH, dest2)
+    assert (again.outcome, again.reason) == ("not-modified", "same SHA-256 as the cached copy")
+
+
+def test_404_is_missing(publishers: Publishers, tmp_path: Path) -> None:
+    result = fetch(publishers, "/nothing.json", tmp_path / "n.json")
+    assert result.outcome == "missing" and result.reason.startswith("404")
+
+
+# -- end to end: CLI and API ----------------------------------------------------------
+
+
+def foncier(engine: Engine, publishers: Publishers, cache: Path, *args: str):
+    env = {
+        **os.environ,
+        "FONCIER_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "FONCIER_SYNC_MIRROR": publishers.url,
+        "FONCIER_SYNC_CACHE_DIR": str(cache),
+        "FONCIER_SYNC_TIMEOUT_S": "0.5",
+        "FONCIER_SYNC_RETRIES": "2",
+        "FONCIER_SYNC_BACKOFF_S": "0.01",
+        "FONCIER_WEBHOOK_ALLOW_HTTP": "true",
+        "FONCIER_WEBHOOK_BACKOFF_S": "0.01",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "sync", *args], capture_output=True, text=True, env=env
+    )
+
+
+@pytest.fixture
+def api(base_settings: Settings, fresh_engine: Engine) -> Iterator[TestClient]:
+    from app.api.main import create_app
+
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    settings = base_settings.model_copy(
+        update={"database_url": url, "admin_token": "t" * 32, "webhook_allow_http": True}
+    )
+    app = create_app(settings)
+    with TestClient(app, headers={"Authorization": "Bearer " + "t" * 32}) as client:
+        yield client
+    app.state.engine.dispose()
+
+
+def test_sync_epci_then_304_then_changed_file_raises_an_alert(
+    fresh_engine: Engine, publishers: Publishers, api: TestClient, tmp_path: Path
+) -> None:
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    publishers.serve(FRICHES_PATH, (DATA / "friches" / "cartofriches-08.csv").read_bytes(),
+                     "text/csv")  # fmt: skip
+    publishers.fault(CAD_PATH, "503")  # a bad moment of the publisher, retried
+    cache = tmp_path / "cache"
+    only = (
+        "--only",
+        "cadastre-parcelles",
+        "--only",
+        "cartofriches",
+        "--only",
+        "cadastre-batiments",
+    )
+
+    first = foncier(fresh_engine, publishers, cache, "--epci", DEMO_EPCI, *only)
+    print(first.stdout)
+    assert first.returncode == 0, first.stderr + first.stdout
+    assert "sync of epci:200056232:" in first.stdout
+    assert "cadastre-parcelles: 1 fetched, 26 missing" in first.stdout
+    assert "cartofriches: 1 fetched" in first.stdout
+    assert "cadastre-batiments: skipped (loader 'buildings'" in first.stdout
+    assert "rescored: 1 communes" in first.stdout
+    with fresh_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM parcel")).scalar_one() == 4241
+        assert conn.execute(text("SELECT count(*) FROM parcel_score")).scalar_one() > 0
+
+    # a token holder watches the larger parcels of 91216, with a webhook
+    saved = api.post(
+        "/saved-searches",
+        json={
+            "name": "Grandes parcelles à Épinay",
+            "kind": "parcels",
+            "query": {"commune": "91216", "min_area": 0.5},
+            "webhook_url": publishers.url + "/hooks/epinay",
+        },
+    )
+    assert saved.status_code == 201, saved.text
+    baseline = saved.json()["matches"]
+    assert 0 < baseline < 2000
+    secret = saved.json()["webhook_secret"]
+
+    second = foncier(fresh_engine, publishers, cache, "--epci", DEMO_EPCI, *only)
+    print(second.stdout)
+    assert second.returncode == 0, second.stderr
+    assert "cadastre-parcelles: 1 not-modified, 26 missing" in second.stdout
+    assert "cartofriches: 1 not-modified" in second.stdout
+    assert publishers.statuses(CAD_PATH)[-1] == 304
+    assert publishers.statuses(FRICHES_PATH)[-1] == 304
+    assert "alert:" not in second.stdout
+
+    # the publisher's next vintage: a parcel divided off a watched one (synthetic change)
+    with fresh_engine.connect() as conn:
+        watched = conn.execute(
+            text("SELECT item_id FROM saved_search_match ORDER BY item_id LIMIT 1")
+        ).scalar_one()
+    data = json.loads(CADASTRE_91216.read_bytes())
+    feature = next(f for f in data["features"] if f["properties"]["id"] == watched)
+    new = json.loads(json.dumps(feature))
+    new["id"] = new["properties"]["id"] = "91216000ZZ0999"
+    new["properties"].update(section="ZZ", numero="0999")
+    data["features"].append(new)
+    publishers.serve(CAD_PATH, gzip.compress(json.dumps(data).encode(), mtime=0),
+                     "application/gzip")  # fmt: skip
+
+    third = foncier(fresh_engine, publishers, cache, "--commune", "91216", *only)
+    print(third.stdout)
+    assert third.returncode == 0, third.stderr
+    assert "cadastre-parcelles: 1 fetched" in third.stdout
+    assert "commune:91216: changed: cadastre-91216-parcelles.json.gz sha256" in third.stdout
+    assert "alert: appeared 91216000ZZ0999 in 91216" in third.stdout
+
+    alerts = api.get("/alerts").json()["alerts"]
+    assert [(a["change"], a["item_id"]) for a in alerts] == [("appeared", "91216000ZZ0999")]
+    assert alerts[0]["cause"] == "sync commune:91216"
+    assert alerts[0]["webhook_state"] == "delivered"
+    feed = api.get("/alerts", params={"format": "atom"})
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    entries = ET.fromstring(feed.content).findall("{http://www.w3.org/2005/Atom}entry")
+    assert len(entries) == 1 and "91216000ZZ0999" in entries[0].findtext(
+        "{http://www.w3.org/2005/Atom}title", ""
+    )
+    print(feed.text)
+    # the webhook: one call, signed with the search's secret
+    (path, headers, body) = publishers.hooks[-1]
+    assert path == "/hooks/epinay"
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["X-Foncier-Signature"] == expected
+    assert json.loads(body)["alerts"][0]["item_id"] == "91216000ZZ0999"
+
+    # freshness: vintage, last success, last error per part, lineage to the import
+    sources = {s["id"]: s for s in api.get("/sources").json()["sources"]}
+    parts = {p["part"]: p for p in sources["cadastre-parcelles"]["parts"]}
+    assert parts["commune:91216"]["last_success_at"] and parts["commune:91216"]["import_run_id"]
+    assert parts["commune:91216"]["last_error"] is None
+    assert "404" in parts["commune:91122"]["last_error"]
+    assert sources["cadastre-batiments"]["loader_available"] is False
+
+    # --stale-after: what was synced within the period is not asked for again
+    asked = len(publishers.log)
+    fourth = foncier(fresh_engine, publishers, cache, "--commune", "91216",
+                     "--only", "cadastre-parcelles", "--stale-after", "30d")  # fmt: skip
+    assert fourth.returncode == 0, fourth.stderr
+    assert "cadastre-parcelles: 1 skipped" in fourth.stdout
+    assert len(publishers.log) == asked
+
+
+def test_a_refused_import_leaves_nothing_and_the_others_go_on(
+    fresh_engine: Engine, publishers: Publishers, tmp_path: Path
+) -> None:
+    data = json.loads(CADASTRE_91216.read_bytes())
+    data["features"][3]["geometry"] = None  # the loader refuses the whole file
+    publishers.serve(CAD_PATH, gzip.compress(json.dumps(data).encode()), "application/gzip")
+    publishers.serve(FRICHES_PATH, (DATA / "friches" / "cartofriches-08.csv").read_bytes(),
+                     "text/csv")  # fmt: skip
+    publishers.fault(FRICHES_PATH, "html")  # and a maintenance page, then the file
+    result = foncier(fresh_engine, publishers, tmp_path / "cache", "--commune", "91216",
+                     "--only", "cadastre-parcelles", "--only", "cartofriches")  # fmt: skip
+    print(result.stdout)
+    assert result.returncode == 1
+    assert "commune:91216: failed: import refused:" in result.stdout
+    assert "feature without geometry" in result.stdout
+    assert "cartofriches: 1 failed" in result.stdout and "text/html" in result.stdout
+    with fresh_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM parcel")).scalar_one() == 0
+        row = conn.execute(
+            text("SELECT last_error, last_success_at FROM sources WHERE part = 'commune:91216'")
+        ).one()
+    assert "feature without geometry" in row.last_error and row.last_success_at is None
+    # the refused file is not cached as current: the next sync fetches it again, whole
+    assert not list((tmp_path / "cache" / "cadastre-parcelles").rglob("*.meta.json"))
+    # the friches go on once the publisher is back
+    again = foncier(fresh_engine, publishers, tmp_path / "cache", "--commune", "91216",
+                    "--only", "cartofriches")  # fmt: skip
+    assert again.returncode == 0 and "cartofriches: 1 fetched" in again.stdout
+
+
+def test_gpu_zoning_of_a_commune(
+    fresh_engine: Engine, publishers: Publishers, tmp_path: Path
+) -> None:
+    publishers.serve(GPU_PATH, (DATA / "plu" / "zone_urba_DU_17345.geojson").read_bytes(),
+                     "application/json")  # fmt: skip
+    publishers.fault(GPU_PATH, "timeout")
+    result = foncier(fresh_engine, publishers, tmp_path / "cache", "--commune", "17345",
+                     "--only", "gpu-zone-urba")  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "gpu-zone-urba: 1 fetched" in result.stdout
+    with fresh_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM plu_zone")).scalar_one() == 39
+
+
+def test_bad_territory_and_source_are_one_line_errors(
+    fresh_engine: Engine, publishers: Publishers, tmp_path: Path
+) -> None:
+    unknown = foncier(fresh_engine, publishers, tmp_path, "--epci", "999999999")
+    assert unknown.returncode == 1 and unknown.stderr.startswith("error: no commune in epci")
+    bad = foncier(fresh_engine, publishers, tmp_path, "--commune", "91216", "--only", "nope")
+    assert bad.returncode == 1 and "unknown source nope" in bad.stderr
+    none = foncier(fresh_engine, publishers, tmp_path)
+    assert none.returncode == 1 and "give one territory" in none.stderr
+    stale = foncier(fresh_engine, publishers, tmp_path, "--commune", "91216", "--stale-after", "x")
+    assert stale.returncode == 1 and "--stale-after" in stale.stderr
+
+
+def test_saved_search_api_refuses_bad_input(api: TestClient) -> None:
+    anonymous = api.post(
+        "/saved-searches",
+        json={"name": "x", "kind": "parcels", "query": {"commune": "91216"}},
+        headers={"Authorization": ""},
+    )
+    assert anonymous.status_code in (401, 422)
+    assert (
+        api.get("/alerts", headers={"Authorization": "Bearer wrong-token-xxxxxx"}).status_code
+        == 401
+    )
+    for query in ({"commune": "91216", "evil": 1}, {"commune": "9"}, {}, {"commune": "91216",
+                  "min_area": "1"}, {"bbox": [1, 2, 3]}):  # fmt: skip
+        response = api.post(
+            "/saved-searches", json={"name": "x", "kind": "parcels", "query": query}
+        )
+        assert 400 <= response.status_code < 500, (query, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    sites = api.post(
+        "/saved-searches", json={"name": "x", "kind": "sites", "query": {"commune": "91216"}}
+    )
+    assert sites.status_code == 422
+    http_hook = api.app.state.settings.model_copy(update={"webhook_allow_http": False})
+    api.app.state.settings = http_hook
+    hook = api.post(
+        "/saved-searches",
+        json={"name": "x", "kind": "parcels", "query": {"commune": "91216"},
+              "webhook_url": "http://127.0.0.1:1/x"},
+    )  # fmt: skip
+    assert hook.status_code == 400 and "https://" in hook.json()["detail"]
+    assert api.delete("/saved-searches/12345").status_code == 404
+    assert api.get("/alerts", params={"format": "rss"}).status_code == 422
