@@ -29,8 +29,9 @@ def alerts_feed(alerts: list[dict[str, Any]], *, self_url: str, feed_id: str) ->
     for a in alerts:
         entry = add(feed, "entry")
         add(entry, "id", f"{feed_id}:alert:{a['id']}")
-        verb = "new match" if a["change"] == "appeared" else "no longer matches"
-        add(entry, "title", f"{a['saved_search_name']}: {verb}: {a['item_id']}")
+        verb = "now matches" if a["change"] == "appeared" else "no longer matches"
+        title = "new match" if a["change"] == "appeared" else "match lost"
+        add(entry, "title", f"{a['saved_search_name']}: {title}: {a['item_id']}")
         add(entry, "updated", a["at"])
         detail = a["detail"]
         summary = (

@@ -162,10 +162,14 @@ class SyncSummary:
         for source, c in counts.items():
             order = ("fetched", "not-modified", "missing", "failed", "skipped")
             out.append(f"  {source}: " + ", ".join(f"{c[k]} {k}" for k in order if c[k]))
-            for r in self.results:
-                if r.source == source and r.outcome in ("failed", "missing", "skipped"):
+            mine = [r for r in self.results if r.source == source]
+            missing = [r.part.split(":")[-1] for r in mine if r.outcome == "missing"]
+            if missing:
+                out.append(f"    missing (404/410 at the publisher): {', '.join(missing)}")
+            for r in mine:
+                if r.outcome in ("failed", "skipped"):
                     out.append(f"    {r.part}: {r.outcome}: {r.reason}")
-                elif r.source == source and r.outcome == "fetched" and r.reason:
+                elif r.outcome == "fetched" and r.reason:
                     out.append(f"    {r.part}: {r.reason}")
         if self.rescored:
             out.append(f"  rescored: {len(self.rescored)} communes")
