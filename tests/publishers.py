@@ -37,6 +37,8 @@ class Publishers:
         self.log: list[tuple[str, str, int]] = []  # (method, path?query, status)
         self.hooks: list[tuple[str, dict[str, str], bytes]] = []
         self.fault_delay_s = fault_delay_s
+        self.in_flight = 0
+        self.most_in_flight = 0
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -85,6 +87,17 @@ class Publishers:
                 self._send(204, {})
 
             def do_GET(self) -> None:  # noqa: N802
+                with publishers.lock:
+                    publishers.in_flight += 1
+                    publishers.most_in_flight = max(publishers.most_in_flight, publishers.in_flight)
+                try:
+                    self._get()
+                finally:
+                    with publishers.lock:
+                        publishers.in_flight -= 1
+
+            def _get(self) -> None:
+                time.sleep(0.01)  # long enough for concurrent requests to overlap
                 with publishers.lock:
                     route = publishers.routes.get(self.path)
                     queue = publishers.faults.get(self.path, [])

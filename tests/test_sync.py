@@ -223,6 +223,7 @@ def test_sync_epci_then_304_then_changed_file_raises_an_alert(
     assert "cartofriches: 1 fetched" in first.stdout
     assert "cadastre-batiments: skipped (loader 'buildings'" in first.stdout
     assert "rescored: 1 communes" in first.stdout
+    assert 1 < publishers.most_in_flight <= 4  # the default FONCIER_SYNC_CONCURRENCY
     with fresh_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM parcel")).scalar_one() == 4241
         assert conn.execute(text("SELECT count(*) FROM parcel_score")).scalar_one() > 0
@@ -396,3 +397,43 @@ def test_saved_search_api_refuses_bad_input(api: TestClient) -> None:
     assert hook.status_code == 400 and "https://" in hook.json()["detail"]
     assert api.delete("/saved-searches/12345").status_code == 404
     assert api.get("/alerts", params={"format": "rss"}).status_code == 422
+
+
+def test_rerun_alerts_only_on_changed_communes_and_lost_matches(
+    fresh_engine: Engine, tmp_path: Path
+) -> None:
+    from geo.ingest.cadastre import load_cadastre
+    from geo.scoring.refresh import refresh_scores
+    from geo.scoring.watch import rerun, save_search
+
+    load_cadastre(fresh_engine, CADASTRE_91216)
+    refresh_scores(fresh_engine, commune="91216")
+    query = {"commune": "91216", "min_area": 0.5, "max_area": 5}
+    with fresh_engine.begin() as conn:
+        saved = save_search(conn, name="moyennes", kind="parcels", query=query, owner="t")
+        watched = conn.execute(
+            text("SELECT item_id FROM saved_search_match ORDER BY item_id LIMIT 1")
+        ).scalar_one()
+        largest_id, largest_ha = conn.execute(
+            text("SELECT id, ST_Area(geom) / 1e4 FROM parcel ORDER BY ST_Area(geom) DESC LIMIT 1")
+        ).one()
+    assert saved["matches"] > 0 and largest_ha > 5
+    # next vintage (synthetic change): the watched parcel absorbs the largest parcel's
+    # outline, past the 5 ha the search allows
+    data = json.loads(CADASTRE_91216.read_bytes())
+    largest = next(f for f in data["features"] if f["properties"]["id"] == largest_id)
+    for f in data["features"]:
+        if f["properties"]["id"] == watched:
+            f["geometry"] = largest["geometry"]
+            f["properties"]["contenance"] = largest["properties"].get("contenance")
+    path = tmp_path / "cadastre-91216-parcelles.json"
+    path.write_text(json.dumps(data))
+    load_cadastre(fresh_engine, path)
+    refresh_scores(fresh_engine, commune="91216")
+    # a commune nothing changed in: no alert, whatever the search finds there
+    assert rerun(fresh_engine, ["91027"], cause="elsewhere") == ([], [])
+    alerts, problems = rerun(fresh_engine, ["91216"], cause="import")
+    assert problems == []
+    assert [(a["change"], a["item_id"]) for a in alerts] == [("disappeared", watched)]
+    # the baseline moved on: the same run again finds nothing new
+    assert rerun(fresh_engine, ["91216"], cause="again") == ([], [])
