@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -167,9 +168,18 @@ def test_404_is_missing(publishers: Publishers, tmp_path: Path) -> None:
 # -- end to end: CLI and API ----------------------------------------------------------
 
 
-def foncier(engine: Engine, publishers: Publishers, cache: Path, *args: str):
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def foncier(engine: Engine, publishers: Publishers, cache: Path, *args: str, real: bool = False):
+    """``foncier sync ARGS`` against the recorded publishers, with short timeouts and
+    backoffs; in-process through click's runner (a Python start each is slow), or with
+    ``real`` as a separate process."""
     env = {
-        **os.environ,
         "FONCIER_DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "FONCIER_SYNC_MIRROR": publishers.url,
         "FONCIER_SYNC_CACHE_DIR": str(cache),
@@ -179,9 +189,31 @@ def foncier(engine: Engine, publishers: Publishers, cache: Path, *args: str):
         "FONCIER_WEBHOOK_ALLOW_HTTP": "true",
         "FONCIER_WEBHOOK_BACKOFF_S": "0.01",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", "sync", *args], capture_output=True, text=True, env=env
-    )
+    if real:
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", "sync", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+        )
+        return Ran(done.returncode, done.stdout, done.stderr)
+    from click.testing import CliRunner
+
+    from app.cli import main
+    from app.db import get_engine
+    from app.settings import get_settings
+
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    try:
+        result = CliRunner(env=env).invoke(main, ["sync", *args])
+    finally:
+        get_engine().dispose()
+        get_engine.cache_clear()
+        get_settings.cache_clear()
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture
@@ -215,7 +247,7 @@ def test_sync_epci_then_304_then_changed_file_raises_an_alert(
         "cadastre-batiments",
     )
 
-    first = foncier(fresh_engine, publishers, cache, "--epci", DEMO_EPCI, *only)
+    first = foncier(fresh_engine, publishers, cache, "--epci", DEMO_EPCI, *only, real=True)
     print(first.stdout)
     assert first.returncode == 0, first.stderr + first.stdout
     assert "sync of epci:200056232:" in first.stdout
@@ -355,14 +387,25 @@ def test_gpu_zoning_of_a_commune(
 def test_bad_territory_and_source_are_one_line_errors(
     fresh_engine: Engine, publishers: Publishers, tmp_path: Path
 ) -> None:
-    unknown = foncier(fresh_engine, publishers, tmp_path, "--epci", "999999999")
-    assert unknown.returncode == 1 and unknown.stderr.startswith("error: no commune in epci")
-    bad = foncier(fresh_engine, publishers, tmp_path, "--commune", "91216", "--only", "nope")
+    def run(*args: str) -> Ran:
+        return foncier(fresh_engine, publishers, tmp_path, *args)
+
+    unknown = run("--epci", "999999999")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().startswith("error: no commune in epci 999999999")
+    bad = run("--commune", "91216", "--only", "nope")
     assert bad.returncode == 1 and "unknown source nope" in bad.stderr
-    none = foncier(fresh_engine, publishers, tmp_path)
+    none = run()
     assert none.returncode == 1 and "give one territory" in none.stderr
-    stale = foncier(fresh_engine, publishers, tmp_path, "--commune", "91216", "--stale-after", "x")
+    ti = run("--territoire-industrie", "TI-00-000")
+    assert ti.returncode == 1 and "no commune in territoire-industrie TI-00-000" in ti.stderr
+    stale = run("--commune", "91216", "--stale-after", "x")
     assert stale.returncode == 1 and "--stale-after" in stale.stderr
+    # nothing fetched but the administrative reference, synced first to resolve
+    assert {p for _, p, _ in publishers.log} <= {
+        f"/@etalab/decoupage-administratif@6.0.0/data/{n}.json"
+        for n in ("communes", "epci", "departements")
+    }
 
 
 def test_saved_search_api_refuses_bad_input(api: TestClient) -> None:
@@ -437,3 +480,32 @@ def test_rerun_alerts_only_on_changed_communes_and_lost_matches(
     assert [(a["change"], a["item_id"]) for a in alerts] == [("disappeared", watched)]
     # the baseline moved on: the same run again finds nothing new
     assert rerun(fresh_engine, ["91216"], cause="again") == ([], [])
+
+
+def test_admin_reference_through_sync(
+    fresh_engine: Engine, publishers: Publishers, tmp_path: Path
+) -> None:
+    """The administrative reference is a directory loader: its three files land side by side
+    (the npm package's own files, as unpkg serves them), then one import."""
+    base = "/@etalab/decoupage-administratif@6.0.0/data/"
+    for name in ("communes.json", "epci.json", "departements.json"):
+        publishers.serve(base + name, (DATA / "admin" / name).read_bytes(), "application/json")
+    publishers.fault(base + "epci.json", "503")
+    result = foncier(fresh_engine, publishers, tmp_path / "cache", "--commune", "91216",
+                     "--only", "admin")  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "admin: 1 fetched" in result.stdout
+    cached = sorted(p.name for p in (tmp_path / "cache" / "admin" / "national").iterdir())
+    assert cached == sorted(
+        f"{n}{suffix}"
+        for n in ("communes.json", "departements.json", "epci.json")
+        for suffix in ("", ".meta.json")
+    )
+    with fresh_engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT import_run_id, last_error FROM sources WHERE source_id = 'admin'")
+        ).one()
+    assert row.import_run_id is not None and row.last_error is None
+    again = foncier(fresh_engine, publishers, tmp_path / "cache", "--commune", "91216",
+                    "--only", "admin")  # fmt: skip
+    assert "admin: 1 not-modified" in again.stdout
