@@ -509,3 +509,18 @@ def test_admin_reference_through_sync(
     again = foncier(fresh_engine, publishers, tmp_path / "cache", "--commune", "91216",
                     "--only", "admin")  # fmt: skip
     assert "admin: 1 not-modified" in again.stdout
+
+
+def test_sources_before_any_sync(api_client: TestClient) -> None:
+    body = api_client.get("/sources").json()
+    by_id = {s["id"]: s for s in body["sources"]}
+    assert by_id["cadastre-parcelles"]["parts"] == []
+    assert (
+        by_id["cadastre-parcelles"]["docs"][0]
+        == "https://cadastre.data.gouv.fr/datasets/cadastre-etalab"
+    )
+    assert by_id["dgfip-personnes-morales"]["loader_available"] is False
+    assert "owners" in by_id["dgfip-personnes-morales"]["loader_missing"]
+    # the map page's panel
+    assert api_client.get("/static/sources.js").status_code == 200
+    assert '<script src="/static/sources.js">' in api_client.get("/", params={"f": "html"}).text
