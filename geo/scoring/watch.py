@@ -79,8 +79,11 @@ def check_query(kind: str, query: dict[str, Any]) -> None:
     get_profile(query.get("profile"))
 
 
-def run_search(conn: Connection, kind: str, query: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """What the saved search matches now: item id -> {commune, communes, detail…}."""
+def run_search(
+    conn: Connection, kind: str, query: dict[str, Any], budget_s: float | None = None
+) -> dict[str, dict[str, Any]]:
+    """What the saved search matches now: item id -> {commune, communes, detail…}; a sites
+    search gives up (Invalid) past ``budget_s``."""
     profile = get_profile(query.get("profile"))
     filters = _filters(kind, query)
     found: dict[str, dict[str, Any]] = {}
@@ -107,6 +110,7 @@ def run_search(conn: Connection, kind: str, query: dict[str, Any]) -> dict[str, 
         min_area_ha=float(query["min_area"]),
         gap_m=float(query.get("gap", 0)),
         limit=int(query.get("limit", 20)),
+        budget_s=budget_s,
     )
     for site in sites:
         p = site["properties"]
@@ -131,12 +135,13 @@ def save_search(
     query: dict[str, Any],
     owner: str,
     webhook_url: str | None = None,
+    budget_s: float | None = None,
 ) -> dict[str, Any]:
     """Save a search and its current matches (the baseline), in the caller's transaction;
     the webhook's secret is in the answer, once."""
     check_query(kind, query)
     secret = secrets.token_urlsafe(32) if webhook_url else None
-    matches = run_search(conn, kind, query)
+    matches = run_search(conn, kind, query, budget_s)
     search_id = conn.execute(
         insert(saved_search)
         .values(
@@ -198,6 +203,10 @@ def delete_search(conn: Connection, search_id: int, owner: str | None) -> None:
         raise NotFound(f"no saved search {search_id} of yours")
 
 
+# A saved sites search re-run after an import gives up past this (its baseline kept).
+RERUN_BUDGET_S = 30.0
+
+
 def rerun(
     engine: Engine, communes: Iterable[str] | None, cause: str
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -212,7 +221,7 @@ def rerun(
     for search in searches:
         with engine.begin() as conn:
             try:
-                current = run_search(conn, search["kind"], search["query"])
+                current = run_search(conn, search["kind"], search["query"], RERUN_BUDGET_S)
             except Invalid as exc:  # grew past MAX_MATCHES, or a profile removed since
                 problems.append(f"saved search {search['id']} ({search['name']}): {exc}")
                 continue

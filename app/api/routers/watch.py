@@ -6,15 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi import status as http_status
-from fastapi.exceptions import RequestValidationError
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StringConstraints,
-    ValidationError,
-)
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from app.api.dependencies import SIREN_PATTERN, ConnectionDep, SettingsDep
 from app.api.errors import InvalidParameter
@@ -23,6 +15,7 @@ from app.security import audit
 from app.security.auth import WriterDep
 from geo.land.zoning import CLASSES as ZONING_CLASSES
 from geo.ledger.access import Principal
+from geo.scoring.profiles import load_profiles
 from geo.scoring.search import MAX_GAP_M, MAX_SITE_AREA_HA
 from geo.scoring.watch import delete_search, list_alerts, list_searches, save_search
 
@@ -31,7 +24,8 @@ router = APIRouter(tags=["alerts"])
 Insee = Annotated[str, StringConstraints(pattern=r"^[0-9][0-9AB][0-9]{3}$")]
 Siren = Annotated[str, StringConstraints(pattern=SIREN_PATTERN)]
 Dep = Annotated[str, StringConstraints(pattern=r"^[0-9][0-9AB][0-9]?$")]
-Profile = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,64}$")]
+# Literal[tuple] is Literal of its items: the known profiles, documented as an enum.
+Profile = Literal[tuple(sorted(load_profiles()))]  # type: ignore[valid-type]
 Hectares = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
 Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 
@@ -45,7 +39,10 @@ class _Territory(BaseModel):
     )
     departement: Dep | None = None
     bbox: (
-        Annotated[list[Annotated[float, Field(ge=-180, le=180)]], Field(min_length=4, max_length=4)]
+        Annotated[
+            list[Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]],
+            Field(min_length=4, max_length=4, description="[minLon, minLat, maxLon, maxLat]"),
+        ]
         | None
     ) = None
     min_score: Score | None = None
@@ -66,15 +63,27 @@ class SiteQuery(_Territory):
     limit: Annotated[int, Field(ge=1, le=200)] = 20
 
 
-class SavedSearchCreate(BaseModel):
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+WebhookUrl = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class ParcelSearchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    kind: Literal["parcels", "sites"]
-    query: dict[str, Any] = Field(
-        description="The search's parameters as /parcels/search or /sites/search take them "
-        "(commune, epci, departement, territoire_industrie, bbox as 4 numbers, min_area…)"
-    )
-    webhook_url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    name: Name
+    kind: Literal["parcels"]
+    query: ParcelQuery = Field(description="The parameters of /parcels/search, as JSON")
+    webhook_url: WebhookUrl | None = None
+
+
+class SiteSearchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    kind: Literal["sites"]
+    query: SiteQuery = Field(description="The parameters of /sites/search, as JSON")
+    webhook_url: WebhookUrl | None = None
+
+
+SavedSearchCreate = Annotated[ParcelSearchCreate | SiteSearchCreate, Field(discriminator="kind")]
 
 
 def owner_of(principal: Principal) -> str:
@@ -98,14 +107,19 @@ def post_saved_search(
     principal: WriterDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    model = ParcelQuery if body.kind == "parcels" else SiteQuery
-    try:
-        parsed = model.model_validate(body.query)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", "query", *e["loc"])} for e in exc.errors()]
-        ) from None
-    query = parsed.model_dump(exclude_none=True, exclude_defaults=True)
+    query = body.query.model_dump(exclude_none=True, exclude_defaults=True)
+    if not any(query.get(k) for k in ("commune", "epci", "territoire_industrie",
+                                      "departement", "bbox")):  # fmt: skip
+        raise InvalidParameter(
+            "a saved search needs a territory (commune, epci, territoire_industrie, "
+            "departement or bbox)"
+        )
+    if body.query.bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = body.query.bbox
+        if not (min_lon < max_lon and min_lat < max_lat):
+            raise InvalidParameter("bbox must be [minLon, minLat, maxLon, maxLat], min below max")
+        if max(max_lon - min_lon, max_lat - min_lat) > settings.max_bbox_degrees:
+            raise InvalidParameter(f"bbox sides are at most {settings.max_bbox_degrees} degrees")
     if body.webhook_url is not None:
         schemes = ("https://", "http://") if settings.webhook_allow_http else ("https://",)
         if not body.webhook_url.startswith(schemes):
@@ -118,6 +132,7 @@ def post_saved_search(
             query=query,
             owner=owner_of(principal),
             webhook_url=body.webhook_url,
+            budget_s=settings.site_search_seconds,
         )
         public = {k: v for k, v in saved.items() if k != "webhook_secret"}
         audit.record(conn, principal, "search.save", "saved_search", saved["id"], after=public)
