@@ -503,8 +503,6 @@ def sync_command(
     transaction. A failed part leaves the base as it was; the others go on. Exit 1 when a
     part failed.
     """
-    import contextlib
-
     from sqlalchemy.exc import OperationalError
     from tqdm import tqdm
 
@@ -527,18 +525,14 @@ def sync_command(
         rescore=not no_rescore,
     )
     hidden = not sys.stderr.isatty()
-    bars = contextlib.ExitStack()
 
     def progress(name: str, total: int | None):
-        bar = bars.enter_context(
-            tqdm(desc=name, total=total, unit="B", unit_scale=True, disable=hidden, leave=False)
-        )
-        return bar.update
+        # one bar per file while it downloads, gone once it has arrived
+        return tqdm(desc=name, total=total, unit="B", unit_scale=True, disable=hidden, leave=False)
 
     engine = get_engine()
     try:
-        with bars:
-            summary = sync(engine, level, code, options, progress=progress, echo=click.echo)
+        summary = sync(engine, level, code, options, progress=progress, echo=click.echo)
     except DomainError as exc:
         _fail(str(exc))
     except OperationalError as exc:

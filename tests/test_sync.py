@@ -80,6 +80,15 @@ def test_catalogue_lists_the_publishers_with_their_documentation() -> None:
         assert loader_for(name)[0] is not None
     load, why = loader_for("georisques-ssp")
     assert load is None and "georisques-ssp" in why
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    listing = CliRunner().invoke(main, ["sources"])
+    assert listing.exit_code == 0
+    assert (
+        "dgfip-personnes-morales   departement DGFiP  [skipped: loader 'owners'" in listing.output
+    )
 
 
 # -- the HTTP client, fault by fault ------------------------------------------------
@@ -110,11 +119,37 @@ def test_timeout_is_retried(publishers: Publishers, tmp_path: Path) -> None:
     assert (result.outcome, result.attempts) == ("fetched", 2)
 
 
+class Bars:
+    """Records the progress bars the fetcher opens (one per download attempt)."""
+
+    def __init__(self) -> None:
+        self.opened: list[list] = []  # [name, total, counted, closed]
+
+    def __call__(self, name: str, total: int | None) -> Bars:
+        self.opened.append([name, total, 0, False])
+        return self
+
+    def update(self, n: int) -> None:
+        self.opened[-1][2] += n
+
+    def close(self) -> None:
+        self.opened[-1][3] = True
+
+
 def test_truncated_body_resumes_with_a_range(publishers: Publishers, tmp_path: Path) -> None:
     publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
     publishers.fault(CAD_PATH, "truncate")
-    result = fetch(publishers, CAD_PATH, tmp_path / "c.json.gz")
+    bars = Bars()
+    with Fetcher(FAST, progress=bars) as fetcher:
+        result = fetcher.fetch(publishers.url + CAD_PATH, tmp_path / "c.json.gz", Expect("geojson"))
     assert (result.outcome, result.resumed) == ("fetched", True)
+    # a bar per attempt, closed; the resumed one starts where the first stopped (what
+    # reached the disk: the client may drop the last partial chunk of a cut body)
+    size = len(CAD_GZ)
+    (first, second) = bars.opened
+    assert first[0] == second[0] == "c.json.gz" and first[1] == second[1] == size
+    assert 0 < first[2] <= size // 2 and second[2] == size
+    assert first[3] and second[3]
     assert publishers.statuses(CAD_PATH) == [-200, 206]
     result.swap_in()
     assert sha256_file(result.path) == hashlib.sha256(CAD_GZ).hexdigest()
@@ -197,6 +232,11 @@ def foncier(engine: Engine, publishers: Publishers, cache: Path, *args: str, rea
             env={**os.environ, **env},
         )
         return Ran(done.returncode, done.stdout, done.stderr)
+    return invoke(env, "sync", *args)
+
+
+def invoke(env: dict[str, str], *args: str) -> Ran:
+    """``foncier ARGS`` in-process, with ``env`` for its settings."""
     from click.testing import CliRunner
 
     from app.cli import main
@@ -206,7 +246,7 @@ def foncier(engine: Engine, publishers: Publishers, cache: Path, *args: str, rea
     get_settings.cache_clear()
     get_engine.cache_clear()
     try:
-        result = CliRunner(env=env).invoke(main, ["sync", *args])
+        result = CliRunner(env=env).invoke(main, list(args))
     finally:
         get_engine().dispose()
         get_engine.cache_clear()
@@ -472,12 +512,18 @@ def test_rerun_alerts_only_on_changed_communes_and_lost_matches(
     path = tmp_path / "cadastre-91216-parcelles.json"
     path.write_text(json.dumps(data))
     load_cadastre(fresh_engine, path)
-    refresh_scores(fresh_engine, commune="91216")
     # a commune nothing changed in: no alert, whatever the search finds there
     assert rerun(fresh_engine, ["91027"], cause="elsewhere") == ([], [])
-    alerts, problems = rerun(fresh_engine, ["91216"], cause="import")
-    assert problems == []
-    assert [(a["change"], a["item_id"]) for a in alerts] == [("disappeared", watched)]
+    # rescoring the commune re-runs the saved searches on it
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    ran = invoke({"FONCIER_DATABASE_URL": url}, "score", "refresh", "--commune", "91216")
+    assert ran.returncode == 0, ran.stderr
+    assert f"alert: disappeared {watched} in 91216 (saved search {saved['id']} 'moyennes')" in (
+        ran.stdout
+    )
+    with fresh_engine.connect() as conn:
+        cause = conn.execute(text("SELECT cause FROM alert")).scalar_one()
+    assert cause == "score refresh"
     # the baseline moved on: the same run again finds nothing new
     assert rerun(fresh_engine, ["91216"], cause="again") == ([], [])
 

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -147,11 +147,28 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-Progress = Callable[[str, int | None], Callable[[int], None]]
+class Bar(Protocol):
+    """A progress bar of one download (tqdm's interface)."""
+
+    def update(self, n: int) -> object: ...
+
+    def close(self) -> None: ...
 
 
-def _no_progress(_name: str, _total: int | None) -> Callable[[int], None]:
-    return lambda _n: None
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+# (file name, bytes expected or None) -> a bar, closed when the body has arrived or failed
+Progress = Callable[[str, int | None], Bar]
+
+
+def _no_progress(_name: str, _total: int | None) -> Bar:
+    return _NoBar()
 
 
 class Fetcher:
@@ -300,15 +317,19 @@ class Fetcher:
             resume.clear()
         result.etag = response.headers.get("etag")
         result.last_modified = response.headers.get("last-modified")
-        tick = self.progress(path.name, expected)
+        bar = self.progress(path.name, expected)
         received = offset
-        with part.open(mode) as out:
-            for chunk in response.iter_bytes(1 << 16):
-                out.write(chunk)
-                received += len(chunk)
-                tick(len(chunk))
-                if received > self.settings.max_bytes:
-                    raise FetchError(f"more than {self.settings.max_bytes} bytes")
+        try:
+            bar.update(offset)
+            with part.open(mode) as out:
+                for chunk in response.iter_bytes(1 << 16):
+                    out.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+                    if received > self.settings.max_bytes:
+                        raise FetchError(f"more than {self.settings.max_bytes} bytes")
+        finally:
+            bar.close()
         if expected is not None and received < expected:
             raise _Retry(f"body cut short at {received} of {expected} bytes")
         result.outcome = "fetched"
