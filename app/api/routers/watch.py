@@ -11,13 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from app.api.dependencies import SIREN_PATTERN, ConnectionDep, SettingsDep
 from app.api.errors import InvalidParameter
 from app.presentation.atom import alerts_feed
-from app.security import audit
 from app.security.auth import WriterDep
+from app.services import watch
 from geo.land.zoning import CLASSES as ZONING_CLASSES
-from geo.ledger.access import Principal
 from geo.scoring.profiles import load_profiles
 from geo.scoring.search import MAX_GAP_M, MAX_SITE_AREA_HA
-from geo.scoring.watch import delete_search, list_alerts, list_searches, save_search
 
 router = APIRouter(tags=["alerts"])
 
@@ -86,15 +84,6 @@ class SiteSearchCreate(BaseModel):
 SavedSearchCreate = Annotated[ParcelSearchCreate | SiteSearchCreate, Field(discriminator="kind")]
 
 
-def owner_of(principal: Principal) -> str:
-    return f"token:{principal.token_id}" if principal.token_id else principal.name
-
-
-def _visible_to(principal: Principal) -> str | None:
-    """Whose searches and alerts the principal sees: its own; an administrator all."""
-    return None if principal.role == "admin" else owner_of(principal)
-
-
 @router.post(
     "/saved-searches",
     status_code=http_status.HTTP_201_CREATED,
@@ -124,24 +113,20 @@ def post_saved_search(
         schemes = ("https://", "http://") if settings.webhook_allow_http else ("https://",)
         if not body.webhook_url.startswith(schemes):
             raise InvalidParameter(f"webhook_url must start with {' or '.join(schemes)}")
-    with conn.begin():
-        saved = save_search(
-            conn,
-            name=body.name,
-            kind=body.kind,
-            query=query,
-            owner=owner_of(principal),
-            webhook_url=body.webhook_url,
-            budget_s=settings.site_search_seconds,
-        )
-        public = {k: v for k, v in saved.items() if k != "webhook_secret"}
-        audit.record(conn, principal, "search.save", "saved_search", saved["id"], after=public)
-    return saved
+    return watch.save(
+        conn,
+        principal,
+        name=body.name,
+        kind=body.kind,
+        query=query,
+        webhook_url=body.webhook_url,
+        budget_s=settings.site_search_seconds,
+    )
 
 
 @router.get("/saved-searches", summary="Your saved searches (an administrator: all)")
 def read_saved_searches(conn: ConnectionDep, principal: WriterDep) -> list[dict[str, Any]]:
-    return list_searches(conn, _visible_to(principal))
+    return watch.searches(conn, principal)
 
 
 @router.delete(
@@ -154,9 +139,7 @@ def remove_saved_search(
     conn: ConnectionDep,
     principal: WriterDep,
 ) -> Response:
-    with conn.begin():
-        delete_search(conn, search_id, _visible_to(principal))
-        audit.record(conn, principal, "search.delete", "saved_search", search_id)
+    watch.delete(conn, principal, search_id)
     return Response(status_code=http_status.HTTP_204_NO_CONTENT)
 
 
@@ -174,13 +157,13 @@ def read_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     format: Literal["json", "atom"] | None = None,
 ) -> Any:
-    alerts = list_alerts(conn, _visible_to(principal), after_id=after_id, limit=limit)
+    alerts = watch.alerts(conn, principal, after_id=after_id, limit=limit)
     accept = request.headers.get("accept", "")
     if format == "atom" or (format is None and "application/atom+xml" in accept):
         feed = alerts_feed(
             alerts,
             self_url=str(request.url),
-            feed_id=f"urn:foncier:alerts:{owner_of(principal)}",
+            feed_id=f"urn:foncier:alerts:{watch.owner_of(principal)}",
         )
         return Response(feed, media_type="application/atom+xml")
     return {"alerts": alerts}
