@@ -570,3 +570,24 @@ def test_sources_before_any_sync(api_client: TestClient) -> None:
     # the map page's panel
     assert api_client.get("/static/sources.js").status_code == 200
     assert '<script src="/static/sources.js">' in api_client.get("/", params={"f": "html"}).text
+
+
+def test_a_site_is_named_by_its_parcels(scored_db_url: str) -> None:
+    """Candidate sites are ranked afresh at each run: a saved sites search recognises a site
+    by its set of parcels, not by its rank, so a re-run without change raises nothing."""
+    from geo.scoring.watch import check_query, run_search
+    from tests.conftest import engine_for
+
+    query = {"commune": "91216", "min_area": 2.0, "gap": 5.0, "limit": 5}
+    check_query("sites", query)
+    engine = engine_for(scored_db_url)
+    try:
+        with engine.connect() as conn:
+            first = run_search(conn, "sites", query, budget_s=20)
+            second = run_search(conn, "sites", query, budget_s=20)
+    finally:
+        engine.dispose()
+    assert first and first.keys() == second.keys()
+    for item, site in first.items():
+        assert item.startswith("site-") and site["area_ha"] >= 2.0
+        assert site["communes"] == ["91216"] and len(site["parcels"]) >= 1
