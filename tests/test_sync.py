@@ -370,6 +370,10 @@ def test_sync_epci_then_304_then_changed_file_raises_an_alert(
     assert parts["commune:91216"]["last_error"] is None
     assert "404" in parts["commune:91122"]["last_error"]
     assert sources["cadastre-batiments"]["loader_available"] is False
+    # a parcel's answer points to the synced part that brought it
+    lineage = api.get("/parcels/91216000ZZ0999").json()["properties"]["lineage"]
+    assert lineage["part"] == "commune:91216"
+    assert lineage["import_run"] == parts["commune:91216"]["import_run_id"]
 
     # --stale-after: what was synced within the period is not asked for again
     asked = len(publishers.log)
