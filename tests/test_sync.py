@@ -155,6 +155,24 @@ def test_truncated_body_resumes_with_a_range(publishers: Publishers, tmp_path: P
     assert sha256_file(result.path) == hashlib.sha256(CAD_GZ).hexdigest()
 
 
+def test_a_body_cut_for_good_resumes_at_the_next_run(
+    publishers: Publishers, tmp_path: Path
+) -> None:
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    publishers.fault(CAD_PATH, "truncate", "truncate", "truncate")
+    dest = tmp_path / "c.json.gz"
+    cut = fetch(publishers, CAD_PATH, dest)
+    assert cut.outcome == "failed" and "cut short" in cut.reason
+    kept = dest.with_name(dest.name + ".part").stat().st_size
+    assert 0 < kept < len(CAD_GZ)
+    # the next run (another process, a day later) asks for the rest only
+    again = fetch(publishers, CAD_PATH, dest)
+    assert (again.outcome, again.resumed) == ("fetched", True)
+    assert publishers.statuses(CAD_PATH)[-1] == 206
+    assert again.sha256 == hashlib.sha256(CAD_GZ).hexdigest()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json.gz.new"]
+
+
 def test_html_instead_of_geojson_fails(publishers: Publishers, tmp_path: Path) -> None:
     publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
     publishers.fault(CAD_PATH, "html")

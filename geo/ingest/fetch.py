@@ -132,6 +132,24 @@ def _part(path: Path) -> Path:
     return path.with_name(path.name + ".part")
 
 
+def _resume_path(path: Path) -> Path:
+    return path.with_name(path.name + ".part.json")
+
+
+def _read_resume(path: Path, url: str) -> dict[str, Any]:
+    """The validator a previous run left to resume ``path``'s half body, or nothing."""
+    try:
+        saved = json.loads(_resume_path(path).read_text())
+    except (OSError, ValueError):
+        saved = {}
+    if _part(path).exists() and saved.get("url") == url and saved.get("validator"):
+        return {"validator": saved["validator"]}
+    for leftover in (_part(path), _resume_path(path)):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+    return {}
+
+
 def read_meta(path: Path) -> dict[str, Any]:
     try:
         return json.loads(_meta_path(path).read_text()) if path.exists() else {}
@@ -207,11 +225,12 @@ class Fetcher:
         path.parent.mkdir(parents=True, exist_ok=True)
         cached = read_meta(path)
         result = Fetched(url=url, path=path, outcome="failed", previous_sha256=cached.get("sha256"))
-        # a leftover of an interrupted run: its validator is unknown, start again
-        for leftover in (_part(path), _new(path)):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
-        resume: dict[str, Any] = {}
+        # A body an interrupted run left half-way resumes where it stopped, if the run
+        # recorded the validator to resume it with (its If-Range: a file that changed since
+        # is sent whole); an unimported new body is fetched again.
+        with contextlib.suppress(FileNotFoundError):
+            _new(path).unlink()
+        resume: dict[str, Any] = _read_resume(path, url)
         s = self.settings
         for attempt in range(s.retries + 1):
             result.attempts = attempt + 1
@@ -230,9 +249,11 @@ class Fetcher:
             except FetchError as exc:
                 result.reason = str(exc)
                 break
-        if result.outcome in ("failed", "missing"):
-            with contextlib.suppress(FileNotFoundError):
-                _part(path).unlink()
+        if result.outcome in ("fetched", "not-modified", "missing") or not resume:
+            # done, or nothing to resume with: no half body kept
+            for leftover in (_part(path), _resume_path(path)):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
         return result
 
     def _attempt(
@@ -313,8 +334,12 @@ class Fetcher:
         validator = response.headers.get("etag") or response.headers.get("last-modified")
         if validator and "bytes" in response.headers.get("accept-ranges", ""):
             resume["validator"] = validator
+            saved = {"url": result.url, "validator": validator}
+            _resume_path(path).write_text(json.dumps(saved))
         else:
             resume.clear()
+            with contextlib.suppress(FileNotFoundError):
+                _resume_path(path).unlink()
         result.etag = response.headers.get("etag")
         result.last_modified = response.headers.get("last-modified")
         bar = self.progress(path.name, expected)
