@@ -444,6 +444,15 @@ def test_gpu_zoning_of_a_commune(
     assert "gpu-zone-urba: 1 fetched" in result.stdout
     with fresh_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM plu_zone")).scalar_one() == 39
+        epci = conn.execute(text("SELECT epci_siren FROM commune WHERE insee = '17345'")).scalar()
+    # its EPCI has no PLUi: the API's empty collection is a missing part, not a failure
+    empty = b'{"type": "FeatureCollection", "features": [], "totalFeatures": 0}'
+    publishers.serve(f"/api/gpu/zone-urba?partition=DU_{epci}", empty, "application/json")
+    plui = foncier(fresh_engine, publishers, tmp_path / "cache", "--commune", "17345",
+                   "--only", "gpu-zone-urba-plui")  # fmt: skip
+    assert plui.returncode == 0, plui.stderr + plui.stdout
+    assert "gpu-zone-urba-plui: 1 missing" in plui.stdout
+    assert f"missing (nothing at the publisher: 404, 410 or empty): {epci}" in plui.stdout
 
 
 def test_bad_territory_and_source_are_one_line_errors(

@@ -13,7 +13,7 @@ from geo.errors import Invalid
 from geo.registry import read_catalogue
 
 CATALOGUE = Path(__file__).with_name("sources.toml")
-SCOPES = ("commune", "departement", "national")
+SCOPES = ("commune", "epci", "departement", "national")
 CHECKS = ("geojson", "json", "csv", "zip")
 
 
@@ -123,9 +123,10 @@ def parts(
     communes: list[tuple[str, str]],
     departements: list[str],
     mirror: str | None = None,
+    epcis: dict[str, list[str]] | None = None,
 ) -> list[Part]:
     """The parts of ``source`` covering a territory of ``communes`` ((insee, département)
-    pairs) in ``departements``."""
+    pairs) in ``departements``, whose EPCI are ``epcis`` (SIREN -> member communes)."""
     every = tuple(insee for insee, _ in communes)
     if source.files:
         urls = {name: mirrored(url, mirror) for name, url in source.files.items()}
@@ -140,6 +141,13 @@ def parts(
                 every,
             )
         ]
+    if source.scope == "epci":
+        out = []
+        for siren, insees in sorted((epcis or {}).items()):
+            url = mirrored(source.url.format(epci=siren), mirror)
+            name = _file_name(url, source.check)
+            out.append(Part(source, f"epci:{siren}", {name: url}, tuple(insees)))
+        return out
     if source.scope == "departement":
         out = []
         for dep in departements:

@@ -114,6 +114,10 @@ class FetchError(Exception):
     """A download that must not be retried (wrong content, 4xx, too large)."""
 
 
+class Empty(FetchError):
+    """The body parses but holds nothing: the part is missing, not failed."""
+
+
 class _Retry(Exception):
     def __init__(self, reason: str, wait: float | None = None) -> None:
         super().__init__(reason)
@@ -364,9 +368,9 @@ class Fetcher:
         part = _part(path)
         try:
             check_body(part, expect)
-        except FetchError:
+        except FetchError as exc:
             part.unlink()
-            result.outcome = "failed"
+            result.outcome = "missing" if isinstance(exc, Empty) else "failed"
             raise
         result.sha256 = sha256_file(part)
         result.meta = {
@@ -422,6 +426,10 @@ def check_body(path: Path, expect: Expect) -> None:
                     not isinstance(data, dict) or data.get("type") != "FeatureCollection"
                 ):
                     raise FetchError("not a GeoJSON FeatureCollection")
+                if expect.check == "geojson" and not data.get("features"):
+                    # an API's answer for a place it has nothing on (a commune under the
+                    # RNU, or whose plan is intercommunal, on the GPU)
+                    raise Empty("an empty FeatureCollection: the publisher has nothing here")
             elif expect.check == "csv":
                 f.seek(0)
                 first = f.readline(1 << 16).decode("utf-8-sig", errors="replace").strip()

@@ -79,6 +79,7 @@ class Territory:
     level: str
     code: str
     communes: list[tuple[str, str]]  # (INSEE, département)
+    epcis: dict[str, list[str]] = field(default_factory=dict)  # SIREN -> its communes here
 
     @property
     def departements(self) -> list[str]:
@@ -112,7 +113,10 @@ def resolve(conn: Connection, level: str, code: str) -> Territory:
         ),
     }[level]
     rows = conn.execute(
-        text(f"SELECT c.insee, c.departement_code FROM commune c WHERE {where} ORDER BY c.insee"),
+        text(
+            "SELECT c.insee, c.departement_code, c.epci_siren FROM commune c "
+            f"WHERE {where} ORDER BY c.insee"
+        ),
         {"code": code},
     ).all()
     if not rows:
@@ -120,7 +124,11 @@ def resolve(conn: Connection, level: str, code: str) -> Territory:
             f"no commune in {level} {code}: unknown code, or the administrative reference "
             "is not loaded (foncier sync --only admin, or foncier import admin)"
         )
-    return Territory(level, code, [(r.insee, r.departement_code) for r in rows])
+    epcis: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        if r.epci_siren:
+            epcis[r.epci_siren].append(r.insee)
+    return Territory(level, code, [(r.insee, r.departement_code) for r in rows], dict(epcis))
 
 
 # -- the summary ----------------------------------------------------------------
@@ -165,7 +173,9 @@ class SyncSummary:
             mine = [r for r in self.results if r.source == source]
             missing = [r.part.split(":")[-1] for r in mine if r.outcome == "missing"]
             if missing:
-                out.append(f"    missing (404/410 at the publisher): {', '.join(missing)}")
+                out.append(
+                    f"    missing (nothing at the publisher: 404, 410 or empty): {', '.join(missing)}"
+                )
             for r in mine:
                 if r.outcome in ("failed", "skipped"):
                     out.append(f"    {r.part}: {r.outcome}: {r.reason}")
@@ -260,7 +270,10 @@ def sync(
             if _load is None:
                 summary.skipped_sources[source.id] = why
                 continue
-            for part in parts(source, territory.communes, territory.departements, options.mirror):
+            covering = parts(
+                source, territory.communes, territory.departements, options.mirror, territory.epcis
+            )
+            for part in covering:
                 if (source.id, part.key) in fresh:
                     summary.results.append(
                         PartResult(source.id, part.key, "skipped", "fresh (--stale-after)")
