@@ -173,9 +173,8 @@ class SyncSummary:
             mine = [r for r in self.results if r.source == source]
             missing = [r.part.split(":")[-1] for r in mine if r.outcome == "missing"]
             if missing:
-                out.append(
-                    f"    missing (nothing at the publisher: 404, 410 or empty): {', '.join(missing)}"
-                )
+                nothing = "nothing at the publisher: 404, 410 or empty"
+                out.append(f"    missing ({nothing}): {', '.join(missing)}")
             for r in mine:
                 if r.outcome in ("failed", "skipped"):
                     out.append(f"    {r.part}: {r.outcome}: {r.reason}")
