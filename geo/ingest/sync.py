@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.dialects.postgresql import insert
 
+from geo.crs import departement_of
 from geo.db.schema import sources
 from geo.errors import DomainError, Invalid, NotFound
 from geo.ingest.catalogue import Part, Source, load_catalogue, parts
@@ -428,10 +429,21 @@ def _rescore(engine: Engine, communes: list[str], echo: Callable[[str], None]) -
                 {"c": communes},
             )
         ]
+    by_departement: dict[str, list[str]] = defaultdict(list)
     for insee in sorted(with_parcels):
-        report = refresh_scores(engine, commune=insee)
-        for line in report.lines():
-            echo(f"{insee}: {line.strip()}")
+        by_departement[departement_of(insee)].append(insee)
+    for dep, insees in by_departement.items():
+        # many communes of a département: one refresh of it (its other communes' scores
+        # are recomputed too, from unchanged data) rather than a query round per commune
+        whole = len(insees) > 20
+        for code in [dep] if whole else insees:
+            report = (
+                refresh_scores(engine, departement=code)
+                if whole
+                else refresh_scores(engine, commune=code)
+            )
+            for line in report.lines():
+                echo(f"{code}: {line.strip()}")
     return sorted(with_parcels)
 
 
