@@ -622,3 +622,46 @@ def test_a_site_is_named_by_its_parcels(scored_db_url: str) -> None:
     for item, site in first.items():
         assert item.startswith("site-") and site["area_ha"] >= 2.0
         assert site["communes"] == ["91216"] and len(site["parcels"]) >= 1
+
+
+def test_a_failing_webhook_is_retried_in_the_background(
+    fresh_engine: Engine, publishers: Publishers
+) -> None:
+    import time
+
+    from geo.scoring.webhook import deliver_in_background
+
+    with fresh_engine.begin() as conn:
+        search_id = conn.execute(
+            text(
+                """INSERT INTO saved_search (name, kind, query, owner, webhook_url,
+                                             webhook_secret)
+                   VALUES ('w', 'parcels', '{"commune": "91216"}', 't', :url, 's3cret')
+                   RETURNING id"""
+            ),
+            {"url": publishers.url + "/down"},
+        ).scalar_one()
+        alert_id = conn.execute(
+            text(
+                """INSERT INTO alert (saved_search_id, change, item_id, commune_insee, detail,
+                                      cause)
+                   VALUES (:s, 'appeared', '91216000AB0001', '91216', '{}', 'test')
+                   RETURNING id"""
+            ),
+            {"s": search_id},
+        ).scalar_one()
+    alert = {"id": alert_id, "saved_search_id": search_id, "saved_search_name": "w",
+             "change": "appeared", "item_id": "91216000AB0001", "commune_insee": "91216",
+             "detail": {}, "cause": "test", "webhook_secret": "s3cret"}  # fmt: skip
+    # the receiver is down (nothing listens on port 1): retried, then recorded as failed
+    started = time.monotonic()
+    threads = deliver_in_background(
+        fresh_engine, [{**alert, "webhook_url": "http://127.0.0.1:1/down"}],
+        timeout_s=0.5, retries=2, backoff_s=0.2,
+    )  # fmt: skip
+    assert time.monotonic() - started < 0.2  # the caller does not wait for the receiver
+    for thread in threads:
+        thread.join(timeout=10)
+    with fresh_engine.connect() as conn:
+        state = conn.execute(text("SELECT webhook_state FROM alert")).scalar_one()
+    assert state == "failed"
