@@ -246,14 +246,22 @@ def _source_crs(crs: str | None):
         _fail(f"unknown CRS {crs!r}: {exc}")
 
 
-def _layer_loaders() -> dict:
-    """The loaders of the land layers whose files may need ``--crs``, by command name.
-    Imported when a command runs, not at start: ``foncier --help`` stays fast (no
-    geopandas)."""
+def _file_loaders() -> dict:
+    """The loaders of the commands that take files and nothing else (but ``--crs`` for
+    some), by command name. Imported when a command runs, not at start: ``foncier --help``
+    stays fast (no geopandas)."""
     from geo.ingest.friches import load_friches
     from geo.ingest.plu import load_plu
     from geo.ingest.pollution import load_basol
+    from geo.ingest.territoires import load_territoires_industrie
     from geo.ingest.zae import load_site_eco, load_terrain_eco
+    from geo.ingest.zan_rules import (
+        load_commune_splits,
+        load_pene,
+        load_planning_documents,
+        load_target_members,
+        load_targets,
+    )
 
     return {
         "friches": load_friches,
@@ -261,42 +269,69 @@ def _layer_loaders() -> dict:
         "plu": load_plu,
         "site-eco": load_site_eco,
         "terrain-eco": load_terrain_eco,
+        "territoires-industrie": load_territoires_industrie,
+        "zan-targets": load_targets,
+        "zan-perimeters": load_target_members,
+        "planning-documents": load_planning_documents,
+        "pene": load_pene,
+        "commune-splits": load_commune_splits,
     }
 
 
-def _layer_command(name: str, help_text: str) -> None:
-    @import_.command(name, help=help_text)
-    @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-    @_crs_option
-    def command(files: tuple[Path, ...], crs: str | None) -> None:
+# name, help, whether the files may need --crs (land layers without a declared CRS);
+# the commands of _ONE_FILE_COMMANDS take one file that replaces what the table held.
+_FILE_COMMANDS = (
+    ("friches", "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON.",
+     True),
+    ("basol", "Polluted sites: BASOL GeoJSON export.", True),
+    ("plu", "PLU zones: Géoportail de l'Urbanisme zone_urba GeoJSON, classified for industry.",
+     True),
+    ("site-eco", "Economic sites (ZAE): CNIG Sites économiques SITE-ECO CSV.", True),
+    ("terrain-eco",
+     "Land units of economic sites: CNIG TERRAIN-ECO CSV (states kept for the vacancy rate).",
+     True),
+    ("territoires-industrie",
+     "Territoires d'industrie: CSV ti_id;ti_nom;region;epci_siren (SIRENs |-separated).", False),
+    ("zan-targets",
+     "Territorialised ZAN targets: MDA territorialisation JSON or the documented CSV.", False),
+    ("zan-perimeters",
+     "Communes of SCoT and custom perimeters of ZAN targets (CSV land;commune_insee).", False),
+    ("planning-documents",
+     "Planning document of each commune (PLU/PLUi/CC/DTL/RNU), for the garantie communale.",
+     False),
+    ("pene",
+     "The PENE list (annex I of the arrêté of 31 May 2024), declared on the PENE ledger.", False),
+    ("commune-splits",
+     "Communes split after the consumption data's geography (shares by area if not given).",
+     False),
+)  # fmt: skip
+_ONE_FILE_COMMANDS = {"planning-documents", "pene", "commune-splits"}
+
+
+def _file_command(name: str, help_text: str, with_crs: bool) -> None:
+    def command(files: tuple[Path, ...], crs: str | None = None) -> None:
         from app.db import get_engine
 
-        load = _layer_loaders()[name]
-        source_crs = _source_crs(crs)
-        _import_files(files, lambda path, _: load(get_engine(), path, source_crs=source_crs))
+        load = _file_loaders()[name]
+        options = {"source_crs": _source_crs(crs)} if with_crs else {}
+        _import_files(files, lambda path, _: load(get_engine(), path, **options))
+
+    one = name in _ONE_FILE_COMMANDS
+    command = click.argument(
+        "files",
+        nargs=1 if one else -1,
+        metavar="FILE" if one else "FILES...",
+        required=True,
+        type=click.Path(path_type=Path),
+        callback=(lambda _ctx, _param, path: (path,)) if one else None,
+    )(command)
+    if with_crs:
+        command = _crs_option(command)
+    import_.command(name, help=help_text)(command)
 
 
-for _name, _help in (
-    ("friches", "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON."),
-    ("basol", "Polluted sites: BASOL GeoJSON export."),
-    ("plu", "PLU zones: Géoportail de l'Urbanisme zone_urba GeoJSON, classified for industry."),
-    ("site-eco", "Economic sites (ZAE): CNIG Sites économiques SITE-ECO CSV."),
-    (
-        "terrain-eco",
-        "Land units of economic sites: CNIG TERRAIN-ECO CSV (states kept for the vacancy rate).",
-    ),
-):
-    _layer_command(_name, _help)
-
-
-@import_.command("territoires-industrie")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def import_territoires_industrie(files: tuple[Path, ...]) -> None:
-    """Territoires d'industrie: CSV ti_id;ti_nom;region;epci_siren (SIRENs |-separated)."""
-    from app.db import get_engine
-    from geo.ingest.territoires import load_territoires_industrie
-
-    _import_files(files, lambda path, _: load_territoires_industrie(get_engine(), path))
+for _name, _help, _with_crs in _FILE_COMMANDS:
+    _file_command(_name, _help, _with_crs)
 
 
 @import_.command("consumption")
@@ -308,59 +343,6 @@ def import_consumption(files: tuple[Path, ...], vintage: int | None) -> None:
     from geo.ingest.consumption import load_consumption
 
     _import_files(files, lambda path, _: load_consumption(get_engine(), path, vintage=vintage))
-
-
-@import_.command("zan-targets")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def import_zan_targets(files: tuple[Path, ...]) -> None:
-    """Territorialised ZAN targets: MDA territorialisation JSON or the documented CSV."""
-    from app.db import get_engine
-    from geo.ingest.zan_rules import load_targets
-
-    _import_files(files, lambda path, _: load_targets(get_engine(), path))
-
-
-@import_.command("zan-perimeters")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def import_zan_perimeters(files: tuple[Path, ...]) -> None:
-    """Communes of SCoT and custom perimeters of ZAN targets (CSV land;commune_insee)."""
-    from app.db import get_engine
-    from geo.ingest.zan_rules import load_target_members
-
-    _import_files(files, lambda path, _: load_target_members(get_engine(), path))
-
-
-@import_.command("planning-documents")
-@click.argument("path", type=click.Path(path_type=Path))
-def import_planning_documents(path: Path) -> None:
-    """Planning document of each commune (PLU/PLUi/CC/DTL/RNU), for the garantie communale."""
-    from app.db import get_engine
-    from geo.ingest.zan_rules import load_planning_documents
-
-    click.echo(f"{path}:")
-    _run_import(lambda: load_planning_documents(get_engine(), path))
-
-
-@import_.command("pene")
-@click.argument("path", type=click.Path(path_type=Path))
-def import_pene(path: Path) -> None:
-    """The PENE list (annex I of the arrêté of 31 May 2024), declared on the PENE ledger."""
-    from app.db import get_engine
-    from geo.ingest.zan_rules import load_pene
-
-    click.echo(f"{path}:")
-    _run_import(lambda: load_pene(get_engine(), path))
-
-
-@import_.command("commune-splits")
-@click.argument("path", type=click.Path(path_type=Path))
-def import_commune_splits(path: Path) -> None:
-    """Communes split after the consumption data's geography (shares by area if not given)."""
-    from app.db import get_engine
-    from geo.ingest.zan_rules import load_commune_splits
-
-    click.echo(f"{path}:")
-    _run_import(lambda: load_commune_splits(get_engine(), path))
 
 
 @import_.command("economic-sites")

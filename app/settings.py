@@ -12,8 +12,12 @@ from sqlalchemy.engine import make_url
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-class Settings(BaseSettings):
+class _FromEnvironment(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FONCIER_", extra="ignore")
+
+
+class DatabaseSettings(_FromEnvironment):
+    """Which PostgreSQL server: an external one, or the embedded one (app/localdb)."""
 
     # When set, this server is used and the embedded PostGIS is never touched
     # (docker compose, production). Any SQLAlchemy URL; plain postgresql:// is
@@ -28,6 +32,24 @@ class Settings(BaseSettings):
     # Unset: the installed server is discovered, or installed (app/localdb/pgserver.py).
     pg_bin_dir: Path | None = None
     db_name: str = "foncier"
+
+    @property
+    def uses_embedded_db(self) -> bool:
+        return self.database_url is None
+
+    def url_for(self, db_name: str | None = None) -> str:
+        """SQLAlchemy URL of the configured server, optionally for another database on it."""
+        if self.database_url is None:
+            url = f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/{self.db_name}"
+        else:
+            url = normalise_url(self.database_url)
+        if db_name is None:
+            return url
+        return make_url(url).set(database=db_name).render_as_string(hide_password=False)
+
+
+class ApiSettings(_FromEnvironment):
+    """How the web service answers: paging, limits, caching, origins, its public address."""
 
     # Paging of feature collections.
     default_page_size: int = Field(default=100, ge=1)
@@ -54,15 +76,37 @@ class Settings(BaseSettings):
     # request's Host header, which the client chooses.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
 
-    # Where the shipped demo data lives.
-    data_dir: Path = PROJECT_DIR / "data"
+    @model_validator(mode="after")
+    def _check_paging(self) -> ApiSettings:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("FONCIER_DEFAULT_PAGE_SIZE must not exceed FONCIER_MAX_PAGE_SIZE")
+        return self
 
-    # Writes (project ledger) need "Authorization: Bearer <token>". Unset: writes are
-    # refused. Per-territory roles come later; until then one administrator.
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+class SecuritySettings(_FromEnvironment):
+    """Who may write."""
+
+    # Writes (project ledger) need "Authorization: Bearer <token>": this administrator's
+    # token, or one made by `foncier token create` (per territory and role). Unset: only
+    # the latter.
     admin_token: str | None = Field(default=None, min_length=16)
     admin_name: str = "admin"
 
-    # `foncier sync` (geo/ingest/sync.py): the raw files, with their SHA-256 and validators.
+
+class DataSettings(_FromEnvironment):
+    """Where the shipped demo data lives."""
+
+    data_dir: Path = PROJECT_DIR / "data"
+
+
+class SyncSettings(_FromEnvironment):
+    """How `foncier sync` talks to the publishers (geo/ingest/sync.py, geo/ingest/fetch.py)."""
+
+    # The raw files, with their SHA-256 and validators.
     sync_cache_dir: Path = PROJECT_DIR / ".cache" / "sources"
     # An address replacing the scheme and host of every catalogued URL (path and query
     # kept): an internal mirror, or the test suite's recorded publishers. Unset: the
@@ -74,20 +118,9 @@ class Settings(BaseSettings):
     sync_backoff_max_s: float = Field(default=60.0, ge=0)
     sync_concurrency: int = Field(default=4, ge=1, le=32)
     sync_max_bytes: int = Field(default=4_000_000_000, ge=1)
-    # Saved searches' webhooks: https only unless this is set (a test receiver, a LAN).
-    webhook_allow_http: bool = False
-    webhook_timeout_s: float = Field(default=10.0, gt=0)
-    webhook_retries: int = Field(default=3, ge=0, le=10)
-    webhook_backoff_s: float = Field(default=2.0, ge=0)
-
-    @model_validator(mode="after")
-    def _check_paging(self) -> Settings:
-        if self.default_page_size > self.max_page_size:
-            raise ValueError("FONCIER_DEFAULT_PAGE_SIZE must not exceed FONCIER_MAX_PAGE_SIZE")
-        return self
 
     def fetch_settings(self):
-        """The HTTP client's settings for `foncier sync` (geo.ingest.fetch)."""
+        """The HTTP client's settings (geo.ingest.fetch)."""
         from geo.ingest.fetch import FetchSettings
 
         return FetchSettings(
@@ -99,23 +132,21 @@ class Settings(BaseSettings):
             max_bytes=self.sync_max_bytes,
         )
 
-    @property
-    def cors_origin_list(self) -> list[str]:
-        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
-    @property
-    def uses_embedded_db(self) -> bool:
-        return self.database_url is None
+class WebhookSettings(_FromEnvironment):
+    """How saved searches' alerts are pushed (geo/scoring/webhook.py)."""
 
-    def url_for(self, db_name: str | None = None) -> str:
-        """SQLAlchemy URL of the configured server, optionally for another database on it."""
-        if self.database_url is None:
-            url = f"postgresql+psycopg://postgres@127.0.0.1:{self.pg_port}/{self.db_name}"
-        else:
-            url = normalise_url(self.database_url)
-        if db_name is None:
-            return url
-        return make_url(url).set(database=db_name).render_as_string(hide_password=False)
+    # https only unless this is set (a test receiver, a LAN).
+    webhook_allow_http: bool = False
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_retries: int = Field(default=3, ge=0, le=10)
+    webhook_backoff_s: float = Field(default=2.0, ge=0)
+
+
+class Settings(
+    DatabaseSettings, ApiSettings, SecuritySettings, DataSettings, SyncSettings, WebhookSettings
+):
+    """Every setting, for what needs several concerns at once (the app, the CLI)."""
 
 
 def normalise_url(url: str) -> str:

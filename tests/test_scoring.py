@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import Engine, text
 
@@ -163,10 +165,10 @@ def test_search_filters_sorts_and_pages(scored: Engine) -> None:
             conn, profile, Filters(commune="91216", min_area_ha=5), limit=100
         )
     assert matched == 4241 and len(page) == 10
-    scores = [f["properties"]["score"] for f in page]
+    scores = [p.explanation["score"] for p in page]
     assert scores == sorted(scores, reverse=True)
-    assert all(f["properties"]["area_ha"] >= 5 for f in big) and 0 < big_matched < 100
-    assert page[0]["properties"]["criteria"][0]["criterion"] == "site_area"
+    assert all(p.row["area_ha"] >= 5 for p in big) and 0 < big_matched < 100
+    assert page[0].explanation["criteria"][0]["criterion"] == "site_area"
 
 
 def test_epci_filter_and_custom_weights(scored: Engine) -> None:
@@ -180,8 +182,8 @@ def test_epci_filter_and_custom_weights(scored: Engine) -> None:
         )
     assert (in_epci, elsewhere, matched) == (4241, 0, 4241)
     # only the two weighted criteria: a 6 ha parcel with unknown zoning scores 100
-    assert [c["criterion"] for c in page[0]["properties"]["criteria"]] == ["zoning", "site_area"]
-    assert page[0]["properties"]["score"] == 100.0
+    assert [c["criterion"] for c in page[0].explanation["criteria"]] == ["zoning", "site_area"]
+    assert page[0].explanation["score"] == 100.0
 
 
 def test_sites_assemble_touching_parcels_only(scored: Engine) -> None:
@@ -191,7 +193,7 @@ def test_sites_assemble_touching_parcels_only(scored: Engine) -> None:
         with_gap = search_sites(conn, profile, Filters(commune="91216"), min_area_ha=10, gap_m=20)
         # every site's parcels form one connected piece (touching within the gap)
         for site in touching:
-            ids = site["properties"]["parcels"]
+            ids = site.parcel_ids
             parts = conn.execute(
                 text(
                     "SELECT ST_NumGeometries(ST_UnaryUnion(ST_Collect(geom))) FROM parcel "
@@ -200,12 +202,10 @@ def test_sites_assemble_touching_parcels_only(scored: Engine) -> None:
                 {"ids": ids},
             ).scalar_one()
             assert parts == 1 or len(ids) == 1
-            assert site["properties"]["area_ha"] >= 10
+            assert site.area_ha >= 10
     assert touching and with_gap
     # a 20 m gap joins more parcels: the largest site can only grow
-    assert max(s["properties"]["area_ha"] for s in with_gap) >= max(
-        s["properties"]["area_ha"] for s in touching
-    )
+    assert max(s.area_ha for s in with_gap) >= max(s.area_ha for s in touching)
 
 
 def insert_squares(engine: Engine, corners: list[tuple[int, int]]) -> None:
@@ -235,10 +235,10 @@ def test_sites_of_two_separate_squares(fresh_engine: Engine) -> None:
         touching = search_sites(conn, profile, Filters(commune="91216"), min_area_ha=1.5)
         bridged = search_sites(conn, profile, Filters(commune="91216"), min_area_ha=2.5, gap_m=60)
         too_far = search_sites(conn, profile, Filters(commune="91216"), min_area_ha=2.5, gap_m=40)
-    assert [s["properties"]["parcels"] for s in touching] == [["91216000ZZ0000", "91216000ZZ0001"]]
-    assert touching[0]["properties"]["area_ha"] == pytest.approx(2.0)
-    assert touching[0]["properties"]["envelope_impact_ha"] == pytest.approx(2.0)
-    assert [len(s["properties"]["parcels"]) for s in bridged] == [3]
+    assert [s.parcel_ids for s in touching] == [["91216000ZZ0000", "91216000ZZ0001"]]
+    assert touching[0].area_ha == pytest.approx(2.0)
+    assert touching[0].envelope_impact_ha == pytest.approx(2.0)
+    assert [len(s.parcel_ids) for s in bridged] == [3]
     assert too_far == []
 
 
@@ -385,16 +385,16 @@ def test_sites_search_cuts_a_long_block_into_sites_of_the_requested_size(
     with fresh_engine.connect() as conn:
         sites = search_sites(conn, profile, Filters(commune="91216"), min_area_ha=2)
         bridged = search_sites(conn, profile, Filters(commune="91216"), min_area_ha=2, gap_m=1)
-    parcels = sorted(s["properties"]["parcels"] for s in sites)
+    parcels = sorted(s.parcel_ids for s in sites)
     assert parcels == [
         ["91216000ZZ0000", "91216000ZZ0001"],
         ["91216000ZZ0002", "91216000ZZ0003"],
         ["91216000ZZ0004", "91216000ZZ0005"],
     ]
-    assert all(s["properties"]["area_ha"] == pytest.approx(2.0) for s in sites)
-    assert all(s["geometry"]["type"] == "Polygon" for s in sites)  # one piece each
+    assert all(s.area_ha == pytest.approx(2.0) for s in sites)
+    assert all(json.loads(s.outline)["type"] == "Polygon" for s in sites)  # one piece each
     # a 1 m gap lets the corner-to-corner pair count as neighbours
-    assert ["91216000ZZ0006", "91216000ZZ0007"] in [s["properties"]["parcels"] for s in bridged]
+    assert ["91216000ZZ0006", "91216000ZZ0007"] in [s.parcel_ids for s in bridged]
 
 
 def test_a_walk_that_does_not_settle_is_cut_short() -> None:

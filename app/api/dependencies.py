@@ -14,10 +14,26 @@ from app.services.features import COLLECTIONS, Collection
 from app.settings import Settings
 from geo.db.bbox import BBox
 from geo.errors import NotFound
+from geo.zan.rulesets import default_ruleset_id, load_rulesets
 
 INSEE_PATTERN = r"^[0-9][0-9AB][0-9]{3}$"
 SIREN_PATTERN = r"^[0-9]{9}$"
 PARCEL_ID_PATTERN = r"^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$"
+DEPARTEMENT_PATTERN = r"^[0-9][0-9AB][0-9]?$"
+RULESET_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
+
+# An envelope rule set, as a query parameter (reports, projects) or a body member (a new
+# project): its values and default documented from the rule sets themselves.
+ENVELOPE_RULESETS = sorted(r.id for r in load_rulesets().values() if r.envelope is not None)
+ENVELOPE_RULESET_FIELD = {
+    "pattern": RULESET_ID_PATTERN,
+    "description": (
+        f"Envelope rule set id, one of {', '.join(ENVELOPE_RULESETS)} "
+        f"(default: {default_ruleset_id('envelope')}); /rulesets describes them"
+    ),
+    "json_schema_extra": {"enum": ENVELOPE_RULESETS},
+}
+EnvelopeRulesetQuery = Annotated[str | None, Query(**ENVELOPE_RULESET_FIELD)]
 
 
 def get_connection(request: Request) -> Iterator[Connection]:

@@ -18,12 +18,13 @@ from app.api.limits import BodySizeLimit, HeadAsGet, RejectNul
 from app.api.openapi import install as install_openapi
 from app.api.routers import (
     admin,
+    envelope,
     health,
     home,
-    ledger,
     ogc,
     parcels,
-    scoring,
+    projects,
+    search,
     sources,
     territories,
     tiles,
@@ -69,16 +70,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings.url_for(), settings.statement_timeout_ms)
     app.state.extents = ExtentCache()
     install_error_handlers(app)
-    # scoring before parcels: /parcels/search must not be taken for a parcel id
+    # search before parcels: /parcels/search must not be taken for a parcel id
     for module in (
         home,
         ogc,
         tiles,
         health,
         territories,
-        scoring,
+        search,
         parcels,
-        ledger,
+        projects,
+        envelope,
         trajectories,
         admin,
         sources,

@@ -28,7 +28,7 @@ from psycopg import sql
 
 from app.localdb.pgserver import PgDiscoveryError, ServerPlan, plan_server
 from app.localdb.ports import busy_port_message, port_is_free
-from app.settings import PROJECT_DIR, Settings
+from app.settings import PROJECT_DIR, DatabaseSettings
 
 SERVER_USER = "postgres"
 # Where clusters go when the postgres user cannot reach the checkout: one directory
@@ -112,7 +112,7 @@ class LocalCluster:
     _plan: ServerPlan | None = field(default=None, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LocalCluster:
+    def from_settings(cls, settings: DatabaseSettings) -> LocalCluster:
         if settings.pg_data_dir is not None:
             data_dir, note, managed = settings.pg_data_dir.resolve(), None, False
         else:

@@ -181,15 +181,19 @@ friche = Table(
 )
 Index("friche_commune_insee_idx", friche.c.commune_insee)
 
-friche_parcel = Table(
-    "friche_parcel",
-    metadata,
-    Column(
-        "site_id", String(64), ForeignKey("friche.site_id", ondelete="CASCADE"), primary_key=True
-    ),
-    # Not a foreign key: parcels of other communes may not be loaded.
-    Column("parcel_id", String(14), primary_key=True),
-)
+
+def _parcel_link(name: str, key: str, length: int, target: str) -> Table:
+    """Which cadastre parcels a site covers, as its source lists them. ``parcel_id`` is not
+    a foreign key: parcels of other communes may not be loaded."""
+    return Table(
+        name,
+        metadata,
+        Column(key, String(length), ForeignKey(target, ondelete="CASCADE"), primary_key=True),
+        Column("parcel_id", String(14), primary_key=True),
+    )
+
+
+friche_parcel = _parcel_link("friche_parcel", "site_id", 64, "friche.site_id")
 Index("friche_parcel_parcel_id_idx", friche_parcel.c.parcel_id)
 
 # Polluted sites (BASOL: known pollution calling for action).
@@ -209,14 +213,7 @@ polluted_site = Table(
 )
 Index("polluted_site_commune_insee_idx", polluted_site.c.commune_insee)
 
-polluted_site_parcel = Table(
-    "polluted_site_parcel",
-    metadata,
-    Column(
-        "site_id", String(32), ForeignKey("polluted_site.id", ondelete="CASCADE"), primary_key=True
-    ),
-    Column("parcel_id", String(14), primary_key=True),
-)
+polluted_site_parcel = _parcel_link("polluted_site_parcel", "site_id", 32, "polluted_site.id")
 Index("polluted_site_parcel_parcel_id_idx", polluted_site_parcel.c.parcel_id)
 
 # PLU zones (Géoportail de l'Urbanisme zone_urba), with Foncier's zoning class.
@@ -316,16 +313,8 @@ economic_land_unit_state = Table(
     Column("etat_occup", Text, nullable=False),
 )
 
-economic_land_unit_parcel = Table(
-    "economic_land_unit_parcel",
-    metadata,
-    Column(
-        "terr_id",
-        String(64),
-        ForeignKey("economic_land_unit.terr_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("parcel_id", String(14), primary_key=True),
+economic_land_unit_parcel = _parcel_link(
+    "economic_land_unit_parcel", "terr_id", 64, "economic_land_unit.terr_id"
 )
 
 

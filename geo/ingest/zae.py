@@ -28,6 +28,7 @@ from geo.ingest.report import ImportReport
 from geo.ingest.vector import (
     POLYGONAL,
     CommuneResolver,
+    Geometries,
     Stage,
     column,
     finish,
@@ -92,6 +93,24 @@ UNIT_COLUMNS = {
 KINDS = ("zae", "commercial_zone", "site_cle_en_main")
 
 
+def _outlines(
+    path: Path,
+    batch: pa.RecordBatch,
+    name: str,
+    ids: pa.Array,
+    source_crs: CRS | None,
+    report: ImportReport,
+    required: bool,
+) -> Geometries:
+    """The polygons of the GeoJSON cells of column ``name`` (the CNIG Sites économiques
+    standard writes geometries so), in Lambert-93; their CRS guessed when not given."""
+    geoms = geometries_from_geojson(path, column(batch, name), name, report)
+    crs = source_crs or guess_crs(geoms)
+    return prepare_geometries(
+        path, geoms, ids.to_pylist(), crs, report, kinds=POLYGONAL, required=required
+    )
+
+
 def load_site_eco(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> ImportReport:
     """SITE-ECO CSV: economic sites (ZAE…) with their outline."""
     path = Path(path)
@@ -104,13 +123,7 @@ def load_site_eco(engine: Engine, path: Path, *, source_crs: CRS | None = None) 
             report.read += batch.num_rows
             n = batch.num_rows
             ids = column(batch, "site_id")
-            geoms = geometries_from_geojson(
-                path, column(batch, "site_geomsurf"), "site_geomsurf", report
-            )
-            crs = source_crs or guess_crs(geoms)
-            outlines = prepare_geometries(
-                path, geoms, ids.to_pylist(), crs, report, kinds=POLYGONAL, required=True
-            )
+            outlines = _outlines(path, batch, "site_geomsurf", ids, source_crs, report, True)
             codes = normalise_insee(column(batch, "site_comm_insee"))
             current = resolver.resolve(codes)
             rate = to_number(path, column(batch, "site_taux_vacance"), "site_taux_vacance")
@@ -179,13 +192,7 @@ def load_terrain_eco(engine: Engine, path: Path, *, source_crs: CRS | None = Non
         ):
             report.read += batch.num_rows
             ids = column(batch, "terr_id")
-            geoms = geometries_from_geojson(
-                path, column(batch, "terr_geomsurf"), "terr_geomsurf", report
-            )
-            crs = source_crs or guess_crs(geoms)
-            outlines = prepare_geometries(
-                path, geoms, ids.to_pylist(), crs, report, kinds=POLYGONAL, required=False
-            )
+            outlines = _outlines(path, batch, "terr_geomsurf", ids, source_crs, report, False)
             refs = column(batch, "terr_refcad")
             first_ref = pc.utf8_slice_codeunits(refs, 0, 5)
             updated_on = to_date(path, column(batch, "terr_actu_date"), "terr_actu_date")

@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -189,33 +189,14 @@ def create_project(
 
     ``geometry`` is GeoJSON (a dict, or a model of ``geo.ledger.geometry``); the project
     must lie in the EPCI ``epci_siren`` (OutsideTerritory otherwise)."""
-    if kind not in KINDS:
-        raise Invalid(f"kind must be one of {', '.join(KINDS)}")
-    if ruleset.envelope is None:
-        raise Invalid(f"rule set {ruleset.id} has no envelope")
-    if (geometry is None) == (not parcel_ids):
-        raise Invalid("give either a geometry or parcel ids")
-    if not says_something(name) or "\x00" in name:
-        raise Invalid("a project needs a name that is not blank")
-    _nonblank(reason, "recording a project")
+    _check_new_project(name, kind, ruleset, geometry, parcel_ids, reason)
     on = _entry_date(ruleset, occurred_on)
     if not conn.execute(text("SELECT 1 FROM epci WHERE siren = :s"), {"s": epci_siren}).first():
         raise Invalid(f"unknown EPCI {epci_siren}")
     location = locate(conn, epci_siren, geometry=geometry, parcel_ids=parcel_ids)
-    geom, touched = location.geom, location.communes
-    naf = conn.execute(text(_NAF), {"geom": geom}).mappings().one()
-    measured = {key: hectares(naf[key]) for key in ("area_ha", "on_friche_ha", "naf_ha")}
-    measured["on_artificialised_ha"] = hectares(naf["on_artificialised_ha"])
-    communes = list(dict.fromkeys(row[0] for row in touched))
-    located = touched[0] if touched else None
-    computation = {
-        "area_ha": _ha(measured["area_ha"]),
-        "on_friche_ha": _ha(measured["on_friche_ha"]),
-        "friche_ids": list(naf["friche_ids"]),
-        "on_artificialised_ha": _ha(measured["on_artificialised_ha"]),
-        "naf_ha": _ha(measured["naf_ha"]),
-        "rule": "NAF = area − part on friches − part on already artificialised land (Lambert-93)",
-    }
+    measured, computation = _naf_consumption(conn, location.geom)
+    communes = list(dict.fromkeys(row[0] for row in location.communes))
+    located = location.communes[0] if location.communes else None
     project_id = conn.execute(
         text(
             """INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee, communes,
@@ -241,23 +222,114 @@ def create_project(
             "computation": json.dumps(computation),
             "parcels": json.dumps(sorted(parcel_ids)) if parcel_ids else None,
             "author": author,
-            "geom": geom,
+            "geom": location.geom,
         },
     ).scalar_one()
     _account(conn, ruleset.id)
-    _append(
-        conn,
-        ruleset.id,
-        project_id,
-        kind="status",
-        status="planned",
-        reserved=Decimal(0),
-        consumed=Decimal(0),
-        occurred_on=on,
-        author=author,
-        reason=reason,
+    zero = Decimal(0)
+    return _book(
+        conn, ruleset, project_id, _Entry("status", "planned", zero, zero, on, author, reason)
     )
-    return get_project(conn, project_id)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a project without an outline lies: its first commune and that commune's EPCI,
+    département and région, and all its communes."""
+
+    commune_insee: str
+    epci_siren: str
+    departement_code: str
+    region_code: str
+    communes: list[str]
+
+
+def record_listed_project(
+    conn: Connection,
+    *,
+    name: str,
+    ruleset: RuleSet,
+    location: Placement,
+    hectares: float,
+    computation: dict[str, Any],
+    author: str,
+    occurred_on: datetime.date,
+    reason: str,
+    kind: str = "other",
+) -> dict[str, Any]:
+    """Record a planned project known by the hectares a text lists for it, not by an
+    outline (the PENE of annex I of the arrêté of 31 May 2024): its area and NAF hectares
+    are those hectares, its geometry is empty."""
+    _check_new_project(name, kind, ruleset, None, ["listed"], reason)
+    on = _entry_date(ruleset, occurred_on)
+    project_id = conn.execute(
+        text(
+            f"""INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee,
+                                    communes, departement_code, region_code, area_ha, naf_ha,
+                                    naf_computation, parcel_ids, created_by, geom)
+               VALUES (:name, :kind, :ruleset, :epci, :commune, CAST(:communes AS jsonb),
+                       :dep, :region, :ha, :ha, CAST(:computation AS jsonb), NULL, :author,
+                       ST_GeomFromText('MULTIPOLYGON EMPTY', {LAMBERT93}))
+               RETURNING id"""
+        ),
+        {
+            "name": name,
+            "kind": kind,
+            "ruleset": ruleset.id,
+            "epci": location.epci_siren,
+            "commune": location.commune_insee,
+            "communes": json.dumps(location.communes),
+            "dep": location.departement_code,
+            "region": location.region_code,
+            "ha": hectares,
+            "computation": json.dumps(
+                {"area_ha": round(hectares, 4), "naf_ha": round(hectares, 4), **computation}
+            ),
+            "author": author,
+        },
+    ).scalar_one()
+    _account(conn, ruleset.id)
+    zero = Decimal(0)
+    return _book(
+        conn, ruleset, project_id, _Entry("status", "planned", zero, zero, on, author, reason)
+    )
+
+
+def _check_new_project(
+    name: str,
+    kind: str,
+    ruleset: RuleSet,
+    geometry: Any,
+    parcel_ids: list[str] | None,
+    reason: str,
+) -> None:
+    """What a new project must say before the database is asked anything."""
+    if kind not in KINDS:
+        raise Invalid(f"kind must be one of {', '.join(KINDS)}")
+    if ruleset.envelope is None:
+        raise Invalid(f"rule set {ruleset.id} has no envelope")
+    if (geometry is None) == (not parcel_ids):
+        raise Invalid("give either a geometry or parcel ids")
+    if not says_something(name) or "\x00" in name:
+        raise Invalid("a project needs a name that is not blank")
+    _nonblank(reason, "recording a project")
+
+
+def _naf_consumption(conn: Connection, geom: str) -> tuple[dict[str, Decimal], dict[str, Any]]:
+    """The project's hectares (area, on friches, on artificialised land, NAF) and the
+    computation as the project keeps it (docs/methode.md)."""
+    naf = conn.execute(text(_NAF), {"geom": geom}).mappings().one()
+    keys = ("area_ha", "on_friche_ha", "on_artificialised_ha", "naf_ha")
+    measured = {key: hectares(naf[key]) for key in keys}
+    computation = {
+        "area_ha": _ha(measured["area_ha"]),
+        "on_friche_ha": _ha(measured["on_friche_ha"]),
+        "friche_ids": list(naf["friche_ids"]),
+        "on_artificialised_ha": _ha(measured["on_artificialised_ha"]),
+        "naf_ha": _ha(measured["naf_ha"]),
+        "rule": "NAF = area − part on friches − part on already artificialised land (Lambert-93)",
+    }
+    return measured, computation
 
 
 def change_status(
@@ -291,21 +363,10 @@ def change_status(
         reserved, consumed = -state.reserved_ha, state.reserved_ha
     elif new_status == "abandoned":
         reserved = -state.reserved_ha
-    _guard(conn, ruleset, reserved + consumed, overdraft)
-    _append(
-        conn,
-        ruleset.id,
-        project_id,
-        kind="status",
-        status=new_status,
-        reserved=reserved,
-        consumed=consumed,
-        occurred_on=on,
-        author=author,
-        reason=reason,
-        overdraft=overdraft,
-    )
-    return get_project(conn, project_id)
+    return _book(
+        conn, ruleset, project_id,
+        _Entry("status", new_status, reserved, consumed, on, author, reason, overdraft),
+    )  # fmt: skip
 
 
 def correct(
@@ -358,22 +419,11 @@ def correct(
     ):
         raise Invalid(f"entry {corrects_entry_id} is not an entry of project {project_id}")
     on = _entry_date(ruleset, occurred_on, state.last_on)
-    _guard(conn, ruleset, delta, overdraft)
-    _append(
-        conn,
-        ruleset.id,
-        project_id,
-        kind="correction",
-        status=None,
-        reserved=reserved,
-        consumed=consumed,
-        occurred_on=on,
-        author=author,
-        reason=reason,
-        overdraft=overdraft,
-        corrects=corrects_entry_id,
-    )
-    return get_project(conn, project_id)
+    return _book(
+        conn, ruleset, project_id,
+        _Entry("correction", None, reserved, consumed, on, author, reason, overdraft,
+               corrects=corrects_entry_id),
+    )  # fmt: skip
 
 
 def balance(conn: Connection, ruleset: RuleSet) -> Balance:
@@ -542,43 +592,36 @@ def _guard(conn: Connection, ruleset: RuleSet, drawn_ha: Decimal, overdraft: boo
     )
 
 
-def _append(
-    conn: Connection,
-    ruleset_id: str,
-    project_id: int,
-    *,
-    kind: str,
-    status: str | None,
-    reserved: Decimal,
-    consumed: Decimal,
-    occurred_on: datetime.date,
-    author: str,
-    reason: str,
-    overdraft: bool = False,
-    corrects: int | None = None,
-) -> None:
+@dataclass(frozen=True)
+class _Entry:
+    """A ledger entry as written: hectares reserved and consumed (either way), when, who, why."""
+
+    kind: str  # status | correction
+    status: str | None
+    reserved: Decimal
+    consumed: Decimal
+    occurred_on: datetime.date
+    author: str
+    reason: str
+    overdraft: bool = False
+    corrects: int | None = None
+
+
+def _book(conn: Connection, ruleset: RuleSet, project_id: int, entry: _Entry) -> dict[str, Any]:
+    """Write an entry the envelope can afford (the account row is locked), then the project
+    as it now stands."""
+    _guard(conn, ruleset, entry.reserved + entry.consumed, entry.overdraft)
     conn.execute(
         text(
             """INSERT INTO envelope_entry (ruleset_id, project_id, kind, status,
                    reserved_delta_ha, consumed_delta_ha, occurred_on, recorded_by, reason,
                    overdraft, corrects_entry_id)
-               VALUES (:r, :p, :kind, :status, :reserved, :consumed, :on, :by, :reason,
-                       :overdraft, :corrects)"""
+               VALUES (:r, :p, :kind, :status, :reserved, :consumed, :occurred_on, :author,
+                       :reason, :overdraft, :corrects)"""
         ),
-        {
-            "r": ruleset_id,
-            "p": project_id,
-            "kind": kind,
-            "status": status,
-            "reserved": reserved,
-            "consumed": consumed,
-            "on": occurred_on,
-            "by": author,
-            "reason": reason,
-            "overdraft": overdraft,
-            "corrects": corrects,
-        },
+        {"r": ruleset.id, "p": project_id, **asdict(entry)},
     )
+    return get_project(conn, project_id)
 
 
 # -- reports ------------------------------------------------------------------------
@@ -618,7 +661,8 @@ def envelope_report(
     exhaustion date at the current pace and the alert thresholds crossed. Public: planned
     projects (drafts) are left out."""
     assert ruleset.envelope is not None
-    today = today or datetime.date.today()
+    if group_by is not None and group_by not in GROUPS:
+        raise Invalid(f"group_by must be one of {', '.join(GROUPS)}")
     total = balance(conn, ruleset)
     out: dict[str, Any] = {
         "ruleset": ruleset.summary(),
@@ -626,28 +670,44 @@ def envelope_report(
         "period": [ruleset.envelope.first_year, ruleset.envelope.last_year],
         "national": total.as_dict(),
     }
-    params = {"r": ruleset.id, "public": list(PUBLIC)}
     if group_by is not None:
-        if group_by not in GROUPS:
-            raise Invalid(f"group_by must be one of {', '.join(GROUPS)}")
-        key, name = GROUPS[group_by]
-        rows = conn.execute(
-            text(
-                f"""WITH {_PUBLIC_ENTRIES}
-                    SELECT {key} AS code, {name} AS name,
-                           coalesce(sum(x.reserved_delta_ha), 0),
-                           coalesce(sum(x.consumed_delta_ha), 0)
-                    FROM public_entry x JOIN project p ON p.id = x.project_id
-                    JOIN epci e ON e.siren = p.epci_siren
-                    GROUP BY 1, 2 ORDER BY 1"""
-            ),
-            params,
-        ).all()
         out["by"] = group_by
-        out["groups"] = [
-            {"code": code, "name": n, "reserved_ha": _ha(r), "consumed_ha": _ha(c)}
-            for code, n, r, c in rows
-        ]
+        out["groups"] = _groups(conn, ruleset, group_by)
+    monthly, crossed = _monthly(conn, ruleset, total)
+    out["monthly"] = monthly
+    out["projection"] = _exhaustion(ruleset, total, today or datetime.date.today())
+    out["alerts"] = [
+        {"threshold": t, "reached": t in crossed, "since": crossed.get(t)} for t in ALERT_THRESHOLDS
+    ]
+    return out
+
+
+def _groups(conn: Connection, ruleset: RuleSet, group_by: str) -> list[dict[str, Any]]:
+    """Reserved and consumed hectares of the public entries, by territory of group_by."""
+    key, name = GROUPS[group_by]
+    rows = conn.execute(
+        text(
+            f"""WITH {_PUBLIC_ENTRIES}
+                SELECT {key} AS code, {name} AS name,
+                       coalesce(sum(x.reserved_delta_ha), 0),
+                       coalesce(sum(x.consumed_delta_ha), 0)
+                FROM public_entry x JOIN project p ON p.id = x.project_id
+                JOIN epci e ON e.siren = p.epci_siren
+                GROUP BY 1, 2 ORDER BY 1"""
+        ),
+        {"r": ruleset.id, "public": list(PUBLIC)},
+    ).all()
+    return [
+        {"code": code, "name": n, "reserved_ha": _ha(r), "consumed_ha": _ha(c)}
+        for code, n, r, c in rows
+    ]
+
+
+def _monthly(
+    conn: Connection, ruleset: RuleSet, total: Balance
+) -> tuple[list[dict[str, Any]], dict[float, str]]:
+    """The cumulative figures at the end of each month with public entries, and the month
+    each alert threshold (share of the envelope drawn) was first reached."""
     series = conn.execute(
         text(
             f"""WITH {_PUBLIC_ENTRIES}
@@ -655,7 +715,7 @@ def envelope_report(
                        sum(reserved_delta_ha), sum(consumed_delta_ha)
                 FROM public_entry GROUP BY 1 ORDER BY 1"""
         ),
-        params,
+        {"r": ruleset.id, "public": list(PUBLIC)},
     ).all()
     cumulative, reserved, consumed = [], Decimal(0), Decimal(0)
     crossed: dict[float, str] = {}
@@ -674,12 +734,7 @@ def envelope_report(
                 "remaining_ha": _ha(total.total_ha - reserved - consumed),
             }
         )
-    out["monthly"] = cumulative
-    out["projection"] = _exhaustion(ruleset, total, today)
-    out["alerts"] = [
-        {"threshold": t, "reached": t in crossed, "since": crossed.get(t)} for t in ALERT_THRESHOLDS
-    ]
-    return out
+    return cumulative, crossed
 
 
 def _exhaustion(ruleset: RuleSet, total: Balance, today: datetime.date) -> dict[str, Any]:

@@ -16,16 +16,21 @@ arrêté's, not computed).
 from __future__ import annotations
 
 import datetime
-import json
 from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo.crs import LAMBERT93
 from geo.ingest.errors import LoaderError
-from geo.ledger.envelope import lock_envelope
-from geo.zan.rulesets import get_ruleset
+from geo.ledger.envelope import (
+    Placement,
+    change_status,
+    correct,
+    get_project,
+    lock_envelope,
+    record_listed_project,
+)
+from geo.zan.rulesets import RuleSet, get_ruleset
 
 PENE_RULESET = "pene-2021-2031"
 ARRETE_DATE = datetime.date(2024, 5, 31)
@@ -63,32 +68,24 @@ def declare_pene_projects(
         hectares = sum(p["ha"] for p in parts)
         if pene_id in previous:
             ids[pene_id] = previous[pene_id]
-            held = _held(conn, previous[pene_id])
+            held = float(get_project(conn, previous[pene_id])["reserved_ha"])
             if abs(held - hectares) > 1e-9:
-                _entry(
-                    conn,
-                    previous[pene_id],
-                    None,
-                    hectares - held,
-                    "correction",
-                    f"liste des PENE mise à jour ({source}): {held:g} → {hectares:g} ha",
-                )
+                correct(
+                    conn, previous[pene_id], hectares - held, ruleset=ruleset, author=AUTHOR,
+                    reason=f"liste des PENE mise à jour ({source}): {held:g} → {hectares:g} ha",
+                )  # fmt: skip
                 counts["corrected"] += 1
             else:
                 counts["unchanged"] += 1
             continue
-        ids[pene_id] = _declare(conn, pene_id, parts, hectares, source)
+        ids[pene_id] = _declare(conn, ruleset, pene_id, parts, hectares, source)
         counts["declared"] += 1
     for pene_id, project_id in previous.items():
-        if pene_id not in projects and _status(conn, project_id) != "abandoned":
-            _entry(
-                conn,
-                project_id,
-                "abandoned",
-                -_held(conn, project_id),
-                "status",
-                f"retiré de la liste des PENE ({source})",
-            )
+        if pene_id not in projects and get_project(conn, project_id)["status"] != "abandoned":
+            change_status(
+                conn, project_id, "abandoned", ruleset=ruleset, author=AUTHOR,
+                reason=f"retiré de la liste des PENE ({source})",
+            )  # fmt: skip
             counts["abandoned"] += 1
     conn.execute(text("DELETE FROM pene_project"))
     conn.execute(
@@ -103,8 +100,15 @@ def declare_pene_projects(
 
 
 def _declare(
-    conn: Connection, pene_id: str, parts: list[dict[str, Any]], hectares: float, source: str
+    conn: Connection,
+    ruleset: RuleSet,
+    pene_id: str,
+    parts: list[dict[str, Any]],
+    hectares: float,
+    source: str,
 ) -> int:
+    """A listed project recorded (planned), then authorised for its listed hectares on the
+    arrêté's day: the ledger's own entries."""
     communes = [p["insee"] for p in parts]
     located = conn.execute(
         text(
@@ -118,90 +122,28 @@ def _declare(
     ).first()
     if located is None or located[1] is None:
         raise LoaderError(f"PENE {pene_id}: none of its communes belongs to an EPCI")
-    computation = {
-        "area_ha": round(hectares, 4),
-        "naf_ha": round(hectares, 4),
-        "rule": "hectares listed for the project in annex I of the arrêté of 31 May 2024 "
-        "(no outline: not computed from a geometry)",
-        "source": source,
-        "pene_id": pene_id,
-    }
-    project_id = conn.execute(
-        text(
-            f"""INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee,
-                                    communes, departement_code, region_code, area_ha, naf_ha,
-                                    naf_computation, parcel_ids, created_by, geom)
-               VALUES (:name, 'other', :ruleset, :epci, :commune, CAST(:communes AS jsonb),
-                       :dep, :region, :ha, :ha, CAST(:computation AS jsonb), NULL, :author,
-                       ST_GeomFromText('MULTIPOLYGON EMPTY', {LAMBERT93}))
-               RETURNING id"""
-        ),
-        {
-            "name": f"{parts[0]['name']} (PENE {pene_id})",
-            "ruleset": PENE_RULESET,
-            "epci": located[1],
-            "commune": located[0],
-            "communes": json.dumps(communes),
-            "dep": located[2],
-            "region": located[3],
-            "ha": hectares,
-            "computation": json.dumps(computation),
-            "author": AUTHOR,
-        },
-    ).scalar_one()
     reason = f"arrêté du 31 mai 2024, annexe I: projet listé ({source})"
-    _entry(conn, project_id, "planned", 0.0, "status", reason)
-    _entry(conn, project_id, "authorised", hectares, "status", reason)
-    return int(project_id)
-
-
-def _entry(
-    conn: Connection,
-    project_id: int,
-    status: str | None,
-    reserved: float,
-    kind: str,
-    reason: str,
-) -> None:
-    conn.execute(
-        text(
-            """INSERT INTO envelope_entry (ruleset_id, project_id, kind, status,
-                   reserved_delta_ha, consumed_delta_ha, occurred_on, recorded_by, reason)
-               VALUES (:r, :p, :kind, :status, :reserved, 0, :on, :by, :reason)"""
-        ),
-        {
-            "r": PENE_RULESET,
-            "p": project_id,
-            "kind": kind,
-            "status": status,
-            "reserved": reserved,
-            "on": ARRETE_DATE if status in ("planned", "authorised") else datetime.date.today(),
-            "by": AUTHOR,
-            "reason": reason,
+    project = record_listed_project(
+        conn,
+        name=f"{parts[0]['name']} (PENE {pene_id})",
+        ruleset=ruleset,
+        location=Placement(located[0], located[1], located[2], located[3], communes),
+        hectares=hectares,
+        computation={
+            "rule": "hectares listed for the project in annex I of the arrêté of 31 May 2024 "
+            "(no outline: not computed from a geometry)",
+            "source": source,
+            "pene_id": pene_id,
         },
+        author=AUTHOR,
+        occurred_on=ARRETE_DATE,
+        reason=reason,
     )
-
-
-def _held(conn: Connection, project_id: int) -> float:
-    return float(
-        conn.execute(
-            text(
-                "SELECT coalesce(sum(reserved_delta_ha + consumed_delta_ha), 0) "
-                "FROM envelope_entry WHERE project_id = :p"
-            ),
-            {"p": project_id},
-        ).scalar_one()
-    )
-
-
-def _status(conn: Connection, project_id: int) -> str | None:
-    return conn.execute(
-        text(
-            "SELECT status FROM envelope_entry WHERE project_id = :p AND status IS NOT NULL "
-            "ORDER BY id DESC LIMIT 1"
-        ),
-        {"p": project_id},
-    ).scalar_one_or_none()
+    change_status(
+        conn, project["id"], "authorised", ruleset=ruleset, author=AUTHOR, reason=reason,
+        occurred_on=ARRETE_DATE,
+    )  # fmt: skip
+    return int(project["id"])
 
 
 def forfait_split(conn: Connection) -> dict[str, Any]:

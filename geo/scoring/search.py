@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from geo.crs import GEOJSON_DECIMALS, WGS84, departement_of
 from geo.db.bbox import bbox_params, bbox_sql
 from geo.errors import Invalid, NotFound
-from geo.scoring.model import EXCLUDED_SQL, MODEL_VERSION, Profile, explain, score_sql
+from geo.scoring.model import EXCLUDED_SQL, Profile, explain, score_sql
 from geo.scoring.sites import Parcel, Site, WalkTooLong, grow_sites
 
 _FEATURE_COLUMNS = (
@@ -86,6 +86,15 @@ class Filters:
         return " AND ".join(clauses) or "TRUE", params
 
 
+@dataclass(frozen=True)
+class RankedParcel:
+    """A parcel as ranked: its stored criteria with its geometry (GeoJSON WGS84 text), and
+    its score explained (geo.scoring.model.explain)."""
+
+    row: dict[str, Any]
+    explanation: dict[str, Any]
+
+
 def _source(profile: Profile, custom: bool) -> tuple[str, dict[str, Any]]:
     """The scored rows ``s``: precomputed for named profiles; for custom weights, computed
     from the stored criteria (arithmetic only, no geometry)."""
@@ -121,8 +130,8 @@ def search_parcels(
     limit: int = 100,
     offset: int = 0,
     custom: bool = False,
-) -> tuple[list[dict[str, Any]], int]:
-    """(GeoJSON features with their score breakdown, number matched)."""
+) -> tuple[list[RankedParcel], int]:
+    """(the page's parcels, number matched)."""
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}")
     source, params = _source(profile, custom)
@@ -149,25 +158,7 @@ def search_parcels(
         ),
         {**params, "limit": limit, "offset": offset},
     ).mappings()
-    features = []
-    for row in rows:
-        explained = explain(dict(row), profile)
-        features.append(
-            {
-                "type": "Feature",
-                "id": row["parcel_id"],
-                "geometry": json.loads(row["geometry"]),
-                "properties": {
-                    "id": row["parcel_id"],
-                    "commune": row["commune_insee"],
-                    "area_ha": round(row["area_ha"], 4),
-                    "zoning": row["zoning_class"],
-                    "on_friche": row["on_friche"],
-                    **explained,
-                },
-            }
-        )
-    return features, matched
+    return [RankedParcel(dict(row), explain(dict(row), profile)) for row in rows], matched
 
 
 def parcel_score(conn: Connection, parcel_id: str, profile: Profile) -> dict[str, Any]:
@@ -190,6 +181,19 @@ def parcel_score(conn: Connection, parcel_id: str, profile: Profile) -> dict[str
     }
 
 
+@dataclass(frozen=True)
+class RankedSite:
+    """A candidate site as found: its parcels, figures, and outline (GeoJSON WGS84 text)."""
+
+    rank: int
+    parcel_ids: list[str]
+    area_ha: float
+    score: float | None
+    outline: str
+    envelope_impact_ha: float
+    remediation_cost_eur: float
+
+
 def search_sites(
     conn: Connection,
     profile: Profile,
@@ -200,7 +204,7 @@ def search_sites(
     limit: int = 20,
     custom: bool = False,
     budget_s: float | None = None,
-) -> list[dict[str, Any]]:
+) -> list[RankedSite]:
     """Contiguous eligible parcels (touching, or within ``gap_m``) grown into candidate
     sites that reach ``min_area_ha`` (geo.scoring.sites), best first.
 
@@ -212,48 +216,51 @@ def search_sites(
     if not 0 <= gap_m <= MAX_GAP_M:
         raise Invalid(f"gap_m must be between 0 and {MAX_GAP_M:g} metres")
     deadline = None if budget_s is None else time.monotonic() + budget_s
-    previous_timeout = conn.execute(text("SELECT current_setting('statement_timeout')")).scalar()
+    with _caller_timeout_kept(conn):
+        try:
+            found = _walk(conn, profile, filters, min_area_ha, gap_m, limit, custom, deadline)
+        except WalkTooLong:
+            raise Invalid(
+                "the search did not settle its best sites within its budget (few parcels "
+                "reach the requested size together, or the gap joins too many): add "
+                "min_score, narrow the territory or lower the gap"
+            ) from None
+    return _ranked(conn, found, limit)
+
+
+@contextlib.contextmanager
+def _caller_timeout_kept(conn: Connection) -> Iterator[None]:
+    """The walk sets statement_timeout to what is left of its budget; the caller's comes
+    back after it (impossible, and moot, in a transaction a cancel aborted)."""
+    previous = conn.execute(text("SELECT current_setting('statement_timeout')")).scalar()
     try:
-        found = _walk(conn, profile, filters, min_area_ha, gap_m, limit, custom, deadline)
-    except WalkTooLong:
-        raise Invalid(
-            "the search did not settle its best sites within its budget (few parcels reach "
-            "the requested size together, or the gap joins too many): add min_score, narrow "
-            "the territory or lower the gap"
-        ) from None
+        yield
     finally:
-        # the caller's timeout back (impossible, and moot, in a transaction a cancel aborted)
         with contextlib.suppress(DBAPIError):
             conn.execute(
-                text("SELECT set_config('statement_timeout', :ms, true)"),
-                {"ms": previous_timeout},
+                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": previous}
             )
-    ranked = sorted(
+
+
+def _ranked(conn: Connection, found: list[Site], limit: int) -> list[RankedSite]:
+    """The best ``limit`` sites (score, then area), with their outline and figures."""
+    best = sorted(
         found, key=lambda site: (-(site.score if site.score is not None else -1), -site.area_ha)
     )[:limit]
-    details = _site_details(conn, [[p.id for p in site.parcels] for site in ranked])
-    sites = []
-    for rank, site in enumerate(ranked, start=1):
-        ids = sorted(p.id for p in site.parcels)
-        sites.append(
-            {
-                "type": "Feature",
-                "id": f"site-{rank}",
-                "geometry": json.loads(details[rank - 1][0]),
-                "properties": {
-                    "rank": rank,
-                    "profile": profile.id,
-                    "model_version": MODEL_VERSION,
-                    "area_ha": round(site.area_ha, 4),
-                    "score": round(site.score, 2) if site.score is not None else None,
-                    "parcel_count": len(ids),
-                    "parcels": ids,
-                    "envelope_impact_ha": round(details[rank - 1][1], 4),
-                    "remediation_cost_eur": round(details[rank - 1][2]),
-                },
-            }
+    details = _site_details(conn, [[p.id for p in site.parcels] for site in best])
+    numbered = enumerate(zip(best, details, strict=True), start=1)
+    return [
+        RankedSite(
+            rank=rank,
+            parcel_ids=sorted(p.id for p in site.parcels),
+            area_ha=site.area_ha,
+            score=site.score,
+            outline=outline,
+            envelope_impact_ha=impact,
+            remediation_cost_eur=remediation,
         )
-    return sites
+        for rank, (site, (outline, impact, remediation)) in numbered
+    ]
 
 
 def _walk(
@@ -268,70 +275,13 @@ def _walk(
 ) -> list[Site]:
     """The sites found (geo.scoring.sites.grow_sites) among the eligible parcels; WalkTooLong
     past ``deadline``, in a query or in the walk."""
-
-    def within_deadline() -> None:
-        # the next queries get what is left of the budget (local to the transaction)
-        if deadline is None:
-            return
-        left_ms = int((deadline - time.monotonic()) * 1000)
-        if left_ms <= 0:
-            raise WalkTooLong("out of time")
-        conn.execute(
-            text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(left_ms)}
-        )
-
-    source, params = _source(profile, custom)
-    where, filter_params = filters.sql()
-    params.update(filter_params)
-    # Only what the walk needs: this list may hold 100,000 parcels. The geometry and the
-    # criteria are read for the parcels of the sites kept (_site_details).
-    joins = _joins(filters)
-    within_deadline()
-    try:
-        eligible = conn.execute(
-            text(f"SELECT s.parcel_id, s.score, s.area_ha FROM {source}{joins} WHERE {where}"),
-            params,
-        ).all()
-    except OperationalError as exc:
-        raise _timed_out(exc) from None
-    if len(eligible) > MAX_SITE_CANDIDATES:
-        raise Invalid(
-            f"{len(eligible):,} eligible parcels: a site search assembles at most "
-            f"{MAX_SITE_CANDIDATES:,}; narrow the territory or add min_score"
-        )
-    parcels = {r[0]: Parcel(*r) for r in eligible}
-
-    def look_up(ids: list[str]) -> dict[str, set[str]]:
-        within_deadline()
-        try:
-            rows = conn.execute(text(_NEIGHBOURS), {"ids": ids, "gap": gap_m}).all()
-        except OperationalError as exc:
-            raise _timed_out(exc) from None
-        return {parcel_id: set(near) for parcel_id, near in rows}
-
-    neighbours = look_up
+    budget = _Budget(conn, deadline)
+    parcels = _eligible(conn, profile, filters, custom, budget)
+    # Few candidates: every pair fetched at once, no lookup during the walk.
     if len(parcels) <= PREFETCH_NEIGHBOURS:
-        everyone: dict[str, set[str]] = {i: set() for i in parcels}
-        within_deadline()
-        try:
-            pairs = conn.execute(
-                text(f"{_PAIRS} LIMIT {MAX_PAIRS + 1}"), {"ids": list(parcels), "gap": gap_m}
-            ).all()
-        except OperationalError as exc:
-            raise _timed_out(exc) from None
-        if len(pairs) > MAX_PAIRS:
-            raise WalkTooLong(f"more than {MAX_PAIRS} neighbour pairs")
-        for a, b in pairs:
-            if b in everyone:
-                everyone[a].add(b)
-                everyone[b].add(a)
-
-        def prefetched(ids: list[str]) -> dict[str, set[str]]:
-            return everyone
-
-        # Few candidates: every pair fetched at once, no lookup during the walk.
-        neighbours = prefetched
-
+        neighbours = _all_neighbours(parcels, gap_m, budget)
+    else:
+        neighbours = _neighbour_lookup(gap_m, budget)
     return grow_sites(
         parcels,
         min_area_ha,
@@ -340,6 +290,73 @@ def _walk(
         max_lookups=MAX_LOOKUPS,
         deadline=deadline,
     )
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """What is left of a site search's time, given to each of its queries."""
+
+    conn: Connection
+    deadline: float | None
+
+    def query(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        """The rows of a query run within what is left (statement_timeout local to the
+        transaction); WalkTooLong when nothing is left or the query is cancelled."""
+        if self.deadline is not None:
+            left_ms = int((self.deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                raise WalkTooLong("out of time")
+            self.conn.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(left_ms)}
+            )
+        try:
+            return list(self.conn.execute(text(sql), params).all())
+        except OperationalError as exc:
+            raise _timed_out(exc) from None
+
+
+def _eligible(
+    conn: Connection, profile: Profile, filters: Filters, custom: bool, budget: _Budget
+) -> dict[str, Parcel]:
+    """The parcels a site may be built of. Only what the walk needs: this may be 100,000
+    parcels; geometry and criteria are read for the sites kept (_site_details)."""
+    source, params = _source(profile, custom)
+    where, filter_params = filters.sql()
+    rows = budget.query(
+        f"SELECT s.parcel_id, s.score, s.area_ha FROM {source}{_joins(filters)} WHERE {where}",
+        {**params, **filter_params},
+    )
+    if len(rows) > MAX_SITE_CANDIDATES:
+        raise Invalid(
+            f"{len(rows):,} eligible parcels: a site search assembles at most "
+            f"{MAX_SITE_CANDIDATES:,}; narrow the territory or add min_score"
+        )
+    return {r[0]: Parcel(*r) for r in rows}
+
+
+def _all_neighbours(
+    parcels: dict[str, Parcel], gap_m: float, budget: _Budget
+) -> Callable[[list[str]], dict[str, set[str]]]:
+    """Every eligible parcel's eligible neighbours, in one query."""
+    everyone: dict[str, set[str]] = {i: set() for i in parcels}
+    pairs = budget.query(f"{_PAIRS} LIMIT {MAX_PAIRS + 1}", {"ids": list(parcels), "gap": gap_m})
+    if len(pairs) > MAX_PAIRS:
+        raise WalkTooLong(f"more than {MAX_PAIRS} neighbour pairs")
+    for a, b in pairs:
+        if b in everyone:
+            everyone[a].add(b)
+            everyone[b].add(a)
+    return lambda ids: everyone
+
+
+def _neighbour_lookup(gap_m: float, budget: _Budget) -> Callable[[list[str]], dict[str, set[str]]]:
+    """The neighbours of the parcels the walk reaches, one query a step."""
+
+    def look_up(ids: list[str]) -> dict[str, set[str]]:
+        rows = budget.query(_NEIGHBOURS, {"ids": ids, "gap": gap_m})
+        return {parcel_id: set(near) for parcel_id, near in rows}
+
+    return look_up
 
 
 def _timed_out(exc: OperationalError) -> Exception:

@@ -88,19 +88,19 @@ def run_search(
     filters = _filters(kind, query)
     found: dict[str, dict[str, Any]] = {}
     if kind == "parcels":
-        features, matched = search_parcels(conn, profile, filters, limit=MAX_MATCHES + 1)
+        ranked, matched = search_parcels(conn, profile, filters, limit=MAX_MATCHES + 1)
         if matched > MAX_MATCHES:
             raise Invalid(
                 f"the search matches {matched} parcels, more than {MAX_MATCHES}: narrow it "
                 "(min_score, min_area, a smaller territory) to watch it"
             )
-        for f in features:
-            p = f["properties"]
-            found[f["id"]] = {
-                "commune": p["commune"],
-                "communes": [p["commune"]],
-                "score": p.get("score"),
-                "area_ha": p["area_ha"],
+        for parcel in ranked:
+            row = parcel.row
+            found[row["parcel_id"]] = {
+                "commune": row["commune_insee"],
+                "communes": [row["commune_insee"]],
+                "score": parcel.explanation.get("score"),
+                "area_ha": round(row["area_ha"], 4),
             }
         return found
     sites = search_sites(
@@ -113,15 +113,14 @@ def run_search(
         budget_s=budget_s,
     )
     for site in sites:
-        p = site["properties"]
-        parcels = p["parcels"]
+        parcels = site.parcel_ids
         # a site is its set of parcels: the same parcels, the same site
         digest = hashlib.sha256(" ".join(parcels).encode()).hexdigest()[:12]
         found[f"site-{digest}"] = {
             "commune": parcels[0][:5],
             "communes": sorted({pid[:5] for pid in parcels}),
-            "score": p["score"],
-            "area_ha": p["area_ha"],
+            "score": round(site.score, 2) if site.score is not None else None,
+            "area_ha": round(site.area_ha, 4),
             "parcels": parcels,
         }
     return found

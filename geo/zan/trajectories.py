@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, RowMapping, text
 
 from geo.errors import Invalid, NotFound
 from geo.ledger.statuses import ACTIVE
@@ -447,11 +448,18 @@ def _communes(
     data: Vintage,
     targets: Targets,
 ) -> list[_Commune]:
+    """Each member commune of the territory with its figures (docs/methode.md)."""
     rules = ruleset.zan
     assert rules is not None
-    # National envelopes exist so that their projects do not weigh on local trajectories;
-    # only those the rule sets say otherwise of count here.
-    counted = [
+    rows = _commune_rows(conn, level, code, rules, data)
+    elapsed = _years_elapsed(rules.period_first_year, rules.period_last_year, data.last_year)
+    return [_commune(row, rules, targets, elapsed) for row in rows]
+
+
+def _envelopes_counted_locally(rules: ZanRules) -> list[str]:
+    """National envelopes exist so that their projects do not weigh on local trajectories;
+    only those the rule sets say otherwise of count here."""
+    return [
         r.id
         for r in load_rulesets().values()
         if r.envelope is not None
@@ -459,9 +467,17 @@ def _communes(
             r.envelope.counts_against_local_trajectories or r.id in rules.envelopes_counted_locally
         )
     ]
-    rows = conn.execute(
-        text(
-            f"""
+
+
+def _commune_rows(
+    conn: Connection, level: str, code: str, rules: ZanRules, data: Vintage
+) -> Sequence[RowMapping]:
+    """Per member commune: reference and period flows (shared by the Cerema's splits and
+    merges), declared projects, PENE hectares, planning document."""
+    return (
+        conn.execute(
+            text(
+                f"""
             WITH members AS (
                 SELECT c.insee, c.name, c.region_code, c.departement_code, c.epci_siren
                 FROM commune c WHERE c.kind = 'commune-actuelle' AND {LEVELS[level].members}
@@ -516,82 +532,83 @@ def _communes(
             LEFT JOIN commune_planning_document doc ON doc.commune_insee = m.insee
             ORDER BY m.insee
             """
-        ),
-        {
-            "code": code,
-            "ref0": rules.reference_first_year,
-            "ref1": rules.reference_last_year,
-            "p0": rules.period_first_year,
-            "p1": min(rules.period_last_year, data.last_year),
-            "p_last": rules.period_last_year,
-            "vintage": data.vintage,
-            "w_ind": rules.industrial_weight,
-            "w_com": rules.commercial_weight,
-            "counted": counted,
-            "active": list(ACTIVE),
-            "data_last": data.last_year,
-        },
-    ).mappings()
-    elapsed = _years_elapsed(rules.period_first_year, rules.period_last_year, data.last_year)
+            ),
+            {
+                "code": code,
+                "ref0": rules.reference_first_year,
+                "ref1": rules.reference_last_year,
+                "p0": rules.period_first_year,
+                "p1": min(rules.period_last_year, data.last_year),
+                "p_last": rules.period_last_year,
+                "vintage": data.vintage,
+                "w_ind": rules.industrial_weight,
+                "w_com": rules.commercial_weight,
+                "counted": _envelopes_counted_locally(rules),
+                "active": list(ACTIVE),
+                "data_last": data.last_year,
+            },
+        )
+        .mappings()
+        .all()
+    )
+
+
+def _commune(row: Any, rules: ZanRules, targets: Targets, elapsed: float) -> _Commune:
+    """One commune's allowance, consumption, projection and status."""
     left = rules.period_years - elapsed
-    out = []
-    for row in rows:
-        target = targets.for_commune(row["insee"], row["epci_siren"], row["region_code"])
-        reference = float(row["reference"])
-        own = reference * rules.window_factor * (1 - target.reduction)
-        planning, eligible = _planning(row, rules)
-        floor = rules.garantie_communale_ha if eligible else 0.0
-        allowed = max(own, floor) * (1 + rules.communal_tolerance)
-        flows = float(row["consumed"])
-        # PENE consumption is counted nationally: the hectares listed in the commune come
-        # off its flows (never below zero; see docs/methode.md for what this assumes).
-        pene = min(float(row["pene_ha"]), flows)
-        consumed = flows - pene
-        declared = float(row["declared"])
-        pace = consumed / elapsed if elapsed else 0.0
-        if not row["has_data"]:
-            status = "missing_from_source"
-        elif row["split"]:
-            status = "split"
-        elif row["merged"]:
-            status = "merged"
-        else:
-            status = "unchanged"
-        figures = Figures(
-            reference_ha=reference,
-            own_allowance_ha=own,
-            communes_allowed_ha=allowed,
-            consumed_data_ha=consumed,
-            pene_deducted_ha=pene,
-            declared_projects_ha=declared,
-            pace_ha_per_year=pace,
-            projection_ha=consumed + declared + pace * left,
-            communes=1,
-            communes_without_data=0 if row["has_data"] else 1,
-            floor_applied=1 if eligible and own < floor else 0,
-            communes_without_garantie=0 if eligible else 1,
-            communes_planning_unknown=1 if row["document"] is None else 0,
-            communes_merged=1 if status == "merged" else 0,
-            communes_split=1 if status == "split" else 0,
-        )
-        out.append(
-            _Commune(
-                row["insee"],
-                row["name"],
-                {
-                    "departement_code": row["departement_code"],
-                    "epci_siren": row["epci_siren"],
-                    "region_code": row["region_code"],
-                },
-                figures,
-                allowed,
-                target,
-                status,
-                planning,
-                sorted(row["pene"]),
-            )
-        )
-    return out
+    target = targets.for_commune(row["insee"], row["epci_siren"], row["region_code"])
+    reference = float(row["reference"])
+    own = reference * rules.window_factor * (1 - target.reduction)
+    planning, eligible = _planning(row, rules)
+    floor = rules.garantie_communale_ha if eligible else 0.0
+    allowed = max(own, floor) * (1 + rules.communal_tolerance)
+    flows = float(row["consumed"])
+    # PENE consumption is counted nationally: the hectares listed in the commune come
+    # off its flows (never below zero; see docs/methode.md for what this assumes).
+    pene = min(float(row["pene_ha"]), flows)
+    consumed = flows - pene
+    declared = float(row["declared"])
+    pace = consumed / elapsed if elapsed else 0.0
+    if not row["has_data"]:
+        status = "missing_from_source"
+    elif row["split"]:
+        status = "split"
+    elif row["merged"]:
+        status = "merged"
+    else:
+        status = "unchanged"
+    figures = Figures(
+        reference_ha=reference,
+        own_allowance_ha=own,
+        communes_allowed_ha=allowed,
+        consumed_data_ha=consumed,
+        pene_deducted_ha=pene,
+        declared_projects_ha=declared,
+        pace_ha_per_year=pace,
+        projection_ha=consumed + declared + pace * left,
+        communes=1,
+        communes_without_data=0 if row["has_data"] else 1,
+        floor_applied=1 if eligible and own < floor else 0,
+        communes_without_garantie=0 if eligible else 1,
+        communes_planning_unknown=1 if row["document"] is None else 0,
+        communes_merged=1 if status == "merged" else 0,
+        communes_split=1 if status == "split" else 0,
+    )
+    return _Commune(
+        row["insee"],
+        row["name"],
+        {
+            "departement_code": row["departement_code"],
+            "epci_siren": row["epci_siren"],
+            "region_code": row["region_code"],
+        },
+        figures,
+        allowed,
+        target,
+        status,
+        planning,
+        sorted(row["pene"]),
+    )
 
 
 def _planning(row: Any, rules: ZanRules) -> tuple[dict[str, Any], bool]:

@@ -18,7 +18,7 @@ router = APIRouter(tags=["administration"])
     "/audit",
     summary="The audit log: every write, who, when, before and after (administrators)",
 )
-def read_audit(
+def list_audit_entries(
     conn: ConnectionDep,
     principal: WriterDep,
     object_type: Annotated[str | None, Query(max_length=32, examples=["project"])] = None,

@@ -9,7 +9,7 @@ router = APIRouter(tags=["service"])
 
 
 @router.get("/health", summary="Service and database health (503 when the database is down)")
-def health(conn: ConnectionDep) -> dict[str, str]:
+def get_health(conn: ConnectionDep) -> dict[str, str]:
     try:
         postgis = database_status(conn)
     except DBAPIError as exc:

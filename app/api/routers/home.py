@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
-from app.api.routers.ogc import landing_page
+from app.api.routers.ogc import get_landing_page
 from app.settings import PROJECT_DIR
 
 router = APIRouter()
@@ -29,10 +29,10 @@ def wants_json(request: Request, f: str | None) -> bool:
     summary="Landing page: the map (HTML) or the OGC API - Features landing page (JSON)",
     responses={200: {"content": {"application/json": {}, "text/html": {}}}},
 )
-def root(
+def get_home(
     request: Request,
     f: Annotated[Literal["json", "html"] | None, Query(description="json or html")] = None,
 ):
     if wants_json(request, f):
-        return JSONResponse(landing_page(request))
+        return JSONResponse(get_landing_page(request))
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")

@@ -42,7 +42,7 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str
     return link
 
 
-def landing_page(request: Request) -> dict[str, Any]:
+def get_landing_page(request: Request) -> dict[str, Any]:
     base = base_url(request)
     return {
         "title": "Foncier",
@@ -67,7 +67,7 @@ def landing_page(request: Request) -> dict[str, Any]:
 
 
 @router.get("/conformance", summary="Conformance classes implemented")
-def conformance() -> dict[str, list[str]]:
+def get_conformance() -> dict[str, list[str]]:
     return {"conformsTo": CONFORMANCE}
 
 
@@ -103,7 +103,7 @@ def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
 
 
 @router.get("/collections", summary="The feature collections")
-def collections(request: Request, conn: ConnectionDep) -> dict[str, Any]:
+def list_collections(request: Request, conn: ConnectionDep) -> dict[str, Any]:
     return {
         "links": [_link(f"{base_url(request)}collections", "self", "application/json")],
         "collections": [_describe(request, conn, c) for c in COLLECTIONS.values()],
@@ -111,7 +111,7 @@ def collections(request: Request, conn: ConnectionDep) -> dict[str, Any]:
 
 
 @router.get("/collections/{collection_id}", summary="One feature collection")
-def collection(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
+def get_collection(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
     return _describe(request, conn, collection)
 
 
@@ -119,7 +119,7 @@ def collection(collection: CollectionDep, request: Request, conn: ConnectionDep)
     "/collections/{collection_id}/queryables",
     summary="Properties of a collection usable as filters (?name=value)",
 )
-def queryables(collection: CollectionDep, request: Request) -> dict[str, Any]:
+def get_queryables(collection: CollectionDep, request: Request) -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{base_url(request)}collections/{collection.id}/queryables",
@@ -139,7 +139,7 @@ def queryables(collection: CollectionDep, request: Request) -> dict[str, Any]:
         "given as `?name=value` (equality); other parameters are refused."
     ),
 )
-def items(
+def list_items(
     collection: CollectionDep,
     request: Request,
     conn: ConnectionDep,
@@ -187,7 +187,7 @@ def items(
     responses=FEATURE_RESPONSE,
     summary="One feature",
 )
-def feature(
+def get_item(
     collection: CollectionDep,
     feature_id: Annotated[str, Path(max_length=64)],
     request: Request,

@@ -21,7 +21,7 @@ MVT = "application/vnd.mapbox-vector-tile"
     "/{collection_id}/tilejson.json",
     summary="TileJSON 3.0 of a collection's vector tiles",
 )
-def read_tilejson(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
+def get_tilejson(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
     bounds = request.app.state.extents.get(conn, collection)
     return tilejson(collection, base_url(request), bounds)
 
@@ -34,7 +34,7 @@ def read_tilejson(collection: CollectionDep, request: Request, conn: ConnectionD
     responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
     summary="A Mapbox vector tile (Web Mercator XYZ), one layer named after the collection",
 )
-def read_tile(
+def get_tile(
     collection: CollectionDep,
     z: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
     x: Annotated[int, Path(ge=0)],

@@ -52,7 +52,7 @@ TrajectoryDep = Annotated[dict[str, Any], Depends(trajectory_query)]
     "/{level}/{code}",
     summary="Reference, allowance, consumption, pace, projection and status of a territory",
 )
-def read_trajectory(found: TrajectoryDep) -> dict[str, Any]:
+def get_trajectory(found: TrajectoryDep) -> dict[str, Any]:
     return found
 
 
@@ -62,7 +62,7 @@ def read_trajectory(found: TrajectoryDep) -> dict[str, Any]:
     responses={200: {"content": {"image/png": {}}}},
     summary="The territory's trajectory as a chart",
 )
-def trajectory_chart(
+def get_trajectory_chart(
     found: TrajectoryDep,
     level: Level,
     code: Code,

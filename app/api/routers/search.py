@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from app.api.dependencies import (
+    DEPARTEMENT_PATTERN,
     INSEE_PATTERN,
     PARCEL_ID_PATTERN,
     SIREN_PATTERN,
@@ -18,6 +19,7 @@ from app.api.dependencies import (
 )
 from app.api.errors import InvalidParameter
 from app.api.responses import paging_links
+from app.presentation.ranking import parcels_collection, sites_collection
 from geo.land.zoning import CLASSES as ZONING_CLASSES
 from geo.scoring.profiles import get_profile, validate
 from geo.scoring.search import (
@@ -99,12 +101,12 @@ def _filters(
 
 Commune = Annotated[str | None, Query(pattern=INSEE_PATTERN)]
 Epci = Annotated[str | None, Query(pattern=SIREN_PATTERN)]
-Departement = Annotated[str | None, Query(pattern=r"^[0-9][0-9AB][0-9]?$")]
+Departement = Annotated[str | None, Query(pattern=DEPARTEMENT_PATTERN)]
 Ti = Annotated[str | None, Query(min_length=1, max_length=20)]
 
 
 @router.get("/parcels/search", summary="Parcels ranked for industry, with each score explained")
-def parcels_search(
+def search_ranked_parcels(
     request: Request,
     conn: ConnectionDep,
     bbox: BBoxDep,
@@ -137,25 +139,18 @@ def parcels_search(
         min_score,
         include_excluded,
     )
-    features, matched = search_parcels(
+    parcels, matched = search_parcels(
         conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
     )
     links = paging_links(request, page.limit, page.offset, matched)
-    return {
-        "type": "FeatureCollection",
-        "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},
-        "numberMatched": matched,
-        "numberReturned": len(features),
-        "links": links,
-        "features": features,
-    }
+    return parcels_collection(parcels, chosen, matched, links)
 
 
 @router.get(
     "/parcels/{parcel_id}/score",
     summary="A parcel's score: every criterion, exclusions, reliability",
 )
-def read_parcel_score(
+def get_parcel_score(
     parcel_id: Annotated[str, Path(pattern=PARCEL_ID_PATTERN)],
     conn: ConnectionDep,
     profile: ProfileQuery = None,
@@ -166,7 +161,7 @@ def read_parcel_score(
 
 
 @router.get("/sites/search", summary="Candidate sites: contiguous eligible parcels reaching a size")
-def sites_search(
+def search_candidate_sites(
     conn: ConnectionDep,
     bbox: BBoxDep,
     settings: SettingsDep,
@@ -201,9 +196,4 @@ def sites_search(
         custom=custom,
         budget_s=settings.site_search_seconds,
     )
-    return {
-        "type": "FeatureCollection",
-        "profile": {"id": chosen.id, "name": chosen.name},
-        "numberReturned": len(sites),
-        "features": sites,
-    }
+    return sites_collection(sites, chosen)

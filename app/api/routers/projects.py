@@ -1,0 +1,290 @@
+"""The industrial project ledger: recording projects and moving them along their statuses.
+
+The bodies are strict (issue 11): unknown members, booleans for numbers, numbers for
+dates or booleans, NaN and infinities, blank reasons are refused with a 422 before the
+ledger sees them, and the OpenAPI schema says so, so that generated clients and fuzzers
+send the real shapes. The ledger itself (geo.ledger.envelope) checks again what needs the
+database: the project's location, dates against its previous entries, the envelope.
+Each route calls one use case of app.services.ledger.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections import Counter
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Path, Query
+from fastapi import status as http_status
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
+
+from app.api.dependencies import (
+    DEPARTEMENT_PATTERN,
+    ENVELOPE_RULESET_FIELD,
+    PARCEL_ID_PATTERN,
+    SIREN_PATTERN,
+    ConnectionDep,
+    EnvelopeRulesetQuery,
+    SettingsDep,
+)
+from app.api.errors import InvalidGeometry
+from app.security.auth import PrincipalDep, WriterDep
+from app.services import ledger
+from geo.ledger.envelope import KINDS, VISIBLE_CHARACTER
+from geo.ledger.geometry import MAX_PARCELS, ProjectGeometry
+from geo.ledger.statuses import STATUSES
+
+router = APIRouter(prefix="/projects", tags=["envelope"])
+
+ProjectId = Annotated[
+    str,
+    Path(
+        pattern=r"^[1-9][0-9]{0,9}$",
+        description="A project id as /projects gives it: digits, no sign, no leading zero",
+        examples=["1"],
+    ),
+]
+
+# A text that says something: a visible character, no NUL byte (PostgreSQL text cannot hold
+# one). The pattern is the whole rule, so that the schema says exactly what is refused.
+_TEXT_PATTERN = rf"^[^\x00]*{VISIBLE_CHARACTER}[^\x00]*$"
+Reason = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2000, pattern=_TEXT_PATTERN),
+    Field(description="Why: the decision, document or survey behind the entry (not blank)"),
+]
+
+
+def _iso_date(value: Any) -> Any:
+    # Python-mode validation would take an integer as a Unix timestamp (0 → 1970-01-01).
+    if isinstance(value, datetime.date) or (
+        isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)
+    ):
+        return value
+    raise ValueError("a date is written YYYY-MM-DD")
+
+
+EntryDate = Annotated[
+    datetime.date,
+    BeforeValidator(_iso_date),
+    Field(
+        description=(
+            "When it happened (default today): within the envelope's period, not after "
+            "tomorrow, never before the project's previous entry"
+        )
+    ),
+]
+
+
+def _at_least_a_square_metre(value: float) -> float:
+    if abs(value) < 0.0001:
+        raise ValueError("a correction is at least 0.0001 ha (1 m²) either way")
+    return value
+
+
+Hectares = Annotated[
+    float,
+    Strict(),
+    Field(
+        ge=-100_000,
+        le=100_000,
+        allow_inf_nan=False,
+        description=(
+            "Hectares to add (negative to give back): at least 0.0001 ha (1 m²) either way, "
+            "rounded to 4 decimals"
+        ),
+        json_schema_extra={"anyOf": [{"maximum": -0.0001}, {"minimum": 0.0001}]},
+    ),
+    AfterValidator(_at_least_a_square_metre),
+]
+
+
+def _integral(value: object) -> object:
+    # JSON Schema counts 3.0 as an integer (a number whose fractional part is zero), so a
+    # client may send it for an entry id; strict typing still refuses true, "3" and 3.5.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+EntryId = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1), BeforeValidator(_integral)]
+
+
+def _distinct(ids: list[str]) -> list[str]:
+    twice = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if twice:
+        raise ValueError(f"parcel id(s) given more than once: {', '.join(twice[:10])}")
+    return ids
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectCreate(_Body):
+    # exactly one of geometry and parcel_ids, said so in the schema
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["geometry"], "properties": {
+                    "geometry": {"type": "object"}, "parcel_ids": {"type": "null"}}},
+                {"required": ["parcel_ids"], "properties": {
+                    "parcel_ids": {"type": "array"}, "geometry": {"type": "null"}}},
+            ]
+        }
+    )  # fmt: skip
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_TEXT_PATTERN)]
+    kind: Literal[KINDS] = "industrial"  # type: ignore[valid-type]
+    epci_siren: str = Field(
+        pattern=SIREN_PATTERN, description="SIREN of the EPCI the project lies in"
+    )
+    geometry: ProjectGeometry | None = None
+    parcel_ids: (
+        Annotated[
+            list[Annotated[str, Field(pattern=PARCEL_ID_PATTERN)]],
+            Field(
+                min_length=1,
+                max_length=MAX_PARCELS,
+                json_schema_extra={"uniqueItems": True},
+                description="Cadastre parcel ids (14 characters), each once, in the EPCI",
+            ),
+            AfterValidator(_distinct),
+        ]
+        | None
+    ) = None
+    ruleset: Annotated[
+        str | None,
+        Field(**ENVELOPE_RULESET_FIELD),
+    ] = None
+    occurred_on: EntryDate | None = None
+    reason: Reason = "project recorded"
+
+    @model_validator(mode="after")
+    def _one_location(self) -> ProjectCreate:
+        if (self.geometry is None) == (self.parcel_ids is None):
+            raise ValueError("give either geometry or parcel_ids")
+        return self
+
+
+class StatusChange(_Body):
+    # a project is planned when recorded, and never again
+    status: Literal[tuple(s for s in STATUSES if s != "planned")]  # type: ignore[valid-type]
+    reason: Reason
+    occurred_on: EntryDate | None = None
+    overdraft: StrictBool = Field(
+        default=False, description="Ask to overdraw the envelope (if its rule set allows it)"
+    )
+
+
+class Correction(_Body):
+    delta_ha: Hectares
+    reason: Reason
+    corrects_entry_id: EntryId | None = None
+    occurred_on: EntryDate | None = None
+    overdraft: StrictBool = Field(
+        default=False, description="Ask to overdraw the envelope (if its rule set allows it)"
+    )
+
+
+@router.post(
+    "",
+    status_code=http_status.HTTP_201_CREATED,
+    summary="Record a planned project; its NAF consumption is computed from its geometry",
+)
+def create_project(
+    body: Annotated[ProjectCreate, Body()],
+    conn: ConnectionDep,
+    principal: WriterDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    if body.geometry is not None:
+        vertices = body.geometry.vertex_count()
+        if vertices > settings.max_geometry_vertices:
+            raise InvalidGeometry(
+                f"the geometry has {vertices} vertices: at most {settings.max_geometry_vertices}"
+            )
+    return ledger.record_project(
+        conn,
+        principal,
+        name=body.name,
+        kind=body.kind,
+        epci_siren=body.epci_siren,
+        geometry=body.geometry,
+        parcel_ids=body.parcel_ids,
+        ruleset_id=body.ruleset,
+        occurred_on=body.occurred_on,
+        reason=body.reason,
+    )
+
+
+@router.get("", summary="Projects with their status, by territory or status")
+def list_projects(
+    conn: ConnectionDep,
+    principal: PrincipalDep,
+    epci: Annotated[
+        str | None, Query(pattern=SIREN_PATTERN, description="SIREN of the project's EPCI")
+    ] = None,
+    departement: Annotated[
+        str | None, Query(pattern=DEPARTEMENT_PATTERN, description="Département code (91, 2A, 974)")
+    ] = None,
+    region: Annotated[
+        str | None, Query(pattern=r"^[0-9]{2,3}$", description="Région code (COG, e.g. 11)")
+    ] = None,
+    status: Annotated[
+        Literal[STATUSES] | None,  # type: ignore[valid-type]
+        Query(description="Current status; planned projects are shown to their territory only"),
+    ] = None,
+    ruleset: EnvelopeRulesetQuery = None,
+) -> list[dict[str, Any]]:
+    return ledger.visible_projects(
+        conn,
+        principal,
+        epci_siren=epci,
+        departement=departement,
+        region=region,
+        status=status,
+        ruleset_id=ruleset,
+    )
+
+
+@router.get("/{project_id}", summary="A project, its status and every ledger entry")
+def get_project(
+    project_id: ProjectId, conn: ConnectionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    return ledger.readable_project(conn, principal, int(project_id))
+
+
+@router.post(
+    "/{project_id}/status",
+    summary="Authorise (reserve), complete (consume) or abandon (release) a project",
+)
+def change_project_status(
+    project_id: ProjectId, body: StatusChange, conn: ConnectionDep, principal: WriterDep
+) -> dict[str, Any]:
+    return ledger.change_status(
+        conn, principal, int(project_id), body.status,
+        reason=body.reason, occurred_on=body.occurred_on, overdraft=body.overdraft,
+    )  # fmt: skip
+
+
+@router.post("/{project_id}/corrections", summary="A compensating entry, with its reason")
+def correct_project(
+    project_id: ProjectId, body: Correction, conn: ConnectionDep, principal: WriterDep
+) -> dict[str, Any]:
+    return ledger.correct(
+        conn, principal, int(project_id), body.delta_ha,
+        corrects_entry_id=body.corrects_entry_id,
+        reason=body.reason, occurred_on=body.occurred_on, overdraft=body.overdraft,
+    )  # fmt: skip

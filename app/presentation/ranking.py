@@ -1,0 +1,73 @@
+"""Ranked parcels and candidate sites as GeoJSON FeatureCollections (RFC 7946): the
+geometry as PostGIS wrote it, the properties the score's explanation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from geo.scoring.model import MODEL_VERSION, Profile
+from geo.scoring.search import RankedParcel, RankedSite
+
+
+def parcels_collection(
+    parcels: list[RankedParcel],
+    profile: Profile,
+    matched: int,
+    links: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A page of ranked parcels (geo.scoring.search.search_parcels)."""
+    return {
+        "type": "FeatureCollection",
+        "profile": {"id": profile.id, "name": profile.name, "weights": profile.weights},
+        "numberMatched": matched,
+        "numberReturned": len(parcels),
+        "links": links,
+        "features": [_parcel_feature(parcel) for parcel in parcels],
+    }
+
+
+def _parcel_feature(parcel: RankedParcel) -> dict[str, Any]:
+    row = parcel.row
+    return {
+        "type": "Feature",
+        "id": row["parcel_id"],
+        "geometry": json.loads(row["geometry"]),
+        "properties": {
+            "id": row["parcel_id"],
+            "commune": row["commune_insee"],
+            "area_ha": round(row["area_ha"], 4),
+            "zoning": row["zoning_class"],
+            "on_friche": row["on_friche"],
+            **parcel.explanation,
+        },
+    }
+
+
+def sites_collection(sites: list[RankedSite], profile: Profile) -> dict[str, Any]:
+    """Candidate sites, best first (geo.scoring.search.search_sites)."""
+    return {
+        "type": "FeatureCollection",
+        "profile": {"id": profile.id, "name": profile.name},
+        "numberReturned": len(sites),
+        "features": [_site_feature(site, profile) for site in sites],
+    }
+
+
+def _site_feature(site: RankedSite, profile: Profile) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "id": f"site-{site.rank}",
+        "geometry": json.loads(site.outline),
+        "properties": {
+            "rank": site.rank,
+            "profile": profile.id,
+            "model_version": MODEL_VERSION,
+            "area_ha": round(site.area_ha, 4),
+            "score": round(site.score, 2) if site.score is not None else None,
+            "parcel_count": len(site.parcel_ids),
+            "parcels": site.parcel_ids,
+            "envelope_impact_ha": round(site.envelope_impact_ha, 4),
+            "remediation_cost_eur": round(site.remediation_cost_eur),
+        },
+    }

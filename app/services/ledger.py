@@ -1,0 +1,158 @@
+"""The ledger's use cases: every read and write of a project as the API (and any other
+caller) performs it, with who may do it and what the audit log keeps.
+
+A write is one transaction: the project's envelope locked (so the audit's "before" is the
+state the write starts from), the principal authorised against that state, the ledger entry
+(geo.ledger.envelope), the audit record (app.security.audit). Nothing here knows HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection
+
+from app.security import audit
+from geo.errors import NotFound
+from geo.ledger import envelope
+from geo.ledger.access import (
+    Principal,
+    authorise_correction,
+    authorise_create,
+    authorise_status,
+)
+from geo.ledger.geometry import ProjectGeometry
+from geo.zan.rulesets import RuleSet, get_ruleset
+
+
+def record_project(
+    conn: Connection,
+    principal: Principal,
+    *,
+    name: str,
+    kind: str,
+    epci_siren: str,
+    geometry: ProjectGeometry | None,
+    parcel_ids: list[str] | None,
+    ruleset_id: str | None,
+    occurred_on: datetime.date | None,
+    reason: str,
+) -> dict[str, Any]:
+    """A planned project recorded in its EPCI, audited."""
+    authorise_create(principal, epci_siren)
+    ruleset = get_ruleset(ruleset_id, kind="envelope")
+    with conn.begin():
+        project = envelope.create_project(
+            conn,
+            name=name,
+            kind=kind,
+            epci_siren=epci_siren,
+            ruleset=ruleset,
+            author=principal.name,
+            geometry=geometry,
+            parcel_ids=parcel_ids,
+            occurred_on=occurred_on,
+            reason=reason,
+        )
+        audit.record(conn, principal, "project.create", "project", project["id"], after=project)
+    return project
+
+
+def visible_projects(
+    conn: Connection, principal: Principal, *, ruleset_id: str | None = None, **filters: Any
+) -> list[dict[str, Any]]:
+    """The projects matching the filters that this principal may read."""
+    if ruleset_id is not None:
+        get_ruleset(ruleset_id, kind="envelope")  # an unknown rule set is refused, as on reports
+    projects = envelope.list_projects(conn, ruleset_id=ruleset_id, **filters)
+    return [p for p in projects if principal.may_read_project(p)]
+
+
+def readable_project(conn: Connection, principal: Principal, project_id: int) -> dict[str, Any]:
+    """The project, or NotFound when this principal may not see it (its existence included)."""
+    try:
+        project = envelope.get_project(conn, project_id)
+    except NotFound:
+        project = None
+    if project is None or not principal.may_read_project(project):
+        raise NotFound(f"no project {project_id}")
+    return project
+
+
+def change_status(
+    conn: Connection,
+    principal: Principal,
+    project_id: int,
+    status: str,
+    *,
+    reason: str,
+    occurred_on: datetime.date | None,
+    overdraft: bool,
+) -> dict[str, Any]:
+    """Authorise (reserve), complete (consume) or abandon (release) a project."""
+    return _write(
+        conn, principal, project_id, "project.status",
+        authorise=lambda before: authorise_status(principal, before, status),
+        write=lambda **entry: envelope.change_status(conn, project_id, status, **entry),
+        entry={"reason": reason, "occurred_on": occurred_on, "overdraft": overdraft},
+    )  # fmt: skip
+
+
+def correct(
+    conn: Connection,
+    principal: Principal,
+    project_id: int,
+    delta_ha: float,
+    *,
+    corrects_entry_id: int | None,
+    reason: str,
+    occurred_on: datetime.date | None,
+    overdraft: bool,
+) -> dict[str, Any]:
+    """A compensating entry of delta_ha hectares, with its reason."""
+    return _write(
+        conn, principal, project_id, "project.correction",
+        authorise=lambda before: authorise_correction(principal, before),
+        write=lambda **entry: envelope.correct(
+            conn, project_id, delta_ha, corrects_entry_id=corrects_entry_id, **entry
+        ),
+        entry={"reason": reason, "occurred_on": occurred_on, "overdraft": overdraft},
+    )  # fmt: skip
+
+
+def _write(
+    conn: Connection,
+    principal: Principal,
+    project_id: int,
+    action: str,
+    *,
+    authorise: Callable[[dict[str, Any]], None],
+    write: Callable[..., dict[str, Any]],
+    entry: dict[str, Any],
+) -> dict[str, Any]:
+    """Lock, authorise, write the entry, audit: the sequence of every write to a project."""
+    with conn.begin():
+        project = readable_project(conn, principal, project_id)
+        envelope.lock_envelope(conn, project["ruleset_id"])
+        before = envelope.get_project(conn, project_id)  # as it stands once locked
+        authorise(before)
+        after = write(ruleset=_ruleset_of(before), author=principal.name, **entry)
+        audit.record(
+            conn, principal, action, "project", project_id,
+            before=_state(before), after=_state(after),
+        )  # fmt: skip
+    return after
+
+
+def _state(project: dict[str, Any]) -> dict[str, Any]:
+    keys = ("status", "reserved_ha", "consumed_ha", "naf_ha", "entries")
+    state = {k: project[k] for k in keys}
+    state["entries"] = len(state["entries"])
+    return state
+
+
+def _ruleset_of(project: dict[str, Any]) -> RuleSet:
+    """The envelope a project draws on (each project names its own)."""
+    return get_ruleset(project["ruleset_id"], kind="envelope")
