@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from geo.errors import Invalid
+
 USER_AGENT = "foncier-sync/0.1 (+https://github.com/foncier)"
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
@@ -110,8 +112,9 @@ class Fetched:
             return None
 
 
-class FetchError(Exception):
-    """A download that must not be retried (wrong content, 4xx, too large)."""
+class FetchError(Invalid):
+    """A download that must not be retried (wrong content, 4xx, too large): the part is
+    reported with this reason (the fetcher catches it; it never reaches a caller)."""
 
 
 class Empty(FetchError):
@@ -445,5 +448,7 @@ def check_body(path: Path, expect: Expect) -> None:
                     bad = archive.testzip()
                     if bad is not None:
                         raise FetchError(f"zip member {bad} is corrupt")
+    except FetchError:
+        raise
     except (ValueError, EOFError, OSError, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
         raise FetchError(f"does not parse as {expect.check} ({exc})") from exc
