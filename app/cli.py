@@ -135,6 +135,45 @@ def _run_import(run) -> None:
         click.echo(line)
 
 
+def _rerun_saved_searches(cause: str, communes=None) -> None:
+    """After an import or a rescoring: saved searches re-run, their alerts said and pushed
+    to their webhooks (waited for a little at exit, never before the import is committed)."""
+    from sqlalchemy import text
+
+    from app.db import get_engine
+    from geo.scoring.watch import rerun
+
+    engine = get_engine()
+    with engine.connect() as conn:
+        if not conn.execute(text("SELECT EXISTS (SELECT 1 FROM saved_search)")).scalar():
+            return
+    alerts, problems = rerun(engine, communes, cause=cause)
+    for a in alerts:
+        click.echo(
+            f"alert: {a['change']} {a['item_id']} in {a['commune_insee']} "
+            f"(saved search {a['saved_search_id']} {a['saved_search_name']!r})"
+        )
+    for p in problems:
+        click.echo(f"saved search not run: {p}")
+    _push_webhooks(engine, alerts)
+
+
+def _push_webhooks(engine, alerts) -> None:
+    from geo.scoring.webhook import deliver_in_background
+
+    settings = get_settings()
+    threads = deliver_in_background(
+        engine,
+        alerts,
+        timeout_s=settings.webhook_timeout_s,
+        retries=settings.webhook_retries,
+        backoff_s=settings.webhook_backoff_s,
+    )
+    patience = settings.webhook_timeout_s * (settings.webhook_retries + 1)
+    for thread in threads:
+        thread.join(timeout=patience)
+
+
 def _import_files(files, load, unit: str | None = None) -> None:
     """``load(path, progress)`` for each file, each in its own transaction; with ``unit``,
     a progress bar, shown on a terminal only (logs and CI get the summary alone)."""
@@ -145,6 +184,7 @@ def _import_files(files, load, unit: str | None = None) -> None:
         hidden = unit is None or not sys.stderr.isatty()
         with tqdm(unit=unit or "", disable=hidden, leave=False) as bar:
             _run_import(lambda path=path, bar=bar: load(path, bar.update))
+    _rerun_saved_searches(cause="import " + ", ".join(str(p) for p in files))
 
 
 @import_.command("admin")
@@ -402,6 +442,107 @@ def import_demo() -> None:
         click.echo(line)
 
 
+# -- sync -----------------------------------------------------------------------
+
+
+def _duration(value: str | None):
+    import datetime
+    import re
+
+    if value is None:
+        return None
+    match = re.fullmatch(r"([0-9]{1,5})([dh])", value)
+    if not match:
+        _fail(f"--stale-after takes a number of days or hours, e.g. 30d or 12h, not {value!r}")
+    n = int(match.group(1))
+    return datetime.timedelta(days=n) if match.group(2) == "d" else datetime.timedelta(hours=n)
+
+
+@main.command("sync")
+@click.option("--commune", default=None, help="A commune (INSEE code).")
+@click.option("--epci", default=None, help="An EPCI (SIREN).")
+@click.option("--departement", default=None, help="A département (code).")
+@click.option("--territoire-industrie", "ti", default=None, help="A Territoire d'industrie (id).")
+@click.option(
+    "--only", multiple=True, help="Only this source (repeatable; `foncier sources` lists them)."
+)
+@click.option(
+    "--stale-after",
+    default=None,
+    help="Only the parts last synced longer ago than this (e.g. 30d, 12h): for cron.",
+)
+@click.option("--no-rescore", is_flag=True, help="Do not rescore the touched communes.")
+def sync_command(
+    commune: str | None,
+    epci: str | None,
+    departement: str | None,
+    ti: str | None,
+    only: tuple[str, ...],
+    stale_after: str | None,
+    no_rescore: bool,
+) -> None:
+    """Fetch a territory's open data from its publishers, check it, import it, rescore.
+
+    Each part (a commune's file, a département's, a national file) is downloaded with
+    retries and resumption, revalidated (an unchanged file is not fetched again), checked,
+    cached with its SHA-256 under FONCIER_SYNC_CACHE_DIR, then imported in one
+    transaction. A failed part leaves the base as it was; the others go on. Exit 1 when a
+    part failed.
+    """
+    from sqlalchemy.exc import OperationalError
+    from tqdm import tqdm
+
+    from app.db import get_engine
+    from geo.errors import DomainError
+    from geo.ingest.sync import SyncOptions, sync
+
+    chosen = [(lvl, c) for lvl, c in (("commune", commune), ("epci", epci),
+              ("departement", departement), ("territoire-industrie", ti)) if c]  # fmt: skip
+    if len(chosen) != 1:
+        _fail("give one territory: --commune, --epci, --departement or --territoire-industrie")
+    level, code = chosen[0]
+    settings = get_settings()
+    options = SyncOptions(
+        cache_dir=settings.sync_cache_dir,
+        fetch=settings.fetch_settings(),
+        mirror=settings.sync_mirror,
+        only=only,
+        stale_after=_duration(stale_after),
+        rescore=not no_rescore,
+    )
+    hidden = not sys.stderr.isatty()
+
+    def progress(name: str, total: int | None):
+        # one bar per file while it downloads, gone once it has arrived
+        return tqdm(desc=name, total=total, unit="B", unit_scale=True, disable=hidden, leave=False)
+
+    engine = get_engine()
+    try:
+        summary = sync(engine, level, code, options, progress=progress, echo=click.echo)
+    except DomainError as exc:
+        _fail(str(exc))
+    except OperationalError as exc:
+        _fail(f"database error: {exc.orig}")
+    for line in summary.lines():
+        click.echo(line)
+    _push_webhooks(engine, summary.alerts)
+    if summary.failed:
+        sys.exit(1)
+
+
+@main.command("sources")
+def sources_command() -> None:
+    """The catalogue of sources `foncier sync` knows (geo/ingest/sources.toml)."""
+    from geo.ingest.catalogue import load_catalogue
+    from geo.ingest.sync import loader_for
+
+    for source in load_catalogue().values():
+        load, why = loader_for(source.loader)
+        state = "" if load else f"  [skipped: {why}]"
+        click.echo(f"{source.id:<26}{source.scope:<12}{source.producer}{state}")
+        click.echo(f"{'':<26}{source.url or ', '.join(source.files.values())}")
+
+
 # -- scores -------------------------------------------------------------------
 
 
@@ -421,6 +562,9 @@ def score_refresh(departement: str | None, commune: str | None) -> None:
     report = refresh_scores(get_engine(), departement=departement, commune=commune)
     for line in report.lines():
         click.echo(line)
+    _rerun_saved_searches(
+        cause="score refresh", communes=[commune] if commune and not departement else None
+    )
 
 
 # -- tokens -------------------------------------------------------------------

@@ -121,7 +121,55 @@ class PageSettings(_FromEnvironment):
         return self
 
 
-class Settings(DatabaseSettings, ApiSettings, SecuritySettings, DataSettings, PageSettings):
+class SyncSettings(_FromEnvironment):
+    """How `foncier sync` talks to the publishers (geo/ingest/sync.py, geo/ingest/fetch.py)."""
+
+    # The raw files, with their SHA-256 and validators.
+    sync_cache_dir: Path = PROJECT_DIR / ".cache" / "sources"
+    # An address replacing the scheme and host of every catalogued URL (path and query
+    # kept): an internal mirror, or the test suite's recorded publishers. Unset: the
+    # publishers themselves.
+    sync_mirror: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    sync_timeout_s: float = Field(default=60.0, gt=0)
+    sync_retries: int = Field(default=4, ge=0, le=10)
+    sync_backoff_s: float = Field(default=2.0, ge=0)
+    sync_backoff_max_s: float = Field(default=60.0, ge=0)
+    sync_concurrency: int = Field(default=4, ge=1, le=32)
+    sync_max_bytes: int = Field(default=4_000_000_000, ge=1)
+
+    def fetch_settings(self):
+        """The HTTP client's settings (geo.ingest.fetch)."""
+        from geo.ingest.fetch import FetchSettings
+
+        return FetchSettings(
+            timeout_s=self.sync_timeout_s,
+            retries=self.sync_retries,
+            backoff_s=self.sync_backoff_s,
+            backoff_max_s=self.sync_backoff_max_s,
+            concurrency=self.sync_concurrency,
+            max_bytes=self.sync_max_bytes,
+        )
+
+
+class WebhookSettings(_FromEnvironment):
+    """How saved searches' alerts are pushed (geo/scoring/webhook.py)."""
+
+    # https only unless this is set (a test receiver, a LAN).
+    webhook_allow_http: bool = False
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_retries: int = Field(default=3, ge=0, le=10)
+    webhook_backoff_s: float = Field(default=2.0, ge=0)
+
+
+class Settings(
+    DatabaseSettings,
+    ApiSettings,
+    SecuritySettings,
+    DataSettings,
+    PageSettings,
+    SyncSettings,
+    WebhookSettings,
+):
     """Every setting, for what needs several concerns at once (the app, the CLI)."""
 
 

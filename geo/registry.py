@@ -38,3 +38,21 @@ def read_registry(directory: Path, error: type[Invalid] = Invalid) -> dict[str, 
             raise error(f"{path.name}: id must be the file name ({path.stem})")
         entries[check_id(path.stem, error)] = data
     return entries
+
+
+def read_catalogue(
+    path: Path, table: str, error: type[Invalid] = Invalid
+) -> dict[str, dict[str, Any]]:
+    """The ``[[table]]`` entries of one TOML file, by id (each held to ID_PATTERN, each id
+    once); ``error`` when the file cannot be read."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise error(f"{Path(path).name}: cannot be read ({exc})") from exc
+    entries: dict[str, dict[str, Any]] = {}
+    for entry in data.get(table, []):
+        entry_id = check_id(str(entry.get("id", "")), error)
+        if entry_id in entries:
+            raise error(f"{Path(path).name}: {entry_id} is listed twice")
+        entries[entry_id] = entry
+    return entries

@@ -145,7 +145,7 @@ def test_me_says_who_the_token_is(api_client: TestClient) -> None:
 
 def test_sources_name_the_files_loaded(api_client: TestClient) -> None:
     """What the dossier cites for each criterion: the last import of each kind."""
-    found = {s["kind"]: s for s in api_client.get("/sources").json()}
+    found = {s["kind"]: s for s in api_client.get("/sources").json()["imports"]}
     assert found["cadastre"]["file"] == "cadastre-91216-parcelles.json"
     assert found["admin"]["file"] == "communes.json"
     assert "/" not in found["cadastre"]["file"]  # no server path

@@ -25,9 +25,11 @@ from app.api.routers import (
     parcels,
     projects,
     search,
+    sources,
     territories,
     tiles,
     trajectories,
+    watch,
 )
 from app.db import make_engine
 from app.services.features import ExtentCache
@@ -81,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         envelope,
         trajectories,
         admin,
+        sources,
+        watch,
     ):
         app.include_router(module.router, responses=PROBLEM_RESPONSES)
     app.include_router(tiles.ogc_router, responses=PROBLEM_RESPONSES)

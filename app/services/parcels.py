@@ -21,6 +21,14 @@ _PROPERTIES = """json_build_object(
     'created', p.created, 'updated', p.updated)"""
 
 _FEATURE = feature_sql("p.id", "p.geom", _PROPERTIES)
+# Lineage of one parcel: the synced part of the cadastre source that brought its commune
+# (`foncier sync`; null for files imported by hand, whose trace is import_run alone).
+_LINEAGE = """(SELECT json_build_object(
+    'source', s.source_id, 'part', s.part, 'url', s.url, 'vintage', s.vintage,
+    'synced_at', s.last_success_at, 'import_run', s.import_run_id)
+    FROM sources s WHERE s.source_id = 'cadastre-parcelles'
+    AND s.part = 'commune:' || p.commune_insee)"""
+_ONE_FEATURE = feature_sql("p.id", "p.geom", _PROPERTIES[:-1] + f", 'lineage', {_LINEAGE})")
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,7 @@ class ParcelFilter:
 def parcel_feature(conn: Connection, parcel_id: str) -> str | None:
     return conn.execute(
         text(
-            f"SELECT {_FEATURE}::text FROM parcel p "
+            f"SELECT {_ONE_FEATURE}::text FROM parcel p "
             "WHERE p.departement_code = :departement AND p.id = :id"
         ),
         {"id": parcel_id, "departement": departement_of(parcel_id[:5])},

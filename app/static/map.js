@@ -587,21 +587,13 @@ async function trajectoryBlock(level, code) {
   }
 }
 
-// Which imports each criterion is computed from (import_run kinds, GET /sources).
-const CRITERION_SOURCES = {
-  site_area: ["cadastre"], size_fit: ["cadastre"], compactness: ["cadastre"], zoning: ["plu"],
-  on_friche: ["friches"], in_economic_zone: ["site-eco", "terrain-eco"],
-  activity_zone_distance: ["plu", "site-eco"], pollution: ["basol", "friches"], slope: ["terrain"],
-  flood: ["hazard flood"], envelope_impact: ["cadastre", "friches"],
-  motorway_distance: ["motorway"], rail_siding: ["rail"],
-};
-let sources = null;
-
+// Each criterion names the data it was computed from (dataset, producer, vintage, file,
+// import run): the answer's own lineage.
 function sourceOf(criterion) {
-  const found = (CRITERION_SOURCES[criterion] || [])
-    .map((kind) => sources.find((s) => s.kind === kind)).filter(Boolean);
+  const found = criterion.sources || [];
   return found.length
-    ? found.map((s) => `${esc(s.file)} (chargé le ${esc(s.loaded_at.slice(0, 10))})`).join(", ")
+    ? found.map((s) => `${esc(s.dataset)}${s.vintage ? ", " + esc(s.vintage) : ""} — ${esc(s.file)}`
+      + ` (import n° ${esc(s.import_run_id)} du ${esc((s.imported_at || "").slice(0, 10))})`).join(" ; ")
     : "aucune donnée chargée";
 }
 
@@ -610,6 +602,8 @@ const CRITERION_FR = {
   on_friche: "friche", in_economic_zone: "zone d'activité", activity_zone_distance: "distance zone d'activité",
   pollution: "pollution", slope: "pente", flood: "inondation", envelope_impact: "impact NAF",
   motorway_distance: "distance échangeur", rail_siding: "embranchement fer",
+  risk_regulation: "plans de prévention", plu_prescriptions: "prescriptions PLU",
+  land_use: "occupation (bâti)", public_owner: "propriétaire public",
 };
 
 async function parcelDossier(id) {
@@ -620,7 +614,6 @@ async function parcelDossier(id) {
     api(`/parcels/${id}`, { auth: false }),
     api(`/parcels/${id}/score?${params}`, { auth: false }),
   ]);
-  sources = sources || await api("/sources", { auth: false });
   map.setFilter("parcel-selected", ["==", ["get", "id"], id]);
   const p = feature.properties;
   const commune = await api(`/communes/${p.commune}`, { auth: false }).catch(() => null);
@@ -631,7 +624,7 @@ async function parcelDossier(id) {
     return `<tr class="${cls}"><td title="${esc(x.label)}">${esc(CRITERION_FR[x.criterion] || x.criterion)}</td>
       <td class="num">${x.known ? esc(typeof x.value === "number" ? fmt(x.value, 2) : x.value) : "inconnu"}</td>
       <td class="num">${x.known ? fmt(x.points, 2) : "—"}</td><td class="num">×${x.weight}</td>
-      <td class="source">${esc(x.label)}<br><span class="file">dernier import : ${sourceOf(x.criterion)}</span></td></tr>`;
+      <td class="source">${esc(x.label)}<br><span class="file">source : ${sourceOf(x)}</span></td></tr>`;
   }).join("");
   const trajectories = await Promise.all([
     trajectoryBlock("commune", p.commune),
@@ -656,7 +649,7 @@ async function parcelDossier(id) {
           <li>Risque inondation (part en aléa fort) : ${value("flood") == null ? "inconnu" : fmt(100 * value("flood"), 0) + " %"}</li>
           <li>Impact sur l'enveloppe : ${fmt(s.envelope_impact_ha, 2)} ha NAF</li>
           <li>Dépollution estimée : ${fmt((s.remediation_cost_eur || 0) / 1000, 0)} k€</li>
-          <li>Propriétaire : ${esc(p.owner_group || "non renseigné")}</li>
+          <li>Propriétaire : ${esc(value("public_owner") || "non renseigné")}</li>
         </ul>
       </div>
     </div>

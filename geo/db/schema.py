@@ -831,3 +831,78 @@ commune_split = Table(
     Column("source", Text, nullable=False),
     CheckConstraint("share > 0 AND share <= 1", name="commune_split_share"),
 )
+
+
+# -- sources kept fresh, saved searches and their alerts (geo.ingest.sync, geo.scoring.watch) --
+
+# One row per part of a catalogued source (geo/ingest/sources.toml) a sync has touched: a
+# commune's file (part "commune:91216"), a département's, the national one ("national").
+sources = Table(
+    "sources",
+    metadata,
+    Column("source_id", String(64), primary_key=True),
+    Column("part", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("sha256", String(64)),
+    Column("bytes", BigInteger),
+    # the publisher's date of the data in hand (Last-Modified), else when it was fetched
+    Column("vintage", DateTime(timezone=True)),
+    Column("last_checked_at", DateTime(timezone=True)),
+    Column("last_success_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("last_error_at", DateTime(timezone=True)),
+    # lineage: the import that put this part's data in the base
+    Column("import_run_id", Integer, ForeignKey("import_run.id")),
+)
+
+saved_search = Table(
+    "saved_search",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("query", JSONB, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("webhook_url", Text),
+    Column("webhook_secret", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("kind IN ('parcels', 'sites')", name="saved_search_kind"),
+)
+
+# What each saved search matched when it last ran (the baseline alerts are computed from).
+saved_search_match = Table(
+    "saved_search_match",
+    metadata,
+    Column(
+        "saved_search_id",
+        Integer,
+        ForeignKey("saved_search.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("item_id", Text, primary_key=True),
+    Column("commune_insee", String(5), nullable=False),
+    Column("detail", JSONB, nullable=False),
+)
+
+alert = Table(
+    "alert",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "saved_search_id",
+        Integer,
+        ForeignKey("saved_search.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("change", String(12), nullable=False),
+    Column("item_id", Text, nullable=False),
+    Column("commune_insee", String(5), nullable=False),
+    Column("detail", JSONB, nullable=False),
+    Column("cause", Text, nullable=False),
+    Column("webhook_state", String(16)),
+    CheckConstraint("change IN ('appeared', 'disappeared')", name="alert_change"),
+)
+Index("alert_search_idx", alert.c.saved_search_id, alert.c.id)

@@ -1,11 +1,9 @@
-from typing import Any
-
 from fastapi import APIRouter
 from sqlalchemy.exc import DBAPIError
 
 from app.api.dependencies import ConnectionDep
 from app.api.errors import DatabaseUnavailable
-from app.services.health import database_status, latest_imports
+from app.services.health import database_status
 
 router = APIRouter(tags=["service"])
 
@@ -17,8 +15,3 @@ def get_health(conn: ConnectionDep) -> dict[str, str]:
     except DBAPIError as exc:
         raise DatabaseUnavailable("the database does not answer") from exc
     return {"status": "ok", "database": "ok", "postgis": postgis}
-
-
-@router.get("/sources", summary="The data loaded: the last import of each kind, its file and date")
-def sources(conn: ConnectionDep) -> list[dict[str, Any]]:
-    return latest_imports(conn)

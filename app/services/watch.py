@@ -1,0 +1,65 @@
+"""Saved searches and alerts as the API (and any other caller) uses them: whose they are,
+what the audit log keeps. Nothing here knows HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from app.security import audit
+from geo.ledger.access import Principal
+from geo.scoring import watch
+
+
+def owner_of(principal: Principal) -> str:
+    """A search belongs to the token that saved it (the bootstrap administrator: by name)."""
+    return f"token:{principal.token_id}" if principal.token_id else principal.name
+
+
+def _visible_to(principal: Principal) -> str | None:
+    """Whose searches and alerts the principal sees: its own; an administrator all."""
+    return None if principal.role == "admin" else owner_of(principal)
+
+
+def save(
+    conn: Connection,
+    principal: Principal,
+    *,
+    name: str,
+    kind: str,
+    query: dict[str, Any],
+    webhook_url: str | None,
+    budget_s: float,
+) -> dict[str, Any]:
+    """The search saved with its baseline, audited (without the webhook's secret)."""
+    with conn.begin():
+        saved = watch.save_search(
+            conn,
+            name=name,
+            kind=kind,
+            query=query,
+            owner=owner_of(principal),
+            webhook_url=webhook_url,
+            budget_s=budget_s,
+        )
+        public = {k: v for k, v in saved.items() if k != "webhook_secret"}
+        audit.record(conn, principal, "search.save", "saved_search", saved["id"], after=public)
+    return saved
+
+
+def searches(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
+    return watch.list_searches(conn, _visible_to(principal))
+
+
+def delete(conn: Connection, principal: Principal, search_id: int) -> None:
+    """NotFound unless the search exists and is the principal's (an administrator: any)."""
+    with conn.begin():
+        watch.delete_search(conn, search_id, _visible_to(principal))
+        audit.record(conn, principal, "search.delete", "saved_search", search_id)
+
+
+def alerts(
+    conn: Connection, principal: Principal, *, after_id: int, limit: int
+) -> list[dict[str, Any]]:
+    return watch.list_alerts(conn, _visible_to(principal), after_id=after_id, limit=limit)
