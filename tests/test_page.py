@@ -39,6 +39,8 @@ def page_db(databases: Databases, template_db: str) -> str:
     url = databases.create(f"{template_db}_page", template=template_db)
     engine = engine_for(url)
     load_cadastre(engine, CADASTRE_91216)
+    if DEMO_COMMUNE != "91216":  # the commune the flow finds, and its parcels
+        load_cadastre(engine, next((DATA / "cadastre").glob(f"cadastre-{DEMO_COMMUNE}-*")))
     load_consumption(engine, DATA / "consommation" / "conso-naf-SYNTHETIQUE-2009-2023.csv")
     refresh_scores(engine)
     engine.dispose()

@@ -73,10 +73,9 @@ def test_catalogue_lists_the_publishers_with_their_documentation() -> None:
     assert mirrored("https://apicarto.ign.fr/api/gpu/zone-urba?partition=DU_1", "http://h:1") == (
         "http://h:1/api/gpu/zone-urba?partition=DU_1"
     )
-    # buildings and owners feed loaders written on another branch: skipped, with the reason
     assert catalogue["cadastre-batiments"].loader == "buildings"
     assert catalogue["dgfip-personnes-morales"].loader == "owners"
-    for name in ("cadastre", "plu", "friches", "consumption", "admin"):
+    for name in ("cadastre", "buildings", "owners", "plu", "friches", "consumption", "admin"):
         assert loader_for(name)[0] is not None
     load, why = loader_for("georisques-ssp")
     assert load is None and "georisques-ssp" in why
@@ -86,9 +85,10 @@ def test_catalogue_lists_the_publishers_with_their_documentation() -> None:
 
     listing = CliRunner().invoke(main, ["sources"])
     assert listing.exit_code == 0
-    assert (
-        "dgfip-personnes-morales   departement DGFiP  [skipped: loader 'owners'" in listing.output
-    )
+    # a catalogued source without a loader here is listed with the reason it is skipped
+    assert "georisques-ssp" in listing.output
+    assert "[skipped: no loader 'georisques-ssp'" in listing.output
+    assert "dgfip-personnes-morales   departement DGFiP  [skipped" not in listing.output
 
 
 # -- the HTTP client, fault by fault ------------------------------------------------
@@ -311,7 +311,8 @@ def test_sync_epci_then_304_then_changed_file_raises_an_alert(
     assert "sync of epci:200056232:" in first.stdout
     assert "cadastre-parcelles: 1 fetched, 26 missing" in first.stdout
     assert "cartofriches: 1 fetched" in first.stdout
-    assert "cadastre-batiments: skipped (loader 'buildings'" in first.stdout
+    # the buildings loader is here; the recorded publisher has no buildings of these communes
+    assert "cadastre-batiments: 27 missing" in first.stdout
     assert "rescored: 1 communes" in first.stdout
     assert 1 < publishers.most_in_flight <= 4  # the default FONCIER_SYNC_CONCURRENCY
     with fresh_engine.connect() as conn:
@@ -387,7 +388,8 @@ def test_sync_epci_then_304_then_changed_file_raises_an_alert(
     assert parts["commune:91216"]["last_success_at"] and parts["commune:91216"]["import_run_id"]
     assert parts["commune:91216"]["last_error"] is None
     assert "404" in parts["commune:91122"]["last_error"]
-    assert sources["cadastre-batiments"]["loader_available"] is False
+    assert sources["cadastre-batiments"]["loader_available"] is True
+    assert sources["georisques-ssp"]["loader_available"] is False
     # a parcel's answer points to the synced part that brought it
     lineage = api.get("/parcels/91216000ZZ0999").json()["properties"]["lineage"]
     assert lineage["part"] == "commune:91216"
@@ -596,8 +598,9 @@ def test_sources_before_any_sync(api_client: TestClient) -> None:
         by_id["cadastre-parcelles"]["docs"][0]
         == "https://cadastre.data.gouv.fr/datasets/cadastre-etalab"
     )
-    assert by_id["dgfip-personnes-morales"]["loader_available"] is False
-    assert "owners" in by_id["dgfip-personnes-morales"]["loader_missing"]
+    assert by_id["dgfip-personnes-morales"]["loader_available"] is True
+    assert by_id["georisques-ssp"]["loader_available"] is False
+    assert "georisques-ssp" in by_id["georisques-ssp"]["loader_missing"]
     # the map page's panel
     assert api_client.get("/static/sources.js").status_code == 200
     assert '<script src="/static/sources.js">' in api_client.get("/", params={"f": "html"}).text

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import datetime
-import importlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -33,21 +32,29 @@ from sqlalchemy.dialects.postgresql import insert
 from geo.crs import departement_of
 from geo.db.schema import sources
 from geo.errors import DomainError, Invalid, NotFound
+from geo.ingest.admin import load_admin
+from geo.ingest.buildings import load_buildings
+from geo.ingest.cadastre import load_cadastre
 from geo.ingest.catalogue import Part, Source, load_catalogue, parts
+from geo.ingest.consumption import load_consumption
 from geo.ingest.fetch import Expect, Fetched, Fetcher, FetchSettings, Progress
+from geo.ingest.friches import load_friches
+from geo.ingest.owners import load_owners
+from geo.ingest.plu import load_plu
+from geo.ingest.territoires import load_territoires_industrie
 
-# Loader name (sources.toml) -> "module:function" taking (engine, path). Buildings and owners
-# come with the land-truth loaders (branch h-land): until they are here, their sources are
-# skipped with the reason.
-LOADERS = {
-    "admin": "geo.ingest.admin:load_admin",
-    "cadastre": "geo.ingest.cadastre:load_cadastre",
-    "buildings": "geo.ingest.buildings:load_buildings",
-    "owners": "geo.ingest.owners:load_owners",
-    "plu": "geo.ingest.plu:load_plu",
-    "friches": "geo.ingest.friches:load_friches",
-    "consumption": "geo.ingest.consumption:load_consumption",
-    "territoires-industrie": "geo.ingest.territoires:load_territoires_industrie",
+# Loader name (sources.toml) -> the loader, taking (engine, path). A catalogued source whose
+# loader is not here (the Géorisques APIs' JSON, API Carto prescriptions) is skipped with
+# the reason.
+LOADERS: dict[str, Callable[..., Any]] = {
+    "admin": load_admin,
+    "cadastre": load_cadastre,
+    "buildings": load_buildings,
+    "owners": load_owners,
+    "plu": load_plu,
+    "friches": load_friches,
+    "consumption": load_consumption,
+    "territoires-industrie": load_territoires_industrie,
 }
 # Loaders that read a directory of files (the part's files side by side) rather than one.
 DIRECTORY_LOADERS = {"admin"}
@@ -56,20 +63,8 @@ LEVELS = ("commune", "epci", "departement", "territoire-industrie")
 
 def loader_for(name: str) -> tuple[Callable[..., Any] | None, str]:
     """The loader function, or None and why not."""
-    target = LOADERS.get(name)
-    if target is None:
-        return None, f"no loader {name!r} in this version"
-    module_name, function = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return None, f"loader {name!r} ({module_name}) is not in this version"
-    load = getattr(module, function, None)
-    if load is None:
-        return None, f"loader {name!r}: {target} not found"
-    return load, ""
+    load = LOADERS.get(name)
+    return (load, "") if load is not None else (None, f"no loader {name!r} in this version")
 
 
 # -- the territory --------------------------------------------------------------
