@@ -32,31 +32,41 @@ SELECT = """
 
 # One source per commune: the Etalab cadastre layer where loaded, else BD TOPO (the two
 # draw the same buildings: adding them would count each twice). A building is the parcel's
-# when its point on surface lies on it (geo.land.buildings). Driven by the buildings of the
-# scope's communes (one point-in-polygon probe each through the parcels' index) and
-# aggregated in one hash: a per-parcel lateral cost twice as much, most parcels having none
-# or one building. The owners of the scope are read once and hashed too.
+# when its point on surface lies on it (geo.land.buildings): one probe of the buildings'
+# point index per parcel (OFFSET 0 keeps it so: probing the parcels' index from each
+# building cost 1.7 times as much, bench/README.md), aggregated per parcel
+# into the refresh's temporary table ``refresh_buildings`` (geo.scoring.refresh.LAYERS).
+# The owners of the scope are read once into ``refresh_owners``. ``{q}``: the scope's
+# condition on the parcels ``q``.
+LAYERS = {
+    "buildings": """
+        SELECT q.id AS parcel_id, count(*) AS n, sum(b.area_m2) AS m2,
+               bool_and(NOT b.hard) AS light_only,
+               (array_agg(b.usage ORDER BY b.area_m2 DESC)
+                    FILTER (WHERE b.usage IS NOT NULL))[1] AS use
+        FROM parcel q
+        CROSS JOIN LATERAL (
+            SELECT b.area_m2, b.hard, b.usage FROM building b
+            WHERE b.geom_point && q.geom AND ST_Intersects(q.geom, b.geom_point)
+              AND b.commune_insee = ANY(:building_communes)
+              AND b.source = CASE WHEN b.commune_insee = ANY(:cadastre_building_communes)
+                                  THEN 'cadastre' ELSE 'bdtopo' END
+            OFFSET 0
+        ) b
+        WHERE q.commune_insee = ANY(:building_communes) AND {q}
+        GROUP BY q.id""",
+    "owners": """
+        SELECT o.parcel_id, o.owner_group, o.siren, o.name FROM parcel_owner o
+        WHERE o.commune_insee = ANY(:owner_communes) AND o.commune_insee = ANY(:communes)""",
+}
+
 JOINS = """
-LEFT JOIN (
-    SELECT q.id AS parcel_id, count(*) AS n, sum(b.area_m2) AS m2,
-           bool_and(NOT b.hard) AS light_only,
-           (array_agg(b.usage ORDER BY b.area_m2 DESC) FILTER (WHERE b.usage IS NOT NULL))[1] AS use
-    FROM building b
-    JOIN parcel q ON q.departement_code = b.departement_code
-                 AND q.geom && b.geom_point AND ST_Intersects(q.geom, b.geom_point)
-    WHERE b.commune_insee = ANY(:building_communes)
-      AND b.source = CASE WHEN b.commune_insee = ANY(:cadastre_building_communes)
-                          THEN 'cadastre' ELSE 'bdtopo' END
-    GROUP BY q.id
-) bld_n ON bld_n.parcel_id = p.id
+LEFT JOIN refresh_buildings bld_n ON bld_n.parcel_id = p.id
 CROSS JOIN LATERAL (
     SELECT p.commune_insee = ANY(:building_communes) AS covered, coalesce(bld_n.n, 0) AS n,
            bld_n.m2, bld_n.light_only, bld_n.use
 ) bld
-LEFT JOIN (
-    SELECT parcel_id, owner_group, siren, name FROM parcel_owner
-    WHERE commune_insee = ANY(:owner_communes)
-) po ON po.parcel_id = p.id
+LEFT JOIN refresh_owners po ON po.parcel_id = p.id
 """
 
 
