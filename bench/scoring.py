@@ -32,6 +32,7 @@ from app.settings import PROJECT_DIR, get_settings
 from bench.import_cadastre import build_input, conninfo
 from geo.ingest.admin import load_admin
 from geo.ingest.cadastre import load_cadastre
+from geo.land.buildings import count_parcel_buildings
 from geo.scoring import land
 from geo.scoring.refresh import refresh_scores
 
@@ -104,7 +105,7 @@ ANALYZE building; ANALYZE parcel_owner;
 
 def _no_coverage(conn, communes):
     """No building layer nor owner file anywhere: the land joins do nothing (--compare)."""
-    return {"building_communes": [], "cadastre_building_communes": [], "owner_communes": []}
+    return {"building_communes": [], "owner_communes": []}
 
 
 def free_port() -> int:
@@ -184,6 +185,19 @@ def main() -> None:
                 print(
                     f"drew {counts[0]:,} buildings and {counts[1]:,} owners "
                     f"in {time.perf_counter() - started:.1f} s"
+                )
+                # what the building loader does after its insert, for every commune
+                started = time.perf_counter()
+                with engine.begin() as conn2:
+                    communes = list(
+                        conn2.exec_driver_sql(
+                            "SELECT DISTINCT commune_insee FROM building"
+                        ).scalars()
+                    )
+                    counted = count_parcel_buildings(conn2, sorted(communes))
+                print(
+                    f"per-parcel building statistics (import step): {counted:,} parcels "
+                    f"with a building in {time.perf_counter() - started:.1f} s"
                 )
     else:
         migrate(url=url)

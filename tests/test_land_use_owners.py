@@ -424,6 +424,38 @@ def test_gzipped_file_and_reimport_replace_the_communes_buildings(
         assert conn.execute(text("SELECT count(*) FROM building")).scalar_one() == 1597
 
 
+def test_building_statistics_follow_either_import_order(fresh_engine: Engine) -> None:
+    """Counted at import (parcel_building): buildings loaded before their parcels are
+    counted when the parcels arrive, and a second import of either recounts, not adds."""
+    built, vacant = "274120000A0584", "274120000A1543"
+
+    def counts() -> dict[str, int]:
+        with fresh_engine.connect() as conn:
+            rows = conn.execute(text("SELECT parcel_id, building_count FROM parcel_building")).all()
+        return dict(rows)
+
+    first = load_buildings(fresh_engine, BATIMENTS)
+    assert first.tables["parcels with a building"] == 0 and counts() == {}  # no parcel yet
+    load_cadastre(fresh_engine, PARCELS_27412)
+    after_parcels = counts()
+    assert after_parcels[built] >= 1 and vacant not in after_parcels
+    again = load_buildings(fresh_engine, BATIMENTS)
+    assert again.tables["parcels with a building"] == len(after_parcels)
+    assert counts() == after_parcels
+    refresh_scores(fresh_engine, commune="27412")
+    with fresh_engine.connect() as conn:
+        state = dict(
+            conn.execute(
+                text(
+                    "SELECT parcel_id, building_count FROM parcel_features "
+                    "WHERE parcel_id IN (:b, :v)"
+                ),
+                {"b": built, "v": vacant},
+            ).all()
+        )
+    assert state == {built: after_parcels[built], vacant: 0}
+
+
 def test_a_parcel_file_is_not_a_building_file(fresh_engine: Engine) -> None:
     with pytest.raises(LoaderError, match="neither an Etalab cadastre batiments"):
         load_buildings(fresh_engine, PARCELS_27412)

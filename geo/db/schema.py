@@ -689,6 +689,22 @@ Index("building_commune_idx", building.c.commune_insee, building.c.source)
 Index("building_geom_idx", building.c.geom, postgresql_using="gist")
 Index("building_geom_point_idx", building.c.geom_point, postgresql_using="gist")
 
+# Per-parcel statistics of the buildings standing on it (geo.land.buildings), computed when
+# buildings or parcels of a commune are imported, as the raster statistics are: the score
+# refresh joins them instead of searching buildings again.
+parcel_building = Table(
+    "parcel_building",
+    metadata,
+    Column("parcel_id", String(14), primary_key=True),
+    Column("departement_code", String(3), primary_key=True),
+    Column("commune_insee", String(5), nullable=False),
+    Column("building_count", Integer, nullable=False),
+    Column("built_m2", Float, nullable=False),
+    Column("light_only", Boolean, nullable=False),
+    Column("building_use", String(16)),  # of the largest building with a use (BD TOPO)
+)
+Index("parcel_building_commune_idx", parcel_building.c.commune_insee)
+
 # One row per parcel held by a legal entity (DGFiP "parcelles des personnes morales").
 parcel_owner = Table(
     "parcel_owner",

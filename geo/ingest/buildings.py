@@ -37,7 +37,7 @@ from geo.ingest.vector import (
     rejection_error,
     to_date,
 )
-from geo.land.buildings import HARD, LIGHT, USAGES
+from geo.land.buildings import HARD, LIGHT, USAGES, count_parcel_buildings
 
 COLUMNS = {
     "source": "text",
@@ -126,6 +126,10 @@ def load_buildings(engine: Engine, path: Path, *, source_crs: CRS | None = None)
             f"FROM {stage.name}"
         ).one()
         report.tables.update({"hard": hard[0], "light": hard[1]})
+        communes = conn.exec_driver_sql(f"SELECT DISTINCT commune_insee FROM {stage.name}")
+        report.tables["parcels with a building"] = count_parcel_buildings(
+            conn, sorted(communes.scalars())
+        )
         latest = max((pc.max(d).as_py() for d in dates if len(d)), default=None, key=_sortable)
         report.vintage = f"updated up to {latest.isoformat()}" if latest else None
         record_run(conn, report, path)

@@ -54,6 +54,7 @@ from geo.ingest.common import (
 from geo.ingest.errors import LoaderError
 from geo.ingest.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
 from geo.ingest.report import ImportReport
+from geo.land.buildings import count_parcel_buildings
 
 REQUIRED_FIELDS = ("id", "section", "numero")
 # Files trimmed by their publisher to id/section/numero (e.g. Terres-de-Bord 27412) lack
@@ -253,6 +254,12 @@ def _load(
         {"deps": sorted(modes), "communes": sorted(communes)},
     ).scalar()
     report.vintage = f"updated up to {latest.isoformat()}" if latest else None
+    # parcels redrawn: the buildings standing on them are counted again, where loaded
+    built = conn.execute(
+        text("SELECT DISTINCT commune_insee FROM building WHERE commune_insee = ANY(:c)"),
+        {"c": sorted(communes)},
+    ).scalars()
+    count_parcel_buildings(conn, sorted(built))
     record_run(conn, report, path, sha256.result())
     return report
 

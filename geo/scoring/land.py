@@ -30,41 +30,22 @@ SELECT = """
        po.siren,
        po.name"""
 
-# One source per commune: the Etalab cadastre layer where loaded, else BD TOPO (the two
-# draw the same buildings: adding them would count each twice). A building is the parcel's
-# when its point on surface lies on it (geo.land.buildings): one probe of the buildings'
-# point index per parcel (OFFSET 0 keeps it so: probing the parcels' index from each
-# building cost 1.7 times as much, bench/README.md), aggregated per parcel
-# into the refresh's temporary table ``refresh_buildings`` (geo.scoring.refresh.LAYERS).
-# The owners of the scope are read once into ``refresh_owners``. ``{q}``: the scope's
-# condition on the parcels ``q``.
+# Buildings: the statistics computed at import (geo.land.buildings.count_parcel_buildings);
+# owners: those of the scope, read once into the refresh's temporary table
+# ``refresh_owners`` (geo.scoring.refresh.LAYERS). ``{q}``: the scope's condition on the
+# parcels ``q``.
 LAYERS = {
-    "buildings": """
-        SELECT q.id AS parcel_id, count(*) AS n, sum(b.area_m2) AS m2,
-               bool_and(NOT b.hard) AS light_only,
-               (array_agg(b.usage ORDER BY b.area_m2 DESC)
-                    FILTER (WHERE b.usage IS NOT NULL))[1] AS use
-        FROM parcel q
-        CROSS JOIN LATERAL (
-            SELECT b.area_m2, b.hard, b.usage FROM building b
-            WHERE b.geom_point && q.geom AND ST_Intersects(q.geom, b.geom_point)
-              AND b.commune_insee = ANY(:building_communes)
-              AND b.source = CASE WHEN b.commune_insee = ANY(:cadastre_building_communes)
-                                  THEN 'cadastre' ELSE 'bdtopo' END
-            OFFSET 0
-        ) b
-        WHERE q.commune_insee = ANY(:building_communes) AND {q}
-        GROUP BY q.id""",
     "owners": """
         SELECT o.parcel_id, o.owner_group, o.siren, o.name FROM parcel_owner o
         WHERE o.commune_insee = ANY(:owner_communes) AND o.commune_insee = ANY(:communes)""",
 }
 
 JOINS = """
-LEFT JOIN refresh_buildings bld_n ON bld_n.parcel_id = p.id
+LEFT JOIN parcel_building bld_n ON bld_n.parcel_id = p.id
 CROSS JOIN LATERAL (
-    SELECT p.commune_insee = ANY(:building_communes) AS covered, coalesce(bld_n.n, 0) AS n,
-           bld_n.m2, bld_n.light_only, bld_n.use
+    SELECT p.commune_insee = ANY(:building_communes) AS covered,
+           coalesce(bld_n.building_count, 0) AS n, bld_n.built_m2 AS m2,
+           bld_n.light_only, bld_n.building_use AS use
 ) bld
 LEFT JOIN refresh_owners po ON po.parcel_id = p.id
 """
@@ -81,10 +62,6 @@ def coverage(conn: Connection, communes: list[str]) -> dict[str, Any]:
         "building_communes": covered(
             "SELECT c FROM unnest(%(c)s::text[]) c "
             "WHERE EXISTS (SELECT 1 FROM building b WHERE b.commune_insee = c)"
-        ),
-        "cadastre_building_communes": covered(
-            "SELECT c FROM unnest(%(c)s::text[]) c WHERE EXISTS "
-            "(SELECT 1 FROM building b WHERE b.commune_insee = c AND b.source = 'cadastre')"
         ),
         "owner_communes": covered(
             "SELECT c FROM unnest(%(c)s::text[]) c "
