@@ -87,17 +87,20 @@ class Publishers:
                 self._send(204, {})
 
             def do_GET(self) -> None:  # noqa: N802
+                # In flight while the request is being served, up to its answer: counted
+                # down before the answer is written, since a client that has read it may
+                # send its next request before this thread would otherwise get there.
                 with publishers.lock:
                     publishers.in_flight += 1
                     publishers.most_in_flight = max(publishers.most_in_flight, publishers.in_flight)
                 try:
-                    self._get()
+                    time.sleep(0.01)  # long enough for concurrent requests to overlap
                 finally:
                     with publishers.lock:
                         publishers.in_flight -= 1
+                self._get()
 
             def _get(self) -> None:
-                time.sleep(0.01)  # long enough for concurrent requests to overlap
                 with publishers.lock:
                     route = publishers.routes.get(self.path)
                     queue = publishers.faults.get(self.path, [])

@@ -228,6 +228,8 @@ friche = Table(
     _multipolygon(),
 )
 Index("friche_commune_insee_idx", friche.c.commune_insee)
+# which départements a layer covers (geo.scoring.refresh), one probe each
+Index("friche_departement_idx", friche.c.departement_code)
 
 
 def _parcel_link(name: str, key: str, length: int, target: str) -> Table:
@@ -284,6 +286,7 @@ plu_zone = Table(
     _multipolygon(nullable=False),
 )
 Index("plu_zone_commune_insee_idx", plu_zone.c.commune_insee)
+Index("plu_zone_departement_idx", plu_zone.c.departement_code, plu_zone.c.zoning_class)
 # The ranking's "nearest activity zone" search (geo.scoring.refresh) walks this index only.
 Index(
     "plu_zone_activity_geom_idx",
@@ -379,6 +382,7 @@ economic_site = Table(
     _multipolygon(),
 )
 Index("economic_site_commune_insee_idx", economic_site.c.commune_insee)
+Index("economic_site_departement_idx", economic_site.c.departement_code)
 
 # TERRAIN-ECO: the land units of a site, with their current state.
 economic_land_unit = Table(

@@ -475,12 +475,12 @@ def _refresh_group(engine: Engine, communes: list[tuple[str, str]], suffix: str)
             conn.execute(text(f"DELETE FROM parcel_features f WHERE {where.format(t='f')}"), params)
         # Where a layer covers a département, its absence under a parcel is a known "no".
         covered = {
-            "friche_deps": _covered(conn, "friche"),
-            "economic_deps": _covered(conn, "economic_site"),
+            "friche_deps": _covered(conn, params["deps"], "friche"),
+            "economic_deps": _covered(conn, params["deps"], "economic_site"),
             # the distance is unknown where neither layer covers the département
             "activity_deps": sorted(
-                set(_covered(conn, "economic_site"))
-                | set(_covered(conn, "plu_zone", "zoning_class = 'activity'"))
+                set(_covered(conn, params["deps"], "economic_site"))
+                | set(_covered(conn, params["deps"], "plu_zone", "zoning_class = 'activity'"))
             ),
         }
         covered |= land.coverage(conn, params["communes"])
@@ -533,13 +533,16 @@ def _features(conn: Connection, where: str, params: dict[str, Any], suffix: str)
     return parcels
 
 
-def _covered(conn: Connection, table: str, where: str = "TRUE") -> list[str]:
+def _covered(conn: Connection, deps: list[str], table: str, where: str = "TRUE") -> list[str]:
+    """The départements of ``deps`` where ``table`` has a feature: one probe of its
+    département index each, whatever the size of the layer nationwide."""
     return list(
         conn.execute(
             text(
-                f"SELECT DISTINCT departement_code FROM {table} "
-                f"WHERE departement_code IS NOT NULL AND {where}"
-            )
+                f"SELECT d FROM unnest(CAST(:deps AS text[])) AS d WHERE EXISTS "
+                f"(SELECT 1 FROM {table} t WHERE t.departement_code = d AND {where})"
+            ),
+            {"deps": deps},
         ).scalars()
     )
 

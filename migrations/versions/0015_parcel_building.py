@@ -1,4 +1,5 @@
-"""Per-parcel building statistics, computed at import (the score refresh joins them)
+"""Per-parcel building statistics, computed at import (the score refresh joins them);
+département indexes on the layers whose coverage the refresh checks
 
 Revision ID: 0015
 Revises: 0014
@@ -31,6 +32,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("parcel_id", "departement_code"),
     )
     op.create_index("parcel_building_commune_idx", "parcel_building", ["commune_insee"])
+    op.create_index("friche_departement_idx", "friche", ["departement_code"])
+    op.create_index("economic_site_departement_idx", "economic_site", ["departement_code"])
+    op.create_index("plu_zone_departement_idx", "plu_zone", ["departement_code", "zoning_class"])
     op.execute(
         """
         INSERT INTO parcel_building (parcel_id, departement_code, commune_insee,
@@ -57,5 +61,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("plu_zone_departement_idx", table_name="plu_zone")
+    op.drop_index("economic_site_departement_idx", table_name="economic_site")
+    op.drop_index("friche_departement_idx", table_name="friche")
     op.drop_index("parcel_building_commune_idx", table_name="parcel_building")
     op.drop_table("parcel_building")
