@@ -31,26 +31,10 @@ from pyproj import CRS
 from sqlalchemy import Engine
 
 from geo.crs import WGS84, departement_codes
+from geo.ingest import vector
 from geo.ingest.common import record_run
 from geo.ingest.report import ImportReport
-from geo.ingest.vector import (
-    POINT,
-    POLYGONAL,
-    CommuneResolver,
-    Stage,
-    column,
-    finish,
-    geometries_from_wkb,
-    geometries_from_wkt,
-    normalise_insee,
-    parcel_links,
-    prepare_geometries,
-    read_csv,
-    read_geojson,
-    replace_links,
-    to_date,
-    to_number,
-)
+from geo.ingest.vector import column
 
 # Column of the friche table <- the names a source may give it (first found wins).
 ALIASES = {
@@ -126,22 +110,22 @@ def load_friches(engine: Engine, path: Path, *, source_crs: CRS | None = None) -
     unknown_values: dict[str, set[str]] = {f: set() for f in ENUM_FIELDS}
     malformed_refs = 0
     with engine.begin() as conn:
-        stage = Stage(conn, "friche", COLUMNS)
-        resolver = CommuneResolver(conn)
+        stage = vector.Stage(conn, "friche", COLUMNS)
+        resolver = vector.CommuneResolver(conn)
         owners, parcels = [], []
         for batch, geoms, point_geoms, crs in _batches(path, source_crs):
             report.read += batch.num_rows
             values, ids = _attributes(path, batch, unknown_values, report)
-            surfaces = prepare_geometries(
-                path, geoms, ids, crs, report, kinds=POLYGONAL, required=False
+            surfaces = vector.prepare_geometries(
+                path, geoms, ids, crs, report, kinds=vector.POLYGONAL, required=False
             )
-            points = prepare_geometries(
-                path, point_geoms, ids, crs, report, kinds=POINT, required=False
+            points = vector.prepare_geometries(
+                path, point_geoms, ids, crs, report, kinds=vector.POINT, required=False
             )
             rejected = surfaces.rejected | points.rejected | ~_present(values["site_id"])
             if (~_present(values["site_id"])).any():
                 report.rejected["missing site_id"] += int((~_present(values["site_id"])).sum())
-            source_codes = normalise_insee(values.pop("commune"))
+            source_codes = vector.normalise_insee(values.pop("commune"))
             values["commune_insee_source"] = source_codes
             values["commune_insee"] = resolver.resolve(source_codes)
             values["departement_code"] = departement_codes(
@@ -153,13 +137,13 @@ def load_friches(engine: Engine, path: Path, *, source_crs: CRS | None = None) -
             refs = values.pop("refcad")
             keep = pa.array(~rejected)
             values = {name: pc.filter(v, keep) for name, v in values.items()}
-            owner, parcel, bad = parcel_links(pc.filter(refs, keep), values["site_id"])
+            owner, parcel, bad = vector.parcel_links(pc.filter(refs, keep), values["site_id"])
             malformed_refs += bad
             owners.append(owner)
             parcels.append(parcel)
             stage.copy(values)
         outlines_only = _is_geojson(path)
-        finish(
+        vector.finish(
             path,
             stage,
             ["site_id"],
@@ -169,7 +153,7 @@ def load_friches(engine: Engine, path: Path, *, source_crs: CRS | None = None) -
             keep_when_null=True,
             fill_only=frozenset(COLUMNS) - {"geom", "area_m2"} if outlines_only else frozenset(),
         )
-        links = replace_links(
+        links = vector.replace_links(
             conn, "friche_parcel", "site_id", pa.concat_arrays(owners), pa.concat_arrays(parcels)
         )
         report.tables["friche_parcel links"] = links
@@ -193,7 +177,7 @@ def _batches(
         (".json.gz", ".geojson.gz")
     ):
         crs = source_crs or CRS.from_epsg(WGS84)
-        for batch in read_csv(path, required=("site_id",)):
+        for batch in vector.read_csv(path, required=("site_id",)):
             yield (
                 batch,
                 _wkt(path, batch, "geomsurf"),
@@ -201,8 +185,8 @@ def _batches(
                 crs,
             )
         return
-    for batch, crs in read_geojson(path, required=("site_id",), source_crs=source_crs):
-        geoms = geometries_from_wkb(batch)
+    for batch, crs in vector.read_geojson(path, required=("site_id",), source_crs=source_crs):
+        geoms = vector.geometries_from_wkb(batch)
         is_point = np.asarray([g is not None and g.geom_type == "Point" for g in geoms])
         outlines = np.where(is_point, np.asarray(None, dtype=object), geoms)
         points = np.where(is_point, geoms, _wkt(path, batch, "geompoint"))
@@ -214,7 +198,7 @@ def _is_geojson(path: Path) -> bool:
 
 
 def _wkt(path: Path, batch: pa.RecordBatch, name: str) -> np.ndarray:
-    return geometries_from_wkt(path, column(batch, name), name)
+    return vector.geometries_from_wkt(path, column(batch, name), name)
 
 
 def _present(values: pa.Array) -> np.ndarray:
@@ -232,9 +216,9 @@ def _attributes(
         found = next((n for n in names if n in batch.schema.names), None)
         values[target] = column(batch, found) if found else pa.nulls(batch.num_rows, pa.string())
     for name in ("unite_fonciere_surface_m2", "bati_surface_m2"):
-        values[name] = to_number(path, values[name], name)
+        values[name] = vector.to_number(path, values[name], name)
     for name in ("identified_on", "updated_on"):
-        values[name] = to_date(path, values[name], name)
+        values[name] = vector.to_date(path, values[name], name)
     enums = standard_enums()
     for name in ENUM_FIELDS:
         seen = {v for v in pc.unique(values[name]).to_pylist() if v is not None}

@@ -32,22 +32,12 @@ from pyproj import CRS
 from sqlalchemy import Connection, Engine, text
 
 from geo.crs import departement_codes
+from geo.ingest import vector
 from geo.ingest.common import record_run
 from geo.ingest.deliveries import Layer, find_layer, list_layers, read_layer
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
-from geo.ingest.vector import (
-    POLYGONAL,
-    CommuneResolver,
-    Stage,
-    column,
-    finish,
-    geometries_from_wkb,
-    normalise_insee,
-    prepare_geometries,
-    rejection_error,
-    to_date,
-)
+from geo.ingest.vector import Stage, column, to_date
 from geo.land.prescriptions import normalise_code, prescription_effect
 from geo.land.zoning import STANDARD_TYPEZONES, standard_typezone, zoning_class
 
@@ -80,7 +70,7 @@ PRESCRIPTION_COLUMNS = {
     "geom": "geometry",
 }
 # shapely type ids per prescription layer
-_KINDS = {"surf": POLYGONAL, "lin": (1, 5), "pct": (0, 4)}
+_KINDS = {"surf": vector.POLYGONAL, "lin": (1, 5), "pct": (0, 4)}
 _IDURBA = re.compile(
     r"^(?P<code>[0-9][0-9AB][0-9]{3}|[0-9]{9})_(?P<doc>[A-Za-z]+)_(?P<date>[0-9]{8})"
 )
@@ -131,7 +121,7 @@ def _load_zones(
     outside: Counter[str] = Counter()
     idurbas: set[str] = set()
     stage = Stage(conn, "plu_zone", COLUMNS)
-    resolver = CommuneResolver(conn)
+    resolver = vector.CommuneResolver(conn)
     rank = 0
     for batch, crs in read_layer(path, layer, required=("libelle", "typezone")):
         report.read += batch.num_rows
@@ -143,13 +133,13 @@ def _load_zones(
         ids = pc.coalesce(column(batch, "gid"), column(batch, "lib_idzone"))
         if "gid" not in batch.schema.names and "lib_idzone" not in batch.schema.names:
             ids = pc.if_else(pc.is_null(idurba), ids, ranks)
-        geoms = prepare_geometries(
+        geoms = vector.prepare_geometries(
             path,
-            geometries_from_wkb(batch),
+            vector.geometries_from_wkb(batch),
             ids.to_pylist(),
             source_crs or crs,
             report,
-            kinds=POLYGONAL,
+            kinds=vector.POLYGONAL,
             required=True,
         )
         libelle, typezone = column(batch, "libelle"), column(batch, "typezone")
@@ -171,7 +161,7 @@ def _load_zones(
         partition = column(batch, "partition")
         from_partition = pc.extract_regex(partition, r"^DU_(?P<code>[0-9AB]{5})$")
         from_idurba = pc.extract_regex(idurba, r"^(?P<code>[0-9][0-9AB][0-9]{3})_")
-        source_codes = normalise_insee(
+        source_codes = vector.normalise_insee(
             pc.coalesce(
                 column(batch, "insee"),
                 pc.struct_field(from_partition, "code"),
@@ -199,7 +189,7 @@ def _load_zones(
         }
         keep = pa.array(~(geoms.rejected | missing_id))
         stage.copy({k: pc.filter(v, keep) for k, v in values.items()})
-    finish(path, stage, ["gpu_id"], report, resolver, noun="zones")
+    vector.finish(path, stage, ["gpu_id"], report, resolver, noun="zones")
     # a document re-delivered is replaced: its zones missing from this delivery go
     removed = conn.execute(
         text(
@@ -235,9 +225,9 @@ def _load_prescriptions(
         idurba = column(batch, "idurba")
         ids = [f"{d or path.stem}/{kind}/{rank + i + 1}" for i, d in enumerate(idurba.to_pylist())]
         rank += batch.num_rows
-        geoms = prepare_geometries(
+        geoms = vector.prepare_geometries(
             path,
-            geometries_from_wkb(batch),
+            vector.geometries_from_wkb(batch),
             ids,
             source_crs or crs,
             local,
@@ -253,7 +243,7 @@ def _load_prescriptions(
             )
         effect = [prescription_effect(t, s) for t, s in zip(typepsc, stypepsc, strict=True)]
         effects.update(e for e, bad in zip(effect, missing_code, strict=True) if not bad)
-        codes = normalise_insee(
+        codes = vector.normalise_insee(
             pc.coalesce(
                 column(batch, "insee"),
                 pc.struct_field(
@@ -277,7 +267,7 @@ def _load_prescriptions(
         keep = pa.array(~(geoms.rejected | missing_code))
         stage.copy({k: pc.filter(v, keep) for k, v in values.items()})
     if local.rejected:
-        raise rejection_error(path, local, f"prescriptions ({layer.name})")
+        raise vector.rejection_error(path, local, f"prescriptions ({layer.name})")
     report.repaired += local.repaired
     report.tables[f"prescriptions {kind}"] = local.read
     for name, n in sorted(effects.items()):

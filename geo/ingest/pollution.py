@@ -17,21 +17,10 @@ from pyproj import CRS
 from sqlalchemy import Engine
 
 from geo.crs import departement_codes
+from geo.ingest import vector
 from geo.ingest.common import record_run
 from geo.ingest.report import ImportReport
-from geo.ingest.vector import (
-    PARCEL_REF,
-    POINT,
-    CommuneResolver,
-    Stage,
-    column,
-    finish,
-    geometries_from_wkb,
-    normalise_insee,
-    prepare_geometries,
-    read_geojson,
-    replace_links,
-)
+from geo.ingest.vector import column
 
 COLUMNS = {
     "id": "text",
@@ -52,24 +41,26 @@ def load_basol(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> 
     path = Path(path)
     report = ImportReport(kind="basol", source=str(path))
     with engine.begin() as conn:
-        stage = Stage(conn, "polluted_site", COLUMNS)
-        resolver = CommuneResolver(conn)
+        stage = vector.Stage(conn, "polluted_site", COLUMNS)
+        resolver = vector.CommuneResolver(conn)
         owners: list[str] = []
         parcels: list[str] = []
         unmatched_parcels = 0
-        for batch, crs in read_geojson(path, required=("id", "code_insee"), source_crs=source_crs):
+        for batch, crs in vector.read_geojson(
+            path, required=("id", "code_insee"), source_crs=source_crs
+        ):
             report.read += batch.num_rows
             ids = _basol_ids(batch.column("id"))
-            geoms = prepare_geometries(
+            geoms = vector.prepare_geometries(
                 path,
-                geometries_from_wkb(batch),
+                vector.geometries_from_wkb(batch),
                 ids.to_pylist(),
                 crs,
                 report,
-                kinds=POINT,
+                kinds=vector.POINT,
                 required=True,
             )
-            source_codes = normalise_insee(column(batch, "code_insee"))
+            source_codes = vector.normalise_insee(column(batch, "code_insee"))
             current = resolver.resolve(source_codes)
             values = {
                 "id": ids,
@@ -95,8 +86,8 @@ def load_basol(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> 
                 unmatched_parcels += unmatched
                 owners += [site] * len(refs)
                 parcels += refs
-        finish(path, stage, ["id"], report, resolver, noun="sites")
-        report.tables["polluted_site_parcel links"] = replace_links(
+        vector.finish(path, stage, ["id"], report, resolver, noun="sites")
+        report.tables["polluted_site_parcel links"] = vector.replace_links(
             conn,
             "polluted_site_parcel",
             "site_id",
@@ -133,7 +124,7 @@ def _parcel_ids(commune: str | None, raw: str | None) -> tuple[list[str], int]:
         section = str(entry.get("Section_cadastrale_parcelle") or "").strip().upper()
         number = str(entry.get("Numéro_de_parcelle") or "").strip()
         candidate = f"{commune}000{section.rjust(2, '0')}{number.rjust(4, '0')}"
-        if section and number.isdigit() and PARCEL_REF.match(candidate):
+        if section and number.isdigit() and vector.PARCEL_REF.match(candidate):
             ids.append(candidate)
         else:
             unmatched += 1

@@ -22,30 +22,11 @@ from pyproj import CRS
 from sqlalchemy import Engine, text
 
 from geo.crs import departement_codes
+from geo.ingest import vector
 from geo.ingest.common import record_run
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
-from geo.ingest.vector import (
-    POLYGONAL,
-    CommuneResolver,
-    Geometries,
-    Stage,
-    column,
-    finish,
-    geometries_from_geojson,
-    geometries_from_wkb,
-    geometries_from_wkt,
-    guess_crs,
-    normalise_insee,
-    parcel_links,
-    prepare_geometries,
-    read_csv,
-    read_geojson,
-    replace_links,
-    to_bool,
-    to_date,
-    to_number,
-)
+from geo.ingest.vector import Stage, column, to_bool, to_date, to_number
 
 SITE_COLUMNS = {
     "site_id": "text",
@@ -101,13 +82,13 @@ def _outlines(
     source_crs: CRS | None,
     report: ImportReport,
     required: bool,
-) -> Geometries:
+) -> vector.Geometries:
     """The polygons of the GeoJSON cells of column ``name`` (the CNIG Sites économiques
     standard writes geometries so), in Lambert-93; their CRS guessed when not given."""
-    geoms = geometries_from_geojson(path, column(batch, name), name, report)
-    crs = source_crs or guess_crs(geoms)
-    return prepare_geometries(
-        path, geoms, ids.to_pylist(), crs, report, kinds=POLYGONAL, required=required
+    geoms = vector.geometries_from_geojson(path, column(batch, name), name, report)
+    crs = source_crs or vector.guess_crs(geoms)
+    return vector.prepare_geometries(
+        path, geoms, ids.to_pylist(), crs, report, kinds=vector.POLYGONAL, required=required
     )
 
 
@@ -118,13 +99,15 @@ def load_site_eco(engine: Engine, path: Path, *, source_crs: CRS | None = None) 
     mismatches = 0
     with engine.begin() as conn:
         stage = Stage(conn, "economic_site", SITE_COLUMNS)
-        resolver = CommuneResolver(conn)
-        for batch in read_csv(path, required=("site_id", "site_comm_insee", "site_geomsurf")):
+        resolver = vector.CommuneResolver(conn)
+        for batch in vector.read_csv(
+            path, required=("site_id", "site_comm_insee", "site_geomsurf")
+        ):
             report.read += batch.num_rows
             n = batch.num_rows
             ids = column(batch, "site_id")
             outlines = _outlines(path, batch, "site_geomsurf", ids, source_crs, report, True)
-            codes = normalise_insee(column(batch, "site_comm_insee"))
+            codes = vector.normalise_insee(column(batch, "site_comm_insee"))
             current = resolver.resolve(codes)
             rate = to_number(path, column(batch, "site_taux_vacance"), "site_taux_vacance")
             values = {
@@ -169,7 +152,7 @@ def load_site_eco(engine: Engine, path: Path, *, source_crs: CRS | None = None) 
             }
             mismatches += _surface_mismatches(values["surf_brute_ha"], outlines.area_m2)
             _copy_kept(stage, values, outlines.rejected | _missing(ids, report, "site_id"))
-        finish(path, stage, ["site_id"], report, resolver)
+        vector.finish(path, stage, ["site_id"], report, resolver)
         report.warnings += _surface_warning(mismatches)
         record_run(conn, report, path)
     return report
@@ -187,7 +170,7 @@ def load_terrain_eco(engine: Engine, path: Path, *, source_crs: CRS | None = Non
             {"terr_id": "text", "observed_on": "date", "etat_occup": "text"},
         )
         owners, parcels, malformed, mismatches = [], [], 0, 0
-        for batch in read_csv(
+        for batch in vector.read_csv(
             path, required=("terr_id", "site_id", "terr_etat_occup", "terr_actu_date")
         ):
             report.read += batch.num_rows
@@ -215,7 +198,7 @@ def load_terrain_eco(engine: Engine, path: Path, *, source_crs: CRS | None = Non
                 ),
                 "updated_on": updated_on,
                 # A unit's département, from its first parcel when it has one.
-                "departement_code": departement_codes(normalise_insee(first_ref)),
+                "departement_code": departement_codes(vector.normalise_insee(first_ref)),
                 "area_m2": outlines.area_m2,
                 "geom": outlines.ewkb,
             }
@@ -232,14 +215,14 @@ def load_terrain_eco(engine: Engine, path: Path, *, source_crs: CRS | None = Non
                     "etat_occup": pc.filter(etat, keep),
                 }
             )
-            owner, parcel, bad = parcel_links(pc.filter(refs, keep), pc.filter(ids, keep))
+            owner, parcel, bad = vector.parcel_links(pc.filter(refs, keep), pc.filter(ids, keep))
             owners.append(owner)
             parcels.append(parcel)
             malformed += bad
-        finish(path, stage, ["terr_id"], report)
+        vector.finish(path, stage, ["terr_id"], report)
         observed, _ = states.merge(["terr_id", "observed_on"])
         report.tables["new occupation observations"] = observed
-        report.tables["economic_land_unit_parcel links"] = replace_links(
+        report.tables["economic_land_unit_parcel links"] = vector.replace_links(
             conn,
             "economic_land_unit_parcel",
             "terr_id",
@@ -276,15 +259,15 @@ def load_economic_sites(
     report = ImportReport(kind=kind, source=str(path))
     with engine.begin() as conn:
         stage = Stage(conn, "economic_site", SITE_COLUMNS)
-        resolver = CommuneResolver(conn)
+        resolver = vector.CommuneResolver(conn)
         for batch, geoms, crs in _simple_batches(path, source_crs, report):
             report.read += batch.num_rows
             n = batch.num_rows
             ids = column(batch, "id")
-            outlines = prepare_geometries(
-                path, geoms, ids.to_pylist(), crs, report, kinds=POLYGONAL, required=True
+            outlines = vector.prepare_geometries(
+                path, geoms, ids.to_pylist(), crs, report, kinds=vector.POLYGONAL, required=True
             )
-            codes = normalise_insee(column(batch, "insee"))
+            codes = vector.normalise_insee(column(batch, "insee"))
             current = resolver.resolve(codes)
             rate = to_number(path, column(batch, "taux_vacance"), "taux_vacance")
             empty_text = pa.nulls(n, pa.string())
@@ -318,7 +301,7 @@ def load_economic_sites(
                 "geom": outlines.ewkb,
             }
             _copy_kept(stage, values, outlines.rejected | _missing(ids, report, "id"))
-        finish(path, stage, ["site_id"], report, resolver)
+        vector.finish(path, stage, ["site_id"], report, resolver)
         record_run(conn, report, path)
     return report
 
@@ -327,17 +310,19 @@ def _simple_batches(
     path: Path, source_crs: CRS | None, report: ImportReport
 ) -> Iterator[tuple[pa.RecordBatch, np.ndarray, CRS]]:
     if path.suffix.lower() == ".csv":
-        for batch in read_csv(path, required=("id",)):
+        for batch in vector.read_csv(path, required=("id",)):
             if "geom" in batch.schema.names:
-                geoms = geometries_from_wkt(path, column(batch, "geom"), "geom")
+                geoms = vector.geometries_from_wkt(path, column(batch, "geom"), "geom")
             elif "geojson" in batch.schema.names:
-                geoms = geometries_from_geojson(path, column(batch, "geojson"), "geojson", report)
+                geoms = vector.geometries_from_geojson(
+                    path, column(batch, "geojson"), "geojson", report
+                )
             else:
                 raise LoaderError(f"{path}: no geometry column (geom as WKT, or geojson)")
             yield batch, geoms, source_crs or CRS.from_epsg(4326)
         return
-    for batch, crs in read_geojson(path, required=("id",), source_crs=source_crs):
-        yield batch, geometries_from_wkb(batch), crs
+    for batch, crs in vector.read_geojson(path, required=("id",), source_crs=source_crs):
+        yield batch, vector.geometries_from_wkb(batch), crs
 
 
 def _surface_mismatches(declared_ha: pa.Array, area_m2: pa.Array) -> int:
