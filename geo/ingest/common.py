@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 from pyproj import CRS, Transformer
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, text
 
 from geo.crs import LAMBERT93, METRO_LAMBERT93_BOUNDS
 from geo.db.schema import import_run
@@ -132,3 +132,9 @@ def make_valid_polygonal(geoms: np.ndarray) -> np.ndarray:
         owners, contiguous = np.unique(index[keep], return_inverse=True)
         out[owners] = shapely.multipolygons(sub[keep], indices=contiguous)
     return out
+
+
+def warn_count(conn: Connection, report: ImportReport, count_sql: str, what: str) -> None:
+    """Warn "<n> <what>" when ``count_sql`` counts any (rows the reference data lacks)."""
+    if n := conn.execute(text(count_sql)).scalar_one():
+        report.warnings.append(f"{n} {what}")

@@ -191,14 +191,7 @@ def _load_zones(
         stage.copy({k: pc.filter(v, keep) for k, v in values.items()})
     vector.finish(path, stage, ["gpu_id"], report, resolver, noun="zones")
     # a document re-delivered is replaced: its zones missing from this delivery go
-    removed = conn.execute(
-        text(
-            f"DELETE FROM plu_zone z WHERE z.idurba = ANY(:d) AND NOT EXISTS "
-            f"(SELECT 1 FROM {stage.name} s WHERE s.gpu_id = z.gpu_id)"
-        ),
-        {"d": sorted(idurbas)},
-    ).rowcount
-    if removed:
+    if removed := stage.remove_absent("gpu_id", "idurba", idurbas):
         report.tables["zones no longer in the document, removed"] = removed
     report.tables.update({f"zoning {c}": n for c, n in sorted(classes.items())})
     if outside:

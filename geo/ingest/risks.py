@@ -268,14 +268,7 @@ def _write(
             stage.copy({k: pc.filter(v, keep) for k, v in values.items()})
         finish(path, stage, ["id"], report, noun="zones")
         # a plan re-imported is replaced: zones it no longer has go
-        removed = conn.execute(
-            text(
-                f"DELETE FROM risk_zone z WHERE z.document = ANY(:d) AND NOT EXISTS "
-                f"(SELECT 1 FROM {stage.name} s WHERE s.id = z.id)"
-            ),
-            {"d": sorted(documents)},
-        ).rowcount
-        if removed:
+        if removed := stage.remove_absent("id", "document", set(documents)):
             report.tables["zones no longer in the plan, removed"] = removed
         for document, date in approved.items():
             conn.execute(

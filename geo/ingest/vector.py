@@ -451,6 +451,18 @@ class Stage:
         ).one()
         return inserted, updated
 
+    def remove_absent(self, key: str, group: str, values: set[str]) -> int:
+        """Delete the table's rows of the ``group`` values this file delivers (a planning
+        document, a risk plan) whose ``key`` the file no longer has: a re-delivered
+        document replaces its previous one. Returns how many went."""
+        return self.conn.execute(
+            text(
+                f"DELETE FROM {self.table} t WHERE t.{group} = ANY(:values) AND NOT EXISTS "
+                f"(SELECT 1 FROM {self.name} s WHERE s.{key} = t.{key})"
+            ),
+            {"values": sorted(values)},
+        ).rowcount
+
 
 def rejection_error(path: Path, report: ImportReport, noun: str = "rows") -> LoaderError:
     """The one-line reason a file with rejected rows is refused."""

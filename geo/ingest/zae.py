@@ -19,11 +19,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyproj import CRS
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from geo.crs import departement_codes
 from geo.ingest import vector
-from geo.ingest.common import record_run
+from geo.ingest.common import record_run, warn_count
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
 from geo.ingest.vector import Stage, column, to_bool, to_date, to_number
@@ -232,14 +232,13 @@ def load_terrain_eco(engine: Engine, path: Path, *, source_crs: CRS | None = Non
         if malformed:
             report.warnings.append(f"{malformed} malformed parcel references ignored")
         report.warnings += _surface_warning(mismatches)
-        orphans = conn.execute(
-            text(
-                "SELECT count(DISTINCT u.site_id) FROM economic_land_unit u "
-                "LEFT JOIN economic_site s USING (site_id) WHERE s.site_id IS NULL"
-            )
-        ).scalar_one()
-        if orphans:
-            report.warnings.append(f"{orphans} site_id(s) not loaded yet (import their SITE-ECO)")
+        warn_count(
+            conn,
+            report,
+            "SELECT count(DISTINCT u.site_id) FROM economic_land_unit u "
+            "LEFT JOIN economic_site s USING (site_id) WHERE s.site_id IS NULL",
+            "site_id(s) not loaded yet (import their SITE-ECO)",
+        )
         record_run(conn, report, path)
     return report
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from geo.ingest.common import record_run
+from geo.ingest.common import record_run, warn_count
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
 
@@ -312,14 +312,13 @@ def load_planning_documents(engine: Engine, path: Path) -> ImportReport:
                 rows,
             )
         report.inserted = len(rows)
-        unknown = conn.execute(
-            text(
-                "SELECT count(*) FROM commune_planning_document d WHERE NOT EXISTS "
-                "(SELECT 1 FROM commune c WHERE c.insee = d.commune_insee)"
-            )
-        ).scalar_one()
-        if unknown:
-            report.warnings.append(f"{unknown} communes unknown to the reference data")
+        warn_count(
+            conn,
+            report,
+            "SELECT count(*) FROM commune_planning_document d WHERE NOT EXISTS "
+            "(SELECT 1 FROM commune c WHERE c.insee = d.commune_insee)",
+            "communes unknown to the reference data",
+        )
         record_run(conn, report, path)
     return report
 
