@@ -139,15 +139,13 @@ class SyncSettings(_FromEnvironment):
 
     def fetch_settings(self):
         """The HTTP client's settings (geo.ingest.fetch)."""
+        from dataclasses import fields
+
         from geo.ingest.fetch import FetchSettings
 
+        # each of its fields is the setting sync_<field>
         return FetchSettings(
-            timeout_s=self.sync_timeout_s,
-            retries=self.sync_retries,
-            backoff_s=self.sync_backoff_s,
-            backoff_max_s=self.sync_backoff_max_s,
-            concurrency=self.sync_concurrency,
-            max_bytes=self.sync_max_bytes,
+            **{f.name: getattr(self, f"sync_{f.name}") for f in fields(FetchSettings)}
         )
 
 

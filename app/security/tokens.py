@@ -88,19 +88,15 @@ def list_tokens(conn: Connection) -> list[dict[str, Any]]:
 
 def principal_for(conn: Connection, secret: str) -> Principal | None:
     """The active token's principal, or None for an unknown or revoked token."""
-    row = conn.execute(
-        text(
-            """SELECT id, name, role, territory_level, territory_code FROM api_token
-               WHERE token_sha256 = :d AND revoked_at IS NULL"""
-        ),
-        {"d": digest(secret)},
-    ).first()
-    if row is None:
-        return None
-    return Principal(
-        name=row.name,
-        role=row.role,
-        territory_level=row.territory_level,
-        territory_code=row.territory_code,
-        token_id=row.id,
+    row = (
+        conn.execute(
+            text(
+                """SELECT id AS token_id, name, role, territory_level, territory_code
+               FROM api_token WHERE token_sha256 = :d AND revoked_at IS NULL"""
+            ),
+            {"d": digest(secret)},
+        )
+        .mappings()
+        .first()
     )
+    return None if row is None else Principal(**row)

@@ -65,20 +65,20 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 WebhookUrl = Annotated[str, StringConstraints(max_length=2000)]
 
 
-class ParcelSearchCreate(BaseModel):
+class _SearchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
+    webhook_url: WebhookUrl | None = None
+
+
+class ParcelSearchCreate(_SearchCreate):
     kind: Literal["parcels"]
     query: ParcelQuery = Field(description="The parameters of /parcels/search, as JSON")
-    webhook_url: WebhookUrl | None = None
 
 
-class SiteSearchCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name
+class SiteSearchCreate(_SearchCreate):
     kind: Literal["sites"]
     query: SiteQuery = Field(description="The parameters of /sites/search, as JSON")
-    webhook_url: WebhookUrl | None = None
 
 
 SavedSearchCreate = Annotated[ParcelSearchCreate | SiteSearchCreate, Field(discriminator="kind")]
