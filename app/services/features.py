@@ -32,8 +32,8 @@ class Collection:
     key: str
     geom: str
     properties: dict[str, str]
-    # property name -> SQL compared with the request's value (?name=value, CQL2 filters)
-    queryables: dict[str, str] = field(default_factory=dict)
+    # the properties a request may filter on (?name=value, CQL2 filters), by their SQL
+    queryables: tuple[str, ...] = ()
     # JSON Schema type of the queryables that are not strings (number, integer, boolean,
     # date, date-time)
     queryable_types: dict[str, str] = field(default_factory=dict)
@@ -57,8 +57,8 @@ class Collection:
         """What a CQL2 filter may name: the queryables, and the geometry."""
         return {
             **{
-                name: Queryable(sql, self.queryable_types.get(name, "string"))
-                for name, sql in self.queryables.items()
+                name: Queryable(self.properties[name], self.queryable_types.get(name, "string"))
+                for name in self.queryables
             },
             "geometry": Queryable(self.geom, "geometry"),
         }
@@ -96,17 +96,17 @@ _PARCELS = Collection(
         "reliability": "round(s.reliability * 100) / 100",
         "profile": "s.profile",
     },
-    queryables={
-        "commune": "p.commune_insee",
-        "departement": "p.departement_code",
-        "section": "p.section",
-        "prefixe": "p.prefixe",
-        "numero": "p.numero",
-        "contenance_m2": "p.contenance",
-        "area_m2": "round(p.area_m2 * 10) / 10",
-        "score": "round(s.score * 10) / 10",
-        "excluded": "s.excluded",
-    },
+    queryables=(
+        "commune",
+        "departement",
+        "section",
+        "prefixe",
+        "numero",
+        "contenance_m2",
+        "area_m2",
+        "score",
+        "excluded",
+    ),
     queryable_types={
         "contenance_m2": "integer",
         "area_m2": "number",
@@ -137,15 +137,15 @@ _FRICHES = Collection(
         "source_producteur": "t.source_producteur",
         "updated_on": "t.updated_on",
     },
-    queryables={
-        "commune": "t.commune_insee",
-        "departement": "t.departement_code",
-        "site_type": "t.site_type",
-        "site_statut": "t.site_statut",
-        "name": "t.name",
-        "area_m2": "round(t.area_m2 * 10) / 10",
-        "updated_on": "t.updated_on",
-    },
+    queryables=(
+        "commune",
+        "departement",
+        "site_type",
+        "site_statut",
+        "name",
+        "area_m2",
+        "updated_on",
+    ),
     queryable_types={"area_m2": "number", "updated_on": "date"},
     tile_properties=("name", "site_type", "site_statut", "area_m2"),
     bbox_filter=lambda srid, segment: (
@@ -169,14 +169,7 @@ _ECONOMIC_PROPERTIES = {
     "departement": "t.departement_code",
     "area_m2": "round(t.area_m2 * 10) / 10",
 }
-_ECONOMIC_QUERYABLES = {
-    "kind": "t.kind",
-    "epci": "t.epci_siren",
-    "commune": "t.commune_insee",
-    "departement": "t.departement_code",
-    "name": "t.name",
-    "surf_brute_ha": "t.surf_brute_ha",
-}
+_ECONOMIC_QUERYABLES = ("kind", "epci", "commune", "departement", "name", "surf_brute_ha")
 _ECONOMIC_TYPES = {"surf_brute_ha": "number"}
 
 _ECONOMIC_ZONES = Collection(
@@ -223,14 +216,7 @@ _COMMUNES = Collection(
         "epci": "t.epci_siren",
         "population": "t.population",
     },
-    queryables={
-        "departement": "t.departement_code",
-        "region": "t.region_code",
-        "epci": "t.epci_siren",
-        "kind": "t.kind",
-        "name": "t.name",
-        "population": "t.population",
-    },
+    queryables=("departement", "region", "epci", "kind", "name", "population"),
     queryable_types={"population": "integer"},
     tile_properties=("name", "epci"),
     min_zoom=6,
@@ -250,7 +236,7 @@ _EPCI = Collection(
         "territoire_industrie": "t.territoire_industrie_id",
         "geometry_complete": "o.geometry_complete",
     },
-    queryables={"type": "t.type", "territoire_industrie": "t.territoire_industrie_id"},
+    queryables=("type", "territoire_industrie"),
     tile_properties=("name", "type"),
 )
 
@@ -270,7 +256,7 @@ _TERRITOIRES = Collection(
         "m.name, 'resolved_as', m.resolved_as) ORDER BY m.siren), '[]'::json) "
         "FROM territoire_industrie_member m WHERE m.territoire_industrie_id = t.id)",
     },
-    queryables={"region": "t.region_code"},
+    queryables=("region",),
     tile_properties=("name",),
 )
 
@@ -305,15 +291,7 @@ _PROJECTS = Collection(
         "naf_ha": "t.naf_ha::float8",
         "created_at": "t.created_at",
     },
-    queryables={
-        "kind": "t.kind",
-        "status": "st.status",
-        "epci": "t.epci_siren",
-        "departement": "t.departement_code",
-        "region": "t.region_code",
-        "naf_ha": "t.naf_ha::float8",
-        "created_at": "t.created_at",
-    },
+    queryables=("kind", "status", "epci", "departement", "region", "naf_ha", "created_at"),
     queryable_types={"naf_ha": "number", "created_at": "date-time"},
     temporal="t.created_at",
     tile_properties=("name", "kind", "status", "naf_ha"),
@@ -357,7 +335,7 @@ class ItemsQuery:
             clauses.append(collection.box_clause(self.bbox_crs.srid, self.bbox_crs.segment))
             params.update(bbox_params(self.bbox))
         for i, (name, value) in enumerate(sorted(self.properties.items())):
-            clauses.append(f"{collection.queryables[name]} = :q{i}")
+            clauses.append(f"{collection.properties[name]} = :q{i}")
             params[f"q{i}"] = value
         if self.filter is not None:
             clauses.append(self.filter.clause)
