@@ -120,7 +120,9 @@ def import_() -> None:
     """Load data into the database (each file in one transaction; re-running updates)."""
 
 
-def _run_import(run) -> None:
+def _run_import(run):
+    """Run an import or a sync: a refusal or a database error is one line and exit 1, else
+    its report's lines are printed and the report returned."""
     from sqlalchemy.exc import OperationalError
 
     from geo.errors import DomainError
@@ -133,6 +135,7 @@ def _run_import(run) -> None:
         _fail(f"database error: {exc.orig}")
     for line in report.lines():
         click.echo(line)
+    return report
 
 
 def _rerun_saved_searches(cause: str, communes=None) -> None:
@@ -489,11 +492,9 @@ def sync_command(
     transaction. A failed part leaves the base as it was; the others go on. Exit 1 when a
     part failed.
     """
-    from sqlalchemy.exc import OperationalError
     from tqdm import tqdm
 
     from app.db import get_engine
-    from geo.errors import DomainError
     from geo.ingest.sync import SyncOptions, sync
 
     chosen = [(lvl, c) for lvl, c in (("commune", commune), ("epci", epci),
@@ -517,14 +518,9 @@ def sync_command(
         return tqdm(desc=name, total=total, unit="B", unit_scale=True, disable=hidden, leave=False)
 
     engine = get_engine()
-    try:
-        summary = sync(engine, level, code, options, progress=progress, echo=click.echo)
-    except DomainError as exc:
-        _fail(str(exc))
-    except OperationalError as exc:
-        _fail(f"database error: {exc.orig}")
-    for line in summary.lines():
-        click.echo(line)
+    summary = _run_import(
+        lambda: sync(engine, level, code, options, progress=progress, echo=click.echo)
+    )
     _push_webhooks(engine, summary.alerts)
     if summary.failed:
         sys.exit(1)
