@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.main import create_app
+from app.services import features
 from app.services.features import COLLECTIONS
 
 EPINAY_BBOX = "2.30,48.67,2.33,48.69"
@@ -59,6 +60,36 @@ def test_collections_list_every_layer_with_extent_and_links(api_client: TestClie
     assert {"self", "items"} <= rels
     # an empty collection has no extent rather than a wrong one
     assert "extent" not in next(c for c in body["collections"] if c["id"] == "projects")
+
+
+def test_a_large_collection_takes_its_extent_from_the_planner_statistics(
+    fresh_engine, monkeypatch
+) -> None:
+    """90 million parcels cannot be scanned within a request: past ESTIMATE_FROM_ROWS, the
+    extent is the union of each partition's statistics (exact for a partition never
+    analysed), which PostGIS rounds outward to float4: within a metre of the exact box."""
+    from geo.ingest.cadastre import load_cadastre
+    from tests.conftest import CADASTRE_91216
+
+    load_cadastre(fresh_engine, CADASTRE_91216)
+    parcels = COLLECTIONS["parcels"]
+    with fresh_engine.connect() as conn:
+        exact = conn.exec_driver_sql(
+            "SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) "
+            "FROM (SELECT ST_Extent(geom)::geometry AS b FROM parcel) x"
+        ).one()
+        # the loader analyses the partition it fills: its statistics are there
+        estimated = features.estimated_box(conn, "parcel")
+        assert estimated != pytest.approx(exact, abs=1e-6)  # from the statistics
+        assert estimated == pytest.approx(exact, abs=1.0)
+        assert estimated[0] <= exact[0] and estimated[3] >= exact[3]  # rounded outward
+        # a table never analysed: scanned
+        conn.exec_driver_sql("CREATE TABLE unanalysed AS SELECT geom FROM parcel")
+        assert features.estimated_box(conn, "unanalysed") == pytest.approx(exact, abs=1e-6)
+        monkeypatch.setattr(features, "ESTIMATE_FROM_ROWS", 1)
+        wgs84 = features.extent_wgs84(conn, parcels)
+        monkeypatch.setattr(features, "ESTIMATE_FROM_ROWS", 10**12)
+        assert wgs84 == pytest.approx(features.extent_wgs84(conn, parcels), abs=1e-4)
 
 
 def test_unknown_collection_is_a_404_problem(api_client: TestClient) -> None:

@@ -43,6 +43,9 @@ class Collection:
     # properties carried by vector tiles (small: tiles are drawn, not read)
     tile_properties: tuple[str, ...] = ()
     min_zoom: int = 0
+    # The table whose geometry column ``geom`` the collection shows, when it may be large:
+    # its extent then comes from the planner's statistics (extent_wgs84)
+    extent_table: str | None = None
     # A computed geometry would be computed for every row a box is tested against:
     # such collections test a cheaper, indexed expression instead (given the box's SRID
     # and densification step, as bbox_sql).
@@ -81,6 +84,7 @@ _PARCELS = Collection(
         f"default profile ({DEFAULT_PROFILE}); the breakdown is at /parcels/{{id}}/score."
     ),
     source=_parcel_score_join(DEFAULT_PROFILE),
+    extent_table="parcel",
     key="p.id",
     geom="p.geom",
     properties={
@@ -405,21 +409,92 @@ def item(
     ).scalar_one_or_none()
 
 
+# Below this many rows (the planner's count) an exact extent is cheap enough.
+ESTIMATE_FROM_ROWS = 100_000
+
+
 def extent_wgs84(conn: Connection, collection: Collection) -> list[float] | None:
-    """The collection's bounding box in WGS84, from the planner's statistics when it can."""
-    row = conn.execute(
-        text(
-            f"""SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
-                  SELECT ST_Transform(ST_SetSRID(ST_Extent({collection.geom})::geometry, 2154),
-                                      4326) AS b
-                  FROM {collection.source}) e WHERE b IS NOT NULL"""
+    """The collection's bounding box in WGS84: exact (a scan of the collection), or, for a
+    large table, from the planner's statistics of each of its partitions (which grows with
+    the number of partitions, not of rows; 90 million parcels cannot be scanned within a
+    request)."""
+    table = collection.extent_table
+    if table is not None and _planned_rows(conn, table) >= ESTIMATE_FROM_ROWS:
+        box = estimated_box(conn, table)
+        row = (
+            conn.execute(
+                text(
+                    """SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
+                       SELECT ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 2154), 4326) AS b
+                   ) e"""
+                ),
+                dict(zip(("x0", "y0", "x1", "y1"), box, strict=True)),
+            ).first()
+            if box
+            else None
         )
-    ).first()
+    else:
+        row = conn.execute(
+            text(
+                f"""SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
+                      SELECT ST_Transform(ST_SetSRID(ST_Extent({collection.geom})::geometry,
+                                                     2154), 4326) AS b
+                      FROM {collection.source}) e WHERE b IS NOT NULL"""
+            )
+        ).first()
     return [round(v, 6) for v in row] if row else None
 
 
+def _planned_rows(conn: Connection, table: str) -> float:
+    return conn.execute(
+        text(
+            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_class c "
+            "WHERE c.oid = CAST(:t AS regclass) "
+            "OR c.oid IN (SELECT relid FROM pg_partition_tree(CAST(:t AS regclass)))"
+        ),
+        {"t": table},
+    ).scalar_one()
+
+
+def estimated_box(conn: Connection, table: str) -> tuple[float, float, float, float] | None:
+    """The Lambert-93 box of ``table``'s ``geom`` from the statistics of each of its leaf
+    tables (ST_EstimatedExtent, rounded outward to float4; it cannot read a partitioned
+    parent's), or exactly for a leaf never analysed."""
+    leaves = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_partition_tree(CAST(:t AS regclass)) p "
+            "JOIN pg_class c ON c.oid = p.relid WHERE p.isleaf"
+        ),
+        {"t": table},
+    ).scalars().all() or [table]
+    boxes = []
+    for leaf in leaves:
+        for box_sql in (
+            "ST_EstimatedExtent(current_schema(), :leaf, 'geom')::geometry",
+            f'(SELECT ST_Extent(geom)::geometry FROM "{leaf}")',  # never analysed
+        ):
+            box = conn.execute(
+                text(
+                    "SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) "
+                    f"FROM (SELECT {box_sql} AS b) x WHERE b IS NOT NULL"
+                ),
+                {"leaf": leaf},
+            ).first()
+            if box is not None:
+                boxes.append(box)
+                break
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
 class ExtentCache:
-    """Collection extents, recomputed at most every ``ttl`` seconds (a full scan each)."""
+    """Collection extents, recomputed at most every ``ttl`` seconds."""
 
     def __init__(self, ttl: float = 600.0) -> None:
         self.ttl = ttl
