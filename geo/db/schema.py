@@ -561,7 +561,7 @@ parcel_features = Table(
     "parcel_features",
     metadata,
     Column("parcel_id", String(14), primary_key=True),
-    Column("departement_code", String(3), nullable=False),
+    Column("departement_code", String(3), primary_key=True),  # the shard key (docs/scale.md)
     Column("commune_insee", String(5), nullable=False),
     Column("area_ha", Float, nullable=False),
     Column("compactness", Float),
@@ -606,7 +606,7 @@ parcel_score = Table(
     metadata,
     Column("parcel_id", String(14), primary_key=True),
     Column("profile", String(32), primary_key=True),
-    Column("departement_code", String(3), nullable=False),
+    Column("departement_code", String(3), primary_key=True),  # the shard key (docs/scale.md)
     Column("commune_insee", String(5), nullable=False),
     # the commune's EPCI at refresh time, so that an EPCI's best parcels are one index scan
     Column("epci_siren", String(9)),
@@ -714,7 +714,7 @@ parcel_owner = Table(
     "parcel_owner",
     metadata,
     Column("parcel_id", String(14), primary_key=True),
-    Column("departement_code", String(3), nullable=False),
+    Column("departement_code", String(3), primary_key=True),  # the shard key (docs/scale.md)
     Column("commune_insee", String(5), nullable=False),
     Column("owner_group", String(24), nullable=False),  # geo.land.owners.GROUPS
     Column("siren", String(9)),

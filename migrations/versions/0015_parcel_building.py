@@ -1,5 +1,6 @@
 """Per-parcel building statistics, computed at import (the score refresh joins them);
-département indexes on the layers whose coverage the refresh checks
+département indexes on the layers whose coverage the refresh checks; the département in
+the keys of the per-parcel tables (the shard key, docs/scale.md)
 
 Revision ID: 0015
 Revises: 0014
@@ -19,6 +20,13 @@ branch_labels = None
 depends_on = None
 
 
+_KEYS = {
+    "parcel_features": ["parcel_id"],
+    "parcel_score": ["parcel_id", "profile"],
+    "parcel_owner": ["parcel_id"],
+}
+
+
 def upgrade() -> None:
     op.create_table(
         "parcel_building",
@@ -35,6 +43,9 @@ def upgrade() -> None:
     op.create_index("friche_departement_idx", "friche", ["departement_code"])
     op.create_index("economic_site_departement_idx", "economic_site", ["departement_code"])
     op.create_index("plu_zone_departement_idx", "plu_zone", ["departement_code", "zoning_class"])
+    for table, key in _KEYS.items():
+        op.drop_constraint(f"{table}_pkey", table, type_="primary")
+        op.create_primary_key(f"{table}_pkey", table, [*key, "departement_code"])
     op.execute(
         """
         INSERT INTO parcel_building (parcel_id, departement_code, commune_insee,
@@ -61,6 +72,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table, key in _KEYS.items():
+        op.drop_constraint(f"{table}_pkey", table, type_="primary")
+        op.create_primary_key(f"{table}_pkey", table, key)
     op.drop_index("plu_zone_departement_idx", table_name="plu_zone")
     op.drop_index("economic_site_departement_idx", table_name="economic_site")
     op.drop_index("friche_departement_idx", table_name="friche")
