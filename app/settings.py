@@ -33,6 +33,13 @@ class DatabaseSettings(_FromEnvironment):
     # Unset: the installed server is discovered, or installed (app/localdb/pgserver.py).
     pg_bin_dir: Path | None = None
     db_name: str = "foncier"
+    # Hot standbys of that server (PostgreSQL streaming replication), comma-separated
+    # SQLAlchemy URLs: the web service reads from them (app/replicas.py).
+    read_replica_urls: str = ""
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return [normalise_url(u.strip()) for u in self.read_replica_urls.split(",") if u.strip()]
 
     @property
     def uses_embedded_db(self) -> bool:

@@ -13,6 +13,7 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Connection
 
 from app.api.errors import InvalidParameter
+from app.replicas import bearer_key
 from app.services.cql2 import LANGUAGES, TEXT, FilterError, SqlFilter, compile_filter
 from app.services.crs import CRSS, DEFAULT, Crs, crs_by_uri, xy
 from app.services.features import COLLECTIONS, Collection, ItemsQuery
@@ -47,11 +48,21 @@ def get_connection(request: Request) -> Iterator[Connection]:
         yield conn
 
 
+def get_read_connection(request: Request) -> Iterator[Connection]:
+    """A connection for a request that only reads: to a hot standby when the service has
+    some and it has replayed the caller's own last write, else to the primary
+    (app/replicas.py)."""
+    bearer = bearer_key(request.headers.get("authorization"))
+    with request.app.state.replicas.connect(request.app.state.engine, bearer) as conn:
+        yield conn
+
+
 def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
+ReadConnectionDep = Annotated[Connection, Depends(get_read_connection)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 

@@ -6,12 +6,13 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from app.api.errors import PROBLEM_RESPONSES, install_error_handlers
 from app.api.limits import BodySizeLimit, HeadAsGet, RejectNul
@@ -32,6 +33,7 @@ from app.api.routers import (
     watch,
 )
 from app.db import make_engine
+from app.replicas import Replicas, bearer_key
 from app.services.features import ExtentCache
 from app.settings import Settings, get_settings
 
@@ -46,6 +48,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()
     yield
     app.state.engine.dispose()
+    app.state.replicas.dispose()
+
+
+async def _record_writes(request: Request, call_next):
+    """After a write has answered (its transaction committed), and before its author can
+    send the next request: the position their reads must see (app/replicas.py)."""
+    response = await call_next(request)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
+        bearer = bearer_key(request.headers.get("authorization"))
+        await run_in_threadpool(
+            request.app.state.replicas.record_write, request.app.state.engine, bearer
+        )
+    return response
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -68,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.url_for(), settings.statement_timeout_ms)
+    app.state.replicas = Replicas(settings.replica_urls, settings.statement_timeout_ms)
+    if settings.replica_urls:
+        app.middleware("http")(_record_writes)
     app.state.extents = ExtentCache()
     install_error_handlers(app)
     # search before parcels: /parcels/search must not be taken for a parcel id

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.dependencies import ConnectionDep, EnvelopeRulesetQuery
+from app.api.dependencies import EnvelopeRulesetQuery, ReadConnectionDep
 from app.presentation import charts
 from app.presentation.tables import envelope_csv
 from geo.ledger.envelope import GROUPS, envelope_report
@@ -33,7 +33,7 @@ def list_rulesets() -> list[dict[str, Any]]:
     },
 )
 def get_envelope(
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
     ruleset: EnvelopeRulesetQuery = None,
     group_by: Annotated[
         GroupBy | None, Query(description="Break the figures down by this territory level")
@@ -59,6 +59,6 @@ def get_envelope(
     responses={200: {"content": {"image/png": {}}}},
     summary="Burn-down of the envelope with its projection",
 )
-def get_envelope_chart(conn: ConnectionDep, ruleset: EnvelopeRulesetQuery = None) -> Response:
+def get_envelope_chart(conn: ReadConnectionDep, ruleset: EnvelopeRulesetQuery = None) -> Response:
     report = envelope_report(conn, get_ruleset(ruleset, kind="envelope"))
     return Response(charts.envelope_burndown(report), media_type="image/png")

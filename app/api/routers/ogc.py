@@ -13,9 +13,9 @@ from fastapi import APIRouter, Path, Query, Request
 
 from app.api.dependencies import (
     CollectionDep,
-    ConnectionDep,
     OgcItemsDep,
     OutputCrsDep,
+    ReadConnectionDep,
     parse_key,
 )
 from app.api.errors import InvalidParameter
@@ -153,7 +153,7 @@ def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
 
 
 @router.get("/collections", summary="The feature collections")
-def list_collections(request: Request, conn: ConnectionDep) -> dict[str, Any]:
+def list_collections(request: Request, conn: ReadConnectionDep) -> dict[str, Any]:
     return {
         "links": [_link(f"{base_url(request)}collections", "self", "application/json")],
         "collections": [_describe(request, conn, c) for c in COLLECTIONS.values()],
@@ -161,7 +161,7 @@ def list_collections(request: Request, conn: ConnectionDep) -> dict[str, Any]:
 
 
 @router.get("/collections/{collectionId}", summary="One feature collection")
-def get_collection(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
+def get_collection(collection: CollectionDep, request: Request, conn: ReadConnectionDep) -> dict:
     return _describe(request, conn, collection)
 
 
@@ -208,7 +208,7 @@ def get_queryables(collection: CollectionDep, request: Request) -> SchemaJSONRes
     ),
 )
 def list_items(
-    collection: CollectionDep, params: OgcItemsDep, request: Request, conn: ConnectionDep
+    collection: CollectionDep, params: OgcItemsDep, request: Request, conn: ReadConnectionDep
 ) -> GeoJSONResponse:
     if params.export is not None:
         return export_items(request.app.state.engine, conn, collection, params.query, params.export)
@@ -242,7 +242,7 @@ def get_item(
     collection: CollectionDep,
     feature_id: Annotated[str, Path(alias="featureId", max_length=64)],
     request: Request,
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
     crs: OutputCrsDep,
     f: Annotated[str | None, Query(description="Format: json or geojson")] = None,
 ) -> GeoJSONResponse:

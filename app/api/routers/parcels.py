@@ -2,7 +2,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from app.api.dependencies import INSEE_PATTERN, PARCEL_ID_PATTERN, BBoxDep, ConnectionDep, PageDep
+from app.api.dependencies import (
+    INSEE_PATTERN,
+    PARCEL_ID_PATTERN,
+    BBoxDep,
+    PageDep,
+    ReadConnectionDep,
+)
 from app.api.responses import (
     COLLECTION_RESPONSE,
     FEATURE_RESPONSE,
@@ -24,7 +30,7 @@ router = APIRouter(prefix="/parcels", tags=["parcels"])
 )
 def list_parcels(
     request: Request,
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
     bbox: BBoxDep,
     page: PageDep,
     commune: Annotated[
@@ -49,6 +55,6 @@ def list_parcels(
 )
 def get_parcel(
     parcel_id: Annotated[str, Path(pattern=PARCEL_ID_PATTERN, examples=["91216000AB0037"])],
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
 ) -> GeoJSONResponse:
     return feature_response(parcel_feature(conn, parcel_id), f"no parcel with id {parcel_id}")

@@ -36,6 +36,7 @@ from app.api.dependencies import (
     SIREN_PATTERN,
     ConnectionDep,
     EnvelopeRulesetQuery,
+    ReadConnectionDep,
     SettingsDep,
 )
 from app.api.errors import InvalidGeometry
@@ -231,7 +232,7 @@ def create_project(
 
 @router.get("", summary="Projects with their status, by territory or status")
 def list_projects(
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
     principal: PrincipalDep,
     epci: Annotated[
         str | None, Query(pattern=SIREN_PATTERN, description="SIREN of the project's EPCI")
@@ -261,7 +262,7 @@ def list_projects(
 
 @router.get("/{project_id}", summary="A project, its status and every ledger entry")
 def get_project(
-    project_id: ProjectId, conn: ConnectionDep, principal: PrincipalDep
+    project_id: ProjectId, conn: ReadConnectionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     return ledger.readable_project(conn, principal, int(project_id))
 

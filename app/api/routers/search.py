@@ -13,8 +13,8 @@ from app.api.dependencies import (
     PARCEL_ID_PATTERN,
     SIREN_PATTERN,
     BBoxDep,
-    ConnectionDep,
     PageDep,
+    ReadConnectionDep,
     SettingsDep,
 )
 from app.api.errors import InvalidParameter
@@ -223,7 +223,7 @@ Ti = Annotated[str | None, Query(min_length=1, max_length=20)]
 )
 def search_ranked_parcels(
     request: Request,
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
     bbox: BBoxDep,
     page: PageDep,
     commune: Commune = None,
@@ -287,7 +287,7 @@ def search_ranked_parcels(
 )
 def get_parcel_score(
     parcel_id: Annotated[str, Path(pattern=PARCEL_ID_PATTERN)],
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
     profile: ProfileQuery = None,
     weights: WeightsQuery = None,
 ) -> dict[str, Any]:
@@ -301,7 +301,7 @@ def get_parcel_score(
     responses=with_exports({}),
 )
 def search_candidate_sites(
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
     bbox: BBoxDep,
     settings: SettingsDep,
     min_area: Annotated[

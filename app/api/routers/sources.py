@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.api.dependencies import ConnectionDep
+from app.api.dependencies import ReadConnectionDep
 from app.services.sources import sources_answer
 
 router = APIRouter(tags=["sources"])
@@ -18,5 +18,5 @@ router = APIRouter(tags=["sources"])
     "vintage, last success, last error and the import holding its data; and the last import "
     "of each kind, its file and date",
 )
-def list_sources(conn: ConnectionDep) -> dict[str, Any]:
+def list_sources(conn: ReadConnectionDep) -> dict[str, Any]:
     return sources_answer(conn)

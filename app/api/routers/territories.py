@@ -2,7 +2,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from app.api.dependencies import INSEE_PATTERN, SIREN_PATTERN, ConnectionDep
+from app.api.dependencies import INSEE_PATTERN, SIREN_PATTERN, ReadConnectionDep
 from app.api.errors import InvalidParameter
 from app.api.responses import FEATURE_RESPONSE, GeoJSONResponse, feature_response
 from app.services.places import MAX_CHARS, MAX_SUGGESTIONS, MIN_CHARS, search_places
@@ -19,7 +19,7 @@ router = APIRouter(tags=["territories"])
     summary="A commune as a GeoJSON Feature (geometry null when its boundary is not loaded)",
 )
 def get_commune(
-    insee: Annotated[str, Path(pattern=INSEE_PATTERN, examples=["91216"])], conn: ConnectionDep
+    insee: Annotated[str, Path(pattern=INSEE_PATTERN, examples=["91216"])], conn: ReadConnectionDep
 ) -> GeoJSONResponse:
     return feature_response(commune_feature(conn, insee), f"no commune with INSEE code {insee}")
 
@@ -32,7 +32,7 @@ def get_commune(
 )
 def get_epci(
     siren: Annotated[str, Path(pattern=SIREN_PATTERN, examples=["200056232"])],
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
 ) -> GeoJSONResponse:
     return feature_response(epci_feature(conn, siren), f"no EPCI with SIREN {siren}")
 
@@ -47,7 +47,7 @@ def get_epci(
     ),
 )
 def find_places(
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
     q: Annotated[str, Query(min_length=MIN_CHARS, max_length=MAX_CHARS, examples=["paray"])],
     limit: Annotated[int, Query(ge=1, le=MAX_SUGGESTIONS)] = 10,
 ) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from app.api.dependencies import CollectionDep, ConnectionDep, SettingsDep
+from app.api.dependencies import CollectionDep, ReadConnectionDep, SettingsDep
 from app.api.responses import base_url, etag_matches
 from app.services.features import Collection
 from app.services.tiles import (
@@ -34,7 +34,7 @@ MVT = "application/vnd.mapbox-vector-tile"
     "/{collectionId}/tilejson.json",
     summary="TileJSON 3.0 of a collection's vector tiles",
 )
-def get_tilejson(collection: CollectionDep, request: Request, conn: ConnectionDep) -> dict:
+def get_tilejson(collection: CollectionDep, request: Request, conn: ReadConnectionDep) -> dict:
     bounds = request.app.state.extents.get(conn, collection)
     return tilejson(collection, base_url(request), bounds)
 
@@ -53,7 +53,7 @@ def get_tile(
     x: Annotated[int, Path(ge=0)],
     y: Annotated[int, Path(ge=0)],
     request: Request,
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
     settings: SettingsDep,
 ) -> Response:
     return _tile_response(collection, z, x, y, request, conn, settings)
@@ -156,7 +156,7 @@ def get_collection_tile(
     tile_row: Annotated[int, Path(alias="tileRow", ge=0)],
     tile_col: Annotated[int, Path(alias="tileCol", ge=0)],
     request: Request,
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
     settings: SettingsDep,
 ) -> Response:
     _tms_path(tile_matrix_set_id)

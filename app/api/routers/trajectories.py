@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from app.api.dependencies import ConnectionDep
+from app.api.dependencies import ReadConnectionDep
 from app.presentation import charts
 from geo.territories import LEVEL_NAMES
 from geo.zan.rulesets import get_ruleset
@@ -37,7 +37,7 @@ VintageQuery = Annotated[
 def trajectory_query(
     level: Level,
     code: Code,
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
     ruleset: RulesetQuery = None,
     vintage: VintageQuery = None,
 ) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def get_trajectory_chart(
     found: TrajectoryDep,
     level: Level,
     code: Code,
-    conn: ConnectionDep,
+    conn: ReadConnectionDep,
     vintage: VintageQuery = None,
 ) -> Response:
     yearly = yearly_consumption(conn, level, code, vintage)
