@@ -36,16 +36,9 @@ class Source:
     columns: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "producer": self.producer,
-            "licence": self.licence,
+        plain = ("id", "name", "producer", "licence", "rhythm", "loader", "scope", "url")
+        return {name: getattr(self, name) for name in plain} | {
             "formats": list(self.formats),
-            "rhythm": self.rhythm,
-            "loader": self.loader,
-            "scope": self.scope,
-            "url": self.url,
             "files": self.files or None,
             "docs": list(self.docs),
             "address_verified": self.verified,

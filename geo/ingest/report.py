@@ -31,16 +31,9 @@ class ImportReport:
         return self.inserted + self.updated
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "read": self.read,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "repaired": self.repaired,
-            "rejected": dict(self.rejected),
-            "warnings": self.warnings,
-            "tables": self.tables,
-        }
+        """The counts and what goes with them (the lineage is in import_run)."""
+        counts = ("read", "inserted", "updated", "unchanged", "repaired", "warnings", "tables")
+        return {name: getattr(self, name) for name in counts} | {"rejected": dict(self.rejected)}
 
     def lines(self) -> list[str]:
         if self.read and not (self.written or self.unchanged or self.rejected):

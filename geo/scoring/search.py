@@ -101,24 +101,10 @@ class Filters:
         if self.bbox:
             clauses.append(bbox_sql("p.geom"))
             params.update(bbox_params(self.bbox))
-        if self.min_area_ha is not None:
-            clauses.append("s.area_ha >= :min_area")
-            params["min_area"] = self.min_area_ha
-        if self.max_area_ha is not None:
-            clauses.append("s.area_ha <= :max_area")
-            params["max_area"] = self.max_area_ha
-        if self.zoning:
-            clauses.append("f.zoning_class = :zoning")
-            params["zoning"] = self.zoning
-        if self.exclude_zoning:
-            clauses.append("f.zoning_class IS DISTINCT FROM :exclude_zoning")
-            params["exclude_zoning"] = self.exclude_zoning
-        if self.on_friche is not None:
-            clauses.append("coalesce(f.on_friche, FALSE) = :on_friche")
-            params["on_friche"] = self.on_friche
-        if self.max_built_share is not None:
-            clauses.append("f.built_share <= :max_built_share")
-            params["max_built_share"] = self.max_built_share
+        for name, condition in _VALUE_FILTERS.items():
+            if (value := getattr(self, name)) not in (None, ""):
+                clauses.append(condition)
+                params[name] = value
         if self.land_use:
             bad = sorted(set(self.land_use) - set(LAND_USE_STATES))
             if bad:
@@ -138,6 +124,18 @@ class Filters:
         if not self.include_excluded:
             clauses.append("NOT s.excluded")
         return " AND ".join(clauses) or "TRUE", params
+
+
+# The filters that compare one column with the request's value (bound as :<filter name>).
+_VALUE_FILTERS = {
+    "min_area_ha": "s.area_ha >= :min_area_ha",
+    "max_area_ha": "s.area_ha <= :max_area_ha",
+    "zoning": "f.zoning_class = :zoning",
+    # unknown zoning (no PLU loaded there) is kept: its breakdown says it is not known
+    "exclude_zoning": "f.zoning_class IS DISTINCT FROM :exclude_zoning",
+    "on_friche": "coalesce(f.on_friche, FALSE) = :on_friche",
+    "max_built_share": "f.built_share <= :max_built_share",
+}
 
 
 @dataclass(frozen=True)

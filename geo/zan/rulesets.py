@@ -134,13 +134,9 @@ class RuleSet(_Strict):
 
     def summary(self) -> dict[str, object]:
         """What every answer states about the rules it used."""
+        stated = {"id", "name", "legal_status", "legal_basis", "effective_from", "sources"}
         return {
-            "id": self.id,
-            "name": self.name,
-            "legal_status": self.legal_status,
-            "legal_basis": self.legal_basis,
-            "effective_from": self.effective_from.isoformat(),
-            "sources": list(self.sources),
+            **self.model_dump(mode="json", include=stated),
             **(
                 {
                     "envelope_shares": {
