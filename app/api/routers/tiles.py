@@ -5,7 +5,7 @@ front-ends, and the same tiles as OGC API - Tiles (WebMercatorQuad tile matrix s
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
@@ -30,6 +30,13 @@ ogc_router = APIRouter(tags=["OGC API - Tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
 
 
+# Both tile paths (Foncier's XYZ and the OGC tile matrix one) answer the same bytes.
+_TILE_ANSWERS: dict[str, Any] = {
+    "response_class": Response,
+    "responses": {200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
+}
+
+
 @router.get(
     "/{collectionId}/tilejson.json",
     summary="TileJSON 3.0 of a collection's vector tiles",
@@ -43,8 +50,7 @@ def get_tilejson(collection: CollectionDep, request: Request, conn: ReadConnecti
     # Digits only in the path (Starlette's int convertor): "{z}" copied from a TileJSON
     # template, or a negative number, names no tile and is a 404, like a tile out of range.
     "/{collectionId}/{z:int}/{x:int}/{y:int}.mvt",
-    response_class=Response,
-    responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
+    **_TILE_ANSWERS,
     summary="A Mapbox vector tile (Web Mercator XYZ), one layer named after the collection",
 )
 def get_tile(
@@ -145,8 +151,7 @@ def get_collection_tileset(
 @ogc_router.get(
     "/collections/{collectionId}/tiles/{tileMatrixSetId}"
     "/{tileMatrix:int}/{tileRow:int}/{tileCol:int}",
-    response_class=Response,
-    responses={200: {"content": {MVT: {}}}, 204: {"description": "No feature in this tile"}},
+    **_TILE_ANSWERS,
     summary="A vector tile (MVT): tile matrix = zoom, row = y, col = x",
 )
 def get_collection_tile(
