@@ -111,9 +111,7 @@ def load_unit(code: str) -> Unit:
         geometry = f["geometry"]
         put(b',"geometry":{"type":"' + geometry["type"].encode() + b'","coordinates":')
         polygons = (
-            [geometry["coordinates"]]
-            if geometry["type"] == "Polygon"
-            else geometry["coordinates"]
+            [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
         )
         multi = geometry["type"] == "MultiPolygon"
         put(b"[" if multi else b"")
