@@ -8,7 +8,8 @@ The shapes are the five real Etalab communes shipped in ``data/cadastre/`` (Athi
 copy is one of these communes translated (in degrees, so a copy placed further south is
 up to ~10 % wider in metres) to a cell of a grid laid over a département, the whole copy
 inside the département's contour (``admin/contours-departements.geojson``). Each copy is
-filed under a real current commune of that département (``admin/communes.json``): for
+filed under a real current commune of that département (``admin/communes.json``; the
+arrondissements for Paris, Lyon and Marseille, as the cadastre numbers them): for
 the Ardennes and the Essonne, whose commune contours are shipped, the commune under the
 cell's centre; elsewhere the département's communes in a seeded order. Ids are
 ``commune + prefixe + section + numero`` (14 characters), the prefixe counting the copies
@@ -210,9 +211,16 @@ def plan(parcels: int, departements: tuple[str, ...] = DEPARTEMENTS) -> list[Cop
     missing = set(departements) - set(contours)
     if missing:
         raise ValueError(f"no contour for département(s) {sorted(missing)}")
+    # The cadastre numbers Paris, Lyon and Marseille by arrondissement: their parcels are
+    # filed under the arrondissements, as Etalab publishes them.
+    reference = json.loads((admin / "communes.json").read_bytes())
+    split = {c["commune"] for c in reference if c["type"] == "arrondissement-municipal"}
     current: dict[str, list[str]] = {d: [] for d in departements}
-    for c in json.loads((admin / "communes.json").read_bytes()):
-        if c["type"] == "commune-actuelle" and c.get("departement") in current:
+    for c in reference:
+        if c.get("departement") in current and (
+            c["type"] == "arrondissement-municipal"
+            or (c["type"] == "commune-actuelle" and c["code"] not in split)
+        ):
             current[c["departement"]].append(c["code"])
     known = {code for codes in current.values() for code in codes}
     commune_shapes: dict[str, tuple[list[str], list[shapely.Geometry]]] = {}

@@ -171,7 +171,7 @@ def territories(db: str) -> Territories:
             "SELECT commune_insee, departement_code, count(*) FROM parcel GROUP BY 1, 2"
         ).fetchall()
         epci_of = dict(
-            conn.execute("SELECT code, epci_siren FROM commune WHERE epci_siren IS NOT NULL")
+            conn.execute("SELECT insee, epci_siren FROM commune WHERE epci_siren IS NOT NULL")
         )
         communes: dict[str, int] = {}
         epcis: dict[str, int] = {}
@@ -312,7 +312,7 @@ def items_rows(
     row = Row(
         f"OGC items?limit=100&bbox, 400 boxes ~400 m over {places.commune[0]}, {clients} clients",
         f"{places.total:,} (table)",
-        f"{n / seconds:.1f} req/s, {ms(lat)}, {errors} errors",
+        f"{n / seconds:.1f} req/s, {ms([1000 * t for t in lat])}, {errors} errors",
     )
     if tipg:
         libpq = make_url(get_settings().url_for(db)).set(drivername="postgresql")
@@ -333,7 +333,9 @@ def items_rows(
             pn, plat, perrors = hammer(urls, clients, seconds)
         finally:
             peer.stop()
-        row.peer = f"tipg {pn / seconds:.1f} req/s, {ms(plat)}, {perrors} errors"
+        row.peer = (
+            f"tipg {pn / seconds:.1f} req/s, {ms([1000 * t for t in plat])}, {perrors} errors"
+        )
         row.ratio = f"{n / pn:.2f}x" if pn else "-"
     return [row]
 
@@ -371,9 +373,10 @@ def size_rows(db: str, parcels: int) -> list[Row]:
     with psycopg.connect(conninfo(db)) as conn:
         for table in SIZED_TABLES:
             heap, index = conn.execute(
-                "SELECT coalesce(sum(pg_table_size(relid)), 0), "
-                "coalesce(sum(pg_indexes_size(relid)), 0) FROM pg_partition_tree(%s)",
-                (table,),
+                "SELECT coalesce(sum(pg_table_size(relid)), 0)::bigint, "
+                "coalesce(sum(pg_indexes_size(relid)), 0)::bigint "
+                "FROM (SELECT relid FROM pg_partition_tree(%s) UNION SELECT %s::regclass) t",
+                (table, table),
             ).fetchone()
             rows.append(
                 Row(
