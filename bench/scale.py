@@ -111,7 +111,11 @@ def latency(client: httpx.Client, url: str, n: int) -> str:
     try:
         return ms(timed(client, url, n))
     except httpx.HTTPStatusError as exc:
-        return f"error {exc.response.status_code}: {exc.response.text[:160]}"
+        try:
+            detail = str(exc.response.json().get("detail", ""))
+        except ValueError:
+            detail = exc.response.text
+        return f"error {exc.response.status_code}: {detail[:90]}"
 
 
 def fresh_database(db: str) -> str:
