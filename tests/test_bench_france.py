@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -55,3 +56,12 @@ def test_parcels_are_well_formed_real_and_inside_their_departement(tmp_path):
     assert len(set(ids)) == len(ids)
     layout = json.loads((directory / "layout.json").read_bytes())
     assert sum(c["parcels"] for c in layout["copies"]) == 20_000
+
+
+def test_copies_under_one_commune_get_distinct_prefixes():
+    # Only two départements, so that communes receive several copies (no file written).
+    copies = france.plan(400_000, ("91", "08"))
+    per_commune = Counter(c.commune for c in copies)
+    assert max(per_commune.values()) > 1
+    assert len({(c.commune, c.prefixe) for c in copies}) == len(copies)
+    assert all(c.commune[:2] == c.departement for c in copies)
