@@ -36,6 +36,7 @@ import math
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -320,15 +321,19 @@ def items_rows(
     )
     if tipg:
         libpq = make_url(get_settings().url_for(db)).set(drivername="postgresql")
-        peer = start(
-            "tipg",
-            str(ensure_tipg()),
-            "tipg.main:app",
-            {
-                "DATABASE_URL": libpq.render_as_string(hide_password=False),
-                "TIPG_DB_SCHEMAS": '["public"]',
-            },
-        )
+        try:
+            peer = start(
+                "tipg",
+                str(ensure_tipg()),
+                "tipg.main:app",
+                {
+                    "DATABASE_URL": libpq.render_as_string(hide_password=False),
+                    "TIPG_DB_SCHEMAS": '["public"]',
+                },
+            )
+        except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+            row.peer = f"tipg unavailable ({exc})"
+            return [row]
         try:
             urls = [
                 f"{peer.base}/collections/public.parcel/items?limit=100&bbox={b}" for b in boxes
