@@ -80,12 +80,13 @@ def conninfo(dbname: str) -> str:
     )
 
 
-def fresh_database() -> str:
+def fresh_database(db: str = BENCH_DB) -> str:
+    """``db`` dropped, created and migrated; its URL."""
     with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
-        ident = sql.Identifier(BENCH_DB)
+        ident = sql.Identifier(db)
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    url = get_settings().url_for(BENCH_DB)
+    url = get_settings().url_for(db)
     migrate(url=url)
     return url
 

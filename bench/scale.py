@@ -44,14 +44,13 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from app.db import make_engine, migrate
 from app.settings import PROJECT_DIR, get_settings
 from bench import france
 from bench.features import bbox_urls, ensure_tipg, hammer, percentile, start
-from bench.import_cadastre import conninfo, measure
+from bench.import_cadastre import conninfo, fresh_database, measure
 from bench.scoring import SPARSE_OVERLAYS, draw_overlays, timed
 from geo.ingest.admin import load_admin
 from geo.scoring.refresh import refresh_scores
@@ -117,16 +116,6 @@ def latency(client: httpx.Client, url: str, n: int) -> str:
         except ValueError:
             detail = exc.response.text
         return f"error {exc.response.status_code}: {detail[:90]}"
-
-
-def fresh_database(db: str) -> str:
-    with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
-        ident = sql.Identifier(db)
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    url = get_settings().url_for(db)
-    migrate(url=url)
-    return url
 
 
 def import_rows(db: str, url: str, files: list[Path], parcels: int, ogr: bool) -> list[Row]:
