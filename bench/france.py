@@ -190,6 +190,9 @@ def _features(path: Path) -> list[dict]:
 
 @dataclass
 class Copy:
+    """One source commune's parcels (the first ``parcels`` of them) moved by (dx, dy)
+    1e-7 degrees and filed under ``commune`` with ``prefixe``."""
+
     departement: str
     commune: str
     prefixe: str
