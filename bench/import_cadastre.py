@@ -80,30 +80,46 @@ def conninfo(dbname: str) -> str:
     )
 
 
-def fresh_database() -> str:
+def fresh_database(db: str = BENCH_DB) -> str:
+    """``db`` dropped, created and migrated; its URL."""
     with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
-        ident = sql.Identifier(BENCH_DB)
+        ident = sql.Identifier(db)
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    url = get_settings().url_for(BENCH_DB)
+    url = get_settings().url_for(db)
     migrate(url=url)
     return url
+
+
+# A child's ru_maxrss includes its parent's peak at fork time (Linux carries the memory
+# high-water mark across fork and exec: /bin/true forked by a 500 MB process reports
+# 568 MB), so each tool is started by this small launcher (~5 MB), which reports the
+# tool's own figure on its last line of stderr.
+_LAUNCHER = """import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+sys.stderr.write(f"\\nmaxrss_kb={usage.ru_maxrss}\\n")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 def measure(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """(wall seconds, peak RSS in MB, stdout) of a child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env or os.environ.copy()
+        [sys.executable, "-S", "-c", _LAUNCHER, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env or os.environ.copy(),
     )
-    # wait4 gives this child's own rusage; reading the pipes first avoids a full-pipe stall.
-    out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
-    _, status, usage = os.wait4(proc.pid, 0)
+    out, err = proc.communicate()
     elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(f"{args[0]} failed: {err.decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024, out.decode()
+    text, _, peak = err.decode().rstrip().rpartition("\nmaxrss_kb=")
+    if proc.returncode != 0 or not peak.isdigit():
+        sys.exit(f"{args[0]} failed: {text[-2000:]}")
+    return elapsed, int(peak) / 1024, out.decode()
 
 
 def count(table: str) -> int:

@@ -26,6 +26,7 @@ from unittest import mock
 import httpx
 import psycopg
 from psycopg import sql
+from sqlalchemy.engine import Engine
 
 from app.db import make_engine, migrate
 from app.settings import PROJECT_DIR, get_settings
@@ -47,7 +48,7 @@ def essonne_communes() -> list[str]:
     )
 
 
-OVERLAYS = """
+PLU_GRID = """
 INSERT INTO plu_zone (gpu_id, libelle, typezone, zoning_class, commune_insee, departement_code,
                       area_m2, geom)
 SELECT 'bench-' || i || '-' || j,
@@ -62,6 +63,9 @@ FROM (SELECT floor(ST_XMin(e)) AS x0, floor(ST_YMin(e)) AS y0,
              ceil((ST_YMax(e) - ST_YMin(e)) / 1000) AS ny
       FROM (SELECT ST_Extent(geom)::geometry AS e FROM parcel) x) b,
      generate_series(0, nx::int) i, generate_series(0, ny::int) j;
+"""
+# Friches around one parcel in 400, economic sites around one in 1,500: any territory.
+SPARSE_OVERLAYS = """
 INSERT INTO friche (site_id, name, departement_code, commune_insee, site_type,
                     sol_pollution_existe, geom)
 SELECT 'bench-' || id, 'friche (synthetic)', departement_code, commune_insee,
@@ -75,6 +79,7 @@ SELECT 'bench-' || id, 'zae', 'ZAE (synthetic)', departement_code, commune_insee
 FROM (SELECT * FROM parcel WHERE hashtext(id) % 1500 = 0) p;
 ANALYZE;
 """
+OVERLAYS = PLU_GRID + SPARSE_OVERLAYS
 
 # Buildings and owners (issue 14), drawn over the parcels like the Etalab layer and the
 # DGFiP file would be: a footprint on 60 % of the parcels (Essonne: about 0.8 building a
@@ -101,6 +106,40 @@ SELECT id, departement_code, commune_insee,
 FROM parcel WHERE abs(hashtext(id || 'o')) % 7 = 0;
 ANALYZE building; ANALYZE parcel_owner;
 """
+
+
+def draw_overlays(engine: Engine, db: str, overlays: str, *, land: bool = True) -> None:
+    """The synthetic overlays, then (``land``) buildings and owners and the per-parcel
+    building counts the building loader would compute, each step timed and printed."""
+    with psycopg.connect(conninfo(db), autocommit=True) as conn:
+        started = time.perf_counter()
+        conn.execute(overlays)  # no parameters: '%' is the modulo operator here
+        print(
+            "drew the PLU zones, friches and economic sites in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        if not land:
+            return
+        started = time.perf_counter()
+        conn.execute(LAND)
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM building), (SELECT count(*) FROM parcel_owner)"
+        ).fetchone()
+        print(
+            f"drew {counts[0]:,} buildings and {counts[1]:,} owners "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+    # what the building loader does after its insert, for every commune
+    started = time.perf_counter()
+    with engine.begin() as conn2:
+        communes = list(
+            conn2.exec_driver_sql("SELECT DISTINCT commune_insee FROM building").scalars()
+        )
+        counted = count_parcel_buildings(conn2, sorted(communes))
+    print(
+        f"per-parcel building statistics (import step): {counted:,} parcels "
+        f"with a building in {time.perf_counter() - started:.1f} s"
+    )
 
 
 def _no_coverage(conn, communes):
@@ -174,31 +213,7 @@ def main() -> None:
         started = time.perf_counter()
         report = load_cadastre(engine, path)
         print(f"loaded {report.inserted:,} parcels in {time.perf_counter() - started:.1f} s")
-        with psycopg.connect(conninfo(db), autocommit=True) as conn:
-            conn.execute(OVERLAYS)  # no parameters: '%' is the modulo operator here
-            if not args.no_land:
-                started = time.perf_counter()
-                conn.execute(LAND)
-                counts = conn.execute(
-                    "SELECT (SELECT count(*) FROM building), (SELECT count(*) FROM parcel_owner)"
-                ).fetchone()
-                print(
-                    f"drew {counts[0]:,} buildings and {counts[1]:,} owners "
-                    f"in {time.perf_counter() - started:.1f} s"
-                )
-                # what the building loader does after its insert, for every commune
-                started = time.perf_counter()
-                with engine.begin() as conn2:
-                    communes = list(
-                        conn2.exec_driver_sql(
-                            "SELECT DISTINCT commune_insee FROM building"
-                        ).scalars()
-                    )
-                    counted = count_parcel_buildings(conn2, sorted(communes))
-                print(
-                    f"per-parcel building statistics (import step): {counted:,} parcels "
-                    f"with a building in {time.perf_counter() - started:.1f} s"
-                )
+        draw_overlays(engine, db, OVERLAYS, land=not args.no_land)
     else:
         migrate(url=url)
 
