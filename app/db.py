@@ -17,7 +17,10 @@ def make_engine(url: str, statement_timeout_ms: int | None = None) -> Engine:
     connect_args: dict[str, object] = {"connect_timeout": 5}
     if statement_timeout_ms is not None:
         # The web service's queries; imports and refreshes (CLI) run without a limit.
-        connect_args["options"] = f"-c statement_timeout={statement_timeout_ms}"
+        # No JIT for them: they are short, and over many partitions the planner's cost
+        # passes jit_above_cost and each query compiled for longer than it ran (a sites
+        # search over 20 départements ran out of its 3 s budget, bench/README.md).
+        connect_args["options"] = f"-c statement_timeout={statement_timeout_ms} -c jit=off"
     return create_engine(
         url,
         pool_pre_ping=True,

@@ -101,3 +101,11 @@ def test_statement_timeout_is_a_503_and_the_worker_goes_on(make_client) -> None:
     assert client.get("/conformance").status_code == 200
     relaxed = make_client()
     assert relaxed.get("/collections/parcels/items?limit=1000").status_code == 200
+
+
+def test_the_service_sessions_run_without_jit(make_client) -> None:
+    """Short queries over many partitions compiled for longer than they ran (issue 17)."""
+    client = make_client()
+    with client.app.state.engine.connect() as conn:
+        assert conn.execute(text("SHOW jit")).scalar_one() == "off"
+        assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "15s"
