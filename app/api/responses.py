@@ -1,11 +1,15 @@
 """Response classes for bodies already serialised by PostGIS, their OpenAPI schemas, and
 what answers share: the links they carry and their conditional (ETag) form."""
 
-from typing import Any
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection
 
+from app.api.dependencies import ReadConnectionDep
 from geo.errors import NotFound
 
 GEOJSON = "application/geo+json"
@@ -89,11 +93,47 @@ def link_to(request: Request, path: str | None = None, **params: Any) -> str:
     return base_url(request) + path.lstrip("/")
 
 
-def feature_response(feature: str | None, missing: str) -> GeoJSONResponse:
-    """One GeoJSON Feature made by PostGIS, or NotFound saying ``missing``."""
-    if feature is None:
-        raise NotFound(missing)
-    return GeoJSONResponse(feature)
+def add_feature_route(
+    router: APIRouter,
+    path: str,
+    find: Callable[[Connection, str], str | None],
+    pattern: str,
+    example: str,
+    *,
+    summary: str,
+    missing: str,
+) -> None:
+    """``GET path``: the one GeoJSON Feature that ``find`` builds in PostGIS for the path's
+    single parameter (checked against ``pattern``), or NotFound saying ``missing`` (a format
+    string of that code). Parcels, communes and EPCI are read by code this same way; the
+    operation is named after ``find`` (``commune_feature``: ``get_commune``)."""
+    key = path[path.index("{") + 1 : path.index("}")]
+
+    def read_one(conn: Connection, **path_values: str) -> GeoJSONResponse:
+        code = path_values[key]
+        feature = find(conn, code)
+        if feature is None:
+            raise NotFound(missing.format(code))
+        return GeoJSONResponse(feature)
+
+    # FastAPI reads the parameters from the signature: the path's own name, validated.
+    code = Annotated[str, Path(pattern=pattern, examples=[example])]
+    read_one.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, annotation=code),
+            inspect.Parameter("conn", inspect.Parameter.KEYWORD_ONLY, annotation=ReadConnectionDep),
+        ],
+        return_annotation=GeoJSONResponse,
+    )
+    router.add_api_route(
+        path,
+        read_one,
+        methods=["GET"],
+        name="get_" + find.__name__.removesuffix("_feature"),
+        summary=summary,
+        response_class=GeoJSONResponse,
+        responses=FEATURE_RESPONSE,
+    )
 
 
 def paging_links(request: Request, limit: int, offset: int, matched: int) -> list[dict[str, str]]:

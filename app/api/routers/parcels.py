@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from app.api.dependencies import (
     INSEE_PATTERN,
@@ -11,9 +11,8 @@ from app.api.dependencies import (
 )
 from app.api.responses import (
     COLLECTION_RESPONSE,
-    FEATURE_RESPONSE,
     GeoJSONResponse,
-    feature_response,
+    add_feature_route,
     paging_links,
 )
 from app.presentation.geojson import feature_collection
@@ -47,14 +46,8 @@ def list_parcels(
     )
 
 
-@router.get(
-    "/{parcel_id}",
-    response_class=GeoJSONResponse,
-    responses=FEATURE_RESPONSE,
+add_feature_route(
+    router, "/{parcel_id}", parcel_feature, PARCEL_ID_PATTERN, "91216000AB0037",
     summary="One parcel as a Feature",
-)
-def get_parcel(
-    parcel_id: Annotated[str, Path(pattern=PARCEL_ID_PATTERN, examples=["91216000AB0037"])],
-    conn: ReadConnectionDep,
-) -> GeoJSONResponse:
-    return feature_response(parcel_feature(conn, parcel_id), f"no parcel with id {parcel_id}")
+    missing="no parcel with id {}",
+)  # fmt: skip

@@ -1,10 +1,10 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from app.api.dependencies import INSEE_PATTERN, SIREN_PATTERN, ReadConnectionDep
 from app.api.errors import InvalidParameter
-from app.api.responses import FEATURE_RESPONSE, GeoJSONResponse, feature_response
+from app.api.responses import add_feature_route
 from app.services.places import MAX_CHARS, MAX_SUGGESTIONS, MIN_CHARS, search_places
 from app.services.territories import commune_feature, epci_feature
 from geo.errors import Invalid
@@ -12,29 +12,16 @@ from geo.errors import Invalid
 router = APIRouter(tags=["territories"])
 
 
-@router.get(
-    "/communes/{insee}",
-    response_class=GeoJSONResponse,
-    responses=FEATURE_RESPONSE,
+add_feature_route(
+    router, "/communes/{insee}", commune_feature, INSEE_PATTERN, "91216",
     summary="A commune as a GeoJSON Feature (geometry null when its boundary is not loaded)",
-)
-def get_commune(
-    insee: Annotated[str, Path(pattern=INSEE_PATTERN, examples=["91216"])], conn: ReadConnectionDep
-) -> GeoJSONResponse:
-    return feature_response(commune_feature(conn, insee), f"no commune with INSEE code {insee}")
-
-
-@router.get(
-    "/epci/{siren}",
-    response_class=GeoJSONResponse,
-    responses=FEATURE_RESPONSE,
+    missing="no commune with INSEE code {}",
+)  # fmt: skip
+add_feature_route(
+    router, "/epci/{siren}", epci_feature, SIREN_PATTERN, "200056232",
     summary="An EPCI with its member communes, outlined by the union of their boundaries",
-)
-def get_epci(
-    siren: Annotated[str, Path(pattern=SIREN_PATTERN, examples=["200056232"])],
-    conn: ReadConnectionDep,
-) -> GeoJSONResponse:
-    return feature_response(epci_feature(conn, siren), f"no EPCI with SIREN {siren}")
+    missing="no EPCI with SIREN {}",
+)  # fmt: skip
 
 
 @router.get(
