@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection, text
 
-from geo.ledger.access import Principal
+from geo.ledger.access import Principal, authorise_admin
 
 
 def record(
@@ -46,27 +47,30 @@ def record(
     ).scalar_one()
 
 
-def read_log(
-    conn: Connection,
-    *,
-    object_type: str | None = None,
-    object_id: str | None = None,
-    actor: str | None = None,
-    after_id: int = 0,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
+class AuditQuery(BaseModel):
+    """What the audit log is read by: object, actor, and a page after an entry id."""
+
+    object_type: str | None = Field(default=None, max_length=32, examples=["project"])
+    object_id: str | None = Field(default=None, max_length=64)
+    actor: str | None = Field(default=None, max_length=200)
+    after_id: int = Field(default=0, ge=0, le=2**31 - 1, description="Entries after this id")
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+def read_log(conn: Connection, principal: Principal, query: AuditQuery) -> list[dict[str, Any]]:
+    """The entries matching the query, oldest first: for administrators only."""
+    authorise_admin(principal, "the audit log")
     rows = conn.execute(
         text(
             """SELECT id, at, actor, role, territory, token_id, action, object_type, object_id,
                       before, after
                FROM audit_log
-               WHERE id > :after
-                 AND (CAST(:type AS text) IS NULL OR object_type = :type)
-                 AND (CAST(:oid AS text) IS NULL OR object_id = :oid)
+               WHERE id > :after_id
+                 AND (CAST(:object_type AS text) IS NULL OR object_type = :object_type)
+                 AND (CAST(:object_id AS text) IS NULL OR object_id = :object_id)
                  AND (CAST(:actor AS text) IS NULL OR actor = :actor)
                ORDER BY id LIMIT :limit"""
         ),
-        {"after": after_id, "type": object_type, "oid": object_id, "actor": actor,
-         "limit": limit},
-    ).mappings()  # fmt: skip
+        query.model_dump(),
+    ).mappings()
     return [{**r, "at": r["at"].isoformat()} for r in rows]

@@ -30,6 +30,7 @@ import csv
 import datetime
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -299,26 +300,45 @@ def load_planning_documents(engine: Engine, path: Path) -> ImportReport:
                 "source": path.name,
             }
         )
-    report.read = len(rows)
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM commune_planning_document"))
-        if rows:
-            conn.execute(
-                text(
-                    """INSERT INTO commune_planning_document
-                           (commune_insee, document, procedure_state, state_date, source)
-                       VALUES (:insee, :document, :state, :date, :source)"""
-                ),
-                rows,
-            )
-        report.inserted = len(rows)
-        warn_count(
-            conn,
-            report,
+    return _replace_table(
+        engine, path, report, rows,
+        "commune_planning_document",
+        """INSERT INTO commune_planning_document
+               (commune_insee, document, procedure_state, state_date, source)
+           VALUES (:insee, :document, :state, :date, :source)""",
+        check=lambda conn: warn_count(
+            conn, report,
             "SELECT count(*) FROM commune_planning_document d WHERE NOT EXISTS "
             "(SELECT 1 FROM commune c WHERE c.insee = d.commune_insee)",
             "communes unknown to the reference data",
-        )
+        ),
+    )  # fmt: skip
+
+
+def _replace_table(
+    engine: Engine,
+    path: Path,
+    report: ImportReport,
+    rows: list[dict[str, Any]],
+    table: str,
+    insert: str,
+    *,
+    prepare: Callable[[Connection], None] | None = None,
+    check: Callable[[Connection], None] | None = None,
+) -> ImportReport:
+    """A file that replaces a whole table, in one transaction: ``prepare`` (which may
+    complete the rows or refuse them by raising), the table emptied, the rows inserted,
+    ``check`` (warnings on what they reference), the run recorded."""
+    report.read = len(rows)
+    with engine.begin() as conn:
+        if prepare is not None:
+            prepare(conn)
+        conn.execute(text(f"DELETE FROM {table}"))
+        if rows:
+            conn.execute(text(insert), rows)
+        report.inserted = len(rows)
+        if check is not None:
+            check(conn)
         record_run(conn, report, path)
     return report
 
@@ -391,8 +411,8 @@ def load_commune_splits(engine: Engine, path: Path) -> ImportReport:
                 "file": path.name,
             }
         )
-    report.read = len(rows)
-    with engine.begin() as conn:
+
+    def shares(conn: Connection) -> None:
         _fill_shares_by_area(conn, path, rows)
         totals: dict[str, float] = {}
         for r in rows:
@@ -400,19 +420,14 @@ def load_commune_splits(engine: Engine, path: Path) -> ImportReport:
         off = {s: t for s, t in totals.items() if abs(t - 1) > 1e-4}
         if off:
             raise LoaderError(f"{path}: shares of a split must add up to 1: {off}")
-        conn.execute(text("DELETE FROM commune_split"))
-        if rows:
-            conn.execute(
-                text(
-                    """INSERT INTO commune_split (source_insee, commune_insee, share,
-                           effective_on, source)
-                       VALUES (:source, :insee, :share, :on, :file)"""
-                ),
-                rows,
-            )
-        report.inserted = len(rows)
-        record_run(conn, report, path)
-    return report
+
+    return _replace_table(
+        engine, path, report, rows,
+        "commune_split",
+        """INSERT INTO commune_split (source_insee, commune_insee, share, effective_on, source)
+           VALUES (:source, :insee, :share, :on, :file)""",
+        prepare=shares,
+    )  # fmt: skip
 
 
 def _fill_shares_by_area(conn: Connection, path: Path, rows: list[dict[str, Any]]) -> None:
