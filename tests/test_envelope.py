@@ -17,6 +17,7 @@ from geo.ingest.cadastre import load_cadastre
 from geo.ingest.friches import load_friches
 from geo.ledger.envelope import (
     EnvelopeExhausted,
+    ProjectDraft,
     balance,
     change_status,
     correct,
@@ -60,16 +61,14 @@ def ledger(fresh_engine: Engine) -> Engine:
 
 
 def project(engine: Engine, rules: RuleSet = INDUSTRIAL, **kwargs) -> dict:
-    args = {
+    draft = {
         "name": "Usine (synthetic)",
         "kind": "industrial",
         "epci_siren": PARIS_SACLAY,
-        "ruleset": rules,
-        "author": "prefecture-91",
         "parcel_ids": ["91216000AB0037"],
     } | kwargs
     with engine.begin() as conn:
-        return create_project(conn, **args)
+        return create_project(conn, ProjectDraft(**draft), ruleset=rules, author="prefecture-91")
 
 
 def status(engine: Engine, pid: int, new: str, rules: RuleSet = INDUSTRIAL, **kw) -> dict:

@@ -19,6 +19,7 @@ from geo.errors import Invalid
 from geo.ingest.cadastre import load_cadastre
 from geo.ledger.envelope import (
     Balance,
+    ProjectDraft,
     _exhaustion,
     change_status,
     correct,
@@ -319,8 +320,8 @@ def test_string_coordinates_do_not_skip_the_vertex_limit(shared: TestClient) -> 
 def test_geometry_errors_reach_callers_of_the_domain(fresh_engine: Engine) -> None:
     with pytest.raises(Invalid, match="EPSG:2975"), fresh_engine.begin() as conn:
         create_project(
-            conn, name="x", kind="industrial", epci_siren=PARIS_SACLAY, ruleset=INDUSTRIAL,
-            author="test", geometry=polygon(shifted(53.2, -69.7)),
+            conn, ProjectDraft("x", "industrial", PARIS_SACLAY, polygon(shifted(53.2, -69.7))),
+            ruleset=INDUSTRIAL, author="test",
         )  # fmt: skip
 
 
@@ -424,11 +425,11 @@ def test_ledger_bodies_are_strict(client: TestClient, fresh_engine: Engine) -> N
 
 def test_the_domain_refuses_what_the_api_refuses(fresh_engine: Engine) -> None:
     with fresh_engine.begin() as conn:
-        pid = create_project(
-            conn, name="x", kind="industrial", epci_siren=PARIS_SACLAY, ruleset=INDUSTRIAL,
-            author="test", geometry=square(*LONGJUMEAU, 120),
+        draft = ProjectDraft(
+            "x", "industrial", PARIS_SACLAY, square(*LONGJUMEAU, 120),
             occurred_on=datetime.date(2025, 1, 6),
-        )["id"]  # fmt: skip
+        )  # fmt: skip
+        pid = create_project(conn, draft, ruleset=INDUSTRIAL, author="test")["id"]
         change_status(conn, pid, "authorised", ruleset=INDUSTRIAL, author="t", reason="PC")
     for delta in (float("nan"), float("inf"), True, -0.0, 1e-320, "1"):
         with pytest.raises(Invalid), fresh_engine.begin() as conn:

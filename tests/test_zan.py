@@ -22,7 +22,7 @@ from geo.ingest.zan_rules import (
     load_target_members,
     load_targets,
 )
-from geo.ledger.envelope import balance, change_status, create_project
+from geo.ledger.envelope import ProjectDraft, balance, change_status, create_project
 from geo.zan.rulesets import get_ruleset
 from geo.zan.trajectories import trajectory, yearly_consumption
 from tests.conftest import CADASTRE_91216, DATA
@@ -340,16 +340,10 @@ def authorised_project(
     """A synthetic industrial project (default: parcel AB 37 of Épinay), authorised."""
     rules = get_ruleset(envelope, kind="envelope")
     with engine.begin() as conn:
-        project = create_project(
-            conn,
-            name="Usine (synthetic)",
-            kind="industrial",
-            epci_siren=epci,
-            ruleset=rules,
-            author="test",
-            parcel_ids=list(parcels),
-            occurred_on=on,
+        draft = ProjectDraft(
+            "Usine (synthetic)", "industrial", epci, parcel_ids=list(parcels), occurred_on=on
         )
+        project = create_project(conn, draft, ruleset=rules, author="test")
         return change_status(
             conn,
             project["id"],

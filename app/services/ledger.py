@@ -23,39 +23,18 @@ from geo.ledger.access import (
     authorise_create,
     authorise_status,
 )
-from geo.ledger.geometry import ProjectGeometry
 from geo.zan.rulesets import RuleSet, get_ruleset
 
 
 def record_project(
-    conn: Connection,
-    principal: Principal,
-    *,
-    name: str,
-    kind: str,
-    epci_siren: str,
-    geometry: ProjectGeometry | None,
-    parcel_ids: list[str] | None,
-    ruleset_id: str | None,
-    occurred_on: datetime.date | None,
-    reason: str,
+    conn: Connection, principal: Principal, draft: envelope.ProjectDraft, ruleset_id: str | None
 ) -> dict[str, Any]:
-    """A planned project recorded in its EPCI, audited."""
-    authorise_create(principal, epci_siren)
+    """A planned project recorded in its EPCI, on the envelope of ``ruleset_id`` (the
+    default envelope when None), audited."""
+    authorise_create(principal, draft.epci_siren)
     ruleset = get_ruleset(ruleset_id, kind="envelope")
     with conn.begin():
-        project = envelope.create_project(
-            conn,
-            name=name,
-            kind=kind,
-            epci_siren=epci_siren,
-            ruleset=ruleset,
-            author=principal.name,
-            geometry=geometry,
-            parcel_ids=parcel_ids,
-            occurred_on=occurred_on,
-            reason=reason,
-        )
+        project = envelope.create_project(conn, draft, ruleset=ruleset, author=principal.name)
         audit.record(conn, principal, "project.create", "project", project["id"], after=project)
     return project
 

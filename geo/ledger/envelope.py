@@ -172,25 +172,31 @@ def _entry_date(
     return on
 
 
-def create_project(
-    conn: Connection,
-    *,
-    name: str,
-    kind: str,
-    epci_siren: str,
-    ruleset: RuleSet,
-    author: str,
-    geometry: Any = None,
-    parcel_ids: list[str] | None = None,
-    occurred_on: datetime.date | None = None,
-    reason: str = "project recorded",
-) -> dict[str, Any]:
-    """Record a planned project, with its NAF consumption and how it was computed.
+@dataclass(frozen=True)
+class ProjectDraft:
+    """A project as its author describes it, before the ledger locates and measures it.
 
-    ``geometry`` is GeoJSON (a dict, or a model of ``geo.ledger.geometry``); the project
-    must lie in the EPCI ``epci_siren`` (OutsideTerritory otherwise)."""
+    ``geometry`` is GeoJSON (a dict, or a model of ``geo.ledger.geometry``); exactly one of
+    it and ``parcel_ids`` is given."""
+
+    name: str
+    kind: str
+    epci_siren: str
+    geometry: Any = None
+    parcel_ids: list[str] | None = None
+    occurred_on: datetime.date | None = None
+    reason: str = "project recorded"
+
+
+def create_project(
+    conn: Connection, draft: ProjectDraft, *, ruleset: RuleSet, author: str
+) -> dict[str, Any]:
+    """Record a planned project, with its NAF consumption and how it was computed; it must
+    lie in the EPCI ``draft.epci_siren`` (OutsideTerritory otherwise)."""
+    name, kind, epci_siren = draft.name, draft.kind, draft.epci_siren
+    geometry, parcel_ids, reason = draft.geometry, draft.parcel_ids, draft.reason
     _check_new_project(name, kind, ruleset, geometry, parcel_ids, reason)
-    on = _entry_date(ruleset, occurred_on)
+    on = _entry_date(ruleset, draft.occurred_on)
     if not conn.execute(text("SELECT 1 FROM epci WHERE siren = :s"), {"s": epci_siren}).first():
         raise Invalid(f"unknown EPCI {epci_siren}")
     location = locate(conn, epci_siren, geometry=geometry, parcel_ids=parcel_ids)

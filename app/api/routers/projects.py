@@ -42,7 +42,7 @@ from app.api.dependencies import (
 from app.api.errors import InvalidGeometry
 from app.security.auth import PrincipalDep, WriterDep
 from app.services import ledger
-from geo.ledger.envelope import KINDS, VISIBLE_CHARACTER
+from geo.ledger.envelope import KINDS, VISIBLE_CHARACTER, ProjectDraft
 from geo.ledger.geometry import MAX_PARCELS, ProjectGeometry
 from geo.ledger.statuses import STATUSES
 
@@ -178,6 +178,10 @@ class ProjectCreate(_Body):
             raise ValueError("give either geometry or parcel_ids")
         return self
 
+    def draft(self) -> ProjectDraft:
+        """The project as the ledger takes it: every member but the envelope's rule set."""
+        return ProjectDraft(**{name: value for name, value in self if name != "ruleset"})
+
 
 class StatusChange(_Body):
     # a project is planned when recorded, and never again
@@ -216,18 +220,7 @@ def create_project(
             raise InvalidGeometry(
                 f"the geometry has {vertices} vertices: at most {settings.max_geometry_vertices}"
             )
-    return ledger.record_project(
-        conn,
-        principal,
-        name=body.name,
-        kind=body.kind,
-        epci_siren=body.epci_siren,
-        geometry=body.geometry,
-        parcel_ids=body.parcel_ids,
-        ruleset_id=body.ruleset,
-        occurred_on=body.occurred_on,
-        reason=body.reason,
-    )
+    return ledger.record_project(conn, principal, body.draft(), body.ruleset)
 
 
 @router.get("", summary="Projects with their status, by territory or status")
