@@ -381,41 +381,15 @@ def ogc_items_request(
     ] = None,
 ) -> OgcItemsRequest:
     """The one parser of OGC items parameters: each fault is a 400 problem saying which."""
-    raw = request.query_params
-    properties = {k: v for k, v in raw.items() if k not in OGC_ITEMS_PARAMETERS}
-    unknown = sorted(set(properties) - set(collection.queryables))
-    if unknown:
-        raise InvalidParameter(
-            f"unknown parameter(s) {', '.join(unknown)[:200]}; {collection.id} can be filtered "
-            f"on {', '.join(collection.queryables) or 'nothing'} (see its queryables)"
-        )
-    if f is not None and format_ is not None:
-        raise InvalidParameter("give f or format, not both")
-    fmt = format_ or f or "json"
-    if fmt not in ITEMS_FORMATS:
-        raise InvalidParameter(f"f must be one of {', '.join(ITEMS_FORMATS)}")
-    export = fmt if fmt in ("csv", "gpkg") or (format_ is not None and fmt != "json") else None
+    properties = _property_filters(collection, request)
+    fmt, export = _items_format(f, format_)
     box_crs = crs_param(bbox_crs, "bbox-crs")
     box = parse_bbox(bbox, box_crs, settings.max_bbox_degrees) if bbox is not None else None
-    sql_filter: SqlFilter | None = None
-    if filter_ is not None:
-        lang = filter_lang or TEXT
-        if lang not in LANGUAGES:
-            raise InvalidParameter(f"filter-lang must be one of {', '.join(LANGUAGES)}")
-        try:
-            sql_filter = compile_filter(
-                filter_, lang, collection.filterables(), crs_param(filter_crs, "filter-crs")
-            )
-        except FilterError as exc:
-            raise InvalidParameter(str(exc)) from None
-    elif filter_lang is not None and filter_lang not in LANGUAGES:
-        raise InvalidParameter(f"filter-lang must be one of {', '.join(LANGUAGES)}")
-    else:
-        crs_param(filter_crs, "filter-crs")
+    sql_filter = _cql2_filter(collection, filter_, filter_lang, filter_crs)
     query = ItemsQuery(
         bbox=box,
         bbox_crs=box_crs,
-        properties={k: _typed(collection, k, v) for k, v in properties.items()},
+        properties=properties,
         after=parse_key(collection, cursor) if cursor is not None else None,
         filter=sql_filter,
         interval=parse_datetime(datetime_) if datetime_ is not None else None,
@@ -424,6 +398,46 @@ def ogc_items_request(
     return OgcItemsRequest(
         query=query, limit=page_size(settings, limit), crs=crs, f=fmt, export=export
     )
+
+
+def _property_filters(collection: Collection, request: Request) -> dict[str, object]:
+    """The query's other parameters: equality filters on the collection's queryables."""
+    raw = request.query_params
+    properties = {k: v for k, v in raw.items() if k not in OGC_ITEMS_PARAMETERS}
+    unknown = sorted(set(properties) - set(collection.queryables))
+    if unknown:
+        raise InvalidParameter(
+            f"unknown parameter(s) {', '.join(unknown)[:200]}; {collection.id} can be filtered "
+            f"on {', '.join(collection.queryables) or 'nothing'} (see its queryables)"
+        )
+    return {k: _typed(collection, k, v) for k, v in properties.items()}
+
+
+def _items_format(f: str | None, format_: str | None) -> tuple[str, str | None]:
+    """The answer's format, and the export's when every matching feature is streamed."""
+    if f is not None and format_ is not None:
+        raise InvalidParameter("give f or format, not both")
+    fmt = format_ or f or "json"
+    if fmt not in ITEMS_FORMATS:
+        raise InvalidParameter(f"f must be one of {', '.join(ITEMS_FORMATS)}")
+    export = fmt if fmt in ("csv", "gpkg") or (format_ is not None and fmt != "json") else None
+    return fmt, export
+
+
+def _cql2_filter(
+    collection: Collection, text: str | None, lang: str | None, crs: str | None
+) -> SqlFilter | None:
+    """The CQL2 filter compiled against the collection's queryables; filter-lang and
+    filter-crs are checked even without a filter."""
+    if lang is not None and lang not in LANGUAGES:
+        raise InvalidParameter(f"filter-lang must be one of {', '.join(LANGUAGES)}")
+    filter_crs = crs_param(crs, "filter-crs")
+    if text is None:
+        return None
+    try:
+        return compile_filter(text, lang or TEXT, collection.filterables(), filter_crs)
+    except FilterError as exc:
+        raise InvalidParameter(str(exc)) from None
 
 
 def parse_key(collection: Collection, value: str) -> str | int:
