@@ -20,12 +20,9 @@ REFERENCE = {
 
 # not keyed by département yet, and why
 KNOWN_GAPS = {
-    "parcel_terrain": "raster statistics keyed by parcel id; no département column yet",
-    "parcel_hazard": "raster statistics keyed by parcel id; no département column yet",
     "friche_parcel": "keyed by the site; a site's parcels may lie in two départements",
     "polluted_site_parcel": "keyed by the site; a site's parcels may lie in two départements",
     "economic_land_unit_parcel": "keyed by the land unit; same as the sites' links",
-    "building": "a serial id; the loaders replace a commune's buildings, never by id",
     "plu_zone": "national GPU ids merged on their own (ON CONFLICT gpu_id); PLUi span départements",
     "plu_prescription": "ids built from the document; a PLUi may span départements",
     "friche": "national site ids merged on their own; the département may be unknown",

@@ -468,6 +468,7 @@ parcel_terrain = Table(
     "parcel_terrain",
     metadata,
     Column("parcel_id", String(14), primary_key=True),
+    Column("departement_code", String(3), primary_key=True),  # the shard key (docs/scale.md)
     Column("source", Text, nullable=False),
     Column("elevation_min_m", Float),
     Column("elevation_mean_m", Float),
@@ -482,6 +483,7 @@ parcel_hazard = Table(
     Column("parcel_id", String(14), primary_key=True),
     Column("hazard", String(32), primary_key=True),  # e.g. flood
     Column("hazard_class", Integer, primary_key=True),
+    Column("departement_code", String(3), primary_key=True),  # the shard key (docs/scale.md)
     Column("share", Float, nullable=False),  # of the parcel's cells, 0..1
     Column("source", Text, nullable=False),
 )
@@ -679,7 +681,7 @@ building = Table(
     Column("source", String(16), nullable=False),  # cadastre, bdtopo
     Column("source_id", String(64)),  # BD TOPO ID (the Etalab layer has none)
     Column("commune_insee", String(5), nullable=False),
-    Column("departement_code", String(3), nullable=False),
+    Column("departement_code", String(3), primary_key=True),  # the shard key (docs/scale.md)
     Column("hard", Boolean),  # Etalab type 01 (hard) / 02 (light); BD TOPO LEGER
     Column("nature", Text),
     Column("usage", String(16)),  # geo.land.buildings.USAGES (BD TOPO only)

@@ -30,7 +30,7 @@ from rasterio.features import rasterize
 from rasterio.windows import Window
 from sqlalchemy import Connection, Engine, text
 
-from geo.crs import LAMBERT93
+from geo.crs import LAMBERT93, departement_codes
 from geo.ingest.common import record_run
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
@@ -220,6 +220,7 @@ def parcel_terrain(
             "parcel_terrain",
             {
                 "parcel_id": "text",
+                "departement_code": "text",
                 "source": "text",
                 "elevation_min_m": "float8",
                 "elevation_mean_m": "float8",
@@ -230,9 +231,11 @@ def parcel_terrain(
         )
         count = np.asarray(acc.count)
         have = count > 0
+        parcel_ids = pa.array(np.asarray(acc.ids, dtype=object)[have], pa.string())
         stage.copy(
             {
-                "parcel_id": pa.array(np.asarray(acc.ids, dtype=object)[have], pa.string()),
+                "parcel_id": parcel_ids,
+                "departement_code": departement_codes(parcel_ids),
                 "source": pa.array([path.name] * int(have.sum()), pa.string()),
                 "elevation_min_m": pa.array(np.asarray(acc.minimum)[have]),
                 "elevation_mean_m": pa.array((np.asarray(acc.total) / np.maximum(count, 1))[have]),
@@ -242,7 +245,7 @@ def parcel_terrain(
             }
         )
         report.read = len(acc.ids)
-        report.inserted, report.updated = stage.merge(["parcel_id"])
+        report.inserted, report.updated = stage.merge(["parcel_id", "departement_code"])
         report.unchanged = int(have.sum()) - report.inserted - report.updated
         if (~have).any():
             report.warnings.append(f"{int((~have).sum())} parcels only over nodata cells")
@@ -331,6 +334,7 @@ def parcel_hazard(
             "parcel_hazard",
             {
                 "parcel_id": "text",
+                "departement_code": "text",
                 "hazard": "text",
                 "hazard_class": "int4",
                 "share": "float8",
@@ -338,9 +342,11 @@ def parcel_hazard(
             },
         )
         keys = sorted(acc.classes)
+        parcel_ids = pa.array([acc.ids[s] for s, _ in keys], pa.string())
         stage.copy(
             {
-                "parcel_id": pa.array([acc.ids[s] for s, _ in keys], pa.string()),
+                "parcel_id": parcel_ids,
+                "departement_code": departement_codes(parcel_ids),
                 "hazard": pa.array([hazard] * len(keys), pa.string()),
                 "hazard_class": pa.array([c for _, c in keys], pa.int32()),
                 "share": pa.array([acc.classes[k] / acc.count[k[0]] for k in keys]),
@@ -348,6 +354,8 @@ def parcel_hazard(
             }
         )
         report.read = len(acc.ids)
-        report.inserted, report.updated = stage.merge(["parcel_id", "hazard", "hazard_class"])
+        report.inserted, report.updated = stage.merge(
+            ["parcel_id", "hazard", "hazard_class", "departement_code"]
+        )
         record_run(conn, report, path)
     return report

@@ -126,7 +126,8 @@ LAYERS: dict[str, str] = {
         GROUP BY q.id""",
     "flood": """
         SELECT h.parcel_id, sum(h.share) FILTER (WHERE h.hazard_class >= 3) AS share
-        FROM parcel_hazard h JOIN parcel q ON q.id = h.parcel_id
+        FROM parcel_hazard h
+        JOIN parcel q ON q.id = h.parcel_id AND q.departement_code = h.departement_code
         WHERE h.hazard = 'flood' AND {q}
         GROUP BY h.parcel_id""",
     # regulatory risk plans (geo.land.risks), and the zones over the parcel named (plan,
@@ -247,7 +248,8 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
 FROM parcel p
 LEFT JOIN refresh_zone zone ON zone.parcel_id = p.id
 LEFT JOIN plu_document doc ON doc.idurba = zone.idurba
-LEFT JOIN parcel_terrain terrain ON terrain.parcel_id = p.id
+LEFT JOIN parcel_terrain terrain
+       ON terrain.parcel_id = p.id AND terrain.departement_code = p.departement_code
 LEFT JOIN refresh_friche fr ON fr.parcel_id = p.id
 LEFT JOIN refresh_friche_link link ON link.parcel_id = p.id
 LEFT JOIN refresh_economic eco ON eco.parcel_id = p.id
