@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from app.services.demo import demo_steps
 from app.settings import Settings
+from geo.db.count import COUNT_CAP, Matched
 from geo.scoring.refresh import refresh_scores
 from tests.conftest import DATA, Databases, engine_for
 
@@ -156,3 +157,61 @@ def test_demo_loads_the_overlapping_territory(demo_url: str) -> None:
         "91479": 2857,
     }  # fmt: skip
     assert set(DEMO_COMMUNES) <= located
+
+
+def test_search_without_territory_pages_as_one_sort(demo_client: TestClient, demo_url: str) -> None:
+    """With no territory the page is merged from each département's best scores
+    (geo.scoring.search._page_sql): the same parcels in the same order as one sort of
+    every score, on a base of two départements (91 and 27), past the first page too."""
+    engine = engine_for(demo_url)
+    with engine.connect() as conn:
+        departements, expected = (
+            conn.execute(
+                text(
+                    f"SELECT {what} FROM parcel_score WHERE profile = 'large-industrial-site' "
+                    f"AND NOT excluded {tail}"
+                )
+            )
+            .scalars()
+            .all()
+            for what, tail in (
+                ("DISTINCT departement_code", ""),
+                ("parcel_id", "ORDER BY score DESC NULLS LAST, parcel_id LIMIT 40 OFFSET 1990"),
+            )
+        )
+    engine.dispose()
+    assert sorted(departements) == ["27", "91"]
+    params = {"profile": "large-industrial-site", "limit": 40}
+    pages = [
+        demo_client.get("/parcels/search", params={**params, "offset": offset}).json()
+        for offset in (1990, 2010)
+    ]
+    assert [f["id"] for f in pages[0]["features"]] == expected
+    assert [f["id"] for f in pages[1]["features"]][:20] == expected[20:]
+
+
+def test_counts_stop_at_the_cap(demo_client: TestClient) -> None:
+    """23,872 parcels: the answers say "more than 10,000" (geo.db.count) instead of
+    counting them all, still link the next page, and count exactly below the cap."""
+    for path in ("/parcels/search", "/collections/parcels/items", "/parcels"):
+        answer = demo_client.get(path, params={"limit": 3}).json()
+        assert "numberMatched" not in answer, path
+        assert answer["numberMatchedMoreThan"] == COUNT_CAP, path
+        assert "next" in {link["rel"] for link in answer["links"]}, path
+    # an offset past the cap counts as far as its page reaches
+    deep = demo_client.get("/parcels", params={"limit": 10, "offset": 23_860}).json()
+    assert deep["numberMatchedMoreThan"] == 23_870 and deep["numberReturned"] == 10
+    assert "next" in {link["rel"] for link in deep["links"]}
+    last = demo_client.get("/parcels", params={"limit": 10, "offset": 23_865}).json()
+    assert last["numberMatched"] == 23_872 and last["numberReturned"] == 7
+    assert "next" not in {link["rel"] for link in last["links"]}
+    # an export counts up to its own limit: every parcel, counted exactly
+    export = demo_client.get("/parcels/search", params={"format": "geojson"}).json()
+    assert export["numberMatched"] == len(export["features"]) == 23_872
+
+
+def test_matched_bounds() -> None:
+    exact, beyond = Matched(25), Matched(10, exact=False)
+    assert exact.exceeds(24) and not exact.exceeds(25)
+    assert beyond.exceeds(10) and not beyond.exceeds(11)
+    assert str(beyond) == "more than 10" and beyond.members() == {"numberMatchedMoreThan": 10}

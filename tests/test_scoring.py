@@ -7,6 +7,7 @@ import json
 import pytest
 from sqlalchemy import Engine, text
 
+from geo.db.count import Matched
 from geo.ingest.cadastre import load_cadastre
 from geo.scoring.model import Profile, explain
 from geo.scoring.profiles import ProfileError, get_profile, load_profiles, validate
@@ -164,10 +165,11 @@ def test_search_filters_sorts_and_pages(scored: Engine) -> None:
         big, big_matched = search_parcels(
             conn, profile, Filters(commune="91216", min_area_ha=5), limit=100
         )
-    assert matched == 4241 and len(page) == 10
+    assert matched == Matched(4241) and len(page) == 10
     scores = [p.explanation["score"] for p in page]
     assert scores == sorted(scores, reverse=True)
-    assert all(p.row["area_ha"] >= 5 for p in big) and 0 < big_matched < 100
+    assert all(p.row["area_ha"] >= 5 for p in big) and big_matched.exact
+    assert 0 < big_matched.count < 100
     assert page[0].explanation["criteria"][0]["criterion"] == "site_area"
 
 
@@ -180,7 +182,7 @@ def test_epci_filter_and_custom_weights(scored: Engine) -> None:
         page, matched = search_parcels(
             conn, custom, Filters(epci="200056232"), limit=5, custom=True
         )
-    assert (in_epci, elsewhere, matched) == (4241, 0, 4241)
+    assert (in_epci, elsewhere, matched) == (Matched(4241), Matched(0), Matched(4241))
     # only the two weighted criteria: a 6 ha parcel with unknown zoning scores 100
     assert [c["criterion"] for c in page[0].explanation["criteria"]] == ["zoning", "site_area"]
     assert page[0].explanation["score"] == 100.0

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection
 
 from app.api.dependencies import ReadConnectionDep
+from geo.db.count import Matched
 from geo.errors import NotFound
 
 GEOJSON = "application/geo+json"
@@ -136,7 +137,9 @@ def add_feature_route(
     )
 
 
-def paging_links(request: Request, limit: int, offset: int, matched: int) -> list[dict[str, str]]:
+def paging_links(
+    request: Request, limit: int, offset: int, matched: Matched
+) -> list[dict[str, str]]:
     """self, next and prev of an offset-paged GeoJSON answer (OGC API Features §7.15.6)."""
 
     def link(rel: str, at: int) -> dict[str, str]:
@@ -144,7 +147,7 @@ def paging_links(request: Request, limit: int, offset: int, matched: int) -> lis
         return {"rel": rel, "type": "application/geo+json", "href": href}
 
     links = [link("self", offset)]
-    if offset + limit < matched:
+    if matched.exceeds(offset + limit):
         links.append(link("next", offset + limit))
     if offset > 0:
         links.append(link("prev", max(offset - limit, 0)))

@@ -226,8 +226,8 @@ def export_items(engine, conn, collection, query, fmt: str) -> StreamingResponse
     from app.api.errors import InvalidParameter
     from app.services.features import items_page
 
-    first = items_page(conn, collection, query, 1)
-    if first.number_matched > MAX_EXPORT_FEATURES:
+    first = items_page(conn, collection, query, 1, count_up_to=MAX_EXPORT_FEATURES)
+    if not first.number_matched.exact:
         raise InvalidParameter(
             f"{collection.id} has {first.number_matched} matching features: an export holds "
             f"at most {MAX_EXPORT_FEATURES}; filter it (bbox, queryables)"
@@ -245,5 +245,5 @@ def export_items(engine, conn, collection, query, fmt: str) -> StreamingResponse
                 after = page.last_key
 
     return export_response(
-        fmt, collection.id, fields, pages(), members={"numberMatched": first.number_matched}
+        fmt, collection.id, fields, pages(), members=first.number_matched.members()
     )

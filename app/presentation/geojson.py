@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84
+from geo.db.count import Matched
 
 
 def geometry_sql(
@@ -32,7 +33,7 @@ def feature_sql(
 
 def feature_collection(
     features_json: str,
-    number_matched: int,
+    number_matched: Matched,
     number_returned: int,
     links: list[dict[str, Any]],
     **members: Any,
@@ -43,7 +44,7 @@ def feature_collection(
         {
             "type": "FeatureCollection",
             **members,
-            "numberMatched": number_matched,
+            **number_matched.members(),
             "numberReturned": number_returned,
             "links": links,
         }

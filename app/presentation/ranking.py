@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from geo.db.count import Matched
 from geo.scoring.model import MODEL_VERSION, Profile
 from geo.scoring.search import RankedParcel, RankedSite
 
@@ -13,14 +14,14 @@ from geo.scoring.search import RankedParcel, RankedSite
 def parcels_collection(
     parcels: list[RankedParcel],
     profile: Profile,
-    matched: int,
+    matched: Matched,
     links: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """A page of ranked parcels (geo.scoring.search.search_parcels)."""
     return {
         "type": "FeatureCollection",
         "profile": {"id": profile.id, "name": profile.name, "weights": profile.weights},
-        "numberMatched": matched,
+        **matched.members(),
         "numberReturned": len(parcels),
         "links": links,
         "features": [_parcel_feature(parcel) for parcel in parcels],

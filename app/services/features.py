@@ -19,6 +19,7 @@ from app.services.cql2 import Queryable, SqlFilter
 from app.services.crs import DEFAULT, Crs
 from geo.crs import WGS84
 from geo.db.bbox import bbox_l93_sql, bbox_params, bbox_sql
+from geo.db.count import COUNT_CAP, Matched, count_matches
 from geo.ledger.statuses import PUBLIC
 from geo.scoring.profiles import DEFAULT_PROFILE
 
@@ -358,7 +359,7 @@ class ItemsQuery:
 @dataclass(frozen=True)
 class ItemsPage:
     features: list[str]
-    number_matched: int
+    number_matched: Matched
     last_key: str | int | None
     has_more: bool
 
@@ -369,13 +370,17 @@ def _feature(collection: Collection, crs: Crs) -> str:
 
 
 def items_page(
-    conn: Connection, collection: Collection, query: ItemsQuery, limit: int, crs: Crs = DEFAULT
+    conn: Connection,
+    collection: Collection,
+    query: ItemsQuery,
+    limit: int,
+    crs: Crs = DEFAULT,
+    count_up_to: int = COUNT_CAP,
 ) -> ItemsPage:
-    """One page of features as GeoJSON strings built by PostGIS, in feature id order."""
+    """One page of features as GeoJSON strings built by PostGIS, in feature id order; the
+    matches counted up to ``count_up_to`` (geo.db.count)."""
     clause, params = query.where(collection)
-    matched = conn.execute(
-        text(f"SELECT count(*) FROM {collection.source} WHERE {clause}"), params
-    ).scalar_one()
+    matched = count_matches(conn, f"FROM {collection.source} WHERE {clause}", params, count_up_to)
     after = ""
     if query.after is not None:
         after = f" AND {collection.key} > :after"

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, text
 from app.presentation.geojson import feature_sql
 from geo.crs import departement_of
 from geo.db.bbox import bbox_params, bbox_sql
+from geo.db.count import COUNT_CAP, Matched, count_matches
 
 _PROPERTIES = """json_build_object(
     'id', p.id, 'commune', p.commune_insee, 'departement', p.departement_code,
@@ -60,12 +61,12 @@ def parcel_feature(conn: Connection, parcel_id: str) -> str | None:
 
 def parcel_page(
     conn: Connection, where: ParcelFilter, limit: int, offset: int
-) -> tuple[str, int, int]:
-    """(JSON array of features, number matched, number returned), ordered by parcel id."""
+) -> tuple[str, Matched, int]:
+    """(JSON array of features, number matched (geo.db.count), number returned), ordered by
+    parcel id."""
     clause, params = where.where()
-    matched = conn.execute(
-        text(f"SELECT count(*) FROM parcel p WHERE {clause}"), params
-    ).scalar_one()
+    reach = max(COUNT_CAP, offset + limit)
+    matched = count_matches(conn, f"FROM parcel p WHERE {clause}", params, reach)
     features, returned = conn.execute(
         text(
             f"""SELECT coalesce(json_agg(f ORDER BY id)::text, '[]'), count(*)

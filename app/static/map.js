@@ -459,13 +459,18 @@ async function runSearch() {
         [Math.min(a[0], c[0]), Math.min(a[1], c[1]), Math.max(a[2], c[2]), Math.max(a[3], c[3])]);
       frame(b);
     }
-    say(sites ? `${results.length} site(s) trouvé(s).` : `${answer.numberMatched} parcelle(s) trouvée(s).`);
+    say(sites ? `${results.length} site(s) trouvé(s).` : `${matchedText(answer)} parcelle(s) trouvée(s).`);
     if (!state.dossier) $("#results").scrollIntoView({ block: "start" });
   } catch (error) {
     say(error.message, true);
   } finally {
     $("#run").disabled = false;
   }
+}
+
+// The API counts exactly up to 10,000 matches and says "more than" beyond (geo/db/count.py).
+function matchedText(answer) {
+  return answer.numberMatched ?? `plus de ${answer.numberMatchedMoreThan.toLocaleString("fr-FR")}`;
 }
 
 function sortHeader(key, label) {
@@ -499,12 +504,12 @@ function showResults(answer) {
         <td class="num">${fmt(p.score)}</td><td class="num">${fmt(100 * p.reliability, 0)} %</td>
         <td>${esc(ZONING[p.zoning] || p.zoning || "—")}</td><td>${p.on_friche ? "oui" : "—"}</td></tr>`;
     }).join("");
-    const last = Math.min(state.offset + PAGE, answer.numberMatched);
-    $("#results-summary").textContent = `${answer.numberMatched} parcelle(s) — profil ${answer.profile.name}.`;
-    $("#page-info").textContent = answer.numberMatched ? `${state.offset + 1}–${last} sur ${answer.numberMatched}` : "";
+    const last = state.offset + results.length;
+    $("#results-summary").textContent = `${matchedText(answer)} parcelle(s) — profil ${answer.profile.name}.`;
+    $("#page-info").textContent = results.length ? `${state.offset + 1}–${last} sur ${matchedText(answer)}` : "";
     $(".pager").hidden = false;
     $("#prev").disabled = state.offset === 0;
-    $("#next").disabled = last >= answer.numberMatched;
+    $("#next").disabled = !answer.links.some((link) => link.rel === "next");
   }
   const base = sites ? "/sites/search" : "/parcels/search";
   for (const format of ["csv", "geojson", "gpkg"]) {

@@ -89,7 +89,7 @@ def run_search(
     found: dict[str, dict[str, Any]] = {}
     if kind == "parcels":
         ranked, matched = search_parcels(conn, profile, filters, limit=MAX_MATCHES + 1)
-        if matched > MAX_MATCHES:
+        if matched.exceeds(MAX_MATCHES):
             raise Invalid(
                 f"the search matches {matched} parcels, more than {MAX_MATCHES}: narrow it "
                 "(min_score, min_area, a smaller territory) to watch it"

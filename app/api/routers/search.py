@@ -39,6 +39,7 @@ from geo.scoring.search import (
     MAX_SITE_AREA_HA,
     Filters,
     parcel_score,
+    search_page,
     search_parcels,
     search_sites,
 )
@@ -354,8 +355,10 @@ def search_candidate_sites(
 def _export_parcels(request, conn, chosen, filters, sort, custom, fmt):
     """The whole search (not one page), streamed page by page on a connection of its own:
     the request's is returned to the pool before the body is sent."""
-    _, matched = search_parcels(conn, chosen, filters, sort=sort, limit=1, custom=custom)
-    if matched > MAX_EXPORT_FEATURES:
+    _, matched = search_parcels(
+        conn, chosen, filters, sort=sort, limit=1, custom=custom, count_up_to=MAX_EXPORT_FEATURES
+    )
+    if not matched.exact:
         raise InvalidParameter(
             f"the search matches {matched} parcels: an export holds at most "
             f"{MAX_EXPORT_FEATURES}; narrow it (territory, min_score, min_area)"
@@ -364,12 +367,12 @@ def _export_parcels(request, conn, chosen, filters, sort, custom, fmt):
 
     def pages():
         with engine.connect() as own:
-            for offset in range(0, matched, EXPORT_PAGE):
-                parcels, _ = search_parcels(
+            for offset in range(0, matched.count, EXPORT_PAGE):
+                parcels = search_page(
                     own, chosen, filters, sort=sort, limit=EXPORT_PAGE, offset=offset,
-                    custom=custom, count=False,
+                    custom=custom,
                 )  # fmt: skip
-                yield parcels_collection(parcels, chosen, -1, [])["features"]
+                yield parcels_collection(parcels, chosen, matched, [])["features"]
 
     return export_response(
         fmt,
@@ -378,7 +381,7 @@ def _export_parcels(request, conn, chosen, filters, sort, custom, fmt):
         pages(),
         members={
             "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},
-            "numberMatched": matched,
+            **matched.members(),
         },
         geometry_type="MultiPolygon",
     )
