@@ -7,6 +7,7 @@ import json
 import pytest
 from sqlalchemy import Engine, text
 
+from app.services.features import COLLECTIONS
 from geo.db.count import Matched
 from geo.ingest.cadastre import load_cadastre
 from geo.scoring.model import Profile, explain
@@ -492,3 +493,33 @@ def test_envelope_impact_counts_an_overlap_once_and_remediation_once(
         ).one()
     assert impact == pytest.approx(0.25)
     assert cost == pytest.approx(702_000)
+
+
+def test_full_refresh_rebuilds_the_indexes_as_declared(fresh_engine: Engine) -> None:
+    """A full refresh swaps in new score tables (geo.scoring.refresh._rebuild): their key and
+    indexes are the migrated ones, the key's INCLUDE columns too (migration 0017), and a
+    tile's join reads a score from the key alone once the table is vacuumed."""
+    indexes = (
+        "SELECT indexname, indexdef FROM pg_indexes "
+        "WHERE tablename IN ('parcel_score', 'parcel_features') ORDER BY 1"
+    )
+    with fresh_engine.connect() as conn:
+        before = conn.execute(text(indexes)).all()
+    load_cadastre(fresh_engine, CADASTRE_91216)
+    refresh_scores(fresh_engine, workers=2)
+    with fresh_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        after = conn.execute(text(indexes)).all()
+        conn.exec_driver_sql("VACUUM ANALYZE parcel_score")
+        # 4,241 parcels: the planner would hash them; a tile's few thousand probe the key
+        for method in ("seqscan", "hashjoin", "mergejoin"):
+            conn.exec_driver_sql(f"SET enable_{method} = off")
+        plan = conn.execute(
+            text(
+                f"EXPLAIN SELECT s.score, s.excluded FROM {COLLECTIONS['parcels'].source} "
+                "WHERE p.commune_insee = '91216'"
+            )
+        ).scalars()
+        plan_text = "\n".join(plan)
+    assert after == before
+    assert "INCLUDE (score, excluded)" in dict(after)["parcel_score_pkey"]
+    assert "Index Only Scan using parcel_score_pkey" in plan_text

@@ -74,7 +74,11 @@ class Collection:
 
 
 def _parcel_score_join(profile: str) -> str:
-    return f"parcel p LEFT JOIN parcel_score s ON s.parcel_id = p.id AND s.profile = '{profile}'"
+    # the whole key: the score and the exclusion are read from it (migration 0017)
+    return (
+        "parcel p LEFT JOIN parcel_score s ON s.parcel_id = p.id "
+        f"AND s.profile = '{profile}' AND s.departement_code = p.departement_code"
+    )
 
 
 _PARCELS = Collection(

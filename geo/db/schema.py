@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -606,9 +607,9 @@ Index("parcel_features_commune_idx", parcel_features.c.commune_insee)
 parcel_score = Table(
     "parcel_score",
     metadata,
-    Column("parcel_id", String(14), primary_key=True),
-    Column("profile", String(32), primary_key=True),
-    Column("departement_code", String(3), primary_key=True),  # the shard key (docs/scale.md)
+    Column("parcel_id", String(14), nullable=False),
+    Column("profile", String(32), nullable=False),
+    Column("departement_code", String(3), nullable=False),  # the shard key (docs/scale.md)
     Column("commune_insee", String(5), nullable=False),
     # the commune's EPCI at refresh time, so that an EPCI's best parcels are one index scan
     Column("epci_siren", String(9)),
@@ -617,6 +618,10 @@ parcel_score = Table(
     Column("reliability", Float, nullable=False),
     Column("excluded", Boolean, nullable=False),
     Column("area_ha", Float, nullable=False),
+    # Tiles and OGC items read the score and the exclusion from the key alone (migration 0017)
+    PrimaryKeyConstraint(
+        "parcel_id", "profile", "departement_code", postgresql_include=["score", "excluded"]
+    ),
 )
 # Searches read the best scores of a profile in a commune or a département.
 Index(

@@ -356,18 +356,14 @@ def _index_next_tables(engine: Engine, workers: int) -> list[str]:
     renames: list[str] = []
     with engine.connect() as conn:
         for table in _TABLES:
-            key, columns = conn.execute(
+            # the key's index as it is defined (its INCLUDE columns too, migration 0017)
+            key = conn.execute(
                 text(
-                    """SELECT c.conname, string_agg(a.attname, ', ' ORDER BY k.n)
-                       FROM pg_constraint c
-                       CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, n)
-                       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
-                       WHERE c.conrelid = CAST(:t AS regclass) AND c.contype = 'p'
-                       GROUP BY c.conname"""
+                    "SELECT conname FROM pg_constraint "
+                    "WHERE conrelid = CAST(:t AS regclass) AND contype = 'p'"
                 ),
                 {"t": table},
-            ).one()
-            builds.append(f"CREATE UNIQUE INDEX {key}_next ON {table}_next ({columns})")
+            ).scalar_one()
             # USING INDEX renames the index after the constraint
             renames.append(
                 f"ALTER TABLE {table} ADD CONSTRAINT {key} PRIMARY KEY USING INDEX {key}_next"
@@ -375,9 +371,9 @@ def _index_next_tables(engine: Engine, workers: int) -> list[str]:
             indexes = conn.execute(
                 text(
                     "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = "
-                    "current_schema() AND tablename = :t AND indexname <> :key"
+                    "current_schema() AND tablename = :t"
                 ),
-                {"t": table, "key": key},
+                {"t": table},
             ).all()
             for name, definition in indexes:
                 ddl, found = re.subn(
@@ -389,7 +385,8 @@ def _index_next_tables(engine: Engine, workers: int) -> list[str]:
                 if not found:
                     raise RuntimeError(f"unexpected index definition: {definition}")
                 builds.append(ddl)
-                renames.append(f"ALTER INDEX {name}_next RENAME TO {name}")
+                if name != key:
+                    renames.append(f"ALTER INDEX {name}_next RENAME TO {name}")
             builds.append(f"ANALYZE {table}_next")
 
     def run(statement: str) -> None:
