@@ -523,3 +523,36 @@ def test_full_refresh_rebuilds_the_indexes_as_declared(fresh_engine: Engine) -> 
     assert after == before
     assert "INCLUDE (score, excluded)" in dict(after)["parcel_score_pkey"]
     assert "Index Only Scan using parcel_score_pkey" in plan_text
+
+
+def test_commune_refresh_rewrites_only_what_changed(scored: Engine) -> None:
+    """geo.scoring.refresh._write_scores: a score that changed is rewritten, the scores of a
+    parcel gone and of a profile no longer listed are deleted, and every other row stays
+    where it was (same ctid: not rewritten)."""
+    changed, gone = "91216000AB0037", "91216000AB0025"
+    locations = "SELECT parcel_id || '/' || profile, ctid::text, score FROM parcel_score"
+    with scored.begin() as conn:
+        before = {key: (ctid, score) for key, ctid, score in conn.execute(text(locations))}
+        conn.execute(
+            text(
+                "UPDATE parcel_score SET score = -1 WHERE parcel_id = :p AND profile = 'logistics'"
+            ),
+            {"p": changed},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO parcel_score SELECT parcel_id, 'retired-profile', departement_code, "
+                "commune_insee, epci_siren, model_version, score, reliability, excluded, area_ha "
+                "FROM parcel_score WHERE parcel_id = :p AND profile = 'logistics'"
+            ),
+            {"p": changed},
+        )
+        conn.execute(text("DELETE FROM parcel WHERE id = :p"), {"p": gone})
+    refresh_scores(scored, commune="91216")
+    with scored.connect() as conn:
+        after = {key: (ctid, score) for key, ctid, score in conn.execute(text(locations))}
+    assert after[f"{changed}/logistics"][1] == before[f"{changed}/logistics"][1] != -1
+    assert f"{changed}/retired-profile" not in after
+    assert not [key for key in after if key.startswith(gone)]
+    kept = {key: where for key, where in before.items() if not key.startswith((changed, gone))}
+    assert len(kept) == 3 * 4239 and all(after[key] == where for key, where in kept.items())
