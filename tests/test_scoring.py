@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import Engine, text
@@ -556,3 +557,15 @@ def test_commune_refresh_rewrites_only_what_changed(scored: Engine) -> None:
     assert not [key for key in after if key.startswith(gone)]
     kept = {key: where for key, where in before.items() if not key.startswith((changed, gone))}
     assert len(kept) == 3 * 4239 and all(after[key] == where for key, where in kept.items())
+
+
+def test_features_pass_reads_only_the_scope() -> None:
+    """The features pass joins the scope's parcels to per-scope temporary tables only
+    (geo.scoring.refresh.LAYERS): a join to a whole national table let the planner hash the
+    scope and read that table through (parcel_building: 66 ms of a commune's refresh at 1 M
+    parcels). Small reference tables (the PLU documents) are the exception."""
+    from geo.scoring.refresh import _FEATURES
+
+    joined = set(re.findall(r"(?:FROM|JOIN)\s+(?!LATERAL)(\w+)", _FEATURES))
+    assert {t for t in joined if not t.startswith("refresh_")} == {"parcel", "plu_document"}
+    assert {"refresh_buildings", "refresh_terrain", "refresh_owners"} <= joined

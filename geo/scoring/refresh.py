@@ -124,6 +124,13 @@ LAYERS: dict[str, str] = {
         WHERE a.geom && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
           AND ST_Intersects(a.geom, q.geom)
         GROUP BY q.id""",
+    # the raster statistics of the scope's parcels: one key probe each, never a read of
+    # the whole table
+    "terrain": """
+        SELECT t.parcel_id, t.slope_mean_pct
+        FROM parcel q
+        JOIN parcel_terrain t ON t.parcel_id = q.id AND t.departement_code = q.departement_code
+        WHERE {q}""",
     "flood": """
         SELECT h.parcel_id, sum(h.share) FILTER (WHERE h.hazard_class >= 3) AS share
         FROM parcel_hazard h
@@ -248,8 +255,7 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
 FROM parcel p
 LEFT JOIN refresh_zone zone ON zone.parcel_id = p.id
 LEFT JOIN plu_document doc ON doc.idurba = zone.idurba
-LEFT JOIN parcel_terrain terrain
-       ON terrain.parcel_id = p.id AND terrain.departement_code = p.departement_code
+LEFT JOIN refresh_terrain terrain ON terrain.parcel_id = p.id
 LEFT JOIN refresh_friche fr ON fr.parcel_id = p.id
 LEFT JOIN refresh_friche_link link ON link.parcel_id = p.id
 LEFT JOIN refresh_economic eco ON eco.parcel_id = p.id
