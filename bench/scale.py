@@ -272,6 +272,7 @@ def http_rows(
                 (f"/parcels/search commune {commune}", f"commune={commune}", nc),
                 (f"/parcels/search EPCI {epci}", f"epci={epci}", ne),
                 (f"/parcels/search département {dep}", f"departement={dep}", nd),
+                ("/parcels/search France (no territory)", "", places.total),
             ):
                 answer = latency(client, f"/parcels/search?{query}&limit=100", requests)
                 rows.append(Row(what + ", 100 best", f"{n:,}", answer))
