@@ -280,7 +280,7 @@ def test_every_criterion_names_its_source(land: Engine) -> None:
     with land.connect() as conn:
         runs = dict(conn.execute(text("SELECT kind, max(id) FROM import_run GROUP BY 1")).all())
         score = parcel_score(conn, "274120000A0584", get_profile(None))
-        features, _ = search_parcels(
+        features = search_parcels(
             conn, get_profile(None), Filters(commune="27412", include_excluded=True), limit=5
         )
     by_name = {c["criterion"]: c for c in score["criteria"]}

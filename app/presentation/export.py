@@ -224,14 +224,15 @@ def export_items(engine, conn, collection, query, fmt: str) -> StreamingResponse
     """Every feature of an OGC collection matching ``query`` (bbox, properties), in id
     order, as ``fmt``: the items' pages followed by their key on a connection of its own."""
     from app.api.errors import InvalidParameter
-    from app.services.features import items_page
+    from app.services.features import count_items, items_page
 
-    first = items_page(conn, collection, query, 1, count_up_to=MAX_EXPORT_FEATURES)
-    if not first.number_matched.exact:
+    matched = count_items(conn, collection, query, MAX_EXPORT_FEATURES)
+    if not matched.exact:
         raise InvalidParameter(
-            f"{collection.id} has {first.number_matched} matching features: an export holds "
+            f"{collection.id} has {matched} matching features: an export holds "
             f"at most {MAX_EXPORT_FEATURES}; filter it (bbox, queryables)"
         )
+    first = items_page(conn, collection, query, 1)
     fields = fields_of(json.loads(first.features[0])) if first.features else []
 
     def pages() -> Iterator[list[dict[str, Any]]]:
@@ -244,6 +245,4 @@ def export_items(engine, conn, collection, query, fmt: str) -> StreamingResponse
                     return
                 after = page.last_key
 
-    return export_response(
-        fmt, collection.id, fields, pages(), members=first.number_matched.members()
-    )
+    return export_response(fmt, collection.id, fields, pages(), members=matched.members())

@@ -373,18 +373,18 @@ def _feature(collection: Collection, crs: Crs) -> str:
     return feature_sql(collection.key, collection.geom, collection.properties_sql(), geometry)
 
 
-def items_page(
-    conn: Connection,
-    collection: Collection,
-    query: ItemsQuery,
-    limit: int,
-    crs: Crs = DEFAULT,
-    count_up_to: int = COUNT_CAP,
-) -> ItemsPage:
-    """One page of features as GeoJSON strings built by PostGIS, in feature id order; the
-    matches counted up to ``count_up_to`` (geo.db.count)."""
+def count_items(conn: Connection, collection: Collection, query: ItemsQuery, up_to: int) -> Matched:
+    """How many features match: exact up to ``up_to``, "more than" beyond (geo.db.count)."""
     clause, params = query.where(collection)
-    matched = count_matches(conn, f"FROM {collection.source} WHERE {clause}", params, count_up_to)
+    return count_matches(conn, f"FROM {collection.source} WHERE {clause}", params, up_to)
+
+
+def items_page(
+    conn: Connection, collection: Collection, query: ItemsQuery, limit: int, crs: Crs = DEFAULT
+) -> ItemsPage:
+    """One page of features as GeoJSON strings built by PostGIS, in feature id order."""
+    matched = count_items(conn, collection, query, COUNT_CAP)
+    clause, params = query.where(collection)
     after = ""
     if query.after is not None:
         after = f" AND {collection.key} > :after"

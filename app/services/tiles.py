@@ -53,8 +53,8 @@ def lambert93_to_tile_affine(z: int, x: int, y: int) -> dict[str, float]:
     design = np.column_stack([l93_x, l93_y, np.ones_like(l93_x)])
     (a, d), (b, e), (xoff, yoff) = np.linalg.lstsq(
         design, np.column_stack([merc_x, merc_y]), rcond=None
-    )[0]
-    return {k: float(v) for k, v in zip("a b d e xoff yoff".split(), (a, b, d, e, xoff, yoff))}
+    )[0].tolist()  # Python floats, as the driver binds them
+    return {"a": a, "b": b, "d": d, "e": e, "xoff": xoff, "yoff": yoff}
 
 
 def tile_in_range(z: int, x: int, y: int) -> bool:

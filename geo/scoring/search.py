@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from geo.crs import GEOJSON_DECIMALS, WGS84, departement_of
 from geo.db.bbox import bbox_params, bbox_sql
-from geo.db.count import COUNT_CAP, Matched, count_matches
+from geo.db.count import Matched, count_matches
 from geo.errors import Invalid, NotFound
 from geo.land.buildings import STATES as LAND_USE_STATES
 from geo.land.buildings import land_use_sql
@@ -174,6 +174,15 @@ def _joins(filters: Filters) -> str:
     return joins
 
 
+def count_parcels(
+    conn: Connection, profile: Profile, filters: Filters, *, custom: bool, up_to: int
+) -> Matched:
+    """How many parcels the search matches: exact up to ``up_to``, "more than" beyond
+    (geo.db.count)."""
+    base, params = _base(profile, filters, custom)
+    return count_matches(conn, base, params, up_to)
+
+
 def search_parcels(
     conn: Connection,
     profile: Profile,
@@ -183,38 +192,16 @@ def search_parcels(
     limit: int = 100,
     offset: int = 0,
     custom: bool = False,
-    count_up_to: int = COUNT_CAP,
-) -> tuple[list[RankedParcel], Matched]:
-    """(the page's parcels, number matched: exact up to ``count_up_to`` or the page's end,
-    "more than" beyond, geo.db.count)."""
-    base, params = _base(profile, filters, custom, sort)
-    matched = count_matches(conn, base, params, max(count_up_to, offset + limit))
-    return _ranked_parcels(
-        conn, profile, filters, base, params, sort, limit, offset, custom
-    ), matched
-
-
-def search_page(
-    conn: Connection,
-    profile: Profile,
-    filters: Filters,
-    *,
-    sort: str = "-score",
-    limit: int = 100,
-    offset: int = 0,
-    custom: bool = False,
 ) -> list[RankedParcel]:
-    """One page of the search, uncounted (the pages of an export after its count)."""
-    base, params = _base(profile, filters, custom, sort)
+    """One page of the ranked parcels, with their criteria, geometry and explained score."""
+    if sort not in SORTS:
+        raise Invalid(f"sort must be one of {', '.join(SORTS)}")
+    base, params = _base(profile, filters, custom)
     return _ranked_parcels(conn, profile, filters, base, params, sort, limit, offset, custom)
 
 
-def _base(
-    profile: Profile, filters: Filters, custom: bool, sort: str
-) -> tuple[str, dict[str, Any]]:
+def _base(profile: Profile, filters: Filters, custom: bool) -> tuple[str, dict[str, Any]]:
     """The search's FROM … WHERE … and its parameters."""
-    if sort not in SORTS:
-        raise Invalid(f"sort must be one of {', '.join(SORTS)}")
     source, params = _source(profile, custom)
     where, filter_params = filters.sql(profile)
     return f"FROM {source}{_joins(filters)} WHERE {where}", {**params, **filter_params}

@@ -20,7 +20,14 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text
 from geo.db.schema import alert, saved_search, saved_search_match
 from geo.errors import Invalid, NotFound
 from geo.scoring.profiles import get_profile
-from geo.scoring.search import MAX_GAP_M, MAX_SITE_AREA_HA, Filters, search_parcels, search_sites
+from geo.scoring.search import (
+    MAX_GAP_M,
+    MAX_SITE_AREA_HA,
+    Filters,
+    count_parcels,
+    search_parcels,
+    search_sites,
+)
 
 KINDS = ("parcels", "sites")
 # A saved search is a watch, not an export: past this many matches it is refused.
@@ -88,13 +95,13 @@ def run_search(
     filters = _filters(kind, query)
     found: dict[str, dict[str, Any]] = {}
     if kind == "parcels":
-        ranked, matched = search_parcels(conn, profile, filters, limit=MAX_MATCHES + 1)
-        if matched.exceeds(MAX_MATCHES):
+        matched = count_parcels(conn, profile, filters, custom=False, up_to=MAX_MATCHES)
+        if not matched.exact:
             raise Invalid(
-                f"the search matches {matched} parcels, more than {MAX_MATCHES}: narrow it "
+                f"the search matches {matched} parcels: narrow it "
                 "(min_score, min_area, a smaller territory) to watch it"
             )
-        for parcel in ranked:
+        for parcel in search_parcels(conn, profile, filters, limit=MAX_MATCHES):
             row = parcel.row
             found[row["parcel_id"]] = {
                 "commune": row["commune_insee"],

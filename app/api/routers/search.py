@@ -29,6 +29,7 @@ from app.presentation.export import (
     with_exports,
 )
 from app.presentation.ranking import parcels_collection, sites_collection
+from geo.db.count import COUNT_CAP
 from geo.land.buildings import STATES as LAND_USE_STATES
 from geo.land.owners import GROUPS as OWNER_GROUPS
 from geo.land.zoning import CLASSES as ZONING_CLASSES
@@ -38,8 +39,8 @@ from geo.scoring.search import (
     MAX_GAP_M,
     MAX_SITE_AREA_HA,
     Filters,
+    count_parcels,
     parcel_score,
-    search_page,
     search_parcels,
     search_sites,
 )
@@ -275,7 +276,9 @@ def search_ranked_parcels(
     )
     if format != "json":
         return _export_parcels(request, conn, chosen, filters, sort, custom, format)
-    parcels, matched = search_parcels(
+    reach = max(COUNT_CAP, page.offset + page.limit)
+    matched = count_parcels(conn, chosen, filters, custom=custom, up_to=reach)
+    parcels = search_parcels(
         conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
     )
     links = paging_links(request, page.limit, page.offset, matched)
@@ -355,9 +358,7 @@ def search_candidate_sites(
 def _export_parcels(request, conn, chosen, filters, sort, custom, fmt):
     """The whole search (not one page), streamed page by page on a connection of its own:
     the request's is returned to the pool before the body is sent."""
-    _, matched = search_parcels(
-        conn, chosen, filters, sort=sort, limit=1, custom=custom, count_up_to=MAX_EXPORT_FEATURES
-    )
+    matched = count_parcels(conn, chosen, filters, custom=custom, up_to=MAX_EXPORT_FEATURES)
     if not matched.exact:
         raise InvalidParameter(
             f"the search matches {matched} parcels: an export holds at most "
@@ -368,7 +369,7 @@ def _export_parcels(request, conn, chosen, filters, sort, custom, fmt):
     def pages():
         with engine.connect() as own:
             for offset in range(0, matched.count, EXPORT_PAGE):
-                parcels = search_page(
+                parcels = search_parcels(
                     own, chosen, filters, sort=sort, limit=EXPORT_PAGE, offset=offset,
                     custom=custom,
                 )  # fmt: skip
