@@ -532,6 +532,7 @@ def test_full_refresh_rebuilds_the_indexes_as_declared(fresh_engine: Engine) -> 
         plan_text = "\n".join(plan)
     assert after == before
     assert "INCLUDE (score, excluded)" in dict(after)["parcel_score_pkey"]
+    assert "INCLUDE (excluded, area_ha)" in dict(after)["parcel_score_epci_idx"]
     assert "Index Only Scan using parcel_score_pkey" in plan_text
 
 

@@ -623,25 +623,20 @@ parcel_score = Table(
         "parcel_id", "profile", "departement_code", postgresql_include=["score", "excluded"]
     ),
 )
-# Searches read the best scores of a profile in a commune or a département.
-Index(
-    "parcel_score_commune_idx",
-    parcel_score.c.profile,
-    parcel_score.c.commune_insee,
-    parcel_score.c.score.desc().nulls_last(),
-)
-Index(
-    "parcel_score_epci_idx",
-    parcel_score.c.profile,
-    parcel_score.c.epci_siren,
-    parcel_score.c.score.desc().nulls_last(),
-)
-Index(
-    "parcel_score_departement_idx",
-    parcel_score.c.profile,
-    parcel_score.c.departement_code,
-    parcel_score.c.score.desc().nulls_last(),
-)
+# Searches read the best scores of a profile in a commune, an EPCI or a département; their
+# count reads the exclusion and the area from the index alone (migration 0017).
+for _name, _column in (
+    ("commune", parcel_score.c.commune_insee),
+    ("epci", parcel_score.c.epci_siren),
+    ("departement", parcel_score.c.departement_code),
+):
+    Index(
+        f"parcel_score_{_name}_idx",
+        parcel_score.c.profile,
+        _column,
+        parcel_score.c.score.desc().nulls_last(),
+        postgresql_include=["excluded", "area_ha"],
+    )
 
 
 import_run = Table(
