@@ -150,6 +150,7 @@ def test_the_page_as_a_tool_in_headless_chromium(page_server: str, page_db: str)
     ).json()
     assert result["numberMatched"] == api["numberMatched"] > 20
     assert result["rows"] == 20
+    assert " ".join(result["moreThan"].split()) == "plus de 10 000"  # fr-FR: a narrow space
     assert result["sortedByArea"]
     assert result["dossier"]["id"] == api["features"][0]["id"]
     assert result["dossier"]["criteria"] == len(api["features"][0]["properties"]["criteria"])
