@@ -9,7 +9,7 @@ from sqlalchemy import Connection, text
 from app.presentation.geojson import feature_sql
 from geo.crs import departement_of
 from geo.db.bbox import bbox_params, bbox_sql
-from geo.db.count import COUNT_CAP, Matched, count_matches
+from geo.db.count import Matched, count_matches, page_reach
 
 _PROPERTIES = """json_build_object(
     'id', p.id, 'commune', p.commune_insee, 'departement', p.departement_code,
@@ -65,7 +65,7 @@ def parcel_page(
     """(JSON array of features, number matched (geo.db.count), number returned), ordered by
     parcel id."""
     clause, params = where.where()
-    reach = max(COUNT_CAP, offset + limit)
+    reach = page_reach(offset, limit)
     matched = count_matches(conn, f"FROM parcel p WHERE {clause}", params, reach)
     features, returned = conn.execute(
         text(

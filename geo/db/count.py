@@ -39,6 +39,12 @@ class Matched:
         return str(self.count) if self.exact else f"more than {self.count:,}"
 
 
+def page_reach(offset: int, limit: int) -> int:
+    """How far a paged answer counts: the cap, or the end of its page when that is further
+    (so that whether a next page exists is always known)."""
+    return max(COUNT_CAP, offset + limit)
+
+
 def count_matches(
     conn: Connection, from_where: str, params: dict[str, Any], up_to: int = COUNT_CAP
 ) -> Matched:

@@ -197,28 +197,6 @@ def search_parcels(
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}")
     base, params = _base(profile, filters, custom)
-    return _ranked_parcels(conn, profile, filters, base, params, sort, limit, offset, custom)
-
-
-def _base(profile: Profile, filters: Filters, custom: bool) -> tuple[str, dict[str, Any]]:
-    """The search's FROM … WHERE … and its parameters."""
-    source, params = _source(profile, custom)
-    where, filter_params = filters.sql(profile)
-    return f"FROM {source}{_joins(filters)} WHERE {where}", {**params, **filter_params}
-
-
-def _ranked_parcels(
-    conn: Connection,
-    profile: Profile,
-    filters: Filters,
-    base: str,
-    params: dict[str, Any],
-    sort: str,
-    limit: int,
-    offset: int,
-    custom: bool,
-) -> list[RankedParcel]:
-    """The page's parcels with their criteria, geometry and explained score."""
     order = SORTS[sort]
     rows = (
         conn.execute(
@@ -250,6 +228,13 @@ def _ranked_parcels(
         )
         for row in rows
     ]
+
+
+def _base(profile: Profile, filters: Filters, custom: bool) -> tuple[str, dict[str, Any]]:
+    """The search's FROM … WHERE … and its parameters."""
+    source, params = _source(profile, custom)
+    where, filter_params = filters.sql(profile)
+    return f"FROM {source}{_joins(filters)} WHERE {where}", {**params, **filter_params}
 
 
 def _page_sql(base: str, order: str, filters: Filters, custom: bool) -> str:

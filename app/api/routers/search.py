@@ -29,7 +29,7 @@ from app.presentation.export import (
     with_exports,
 )
 from app.presentation.ranking import parcels_collection, sites_collection
-from geo.db.count import COUNT_CAP
+from geo.db.count import page_reach
 from geo.land.buildings import STATES as LAND_USE_STATES
 from geo.land.owners import GROUPS as OWNER_GROUPS
 from geo.land.zoning import CLASSES as ZONING_CLASSES
@@ -276,7 +276,7 @@ def search_ranked_parcels(
     )
     if format != "json":
         return _export_parcels(request, conn, chosen, filters, sort, custom, format)
-    reach = max(COUNT_CAP, page.offset + page.limit)
+    reach = page_reach(page.offset, page.limit)
     matched = count_parcels(conn, chosen, filters, custom=custom, up_to=reach)
     parcels = search_parcels(
         conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
