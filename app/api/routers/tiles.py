@@ -4,6 +4,7 @@ front-ends, and the same tiles as OGC API - Tiles (WebMercatorQuad tile matrix s
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ router = APIRouter(prefix="/tiles", tags=["vector tiles"])
 ogc_router = APIRouter(tags=["OGC API - Tiles"])
 
 MVT = "application/vnd.mapbox-vector-tile"
+TILE_GZIP_MIN_BYTES = 1024  # below, gzip's own header and trailer eat the gain
 
 
 # Both tile paths (Foncier's XYZ and the OGC tile matrix one) answer the same bytes.
@@ -71,12 +73,21 @@ def _tile_response(
     if not tile_in_range(z, x, y):
         raise NotFound(f"no tile {z}/{x}/{y}: x and y must be below 2^z = {2**z}")
     body = tile(conn, collection, z, x, y)
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    headers = {
-        "Cache-Control": f"public, max-age={settings.tile_cache_seconds}",
-        "ETag": etag,
-    }
-    if etag_matches(request.headers.get("if-none-match"), etag):
+    tag = hashlib.blake2b(body, digest_size=12).hexdigest()
+    headers = {"Cache-Control": f"public, max-age={settings.tile_cache_seconds}"}
+    # Compressed here rather than by the GZip middleware (level 5, right for JSON): a tile's
+    # varints gain 7 % from level 5 over level 1 at twice the CPU (9 against 5 ms for the
+    # densest 10 M tile, bench/README.md). The gzip form is another representation, so it
+    # gets its own entity tag (RFC 9110 §8.8.3); mtime=0 keeps its bytes stable.
+    if len(body) >= TILE_GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+        body = gzip.compress(body, compresslevel=1, mtime=0)
+        # (the middleware says Vary itself on the responses it passes uncompressed)
+        headers.update(
+            {"Content-Encoding": "gzip", "ETag": f'"{tag}-gzip"', "Vary": "Accept-Encoding"}
+        )
+    else:
+        headers["ETag"] = f'"{tag}"'
+    if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
     if not body:
         return Response(status_code=204, headers=headers)
