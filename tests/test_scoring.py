@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from app.services.features import COLLECTIONS
 from geo.db.count import Matched
@@ -537,17 +537,31 @@ def test_full_refresh_rebuilds_the_indexes_as_declared(fresh_engine: Engine) -> 
 
 
 def test_commune_refresh_rewrites_only_what_changed(scored: Engine) -> None:
-    """geo.scoring.refresh._write_scores: a score that changed is rewritten, the scores of a
-    parcel gone and of a profile no longer listed are deleted, and every other row stays
-    where it was (same ctid: not rewritten)."""
+    """geo.scoring.refresh._write_changed: a score or a feature row that changed is
+    rewritten, the rows of a parcel gone and the scores of a profile no longer listed are
+    deleted, and every other row stays where it was (same ctid: not rewritten)."""
     changed, gone = "91216000AB0037", "91216000AB0025"
-    locations = "SELECT parcel_id || '/' || profile, ctid::text, score FROM parcel_score"
+    locations = {
+        "parcel_score": "SELECT parcel_id || '/' || profile, ctid::text, score FROM parcel_score",
+        "parcel_features": "SELECT parcel_id, ctid::text, compactness FROM parcel_features",
+    }
+
+    def rows(conn: Connection) -> dict[str, dict[str, tuple[str, float]]]:
+        return {
+            table: {key: (ctid, value) for key, ctid, value in conn.execute(text(sql))}
+            for table, sql in locations.items()
+        }
+
     with scored.begin() as conn:
-        before = {key: (ctid, score) for key, ctid, score in conn.execute(text(locations))}
+        before = rows(conn)
         conn.execute(
             text(
                 "UPDATE parcel_score SET score = -1 WHERE parcel_id = :p AND profile = 'logistics'"
             ),
+            {"p": changed},
+        )
+        conn.execute(
+            text("UPDATE parcel_features SET compactness = -1 WHERE parcel_id = :p"),
             {"p": changed},
         )
         conn.execute(
@@ -561,12 +575,20 @@ def test_commune_refresh_rewrites_only_what_changed(scored: Engine) -> None:
         conn.execute(text("DELETE FROM parcel WHERE id = :p"), {"p": gone})
     refresh_scores(scored, commune="91216")
     with scored.connect() as conn:
-        after = {key: (ctid, score) for key, ctid, score in conn.execute(text(locations))}
-    assert after[f"{changed}/logistics"][1] == before[f"{changed}/logistics"][1] != -1
-    assert f"{changed}/retired-profile" not in after
-    assert not [key for key in after if key.startswith(gone)]
-    kept = {key: where for key, where in before.items() if not key.startswith((changed, gone))}
-    assert len(kept) == 3 * 4239 and all(after[key] == where for key, where in kept.items())
+        after = rows(conn)
+    scores, features = after["parcel_score"], after["parcel_features"]
+    assert scores[f"{changed}/logistics"][1] == before["parcel_score"][f"{changed}/logistics"][1]
+    assert features[changed][1] == before["parcel_features"][changed][1] != -1
+    assert f"{changed}/retired-profile" not in scores
+    assert not [key for table in after.values() for key in table if key.startswith(gone)]
+    for table, per_parcel in (("parcel_score", 3), ("parcel_features", 1)):
+        kept = {
+            key: where
+            for key, where in before[table].items()
+            if not key.startswith((changed, gone))
+        }
+        assert len(kept) == per_parcel * 4239
+        assert all(after[table][key] == where for key, where in kept.items()), table
 
 
 def test_features_pass_reads_only_the_scope() -> None:

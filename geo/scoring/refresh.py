@@ -264,14 +264,15 @@ LEFT JOIN refresh_artificialised art ON art.parcel_id = p.id
 LEFT JOIN refresh_flood flood ON flood.parcel_id = p.id
 LEFT JOIN refresh_risk risk ON risk.parcel_id = p.id
 LEFT JOIN refresh_prescription psc ON psc.parcel_id = p.id
--- The criterion only tells < 500 m, < 2 km and beyond: the nearest activity zone (index
--- KNN, one exact distance) among those whose box is within 2 km, and "2 km" for anything
--- farther when an activity layer exists. Not searched for a parcel whose point on surface
--- lies in an activity zone or an economic site: its distance is 0.
+-- The criterion only tells < 500 m, < 2 km and beyond: the nearest activity zone by an
+-- index KNN search (for geometries <-> is the exact distance, rechecked on the boxes'
+-- order), and "2 km" for anything farther when an activity layer exists. No box filter
+-- beside it: with one, the planner sorted every zone within reach of each parcel, twice
+-- the time (bench/README.md). Not searched for a parcel whose point on surface lies in an
+-- activity zone or an economic site: its distance is 0.
 LEFT JOIN LATERAL (
-    SELECT ST_Distance(a.geom, p.geom) AS d FROM refresh_activity a
+    SELECT a.geom <-> p.geom AS d FROM refresh_activity a
     WHERE zone.zoning_class IS DISTINCT FROM 'activity' AND eco.parcel_id IS NULL
-      AND a.geom && ST_Expand(p.geom, {NEAR_M})
     ORDER BY a.geom <-> p.geom LIMIT 1
 ) near ON TRUE
 {land.JOINS}
@@ -473,19 +474,23 @@ def _refresh_group(engine: Engine, communes: list[tuple[str, str]], suffix: str)
         # The plan's estimated cost is high enough to trigger JIT compilation, which takes
         # longer than the work itself at the scale of a commune.
         conn.exec_driver_sql("SET LOCAL jit = off")
-        if not suffix:
-            # the parcels scored until now: their scores are compared with the new ones
-            conn.exec_driver_sql(
-                "CREATE TEMPORARY TABLE refresh_gone (parcel_id text, departement_code text) "
-                "ON COMMIT DROP"
-            )
+        if suffix:
+            target = f"parcel_features{suffix}"
+        else:
+            # The scope's parcels featured until now, whose rows the new ones replace; the
+            # new features go to a temporary table first, then only what changed is written.
             conn.execute(
                 text(
-                    f"WITH gone AS (DELETE FROM parcel_features f WHERE {where.format(t='f')} "
-                    "RETURNING f.parcel_id, f.departement_code) "
-                    "INSERT INTO refresh_gone SELECT * FROM gone"
+                    "CREATE TEMPORARY TABLE refresh_previous ON COMMIT DROP AS "
+                    "SELECT f.parcel_id, f.departement_code FROM parcel_features f "
+                    f"WHERE {where.format(t='f')}"
                 ),
                 params,
+            )
+            target = "refresh_features"
+            conn.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {target} (LIKE parcel_features INCLUDING DEFAULTS) "
+                "ON COMMIT DROP"
             )
         # Where a layer covers a département, its absence under a parcel is a known "no".
         covered = {
@@ -503,15 +508,24 @@ def _refresh_group(engine: Engine, communes: list[tuple[str, str]], suffix: str)
         parcels = 0
         for dep in params["deps"]:
             scope = {"deps": [dep], "communes": [c for d, c in communes if d == dep]}
-            parcels += _features(conn, where, {**scope, **covered}, suffix)
+            parcels += _features(conn, where, {**scope, **covered}, target)
+        if not suffix:
+            _write_changed(
+                conn,
+                "parcel_features",
+                target,
+                _FEATURE_KEY,
+                f"SELECT * FROM parcel_features f WHERE {where.format(t='f')}",
+                params,
+            )
         scores = _score(conn, where.format(t="f"), params, suffix)
     return parcels, scores
 
 
-def _features(conn: Connection, where: str, params: dict[str, Any], suffix: str) -> int:
-    """The features of one département's part of the scope: each layer's hits into its
-    temporary table, analysed (so that the planner hashes them), then one pass over the
-    parcels."""
+def _features(conn: Connection, where: str, params: dict[str, Any], target: str) -> int:
+    """The features of one département's part of the scope into ``target``: each layer's
+    hits into its temporary table, analysed (so that the planner hashes them), then one
+    pass over the parcels."""
     box = conn.execute(
         text(
             f"SELECT ST_AsEWKB(ST_SetSRID(ST_Extent(p.geom), {LAMBERT93})) "
@@ -538,9 +552,7 @@ def _features(conn: Connection, where: str, params: dict[str, Any], suffix: str)
             params,
         )
         conn.exec_driver_sql(f"ANALYZE refresh_{name}")
-    features = _FEATURES.format(
-        scope=where.format(t="p"), features_table=f"parcel_features{suffix}"
-    )
+    features = _FEATURES.format(scope=where.format(t="p"), features_table=target)
     parcels = conn.execute(text(features), params).rowcount
     for name in [*LAYERS, "activity"]:
         conn.exec_driver_sql(f"DROP TABLE refresh_{name}")
@@ -599,28 +611,74 @@ def _score(conn: Connection, where: str, params: dict[str, Any], suffix: str = "
 
 
 def _write_scores(conn: Connection, select: str, params: dict[str, Any]) -> int:
-    """The new scores into the live table, rewriting only the rows that changed.
-
-    Rewriting every row of a commune cost more than computing them (each row is four index
-    entries: 0.45 s of a 1.0 s refresh of 6,759 parcels, bench/README.md), and after a
-    re-import most scores are the same. The previous rows of the scope's parcels
-    (``refresh_gone``: their features, deleted) go unless an identical new row exists
-    (so a parcel gone, a profile no longer listed or a changed score goes); then the new
-    rows without a live one are inserted."""
+    """The new scores into the live table, writing only the rows that changed (the previous
+    rows are those of ``refresh_previous``'s parcels, so a parcel gone or a profile no
+    longer listed loses its rows)."""
     computed = conn.execute(
         text(f"CREATE TEMPORARY TABLE refresh_score ON COMMIT DROP AS {select}"), params
     ).rowcount
-    key = " AND ".join(f"n.{c} = s.{c}" for c in _SCORE_KEY)
-    old, new = (", ".join(f"{t}.{c}" for c in _SCORE_VALUES) for t in ("s", "n"))
-    conn.exec_driver_sql(
-        "DELETE FROM parcel_score s USING refresh_gone g "
-        "WHERE s.parcel_id = g.parcel_id AND s.departement_code = g.departement_code "
-        f"AND NOT EXISTS (SELECT 1 FROM refresh_score n "
-        f"WHERE {key} AND ({old}) IS NOT DISTINCT FROM ({new}))"
-    )
-    conn.exec_driver_sql(
-        f"INSERT INTO parcel_score ({', '.join((*_SCORE_KEY, *_SCORE_VALUES))}) "
-        "SELECT n.* FROM refresh_score n "
-        f"WHERE NOT EXISTS (SELECT 1 FROM parcel_score s WHERE {key})"
+    _write_changed(
+        conn,
+        "parcel_score",
+        "refresh_score",
+        _SCORE_KEY,
+        "SELECT s.* FROM refresh_previous g JOIN parcel_score s "
+        "ON s.parcel_id = g.parcel_id AND s.departement_code = g.departement_code",
+        {},
     )
     return computed
+
+
+_FEATURE_KEY = ("parcel_id", "departement_code")
+
+
+def _write_changed(
+    conn: Connection,
+    table: str,
+    fresh: str,
+    key: tuple[str, ...],
+    previous: str,
+    params: dict[str, Any],
+) -> None:
+    """Make ``table``'s rows of a scope, those ``previous`` selects, the rows of the
+    temporary table ``fresh``, deleting and inserting only the rows that differ.
+
+    Rewriting every row of a commune cost more than computing it: a score row is four
+    index entries and a feature row two, in tables of millions of rows, and after a
+    re-import or an overlay change most rows are the same (bench/README.md). One hash
+    join of the previous and the new rows finds the differences; a row whose values are
+    unchanged keeps its ``computed_at``."""
+    columns = [
+        c
+        for c in conn.execute(
+            text(
+                "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) "
+                "AND attnum > 0 AND NOT attisdropped AND attname <> 'computed_at' "
+                "ORDER BY attnum"
+            ),
+            {"t": fresh},
+        ).scalars()
+    ]
+    on = " AND ".join(f"o.{c} = n.{c}" for c in key)
+    conn.execute(
+        text(
+            "CREATE TEMPORARY TABLE refresh_changed ON COMMIT DROP AS SELECT "
+            + ", ".join(f"o.{c} AS previous_{c}" for c in key)
+            + f", n.* FROM ({previous}) o FULL JOIN {fresh} n ON {on} WHERE "
+            # the keys are compared too, so that a row on one side only always differs
+            + f"({', '.join(f'o.{c}' for c in columns)}) IS DISTINCT FROM "
+            + f"({', '.join(f'n.{c}' for c in columns)})"
+        ),
+        params,
+    )
+    conn.exec_driver_sql("ANALYZE refresh_changed")
+    conn.exec_driver_sql(
+        f"DELETE FROM {table} t USING refresh_changed c WHERE "
+        + " AND ".join(f"t.{k} = c.previous_{k}" for k in key)
+    )
+    listed = ", ".join(columns)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table} ({listed}) SELECT {listed} FROM refresh_changed "
+        f"WHERE {key[0]} IS NOT NULL"
+    )
+    conn.exec_driver_sql("DROP TABLE refresh_changed")
