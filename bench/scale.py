@@ -80,15 +80,24 @@ SIZED_TABLES = (
     "parcel_owner",
     "plu_zone",
 )
-# The z13 tile (Web Mercator) holding the most parcels, from a 10 % sample of them.
+# The z13 tile (Web Mercator) holding the most parcels: the five most populated in a 10 %
+# sample of the parcels' centres, then the one of them over which the most parcels lie
+# (counted through the spatial index). The sample alone picked different tiles from one
+# import to the next (near ties; a sample of blocks once a tile with 13 % fewer parcels).
 DENSEST_Z13 = """
-SELECT floor((ST_X(p) + 20037508.342789244) / (40075016.68557849 / 8192))::int AS x,
-       floor((20037508.342789244 - ST_Y(p)) / (40075016.68557849 / 8192))::int AS y
-FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint((ST_XMin(geom) + ST_XMax(geom)) / 2,
-                                                  (ST_YMin(geom) + ST_YMax(geom)) / 2),
-                                     2154), 3857) AS p
-      FROM parcel TABLESAMPLE SYSTEM (10) REPEATABLE (17)) s
-GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 1
+WITH candidates AS (
+    SELECT floor((ST_X(p) + 20037508.342789244) / (40075016.68557849 / 8192))::int AS x,
+           floor((20037508.342789244 - ST_Y(p)) / (40075016.68557849 / 8192))::int AS y
+    FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint((ST_XMin(geom) + ST_XMax(geom)) / 2,
+                                                      (ST_YMin(geom) + ST_YMax(geom)) / 2),
+                                         2154), 3857) AS p
+          FROM parcel TABLESAMPLE BERNOULLI (10) REPEATABLE (17)) s
+    GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 5
+)
+SELECT x, y FROM candidates c
+ORDER BY (SELECT count(*) FROM parcel
+          WHERE geom && ST_Transform(ST_TileEnvelope(13, c.x, c.y), 2154)) DESC, x, y
+LIMIT 1
 """
 
 

@@ -13,10 +13,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from app.api.errors import PROBLEM_RESPONSES, install_error_handlers
 from app.api.limits import BodySizeLimit, HeadAsGet, RejectNul
 from app.api.openapi import install as install_openapi
+from app.api.responses import GZIP_MIN_BYTES, MVT
 from app.api.routers import (
     admin,
     envelope,
@@ -113,8 +115,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # bounded; HeadAsGet, outermost, drops the body of whatever the others answer.
     app.add_middleware(RejectNul)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    # Tiles and GeoJSON shrink 3-10x; level 5 costs a fraction of level 9's CPU.
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+    # GeoJSON shrinks 3-10x; level 5 costs a fraction of level 9's CPU. Tiles are
+    # compressed by their route, at their own level (app/api/routers/tiles.py).
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=GZIP_MIN_BYTES,
+        compresslevel=5,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT),
+    )
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

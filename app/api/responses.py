@@ -1,6 +1,8 @@
 """Response classes for bodies already serialised by PostGIS, their OpenAPI schemas, and
 what answers share: the links they carry and their conditional (ETag) form."""
 
+import gzip
+import hashlib
 import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -14,6 +16,10 @@ from geo.db.count import Matched
 from geo.errors import NotFound
 
 GEOJSON = "application/geo+json"
+MVT = "application/vnd.mapbox-vector-tile"
+# Smaller bodies are sent as they are: gzip's own header and trailer eat the gain. The
+# GZip middleware (app/api/main.py) uses the same threshold for the other answers.
+GZIP_MIN_BYTES = 1024
 
 
 class GeoJSONResponse(Response):
@@ -163,3 +169,26 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
         return True
     opaque = etag.removeprefix("W/")
     return any(tag.strip().removeprefix("W/") == opaque for tag in if_none_match.split(","))
+
+
+def conditional_response(
+    request: Request, body: bytes, media_type: str, headers: dict[str, str], gzip_level: int
+) -> Response:
+    """``body`` gzipped at ``gzip_level`` when the client accepts gzip, with the entity tag of
+    the form sent (the gzip form is another representation, RFC 9110 §8.8.3): 304 when
+    If-None-Match names it, 204 when the body is empty. For bodies the GZip middleware
+    leaves alone (its excluded types), so this is the one place saying Vary, 304s included."""
+    tag = hashlib.blake2b(body, digest_size=12).hexdigest()
+    zipped = len(body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", "")
+    headers = {**headers, "ETag": f'"{tag}-gzip"' if zipped else f'"{tag}"'}
+    if len(body) >= GZIP_MIN_BYTES:
+        headers["Vary"] = "Accept-Encoding"
+    if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    if not body:
+        return Response(status_code=204, headers=headers)
+    if zipped:
+        # mtime=0: the same body gives the same bytes
+        body = gzip.compress(body, compresslevel=gzip_level, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=media_type, headers=headers)

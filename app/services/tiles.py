@@ -13,6 +13,7 @@ from app.services.features import Collection
 from geo.crs import LAMBERT93
 
 MAX_ZOOM = 16  # deeper zooms are drawn by the clients from z16 tiles (overzoom)
+SIMPLIFIED_BELOW_ZOOM = MAX_ZOOM  # the geometries of the tiles below are simplified (tile())
 EXTENT = 4096  # MVT grid units per tile side
 BUFFER = 64
 WEB_MERCATOR_WORLD_M = 2 * math.pi * 6378137
@@ -70,8 +71,11 @@ def tile(conn: Connection, collection: Collection, z: int, x: int, y: int) -> by
     tolerance = simplify_tolerance_m(z)
     geom = collection.geom
     # Below the grid resolution a simplified polygon collapses: it is dropped, as
-    # ST_AsMVTGeom would drop it, which is what a map wants at low zoom.
-    drawn = f"ST_Simplify({geom}, {tolerance})" if tolerance > 0 else geom
+    # ST_AsMVTGeom would drop it, which is what a map wants at low zoom. Not at the last
+    # zoom: clients magnify its tiles (overzoom), where two neighbours simplified each on
+    # its own could show a sliver between them; on the grid alone their shared vertices
+    # stay shared.
+    drawn = f"ST_Simplify({geom}, {tolerance})" if z < SIMPLIFIED_BELOW_ZOOM else geom
     affine = z >= AFFINE_FROM_ZOOM
     mercator = (
         f"ST_SetSRID(ST_Affine({drawn}, :a, :b, :d, :e, :xoff, :yoff), 3857)"
