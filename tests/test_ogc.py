@@ -253,6 +253,31 @@ def test_uncompressed_tile_when_the_client_does_not_ask_for_gzip(api_client: Tes
     assert unchanged.status_code == 304 and unchanged.headers["vary"] == "Accept-Encoding"
 
 
+@pytest.mark.parametrize(
+    ("header", "gzip"),
+    [
+        ("gzip", True),
+        ("GZIP, br", True),
+        ("br;q=1.0, gzip;q=0.5", True),
+        ("*", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0.000, *", False),
+        ("*;q=0", False),
+        ("identity", False),
+        ("gzip;q=oops", False),
+        ("", False),
+    ],
+)
+def test_tile_encoding_follows_the_accept_encoding_weights(
+    api_client: TestClient, header: str, gzip: bool
+) -> None:
+    """app.api.responses.accepts_gzip: names compared without case, q=0 refuses."""
+    url = "/tiles/parcels/{}/{}/{}.mvt".format(*Z14)
+    response = api_client.get(url, headers={"Accept-Encoding": header})
+    assert response.status_code == 200
+    assert (response.headers.get("content-encoding") == "gzip") is gzip
+
+
 def test_tilejson(api_client: TestClient) -> None:
     body = api_client.get("/tiles/parcels/tilejson.json").json()
     assert body["tilejson"] == "3.0.0"

@@ -171,6 +171,24 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == opaque for tag in if_none_match.split(","))
 
 
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header accepts gzip (RFC 9110 §12.5.3): named, or covered
+    by "*", with a weight above 0; codings are compared without regard to case."""
+    weights: dict[str, float] = {}
+    for item in (accept_encoding or "").split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0  # an unreadable weight accepts nothing
+        weights[coding.lower()] = weight
+    return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0
+
+
 def conditional_response(
     request: Request, body: bytes, media_type: str, headers: dict[str, str], gzip_level: int
 ) -> Response:
@@ -179,7 +197,7 @@ def conditional_response(
     If-None-Match names it, 204 when the body is empty. For bodies the GZip middleware
     leaves alone (its excluded types), so this is the one place saying Vary, 304s included."""
     tag = hashlib.blake2b(body, digest_size=12).hexdigest()
-    zipped = len(body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", "")
+    zipped = len(body) >= GZIP_MIN_BYTES and accepts_gzip(request.headers.get("accept-encoding"))
     headers = {**headers, "ETag": f'"{tag}-gzip"' if zipped else f'"{tag}"'}
     if len(body) >= GZIP_MIN_BYTES:
         headers["Vary"] = "Accept-Encoding"
