@@ -121,8 +121,8 @@ def import_() -> None:
 
 
 def _run_import(run):
-    """Run an import or a sync: a refusal or a database error is one line and exit 1, else
-    its report's lines are printed and the report returned."""
+    """Run an import, a sync or a score refresh: a refusal or a database error is one line
+    and exit 1, else its report's lines are printed and the report returned."""
     from sqlalchemy.exc import OperationalError
 
     from geo.errors import DomainError
@@ -555,9 +555,7 @@ def score_refresh(departement: str | None, commune: str | None) -> None:
     from app.db import get_engine
     from geo.scoring.refresh import refresh_scores
 
-    report = refresh_scores(get_engine(), departement=departement, commune=commune)
-    for line in report.lines():
-        click.echo(line)
+    _run_import(lambda: refresh_scores(get_engine(), departement=departement, commune=commune))
     _rerun_saved_searches(
         cause="score refresh", communes=[commune] if commune and not departement else None
     )

@@ -8,6 +8,7 @@ read this table.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -16,10 +17,15 @@ class Level:
     name: str
     table: str
     key: str  # the table's code column
+    # how a code of this level is written (anchored regular expression)
+    pattern: str
     # SQL over ``commune c``: the communes of the territory :code
     members: str
     # the column of a located project that names its territory at this level (None: none)
     project_column: str | None = None
+
+    def is_code(self, code: str) -> bool:
+        return re.fullmatch(self.pattern, code) is not None
 
     def name_sql(self, code: str = ":code") -> str:
         """SQL: the name of the territory whose code is the SQL ``code``."""
@@ -29,16 +35,23 @@ class Level:
 LEVELS: dict[str, Level] = {
     level.name: level
     for level in (
-        Level("commune", "commune", "insee", "c.insee = :code"),
-        Level("epci", "epci", "siren", "c.epci_siren = :code", "epci_siren"),
+        # INSEE: 2A/2B for Corsica; overseas communes 97xxx
+        Level("commune", "commune", "insee", r"^[0-9][0-9AB][0-9]{3}$", "c.insee = :code"),
+        Level("epci", "epci", "siren", r"^[0-9]{9}$", "c.epci_siren = :code", "epci_siren"),
         Level(
-            "departement", "departement", "code", "c.departement_code = :code", "departement_code"
+            "departement",
+            "departement",
+            "code",
+            r"^[0-9][0-9AB][0-9]?$",  # 91, 2A, 974
+            "c.departement_code = :code",
+            "departement_code",
         ),
-        Level("region", "region", "code", "c.region_code = :code", "region_code"),
+        Level("region", "region", "code", r"^[0-9]{2}$", "c.region_code = :code", "region_code"),
         Level(
             "territoire_industrie",
             "territoire_industrie",
             "id",
+            r"^[A-Za-z0-9_-]{1,20}$",
             # its communes as resolved by the loader (EPCI, listed communes, outline)
             "c.insee IN (SELECT insee FROM territoire_industrie_commune "
             "WHERE territoire_industrie_id = :code)",

@@ -60,3 +60,14 @@ def test_unreachable_database(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.startswith("error: database error:")
+
+
+def test_score_refresh_refuses_a_malformed_code(fresh_engine: Engine) -> None:
+    """A scope that is no commune or département code is said, not scored as nothing."""
+    for option, code in (("--commune", "abc'; drop"), ("--departement", "9Z")):
+        result = foncier(fresh_engine, "score", "refresh", option, code)
+        assert result.returncode == 1, result.stdout
+        kind = option.removeprefix("--")
+        assert result.stderr.strip() == f"error: {code!r} is not a {kind} code"
+    fine = foncier(fresh_engine, "score", "refresh", "--commune", "2A004")
+    assert fine.returncode == 0 and "scored 0 parcels" in fine.stdout, fine.stderr

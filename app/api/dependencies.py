@@ -20,12 +20,13 @@ from app.services.features import COLLECTIONS, Collection, ItemsQuery
 from app.settings import Settings
 from geo.db.bbox import BBox
 from geo.errors import NotFound
+from geo.territories import LEVELS
 from geo.zan.rulesets import default_ruleset_id, load_rulesets
 
-INSEE_PATTERN = r"^[0-9][0-9AB][0-9]{3}$"
-SIREN_PATTERN = r"^[0-9]{9}$"
+INSEE_PATTERN = LEVELS["commune"].pattern
+SIREN_PATTERN = LEVELS["epci"].pattern
 PARCEL_ID_PATTERN = r"^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$"
-DEPARTEMENT_PATTERN = r"^[0-9][0-9AB][0-9]?$"
+DEPARTEMENT_PATTERN = LEVELS["departement"].pattern
 RULESET_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 
 # An envelope rule set, as a query parameter (reports, projects) or a body member (a new

@@ -42,6 +42,7 @@ from geo.ingest.friches import load_friches
 from geo.ingest.owners import load_owners
 from geo.ingest.plu import load_plu
 from geo.ingest.territoires import load_territoires_industrie
+from geo.territories import LEVELS as TERRITORY_LEVELS
 
 # Loader name (sources.toml) -> the loader, taking (engine, path). A catalogued source whose
 # loader is not here (the Géorisques APIs' JSON, API Carto prescriptions) is skipped with
@@ -87,10 +88,10 @@ class Territory:
 
 
 _CODE_PATTERNS = {
-    "commune": r"[0-9][0-9AB][0-9]{3}",
-    "epci": r"[0-9]{9}",
-    "departement": r"[0-9][0-9AB][0-9]?",
-    "territoire-industrie": r"[A-Za-z0-9_-]{1,20}",
+    "commune": TERRITORY_LEVELS["commune"].pattern,
+    "epci": TERRITORY_LEVELS["epci"].pattern,
+    "departement": TERRITORY_LEVELS["departement"].pattern,
+    "territoire-industrie": TERRITORY_LEVELS["territoire_industrie"].pattern,
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from geo.crs import LAMBERT93, departement_of
+from geo.errors import Invalid
 from geo.scoring import land
 from geo.scoring.model import (
     EXCLUDED_SQL,
@@ -24,6 +25,7 @@ from geo.scoring.model import (
     score_expressions,
 )
 from geo.scoring.profiles import load_profiles
+from geo.territories import LEVELS
 
 NEAR_M = 2000  # activity zones farther than this all score the same
 # A risk zone or prescription over less than this share of a parcel is digitisation noise
@@ -310,6 +312,9 @@ def refresh_scores(
     in one sorted pass each, and swaps them in: readers see the old scores until the swap,
     and a failed refresh leaves them untouched.
     """
+    for level, code in (("departement", departement), ("commune", commune)):
+        if code is not None and not LEVELS[level].is_code(code):
+            raise Invalid(f"{code!r} is not a {level} code")
     started = time.perf_counter()
     with engine.connect() as conn:
         groups = _commune_groups(conn, departement, commune, max(workers, 1))
