@@ -35,14 +35,15 @@ class Level:
 LEVELS: dict[str, Level] = {
     level.name: level
     for level in (
-        # INSEE: 2A/2B for Corsica; overseas communes 97xxx
-        Level("commune", "commune", "insee", r"^[0-9][0-9AB][0-9]{3}$", "c.insee = :code"),
+        # INSEE: the département's two characters (2A/2B for Corsica; overseas 97x…),
+        # then three digits
+        Level("commune", "commune", "insee", r"^(?:[0-9]{2}|2[AB])[0-9]{3}$", "c.insee = :code"),
         Level("epci", "epci", "siren", r"^[0-9]{9}$", "c.epci_siren = :code", "epci_siren"),
         Level(
             "departement",
             "departement",
             "code",
-            r"^[0-9][0-9AB][0-9]?$",  # 91, 2A, 974
+            r"^(?:[0-9]{2}|2[AB]|97[0-9])$",  # 91, 2A, 974
             "c.departement_code = :code",
             "departement_code",
         ),
