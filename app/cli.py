@@ -150,7 +150,10 @@ def _rerun_saved_searches(cause: str, communes=None) -> None:
     with engine.connect() as conn:
         if not conn.execute(text("SELECT EXISTS (SELECT 1 FROM saved_search)")).scalar():
             return
-    alerts, problems = rerun(engine, communes, cause=cause)
+    settings = get_settings()
+    alerts, problems = rerun(
+        engine, communes, cause=cause, budget_s=settings.saved_search_rerun_seconds
+    )
     for a in alerts:
         click.echo(
             f"alert: {a['change']} {a['item_id']} in {a['commune_insee']} "
@@ -165,13 +168,7 @@ def _push_webhooks(engine, alerts) -> None:
     from geo.scoring.webhook import deliver_in_background
 
     settings = get_settings()
-    threads = deliver_in_background(
-        engine,
-        alerts,
-        timeout_s=settings.webhook_timeout_s,
-        retries=settings.webhook_retries,
-        backoff_s=settings.webhook_backoff_s,
-    )
+    threads = deliver_in_background(engine, alerts, settings.webhook_policy())
     patience = settings.webhook_timeout_s * (settings.webhook_retries + 1)
     for thread in threads:
         thread.join(timeout=patience)
@@ -510,6 +507,7 @@ def sync_command(
         only=only,
         stale_after=_duration(stale_after),
         rescore=not no_rescore,
+        rerun_budget_s=settings.saved_search_rerun_seconds,
     )
     hidden = not sys.stderr.isatty()
 

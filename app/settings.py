@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -157,13 +157,46 @@ class SyncSettings(_FromEnvironment):
 
 
 class WebhookSettings(_FromEnvironment):
-    """How saved searches' alerts are pushed (geo/scoring/webhook.py)."""
+    """How saved searches are kept and re-run, and their alerts pushed (geo/scoring/watch.py,
+    geo/scoring/webhook.py)."""
 
     # https only unless this is set (a test receiver, a LAN).
     webhook_allow_http: bool = False
-    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # Internal hosts webhooks may call, comma-separated: host names (exact), addresses or
+    # networks (CIDR), e.g. "hooks.intranet,10.1.2.0/24". Unset: public addresses only
+    # (never loopback, private, link-local, CGNAT, multicast or reserved ones).
+    webhook_allowed_hosts: str = ""
+    # Per operation (connect, send, each read); the receiver's body is never read.
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
     webhook_retries: int = Field(default=3, ge=0, le=10)
     webhook_backoff_s: float = Field(default=2.0, ge=0)
+    # Saved searches one token may keep.
+    saved_search_quota: int = Field(default=20, ge=1, le=10_000)
+    # All the saved searches re-run after one import, sync or refresh stop past this many
+    # seconds (the searches left keep their baseline and are said); one search past 30 s.
+    saved_search_rerun_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _check_allowed_hosts(cls, value: str) -> str:
+        from geo.scoring.webhook import check_allowed_hosts
+
+        check_allowed_hosts(h for h in value.split(",") if h.strip())
+        return value
+
+    def webhook_policy(self):
+        """The webhook client's policy (geo.scoring.webhook)."""
+        from geo.scoring.webhook import WebhookPolicy
+
+        return WebhookPolicy(
+            allow_http=self.webhook_allow_http,
+            allowed_hosts=tuple(
+                h.strip().lower() for h in self.webhook_allowed_hosts.split(",") if h.strip()
+            ),
+            timeout_s=self.webhook_timeout_s,
+            retries=self.webhook_retries,
+            backoff_s=self.webhook_backoff_s,
+        )
 
 
 class Settings(

@@ -240,6 +240,7 @@ def foncier(engine: Engine, publishers: Publishers, cache: Path, *args: str, rea
         "FONCIER_SYNC_RETRIES": "2",
         "FONCIER_SYNC_BACKOFF_S": "0.01",
         "FONCIER_WEBHOOK_ALLOW_HTTP": "true",
+        "FONCIER_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         "FONCIER_WEBHOOK_BACKOFF_S": "0.01",
     }
     if real:
@@ -280,7 +281,13 @@ def api(base_settings: Settings, fresh_engine: Engine) -> Iterator[TestClient]:
 
     url = fresh_engine.url.render_as_string(hide_password=False)
     settings = base_settings.model_copy(
-        update={"database_url": url, "admin_token": "t" * 32, "webhook_allow_http": True}
+        update={
+            "database_url": url,
+            "admin_token": "t" * 32,
+            "webhook_allow_http": True,
+            # the recorded publishers receive the webhooks, on the loopback
+            "webhook_allowed_hosts": "127.0.0.1",
+        }
     )
     app = create_app(settings)
     with TestClient(app, headers={"Authorization": "Bearer " + "t" * 32}) as client:
@@ -510,7 +517,7 @@ def test_saved_search_api_refuses_bad_input(api: TestClient) -> None:
         json={"name": "x", "kind": "parcels", "query": {"commune": "91216"},
               "webhook_url": "http://127.0.0.1:1/x"},
     )  # fmt: skip
-    assert hook.status_code == 400 and "https://" in hook.json()["detail"]
+    assert hook.status_code == 422 and "https://" in hook.json()["detail"]
     assert api.delete("/saved-searches/12345").status_code == 404
     assert api.get("/alerts", params={"format": "rss"}).status_code == 422
 
@@ -632,7 +639,7 @@ def test_a_failing_webhook_is_retried_in_the_background(
 ) -> None:
     import time
 
-    from geo.scoring.webhook import deliver_in_background
+    from geo.scoring.webhook import WebhookPolicy, deliver_in_background
 
     with fresh_engine.begin() as conn:
         search_id = conn.execute(
@@ -658,10 +665,11 @@ def test_a_failing_webhook_is_retried_in_the_background(
              "detail": {}, "cause": "test", "webhook_secret": "s3cret"}  # fmt: skip
     # the receiver is down (nothing listens on port 1): retried, then recorded as failed
     started = time.monotonic()
+    policy = WebhookPolicy(allow_http=True, allowed_hosts=("127.0.0.1",), timeout_s=0.5,
+                           retries=2, backoff_s=0.2)  # fmt: skip
     threads = deliver_in_background(
-        fresh_engine, [{**alert, "webhook_url": "http://127.0.0.1:1/down"}],
-        timeout_s=0.5, retries=2, backoff_s=0.2,
-    )  # fmt: skip
+        fresh_engine, [{**alert, "webhook_url": "http://127.0.0.1:1/down"}], policy
+    )
     assert time.monotonic() - started < 0.2  # the caller does not wait for the receiver
     for thread in threads:
         thread.join(timeout=10)

@@ -10,11 +10,8 @@ from sqlalchemy import Connection
 from app.security import audit
 from geo.ledger.access import Principal
 from geo.scoring import watch
-
-
-def owner_of(principal: Principal) -> str:
-    """A search belongs to the token that saved it (the bootstrap administrator: by name)."""
-    return f"token:{principal.token_id}" if principal.token_id else principal.name
+from geo.scoring.owners import owner_of
+from geo.scoring.webhook import WebhookPolicy
 
 
 def _visible_to(principal: Principal) -> str | None:
@@ -31,6 +28,8 @@ def save(
     query: dict[str, Any],
     webhook_url: str | None,
     budget_s: float,
+    quota: int,
+    webhook_policy: WebhookPolicy,
 ) -> dict[str, Any]:
     """The search saved with its baseline, audited (without the webhook's secret)."""
     with conn.begin():
@@ -42,6 +41,8 @@ def save(
             owner=owner_of(principal),
             webhook_url=webhook_url,
             budget_s=budget_s,
+            quota=quota,
+            webhook_policy=webhook_policy,
         )
         public = {k: v for k, v in saved.items() if k != "webhook_secret"}
         audit.record(conn, principal, "search.save", "saved_search", saved["id"], after=public)
@@ -62,4 +63,5 @@ def delete(conn: Connection, principal: Principal, search_id: int) -> None:
 def alerts(
     conn: Connection, principal: Principal, *, after_id: int, limit: int
 ) -> list[dict[str, Any]]:
+    """The principal's alerts after ``after_id``, oldest first."""
     return watch.list_alerts(conn, _visible_to(principal), after_id=after_id, limit=limit)

@@ -212,6 +212,8 @@ class SyncOptions:
     only: tuple[str, ...] = ()
     stale_after: datetime.timedelta | None = None
     rescore: bool = True
+    # the saved searches' re-runs after the sync, all together (geo.scoring.watch.rerun)
+    rerun_budget_s: float = 60.0
 
 
 def select_sources(only: tuple[str, ...]) -> list[Source]:
@@ -283,7 +285,7 @@ def sync(
         from geo.scoring.watch import rerun
 
         summary.alerts, summary.search_problems = rerun(
-            engine, touched, cause=f"sync {summary.territory}"
+            engine, touched, cause=f"sync {summary.territory}", budget_s=options.rerun_budget_s
         )
     return summary
 

@@ -1,24 +1,31 @@
 """Saved searches and their alerts.
 
-A token holder saves a parcel search or a candidate-site search (its query as data, a name).
-Its matches at that moment are the baseline. After each import or sync, every saved search
-is run again; on the communes that changed, what matches now and did not before is an
-``appeared`` alert, what matched and no longer does a ``disappeared`` alert, and the
-baseline of those communes becomes the new matches. A search never raises alerts for a
-commune no import touched: the rest of its baseline is kept as it was.
+A token holder saves a parcel search or a candidate-site search (its query as data, a name),
+up to a quota per owner. Its matches at that moment are the baseline. After each import or
+sync, the saved searches whose territory holds a commune that changed are run again (all of
+them when the import does not say which communes it touched), within one time budget for
+all; on the communes that changed, what matches now and did not before is an ``appeared``
+alert, what matched and no longer does a ``disappeared`` alert, and the baseline of those
+communes becomes the new matches. A search never raises alerts for a commune no import
+touched: the rest of its baseline is kept as it was. A revoked token's searches are not run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+import time
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy.exc import OperationalError
 
+from geo.db.bbox import bbox_params, bbox_sql
 from geo.db.schema import alert, saved_search, saved_search_match
-from geo.errors import Invalid, NotFound
+from geo.errors import Conflict, Invalid, NotFound
+from geo.scoring.owners import ACTIVE_OWNER_SQL
 from geo.scoring.profiles import get_profile
 from geo.scoring.search import (
     MAX_GAP_M,
@@ -28,11 +35,20 @@ from geo.scoring.search import (
     search_parcels,
     search_sites,
 )
+from geo.scoring.webhook import WebhookPolicy, check_webhook_url
+from geo.territories import LEVELS
 
 KINDS = ("parcels", "sites")
 # A saved search is a watch, not an export: past this many matches it is refused.
 MAX_MATCHES = 2000
 TERRITORY_KEYS = ("commune", "epci", "territoire_industrie", "departement", "bbox")
+# the territory members that are codes of a level of geo.territories
+CODE_KEYS = ("commune", "epci", "territoire_industrie", "departement")
+# How many saved searches one owner may keep (each is re-run after imports).
+DEFAULT_QUOTA = 20
+# Characters a name may not hold: C0 and C1 controls (tab and newlines included), the
+# UTF-16 surrogates, and the two non-characters XML 1.0 excludes (an Atom feed carries it).
+_FORBIDDEN_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 QUERY_KEYS = {
     "parcels": {
         *TERRITORY_KEYS,
@@ -77,6 +93,10 @@ def check_query(kind: str, query: dict[str, Any]) -> None:
         raise Invalid(f"unknown query members for a {kind} search: {', '.join(sorted(unknown))}")
     if not any(query.get(k) for k in TERRITORY_KEYS):
         raise Invalid("a saved search needs a territory (commune, epci, departement, bbox…)")
+    for key in CODE_KEYS:
+        code = query.get(key)
+        if code is not None and not (isinstance(code, str) and LEVELS[key].is_code(code)):
+            raise Invalid(f"{key} {code!r} is not a {key} code")
     if kind == "sites":
         area = query.get("min_area")
         if not isinstance(area, int | float) or not 0 < area <= MAX_SITE_AREA_HA:
@@ -133,6 +153,15 @@ def run_search(
     return found
 
 
+def check_name(name: str) -> None:
+    """Invalid unless ``name`` is text a person reads: no control character (an XML feed
+    cannot carry most of them)."""
+    if not name or not name.strip():
+        raise Invalid("a saved search needs a name")
+    if _FORBIDDEN_IN_NAME.search(name):
+        raise Invalid("a saved search's name must not contain control characters")
+
+
 def save_search(
     conn: Connection,
     *,
@@ -142,10 +171,28 @@ def save_search(
     owner: str,
     webhook_url: str | None = None,
     budget_s: float | None = None,
+    quota: int = DEFAULT_QUOTA,
+    webhook_policy: WebhookPolicy | None = None,
 ) -> dict[str, Any]:
     """Save a search and its current matches (the baseline), in the caller's transaction;
-    the webhook's secret is in the answer, once."""
+    the webhook's secret is in the answer, once. Conflict past ``quota`` searches of
+    ``owner``; Invalid for a webhook the service would not call (webhook.check_webhook_url)."""
+    check_name(name)
     check_query(kind, query)
+    if webhook_url is not None:
+        check_webhook_url(webhook_url, webhook_policy or WebhookPolicy())
+    # one owner's saves queue here, so two at once cannot both pass the quota
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('saved_search:' || CAST(:o AS text)))"),
+        {"o": owner},
+    )
+    held = conn.execute(
+        select(func.count()).select_from(saved_search).where(saved_search.c.owner == owner)
+    ).scalar_one()
+    if held >= quota:
+        raise Conflict(
+            f"you keep {held} saved searches, the most allowed is {quota}: delete one first"
+        )
     secret = secrets.token_urlsafe(32) if webhook_url else None
     matches = run_search(conn, kind, query, budget_s)
     search_id = conn.execute(
@@ -209,70 +256,135 @@ def delete_search(conn: Connection, search_id: int, owner: str | None) -> None:
         raise NotFound(f"no saved search {search_id} of yours")
 
 
-# A saved sites search re-run after an import gives up past this (its baseline kept).
+# A saved search re-run after an import gives up past this (its baseline kept).
 RERUN_BUDGET_S = 30.0
+# All the re-runs after one import together stop past this: the searches left are said.
+RERUN_TOTAL_BUDGET_S = 60.0
+
+
+def territory_sql(query: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """SQL over ``commune c``: the commune lies in the search's territory (each territory
+    member narrows it, as the search's filters do), and its parameters."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    for key in CODE_KEYS:
+        if query.get(key):
+            clauses.append(LEVELS[key].members.replace(":code", f":code_{key}"))
+            params[f"code_{key}"] = query[key]
+    if query.get("bbox"):
+        # a commune without an outline might hold the box's parcels: counted in
+        clauses.append(f"(c.geom IS NULL OR ({bbox_sql('c.geom')}))")
+        params.update(bbox_params(tuple(query["bbox"])))
+    return " AND ".join(clauses) or "TRUE", params
+
+
+def _touches(conn: Connection, query: dict[str, Any], communes: set[str]) -> bool:
+    """Whether one of ``communes`` lies in the search's territory."""
+    where, params = territory_sql(query)
+    return bool(
+        conn.execute(
+            text(
+                f"SELECT EXISTS (SELECT 1 FROM commune c WHERE c.insee = ANY(:changed) AND {where})"
+            ),
+            {**params, "changed": sorted(communes)},
+        ).scalar()
+    )
 
 
 def rerun(
-    engine: Engine, communes: Iterable[str] | None, cause: str
+    engine: Engine,
+    communes: Iterable[str] | None,
+    cause: str,
+    *,
+    budget_s: float = RERUN_TOTAL_BUDGET_S,
+    search_budget_s: float = RERUN_BUDGET_S,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every saved search run again; alerts for the items of ``communes`` (None: all) that
-    appeared or disappeared. Returns the new alerts (with their search's webhook) and the
-    searches that could not run (their baseline kept), each with its reason."""
+    """The saved searches of active owners whose territory holds one of ``communes`` (None:
+    every one) run again, within ``budget_s`` for all (``search_budget_s`` each); alerts for
+    the items of ``communes`` that appeared or disappeared. Returns the new alerts (with
+    their search's webhook) and the searches that could not run (their baseline kept), each
+    with its reason."""
     changed = None if communes is None else set(communes)
+    deadline = time.monotonic() + budget_s
     new_alerts: list[dict[str, Any]] = []
     problems: list[str] = []
     with engine.connect() as conn:
-        searches = conn.execute(select(saved_search)).mappings().all()
+        searches = [
+            search
+            for search in conn.execute(
+                text(f"SELECT * FROM saved_search s WHERE {ACTIVE_OWNER_SQL} ORDER BY s.id")
+            ).mappings()
+            if changed is None or _touches(conn, search["query"], changed)
+        ]
     for search in searches:
-        with engine.begin() as conn:
-            try:
-                current = run_search(conn, search["kind"], search["query"], RERUN_BUDGET_S)
-            except Invalid as exc:  # grew past MAX_MATCHES, or a profile removed since
-                problems.append(f"saved search {search['id']} ({search['name']}): {exc}")
-                continue
-            previous = {
-                row.item_id: row.detail
-                for row in conn.execute(
-                    select(saved_search_match.c.item_id, saved_search_match.c.detail).where(
-                        saved_search_match.c.saved_search_id == search["id"]
-                    )
-                )
-            }
-
-            def in_scope(detail: dict[str, Any]) -> bool:
-                return changed is None or bool(changed & set(detail.get("communes", [])))
-
-            now = {k: v for k, v in current.items() if in_scope(v)}
-            before = {k: v for k, v in previous.items() if in_scope(v)}
-            rows = [
-                _alert_row(search["id"], "appeared", item, now[item], cause)
-                for item in sorted(now.keys() - before.keys())
-            ] + [
-                _alert_row(search["id"], "disappeared", item, before[item], cause)
-                for item in sorted(before.keys() - now.keys())
-            ]
-            if before:
-                conn.execute(
-                    delete(saved_search_match).where(
-                        saved_search_match.c.saved_search_id == search["id"],
-                        saved_search_match.c.item_id.in_(list(before)),
-                    )
-                )
-            _store(conn, search["id"], now)
-            if rows:
-                ids = conn.execute(insert(alert).returning(alert.c.id), rows).scalars().all()
-                for alert_id, row in zip(ids, rows, strict=True):
-                    new_alerts.append(
-                        {
-                            "id": alert_id,
-                            **row,
-                            "saved_search_name": search["name"],
-                            "webhook_url": search["webhook_url"],
-                            "webhook_secret": search["webhook_secret"],
-                        }
-                    )
+        label = f"saved search {search['id']} ({search['name']})"
+        left = deadline - time.monotonic()
+        if left <= 0:
+            problems.append(f"{label}: not run, the re-runs' time budget ({budget_s:g} s) is spent")
+            continue
+        try:
+            with engine.begin() as conn:
+                new_alerts += _rerun_one(conn, search, changed, cause, min(left, search_budget_s))
+        except Invalid as exc:  # grew past MAX_MATCHES, too slow, or a profile removed since
+            problems.append(f"{label}: {exc}")
+        except OperationalError as exc:  # its statement_timeout: the budget ran out
+            problems.append(f"{label}: not run within its time budget ({exc.orig})")
     return new_alerts, problems
+
+
+def _rerun_one(
+    conn: Connection,
+    search: Any,
+    changed: set[str] | None,
+    cause: str,
+    budget_s: float,
+) -> list[dict[str, Any]]:
+    """One saved search run again in the caller's transaction, bounded by ``budget_s``:
+    its new alerts."""
+    conn.execute(text(f"SET LOCAL statement_timeout = {max(1, int(budget_s * 1000))}"))
+    current = run_search(conn, search["kind"], search["query"], budget_s)
+    previous = {
+        row.item_id: row.detail
+        for row in conn.execute(
+            select(saved_search_match.c.item_id, saved_search_match.c.detail).where(
+                saved_search_match.c.saved_search_id == search["id"]
+            )
+        )
+    }
+
+    def in_scope(detail: dict[str, Any]) -> bool:
+        return changed is None or bool(changed & set(detail.get("communes", [])))
+
+    now = {k: v for k, v in current.items() if in_scope(v)}
+    before = {k: v for k, v in previous.items() if in_scope(v)}
+    rows = [
+        _alert_row(search["id"], "appeared", item, now[item], cause)
+        for item in sorted(now.keys() - before.keys())
+    ] + [
+        _alert_row(search["id"], "disappeared", item, before[item], cause)
+        for item in sorted(before.keys() - now.keys())
+    ]
+    if before:
+        conn.execute(
+            delete(saved_search_match).where(
+                saved_search_match.c.saved_search_id == search["id"],
+                saved_search_match.c.item_id.in_(list(before)),
+            )
+        )
+    _store(conn, search["id"], now)
+    if not rows:
+        return []
+    ids = conn.execute(insert(alert).returning(alert.c.id), rows).scalars().all()
+    return [
+        {
+            "id": alert_id,
+            **row,
+            "saved_search_name": search["name"],
+            "webhook_url": search["webhook_url"],
+            "webhook_secret": search["webhook_secret"],
+        }
+        for alert_id, row in zip(ids, rows, strict=True)
+    ]
 
 
 def _alert_row(
@@ -291,7 +403,9 @@ def _alert_row(
 def list_alerts(
     conn: Connection, owner: str | None, *, after_id: int = 0, limit: int = 100
 ) -> list[dict[str, Any]]:
-    """Alerts of ``owner``'s saved searches (None: every search), newest first."""
+    """Alerts of ``owner``'s saved searches (None: every search) after the alert
+    ``after_id``, oldest first: a poller that asks again after the last id it has seen
+    reaches every alert once."""
     rows = conn.execute(
         text(
             """SELECT a.id, a.at, a.change, a.item_id, a.commune_insee, a.detail, a.cause,
@@ -299,7 +413,7 @@ def list_alerts(
                       s.kind
                FROM alert a JOIN saved_search s ON s.id = a.saved_search_id
                WHERE a.id > :after AND (CAST(:owner AS text) IS NULL OR s.owner = :owner)
-               ORDER BY a.id DESC LIMIT :limit"""
+               ORDER BY a.id LIMIT :limit"""
         ),
         {"after": after_id, "owner": owner, "limit": limit},
     ).mappings()

@@ -8,20 +8,32 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi import status as http_status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from app.api.dependencies import SIREN_PATTERN, ConnectionDep, SettingsDep
+from app.api.dependencies import (
+    DEPARTEMENT_PATTERN,
+    INSEE_PATTERN,
+    SIREN_PATTERN,
+    ConnectionDep,
+    SettingsDep,
+)
 from app.api.errors import InvalidParameter
+from app.api.responses import link_to
 from app.presentation.atom import alerts_feed
 from app.security.auth import WriterDep
 from app.services import watch
 from geo.land.zoning import CLASSES as ZONING_CLASSES
 from geo.scoring.profiles import load_profiles
 from geo.scoring.search import MAX_GAP_M, MAX_SITE_AREA_HA
+from geo.territories import LEVELS
 
 router = APIRouter(tags=["alerts"])
 
-Insee = Annotated[str, StringConstraints(pattern=r"^[0-9][0-9AB][0-9]{3}$")]
+# the code formats of geo.territories.LEVELS
+Insee = Annotated[str, StringConstraints(pattern=INSEE_PATTERN)]
 Siren = Annotated[str, StringConstraints(pattern=SIREN_PATTERN)]
-Dep = Annotated[str, StringConstraints(pattern=r"^[0-9][0-9AB][0-9]?$")]
+Dep = Annotated[str, StringConstraints(pattern=DEPARTEMENT_PATTERN)]
+TerritoireIndustrie = Annotated[
+    str, StringConstraints(pattern=LEVELS["territoire_industrie"].pattern)
+]
 # Literal[tuple] is Literal of its items: the known profiles, documented as an enum.
 Profile = Literal[tuple(sorted(load_profiles()))]  # type: ignore[valid-type]
 Hectares = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
@@ -32,9 +44,7 @@ class _Territory(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     commune: Insee | None = None
     epci: Siren | None = None
-    territoire_industrie: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = (
-        None
-    )
+    territoire_industrie: TerritoireIndustrie | None = None
     departement: Dep | None = None
     bbox: (
         Annotated[
@@ -109,10 +119,6 @@ def post_saved_search(
             raise InvalidParameter("bbox must be [minLon, minLat, maxLon, maxLat], min below max")
         if max(max_lon - min_lon, max_lat - min_lat) > settings.max_bbox_degrees:
             raise InvalidParameter(f"bbox sides are at most {settings.max_bbox_degrees} degrees")
-    if body.webhook_url is not None:
-        schemes = ("https://", "http://") if settings.webhook_allow_http else ("https://",)
-        if not body.webhook_url.startswith(schemes):
-            raise InvalidParameter(f"webhook_url must start with {' or '.join(schemes)}")
     return watch.save(
         conn,
         principal,
@@ -121,6 +127,8 @@ def post_saved_search(
         query=query,
         webhook_url=body.webhook_url,
         budget_s=settings.site_search_seconds,
+        quota=settings.saved_search_quota,
+        webhook_policy=settings.webhook_policy(),
     )
 
 
@@ -145,25 +153,41 @@ def remove_saved_search(
 
 @router.get(
     "/alerts",
-    summary="Alerts of your saved searches, newest first: JSON, or Atom with format=atom "
-    "(or Accept: application/atom+xml)",
+    summary="Alerts of your saved searches, oldest first after the alert after_id: JSON, or "
+    "Atom with format=atom (or Accept: application/atom+xml); a full page links to the next",
     responses={200: {"content": {"application/atom+xml": {}}}},
 )
 def read_alerts(
     request: Request,
     conn: ConnectionDep,
     principal: WriterDep,
-    after_id: Annotated[int, Query(ge=0, le=2**31 - 1, description="Alerts after this id")] = 0,
+    after_id: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=2**31 - 1,
+            description="The last alert id already seen: the alerts after it, oldest first",
+        ),
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     format: Literal["json", "atom"] | None = None,
 ) -> Any:
     alerts = watch.alerts(conn, principal, after_id=after_id, limit=limit)
+    # the cursor to poll with next time: the last id seen (the same when nothing is new)
+    cursor = alerts[-1]["id"] if alerts else after_id
+    self_url = link_to(request)
+    # a full page: more may be waiting now
+    next_url = link_to(request, after_id=cursor) if len(alerts) == limit else None
     accept = request.headers.get("accept", "")
     if format == "atom" or (format is None and "application/atom+xml" in accept):
         feed = alerts_feed(
             alerts,
-            self_url=str(request.url),
+            self_url=self_url,
+            next_url=next_url,
             feed_id=f"urn:foncier:alerts:{watch.owner_of(principal)}",
         )
         return Response(feed, media_type="application/atom+xml")
-    return {"alerts": alerts}
+    links = [{"rel": "self", "href": self_url, "type": "application/json"}]
+    if next_url:
+        links.append({"rel": "next", "href": next_url, "type": "application/json"})
+    return {"alerts": alerts, "next_after_id": cursor, "links": links}
