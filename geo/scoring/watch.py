@@ -312,7 +312,12 @@ def rerun(
         searches = [
             search
             for search in conn.execute(
-                text(f"SELECT * FROM saved_search s WHERE {ACTIVE_OWNER_SQL} ORDER BY s.id")
+                # owners in turn, each one's searches in a new order every time: when the
+                # budget runs out, no owner and no search is always the one left out
+                text(
+                    f"SELECT * FROM saved_search s WHERE {ACTIVE_OWNER_SQL} ORDER BY "
+                    "row_number() OVER (PARTITION BY s.owner ORDER BY random()), random()"
+                )
             ).mappings()
             if changed is None or _touches(conn, search["query"], changed)
         ]
