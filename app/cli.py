@@ -165,13 +165,9 @@ def _rerun_saved_searches(cause: str, communes=None) -> None:
 
 
 def _push_webhooks(engine, alerts) -> None:
-    from geo.scoring.webhook import deliver_in_background
+    from geo.scoring.webhook import deliver_and_wait
 
-    settings = get_settings()
-    threads = deliver_in_background(engine, alerts, settings.webhook_policy())
-    patience = settings.webhook_timeout_s * (settings.webhook_retries + 1)
-    for thread in threads:
-        thread.join(timeout=patience)
+    deliver_and_wait(engine, alerts, get_settings().webhook_policy())
 
 
 def _import_files(files, load, unit: str | None = None) -> None:

@@ -134,8 +134,8 @@ def deliver(engine: Engine, alerts: list[dict[str, Any]], policy: Any) -> None:
 
 class Receiver:
     """A webhook receiver on 127.0.0.1 (https with ``tls``): records each call (path,
-    headers, TLS server name); answers ``status``, with ``location``, or drips a body
-    forever with ``drip``."""
+    headers, TLS server name); answers ``status``, with ``location``, after ``delay``
+    seconds, or drips a body forever with ``drip``."""
 
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.calls: list[tuple[str, dict[str, str]]] = []
@@ -143,6 +143,7 @@ class Receiver:
         self.status = 204
         self.location: str | None = None
         self.drip = False
+        self.delay = 0.0
         self.stop_event = threading.Event()
         receiver = self
 
@@ -155,6 +156,8 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 self.rfile.read(int(self.headers.get("content-length", 0)))
                 receiver.calls.append((self.path, dict(self.headers)))
+                if receiver.stop_event.wait(receiver.delay):
+                    return
                 self.send_response(receiver.status)
                 if receiver.location:
                     self.send_header("Location", receiver.location)
@@ -513,6 +516,23 @@ def test_delivery_follows_no_redirect_and_reads_no_body(
     deliver(fresh_engine, [alert_of(search, alert_id, url)], policy)
     assert states(fresh_engine)[alert_id] == "delivered"
     assert time.monotonic() - started < 3
+
+
+def test_a_process_that_exits_leaves_no_alert_without_a_state(
+    fresh_engine: Engine, receiver: Receiver
+) -> None:
+    from geo.scoring.webhook import WebhookPolicy, deliver_and_wait
+
+    policy = WebhookPolicy(allow_http=True, allowed_hosts=("127.0.0.1",), retries=0, timeout_s=5)
+    url = receiver.url + "/slow"
+    search = add_search(fresh_engine, {"commune": "91216"}, webhook_url=url)
+    alert_id = add_alerts(fresh_engine, search, 1)[0]
+    receiver.delay = 3  # answers after the caller stopped waiting
+    started = time.monotonic()
+    deliver_and_wait(fresh_engine, [alert_of(search, alert_id, url)], policy, wait_s=0.3)
+    assert time.monotonic() - started < 1.5
+    assert states(fresh_engine)[alert_id] == "failed"
+    assert policy.patience_s == 5 and WebhookPolicy(timeout_s=5, retries=3).patience_s == 34
 
 
 # -- revoked tokens, scoped and bounded re-runs, quota -------------------------------------

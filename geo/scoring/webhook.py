@@ -80,6 +80,13 @@ class WebhookPolicy:
     # the TLS trust (an ssl.SSLContext for a private CA, e.g. the tests' receiver)
     verify: ssl.SSLContext | bool = True
 
+    @property
+    def patience_s(self) -> float:
+        """How long a delivery is waited for: each attempt's timeout and the backoffs
+        between them."""
+        backoffs = sum(self.backoff_s * 2**attempt for attempt in range(self.retries))
+        return (self.retries + 1) * self.timeout_s + backoffs
+
     def allows(self, host: str, address: IPAddress) -> bool:
         """Whether ``host``, resolved to ``address``, may be called."""
         if host in {h.lower() for h in self.allowed_hosts}:
@@ -329,16 +336,16 @@ def _deliver(engine: Engine, alerts: list[dict[str, Any]], policy: WebhookPolicy
             )
 
 
-def deliver_in_background(
-    engine: Engine, alerts: list[dict[str, Any]], policy: WebhookPolicy | None = None
-) -> list[threading.Thread]:
-    """One background delivery per saved search with a webhook; the threads, started."""
-    policy = policy or WebhookPolicy()
+def _start(
+    engine: Engine, alerts: list[dict[str, Any]], policy: WebhookPolicy
+) -> list[tuple[threading.Thread, list[int]]]:
+    """One background delivery per saved search with a webhook: its thread, started, and
+    its alerts' ids."""
     by_search: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for a in alerts:
         if a.get("webhook_url") and a.get("webhook_secret"):
             by_search[a["saved_search_id"]].append(a)
-    threads = []
+    started = []
     for batch in by_search.values():
         thread = threading.Thread(
             target=_deliver,
@@ -347,5 +354,37 @@ def deliver_in_background(
             daemon=True,
         )
         thread.start()
-        threads.append(thread)
-    return threads
+        started.append((thread, [a["id"] for a in batch]))
+    return started
+
+
+def deliver_in_background(
+    engine: Engine, alerts: list[dict[str, Any]], policy: WebhookPolicy | None = None
+) -> list[threading.Thread]:
+    """One background delivery per saved search with a webhook; the threads, started."""
+    return [thread for thread, _ in _start(engine, alerts, policy or WebhookPolicy())]
+
+
+def deliver_and_wait(
+    engine: Engine,
+    alerts: list[dict[str, Any]],
+    policy: WebhookPolicy,
+    wait_s: float | None = None,
+) -> None:
+    """The deliveries, in background threads, waited for ``wait_s`` in all (default: the
+    policy's patience), for a process about to exit: the alerts of a delivery still running
+    then are recorded ``failed`` (its thread may still record them delivered), so that no
+    alert is left without a state."""
+    deadline = time.monotonic() + (policy.patience_s if wait_s is None else wait_s)
+    late: list[int] = []
+    for thread, ids in _start(engine, alerts, policy):
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            late += ids
+    if late:
+        with engine.begin() as conn:
+            conn.execute(
+                update(alert)
+                .where(alert.c.id.in_(late), alert.c.webhook_state.is_(None))
+                .values(webhook_state="failed")
+            )
