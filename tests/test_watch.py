@@ -533,6 +533,12 @@ def test_a_process_that_exits_leaves_no_alert_without_a_state(
     assert time.monotonic() - started < 1.5
     assert states(fresh_engine)[alert_id] == "failed"
     assert policy.patience_s == 5 and WebhookPolicy(timeout_s=5, retries=3).patience_s == 34
+    # the delivery's thread ends before its database goes
+    receiver.stop_event.set()
+    for thread in threading.enumerate():
+        if thread.name == f"webhook-{search}":
+            thread.join(timeout=10)
+    assert states(fresh_engine)[alert_id] == "failed"
 
 
 # -- revoked tokens, scoped and bounded re-runs, quota -------------------------------------
