@@ -189,7 +189,7 @@ def test_core_f_op_and_f_success(client: TestClient) -> None:
     """/conf/core/f-op, f-success: one feature by its id, with its links."""
     feature = client.get(f"{ITEMS}/{PARCEL}").json()
     assert feature["id"] == PARCEL and feature["type"] == "Feature"
-    assert {lk["rel"] for lk in feature["links"]} == {"self", "collection"}
+    assert {lk["rel"] for lk in feature["links"]} == {"self", "alternate", "collection"}
 
 
 def test_core_query_param_unknown(client: TestClient) -> None:
