@@ -229,6 +229,10 @@ def test_a_literal_first_reads_the_relation_the_other_way(client: TestClient, db
     assert matched(client, f"S_WITHIN({point}, geometry)") == 1
     assert matched(client, f"S_CONTAINS({point}, geometry)") == 0
     assert matched(client, f"S_CONTAINS(geometry, {point})") == 1
+    # a message names the operator as written
+    bowtie = "POLYGON((2.3 48.6, 2.4 48.7, 2.4 48.6, 2.3 48.7, 2.3 48.6))"
+    response = run(client, "parcels", f"S_WITHIN({bowtie}, geometry)", "cql2-text")
+    assert response.json()["detail"].startswith("S_WITHIN: the geometry is not valid")
 
 
 def test_bare_booleans_in_json(client: TestClient, db: Engine) -> None:

@@ -378,15 +378,16 @@ class _Translator:
             return self.against_literal(op, self.geometry_property(op, a), b)
         # the literal first: the converse relation with the property first
         converse = {"s_within": "s_contains", "s_contains": "s_within"}.get(op, op)
-        return self.against_literal(converse, self.geometry_property(op, b), a)
+        return self.against_literal(converse, self.geometry_property(op, b), a, said=op)
 
-    def against_literal(self, op: str, geom: str, node: Any) -> str:
+    def against_literal(self, op: str, geom: str, node: Any, said: str | None = None) -> str:
         """``geom`` (a stored geometry, which lies in the domain) in relation ``op`` with a
         literal, the literal clipped to the domain first. The answer is the same as with the
         whole literal: a feature lies inside the domain, far from its edges, so near a
         feature the literal and its clipped part are the same; what a relation says of the
-        literal away from the features is decided here."""
-        literal = self.literal_geometry(op, node)
+        literal away from the features is decided here. ``said``: the operator as the filter
+        wrote it, for messages."""
+        literal = self.literal_geometry(said or op, node)
         domain = _DOMAINS[self.crs.srid]
         if domain.covers(literal.shape):
             return _relation(op, geom, self.to_sql(literal), _dimension(literal))
