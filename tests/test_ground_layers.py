@@ -165,6 +165,61 @@ def test_plu_doc_urba_table_gives_the_document(fresh_engine: Engine, tmp_path: P
     assert (row.etat, row.nomproc, str(row.datappro)) == ("03", "Élaboration", "2017-10-13")
 
 
+def _older_cnig_zones(tmp_path: Path):
+    """The real delivery's zones in the older CNIG form (synthetic: derived from the real
+    file): only LIBELLE, TYPEZONE, INSEE, DATAPPRO, NOMFIC; no IDURBA, GID or LIB_IDZONE."""
+    with zipfile.ZipFile(PLU_ZIP) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    frame = pyogrio.read_dataframe(next((tmp_path / "unzipped").rglob("*ZONE_URBA*.shp")))
+    frame["INSEE"], frame["DATAPPRO"] = "30014", "20171013"
+    return frame[["LIBELLE", "TYPEZONE", "INSEE", "DATAPPRO", "NOMFIC", "geometry"]]
+
+
+def test_plu_older_cnig_delivery_takes_its_document_from_its_name(
+    fresh_engine: Engine, tmp_path: Path
+) -> None:
+    """An older CNIG delivery (synthetic, derived from the real one) names no document in
+    its fields: its file name does (<INSEE>_<TYPEDOC>_<DATAPPRO>), and the report says so."""
+    folder = tmp_path / "30014_PLU_20171013" / "Donnees_geographiques"
+    folder.mkdir(parents=True)
+    pyogrio.write_dataframe(_older_cnig_zones(tmp_path), folder / "30014_ZONE_URBA_20171013.shp")
+    delivery = tmp_path / "30014_PLU_20171013.zip"
+    with zipfile.ZipFile(delivery, "w") as archive:
+        for file in folder.iterdir():
+            archive.write(file, f"30014_PLU_20171013/Donnees_geographiques/{file.name}")
+    report = load_plu(fresh_engine, delivery)
+    assert (report.read, report.inserted, sum(report.rejected.values())) == (90, 90, 0)
+    assert any("30014_PLU_20171013" in w and "IDURBA" in w for w in report.warnings)
+    with fresh_engine.connect() as conn:
+        document = conn.execute(text("SELECT idurba, typedoc, datappro FROM plu_document")).one()
+        zones = conn.execute(
+            text("SELECT count(DISTINCT gpu_id), min(idurba), min(commune_insee) FROM plu_zone")
+        ).one()
+    assert (document.idurba, document.typedoc, str(document.datappro)) == (
+        "30014_PLU_20171013", "PLU", "2017-10-13"
+    )  # fmt: skip
+    assert tuple(zones) == (90, "30014_PLU_20171013", "30014")
+    # the folder form, re-delivered: the same zones, unchanged
+    again = load_plu(fresh_engine, tmp_path / "30014_PLU_20171013")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 90)
+
+
+def test_plu_refusal_counts_each_zone_once(fresh_engine: Engine, tmp_path: Path) -> None:
+    """A delivery without any document id (the older form under a name outside the CNIG
+    naming), one zone also without geometry: 90 of 90 zones rejected, not 91 of 90."""
+    frame = _older_cnig_zones(tmp_path)
+    frame.loc[0, "geometry"] = None
+    folder = tmp_path / "zonage"
+    folder.mkdir()
+    pyogrio.write_dataframe(frame, folder / "zone_urba.shp", geometry_type="MultiPolygon")
+    with pytest.raises(LoaderError) as error:
+        load_plu(fresh_engine, folder / "zone_urba.shp")
+    message = str(error.value)
+    assert "90 of 90 zones rejected" in message, message
+    assert "feature without geometry: 1" in message and "DATAPPRO>): 89" in message, message
+    assert count(fresh_engine, "SELECT count(*) FROM plu_zone") == 0
+
+
 def test_plu_api_carto_geojson_still_loads(fresh_engine: Engine) -> None:
     report = load_plu(fresh_engine, PLU_API_CARTO)
     assert (report.read, report.inserted) == (39, 39)

@@ -139,7 +139,7 @@ def test_features_are_wgs84_with_their_properties(api_client: TestClient) -> Non
     lon, lat = feature["geometry"]["coordinates"][0][0][0]
     assert 2.2 < lon < 2.4 and 48.6 < lat < 48.7
     assert feature["properties"]["commune"] == "91216"
-    assert {link["rel"] for link in feature["links"]} == {"self", "collection"}
+    assert {link["rel"] for link in feature["links"]} == {"self", "alternate", "collection"}
     commune = api_client.get("/collections/communes/items/91216").json()
     assert commune["properties"]["name"] == "Épinay-sur-Orge"
     epci = api_client.get("/collections/epci/items/200056232").json()

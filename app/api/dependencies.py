@@ -263,9 +263,9 @@ OGC_ITEMS_PARAMETERS = {
     "filter-crs",
     "f",
 }
-# json/geojson: a page; csv and gpkg (f= or format=), or format=geojson: every matching
-# feature at once, streamed (app.presentation.export)
-ITEMS_FORMATS = ("json", "geojson", "csv", "gpkg")
+# json/geojson: a page (html: the page to read, f= only); csv and gpkg (f= or format=), or
+# format=geojson: every matching feature at once, streamed (app.presentation.export)
+ITEMS_FORMATS = ("json", "geojson", "csv", "gpkg", "html")
 
 
 @dataclass(frozen=True)
@@ -419,7 +419,7 @@ def _items_format(f: str | None, format_: str | None) -> tuple[str, str | None]:
     if f is not None and format_ is not None:
         raise InvalidParameter("give f or format, not both")
     fmt = format_ or f or "json"
-    if fmt not in ITEMS_FORMATS:
+    if fmt not in ITEMS_FORMATS or format_ == "html":
         raise InvalidParameter(f"f must be one of {', '.join(ITEMS_FORMATS)}")
     export = fmt if fmt in ("csv", "gpkg") or (format_ is not None and fmt != "json") else None
     return fmt, export

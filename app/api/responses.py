@@ -210,3 +210,32 @@ def conditional_response(
         body = gzip.compress(body, compresslevel=gzip_level, mtime=0)
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type=media_type, headers=headers)
+
+
+def _accept_weights(accept: str) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media:
+            weights[media.lower()] = max(q, weights.get(media.lower(), 0.0))
+    return weights
+
+
+def wants_html(request: Request, f: str | None) -> bool:
+    """An OGC document's HTML face: asked by ``f=html``, or by a browser's Accept (text/html
+    weighed at least as much as any JSON type). Without either (``*/*``, JSON, GDAL, curl)
+    the answer stays JSON."""
+    if f is not None:
+        return f == "html"
+    weights = _accept_weights(request.headers.get("accept", ""))
+    html = max(weights.get("text/html", 0.0), weights.get("application/xhtml+xml", 0.0))
+    json_ = max((q for media, q in weights.items() if "json" in media), default=0.0)
+    return html > 0 and html >= json_

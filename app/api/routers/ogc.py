@@ -10,6 +10,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
 
 from app.api.dependencies import (
     CollectionDep,
@@ -26,7 +27,9 @@ from app.api.responses import (
     SchemaJSONResponse,
     base_url,
     link_to,
+    wants_html,
 )
+from app.presentation import html
 from app.presentation.export import export_items, with_exports
 from app.presentation.geojson import feature_collection
 from app.services.crs import CRS84, CRSS, STORAGE, Crs
@@ -65,6 +68,22 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ]
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+# The OGC documents also answer in HTML, for people browsing the API (app.presentation.html):
+# with f=html, or to a browser's Accept; JSON stays the answer to */* and to JSON clients.
+HTML_FORMAT = Annotated[
+    str | None, Query(description="Format: json, or html (a page to read in a browser)")
+]
+WITH_HTML = {200: {"content": {"application/json": {}, "text/html": {}}}}
+
+
+def with_html(responses: dict[Any, Any]) -> dict[Any, Any]:
+    """``responses`` whose 200 also documents the HTML page."""
+    ok = responses.get(200, {"description": "Successful Response"})
+    return {**responses, 200: {**ok, "content": {**ok.get("content", {}), "text/html": {}}}}
+
+
+def _html_link(href: str) -> dict[str, str]:
+    return _link(html.with_format(href, "html"), "alternate", "text/html", "Page HTML")
 
 
 def content_crs(crs: Crs) -> dict[str, str]:
@@ -109,9 +128,12 @@ def get_landing_page(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/conformance", summary="Conformance classes implemented")
-def get_conformance() -> dict[str, list[str]]:
-    return {"conformsTo": CONFORMANCE}
+@router.get("/conformance", summary="Conformance classes implemented", responses=WITH_HTML)
+def get_conformance(request: Request, f: HTML_FORMAT = None) -> Any:
+    document = {"conformsTo": CONFORMANCE}
+    if wants_html(request, f):
+        return HTMLResponse(html.conformance_page(base_url(request), document))
+    return document
 
 
 def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
@@ -125,6 +147,7 @@ def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
         "storageCrs": STORAGE.uri,
         "links": [
             _link(base, "self", "application/json"),
+            _html_link(base),
             _link(f"{base}/items", "items", "application/geo+json", "Features"),
             _link(
                 f"{base}/queryables",
@@ -152,17 +175,26 @@ def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
     return description
 
 
-@router.get("/collections", summary="The feature collections")
-def list_collections(request: Request, conn: ReadConnectionDep) -> dict[str, Any]:
-    return {
-        "links": [_link(f"{base_url(request)}collections", "self", "application/json")],
+@router.get("/collections", summary="The feature collections", responses=WITH_HTML)
+def list_collections(request: Request, conn: ReadConnectionDep, f: HTML_FORMAT = None) -> Any:
+    href = f"{base_url(request)}collections"
+    document = {
+        "links": [_link(href, "self", "application/json"), _html_link(href)],
         "collections": [_describe(request, conn, c) for c in COLLECTIONS.values()],
     }
+    if wants_html(request, f):
+        return HTMLResponse(html.collections_page(base_url(request), document))
+    return document
 
 
-@router.get("/collections/{collectionId}", summary="One feature collection")
-def get_collection(collection: CollectionDep, request: Request, conn: ReadConnectionDep) -> dict:
-    return _describe(request, conn, collection)
+@router.get("/collections/{collectionId}", summary="One feature collection", responses=WITH_HTML)
+def get_collection(
+    collection: CollectionDep, request: Request, conn: ReadConnectionDep, f: HTML_FORMAT = None
+) -> Any:
+    document = _describe(request, conn, collection)
+    if wants_html(request, f):
+        return HTMLResponse(html.collection_page(base_url(request), document))
+    return document
 
 
 def _queryable_schema(kind: str) -> dict[str, Any]:
@@ -198,13 +230,14 @@ def get_queryables(collection: CollectionDep, request: Request) -> SchemaJSONRes
 @router.get(
     "/collections/{collectionId}/items",
     response_class=GeoJSONResponse,
-    responses=with_exports(COLLECTION_RESPONSE, "application/geo+json"),
+    responses=with_exports(with_html(COLLECTION_RESPONSE), "application/geo+json"),
     summary="Features of a collection, in id order, paged by the `next` link",
     description=(
         "Besides `bbox`, `limit`, `cursor`, `datetime`, `crs` and the CQL2 `filter`, any of "
         "the collection's queryables can be given as `?name=value` (equality); other "
         "parameters are refused. `f=csv` or `f=gpkg` (or `format=csv|geojson|gpkg`) exports "
-        "every matching feature at once, streamed (app.presentation.export)."
+        "every matching feature at once, streamed (app.presentation.export); `f=html` (or a "
+        "browser's Accept) a page to read."
     ),
 )
 def list_items(
@@ -213,29 +246,36 @@ def list_items(
     if params.export is not None:
         return export_items(request.app.state.engine, conn, collection, params.query, params.export)
     page = items_page(conn, collection, params.query, params.limit, params.crs)
-    links = [_link(link_to(request), "self", "application/geo+json")]
+    links = [
+        _link(link_to(request), "self", "application/geo+json"),
+        _html_link(link_to(request)),
+    ]
     if page.has_more:
         next_url = link_to(request, limit=params.limit, cursor=page.last_key)
         links.append(_link(next_url, "next", "application/geo+json", "Next page"))
     links.append(
         _link(f"{base_url(request)}collections/{collection.id}", "collection", "application/json")
     )
-    return GeoJSONResponse(
-        feature_collection(
-            f"[{','.join(page.features)}]",
-            page.number_matched,
-            len(page.features),
-            links,
-            timeStamp=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        ),
-        headers=content_crs(params.crs),
+    body = feature_collection(
+        f"[{','.join(page.features)}]",
+        page.number_matched,
+        len(page.features),
+        links,
+        timeStamp=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
+    if wants_html(request, request.query_params.get("f")):
+        description = _describe(request, conn, collection)
+        page_html = html.items_page(
+            base_url(request), description, json.loads(body), links[0]["href"]
+        )
+        return HTMLResponse(page_html)
+    return GeoJSONResponse(body, headers=content_crs(params.crs))
 
 
 @router.get(
     "/collections/{collectionId}/items/{featureId}",
     response_class=GeoJSONResponse,
-    responses=FEATURE_RESPONSE,
+    responses=with_html(FEATURE_RESPONSE),
     summary="One feature",
 )
 def get_item(
@@ -244,10 +284,10 @@ def get_item(
     request: Request,
     conn: ReadConnectionDep,
     crs: OutputCrsDep,
-    f: Annotated[str | None, Query(description="Format: json or geojson")] = None,
-) -> GeoJSONResponse:
-    if f not in (None, "json", "geojson"):
-        raise InvalidParameter("f must be json or geojson")
+    f: Annotated[str | None, Query(description="Format: json, geojson or html")] = None,
+) -> Response:
+    if f not in (None, "json", "geojson", "html"):
+        raise InvalidParameter("f must be json, geojson or html")
     try:
         key = parse_key(collection, feature_id)
     except InvalidParameter:
@@ -258,8 +298,13 @@ def get_item(
     base = f"{base_url(request)}collections/{collection.id}"
     links = [
         _link(link_to(request), "self", "application/geo+json"),
+        _html_link(link_to(request)),
         _link(base, "collection", "application/json"),
     ]
-    return GeoJSONResponse(
-        f'{found[:-1]}, "links": {json.dumps(links)}}}', headers=content_crs(crs)
-    )
+    body = f'{found[:-1]}, "links": {json.dumps(links)}}}'
+    if wants_html(request, f):
+        description = _describe(request, conn, collection)
+        return HTMLResponse(
+            html.item_page(base_url(request), description, json.loads(body), links[0]["href"])
+        )
+    return GeoJSONResponse(body, headers=content_crs(crs))
