@@ -68,6 +68,9 @@ class ApiSettings(_FromEnvironment):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_geometry_vertices: int = Field(default=20_000, ge=4)
     statement_timeout_ms: int = Field(default=15_000, ge=1)
+    # What counting a search's matches (numberMatched) may cost an answer: past it the count
+    # is left out (geo.db.count). Unfiltered collections read counts kept by the loaders.
+    count_budget_ms: int = Field(default=300, ge=1, le=60_000)
     # A candidate site search (an unauthenticated graph walk) stops past this many seconds.
     site_search_seconds: float = Field(default=3.0, gt=0, le=60)
 

@@ -8,18 +8,21 @@ description feeds the items, the vector tiles (app.services.tiles) and the TileJ
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, text
 
 from app.presentation.geojson import feature_sql, geometry_sql
 from app.services.cql2 import Queryable, SqlFilter
 from app.services.crs import DEFAULT, Crs
-from geo.crs import WGS84
+from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84
 from geo.db.bbox import bbox_l93_sql, bbox_params, bbox_sql
-from geo.db.count import COUNT_CAP, Matched, count_matches
+from geo.db.count import COUNT_BUDGET_MS, Matched, count_matches, count_within
+from geo.db.partitions import KNOWN_PARCELS_SQL
 from geo.ledger.statuses import PUBLIC
 from geo.scoring.profiles import DEFAULT_PROFILE
 
@@ -41,6 +44,9 @@ class Collection:
     # SQL of the date or timestamp the `datetime` parameter filters on (None: no time)
     temporal: str | None = None
     key_is_int: bool = False
+    # SQL of the exact number of features when nothing filters them, kept by the loaders
+    # (NULL when not kept): for a collection too large to count per request
+    known_count: str | None = None
     # properties carried by vector tiles (small: tiles are drawn, not read)
     tile_properties: tuple[str, ...] = ()
     min_zoom: int = 0
@@ -90,6 +96,7 @@ _PARCELS = Collection(
     ),
     source=_parcel_score_join(DEFAULT_PROFILE),
     extent_table="parcel",
+    known_count=KNOWN_PARCELS_SQL,
     key="p.id",
     geom="p.geom",
     properties={
@@ -338,6 +345,15 @@ class ItemsQuery:
     filter: SqlFilter | None = None
     interval: tuple[object, object] | None = None
 
+    def selects_all(self, collection: Collection) -> bool:
+        """Whether every feature of ``collection`` matches (nothing filters them)."""
+        return (
+            self.bbox is None
+            and not self.properties
+            and self.filter is None
+            and (self.interval is None or collection.temporal is None)
+        )
+
     def where(self, collection: Collection) -> tuple[str, dict[str, object]]:
         clauses, params = ["TRUE"], {}
         if self.bbox:
@@ -379,11 +395,28 @@ def count_items(conn: Connection, collection: Collection, query: ItemsQuery, up_
     return count_matches(conn, f"FROM {collection.source} WHERE {clause}", params, up_to)
 
 
+def matched_items(
+    conn: Connection, collection: Collection, query: ItemsQuery, budget_ms: int = COUNT_BUDGET_MS
+) -> Matched:
+    """numberMatched: kept by the loaders when nothing filters a large collection, else
+    counted within ``budget_ms``, else unknown (geo.db.count)."""
+    clause, params = query.where(collection)
+    known = collection.known_count if query.selects_all(collection) else None
+    return count_within(
+        conn, f"FROM {collection.source} WHERE {clause}", params, budget_ms, known=known
+    )
+
+
 def items_page(
-    conn: Connection, collection: Collection, query: ItemsQuery, limit: int, crs: Crs = DEFAULT
+    conn: Connection,
+    collection: Collection,
+    query: ItemsQuery,
+    limit: int,
+    crs: Crs = DEFAULT,
+    count_budget_ms: int = COUNT_BUDGET_MS,
 ) -> ItemsPage:
     """One page of features as GeoJSON strings built by PostGIS, in feature id order."""
-    matched = count_items(conn, collection, query, COUNT_CAP)
+    matched = matched_items(conn, collection, query, count_budget_ms)
     clause, params = query.where(collection)
     after = ""
     if query.after is not None:
@@ -423,35 +456,54 @@ ESTIMATE_FROM_ROWS = 100_000
 
 
 def extent_wgs84(conn: Connection, collection: Collection) -> list[float] | None:
-    """The collection's bounding box in WGS84: exact (a scan of the collection), or, for a
-    large table, from the planner's statistics of each of its partitions (which grows with
-    the number of partitions, not of rows; 90 million parcels cannot be scanned within a
-    request)."""
+    """The collection's bounding box in WGS84, taken from the geometries once transformed
+    (in Lambert-93, a conic projection, a box's edges are not meridians and parallels: the
+    middle of its top edge lies further north than its corners), rounded outward to the
+    GeoJSON's 6 decimals. Exact for most collections (the extent of every transformed
+    geometry); for a large table, the Lambert-93 box of each of its partitions from the
+    planner's statistics, densified before it is transformed (90 million parcels cannot be
+    transformed within a request)."""
     table = collection.extent_table
     if table is not None and _planned_rows(conn, table) >= ESTIMATE_FROM_ROWS:
         box = estimated_box(conn, table)
-        row = (
-            conn.execute(
-                text(
-                    """SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
-                       SELECT ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 2154), 4326) AS b
-                   ) e"""
-                ),
-                dict(zip(("x0", "y0", "x1", "y1"), box, strict=True)),
-            ).first()
-            if box
-            else None
-        )
+        if box is None:
+            return None
+        row = conn.execute(
+            text(
+                f"""SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
+                    SELECT ST_Transform(ST_Segmentize(
+                        ST_MakeEnvelope(:x0, :y0, :x1, :y1, {LAMBERT93}), :step), {WGS84}) AS b
+                ) e"""
+            ),
+            {**dict(zip(("x0", "y0", "x1", "y1"), box, strict=True)), "step": DENSIFY_M},
+        ).first()
     else:
         row = conn.execute(
             text(
                 f"""SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
-                      SELECT ST_Transform(ST_SetSRID(ST_Extent({collection.geom})::geometry,
-                                                     2154), 4326) AS b
+                      SELECT ST_Extent(ST_Transform({collection.geom}, {WGS84}))::geometry AS b
                       FROM {collection.source}) e WHERE b IS NOT NULL"""
             )
         ).first()
-    return [round(v, 6) for v in row] if row else None
+    return round_outward(row) if row else None
+
+
+# Edges of an estimated Lambert-93 box are cut every 100 m before their transformation: a
+# 100 m chord of those curves strays from them by far less than the 6th decimal's 0.1 m.
+DENSIFY_M = 100.0
+
+
+def round_outward(box: tuple[float, float, float, float] | Any) -> list[float]:
+    """A WGS84 box to 6 decimals, minima down and maxima up: it still holds every
+    coordinate the GeoJSON writes (rounded to the nearest 6th decimal)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    scale = 10**GEOJSON_DECIMALS
+    return [
+        math.floor(x0 * scale) / scale,
+        math.floor(y0 * scale) / scale,
+        math.ceil(x1 * scale) / scale,
+        math.ceil(y1 * scale) / scale,
+    ]
 
 
 def _planned_rows(conn: Connection, table: str) -> float:

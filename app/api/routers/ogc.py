@@ -212,7 +212,14 @@ def list_items(
 ) -> GeoJSONResponse:
     if params.export is not None:
         return export_items(request.app.state.engine, conn, collection, params.query, params.export)
-    page = items_page(conn, collection, params.query, params.limit, params.crs)
+    page = items_page(
+        conn,
+        collection,
+        params.query,
+        params.limit,
+        params.crs,
+        request.app.state.settings.count_budget_ms,
+    )
     links = [_link(link_to(request), "self", "application/geo+json")]
     if page.has_more:
         next_url = link_to(request, limit=params.limit, cursor=page.last_key)
