@@ -17,6 +17,7 @@ from geo.errors import NotFound
 
 GEOJSON = "application/geo+json"
 MVT = "application/vnd.mapbox-vector-tile"
+SCHEMA_JSON = "application/schema+json"
 # Smaller bodies are sent as they are: gzip's own header and trailer eat the gain. The
 # GZip middleware (app/api/main.py) uses the same threshold for the other answers.
 GZIP_MIN_BYTES = 1024
@@ -27,9 +28,9 @@ class GeoJSONResponse(Response):
 
 
 class SchemaJSONResponse(JSONResponse):
-    """A JSON Schema document (OGC API - Features, Part 3: queryables)."""
+    """A JSON Schema document (OGC API - Features, Part 3 queryables, Part 5 schemas)."""
 
-    media_type = "application/schema+json"
+    media_type = SCHEMA_JSON
 
 
 # JSON Schema (OpenAPI 3.1) of what PostGIS builds: checked by the schemathesis fuzzing.

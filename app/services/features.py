@@ -38,9 +38,12 @@ class Collection:
     properties: dict[str, str]
     # the properties a request may filter on (?name=value, CQL2 filters), by their SQL
     queryables: tuple[str, ...] = ()
-    # JSON Schema type of the queryables that are not strings (number, integer, boolean,
-    # date, date-time)
-    queryable_types: dict[str, str] = field(default_factory=dict)
+    # JSON Schema type of the properties that are not strings (number, integer, boolean,
+    # date, date-time, array): the collection's schema, its queryables, the typing of
+    # ?name=value filters and of CQL2 literals all read it
+    property_types: dict[str, str] = field(default_factory=dict)
+    # the JSON Schema format of the geometry (OGC API - Features, Part 5)
+    geometry_format: str = "geometry-multipolygon"
     # SQL of the date or timestamp the `datetime` parameter filters on (None: no time)
     temporal: str | None = None
     key_is_int: bool = False
@@ -67,11 +70,15 @@ class Collection:
         """What a CQL2 filter may name: the queryables, and the geometry."""
         return {
             **{
-                name: Queryable(self.properties[name], self.queryable_types.get(name, "string"))
+                name: Queryable(self.properties[name], self.type_of(name))
                 for name in self.queryables
             },
             "geometry": Queryable(self.geom, "geometry"),
         }
+
+    def type_of(self, name: str) -> str:
+        """The JSON Schema type of property ``name`` (or its format: date, date-time)."""
+        return self.property_types.get(name, "string")
 
     def properties_sql(self, names: tuple[str, ...] | None = None) -> str:
         chosen = self.properties if names is None else {n: self.properties[n] for n in names}
@@ -123,11 +130,12 @@ _PARCELS = Collection(
         "score",
         "excluded",
     ),
-    queryable_types={
+    property_types={
         "contenance_m2": "integer",
         "area_m2": "number",
         "score": "number",
         "excluded": "boolean",
+        "reliability": "number",
     },
     tile_properties=("commune", "section", "numero", "area_m2", "score", "excluded"),
     min_zoom=13,
@@ -162,7 +170,12 @@ _FRICHES = Collection(
         "area_m2",
         "updated_on",
     ),
-    queryable_types={"area_m2": "number", "updated_on": "date"},
+    property_types={
+        "area_m2": "number",
+        "unite_fonciere_surface_m2": "number",
+        "updated_on": "date",
+    },
+    geometry_format="geometry-any",
     tile_properties=("name", "site_type", "site_statut", "area_m2"),
     bbox_filter=lambda srid, segment: (
         f"({bbox_sql('t.geom', srid, segment)} OR t.geom IS NULL "
@@ -186,7 +199,12 @@ _ECONOMIC_PROPERTIES = {
     "area_m2": "round(t.area_m2 * 10) / 10",
 }
 _ECONOMIC_QUERYABLES = ("kind", "epci", "commune", "departement", "name", "surf_brute_ha")
-_ECONOMIC_TYPES = {"surf_brute_ha": "number"}
+_ECONOMIC_TYPES = {
+    "surf_brute_ha": "number",
+    "surf_utile_ha": "number",
+    "declared_vacancy_rate": "number",
+    "area_m2": "number",
+}
 
 _ECONOMIC_ZONES = Collection(
     id="economic-zones",
@@ -197,7 +215,7 @@ _ECONOMIC_ZONES = Collection(
     geom="t.geom",
     properties=_ECONOMIC_PROPERTIES,
     queryables=_ECONOMIC_QUERYABLES,
-    queryable_types=_ECONOMIC_TYPES,
+    property_types=_ECONOMIC_TYPES,
     tile_properties=("name", "kind", "vocadomi", "surf_brute_ha"),
 )
 
@@ -213,7 +231,7 @@ _SITES = Collection(
     geom="t.geom",
     properties=_ECONOMIC_PROPERTIES,
     queryables=_ECONOMIC_QUERYABLES,
-    queryable_types=_ECONOMIC_TYPES,
+    property_types=_ECONOMIC_TYPES,
     tile_properties=("name", "surf_brute_ha"),
 )
 
@@ -233,7 +251,7 @@ _COMMUNES = Collection(
         "population": "t.population",
     },
     queryables=("departement", "region", "epci", "kind", "name", "population"),
-    queryable_types={"population": "integer"},
+    property_types={"population": "integer"},
     tile_properties=("name", "epci"),
     min_zoom=6,
 )
@@ -253,6 +271,7 @@ _EPCI = Collection(
         "geometry_complete": "o.geometry_complete",
     },
     queryables=("type", "territoire_industrie"),
+    property_types={"population": "integer", "geometry_complete": "boolean"},
     tile_properties=("name", "type"),
 )
 
@@ -273,6 +292,7 @@ _TERRITOIRES = Collection(
         "FROM territoire_industrie_member m WHERE m.territoire_industrie_id = t.id)",
     },
     queryables=("region",),
+    property_types={"geometry_complete": "boolean", "members": "array"},
     tile_properties=("name",),
 )
 
@@ -308,7 +328,11 @@ _PROJECTS = Collection(
         "created_at": "t.created_at",
     },
     queryables=("kind", "status", "epci", "departement", "region", "naf_ha", "created_at"),
-    queryable_types={"naf_ha": "number", "created_at": "date-time"},
+    property_types={
+        "area_ha": "number",
+        "naf_ha": "number",
+        "created_at": "date-time",
+    },
     temporal="t.created_at",
     tile_properties=("name", "kind", "status", "naf_ha"),
 )
