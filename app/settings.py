@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -77,8 +78,9 @@ class ApiSettings(_FromEnvironment):
     # Vector tiles: how long clients and proxies may keep a tile (Cache-Control max-age).
     tile_cache_seconds: int = Field(default=300, ge=0)
 
-    # Browser origins allowed to call the API from another site (CORS), comma-separated,
-    # e.g. "https://carto.example.fr,http://localhost:5173"; "*" for any. Empty: none.
+    # Browser origins allowed to send a token or write from another site (CORS),
+    # comma-separated, e.g. "https://carto.example.fr,http://localhost:5173"; never "*".
+    # Public reads (items, tiles, TileJSON, searches…) are open to every origin anyway.
     cors_origins: str = ""
 
     # The address clients reach the service at, e.g. "https://foncier.example.fr" (or with a
@@ -91,6 +93,16 @@ class ApiSettings(_FromEnvironment):
     def _check_paging(self) -> ApiSettings:
         if self.default_page_size > self.max_page_size:
             raise ValueError("FONCIER_DEFAULT_PAGE_SIZE must not exceed FONCIER_MAX_PAGE_SIZE")
+        return self
+
+    @model_validator(mode="after")
+    def _check_origins(self) -> ApiSettings:
+        for origin in self.cors_origin_list:
+            if not re.fullmatch(r"https?://[^/\s*]+", origin):
+                raise ValueError(
+                    f"FONCIER_CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], "
+                    "no path, no wildcard: token routes answer named origins only)"
+                )
         return self
 
     @property

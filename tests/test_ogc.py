@@ -13,7 +13,6 @@ from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from app.api.main import create_app
 from app.services import features, tiles
 from app.services.features import COLLECTIONS
 
@@ -291,19 +290,6 @@ def test_tilejson(api_client: TestClient) -> None:
     assert body["vector_layers"][0]["id"] == "parcels"
     assert "score" in body["vector_layers"][0]["fields"]
     assert 2.2 < body["bounds"][0] < body["bounds"][2] < 2.4
-
-
-def test_cors_origins_are_a_setting(base_settings, demo_db_url: str) -> None:
-    settings = base_settings.model_copy(
-        update={"database_url": demo_db_url, "cors_origins": "https://carto.example.fr"}
-    )
-    app = create_app(settings)
-    with TestClient(app) as client:
-        allowed = client.get("/conformance", headers={"Origin": "https://carto.example.fr"})
-        other = client.get("/conformance", headers={"Origin": "https://evil.example"})
-    app.state.engine.dispose()
-    assert allowed.headers["access-control-allow-origin"] == "https://carto.example.fr"
-    assert "access-control-allow-origin" not in other.headers
 
 
 def _tile_url(z: int) -> str:

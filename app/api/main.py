@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -15,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
+from app.api.cors import Cors
 from app.api.errors import PROBLEM_RESPONSES, install_error_handlers
 from app.api.limits import BodySizeLimit, HeadAsGet, RejectNul
 from app.api.openapi import install as install_openapi
@@ -123,13 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compresslevel=5,
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT),
     )
-    if settings.cors_origin_list:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origin_list,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
-        )
+    # Public reads from any origin, token routes and writes from the named ones (app/api/cors.py)
+    app.add_middleware(Cors, origins=settings.cors_origin_list)
     app.add_middleware(HeadAsGet)
 
     return app
