@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from app.services.demo import demo_steps
+from app.services.features import COLLECTIONS
 from app.settings import Settings
 from geo.db.count import Matched, count_within
 from geo.scoring.refresh import refresh_scores
@@ -260,8 +261,6 @@ def test_count_within_its_budget(demo_url: str) -> None:
 @pytest.fixture(scope="module")
 def every_feature(demo_client: TestClient) -> dict[str, list[dict]]:
     """Every feature of every collection, as its GeoJSON export writes it (the items' SQL)."""
-    from app.services.features import COLLECTIONS
-
     exported = {}
     for collection in COLLECTIONS:
         response = demo_client.get(f"/collections/{collection}/items", params={"format": "geojson"})
@@ -343,3 +342,42 @@ def test_every_feature_lies_within_the_advertised_extents(
             assert max(x1 - highest[0], y1 - highest[1]) < 1e-3, collection
         checked += 1
     assert checked >= 6
+
+
+def _parcel_number(parcel_id: str) -> int:
+    """The tiles' numeric id of a parcel, computed here independently of the SQL."""
+    base36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    commune = (int(parcel_id[0]) * 12 + "0123456789AB".index(parcel_id[1])) * 1000 + int(
+        parcel_id[2:5]
+    )
+    section = base36.index(parcel_id[8]) * 36 + base36.index(parcel_id[9])
+    return ((commune * 1000 + int(parcel_id[5:8])) * 1296 + section) * 10_000 + int(parcel_id[10:])
+
+
+def test_tiles_carry_numeric_ids_and_what_a_styled_map_needs(demo_client: TestClient) -> None:
+    """MVT features have a numeric id (one to one with the parcel id, which stays the "id"
+    property), and parcels carry score, exclusion, land use and zoning as their items do;
+    the TileJSON describes every field."""
+    import mapbox_vector_tile
+
+    tile = demo_client.get("/tiles/parcels/14/8241/5609.mvt")
+    features = mapbox_vector_tile.decode(tile.content)["parcels"]["features"]
+    assert len(features) > 100
+    ids = [f["id"] for f in features]
+    assert ids == [_parcel_number(f["properties"]["id"]) for f in features]
+    assert len(set(ids)) == len(ids) and max(ids) < 2**53
+    keys = ("score", "excluded", "land_use", "zoning")
+    for feature in features[:40]:
+        item = demo_client.get(f"/collections/parcels/items/{feature['properties']['id']}")
+        expected = {k: v for k, v in item.json()["properties"].items() if k in keys}
+        drawn = {k: feature["properties"].get(k) for k in keys}
+        assert drawn == pytest.approx(expected), feature["properties"]["id"]
+    assert {f["properties"].get("land_use") for f in features} >= {"vacant", "built"}
+    communes = demo_client.get("/tiles/communes/8/129/88.mvt")
+    for feature in mapbox_vector_tile.decode(communes.content)["communes"]["features"]:
+        code = feature["properties"]["id"]
+        assert feature["id"] == _parcel_number(code + "000AA0000") // (1000 * 1296 * 10_000)
+    layer = demo_client.get("/tiles/parcels/tilejson.json").json()["vector_layers"][0]
+    assert set(layer["fields"]) == {"id", *COLLECTIONS["parcels"].tile_properties}
+    assert layer["fields"]["score"].startswith("Number: ")
+    assert layer["fields"]["excluded"].startswith("Boolean: ")

@@ -431,3 +431,38 @@ def test_each_collection_has_a_schema_its_queryables_and_features_agree_with(
                 if value is not None and kind in _JSON_TYPES:
                     assert isinstance(value, _JSON_TYPES[kind]), (collection.id, name, value)
                     assert kind == "boolean" or not isinstance(value, bool)
+
+
+def test_openapi_is_served_with_the_media_type_the_landing_page_announces(
+    api_client: TestClient,
+) -> None:
+    landing = api_client.get("/?f=json").json()
+    desc = next(link for link in landing["links"] if link["rel"] == "service-desc")
+    response = api_client.get("/openapi.json")
+    assert response.headers["content-type"] == desc["type"]
+    document = response.json()  # JSON all the same (Swagger UI at /docs parses it)
+    for path in ("/collections/{collectionId}/items", "/parcels", "/parcels/search"):
+        (limit,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "limit"]
+        assert limit["schema"]["maximum"] == 1000 and limit["schema"]["default"] == 100, path
+
+
+def test_links_are_repeated_as_link_headers_and_spelt_one_way(api_client: TestClient) -> None:
+    """OGC API - Common: the links of the landing page, the collections, a collection, items
+    and an item are also HTTP Link headers; `self` and `next` encode parameters alike."""
+    for path in (
+        "/?f=json",
+        "/collections",
+        "/collections/parcels",
+        "/collections/parcels/items?limit=2&filter=contenance_m2 > 500",
+        "/collections/parcels/items/91216000AB0037",
+    ):
+        response = api_client.get(path)
+        header = response.headers["link"]
+        for link in response.json()["links"]:
+            assert f'<{link["href"]}>; rel="{link["rel"]}"' in header, (path, link)
+    page = api_client.get(
+        "/collections/parcels/items", params={"limit": 2, "filter": "contenance_m2 > 500"}
+    ).json()
+    links = {link["rel"]: link["href"] for link in page["links"]}
+    assert links["self"].endswith("items?limit=2&filter=contenance_m2%20%3E%20500")
+    assert links["next"].startswith(links["self"] + "&cursor=")

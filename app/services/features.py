@@ -23,8 +23,9 @@ from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84
 from geo.db.bbox import bbox_l93_sql, bbox_params, bbox_sql
 from geo.db.count import COUNT_BUDGET_MS, Matched, count_matches, count_within
 from geo.db.partitions import KNOWN_PARCELS_SQL
+from geo.land.buildings import land_use_sql
 from geo.ledger.statuses import PUBLIC
-from geo.scoring.profiles import DEFAULT_PROFILE
+from geo.scoring.profiles import DEFAULT_PROFILE, get_profile
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ class Collection:
     known_count: str | None = None
     # properties carried by vector tiles (small: tiles are drawn, not read)
     tile_properties: tuple[str, ...] = ()
+    # SQL of the tiles' numeric feature id (MVT ids are unsigned integers; MapLibre's
+    # feature-state needs one): the key when it is a number, an exact encoding when the key
+    # has a known shape, else a 63-bit hash of the key; the key itself is the "id" property
+    tile_id: str | None = None
     min_zoom: int = 0
     # The table whose geometry column ``geom`` the collection shows, when it may be large:
     # its extent then comes from the planner's statistics (extent_wgs84)
@@ -80,6 +85,13 @@ class Collection:
         """The JSON Schema type of property ``name`` (or its format: date, date-time)."""
         return self.property_types.get(name, "string")
 
+    def tile_id_sql(self) -> str:
+        if self.tile_id is not None:
+            return self.tile_id
+        if self.key_is_int:
+            return self.key
+        return f"(hashtextextended({self.key}::text, 0) & {2**63 - 1})"
+
     def properties_sql(self, names: tuple[str, ...] | None = None) -> str:
         chosen = self.properties if names is None else {n: self.properties[n] for n in names}
         pairs = ", ".join(f"'{name}', {expr}" for name, expr in chosen.items())
@@ -87,11 +99,40 @@ class Collection:
 
 
 def _parcel_score_join(profile: str) -> str:
-    # the whole key: the score and the exclusion are read from it (migration 0017)
+    # the whole key: the score and the exclusion are read from it (migration 0017); the
+    # features (zoning, buildings) by their key too
     return (
         "parcel p LEFT JOIN parcel_score s ON s.parcel_id = p.id "
-        f"AND s.profile = '{profile}' AND s.departement_code = p.departement_code"
+        f"AND s.profile = '{profile}' AND s.departement_code = p.departement_code "
+        "LEFT JOIN parcel_features f ON f.parcel_id = p.id "
+        "AND f.departement_code = p.departement_code"
     )
+
+
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _commune_number(code: str) -> str:
+    """SQL: a commune code (2 digits or 2A/2B, then 3 digits) as 0..119,999, one to one."""
+    return (
+        f"(((ascii(substr({code}, 1, 1)) - 48) * 12 "
+        f"+ strpos('0123456789AB', substr({code}, 2, 1)) - 1) * 1000 "
+        f"+ substr({code}, 3, 3)::int)::bigint"
+    )
+
+
+def parcel_number_sql(parcel_id: str) -> str:
+    """SQL: a cadastre parcel id (commune 5, prefixe 3 digits, section 2 of [0-9A-Z], numero
+    4 digits) as an integer below 2^53, one to one: the tiles' feature id of a parcel."""
+    return (
+        f"(({_commune_number(parcel_id)} * 1000 + substr({parcel_id}, 6, 3)::int) * 1296 "
+        f"+ (strpos('{_BASE36}', substr({parcel_id}, 9, 1)) - 1) * 36 "
+        f"+ strpos('{_BASE36}', substr({parcel_id}, 10, 1)) - 1) * 10000 "
+        f"+ substr({parcel_id}, 11, 4)::int"
+    )
+
+
+_DEFAULT_LAND_USE = land_use_sql("f", get_profile(DEFAULT_PROFILE).underused_built_share)
 
 
 _PARCELS = Collection(
@@ -118,6 +159,10 @@ _PARCELS = Collection(
         "excluded": "s.excluded",
         "reliability": "round(s.reliability * 100) / 100",
         "profile": "s.profile",
+        # vacant / underused / built under the default profile (geo.land.buildings), and the
+        # zoning class of the planning document (geo.land.zoning)
+        "land_use": _DEFAULT_LAND_USE,
+        "zoning": "f.zoning_class",
     },
     queryables=(
         "commune",
@@ -129,6 +174,8 @@ _PARCELS = Collection(
         "area_m2",
         "score",
         "excluded",
+        "land_use",
+        "zoning",
     ),
     property_types={
         "contenance_m2": "integer",
@@ -137,7 +184,17 @@ _PARCELS = Collection(
         "excluded": "boolean",
         "reliability": "number",
     },
-    tile_properties=("commune", "section", "numero", "area_m2", "score", "excluded"),
+    tile_properties=(
+        "commune",
+        "section",
+        "numero",
+        "area_m2",
+        "score",
+        "excluded",
+        "land_use",
+        "zoning",
+    ),
+    tile_id=parcel_number_sql("p.id"),
     min_zoom=13,
 )
 
@@ -253,6 +310,7 @@ _COMMUNES = Collection(
     queryables=("departement", "region", "epci", "kind", "name", "population"),
     property_types={"population": "integer"},
     tile_properties=("name", "epci"),
+    tile_id=_commune_number("t.insee"),
     min_zoom=6,
 )
 
@@ -273,6 +331,7 @@ _EPCI = Collection(
     queryables=("type", "territoire_industrie"),
     property_types={"population": "integer", "geometry_complete": "boolean"},
     tile_properties=("name", "type"),
+    tile_id="t.siren::bigint",
 )
 
 _TERRITOIRES = Collection(

@@ -10,6 +10,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
 
 from app.api.dependencies import (
     CollectionDep,
@@ -26,6 +27,8 @@ from app.api.responses import (
     GeoJSONResponse,
     SchemaJSONResponse,
     base_url,
+    json_with_links,
+    link_header,
     link_to,
 )
 from app.presentation.export import export_items, with_exports
@@ -165,16 +168,20 @@ def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
 
 
 @router.get("/collections", summary="The feature collections")
-def list_collections(request: Request, conn: ReadConnectionDep) -> dict[str, Any]:
-    return {
-        "links": [_link(f"{base_url(request)}collections", "self", "application/json")],
-        "collections": [_describe(request, conn, c) for c in COLLECTIONS.values()],
-    }
+def list_collections(request: Request, conn: ReadConnectionDep) -> JSONResponse:
+    return json_with_links(
+        {
+            "links": [_link(f"{base_url(request)}collections", "self", "application/json")],
+            "collections": [_describe(request, conn, c) for c in COLLECTIONS.values()],
+        }
+    )
 
 
 @router.get("/collections/{collectionId}", summary="One feature collection")
-def get_collection(collection: CollectionDep, request: Request, conn: ReadConnectionDep) -> dict:
-    return _describe(request, conn, collection)
+def get_collection(
+    collection: CollectionDep, request: Request, conn: ReadConnectionDep
+) -> JSONResponse:
+    return json_with_links(_describe(request, conn, collection))
 
 
 def _url(request: Request, collection: Collection, path: str) -> str:
@@ -257,7 +264,7 @@ def list_items(
             links,
             timeStamp=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         ),
-        headers=content_crs(params.crs),
+        headers={**content_crs(params.crs), **link_header(links)},
     )
 
 
@@ -290,5 +297,6 @@ def get_item(
         _link(base, "collection", "application/json"),
     ]
     return GeoJSONResponse(
-        f'{found[:-1]}, "links": {json.dumps(links)}}}', headers=content_crs(crs)
+        f'{found[:-1]}, "links": {json.dumps(links)}}}',
+        headers={**content_crs(crs), **link_header(links)},
     )
