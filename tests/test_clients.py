@@ -302,6 +302,36 @@ def test_map_page_in_headless_chromium(live_server: str, scored_db_url: str) -> 
     assert SCREENSHOT.stat().st_size > 10_000
 
 
+def test_a_map_on_another_origin_draws_foncier_parcels(
+    live_server: str, scored_db_url: str
+) -> None:
+    """A MapLibre page served from another origin (the browser test's own server, another
+    port of the loopback) draws parcels from Foncier's TileJSON and tiles and reads its OGC
+    items: cross-origin requests Chromium lets through only with Foncier's CORS headers."""
+    node = _require("node", "apt-get install nodejs npm")
+    _require("chromium", "apt-get install chromium")
+    if not (PROJECT_DIR / "web" / "node_modules" / "playwright-core").is_dir():
+        pytest.fail("playwright-core is missing: npm ci --prefix web")
+    engine = engine_for(scored_db_url)
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text(
+                "SELECT ST_X(pt), ST_Y(pt) FROM (SELECT ST_Transform(ST_PointOnSurface(geom), "
+                "4326) AS pt FROM parcel WHERE id = '91216000AB0037') p"
+            )
+        ).one()
+    engine.dispose()
+    spec = PROJECT_DIR / "web" / "tests" / "cors.spec.mjs"
+    run = subprocess.run(
+        [node, str(spec), live_server, str(lon), str(lat)],
+        capture_output=True, text=True, timeout=120, cwd=spec.parent,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr + run.stdout
+    result = json.loads(run.stdout)
+    assert result["rendered"] > 10 and result["items"] > 0
+    assert result["site"] != live_server and result["allowed"] == ["*"]
+
+
 @pytest.fixture(scope="module")
 def docs_server(demo_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with running_server(demo_db_url, tmp_path_factory.mktemp("docs") / "uvicorn.log") as base:
