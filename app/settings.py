@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -68,14 +69,18 @@ class ApiSettings(_FromEnvironment):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_geometry_vertices: int = Field(default=20_000, ge=4)
     statement_timeout_ms: int = Field(default=15_000, ge=1)
+    # What counting a search's matches (numberMatched) may cost an answer: past it the count
+    # is left out (geo.db.count). Unfiltered collections read counts kept by the loaders.
+    count_budget_ms: int = Field(default=300, ge=1, le=60_000)
     # A candidate site search (an unauthenticated graph walk) stops past this many seconds.
     site_search_seconds: float = Field(default=3.0, gt=0, le=60)
 
     # Vector tiles: how long clients and proxies may keep a tile (Cache-Control max-age).
     tile_cache_seconds: int = Field(default=300, ge=0)
 
-    # Browser origins allowed to call the API from another site (CORS), comma-separated,
-    # e.g. "https://carto.example.fr,http://localhost:5173"; "*" for any. Empty: none.
+    # Browser origins allowed to send a token or write from another site (CORS),
+    # comma-separated, e.g. "https://carto.example.fr,http://localhost:5173"; never "*".
+    # Public reads (items, tiles, TileJSON, searches…) are open to every origin anyway.
     cors_origins: str = ""
 
     # The address clients reach the service at, e.g. "https://foncier.example.fr" (or with a
@@ -88,6 +93,16 @@ class ApiSettings(_FromEnvironment):
     def _check_paging(self) -> ApiSettings:
         if self.default_page_size > self.max_page_size:
             raise ValueError("FONCIER_DEFAULT_PAGE_SIZE must not exceed FONCIER_MAX_PAGE_SIZE")
+        return self
+
+    @model_validator(mode="after")
+    def _check_origins(self) -> ApiSettings:
+        for origin in self.cors_origin_list:
+            if not re.fullmatch(r"https?://[^/\s*]+", origin):
+                raise ValueError(
+                    f"FONCIER_CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], "
+                    "no path, no wildcard: token routes answer named origins only)"
+                )
         return self
 
     @property

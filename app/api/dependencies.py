@@ -282,7 +282,7 @@ class OgcItemsRequest:
 
 
 def _typed(collection: Collection, name: str, value: str) -> object:
-    kind = collection.queryable_types.get(name, "string")
+    kind = collection.type_of(name)
     try:
         if kind == "number":
             number = float(value)

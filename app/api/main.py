@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -15,8 +14,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
+from app.api.cors import Cors
 from app.api.errors import PROBLEM_RESPONSES, install_error_handlers
 from app.api.limits import BodySizeLimit, HeadAsGet, RejectNul
+from app.api.openapi import OPENAPI_PATH
 from app.api.openapi import install as install_openapi
 from app.api.responses import GZIP_MIN_BYTES, MVT
 from app.api.routers import (
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Served below from our own static files, not from a CDN (see add_docs).
         docs_url=None,
         redoc_url=None,
+        # Served by app/api/openapi.py with the OpenAPI media type.
+        openapi_url=None,
         # No redirect from /path/ to /path: Starlette builds its Location from the Host
         # header, which the client chooses. A trailing slash is a 404.
         redirect_slashes=False,
@@ -123,13 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compresslevel=5,
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT),
     )
-    if settings.cors_origin_list:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origin_list,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
-        )
+    # Public reads from any origin, token routes and writes from the named ones (app/api/cors.py)
+    app.add_middleware(Cors, origins=settings.cors_origin_list)
     app.add_middleware(HeadAsGet)
 
     return app
@@ -143,7 +141,7 @@ def add_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
+            openapi_url=OPENAPI_PATH,
             title=f"{app.title} - API",
             swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
             swagger_css_url=f"{vendor}/swagger-ui.css",

@@ -9,7 +9,8 @@ from sqlalchemy import Connection, text
 from app.presentation.geojson import feature_sql
 from geo.crs import departement_of
 from geo.db.bbox import bbox_params, bbox_sql
-from geo.db.count import Matched, count_matches, page_reach
+from geo.db.count import COUNT_BUDGET_MS, Matched, count_within, page_reach
+from geo.db.partitions import KNOWN_PARCELS_SQL
 
 _PROPERTIES = """json_build_object(
     'id', p.id, 'commune', p.commune_insee, 'departement', p.departement_code,
@@ -60,13 +61,23 @@ def parcel_feature(conn: Connection, parcel_id: str) -> str | None:
 
 
 def parcel_page(
-    conn: Connection, where: ParcelFilter, limit: int, offset: int
+    conn: Connection,
+    where: ParcelFilter,
+    limit: int,
+    offset: int,
+    count_budget_ms: int = COUNT_BUDGET_MS,
 ) -> tuple[str, Matched, int]:
     """(JSON array of features, number matched (geo.db.count), number returned), ordered by
     parcel id."""
     clause, params = where.where()
-    reach = page_reach(offset, limit)
-    matched = count_matches(conn, f"FROM parcel p WHERE {clause}", params, reach)
+    matched = count_within(
+        conn,
+        f"FROM parcel p WHERE {clause}",
+        params,
+        count_budget_ms,
+        reach=page_reach(offset, limit),
+        known=KNOWN_PARCELS_SQL if where == ParcelFilter() else None,
+    )
     features, returned = conn.execute(
         text(
             f"""SELECT coalesce(json_agg(f ORDER BY id)::text, '[]'), count(*)

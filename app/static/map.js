@@ -468,9 +468,13 @@ async function runSearch() {
   }
 }
 
-// The API counts exactly up to 10,000 matches and says "more than" beyond (geo/db/count.py).
-function matchedText(answer) {
-  return answer.numberMatched ?? `plus de ${answer.numberMatchedMoreThan.toLocaleString("fr-FR")}`;
+// numberMatched is left out when counting would cost too much (geo/db/count.py): the page
+// then says what it knows, from where the page ends and whether a next page follows.
+function matchedText(answer, offset = state.offset) {
+  if (answer.numberMatched !== undefined) return answer.numberMatched;
+  const seen = offset + answer.numberReturned;
+  const more = (answer.links || []).some((link) => link.rel === "next");
+  return more ? `plus de ${seen.toLocaleString("fr-FR")}` : seen;
 }
 
 function sortHeader(key, label) {

@@ -190,6 +190,16 @@ parcel = Table(
 )
 Index("parcel_commune_insee_idx", parcel.c.commune_insee)
 
+# The exact number of parcels of each partition, written by the cadastre loader in the
+# transaction that changed them (geo.db.partitions.recount): an unfiltered count of 90
+# million parcels is then a sum of about 100 rows (geo.db.count).
+parcel_count = Table(
+    "parcel_count",
+    metadata,
+    Column("departement_code", String(3), primary_key=True),
+    Column("parcels", BigInteger, nullable=False),
+)
+
 # -- land layers --------------------------------------------------------------
 
 

@@ -244,6 +244,7 @@ def _load(
         report.inserted += staged - existing
         report.updated += written - (staged - existing)
     report.unchanged = report.read - report.inserted - report.updated
+    partitions.recount(conn, sorted(modes))
     report.warnings += _commune_warnings(conn, communes)
     report.departements = set(modes)
     latest = conn.execute(

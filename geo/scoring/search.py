@@ -12,9 +12,10 @@ from psycopg.errors import QueryCanceled
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from geo.crs import GEOJSON_DECIMALS, WGS84, departement_of
+from geo.crs import WGS84, departement_of
 from geo.db.bbox import bbox_params, bbox_sql
-from geo.db.count import Matched, count_matches
+from geo.db.count import COUNT_BUDGET_MS, Matched, count_matches, count_within
+from geo.db.geojson import as_geojson_sql
 from geo.errors import Invalid, NotFound
 from geo.land.buildings import STATES as LAND_USE_STATES
 from geo.land.buildings import land_use_sql
@@ -183,6 +184,21 @@ def count_parcels(
     return count_matches(conn, base, params, up_to)
 
 
+def matched_parcels(
+    conn: Connection,
+    profile: Profile,
+    filters: Filters,
+    *,
+    custom: bool,
+    reach: int,
+    budget_ms: int = COUNT_BUDGET_MS,
+) -> Matched:
+    """How many parcels a page of the search reports: exact when counted within
+    ``budget_ms``, else (not published) whether there is more than ``reach`` (geo.db.count)."""
+    base, params = _base(profile, filters, custom)
+    return count_within(conn, base, params, budget_ms, reach=reach)
+
+
 def search_parcels(
     conn: Connection,
     profile: Profile,
@@ -203,7 +219,7 @@ def search_parcels(
             text(
                 f"""WITH page AS ({_page_sql(base, order, filters, custom)})
                 SELECT s.parcel_id, s.commune_insee, s.departement_code, s.score, s.reliability,
-                       ST_AsGeoJSON(ST_Transform(p.geom, {WGS84}), {GEOJSON_DECIMALS}) AS geometry,
+                       {as_geojson_sql(f"ST_Transform(p.geom, {WGS84})")} AS geometry,
                        {", ".join("f." + c.strip() for c in _FEATURE_COLUMNS.split(","))}
                 FROM page s
                 JOIN parcel_features f ON f.parcel_id = s.parcel_id
@@ -538,6 +554,9 @@ MAX_GAP_M = 100.0
 MAX_SITE_CANDIDATES = 150_000
 
 
+_SITE_OUTLINE = as_geojson_sql(f"ST_Transform(ST_Union(p.geom), {WGS84})")
+
+
 def _site_details(conn: Connection, sites: list[list[str]]) -> list[tuple[str, float, float]]:
     """Each site's outline (its parcels dissolved, GeoJSON WGS84), envelope impact and
     remediation estimate, in order."""
@@ -547,8 +566,7 @@ def _site_details(conn: Connection, sites: list[list[str]]) -> list[tuple[str, f
     ids = [i for site in sites for i in site]
     rows = conn.execute(
         text(
-            f"""SELECT t.n, ST_AsGeoJSON(ST_Transform(ST_Union(p.geom), {WGS84}),
-                                         {GEOJSON_DECIMALS}),
+            f"""SELECT t.n, {_SITE_OUTLINE},
                        sum(f.envelope_impact_ha), sum(f.remediation_cost_eur)
                 FROM unnest(CAST(:numbers AS int[]), CAST(:ids AS text[])) AS t(n, id)
                 JOIN parcel p ON p.id = t.id

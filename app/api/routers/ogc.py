@@ -23,15 +23,19 @@ from app.api.errors import InvalidParameter
 from app.api.responses import (
     COLLECTION_RESPONSE,
     FEATURE_RESPONSE,
+    SCHEMA_JSON,
     GeoJSONResponse,
     SchemaJSONResponse,
     base_url,
+    json_with_links,
+    link_header,
     link_to,
     wants_html,
 )
 from app.presentation import html
 from app.presentation.export import export_items, with_exports
 from app.presentation.geojson import feature_collection
+from app.presentation.schemas import collection_schema, geojson_feature_schema, queryables_schema
 from app.services.crs import CRS84, CRSS, STORAGE, Crs
 from app.services.features import COLLECTIONS, Collection, item, items_page
 from geo.errors import NotFound
@@ -68,6 +72,9 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ]
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+SCHEMA_REL = "http://www.opengis.net/def/rel/ogc/1.0/schema"
+# TileJSON has no registered relation type: an extension one (RFC 8288 §2.1.2) naming its spec
+TILEJSON_REL = "https://github.com/mapbox/tilejson-spec"
 # The OGC documents also answer in HTML, for people browsing the API (app.presentation.html):
 # with f=html, or to a browser's Accept; JSON stays the answer to */* and to JSON clients.
 HTML_FORMAT = Annotated[
@@ -149,12 +156,19 @@ def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
             _link(base, "self", "application/json"),
             _html_link(base),
             _link(f"{base}/items", "items", "application/geo+json", "Features"),
+            # GDAL's OAPIF driver types its fields from the first schema+json describedby
+            # link: a GeoJSON feature's schema. Debian's GDAL 3.6 looks for the spelling
+            # "describedBy" only (relation types are case-insensitive, RFC 8288 §2.1.1), so
+            # that one is spelt so; the Part 5 schema follows under its usual spelling.
             _link(
-                f"{base}/queryables",
-                QUERYABLES_REL,
-                "application/schema+json",
-                "Properties a request may filter on",
+                f"{base}/schema/geojson",
+                "describedBy",
+                SCHEMA_JSON,
+                "JSON Schema of a feature as the items encode it (GeoJSON)",
             ),
+            _link(f"{base}/schema", "describedby", SCHEMA_JSON, "The features' schema"),
+            _link(f"{base}/schema", SCHEMA_REL, SCHEMA_JSON, "The features' schema (Part 5)"),
+            _link(f"{base}/queryables", QUERYABLES_REL, SCHEMA_JSON, "Properties a filter names"),
             _link(
                 f"{base}/tiles",
                 "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
@@ -163,7 +177,7 @@ def _describe(request: Request, conn, collection: Collection) -> dict[str, Any]:
             ),
             _link(
                 f"{base_url(request)}tiles/{collection.id}/tilejson.json",
-                "describedby",
+                TILEJSON_REL,
                 "application/json",
                 "Vector tiles (TileJSON)",
             ),
@@ -184,7 +198,7 @@ def list_collections(request: Request, conn: ReadConnectionDep, f: HTML_FORMAT =
     }
     if wants_html(request, f):
         return HTMLResponse(html.collections_page(base_url(request), document))
-    return document
+    return json_with_links(document)
 
 
 @router.get("/collections/{collectionId}", summary="One feature collection", responses=WITH_HTML)
@@ -194,37 +208,47 @@ def get_collection(
     document = _describe(request, conn, collection)
     if wants_html(request, f):
         return HTMLResponse(html.collection_page(base_url(request), document))
-    return document
+    return json_with_links(document)
 
 
-def _queryable_schema(kind: str) -> dict[str, Any]:
-    if kind == "geometry":
-        return {"format": "geometry-any", "x-ogc-role": "primary-geometry"}
-    if kind in ("date", "date-time"):
-        return {"type": "string", "format": kind}
-    return {"type": kind}
+def _url(request: Request, collection: Collection, path: str) -> str:
+    return f"{base_url(request)}collections/{collection.id}/{path}"
+
+
+_SCHEMA_ANSWER: dict[str, Any] = {
+    "response_class": SchemaJSONResponse,
+    "responses": {200: {"content": {SCHEMA_JSON: {}}}},
+}
+
+
+@router.get(
+    "/collections/{collectionId}/schema",
+    **_SCHEMA_ANSWER,
+    summary="The schema of a collection's features (OGC API - Features, Part 5)",
+)
+def get_schema(collection: CollectionDep, request: Request) -> SchemaJSONResponse:
+    return SchemaJSONResponse(collection_schema(collection, _url(request, collection, "schema")))
+
+
+@router.get(
+    "/collections/{collectionId}/schema/geojson",
+    **_SCHEMA_ANSWER,
+    summary="The JSON Schema of a collection's features as GeoJSON (the items' encoding)",
+)
+def get_geojson_schema(collection: CollectionDep, request: Request) -> SchemaJSONResponse:
+    return SchemaJSONResponse(
+        geojson_feature_schema(collection, _url(request, collection, "schema/geojson"))
+    )
 
 
 @router.get(
     "/collections/{collectionId}/queryables",
-    response_class=SchemaJSONResponse,
-    responses={200: {"content": {"application/schema+json": {}}}},
+    **_SCHEMA_ANSWER,
     summary="Properties of a collection usable in filters (?name=value, or CQL2 `filter`)",
 )
 def get_queryables(collection: CollectionDep, request: Request) -> SchemaJSONResponse:
-    return SchemaJSONResponse(
-        {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"{base_url(request)}collections/{collection.id}/queryables",
-            "type": "object",
-            "title": collection.title,
-            "properties": {
-                name: {"title": name, **_queryable_schema(q.type)}
-                for name, q in collection.filterables().items()
-            },
-            "additionalProperties": False,
-        }
-    )
+    url = _url(request, collection, "queryables")
+    return SchemaJSONResponse(queryables_schema(collection, url))
 
 
 @router.get(
@@ -245,7 +269,14 @@ def list_items(
 ) -> GeoJSONResponse:
     if params.export is not None:
         return export_items(request.app.state.engine, conn, collection, params.query, params.export)
-    page = items_page(conn, collection, params.query, params.limit, params.crs)
+    page = items_page(
+        conn,
+        collection,
+        params.query,
+        params.limit,
+        params.crs,
+        request.app.state.settings.count_budget_ms,
+    )
     links = [
         _link(link_to(request), "self", "application/geo+json"),
         _html_link(link_to(request)),
@@ -269,7 +300,7 @@ def list_items(
             base_url(request), description, json.loads(body), links[0]["href"]
         )
         return HTMLResponse(page_html)
-    return GeoJSONResponse(body, headers=content_crs(params.crs))
+    return GeoJSONResponse(body, headers={**content_crs(params.crs), **link_header(links)})
 
 
 @router.get(
@@ -307,4 +338,4 @@ def get_item(
         return HTMLResponse(
             html.item_page(base_url(request), description, json.loads(body), links[0]["href"])
         )
-    return GeoJSONResponse(body, headers=content_crs(crs))
+    return GeoJSONResponse(body, headers={**content_crs(crs), **link_header(links)})

@@ -40,6 +40,7 @@ from geo.scoring.search import (
     MAX_SITE_AREA_HA,
     Filters,
     count_parcels,
+    matched_parcels,
     parcel_score,
     search_parcels,
     search_sites,
@@ -226,6 +227,7 @@ Ti = Annotated[str | None, Query(min_length=1, max_length=20)]
 def search_ranked_parcels(
     request: Request,
     conn: ReadConnectionDep,
+    settings: SettingsDep,
     bbox: BBoxDep,
     page: PageDep,
     commune: Commune = None,
@@ -276,8 +278,14 @@ def search_ranked_parcels(
     )
     if format != "json":
         return _export_parcels(request, conn, chosen, filters, sort, custom, format)
-    reach = page_reach(page.offset, page.limit)
-    matched = count_parcels(conn, chosen, filters, custom=custom, up_to=reach)
+    matched = matched_parcels(
+        conn,
+        chosen,
+        filters,
+        custom=custom,
+        reach=page_reach(page.offset, page.limit),
+        budget_ms=settings.count_budget_ms,
+    )
     parcels = search_parcels(
         conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
     )
