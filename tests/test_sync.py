@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -23,8 +23,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from app.settings import Settings
+from geo.ingest import fetch as fetch_module
 from geo.ingest.catalogue import load_catalogue, mirrored
-from geo.ingest.fetch import Expect, Fetcher, FetchSettings, check_body, sha256_file
+from geo.ingest.fetch import (
+    Expect,
+    Fetcher,
+    FetchError,
+    FetchSettings,
+    check_body,
+    sha256_file,
+)
 from geo.ingest.sync import loader_for
 from tests.conftest import CADASTRE_91216, DATA
 from tests.publishers import Publishers
@@ -188,6 +196,67 @@ def test_html_instead_of_geojson_fails(publishers: Publishers, tmp_path: Path) -
     not_collection.write_text('{"type": "Feature"}')
     with pytest.raises(Exception, match="FeatureCollection"):
         check_body(not_collection, Expect("geojson"))
+
+
+def gzip_bomb(path: Path, expanded: int) -> Path:
+    """A well-formed GeoJSON whose one property is ``expanded`` zeros, gzipped (~1000:1)."""
+    zeros = b"0" * (1 << 20)
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        out.write(b'{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                  b'"geometry": null, "properties": {"p": "')  # fmt: skip
+        for _ in range(expanded >> 20):
+            out.write(zeros)
+        out.write(b'"}}]}')
+    return path
+
+
+def test_a_gzip_bomb_is_refused_as_it_expands(
+    publishers: Publishers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bomb = gzip_bomb(tmp_path / "bomb.json.gz", 50 << 20)
+    assert bomb.stat().st_size < 100_000
+    publishers.serve(CAD_PATH, bomb.read_bytes(), "application/gzip")
+    low = replace(FAST, max_expanded_bytes=10 << 20)
+    with Fetcher(low) as fetcher:
+        result = fetcher.fetch(publishers.url + CAD_PATH, tmp_path / "c.json.gz", Expect("geojson"))
+    assert result.outcome == "failed"
+    assert "expands to more than 10485760 bytes" in result.reason
+    assert not list(tmp_path.glob("c.json.gz*"))
+    # the default limits: the ratio stops it once past 16 MiB
+    with pytest.raises(FetchError, match="expands more than 500 times"):
+        check_body(bomb, Expect("geojson"))
+    # a JSON value larger than the check holds in memory
+    monkeypatch.setattr(fetch_module, "MAX_VALUE_BYTES", 1 << 20)
+    with pytest.raises(FetchError, match="a value longer than"):
+        check_body(bomb, Expect("geojson"), replace(FAST, max_ratio=10_000).limits)
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b'{"type": "FeatureCollection", "features": [{"a": 1}, {"b": [1, 2.5e3]}]}', None),
+        (b'  {"features": [{"a": true}], "type": "FeatureCollection", "n": 12345}\n', None),
+        (b'{"type": "FeatureCollection", "features": []}', "empty FeatureCollection"),
+        (b'{"type": "FeatureCollection", "features": [{"a": 1}, {"b": 2}', "parse"),
+        (b'{"type": "FeatureCollection", "features": [{"a": 1} {"b": 2}]}', "parse"),
+        (b'{"type": "FeatureCollection", "features": [{"a": 1}]} x', "extra data"),
+        (b'{"type": "Feature", "features": [{"a": 1}]}', "not a GeoJSON FeatureCollection"),
+        (b'{"type": "FeatureCollection", "features": [{"a": "\xc3\xa9t\xc3\xa9"}]}', None),
+        (b'{"type": "FeatureCollection", "features": [{"a": "\xe9t\xe9"}]}', "parse"),
+    ],
+)
+def test_json_is_checked_as_a_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: bytes, error: str | None
+) -> None:
+    """Read in blocks of 7 bytes: every value is cut somewhere, and still parsed whole."""
+    monkeypatch.setattr(fetch_module, "_READ", 7)
+    path = tmp_path / "b.json"
+    path.write_bytes(body)
+    if error is None:
+        check_body(path, Expect("geojson"))
+    else:
+        with pytest.raises(FetchError, match=error):
+            check_body(path, Expect("geojson"))
 
 
 def test_304_and_changed_checksum(publishers: Publishers, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ file for the caller to ``commit`` once imported, so a failed import revalidates 
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime
@@ -22,7 +23,7 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -32,6 +33,14 @@ from typing import Any, Protocol
 import httpx
 
 from geo.errors import Invalid
+from geo.ingest.archives import (
+    Limits,
+    blocks,
+    check_zip,
+    open_expanded,
+    verify_members,
+)
+from geo.ingest.errors import LoaderError
 
 USER_AGENT = "foncier-sync/0.1 (+https://github.com/foncier)"
 RETRY_STATUS = {429, 500, 502, 503, 504}
@@ -44,7 +53,15 @@ class FetchSettings:
     backoff_s: float = 1.0
     backoff_max_s: float = 30.0
     concurrency: int = 4
-    max_bytes: int = 2_000_000_000
+    max_bytes: int = 2_000_000_000  # as downloaded
+    # What a gzip or zip body may expand to, and by how many times its own size: checked
+    # as it is decompressed, before anyone imports it (geo.ingest.archives).
+    max_expanded_bytes: int = 4_000_000_000
+    max_ratio: float = 500
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_expanded_bytes=self.max_expanded_bytes, max_ratio=self.max_ratio)
 
 
 @dataclass(frozen=True)
@@ -370,9 +387,11 @@ class Fetcher:
     def _finish(self, path: Path, expect: Expect, cached: dict[str, Any], result: Fetched) -> None:
         part = _part(path)
         try:
-            check_body(part, expect)
+            check_body(part, expect, self.settings.limits)
         except FetchError as exc:
             part.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                _resume_path(path).unlink()  # a refused body is not resumed
             result.outcome = "missing" if isinstance(exc, Empty) else "failed"
             raise
         result.sha256 = sha256_file(part)
@@ -406,49 +425,160 @@ def _range_start(content_range: str) -> int | None:
         return None
 
 
-def _open_text(path: Path) -> io.BufferedIOBase:
-    with path.open("rb") as f:
-        magic = f.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
+# The largest single JSON element (a feature, an entry of an API's answer) the check holds
+# in memory (peak memory is a few times this); a cadastre parcel is a few kB, a PLU zone
+# or a commune outline a few MB.
+MAX_VALUE_BYTES = 32 * 1024 * 1024
+_READ = 1 << 20
+_NEAR_END = 8  # an error this close to the end of what was read may be a value cut short
 
 
-def check_body(path: Path, expect: Expect) -> None:
-    """FetchError unless ``path`` is what ``expect`` says (a parse of the whole body)."""
+class _JsonStream:
+    """A JSON document checked from a byte stream in bounded memory: the elements of its
+    top-level object or array, and those of the arrays right under it (a FeatureCollection's
+    features, an API's list of results), are parsed one at a time by the json module."""
+
+    def __init__(self, stream: io.BufferedIOBase) -> None:
+        self.stream = stream
+        self.decode = codecs.getincrementaldecoder("utf-8-sig")().decode
+        self.parse = json.JSONDecoder().raw_decode
+        self.max_value_bytes = MAX_VALUE_BYTES
+        self.buf, self.pos, self.eof = "", 0, False
+
+    def _fill(self, wanted: int | None = None) -> bool:
+        if self.eof:
+            return False
+        if self.pos > len(self.buf) // 2:
+            self.buf, self.pos = self.buf[self.pos :], 0
+        block = self.stream.read(max(wanted or _READ, _READ))
+        self.buf += self.decode(block, final=not block)
+        self.eof = not block
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end)."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buf) or not self._fill():
+                return self.buf[self.pos : self.pos + 1]
+
+    def expect(self, chars: str) -> str:
+        found = self.peek()
+        if not found or found not in chars:
+            raise ValueError(f"expected {' or '.join(chars)}, found {found or 'the end'}")
+        self.pos += 1
+        return found
+
+    def value(self) -> Any:
+        """The next whole JSON value, read in as many blocks as it needs."""
+        self.peek()
+        while True:
+            try:
+                found, end = self.parse(self.buf, self.pos)
+                if end < len(self.buf) or self.eof:  # a number needs what follows it
+                    self.pos = end
+                    return found
+            except json.JSONDecodeError as exc:
+                cut = exc.msg.startswith("Unterminated") or exc.pos >= len(self.buf) - _NEAR_END
+                if self.eof or not cut:
+                    raise
+            pending = len(self.buf) - self.pos
+            if pending > self.max_value_bytes:
+                raise ValueError(f"a value longer than {self.max_value_bytes} bytes")
+            # doubling, so that a long value is parsed O(1) times; never past the bound
+            self._fill(min(pending, self.max_value_bytes + 1 - pending))
+
+    def elements(self) -> Iterator[Any]:
+        """The values of the array that starts here, one at a time (nested ones whole)."""
+        self.expect("[")
+        if self.peek() == "]":
+            self.pos += 1
+            return
+        while True:
+            yield self.value()
+            if self.expect(",]") == "]":
+                return
+
+    def members(self, streamed: Callable[[str], bool]) -> Iterator[tuple[str, Any]]:
+        """The (key, value) pairs of the object that starts here; the arrays under the keys
+        ``streamed`` accepts come as iterators of their elements, to be consumed at once."""
+        self.expect("{")
+        if self.peek() == "}":
+            self.pos += 1
+            return
+        while True:
+            key = self.value()
+            if not isinstance(key, str):
+                raise ValueError("an object key that is not a string")
+            self.expect(":")
+            yield key, (self.elements() if self.peek() == "[" and streamed(key) else self.value())
+            if self.expect(",}") == "}":
+                return
+
+    def end(self) -> None:
+        if self.peek():
+            raise ValueError("extra data after the JSON document")
+
+
+def _check_json(stream: io.BufferedIOBase, geojson: bool) -> None:
+    doc = _JsonStream(stream)
+    first = doc.peek()
+    kind, features = None, 0
+    if first == "{":
+        for key, value in doc.members(lambda _key: True):
+            if isinstance(value, Iterator):
+                n = sum(1 for _ in value)
+                if key == "features":
+                    features = n
+            elif key == "type":
+                kind = value
+    elif first == "[":
+        for _ in doc.elements():
+            pass
+    else:
+        doc.value()
+    doc.end()
+    if geojson and (first != "{" or kind != "FeatureCollection"):
+        raise FetchError("not a GeoJSON FeatureCollection")
+    if geojson and not features:
+        # an API's answer for a place it has nothing on (a commune under the RNU, or whose
+        # plan is intercommunal, on the GPU)
+        raise Empty("an empty FeatureCollection: the publisher has nothing here")
+
+
+def check_body(path: Path, expect: Expect, limits: Limits | None = None) -> None:
+    """FetchError unless ``path`` is what ``expect`` says: parsed whole, as a stream (a
+    gzip body expanded within ``limits``), in bounded memory."""
+    limits = limits or Limits()
     size = path.stat().st_size
     if size == 0:
         raise FetchError("empty body")
     try:
-        with _open_text(path) as f:
-            head = f.read(512).lstrip().lower()
+        with open_expanded(path, limits) as f:
+            head = f.peek(512)[:512].lstrip().lower()
             if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<")):
                 raise FetchError("an HTML or XML page instead of the data (an error page?)")
             if expect.check in ("geojson", "json"):
-                f.seek(0)
-                data = json.load(f)
-                if expect.check == "geojson" and (
-                    not isinstance(data, dict) or data.get("type") != "FeatureCollection"
-                ):
-                    raise FetchError("not a GeoJSON FeatureCollection")
-                if expect.check == "geojson" and not data.get("features"):
-                    # an API's answer for a place it has nothing on (a commune under the
-                    # RNU, or whose plan is intercommunal, on the GPU)
-                    raise Empty("an empty FeatureCollection: the publisher has nothing here")
+                _check_json(f, geojson=expect.check == "geojson")
             elif expect.check == "csv":
-                f.seek(0)
                 first = f.readline(1 << 16).decode("utf-8-sig", errors="replace").strip()
                 dialect = ";" if first.count(";") >= first.count(",") else ","
                 header = next(csv.reader([first], delimiter=dialect))
                 missing = [c for c in expect.columns if c not in header]
                 if missing:
                     raise FetchError(f"CSV header lacks {', '.join(missing)}")
+                for _block in blocks(f):  # the whole body expands within the limits
+                    pass
             elif expect.check == "zip":
                 if not zipfile.is_zipfile(path):
                     raise FetchError("not a zip archive")
                 with zipfile.ZipFile(path) as archive:
-                    bad = archive.testzip()
-                    if bad is not None:
-                        raise FetchError(f"zip member {bad} is corrupt")
+                    check_zip(archive, path.name, limits)
+                    verify_members(archive, path.name)
     except FetchError:
         raise
+    except LoaderError as exc:
+        raise FetchError(str(exc)) from exc
     except (ValueError, EOFError, OSError, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
         raise FetchError(f"does not parse as {expect.check} ({exc})") from exc
