@@ -503,6 +503,107 @@ def test_a_refused_import_leaves_nothing_and_the_others_go_on(
     assert again.returncode == 0 and "cartofriches: 1 fetched" in again.stdout
 
 
+DGFIP_PATH = ("/api/datasets/1.0/fichiers-des-locaux-et-des-parcelles-des-personnes-morales/"
+              "attachments/pm_25_nb_910_zip")  # fmt: skip
+OWNERS_CSV = (
+    Path(os.environ.get("FONCIER_SHARED_DATA", "/work/shared/data"))
+    / "proprietaires"
+    / "PM_25_NB_910_part_006.csv"
+)
+needs_owners = pytest.mark.skipif(not OWNERS_CSV.is_file(), reason="shared real data not present")
+
+
+def dgfip_zip(tmp_path: Path, parts: int = 2) -> bytes:
+    """The publisher's zip of a département's parts: the real part 6 of the Essonne (2025),
+    cut in ``parts`` members with the header each (the packaging is synthetic)."""
+    import zipfile
+
+    header, *rows = OWNERS_CSV.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "pm.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(parts):
+            chunk = rows[i * len(rows) // parts : (i + 1) * len(rows) // parts]
+            archive.writestr(f"PM_25_NB_910_part_00{i + 1}.csv", "\n".join([header, *chunk]))
+    return path.read_bytes()
+
+
+@needs_owners
+def test_the_dgfip_zip_is_imported_as_published(
+    fresh_engine: Engine, publishers: Publishers, tmp_path: Path
+) -> None:
+    publishers.serve(DGFIP_PATH, dgfip_zip(tmp_path), "application/zip")
+    cache = tmp_path / "cache"
+    result = foncier(fresh_engine, publishers, cache, "--departement", "91",
+                     "--only", "dgfip-personnes-morales")  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "dgfip-personnes-morales: 1 fetched" in result.stdout
+    with fresh_engine.connect() as conn:
+        owners = conn.execute(text("SELECT count(*) FROM parcel_owner")).scalar_one()
+        vintage = conn.execute(
+            text("SELECT vintage FROM import_run WHERE kind = 'proprietaires'")
+        ).scalar_one()
+    assert owners == 1439 and vintage == "situation 2025"  # as the part alone (test_land_use)
+    cached = sorted(p.name for p in (cache / "dgfip-personnes-morales").rglob("*") if p.is_file())
+    assert cached == ["pm_25_nb_910_zip.zip", "pm_25_nb_910_zip.zip.meta.json"]
+
+
+@needs_owners
+def test_a_loader_error_fails_its_part_only(
+    fresh_engine: Engine, publishers: Publishers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever a loader raises fails its part, with the reason; the other parts are
+    imported and rescored, and the cache keeps no file without its metadata. An
+    interruption is not swallowed: the cache is put back and the sync stops."""
+    from geo.ingest import sync as sync_module
+    from geo.ingest.sync import SyncOptions, sync
+
+    def broken(_engine: Engine, _path: Path) -> None:
+        raise UnicodeDecodeError("utf-8", b"PK\x03", 2, 3, "invalid start byte")
+
+    monkeypatch.setitem(sync_module.LOADERS, "owners", broken)
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    publishers.serve(DGFIP_PATH, dgfip_zip(tmp_path), "application/zip")
+    cache = tmp_path / "cache"
+    only = ("--only", "cadastre-parcelles", "--only", "dgfip-personnes-morales")
+    result = foncier(fresh_engine, publishers, cache, "--commune", "91216", *only)
+    print(result.stdout)
+    assert result.returncode == 1
+    assert "cadastre-parcelles: 1 fetched" in result.stdout
+    assert "dgfip-personnes-morales: 1 failed" in result.stdout
+    assert "departement:91: failed: import failed: UnicodeDecodeError: 'utf-8' codec" in (
+        result.stdout
+    )
+    assert "rescored: 1 communes" in result.stdout
+    assert not [p for p in (cache / "dgfip-personnes-morales").rglob("*") if p.is_file()]
+    with fresh_engine.connect() as conn:
+        error = conn.execute(
+            text("SELECT last_error FROM sources WHERE source_id = 'dgfip-personnes-morales'")
+        ).scalar_one()
+    assert error.startswith("import failed: UnicodeDecodeError")
+
+    # the real loader imports it; then a new vintage interrupted by Ctrl-C: the cached copy
+    # and its metadata are back as they were, and the interruption goes up
+    monkeypatch.undo()
+    options = SyncOptions(cache_dir=cache, fetch=FAST, mirror=publishers.url,
+                          only=("dgfip-personnes-morales",), rescore=False)  # fmt: skip
+    assert sync(fresh_engine, "commune", "91216", options).results[0].outcome == "fetched"
+    zipped = cache / "dgfip-personnes-morales" / "departement-91" / "pm_25_nb_910_zip.zip"
+    before = (zipped.read_bytes(), zipped.with_name(zipped.name + ".meta.json").read_bytes())
+
+    def interrupted(_engine: Engine, _path: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(sync_module.LOADERS, "owners", interrupted)
+    publishers.serve(DGFIP_PATH, dgfip_zip(tmp_path, parts=3), "application/zip")
+    with pytest.raises(KeyboardInterrupt):
+        sync(fresh_engine, "commune", "91216", options)
+    after = (zipped.read_bytes(), zipped.with_name(zipped.name + ".meta.json").read_bytes())
+    assert after == before
+    assert sorted(p.name for p in zipped.parent.iterdir()) == [
+        "pm_25_nb_910_zip.zip", "pm_25_nb_910_zip.zip.meta.json"
+    ]  # fmt: skip
+
+
 def test_gpu_zoning_of_a_commune(
     fresh_engine: Engine, publishers: Publishers, tmp_path: Path
 ) -> None:

@@ -243,7 +243,16 @@ class Fetcher:
         """Every job, at most ``concurrency`` at once, in the order given."""
         jobs = list(jobs)
         with ThreadPoolExecutor(max_workers=max(self.settings.concurrency, 1)) as pool:
-            return list(pool.map(lambda job: self.fetch(*job), jobs))
+            return list(pool.map(lambda job: self._fetch_or_fail(*job), jobs))
+
+    def _fetch_or_fail(self, url: str, path: Path, expect: Expect) -> Fetched:
+        """``fetch``, an unexpected error (a full disk…) failing this download only."""
+        try:
+            return self.fetch(url, path, expect)
+        except Exception as exc:
+            with contextlib.suppress(OSError):
+                _new(path).unlink()
+            return Fetched(url, path, "failed", f"{type(exc).__name__}: {exc}")
 
     def fetch(self, url: str, path: Path, expect: Expect) -> Fetched:
         path.parent.mkdir(parents=True, exist_ok=True)
