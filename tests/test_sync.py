@@ -198,6 +198,51 @@ def test_html_instead_of_geojson_fails(publishers: Publishers, tmp_path: Path) -
         check_body(not_collection, Expect("geojson"))
 
 
+def test_redirects_stay_on_the_publishers_host(publishers: Publishers, tmp_path: Path) -> None:
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    port = publishers.url.rsplit(":", 1)[1]
+    publishers.redirect("/moved", CAD_PATH, 301)  # same host: followed
+    publishers.redirect("/away", f"http://localhost:{port}{CAD_PATH}")  # same server, other name
+    moved = fetch(publishers, "/moved", tmp_path / "a.json.gz")
+    assert moved.outcome == "fetched" and publishers.statuses(CAD_PATH) == [200]
+    away = fetch(publishers, "/away", tmp_path / "b.json.gz")
+    assert away.outcome == "failed"
+    assert away.reason.startswith("redirected to another host (localhost): refused")
+    assert publishers.statuses(CAD_PATH) == [200]  # the other host was never asked
+    assert not list(tmp_path.glob("b.json.gz*"))
+    # a host the source declares (sources.toml redirect_hosts) is followed
+    declared = Expect("geojson", redirect_hosts=("localhost",))
+    with Fetcher(FAST) as fetcher:
+        result = fetcher.fetch(publishers.url + "/away", tmp_path / "c.json.gz", declared)
+    assert result.outcome == "fetched"
+    # a loop ends
+    publishers.redirect("/loop", "/loop")
+    loop = fetch(publishers, "/loop", tmp_path / "d.json.gz")
+    assert loop.outcome == "failed" and loop.reason == "more than 5 redirects"
+    # never from https to http, nor to credentials
+    from geo.ingest.fetch import redirect_refused
+
+    assert "refused" in (redirect_refused("https://a.fr/x", "http://a.fr/y") or "")
+    assert "credentials" in (redirect_refused("https://a.fr/x", "https://u:p@a.fr/y") or "")
+    assert redirect_refused("https://a.fr/x", "https://a.fr:443/y") is None
+    assert load_catalogue()["cartofriches"].redirect_hosts == ("static.data.gouv.fr",)
+
+
+def test_the_publishers_server_keeps_its_errors_off_stderr(
+    publishers: Publishers, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A request that fails in the server (here a bad Content-Length) is recorded, not
+    printed: stderr is where the tests read the command's own one-line errors."""
+    import socket
+
+    host, port = publishers.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(b"POST /hooks/x HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+        assert conn.recv(1) == b""  # the server closes the connection once it has failed
+    assert len(publishers.errors) == 1 and "ValueError" in publishers.errors[0]
+    assert "Exception occurred" not in capfd.readouterr().err
+
+
 def gzip_bomb(path: Path, expanded: int) -> Path:
     """A well-formed GeoJSON whose one property is ``expanded`` zeros, gzipped (~1000:1)."""
     zeros = b"0" * (1 << 20)
@@ -635,7 +680,9 @@ def test_bad_territory_and_source_are_one_line_errors(
 
     unknown = run("--epci", "999999999")
     assert unknown.returncode == 1
-    assert unknown.stderr.strip().startswith("error: no commune in epci 999999999")
+    # the command's one error line (stderr is the test process's: read only its own lines)
+    said = [line for line in unknown.stderr.splitlines() if line.startswith("error: ")]
+    assert len(said) == 1 and said[0].startswith("error: no commune in epci 999999999")
     bad = run("--commune", "91216", "--only", "nope")
     assert bad.returncode == 1 and "unknown source nope" in bad.stderr
     none = run()

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -66,11 +67,42 @@ class FetchSettings:
 
 @dataclass(frozen=True)
 class Expect:
-    """What a body must be: one of ``content_types`` (empty: any), parse as ``check``."""
+    """What a body must be: one of ``content_types`` (empty: any), parse as ``check``; and
+    where it may come from: the address asked, or a redirect to the same host or to one of
+    ``redirect_hosts`` (the source's declared download hosts)."""
 
     check: str
     content_types: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
+    redirect_hosts: tuple[str, ...] = ()
+
+
+MAX_REDIRECTS = 5
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def redirect_refused(origin: str, target: str, hosts: tuple[str, ...] = ()) -> str | None:
+    """Why a redirect from ``origin`` to ``target`` is not followed, or None. Followed: to
+    the same host and port, or to a host of ``hosts``; never from https to http, never to
+    another scheme."""
+    was, to = urlsplit(origin), urlsplit(target)
+    if to.scheme not in ("http", "https") or (was.scheme == "https" and to.scheme != "https"):
+        return f"redirected to {to.scheme or 'no'}:// from {was.scheme}://: refused"
+    if to.username or to.password:
+        return "redirected to an address with credentials: refused"
+    try:
+        same = (was.hostname, was.port or _DEFAULT_PORTS[was.scheme]) == (
+            to.hostname,
+            to.port or _DEFAULT_PORTS[to.scheme],
+        )
+    except ValueError:
+        return "redirected to a malformed address: refused"
+    if same or (to.hostname or "") in {h.lower() for h in hosts}:
+        return None
+    return (
+        f"redirected to another host ({to.hostname}): refused (the hosts a source may "
+        "redirect to are its redirect_hosts in sources.toml)"
+    )
 
 
 @dataclass
@@ -224,7 +256,7 @@ class Fetcher:
         self.progress = progress or _no_progress
         self.client = httpx.Client(
             timeout=httpx.Timeout(settings.timeout_s),
-            follow_redirects=True,
+            follow_redirects=False,  # followed by _attempt, within the allowed hosts
             headers={"User-Agent": USER_AGENT},
             transport=transport,
             limits=httpx.Limits(max_connections=max(settings.concurrency, 1)),
@@ -310,8 +342,20 @@ class Fetcher:
             if cached.get("last_modified"):
                 headers["If-Modified-Since"] = cached["last_modified"]
         try:
-            with self.client.stream("GET", url, headers=headers) as response:
-                self._receive(response, path, expect, offset, resume, result)
+            target = url
+            for _hop in range(MAX_REDIRECTS + 1):
+                with self.client.stream("GET", target, headers=headers) as response:
+                    location = response.headers.get("location")
+                    if response.is_redirect and location:
+                        target = str(response.url.join(location))
+                        refused = redirect_refused(url, target, expect.redirect_hosts)
+                        if refused:
+                            raise FetchError(refused)
+                        continue
+                    self._receive(response, path, expect, offset, resume, result)
+                    break
+            else:
+                raise FetchError(f"more than {MAX_REDIRECTS} redirects")
         except httpx.TimeoutException as exc:
             raise _Retry(f"timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:

@@ -306,7 +306,8 @@ def _sync_parts(
     jobs: list[tuple[str, Path, Expect]] = []
     owners: list[Part] = []
     for part in todo:
-        expect = Expect(part.source.check, part.source.content_types, part.source.columns)
+        source = part.source
+        expect = Expect(source.check, source.content_types, source.columns, source.redirect_hosts)
         for name, url in part.urls.items():
             jobs.append((url, _cache_path(options.cache_dir, part, name), expect))
             owners.append(part)
