@@ -232,3 +232,38 @@ def test_merged_commune_codes_are_reported(fresh_engine: Engine, tmp_path: Path)
     report = load_cadastre(fresh_engine, path)
     assert report.inserted == 1
     assert report.warnings == ["commune 91182 has merged into 91228 (1 parcels)"]
+
+
+def _one_feature_per_line(path: Path, features: list[dict]) -> Path:
+    lines = [json.dumps(f, separators=(",", ":")) for f in features]
+    body = '{"type":"FeatureCollection","features":[\n' + ",\n".join(lines) + "\n]}\n"
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(body.encode()))
+    else:
+        path.write_text(body)
+    return path
+
+
+@pytest.mark.parametrize("layout", ["whole", "gzip", "parallel"])
+def test_a_line_too_long_is_refused_unread(
+    fresh_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    """Etalab's layout, one feature per line, with one feature of 3 MB (a synthetic property
+    string): refused once past the line limit (1 MiB here), by either reader, nothing
+    written; the same file without it loads."""
+    from geo.ingest import cadastre, chunks
+
+    monkeypatch.setattr(chunks, "MAX_LINE_BYTES", 1 << 20)
+    if layout == "parallel":
+        monkeypatch.setattr(cadastre, "PARALLEL_MIN_BYTES", 0)
+    features = json.loads(CADASTRE_91216.read_bytes())["features"][:300]
+    huge = copy.deepcopy(features[150])
+    huge["properties"]["note"] = "x" * (3 << 20)
+    name = "c.json.gz" if layout == "gzip" else "c.json"
+    path = _one_feature_per_line(tmp_path / name, features[:150] + [huge] + features[151:])
+    with pytest.raises(LoaderError, match="a line longer than 1048576 bytes") as refused:
+        load_cadastre(fresh_engine, path, readers=2)
+    assert "\n" not in str(refused.value)
+    assert count(fresh_engine, "parcel") == 0
+    fine = _one_feature_per_line(tmp_path / ("ok-" + name), features)
+    assert load_cadastre(fresh_engine, fine, readers=2).inserted == 300

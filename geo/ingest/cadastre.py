@@ -177,6 +177,9 @@ def load_cadastre(
                     return _load(conn, path, repair, source_crs, batch_size, readers, on_batch)
             except chunks.NotLineDelimited:
                 pass  # the layout changed past the first lines: read it whole instead
+        # GDAL holds a whole feature, however long: a line longer than chunks allow is
+        # refused before GDAL reads it (one pass, in blocks)
+        chunks.check_lines(path)
         return _load(conn, path, repair, source_crs, batch_size, 1, on_batch)
 
 

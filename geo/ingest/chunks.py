@@ -6,6 +6,11 @@ the header and a closing bracket, each piece is a FeatureCollection that GDAL ca
 read on its own, so several GDAL readers can work in parallel threads (GDAL
 releases the GIL). A file with any other layout raises :class:`NotLineDelimited`,
 or makes chunks GDAL cannot read, and the caller falls back to a single reader.
+
+No line longer than ``MAX_LINE_BYTES`` is held: a file with one is refused
+(:class:`LineTooLong`) as soon as the reading gets past that many bytes without an end of
+line, in bounded memory, whichever reader was to read it (:func:`check_lines` before GDAL
+reads a file whole).
 """
 
 from __future__ import annotations
@@ -16,13 +21,48 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from geo.ingest.errors import LoaderError
+
 CHUNK_BYTES = 8 * 1024 * 1024
+# The longest line read. Etalab's layout puts one feature per line: a parcel is a few kB,
+# a commune's outline a few MB. A file written on one line (json.dumps) is read up to this.
+MAX_LINE_BYTES = 64 * 1024 * 1024
 _FEATURE_START = (b'{"type":"Feature"', b'{"type": "Feature"')
 _FOOTER = b"]}"
 
 
 class NotLineDelimited(Exception):
     """The file does not have one feature per line."""
+
+
+class LineTooLong(LoaderError):
+    """A line longer than MAX_LINE_BYTES: refused, not read another way."""
+
+    def __init__(self, path: Path, at: int) -> None:
+        super().__init__(
+            f"{path}: a line longer than {MAX_LINE_BYTES} bytes (from byte {at} of its "
+            "content): refused unread (Etalab's cadastre has one feature per line)"
+        )
+
+
+def check_lines(path: Path) -> None:
+    """LineTooLong when a line of the file (gunzipped) is longer than MAX_LINE_BYTES, read
+    in blocks no longer than that: a line within a block is shorter, so only the bytes
+    since the last end of line need counting."""
+    limit = MAX_LINE_BYTES
+    since = offset = 0  # bytes since the last end of line; bytes read
+    with _open(path) as f:
+        while block := f.read(min(CHUNK_BYTES, limit)):
+            first = block.find(b"\n")
+            if first < 0:
+                since += len(block)
+            else:
+                if since + first > limit:
+                    raise LineTooLong(path, offset - since)
+                since = len(block) - 1 - block.rfind(b"\n")
+            if since > limit:
+                raise LineTooLong(path, offset + len(block) - since)
+            offset += len(block)
 
 
 @dataclass(frozen=True)
@@ -59,16 +99,21 @@ def split(path: Path, directory: Path, chunk_bytes: int | None = None) -> Iterat
 
     The file is cut in blocks at line ends, without a Python loop over lines.
     """
-    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    chunk_bytes = min(chunk_bytes or CHUNK_BYTES, MAX_LINE_BYTES)
     with _open(path) as source:
-        header = source.readline()
+        header = source.readline(1 << 16)
         if not _is_header(header):
             raise NotLineDelimited("first line is not a FeatureCollection header")
         header = header.rstrip() + b"\n"
         carry = b""
         first = count = 0
         ended = False
+        offset = len(header)
         while block := source.read(chunk_bytes):
+            end = block.find(b"\n")
+            if len(carry) + (end if end >= 0 else len(block)) > MAX_LINE_BYTES:
+                raise LineTooLong(path, offset - len(carry))
+            offset += len(block)
             data = carry + block
             cut = data.rfind(b"\n")
             if cut < 0:
