@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import tempfile
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -373,11 +372,11 @@ def _read_chunks(
                 continue
         return None
 
-    with tempfile.TemporaryDirectory(prefix="foncier-chunks-") as tmp:
+    with chunks.chunk_directory() as tmp:
 
         def split() -> None:
             try:
-                for chunk in chunks.split(path, Path(tmp)):
+                for chunk in chunks.split(path, tmp):
                     if not put(chunk_queue, chunk):
                         return
             except BaseException as exc:  # handed to the consumer, raised there

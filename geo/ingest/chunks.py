@@ -7,6 +7,11 @@ read on its own, so several GDAL readers can work in parallel threads (GDAL
 releases the GIL). A file with any other layout raises :class:`NotLineDelimited`,
 or makes chunks GDAL cannot read, and the caller falls back to a single reader.
 
+The chunks live in a temporary directory named after the run's process
+(``foncier-chunks-<pid>-…``), removed at the end; one a killed run left is removed by a
+later run (:func:`chunk_directory`) once its process is gone and it has been untouched for
+``STALE_AFTER_S``; a live run's directory is never touched.
+
 No line longer than ``MAX_LINE_BYTES`` is held: a file with one is refused
 (:class:`LineTooLong`) as soon as the reading gets past that many bytes without an end of
 line, in bounded memory, whichever reader was to read it (:func:`check_lines` before GDAL
@@ -15,8 +20,14 @@ reads a file whole).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
+import os
+import re
+import shutil
+import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +40,60 @@ CHUNK_BYTES = 8 * 1024 * 1024
 MAX_LINE_BYTES = 64 * 1024 * 1024
 _FEATURE_START = (b'{"type":"Feature"', b'{"type": "Feature"')
 _FOOTER = b"]}"
+
+
+PREFIX = "foncier-chunks-"
+# A dead run's directory is removed once untouched this long: a live run writes or deletes
+# a chunk every few seconds, and its process is alive anyway.
+STALE_AFTER_S = 10 * 60
+# Directories of versions that did not name the process: judged by their age alone, so
+# with a margin for a run's last phase (the merge) that touches no chunk.
+UNNAMED_STALE_AFTER_S = 24 * 3600
+_NAMED = re.compile(re.escape(PREFIX) + r"(\d+)-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def remove_dead_runs(directory: Path | None = None) -> list[Path]:
+    """Remove the chunk directories that killed runs left in ``directory`` (the temporary
+    directory): a process that no longer exists, untouched for STALE_AFTER_S. Never
+    raises (another run may be removing the same one)."""
+    removed = []
+    now = time.time()
+    root = Path(directory or tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in root.iterdir():
+            if not entry.name.startswith(PREFIX) or not entry.is_dir() or entry.is_symlink():
+                continue
+            named = _NAMED.match(entry.name)
+            try:
+                idle = now - entry.stat().st_mtime
+            except OSError:
+                continue
+            if named:
+                dead = not _alive(int(named.group(1))) and idle > STALE_AFTER_S
+            else:
+                dead = idle > UNNAMED_STALE_AFTER_S
+            if dead:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+    return removed
+
+
+@contextlib.contextmanager
+def chunk_directory() -> Iterator[Path]:
+    """A new directory for this run's chunks, removed at the end; dead runs' removed first."""
+    remove_dead_runs()
+    with tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-") as tmp:
+        yield Path(tmp)
 
 
 class NotLineDelimited(Exception):
