@@ -327,6 +327,28 @@ def test_304_and_changed_checksum(publishers: Publishers, tmp_path: Path) -> Non
     assert (again.outcome, again.reason) == ("not-modified", "same SHA-256 as the cached copy")
 
 
+def test_a_run_killed_during_its_import_leaves_no_stale_metadata(
+    publishers: Publishers, tmp_path: Path
+) -> None:
+    """Killed between the new body taking its name and the import's end: the cache never
+    pairs that body with the previous copy's metadata; the next run fetches it afresh."""
+    from geo.ingest.fetch import read_meta
+
+    dest = tmp_path / "c.json.gz"
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    first = fetch(publishers, CAD_PATH, dest)
+    first.keep(first.swap_in())
+    changed = gzip.compress(CADASTRE_91216.read_bytes(), mtime=1)
+    publishers.serve(CAD_PATH, changed, "application/gzip")
+    second = fetch(publishers, CAD_PATH, dest)
+    second.swap_in()  # … and the process is killed during the import
+    meta = read_meta(dest)
+    assert not meta or meta["sha256"] == sha256_file(dest)
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")  # the publisher went back
+    third = fetch(publishers, CAD_PATH, dest)
+    assert third.outcome == "fetched" and publishers.statuses(CAD_PATH)[-1] == 200
+
+
 def test_404_is_missing(publishers: Publishers, tmp_path: Path) -> None:
     result = fetch(publishers, "/nothing.json", tmp_path / "n.json")
     assert result.outcome == "missing" and result.reason.startswith("404")

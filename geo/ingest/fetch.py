@@ -125,12 +125,16 @@ class Fetched:
         return _new(self.path)
 
     def swap_in(self) -> Path | None:
-        """The new body takes the cached copy's name; the previous copy (if any) is kept
-        aside and its path returned, for ``keep`` or ``swap_back``."""
+        """The new body takes the cached copy's name; the previous copy (if any) and its
+        metadata are kept aside and the copy's path returned, for ``keep`` or ``swap_back``.
+        Until then the new body has no metadata: a run killed meanwhile leaves a file the
+        next run does not trust (fetched again, unconditionally)."""
         backup = None
         if self.path.exists():
             backup = self.path.with_name(self.path.name + ".previous")
             self.path.replace(backup)
+            with contextlib.suppress(FileNotFoundError):
+                _meta_path(self.path).replace(_meta_path(backup))
         self.new_path.replace(self.path)
         return backup
 
@@ -138,12 +142,17 @@ class Fetched:
         """The new body is the cached copy (its import succeeded): its validators saved."""
         if backup is not None:
             backup.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                _meta_path(backup).unlink()
         _meta_path(self.path).write_text(json.dumps(self.meta, indent=1))
 
     def swap_back(self, backup: Path | None) -> None:
-        """The import was refused: the previous copy back, the new body dropped."""
+        """The import was refused: the previous copy and its metadata back, the new body
+        dropped."""
         if backup is not None:
             backup.replace(self.path)
+            with contextlib.suppress(FileNotFoundError):
+                _meta_path(backup).replace(_meta_path(self.path))
         else:
             self.path.unlink()
 
