@@ -4,11 +4,14 @@ Each download has a timeout; a 5xx, a 429, a timeout or a connection cut is retr
 exponential backoff (Retry-After honoured up to the backoff cap); a body cut short resumes
 with a Range request (If-Range guards against a file that changed meanwhile); a copy
 already cached is revalidated with If-None-Match / If-Modified-Since, and a 304 is not
-downloaded again. What arrives is checked before anyone imports it: its Content-Type, its
-size against Content-Length and a ceiling, that it is not an HTML page, and that it parses
-(GeoJSON, JSON, CSV header, zip directory). The cache keeps each file with its SHA-256,
-ETag and Last-Modified in a side-car ``.meta.json``; a new body is left in a ``.new``
-file for the caller to ``commit`` once imported, so a failed import revalidates nothing.
+downloaded again. A redirect is followed only to the address's own host or to a host the
+source declares, never from https to http. What arrives is checked before anyone imports
+it, in bounded memory: its Content-Type, its size against Content-Length and a ceiling,
+that it is not an HTML page, and that it parses (JSON as a stream, one element at a time;
+a CSV header; a zip's directory and CRCs), a gzip or zip body expanding within limits
+(geo.ingest.archives). The cache keeps each file with its SHA-256, ETag and Last-Modified
+in a side-car ``.meta.json``; a new body is left in a ``.new`` file for the caller to swap
+in and keep once imported, so a failed import revalidates nothing.
 """
 
 from __future__ import annotations
