@@ -359,11 +359,11 @@ def _import_part(
         if not isinstance(exc, Exception):
             raise  # KeyboardInterrupt, SystemExit: the cache is back, the sync stops
         if isinstance(exc, DomainError):
-            reason = f"import refused: {exc}"
-        else:
-            # a loader's unexpected error fails its part, never the whole sync
-            first = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
-            reason = f"import failed: {type(exc).__name__}" + (f": {first}" if first else "")
+            _record(engine, sid, part.key, url, error=str(exc), at=now)
+            return PartResult(sid, part.key, "failed", f"import refused: {exc}")
+        # a loader's unexpected error fails its part, never the whole sync
+        first = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
+        reason = f"import failed: {type(exc).__name__}" + (f": {first}" if first else "")
         _record(engine, sid, part.key, url, error=reason, at=now)
         return PartResult(sid, part.key, "failed", reason)
     for r, backup in zip(swapped, backups, strict=True):
