@@ -57,8 +57,8 @@ class Limits:
 def check_zip(archive: zipfile.ZipFile, label: str, limits: Limits = Limits()) -> None:
     """LoaderError unless every member's declared size and ratio, and their total, are
     within ``limits``: read from the central directory, nothing is decompressed. (Python's
-    zipfile and GDAL's /vsizip/ stop a member at its declared size, so a lying directory
-    gains nothing.)"""
+    zipfile stops reading a member at its declared size, and GDAL takes a member's size
+    from the same directory.)"""
     total = compressed = 0
     for info in archive.infolist():
         if info.is_dir():
