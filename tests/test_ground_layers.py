@@ -252,6 +252,15 @@ def test_dbf_encoding_is_sniffed_from_a_bounded_read(
     assert deliveries._encoding(folder, "zone_urba.dbf", ["zone_urba.dbf"], None) == "UTF-8"
 
 
+def test_cpg_values_as_gdal_reads_them() -> None:
+    from geo.ingest.deliveries import cpg_codec
+
+    assert cpg_codec("1252") == cpg_codec("ANSI 1252\n") == "cp1252"
+    assert cpg_codec("88591") == cpg_codec("ISO-8859-1") == "latin-1"
+    assert cpg_codec("UTF-8") == cpg_codec("utf8") == "utf-8"
+    assert cpg_codec("BOGUS-ENC-42") is None and cpg_codec("") is None
+
+
 def test_plu_garbage_prj_or_bogus_cpg_is_one_line(fresh_engine: Engine, tmp_path: Path) -> None:
     """Derived from the real delivery: a .prj that is not a CRS, a .cpg naming no known
     encoding; the command says so in one line and exits 1."""

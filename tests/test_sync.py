@@ -276,6 +276,27 @@ def test_a_gzip_bomb_is_refused_as_it_expands(
         check_body(bomb, Expect("geojson"), replace(FAST, max_ratio=10_000).limits)
 
 
+def test_the_sync_reports_a_bomb_as_a_failed_part(
+    fresh_engine: Engine, publishers: Publishers, tmp_path: Path
+) -> None:
+    """Through the command, with FONCIER_SYNC_MAX_EXPANDED_BYTES: the part fails with the
+    reason, nothing is imported nor cached, the other source goes on."""
+    publishers.serve(CAD_PATH, gzip_bomb(tmp_path / "bomb.json.gz", 20 << 20).read_bytes(),
+                     "application/gzip")  # fmt: skip
+    publishers.serve(FRICHES_PATH, (DATA / "friches" / "cartofriches-08.csv").read_bytes(),
+                     "text/csv")  # fmt: skip
+    cache = tmp_path / "cache"
+    result = foncier(fresh_engine, publishers, cache, "--commune", "91216",
+                     "--only", "cadastre-parcelles", "--only", "cartofriches",
+                     settings={"FONCIER_SYNC_MAX_EXPANDED_BYTES": str(5 << 20)})  # fmt: skip
+    assert result.returncode == 1
+    assert "cadastre-91216-parcelles.json.gz expands to more than 5242880 bytes" in result.stdout
+    assert "cartofriches: 1 fetched" in result.stdout
+    assert not list((cache / "cadastre-parcelles").rglob("*.json.gz*"))
+    with fresh_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM parcel")).scalar_one() == 0
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
@@ -364,11 +385,19 @@ class Ran:
     stderr: str
 
 
-def foncier(engine: Engine, publishers: Publishers, cache: Path, *args: str, real: bool = False):
+def foncier(
+    engine: Engine,
+    publishers: Publishers,
+    cache: Path,
+    *args: str,
+    real: bool = False,
+    settings: dict[str, str] | None = None,
+):
     """``foncier sync ARGS`` against the recorded publishers, with short timeouts and
-    backoffs; in-process through click's runner (a Python start each is slow), or with
-    ``real`` as a separate process."""
+    backoffs (and ``settings``); in-process through click's runner (a Python start each is
+    slow), or with ``real`` as a separate process."""
     env = {
+        **(settings or {}),
         "FONCIER_DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "FONCIER_SYNC_MIRROR": publishers.url,
         "FONCIER_SYNC_CACHE_DIR": str(cache),

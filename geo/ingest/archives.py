@@ -114,12 +114,15 @@ def is_gzip(path: Path) -> bool:
         return f.read(2) == b"\x1f\x8b"
 
 
-def open_expanded(path: Path, limits: Limits = Limits()) -> io.BufferedReader:
-    """``path``'s bytes, gunzipped in a stream when it is gzip, bounded by ``limits``."""
+def open_expanded(
+    path: Path, limits: Limits = Limits(), label: str | None = None
+) -> io.BufferedReader:
+    """``path``'s bytes, gunzipped in a stream when it is gzip, bounded by ``limits``
+    (``label`` names the file in errors, its name by default)."""
     if not is_gzip(path):
         return path.open("rb")
     gunzip = gzip.open(path, "rb")  # noqa: SIM115 (closed with the reader returned)
-    raw = BoundedReader(gunzip, path.name, path.stat().st_size, limits)
+    raw = BoundedReader(gunzip, label or path.name, path.stat().st_size, limits)
     return io.BufferedReader(raw, buffer_size=1 << 16)
 
 

@@ -616,11 +616,12 @@ def check_body(path: Path, expect: Expect, limits: Limits | None = None) -> None
     """FetchError unless ``path`` is what ``expect`` says: parsed whole, as a stream (a
     gzip body expanded within ``limits``), in bounded memory."""
     limits = limits or Limits()
+    label = path.name.removesuffix(".part")  # the file as the publisher names it
     size = path.stat().st_size
     if size == 0:
         raise FetchError("empty body")
     try:
-        with open_expanded(path, limits) as f:
+        with open_expanded(path, limits, label) as f:
             head = f.peek(512)[:512].lstrip().lower()
             if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<")):
                 raise FetchError("an HTML or XML page instead of the data (an error page?)")
@@ -639,8 +640,8 @@ def check_body(path: Path, expect: Expect, limits: Limits | None = None) -> None
                 if not zipfile.is_zipfile(path):
                     raise FetchError("not a zip archive")
                 with zipfile.ZipFile(path) as archive:
-                    check_zip(archive, path.name, limits)
-                    verify_members(archive, path.name)
+                    check_zip(archive, label, limits)
+                    verify_members(archive, label)
     except FetchError:
         raise
     except LoaderError as exc:
