@@ -21,13 +21,17 @@ geo.land.owners.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
+import functools
 import io
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO, TextIO
 
 import pyarrow as pa
 from sqlalchemy import Engine
@@ -68,25 +72,34 @@ COLUMNS = {
 _RANK = {g: i for i, g in enumerate(GROUPS)}
 
 
-def _decode(raw: bytes, label: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1252")  # the vintages before 2024
-    except UnicodeDecodeError:
-        raise LoaderError(
-            f"{label}: neither UTF-8 nor Windows-1252 text: not the DGFiP file"
-        ) from None
+def _is_utf8(open_bytes: Callable[[], IO[bytes]]) -> bool:
+    """Whether the whole file decodes as UTF-8, read a MiB at a time."""
+    decode = codecs.getincrementaldecoder("utf-8-sig")().decode
+    with open_bytes() as f:
+        try:
+            while block := f.read(1 << 20):
+                decode(block)
+            decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
-def _texts(path: Path) -> Iterator[tuple[str, str]]:
-    """(name, text) of each file to read: ``path``, or each CSV of the publisher's zip."""
+@contextlib.contextmanager
+def _text(open_bytes: Callable[[], IO[bytes]]) -> Iterator[TextIO]:
+    """The file as text, streamed: UTF-8, else Windows-1252 (the vintages before 2024)."""
+    encoding = "utf-8-sig" if _is_utf8(open_bytes) else "cp1252"
+    with open_bytes() as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as text:
+        yield text
+
+
+def _texts(path: Path) -> Iterator[tuple[str, Callable[[], IO[bytes]]]]:
+    """(name, opener) of each file to read: ``path``, or each CSV of the publisher's zip
+    (opened one after the other, while the zip is open)."""
     if not path.is_file():
         raise LoaderError(f"{path}: no such file")
     if not zipfile.is_zipfile(path):
-        yield str(path), _decode(path.read_bytes(), str(path))
+        yield str(path), lambda: path.open("rb")
         return
     try:
         with zipfile.ZipFile(path) as archive:
@@ -95,8 +108,7 @@ def _texts(path: Path) -> Iterator[tuple[str, str]]:
             if not names:
                 raise LoaderError(f"{path}: a zip without a .csv or .txt file")
             for name in names:
-                label = f"{path}:{name}"
-                yield label, _decode(archive.read(name), label)
+                yield f"{path}:{name}", functools.partial(archive.open, name)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise LoaderError(f"{path}: not a readable zip archive ({exc})") from exc
 
@@ -122,9 +134,17 @@ def load_owners(engine: Engine, path: Path) -> ImportReport:
     parcels: dict[str, list[tuple[str, ...]]] = {}
     management_only: Counter[str] = Counter()
     names = [path.name]
-    for label, text in _texts(path):
+    for label, opener in _texts(path):
         names.append(label)
-        _read_rows(label, text, parcels, report)
+        try:
+            with _text(opener) as text:
+                _read_rows(label, text, parcels, report)
+        except UnicodeDecodeError:
+            raise LoaderError(
+                f"{label}: neither UTF-8 nor Windows-1252 text: not the DGFiP file"
+            ) from None
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise LoaderError(f"{label}: not readable ({exc})") from exc
     if report.read == 0:
         raise LoaderError(f"{path}: the file holds no row")
     out: dict[str, list] = {name: [] for name in COLUMNS}
@@ -188,14 +208,14 @@ def load_owners(engine: Engine, path: Path) -> ImportReport:
 
 
 def _read_rows(
-    label: str, text: str, parcels: dict[str, list[tuple[str, ...]]], report: ImportReport
+    label: str, text: TextIO, parcels: dict[str, list[tuple[str, ...]]], report: ImportReport
 ) -> None:
     """The rights of one ``;``-separated file, by parcel, into ``parcels``."""
-    first = text.split("\n", 1)[0]
-    if "<html" in text[:1000].lower() or ";" not in first:
+    first = text.readline(1 << 16)
+    if "<html" in first[:1000].lower() or "<!doctype" in first[:1000].lower() or ";" not in first:
         raise LoaderError(f"{label}: not a ';'-separated DGFiP file (first line: {first[:60]!r})")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
-    header = [h.strip() for h in next(reader)]
+    header = [h.strip() for h in next(csv.reader([first], delimiter=";"))]
+    reader = csv.reader(text, delimiter=";")
     missing = [h for h in HEADER if h not in header]
     if missing:
         raise LoaderError(
