@@ -256,7 +256,7 @@ def test_cpg_values_as_gdal_reads_them() -> None:
     from geo.ingest.deliveries import cpg_codec
 
     assert cpg_codec("1252") == cpg_codec("ANSI 1252\n") == "cp1252"
-    assert cpg_codec("88591") == cpg_codec("ISO-8859-1") == "latin-1"
+    assert cpg_codec("88591") == cpg_codec("ISO-8859-1") == "iso8859-1"
     assert cpg_codec("UTF-8") == cpg_codec("utf8") == "utf-8"
     assert cpg_codec("BOGUS-ENC-42") is None and cpg_codec("") is None
 
