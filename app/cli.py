@@ -323,8 +323,9 @@ _FILE_COMMANDS = (
      True),
     ("bdtopo", "Buildings: IGN BD TOPO BATIMENT (the same loader as `batiments`).", True),
     ("proprietaires",
-     "Parcel owners: DGFiP \"parcelles des personnes morales\" CSV (;-separated, 2025 header); "
-     "replaces the owners of the file's communes.", False),
+     "Parcel owners: DGFiP \"parcelles des personnes morales\" CSV (;-separated, 2025 header) "
+     "or the publisher's zip of a département's parts; replaces the owners of the file's "
+     "communes.", False),
 )  # fmt: skip
 _ONE_FILE_COMMANDS = {"planning-documents", "pene", "commune-splits"}
 

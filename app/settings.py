@@ -158,6 +158,12 @@ class SyncSettings(_FromEnvironment):
     sync_backoff_max_s: float = Field(default=60.0, ge=0)
     sync_concurrency: int = Field(default=4, ge=1, le=32)
     sync_max_bytes: int = Field(default=4_000_000_000, ge=1)
+    # What a gzip or zip body may expand to (checked as it streams, before any import): the
+    # largest part synced (a big commune's cadastre, a département's owner file) expands to
+    # a few hundred MB; beyond 4 GB it is a bomb or a mistake. And by how many times its
+    # own size (real files: 5-160 times; zeros: ~1000), past the first 16 MiB.
+    sync_max_expanded_bytes: int = Field(default=4_000_000_000, ge=1)
+    sync_max_ratio: float = Field(default=500, gt=1)
 
     def fetch_settings(self):
         """The HTTP client's settings (geo.ingest.fetch)."""

@@ -9,8 +9,9 @@
 3. The parts are downloaded (geo.ingest.fetch: retries, resume, conditional requests,
    checks), a few at a time.
 4. Each new file is imported by its loader, which writes in one transaction: a failed
-   import leaves the base as it was and the cached copy unchanged (so the next sync tries
-   again), and the other parts go on.
+   import (a refusal, or any error of the loader) leaves the base as it was and the cached
+   copy unchanged (so the next sync tries again), is reported with its reason, and the
+   other parts go on. An interruption (Ctrl-C) puts the cache back and stops the sync.
 5. The touched communes are rescored, the saved searches re-run on them (alerts), and the
    ``sources`` table records each part's vintage, last success, last error and the import
    that holds its data (lineage).
@@ -307,7 +308,8 @@ def _sync_parts(
     jobs: list[tuple[str, Path, Expect]] = []
     owners: list[Part] = []
     for part in todo:
-        expect = Expect(part.source.check, part.source.content_types, part.source.columns)
+        source = part.source
+        expect = Expect(source.check, source.content_types, source.columns, source.redirect_hosts)
         for name, url in part.urls.items():
             jobs.append((url, _cache_path(options.cache_dir, part, name), expect))
             owners.append(part)
@@ -353,11 +355,19 @@ def _import_part(
         target = source_path = results[0].path
     try:
         report = load(engine, target)
-    except DomainError as exc:
+    except BaseException as exc:
         for r, backup in zip(swapped, backups, strict=True):
             r.swap_back(backup)
-        _record(engine, sid, part.key, url, error=str(exc), at=now)
-        return PartResult(sid, part.key, "failed", f"import refused: {exc}")
+        if not isinstance(exc, Exception):
+            raise  # KeyboardInterrupt, SystemExit: the cache is back, the sync stops
+        if isinstance(exc, DomainError):
+            _record(engine, sid, part.key, url, error=str(exc), at=now)
+            return PartResult(sid, part.key, "failed", f"import refused: {exc}")
+        # a loader's unexpected error fails its part, never the whole sync
+        first = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
+        reason = f"import failed: {type(exc).__name__}" + (f": {first}" if first else "")
+        _record(engine, sid, part.key, url, error=reason, at=now)
+        return PartResult(sid, part.key, "failed", reason)
     for r, backup in zip(swapped, backups, strict=True):
         r.keep(backup)
     for line in report.lines():
