@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import BeforeValidator
 from sqlalchemy import Connection
 
 from app.api.errors import InvalidParameter
@@ -41,6 +42,21 @@ ENVELOPE_RULESET_FIELD = {
     "json_schema_extra": {"enum": ENVELOPE_RULESETS},
 }
 EnvelopeRulesetQuery = Annotated[str | None, Query(**ENVELOPE_RULESET_FIELD)]
+
+_INTEGER_TEXT = re.compile(r"0|-?[1-9][0-9]*")
+
+
+def _integer_text(value: object) -> object:
+    # A query or path value is text. Pydantic's lax mode also reads "0.0", "+1", " 1",
+    # "1_000" and "01" as integers; the schema says "type: integer", so an integer
+    # parameter takes an integer as JSON writes one and nothing else.
+    if isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value):
+        raise ValueError("must be an integer written in digits (no +, point, space or leading 0)")
+    return value
+
+
+# The type of every integer query or path parameter (the ranges stay in each Query/Path).
+Integer = Annotated[int, BeforeValidator(_integer_text)]
 
 
 def get_connection(request: Request) -> Iterator[Connection]:
@@ -133,7 +149,7 @@ class Page:
 
 
 LimitQuery = Annotated[
-    int | None, Query(ge=1, description="Page size (default and maximum are settings)")
+    Integer | None, Query(ge=1, description="Page size (default and maximum are settings)")
 ]
 
 
@@ -156,7 +172,7 @@ def page_query(
     limit: PageSizeDep,
     # bounded: PostgreSQL's OFFSET is a bigint, and no collection holds a billion rows
     offset: Annotated[
-        int, Query(ge=0, le=MAX_OFFSET, description="Number of features to skip")
+        Integer, Query(ge=0, le=MAX_OFFSET, description="Number of features to skip")
     ] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
