@@ -68,6 +68,11 @@ class ApiSettings(_FromEnvironment):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_geometry_vertices: int = Field(default=20_000, ge=4)
     statement_timeout_ms: int = Field(default=15_000, ge=1)
+    # Longest wait for a free connection of the service's pool: past it, a 503.
+    pool_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # /health's own budget for the database (its ping, its query; at least 2 s to connect,
+    # libpq's least): a stuck database answers 503 within about twice this.
+    health_timeout_s: float = Field(default=1.0, gt=0, le=30)
     # A candidate site search (an unauthenticated graph walk) stops past this many seconds.
     site_search_seconds: float = Field(default=3.0, gt=0, le=60)
 
