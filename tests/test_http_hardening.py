@@ -396,3 +396,20 @@ def test_tile_path_integers_are_digits(api_client: TestClient) -> None:
     # the routes take digits only ({z:int}): no other number reaches them
     for bad in ("14.0/5648/8297", "14/5648/8297.0", "14/+5648/8297", "14/-1/8297"):
         assert api_client.get(f"{tiles}/{bad}").status_code in (400, 404), bad
+
+
+def test_integer_parameters_keep_their_documented_range(api_client: TestClient) -> None:
+    """The range stays in the schema as minimum/maximum (a fuzzer sends what it allows)."""
+    spec = api_client.get("/openapi.json").json()["paths"]
+    ranged = {
+        ("/places", "limit"): (1, 20),
+        ("/alerts", "after_id"): (0, 2**31 - 1),
+        ("/audit", "after_id"): (0, 2**31 - 1),
+        ("/parcels", "offset"): (0, 1_000_000_000),
+        ("/sites/search", "limit"): (1, 200),
+    }
+    for (path, name), (low, high) in ranged.items():
+        (schema,) = [p["schema"] for p in spec[path]["get"]["parameters"] if p["name"] == name]
+        assert (schema.get("minimum"), schema.get("maximum")) == (low, high), (path, schema)
+    delete = spec["/saved-searches/{search_id}"]["delete"]["parameters"][0]["schema"]
+    assert delete["minimum"] == 1 and "ge" not in delete

@@ -55,8 +55,9 @@ def _integer_text(value: object) -> object:
     return value
 
 
-# The type of every integer query or path parameter (the ranges stay in each Query/Path).
-Integer = Annotated[int, BeforeValidator(_integer_text)]
+# Annotates every integer query or path parameter, after its Query/Path/Field: pydantic
+# documents the range (minimum, maximum) only of constraints given before a validator.
+Digits = BeforeValidator(_integer_text)
 
 
 def get_connection(request: Request) -> Iterator[Connection]:
@@ -149,7 +150,7 @@ class Page:
 
 
 LimitQuery = Annotated[
-    Integer | None, Query(ge=1, description="Page size (default and maximum are settings)")
+    int | None, Query(ge=1, description="Page size (default and maximum are settings)"), Digits
 ]
 
 
@@ -172,7 +173,7 @@ def page_query(
     limit: PageSizeDep,
     # bounded: PostgreSQL's OFFSET is a bigint, and no collection holds a billion rows
     offset: Annotated[
-        Integer, Query(ge=0, le=MAX_OFFSET, description="Number of features to skip")
+        int, Query(ge=0, le=MAX_OFFSET, description="Number of features to skip"), Digits
     ] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi import status as http_status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from app.api.dependencies import SIREN_PATTERN, ConnectionDep, Integer, SettingsDep
+from app.api.dependencies import SIREN_PATTERN, ConnectionDep, Digits, SettingsDep
 from app.api.errors import InvalidParameter
 from app.presentation.atom import alerts_feed
 from app.security.auth import WriterDep
@@ -135,7 +135,7 @@ def read_saved_searches(conn: ConnectionDep, principal: WriterDep) -> list[dict[
     summary="Delete a saved search and its alerts",
 )
 def remove_saved_search(
-    search_id: Annotated[Integer, Path(ge=1, le=2**31 - 1)],
+    search_id: Annotated[int, Path(ge=1, le=2**31 - 1), Digits],
     conn: ConnectionDep,
     principal: WriterDep,
 ) -> Response:
@@ -153,8 +153,10 @@ def read_alerts(
     request: Request,
     conn: ConnectionDep,
     principal: WriterDep,
-    after_id: Annotated[Integer, Query(ge=0, le=2**31 - 1, description="Alerts after this id")] = 0,
-    limit: Annotated[Integer, Query(ge=1, le=1000)] = 100,
+    after_id: Annotated[
+        int, Query(ge=0, le=2**31 - 1, description="Alerts after this id"), Digits
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000), Digits] = 100,
     format: Literal["json", "atom"] | None = None,
 ) -> Any:
     alerts = watch.alerts(conn, principal, after_id=after_id, limit=limit)
