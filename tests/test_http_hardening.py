@@ -413,3 +413,26 @@ def test_integer_parameters_keep_their_documented_range(api_client: TestClient) 
         assert (schema.get("minimum"), schema.get("maximum")) == (low, high), (path, schema)
     delete = spec["/saved-searches/{search_id}"]["delete"]["parameters"][0]["schema"]
     assert delete["minimum"] == 1 and "ge" not in delete
+
+
+@pytest.mark.parametrize(
+    "bbox",
+    ["nan,48.6,2.4,48.7", "2.3,48.6,inf,48.7", "1e400,48.6,2.4,48.7", "2.3,48.6,2.3,48.6",
+     "2.4,48.7,2.3,48.6", ",,,", "2.3,48.6,2.4,1" + "0" * 400, "２.3,48.6,2.4,48.7"],
+)  # fmt: skip
+def test_degenerate_boxes_are_problems(api_client: TestClient, bbox: str) -> None:
+    """Empty, inverted, non-finite or unreadable boxes: a problem on every route, never a
+    5xx (as the CQL2 BBOX, tests/test_ogc_conformance.py)."""
+    for url in ("/parcels", "/parcels/search", "/sites/search?min_area=1",
+                "/collections/parcels/items"):  # fmt: skip
+        response = api_client.get(url, params={"bbox": bbox})
+        assert response.status_code in (400, 422), (url, response.status_code)
+        assert response.headers["content-type"] == PROBLEM
+
+
+def test_numbers_are_written_in_ascii(api_client: TestClient) -> None:
+    """float() reads any script's digits: a number parameter takes ASCII ones only."""
+    items = "/collections/parcels/items"
+    for value in ("５０", "٥٠", "5_0", " 50", "nan"):
+        problem(api_client.get(items, params={"area_m2": value}), 400)
+    assert api_client.get(items, params={"area_m2": "5e1"}).status_code == 200

@@ -55,6 +55,18 @@ def _integer_text(value: object) -> object:
     return value
 
 
+# A decimal number as clients write one, in ASCII digits: float() alone would also read
+# "２.3" or "٢.٣" (any script's digits), "1_0", " 1", "nan" and "inf".
+_NUMBER_TEXT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def number_text(value: str) -> float:
+    """``value`` as a float when it is a decimal number written in ASCII; else ValueError."""
+    if not _NUMBER_TEXT.fullmatch(value):
+        raise ValueError(f"not a number: {value[:40]!r}")
+    return float(value)
+
+
 # Annotates every integer query or path parameter, after its Query/Path/Field: pydantic
 # documents the range (minimum, maximum) only of constraints given before a validator.
 Digits = BeforeValidator(_integer_text)
@@ -89,7 +101,7 @@ def parse_bbox(bbox: str, crs: Crs, max_degrees: float) -> BBox:
     first) min and max; any fault is an InvalidParameter saying which."""
     parts = bbox.split(",")
     try:
-        values = [float(v) for v in parts]
+        values = [number_text(v) for v in parts]
     except ValueError:
         raise InvalidParameter(
             f"bbox must be four numbers separated by commas, got {bbox!r}"
@@ -302,7 +314,7 @@ def _typed(collection: Collection, name: str, value: str) -> object:
     kind = collection.queryable_types.get(name, "string")
     try:
         if kind == "number":
-            number = float(value)
+            number = number_text(value)
             if not math.isfinite(number):
                 raise ValueError
             return number
