@@ -41,8 +41,12 @@ def bearer_key(authorization: str | None) -> str | None:
 class Replicas:
     """The standbys of the primary, and the WAL position each writer must see."""
 
-    def __init__(self, urls: list[str], statement_timeout_ms: int | None = None) -> None:
-        self.engines: list[Engine] = [make_engine(u, statement_timeout_ms) for u in urls]
+    def __init__(
+        self, urls: list[str], statement_timeout_ms: int | None = None, pool_timeout_s: float = 30
+    ) -> None:
+        self.engines: list[Engine] = [
+            make_engine(u, statement_timeout_ms, pool_timeout_s=pool_timeout_s) for u in urls
+        ]
         self._down_until = [0.0] * len(self.engines)
         self._turn = itertools.count()
         self._written: OrderedDict[str, str] = OrderedDict()

@@ -72,6 +72,11 @@ class ApiSettings(_FromEnvironment):
     # What counting a search's matches (numberMatched) may cost an answer: past it the count
     # is left out (geo.db.count). Unfiltered collections read counts kept by the loaders.
     count_budget_ms: int = Field(default=300, ge=1, le=60_000)
+    # Longest wait for a free connection of the service's pool: past it, a 503.
+    pool_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # /health's own budget for the database (its ping, its query; at least 2 s to connect,
+    # libpq's least): a stuck database answers 503 within about twice this.
+    health_timeout_s: float = Field(default=1.0, gt=0, le=30)
     # A candidate site search (an unauthenticated graph walk) stops past this many seconds.
     site_search_seconds: float = Field(default=3.0, gt=0, le=60)
 

@@ -944,3 +944,84 @@ def test_a_failing_webhook_is_retried_in_the_background(
     with fresh_engine.connect() as conn:
         state = conn.execute(text("SELECT webhook_state FROM alert")).scalar_one()
     assert state == "failed"
+
+
+def test_sources_show_no_credentials_nor_server_paths(
+    base_settings: Settings, fresh_engine: Engine, tmp_path: Path
+) -> None:
+    """GET /sources and a parcel's lineage are public: a mirror's user:password@ and the
+    server's paths (a refused import names its file) are left out, whether the row was
+    written by this version (cleaned when written) or an older one (cleaned when read)."""
+    import datetime
+
+    from app.api.main import create_app
+    from geo.errors import DomainError
+    from geo.ingest.sync import _record
+
+    load_cadastre = loader_for("cadastre")[0]
+    assert load_cadastre is not None
+    load_cadastre(fresh_engine, CADASTRE_91216)
+    cached = tmp_path / "cache" / "cadastre-parcelles" / "commune-91216"
+    cached.mkdir(parents=True)
+    data = json.loads(CADASTRE_91216.read_bytes())
+    data["features"][3]["geometry"] = None
+    refused = cached / "cadastre-91216-parcelles.json"
+    refused.write_text(json.dumps(data))
+    with pytest.raises(DomainError) as exc:
+        load_cadastre(fresh_engine, refused)
+    assert str(tmp_path) in str(exc.value)  # what the loader says names the server's path
+    mirror = "https://sync-user:s3cret-pw@mirror.example" + CAD_PATH
+    now = datetime.datetime.now(datetime.UTC)
+    _record(fresh_engine, "cadastre-parcelles", "commune:91122", mirror, at=now,
+            error=f"{mirror}: HTTP 404; {exc.value}")  # fmt: skip
+    with fresh_engine.begin() as conn:
+        stored = conn.execute(text("SELECT url || ' ' || last_error FROM sources")).scalar_one()
+        # a row as an older version wrote it: the one the parcels' lineage reads
+        conn.execute(
+            text(
+                "INSERT INTO sources (source_id, part, url, last_error, last_checked_at) "
+                "VALUES ('cadastre-parcelles', 'commune:91216', :url, :error, now())"
+            ),
+            {"url": mirror, "error": f"import refused: {refused}: bad; {mirror}: HTTP 500"},
+        )
+    assert "s3cret" not in stored and str(tmp_path) not in stored, stored
+
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    app = create_app(base_settings.model_copy(update={"database_url": url}))
+    with TestClient(app) as client:
+        answer = client.get("/sources")
+        lineage = client.get("/parcels/91216000AB0037").json()["properties"]["lineage"]
+    app.state.engine.dispose()
+    parts = {
+        p["part"]: p
+        for s in answer.json()["sources"]
+        if s["id"] == "cadastre-parcelles"
+        for p in s["parts"]
+    }
+    for leak in ("s3cret", "sync-user", str(tmp_path), "/cache/"):
+        assert leak not in answer.text, leak
+        assert leak not in json.dumps(lineage), leak
+    assert parts["commune:91122"]["url"] == "https://mirror.example" + CAD_PATH
+    assert parts["commune:91122"]["last_error"].startswith("https://mirror.example/")
+    assert "cadastre-91216-parcelles.json: " in parts["commune:91122"]["last_error"]
+    assert parts["commune:91216"]["last_error"] == (
+        f"import refused: cadastre-91216-parcelles.json: bad; https://mirror.example{CAD_PATH}: "
+        "HTTP 500"
+    )
+    assert lineage["url"] == "https://mirror.example" + CAD_PATH
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        ("https://u:p@ss@127.0.0.2:8443/a/b.json: 404", "https://127.0.0.2:8443/a/b.json: 404"),
+        ("HTTP://USER@h/x y", "HTTP://h/x y"),
+        ("/var/cache/src/c.json.gz: bad; '/tmp/a/b.csv'", "c.json.gz: bad; 'b.csv'"),
+        ("http://[::1]:8080/a/b and https://h/x/y?z=1/2", "http://[::1]:8080/a/b and https://h/x/y?z=1/2"),
+        ("2024/01/02, 1/2, /tmp", "2024/01/02, 1/2, /tmp"),
+    ],
+)  # fmt: skip
+def test_public_text(said: str, shown: str) -> None:
+    from geo.ingest.redact import public_text
+
+    assert public_text(said) == shown

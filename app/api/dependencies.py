@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import BeforeValidator
 from sqlalchemy import Connection
 
 from app.api.errors import InvalidParameter
@@ -42,6 +43,34 @@ ENVELOPE_RULESET_FIELD = {
 }
 EnvelopeRulesetQuery = Annotated[str | None, Query(**ENVELOPE_RULESET_FIELD)]
 
+_INTEGER_TEXT = re.compile(r"0|-?[1-9][0-9]*")
+
+
+def _integer_text(value: object) -> object:
+    # A query or path value is text. Pydantic's lax mode also reads "0.0", "+1", " 1",
+    # "1_000" and "01" as integers; the schema says "type: integer", so an integer
+    # parameter takes an integer as JSON writes one and nothing else.
+    if isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value):
+        raise ValueError("must be an integer written in digits (no +, point, space or leading 0)")
+    return value
+
+
+# A decimal number as clients write one, in ASCII digits: float() alone would also read
+# "２.3" or "٢.٣" (any script's digits), "1_0", " 1", "nan" and "inf".
+_NUMBER_TEXT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def number_text(value: str) -> float:
+    """``value`` as a float when it is a decimal number written in ASCII; else ValueError."""
+    if not _NUMBER_TEXT.fullmatch(value):
+        raise ValueError(f"not a number: {value[:40]!r}")
+    return float(value)
+
+
+# Annotates every integer query or path parameter, after its Query/Path/Field: pydantic
+# documents the range (minimum, maximum) only of constraints given before a validator.
+Digits = BeforeValidator(_integer_text)
+
 
 def get_connection(request: Request) -> Iterator[Connection]:
     """One pooled connection per request, from the engine the app was built with."""
@@ -72,7 +101,7 @@ def parse_bbox(bbox: str, crs: Crs, max_degrees: float) -> BBox:
     first) min and max; any fault is an InvalidParameter saying which."""
     parts = bbox.split(",")
     try:
-        values = [float(v) for v in parts]
+        values = [number_text(v) for v in parts]
     except ValueError:
         raise InvalidParameter(
             f"bbox must be four numbers separated by commas, got {bbox!r}"
@@ -133,7 +162,7 @@ class Page:
 
 
 LimitQuery = Annotated[
-    int | None, Query(ge=1, description="Page size (default and maximum are settings)")
+    int | None, Query(ge=1, description="Page size (default and maximum are settings)"), Digits
 ]
 
 
@@ -156,7 +185,7 @@ def page_query(
     limit: PageSizeDep,
     # bounded: PostgreSQL's OFFSET is a bigint, and no collection holds a billion rows
     offset: Annotated[
-        int, Query(ge=0, le=MAX_OFFSET, description="Number of features to skip")
+        int, Query(ge=0, le=MAX_OFFSET, description="Number of features to skip"), Digits
     ] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
@@ -285,7 +314,7 @@ def _typed(collection: Collection, name: str, value: str) -> object:
     kind = collection.type_of(name)
     try:
         if kind == "number":
-            number = float(value)
+            number = number_text(value)
             if not math.isfinite(number):
                 raise ValueError
             return number

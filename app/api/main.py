@@ -35,7 +35,7 @@ from app.api.routers import (
     trajectories,
     watch,
 )
-from app.db import make_engine
+from app.db import health_engine, make_engine
 from app.replicas import Replicas, bearer_key
 from app.services.features import ExtentCache
 from app.settings import Settings, get_settings
@@ -51,6 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()
     yield
     app.state.engine.dispose()
+    app.state.health_engine.dispose()
     app.state.replicas.dispose()
 
 
@@ -87,8 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.settings = settings
-    app.state.engine = make_engine(settings.url_for(), settings.statement_timeout_ms)
-    app.state.replicas = Replicas(settings.replica_urls, settings.statement_timeout_ms)
+    app.state.engine = make_engine(
+        settings.url_for(), settings.statement_timeout_ms, pool_timeout_s=settings.pool_timeout_s
+    )
+    app.state.health_engine = health_engine(settings)
+    app.state.replicas = Replicas(
+        settings.replica_urls, settings.statement_timeout_ms, settings.pool_timeout_s
+    )
     if settings.replica_urls:
         app.middleware("http")(_record_writes)
     app.state.extents = ExtentCache()

@@ -7,11 +7,12 @@ other; like the ledger, it refuses updates and deletes (migration 0007).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, text
 
+from app.api.dependencies import Digits
 from geo.ledger.access import Principal, authorise_admin
 
 
@@ -53,8 +54,10 @@ class AuditQuery(BaseModel):
     object_type: str | None = Field(default=None, max_length=32, examples=["project"])
     object_id: str | None = Field(default=None, max_length=64)
     actor: str | None = Field(default=None, max_length=200)
-    after_id: int = Field(default=0, ge=0, le=2**31 - 1, description="Entries after this id")
-    limit: int = Field(default=100, ge=1, le=1000)
+    after_id: Annotated[
+        int, Field(ge=0, le=2**31 - 1, description="Entries after this id"), Digits
+    ] = 0
+    limit: Annotated[int, Field(ge=1, le=1000), Digits] = 100
 
 
 def read_log(conn: Connection, principal: Principal, query: AuditQuery) -> list[dict[str, Any]]:

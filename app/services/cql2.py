@@ -27,6 +27,7 @@ from typing import Any
 
 import cql2
 import shapely
+import shapely.errors
 import shapely.geometry
 import shapely.ops
 from shapely.validation import explain_validity
@@ -85,7 +86,15 @@ _PARSER_LOCK = threading.Lock()
 
 def _parse(text: str, lang: str) -> Any:
     parse = cql2.parse_json if lang == JSON else cql2.parse_text
-    return parse(text).to_json()
+    try:
+        return parse(text).to_json()
+    except (cql2.ParseError, cql2.ValidationError):
+        raise
+    except Exception as exc:
+        # Besides its own errors, the parser raises a bare Exception for a geometry it
+        # cannot build (POINT EMPTY: "a position must contain two or more elements"):
+        # whatever it raises is about the text it was given.
+        raise ValueError(str(exc)) from None
 
 
 def parse(text: str, lang: str = TEXT) -> dict[str, Any] | bool:
@@ -436,7 +445,7 @@ class _Translator:
             raise FilterError("S_DWITHIN's distance must be a number (metres)")
         if len(args) == 4:
             unit = args[3].get("property") if isinstance(args[3], dict) else args[3]
-            if unit not in _DISTANCE_UNITS:
+            if not isinstance(unit, str) or unit not in _DISTANCE_UNITS:
                 raise FilterError(f"S_DWITHIN's units are {', '.join(_DISTANCE_UNITS)}")
             distance *= _DISTANCE_UNITS[unit]
         if not 0 <= distance <= MAX_DISTANCE_M:
@@ -480,7 +489,14 @@ class _Translator:
             raise FilterError(f"{op.upper()}: expected a geometry or BBOX, got {_show(node)}")
         try:
             shape = shapely.geometry.shape(node)
-        except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            KeyError,
+            shapely.errors.ShapelyError,  # GEOS's own refusals (a one-point LineString)
+        ) as exc:
             raise FilterError(f"{op.upper()}: not a valid geometry ({exc})") from None
         if shape.is_empty:
             raise FilterError(f"{op.upper()}: the geometry is empty")

@@ -24,9 +24,12 @@ _PROPERTIES = """json_build_object(
 
 _FEATURE = feature_sql("p.id", "p.geom", _PROPERTIES)
 # Lineage of one parcel: the synced part of the cadastre source that brought its commune
-# (`foncier sync`; null for files imported by hand, whose trace is import_run alone).
+# (`foncier sync`; null for files imported by hand, whose trace is import_run alone). The
+# address without credentials, as geo.ingest.redact writes it (again for older rows).
 _LINEAGE = """(SELECT json_build_object(
-    'source', s.source_id, 'part', s.part, 'url', s.url, 'vintage', s.vintage,
+    'source', s.source_id, 'part', s.part,
+    'url', regexp_replace(s.url, '([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\\s]*@', '\\1', 'g'),
+    'vintage', s.vintage,
     'synced_at', s.last_success_at, 'import_run', s.import_run_id)
     FROM sources s WHERE s.source_id = 'cadastre-parcelles'
     AND s.part = 'commune:' || p.commune_insee)"""

@@ -42,6 +42,7 @@ from geo.ingest.fetch import Expect, Fetched, Fetcher, FetchSettings, Progress
 from geo.ingest.friches import load_friches
 from geo.ingest.owners import load_owners
 from geo.ingest.plu import load_plu
+from geo.ingest.redact import public_text
 from geo.ingest.territoires import load_territoires_industrie
 from geo.territories import LEVELS as TERRITORY_LEVELS
 
@@ -401,7 +402,8 @@ def _record(
     success: bool = False,
     run_id: int | None = None,
 ) -> None:
-    values: dict[str, Any] = {"url": url, "last_checked_at": at}
+    # GET /sources shows this row to anyone: no credentials, no server path (redact.py)
+    values: dict[str, Any] = {"url": public_text(url), "last_checked_at": at}
     if success and results:
         r = results[0]
         values |= {
@@ -420,7 +422,7 @@ def _record(
             # a 304 tells nothing new about the vintage: keep the one recorded
             values.pop("vintage")
     if error is not None:
-        values |= {"last_error": error[:2000], "last_error_at": at}
+        values |= {"last_error": (public_text(error) or "")[:2000], "last_error_at": at}
     stmt = insert(sources).values(source_id=source_id, part=part, **values)
     with engine.begin() as conn:
         conn.execute(stmt.on_conflict_do_update(index_elements=["source_id", "part"], set_=values))
@@ -469,13 +471,14 @@ def sources_state(conn: Connection) -> list[dict[str, Any]]:
     ).mappings()
     by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        by_source[row["source_id"]].append(
-            {
-                k: (v.isoformat() if isinstance(v, datetime.datetime) else v)
-                for k, v in row.items()
-                if k != "source_id"
-            }
-        )
+        part = {
+            k: (v.isoformat() if isinstance(v, datetime.datetime) else v)
+            for k, v in row.items()
+            if k != "source_id"
+        }
+        # cleaned when written; again here for rows an older version wrote
+        part["url"], part["last_error"] = public_text(part["url"]), public_text(part["last_error"])
+        by_source[row["source_id"]].append(part)
     out = []
     for source in load_catalogue().values():
         _load, why = loader_for(source.loader)

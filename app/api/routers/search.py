@@ -13,6 +13,7 @@ from app.api.dependencies import (
     PARCEL_ID_PATTERN,
     SIREN_PATTERN,
     BBoxDep,
+    Digits,
     PageDep,
     ReadConnectionDep,
     SettingsDep,
@@ -329,7 +330,7 @@ def search_candidate_sites(
     min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
     profile: ProfileQuery = None,
     weights: WeightsQuery = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    limit: Annotated[int, Query(ge=1, le=200), Digits] = 20,
     format: Annotated[
         Literal["json", "csv", "geojson", "gpkg"],
         Query(description=SITE_FORMAT_DOC),

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from app.api.dependencies import ReadConnectionDep
+from app.api.dependencies import Digits, ReadConnectionDep
 from app.presentation import charts
 from geo.territories import LEVEL_NAMES
 from geo.zan.rulesets import get_ruleset
@@ -30,7 +30,7 @@ RulesetQuery = Annotated[
     str | None, Query(description="ZAN rule set id (default: the one marked default)")
 ]
 VintageQuery = Annotated[
-    int | None, Query(ge=2000, le=2100, description="Cerema vintage (default: latest)")
+    int | None, Query(ge=2000, le=2100, description="Cerema vintage (default: latest)"), Digits
 ]
 
 

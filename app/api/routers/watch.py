@@ -13,6 +13,7 @@ from app.api.dependencies import (
     INSEE_PATTERN,
     SIREN_PATTERN,
     ConnectionDep,
+    Digits,
     SettingsDep,
 )
 from app.api.errors import InvalidParameter
@@ -143,7 +144,7 @@ def read_saved_searches(conn: ConnectionDep, principal: WriterDep) -> list[dict[
     summary="Delete a saved search and its alerts",
 )
 def remove_saved_search(
-    search_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    search_id: Annotated[int, Path(ge=1, le=2**31 - 1), Digits],
     conn: ConnectionDep,
     principal: WriterDep,
 ) -> Response:
@@ -168,8 +169,9 @@ def read_alerts(
             le=2**31 - 1,
             description="The last alert id already seen: the alerts after it, oldest first",
         ),
+        Digits,
     ] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=1000), Digits] = 100,
     format: Literal["json", "atom"] | None = None,
 ) -> Any:
     alerts = watch.alerts(conn, principal, after_id=after_id, limit=limit)
