@@ -45,19 +45,29 @@ CHECKS = checks()
 
 def test_the_method_states_checked_figures() -> None:
     assert sum(len(v) for v in CHECKS.values()) >= 35
-    assert set(CHECKS) == {"base", "cascade", "documents", "pene", "constant"}
+    assert set(CHECKS) == {"base", "cascade", "constant", "pene", *PLANNING}
+
+
+_DATES = "commune_insee;document;prescribed_on;arrete_on;approved_on\n"
+# Synthetic planning-document files (Saclay, own allowance 0.3 ha): the RNU alone (in the
+# earlier one-date format), a PLU prescribed in 2024 and approved after 22 August 2026, an
+# RNU commune whose PLU was prescribed on 1 March 2025, one prescribed after the deadline.
+PLANNING = {
+    "documents": f"commune_insee;document;procedure_state;state_date\n{SACLAY};RNU;;\n",
+    "garantie-plu": f"{_DATES}{SACLAY};PLU;2024-03-01;;2026-10-15\n",
+    "garantie-rnu-prescrit": f"{_DATES}{SACLAY};RNU;;;\n{SACLAY};PLU;2025-03-01;;\n",
+    "garantie-late": f"{_DATES}{SACLAY};RNU;;;\n{SACLAY};PLU;2026-09-01;;\n",
+}
+SCENARIOS = ["base", "cascade", "pene", *PLANNING]
 
 
 def scenario(engine: Engine, tmp_path: Path, name: str) -> None:
     load_consumption(engine, cerema_consumption_csv(tmp_path / "cas-ecole.csv", CAS_ECOLE))
     if name == "cascade":
         load_targets(engine, HDF_TARGETS)
-    if name == "documents":
-        docs = tmp_path / "documents-SYNTHETIQUE.csv"
-        docs.write_text(
-            f"commune_insee;document;procedure_state;state_date\n{SACLAY};RNU;;\n",
-            encoding="utf-8",
-        )
+    if name in PLANNING:
+        docs = tmp_path / f"{name}-SYNTHETIQUE.csv"
+        docs.write_text(PLANNING[name], encoding="utf-8")
         load_planning_documents(engine, docs)
     if name == "pene":
         load_pene(engine, pene_list(tmp_path, 1.5))
@@ -102,7 +112,7 @@ def same(value: Any, expected: str) -> bool:
         return str(value) == expected
 
 
-@pytest.mark.parametrize("name", ["base", "cascade", "documents", "pene"])
+@pytest.mark.parametrize("name", SCENARIOS)
 def test_worked_examples(fresh_engine: Engine, tmp_path: Path, name: str) -> None:
     scenario(fresh_engine, tmp_path, name)
     wrong = [
@@ -113,7 +123,7 @@ def test_worked_examples(fresh_engine: Engine, tmp_path: Path, name: str) -> Non
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize("name", ["base", "cascade", "documents", "pene"])
+@pytest.mark.parametrize("name", SCENARIOS)
 def test_worked_examples_through_the_api(
     fresh_engine: Engine, base_settings: Any, tmp_path: Path, name: str
 ) -> None:

@@ -813,14 +813,18 @@ zan_target_member = Table(
     Column("commune_insee", String(5), primary_key=True),
 )
 
-# Which planning document covers a commune (garantie communale, loi 2023-630).
+# The planning documents of a commune and their procedure's dates (garantie communale, loi
+# 2023-630 art. 4: a PLU, document en tenant lieu or carte communale "prescrit, arrêté ou
+# approuvé" before 22 August 2026). One row per commune and document: an RNU commune whose
+# PLU is prescribed has two (RNU, and the PLU with its prescription date).
 commune_planning_document = Table(
     "commune_planning_document",
     metadata,
     Column("commune_insee", String(5), primary_key=True),
-    Column("document", String(8), nullable=False),
-    Column("procedure_state", String(12)),
-    Column("state_date", Date),
+    Column("document", String(8), primary_key=True),
+    Column("prescribed_on", Date),
+    Column("arrete_on", Date),
+    Column("approved_on", Date),
     Column("source", Text, nullable=False),
     CheckConstraint(
         "document IN ('PLU', 'PLUi', 'CC', 'DTL', 'RNU')", name="planning_document_kind"
@@ -839,6 +843,20 @@ pene_project = Table(
     # the ledger project that declares it on the PENE envelope
     Column("project_id", Integer, ForeignKey("project.id")),
     CheckConstraint("hectares >= 0", name="pene_project_hectares"),
+)
+
+# What a PENE actually consumed, by commune and year (Cerema's PENE outlines crossed with
+# the land-tax files): the consumption counted nationally and deducted where it happened
+# (loi 2023-630 art. 3). The list's hectares (pene_project) are a forecast, not this.
+pene_consumption = Table(
+    "pene_consumption",
+    metadata,
+    Column("pene_id", String(32), primary_key=True),
+    Column("commune_insee", String(5), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("hectares", Float, nullable=False),
+    Column("source", Text, nullable=False),
+    CheckConstraint("hectares >= 0", name="pene_consumption_hectares"),
 )
 
 # A commune split after the consumption data's geography: the source code's flows are

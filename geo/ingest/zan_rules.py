@@ -13,9 +13,11 @@ Formats (documented in docs/methode.md, section "Formats d'import"):
   ``EPCI_200066975``, ``COMMUNE_60054``, ``SCOT_10394``, ``CUSTOM_<name>``. SCoT and custom
   perimeters need their communes: a CSV ``land;commune_insee`` (``load_target_members``).
 - **Planning documents** (``load_planning_documents``): CSV
-  ``commune_insee;document;procedure_state;state_date`` with document one of PLU, PLUi,
-  CC (carte communale), DTL (document en tenant lieu), RNU; procedure_state one of
-  prescrit, arrêté, approuvé; state_date ISO (YYYY-MM-DD).
+  ``commune_insee;document;prescribed_on;arrete_on;approved_on``, one row per commune and
+  document, document one of PLU, PLUi, CC (carte communale), DTL (document en tenant lieu),
+  RNU; the procedure's dates ISO (YYYY-MM-DD), empty when not reached (an RNU row has none:
+  a procedure under way is a row of its own document). The earlier one-date format
+  ``commune_insee;document;procedure_state;state_date`` is still read.
 - **PENE list** (``load_pene``): CSV ``pene_id;name;commune_insee;hectares``, one row per
   project and commune it lies in (annex I of the arrêté of 31 May 2024).
 - **Commune splits** (``load_commune_splits``): CSV
@@ -45,6 +47,8 @@ _LAND = re.compile(r"^(REGION|SCOT|EPCI|COMMUNE|CUSTOM)_([A-Za-z0-9_-]{1,56})$")
 _INSEE = re.compile(r"^[0-9][0-9AB][0-9]{3}$")
 PLANNING_DOCUMENTS = ("PLU", "PLUi", "CC", "DTL", "RNU")
 PROCEDURE_STATES = ("prescrit", "arrêté", "approuvé")
+# The procedure's dates, in the order of PROCEDURE_STATES (loi 2023-630 art. 4).
+PROCEDURE_DATES = ("prescribed_on", "arrete_on", "approved_on")
 _TARGET_HEADER = [
     "land",
     "parent",
@@ -268,48 +272,67 @@ def _date(path: Path, value: str, line: int) -> datetime.date | None:
         raise LoaderError(f"{path}: row {line}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _header(path: Path) -> list[str]:
+    """The names of a ``;``-separated CSV's header (empty if the file cannot be read: then
+    ``_rows`` says why)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            return [n.strip() for n in (f.readline().rstrip("\r\n").split(";"))]
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
 def load_planning_documents(engine: Engine, path: Path) -> ImportReport:
-    """Which planning document covers each commune (replaces the whole table)."""
+    """The planning documents of each commune and their procedure's dates (replaces the
+    whole table). One row per commune and document; the earlier format with a single
+    state and date (``procedure_state;state_date``) is read into the matching column."""
     path = Path(path)
     report = ImportReport(kind="planning-documents", source=str(path))
     rows, seen = [], set()
-    header = ["commune_insee", "document", "procedure_state", "state_date"]
+    legacy = _header(path)[2:3] == ["procedure_state"]
+    header = ["commune_insee", "document"] + (
+        ["procedure_state", "state_date"] if legacy else list(PROCEDURE_DATES)
+    )
     for line, row in enumerate(_rows(path, header), start=2):
         insee = row["commune_insee"]
         if not _INSEE.match(insee):
             raise LoaderError(f"{path}: row {line}: {insee!r} is not an INSEE code")
-        if insee in seen:
-            raise LoaderError(f"{path}: commune {insee} appears twice")
-        seen.add(insee)
         if row["document"] not in PLANNING_DOCUMENTS:
             raise LoaderError(
                 f"{path}: row {line}: document must be one of {', '.join(PLANNING_DOCUMENTS)}"
             )
-        state = row["procedure_state"] or None
-        if row["document"] != "RNU" and state not in PROCEDURE_STATES:
+        if (insee, row["document"]) in seen:
+            raise LoaderError(f"{path}: commune {insee} lists its {row['document']} twice")
+        seen.add((insee, row["document"]))
+        if legacy:
+            state = row["procedure_state"] or None
+            if row["document"] != "RNU" and state not in PROCEDURE_STATES:
+                raise LoaderError(
+                    f"{path}: row {line}: procedure_state must be one of "
+                    f"{', '.join(PROCEDURE_STATES)} for a {row['document']}"
+                )
+            dates = dict.fromkeys(PROCEDURE_DATES)
+            if state is not None:
+                column = PROCEDURE_DATES[PROCEDURE_STATES.index(state)]
+                dates[column] = _date(path, row["state_date"], line)
+        else:
+            dates = {name: _date(path, row[name], line) for name in PROCEDURE_DATES}
+        if row["document"] == "RNU" and any(dates.values()):
             raise LoaderError(
-                f"{path}: row {line}: procedure_state must be one of "
-                f"{', '.join(PROCEDURE_STATES)} for a {row['document']}"
+                f"{path}: row {line}: the RNU has no procedure; a procedure under way is a "
+                "row of its own document (PLU, PLUi, CC, DTL)"
             )
-        rows.append(
-            {
-                "insee": insee,
-                "document": row["document"],
-                "state": state,
-                "date": _date(path, row["state_date"], line),
-                "source": path.name,
-            }
-        )
+        rows.append({"insee": insee, "document": row["document"], **dates, "source": path.name})
     return _replace_table(
         engine, path, report, rows,
         "commune_planning_document",
         """INSERT INTO commune_planning_document
-               (commune_insee, document, procedure_state, state_date, source)
-           VALUES (:insee, :document, :state, :date, :source)""",
+               (commune_insee, document, prescribed_on, arrete_on, approved_on, source)
+           VALUES (:insee, :document, :prescribed_on, :arrete_on, :approved_on, :source)""",
         check=lambda conn: warn_count(
             conn, report,
-            "SELECT count(*) FROM commune_planning_document d WHERE NOT EXISTS "
-            "(SELECT 1 FROM commune c WHERE c.insee = d.commune_insee)",
+            "SELECT count(DISTINCT commune_insee) FROM commune_planning_document d "
+            "WHERE NOT EXISTS (SELECT 1 FROM commune c WHERE c.insee = d.commune_insee)",
             "communes unknown to the reference data",
         ),
     )  # fmt: skip

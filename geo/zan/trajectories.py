@@ -517,6 +517,13 @@ def _commune_rows(
                 LEFT JOIN commune a
                   ON a.insee = pp.commune_insee AND a.kind = 'arrondissement-municipal'
                 GROUP BY 1
+            ), planning AS (
+                SELECT commune_insee AS insee,
+                       jsonb_agg(jsonb_build_object(
+                           'document', document, 'prescribed_on', prescribed_on,
+                           'arrete_on', arrete_on, 'approved_on', approved_on,
+                           'source', source) ORDER BY document) AS procedures
+                FROM commune_planning_document GROUP BY 1
             )
             SELECT m.insee, m.name, m.region_code, m.departement_code, m.epci_siren,
                    coalesce(f.reference, 0) / 10000 AS reference,
@@ -524,12 +531,12 @@ def _commune_rows(
                    f.insee IS NOT NULL AS has_data, coalesce(f.split, false) AS split,
                    coalesce(f.merged, false) AS merged, coalesce(d.ha, 0) AS declared,
                    coalesce(pe.ha, 0) AS pene_ha, coalesce(pe.projects, '{{}}') AS pene,
-                   doc.document, doc.procedure_state, doc.state_date, doc.source AS doc_source
+                   doc.procedures
             FROM members m
             LEFT JOIN flows f ON f.insee = m.insee
             LEFT JOIN declared d ON d.insee = m.insee
             LEFT JOIN pene pe ON pe.insee = m.insee
-            LEFT JOIN commune_planning_document doc ON doc.commune_insee = m.insee
+            LEFT JOIN planning doc ON doc.insee = m.insee
             ORDER BY m.insee
             """
             ),
@@ -590,7 +597,7 @@ def _commune(row: Any, rules: ZanRules, targets: Targets, elapsed: float) -> _Co
         communes_without_data=0 if row["has_data"] else 1,
         floor_applied=1 if eligible and own < floor else 0,
         communes_without_garantie=0 if eligible else 1,
-        communes_planning_unknown=1 if row["document"] is None else 0,
+        communes_planning_unknown=1 if row["procedures"] is None else 0,
         communes_merged=1 if status == "merged" else 0,
         communes_split=1 if status == "split" else 0,
     )
@@ -611,9 +618,16 @@ def _commune(row: Any, rules: ZanRules, targets: Targets, elapsed: float) -> _Co
     )
 
 
+_STATES = {"prescribed_on": "prescrit", "arrete_on": "arrêté", "approved_on": "approuvé"}
+
+
 def _planning(row: Any, rules: ZanRules) -> tuple[dict[str, Any], bool]:
-    """The commune's planning document, and whether it gets the garantie communale."""
-    if row["document"] is None:
+    """The commune's planning documents, and whether it gets the garantie communale: loi
+    2023-630 art. 4 grants it to a commune covered by a PLU, a document en tenant lieu or a
+    carte communale "prescrit, arrêté ou approuvé" before the deadline, so any one of the
+    procedure's dates before it is enough (the earliest decides). The RNU alone gives none."""
+    procedures: list[dict[str, Any]] | None = row["procedures"]
+    if procedures is None:
         eligible = rules.garantie_when_unknown
         return {
             "document": "unknown",
@@ -622,23 +636,44 @@ def _planning(row: Any, rules: ZanRules) -> tuple[dict[str, Any], bool]:
             if eligible
             else "not covered (no import says otherwise)",
         }, eligible
-    date: datetime.date | None = row["state_date"]
-    if row["document"] == "RNU":
-        eligible, why = False, "RNU: no PLU, document en tenant lieu or carte communale"
-    elif date is not None and date >= rules.garantie_document_deadline:
-        eligible, why = False, f"{row['document']} {row['procedure_state']} on {date}, too late"
-    else:
-        eligible = True
-        why = f"{row['document']} {row['procedure_state']}" + (
-            f" on {date}" if date else " (date not given: assumed before the deadline)"
+    deadline = rules.garantie_document_deadline
+    covering, reasons = [], []
+    for procedure in procedures:
+        if procedure["document"] == "RNU":
+            continue
+        dated = sorted(
+            (datetime.date.fromisoformat(procedure[k]), state)
+            for k, state in _STATES.items()
+            if procedure.get(k)
         )
+        if not dated:
+            covering.append(procedure["document"])
+            reasons.append(f"{procedure['document']}: no date given, assumed before {deadline}")
+        elif dated[0][0] < deadline:
+            covering.append(procedure["document"])
+            reasons.append(
+                f"{procedure['document']} {dated[0][1]} on {dated[0][0]}, before {deadline}"
+            )
+        else:
+            reasons.append(
+                f"{procedure['document']} {dated[0][1]} on {dated[0][0]} at the earliest: too late"
+            )
+    eligible = bool(covering)
+    others = [p["document"] for p in procedures if p["document"] != "RNU"]
+    if not reasons:
+        reasons.append("RNU: no PLU, document en tenant lieu or carte communale under way")
     return {
-        "document": row["document"],
-        "procedure_state": row["procedure_state"],
-        "state_date": date.isoformat() if date else None,
-        "source": row["doc_source"],
+        "document": covering[0] if covering else others[0] if others else "RNU",
+        "procedures": [
+            {
+                "document": p["document"],
+                **{state: p.get(k) for k, state in _STATES.items() if p["document"] != "RNU"},
+                "source": p["source"],
+            }
+            for p in procedures
+        ],
         "garantie": eligible,
-        "why": why,
+        "why": "; ".join(reasons),
     }, eligible
 
 
