@@ -21,12 +21,17 @@ from sqlalchemy import Engine
 from app.api.main import create_app
 from app.settings import PROJECT_DIR
 from geo.ingest.consumption import load_consumption
-from geo.ingest.zan_rules import load_pene, load_planning_documents, load_targets
+from geo.ingest.zan_rules import (
+    load_pene,
+    load_pene_consumption,
+    load_planning_documents,
+    load_targets,
+)
 from geo.ledger.envelope import balance
 from geo.zan.rulesets import get_ruleset
 from geo.zan.trajectories import trajectory
 from tests.synthetic import cerema_consumption_csv
-from tests.test_zan import CAS_ECOLE, HDF_TARGETS, SACLAY, pene_list
+from tests.test_zan import CAS_ECOLE, HDF_TARGETS, SACLAY, pene_list, pene_seen
 
 METHOD = PROJECT_DIR / "docs" / "methode.md"
 _CHECK = re.compile(r"<!-- check: (.+?) = (.+?) -->")
@@ -71,6 +76,7 @@ def scenario(engine: Engine, tmp_path: Path, name: str) -> None:
         load_planning_documents(engine, docs)
     if name == "pene":
         load_pene(engine, pene_list(tmp_path, 1.5))
+        load_pene_consumption(engine, pene_seen(tmp_path))
 
 
 def actual(engine: Engine, what: str) -> Any:

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from geo.errors import NotFound
 from geo.ingest.cadastre import load_cadastre
@@ -18,6 +18,7 @@ from geo.ingest.errors import LoaderError
 from geo.ingest.zan_rules import (
     load_commune_splits,
     load_pene,
+    load_pene_consumption,
     load_planning_documents,
     load_target_members,
     load_targets,
@@ -273,23 +274,54 @@ def pene_list(tmp_path: Path, massy_ha: float, with_epinay: bool = True) -> Path
     return path
 
 
-def test_pene_deducted_locally_and_declared_nationally(consumption: Engine, tmp_path: Path) -> None:
-    """Point 4 (synthetic list: no real annex I file is available here). Massy: flows 2.5 ha,
-    1.5 ha of PENE -> 1.0 ha consumed locally, pace 1/3, projection 1 + 7/3 = 3.333 ha
-    against 2 ha: will exceed instead of exceeded. Épinay: 30 ha listed, only 4.5 ha in its
-    flows: 4.5 deducted, 0 left. PENE ledger: 12,500 − 1.5 − 30 = 12,468.5 ha remain."""
+def pene_seen(tmp_path: Path) -> Path:
+    """What the synthetic PENE T1 consumed at Massy: 1.0 ha in 2021, 0.5 ha in 2022."""
+    path = tmp_path / "pene-consumption-SYNTHETIQUE.csv"
+    path.write_text(
+        f"pene_id;commune_insee;year;hectares\nT1;{MASSY};2021;1.0\nT1;{MASSY};2022;0.5\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_pene_observed_consumption_deducted_forecast_shown(
+    consumption: Engine, tmp_path: Path
+) -> None:
+    """PENE consumption is counted nationally (loi 2023-630 art. 3): what a PENE actually
+    consumed comes off the commune's flows, the list's hectares are a forecast, shown
+    apart. Épinay (30 ha listed, nothing observed) keeps its 4.5 ha and will exceed: it
+    used to become 4.5 − 4.5 = 0 ha and on track. Massy: flows 2.5 ha, 1.5 ha observed ->
+    1.0 ha, pace 1/3, projection 1 + 7/3 = 3.333 ha against 2 ha: will exceed. Listed
+    projects are `listed`, not authorised; the PENE ledger keeps 12,500 − 31.5 ha."""
     report = load_pene(consumption, pene_list(tmp_path, 1.5))
     assert report.tables["declared"] == 2
+    epinay = zan(consumption, "commune", EPINAY)
+    assert (epinay["pene_deducted_ha"], epinay["consumed_ha"]) == (0.0, 4.5)
+    assert epinay["pene_forecast_ha"] == 30.0 and epinay["status"] == "will_exceed"
+    massy = zan(consumption, "commune", MASSY)
+    assert massy["pene_deducted_ha"] == 0 and massy["status"] == "exceeded"  # nothing seen yet
+    load_pene_consumption(consumption, pene_seen(tmp_path))
     massy = zan(consumption, "commune", MASSY)
     assert massy["pene_deducted_ha"] == 1.5 and massy["consumed_ha"] == 1.0
+    assert massy["pene_forecast_ha"] == 1.5
     assert massy["projection_ha"] == pytest.approx(1 + 7 / 3, abs=1e-4)
     assert massy["status"] == "will_exceed"
     assert massy["pene_projects"] == ["T1 Ligne test (synthetic)"]
-    epinay = zan(consumption, "commune", EPINAY)
-    assert (epinay["pene_deducted_ha"], epinay["consumed_ha"]) == (4.5, 0.0)
+    assert zan(consumption, "epci", PARIS_SACLAY)["pene_forecast_ha"] == 31.5
     pene = get_ruleset("pene-2021-2031", kind="envelope")
     with consumption.connect() as conn:
         assert balance(conn, pene).remaining_ha == pytest.approx(12_468.5)
+        listed = (
+            conn.execute(
+                text(
+                    "SELECT DISTINCT x.status FROM envelope_entry x JOIN pene_project p "
+                    "ON p.project_id = x.project_id"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert listed == ["listed"]
     # re-import: Massy's project grows to 2 ha (a correction), Épinay's leaves the list
     report = load_pene(consumption, pene_list(tmp_path, 2.0, with_epinay=False))
     assert (report.tables["corrected"], report.tables["abandoned"]) == (1, 1)
@@ -301,7 +333,7 @@ def test_pene_deducted_locally_and_declared_nationally(consumption: Engine, tmp_
     assert split["sraddet-regions"]["total_ha"] == 10_000
     assert split["idf-corse-outre-mer"]["total_ha"] == 2_500
     assert split["idf-corse-outre-mer"]["projects_in_these_regions_ha"] == pytest.approx(2.0)
-    assert zan(consumption, "commune", EPINAY)["pene_deducted_ha"] == 0
+    assert zan(consumption, "commune", EPINAY)["pene_forecast_ha"] == 0
 
 
 def test_pene_list_refuses_bad_input(consumption: Engine, tmp_path: Path) -> None:

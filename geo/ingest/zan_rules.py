@@ -19,7 +19,9 @@ Formats (documented in docs/methode.md, section "Formats d'import"):
   a procedure under way is a row of its own document). The earlier one-date format
   ``commune_insee;document;procedure_state;state_date`` is still read.
 - **PENE list** (``load_pene``): CSV ``pene_id;name;commune_insee;hectares``, one row per
-  project and commune it lies in (annex I of the arrêté of 31 May 2024).
+  project and commune it lies in (annex I of the arrêté of 31 May 2024): a forecast.
+- **PENE consumption** (``load_pene_consumption``): CSV ``pene_id;commune_insee;year;
+  hectares``, what a PENE actually consumed in a commune during a year.
 - **Commune splits** (``load_commune_splits``): CSV
   ``source_insee;commune_insee;share;effective_on``: the communes a source code of the
   consumption data was split into; ``share`` (0-1) may be empty, then it is the commune's
@@ -412,6 +414,62 @@ def load_pene(engine: Engine, path: Path) -> ImportReport:
         report.inserted = len(rows)
         record_run(conn, report, path)
     return report
+
+
+def load_pene_consumption(engine: Engine, path: Path) -> ImportReport:
+    """What PENE projects actually consumed, by commune and year (replaces the table).
+
+    CSV ``pene_id;commune_insee;year;hectares``: the NAF hectares a PENE consumed in the
+    commune during the year (1 January to 1 January, as Cerema's flows), e.g. from Cerema's
+    PENE outlines (``PENE_contour``) and the communes they cover crossed with the land-tax
+    files. A PENE absent from the list (annex I) is reported, not refused."""
+    path = Path(path)
+    report = ImportReport(kind="pene-consumption", source=str(path))
+    rows: list[dict[str, Any]] = []
+    seen = set()
+    for line, row in enumerate(_rows(path, ["pene_id", "commune_insee", "year", "hectares"]), 2):
+        if not row["pene_id"] or len(row["pene_id"]) > 32:
+            raise LoaderError(f"{path}: row {line}: pene_id must be 1 to 32 characters")
+        if not _INSEE.match(row["commune_insee"]):
+            raise LoaderError(f"{path}: row {line}: {row['commune_insee']!r} is not an INSEE code")
+        year = int(_number(path, row["year"], line, "year", 2009, 2100))
+        if str(year) != row["year"]:
+            raise LoaderError(f"{path}: row {line}: year must be a whole year (YYYY)")
+        key = (row["pene_id"], row["commune_insee"], year)
+        if key in seen:
+            raise LoaderError(f"{path}: PENE {key[0]} lists {key[1]} in {year} twice")
+        seen.add(key)
+        rows.append(
+            {
+                "id": row["pene_id"],
+                "insee": row["commune_insee"],
+                "year": year,
+                "ha": _number(path, row["hectares"], line, "hectares", 0, 100_000),
+                "source": path.name,
+            }
+        )
+    return _replace_table(
+        engine, path, report, rows,
+        "pene_consumption",
+        """INSERT INTO pene_consumption (pene_id, commune_insee, year, hectares, source)
+           VALUES (:id, :insee, :year, :ha, :source)""",
+        check=lambda conn: _check_pene_consumption(conn, report),
+    )  # fmt: skip
+
+
+def _check_pene_consumption(conn: Connection, report: ImportReport) -> None:
+    warn_count(
+        conn, report,
+        "SELECT count(*) FROM pene_consumption c WHERE NOT EXISTS "
+        "(SELECT 1 FROM commune m WHERE m.insee = c.commune_insee)",
+        "communes unknown to the reference data",
+    )  # fmt: skip
+    warn_count(
+        conn, report,
+        "SELECT count(DISTINCT pene_id) FROM pene_consumption c WHERE NOT EXISTS "
+        "(SELECT 1 FROM pene_project p WHERE p.pene_id = c.pene_id)",
+        "PENE not in the imported list (annex I)",
+    )  # fmt: skip
 
 
 def load_commune_splits(engine: Engine, path: Path) -> ImportReport:

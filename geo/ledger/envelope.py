@@ -6,6 +6,8 @@ consume nothing: that is the point of reconversion). What happens to it afterwar
 a sequence of append-only entries:
 
     planned → authorised        reserves the project's NAF hectares
+    listed → authorised         a project a text lists (PENE): its listed hectares are
+                                earmarked from the start, authorising it books the difference
     authorised → under_construction
     authorised | under_construction → completed   converts the reservation into consumption
     planned | authorised | under_construction → abandoned   releases the reservation
@@ -71,6 +73,10 @@ def hectares(value: float | int | str | Decimal) -> Decimal:
         raise Invalid(f"{value!r} is not a finite number of hectares")
     # no negative zero: -0.00001 rounds to 0, not to -0
     return number.quantize(HECTARE_PLACES, rounding=ROUND_HALF_EVEN) + Decimal(0)
+
+
+# record_listed_project's parameter is named after the figure it carries
+_listed_ha = hectares
 
 
 def _ha(value: Decimal | float) -> float:
@@ -263,9 +269,10 @@ def record_listed_project(
     reason: str,
     kind: str = "other",
 ) -> dict[str, Any]:
-    """Record a planned project known by the hectares a text lists for it, not by an
-    outline (the PENE of annex I of the arrêté of 31 May 2024): its area and NAF hectares
-    are those hectares, its geometry is empty."""
+    """Record a project known by the hectares a text lists for it, not by an outline (the
+    PENE of annex I of the arrêté of 31 May 2024): its area and NAF hectares are those
+    hectares, its geometry is empty. It is ``listed``, its hectares earmarked on the
+    envelope: a list is not an authorisation (the arrêté does not authorise a project)."""
     _check_new_project(name, kind, ruleset, None, ["listed"], reason)
     on = _entry_date(ruleset, occurred_on)
     project_id = conn.execute(
@@ -295,10 +302,10 @@ def record_listed_project(
         },
     ).scalar_one()
     _account(conn, ruleset.id)
-    zero = Decimal(0)
     return _book(
-        conn, ruleset, project_id, _Entry("status", "planned", zero, zero, on, author, reason)
-    )
+        conn, ruleset, project_id,
+        _Entry("status", "listed", _listed_ha(hectares), Decimal(0), on, author, reason),
+    )  # fmt: skip
 
 
 def _check_new_project(
@@ -364,7 +371,8 @@ def change_status(
     on = _entry_date(ruleset, occurred_on, state.last_on)
     reserved, consumed = Decimal(0), Decimal(0)
     if new_status == "authorised":
-        reserved = project["naf_ha"]
+        # a listed project already holds its listed hectares: book the difference
+        reserved = project["naf_ha"] - state.reserved_ha
     elif new_status == "completed":
         reserved, consumed = -state.reserved_ha, state.reserved_ha
     elif new_status == "abandoned":
@@ -406,7 +414,7 @@ def correct(
     if abs(delta) > MAX_CORRECTION_HA:
         raise Invalid(f"a correction is at most {MAX_CORRECTION_HA:,} ha either way")
     _, state = _locked(conn, project_id, ruleset)
-    if state.status in ("authorised", "under_construction"):
+    if state.status in ("listed", "authorised", "under_construction"):
         reserved, consumed = delta, Decimal(0)
         held = state.reserved_ha
     elif state.status == "completed":

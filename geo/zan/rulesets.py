@@ -44,6 +44,23 @@ class RegionalTarget(_Strict):
     source: str
     date: datetime.date | None = None
     url: str | None = None
+    # What is known of the région's modified SRADDET when its figure is not loaded (adopted
+    # on such a day per such a page, figure not read), stated in every answer.
+    sraddet_note: str | None = None
+
+    @property
+    def figure(self) -> str:
+        """What the figure is, in the words an answer uses: the minimum of the arrêté is
+        never presented as the région's own target."""
+        return REGIONAL_FIGURES[self.legal_status]
+
+
+REGIONAL_FIGURES = {
+    "sraddet-adopted": "objectif du SRADDET modifié adopté",
+    "arrete-minimum": "minimum de l'arrêté, SRADDET adopté non chargé",
+    "law-default": "objectif national par défaut (document régional non chargé)",
+    "own-document-not-loaded": "chiffre national indicatif, document propre non chargé",
+}
 
 
 class ZanRules(_Strict):

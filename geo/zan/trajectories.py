@@ -13,9 +13,11 @@ Per commune (the unit of the Cerema data), for a rule set and a data vintage:
 - own allowance = reference × (period years / reference years) × (1 − target);
 - allowed (commune) = max(own allowance, garantie communale if the commune is covered by a
   planning document before the deadline) × (1 + tolerance);
-- consumed = the period's flows covered by the vintage, less the PENE hectares listed in
-  the commune (counted nationally), plus declared projects of envelopes the rule set
-  counts locally until the data covers the year they are completed;
+- consumed = the period's flows covered by the vintage, less what PENE projects actually
+  consumed in the commune in those years (``pene_consumption``: counted nationally, loi
+  2023-630 art. 3), plus declared projects of envelopes the rule set counts locally until
+  the data covers the year they are completed; the hectares annex I lists for a PENE are a
+  forecast, shown apart (``pene_forecast_ha``) and never deducted;
 - pace = consumed data / years elapsed (from the vintage); projection = consumed + pace ×
   years left; status: ``exceeded``, ``will_exceed`` or ``on_track`` against ``allowed``.
 
@@ -60,6 +62,8 @@ class Figures:
     communes_allowed_ha: float = 0.0
     consumed_data_ha: float = 0.0
     pene_deducted_ha: float = 0.0
+    # the hectares annex I lists in the territory for the decade: a forecast, never deducted
+    pene_forecast_ha: float = 0.0
     declared_projects_ha: float = 0.0
     pace_ha_per_year: float = 0.0
     projection_ha: float = 0.0
@@ -118,6 +122,9 @@ class Target:
     source: str
     url: str | None = None
     date: str | None = None
+    # what the figure is (a région's: REGIONAL_FIGURES), and what is known beside it
+    figure: str | None = None
+    note: str | None = None
 
     def described(self, territory: tuple[str, str]) -> dict[str, Any]:
         own = (self.level, self.code) == territory
@@ -134,6 +141,8 @@ class Target:
             "source": self.source,
             "url": self.url,
             "date": self.date,
+            **({"figure": self.figure} if self.figure else {}),
+            **({"note": self.note} if self.note else {}),
         }
 
 
@@ -217,6 +226,8 @@ class Targets:
                 source=f"{regional.source}; figure shown: {rules.reduction_source}",
                 url=regional.url,
                 date=regional.date.isoformat() if regional.date else None,
+                figure=regional.figure,
+                note=regional.sraddet_note,
             )
         return Target(
             reduction=regional.reduction,
@@ -229,6 +240,8 @@ class Targets:
             source=regional.source,
             url=regional.url,
             date=regional.date.isoformat() if regional.date else None,
+            figure=regional.figure,
+            note=regional.sraddet_note,
         )
 
     def national(self) -> Target:
@@ -517,6 +530,15 @@ def _commune_rows(
                 LEFT JOIN commune a
                   ON a.insee = pp.commune_insee AND a.kind = 'arrondissement-municipal'
                 GROUP BY 1
+            ), pene_seen AS (
+                -- what PENE projects consumed, in the period's years the data covers
+                SELECT coalesce(a.parent_insee, pc.commune_insee) AS insee,
+                       sum(pc.hectares) AS ha
+                FROM pene_consumption pc
+                LEFT JOIN commune a
+                  ON a.insee = pc.commune_insee AND a.kind = 'arrondissement-municipal'
+                WHERE pc.year BETWEEN :p0 AND :p1
+                GROUP BY 1
             ), planning AS (
                 SELECT commune_insee AS insee,
                        jsonb_agg(jsonb_build_object(
@@ -530,12 +552,14 @@ def _commune_rows(
                    coalesce(f.consumed, 0) / 10000 AS consumed,
                    f.insee IS NOT NULL AS has_data, coalesce(f.split, false) AS split,
                    coalesce(f.merged, false) AS merged, coalesce(d.ha, 0) AS declared,
-                   coalesce(pe.ha, 0) AS pene_ha, coalesce(pe.projects, '{{}}') AS pene,
+                   coalesce(pe.ha, 0) AS pene_forecast, coalesce(ps.ha, 0) AS pene_seen,
+                   coalesce(pe.projects, '{{}}') AS pene,
                    doc.procedures
             FROM members m
             LEFT JOIN flows f ON f.insee = m.insee
             LEFT JOIN declared d ON d.insee = m.insee
             LEFT JOIN pene pe ON pe.insee = m.insee
+            LEFT JOIN pene_seen ps ON ps.insee = m.insee
             LEFT JOIN planning doc ON doc.insee = m.insee
             ORDER BY m.insee
             """
@@ -570,9 +594,10 @@ def _commune(row: Any, rules: ZanRules, targets: Targets, elapsed: float) -> _Co
     floor = rules.garantie_communale_ha if eligible else 0.0
     allowed = max(own, floor) * (1 + rules.communal_tolerance)
     flows = float(row["consumed"])
-    # PENE consumption is counted nationally: the hectares listed in the commune come
-    # off its flows (never below zero; see docs/methode.md for what this assumes).
-    pene = min(float(row["pene_ha"]), flows)
+    # PENE consumption is counted nationally (loi 2023-630 art. 3): what a PENE actually
+    # consumed in the commune comes off its flows (never below zero); the list's hectares
+    # are a forecast for the decade, not a consumption, and are only shown.
+    pene = min(float(row["pene_seen"]), flows)
     consumed = flows - pene
     declared = float(row["declared"])
     pace = consumed / elapsed if elapsed else 0.0
@@ -590,6 +615,7 @@ def _commune(row: Any, rules: ZanRules, targets: Targets, elapsed: float) -> _Co
         communes_allowed_ha=allowed,
         consumed_data_ha=consumed,
         pene_deducted_ha=pene,
+        pene_forecast_ha=float(row["pene_forecast"]),
         declared_projects_ha=declared,
         pace_ha_per_year=pace,
         projection_ha=consumed + declared + pace * left,

@@ -44,7 +44,7 @@ from app.security.auth import PrincipalDep, WriterDep
 from app.services import ledger
 from geo.ledger.envelope import KINDS, VISIBLE_CHARACTER, ProjectDraft
 from geo.ledger.geometry import MAX_PARCELS, ProjectGeometry
-from geo.ledger.statuses import STATUSES
+from geo.ledger.statuses import LISTED_ONLY, STATUSES
 
 router = APIRouter(prefix="/projects", tags=["envelope"])
 
@@ -184,8 +184,8 @@ class ProjectCreate(_Body):
 
 
 class StatusChange(_Body):
-    # a project is planned when recorded, and never again
-    status: Literal[tuple(s for s in STATUSES if s != "planned")]  # type: ignore[valid-type]
+    # a project is planned (or listed, by a list import) when recorded, and never again
+    status: Literal[tuple(s for s in STATUSES if s not in ("planned", *LISTED_ONLY))]  # type: ignore[valid-type]
     reason: Reason
     occurred_on: EntryDate | None = None
     overdraft: StrictBool = Field(
