@@ -8,6 +8,7 @@ synthetic PENE list."""
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import re
 from collections import defaultdict
@@ -20,6 +21,8 @@ from sqlalchemy import Engine
 
 from app.api.main import create_app
 from app.settings import PROJECT_DIR
+from geo.errors import DomainError
+from geo.ingest.cadastre import load_cadastre
 from geo.ingest.consumption import load_consumption
 from geo.ingest.zan_rules import (
     load_pene,
@@ -27,9 +30,10 @@ from geo.ingest.zan_rules import (
     load_planning_documents,
     load_targets,
 )
-from geo.ledger.envelope import balance
+from geo.ledger.envelope import ProjectDraft, balance, create_project
 from geo.zan.rulesets import get_ruleset
 from geo.zan.trajectories import trajectory
+from tests.conftest import CADASTRE_91216
 from tests.synthetic import cerema_consumption_csv
 from tests.test_zan import CAS_ECOLE, HDF_TARGETS, SACLAY, pene_list, pene_seen
 
@@ -50,7 +54,7 @@ CHECKS = checks()
 
 def test_the_method_states_checked_figures() -> None:
     assert sum(len(v) for v in CHECKS.values()) >= 35
-    assert set(CHECKS) == {"base", "cascade", "constant", "pene", *PLANNING}
+    assert set(CHECKS) == {"base", "cascade", "constant", "pene", "ruleset", "refused", *PLANNING}
 
 
 _DATES = "commune_insee;document;prescribed_on;arrete_on;approved_on\n"
@@ -161,3 +165,47 @@ def test_constants() -> None:
     for what, expected in CHECKS["constant"]:
         module, _, name = what.split()[1].rpartition(".")
         assert same(getattr(importlib.import_module(module), name), expected), what
+
+
+def test_rule_sets_as_stated() -> None:
+    """Each rule set's legal standing and parameters, as the method states them (and as
+    /rulesets answers them: the same model)."""
+    for what, expected in CHECKS["ruleset"]:
+        _, rule_id, field = what.split()
+        value: Any = get_ruleset(rule_id, kind="zan" if rule_id.startswith("zan") else "envelope")
+        value = value.model_dump(mode="json")
+        for key in field.split("."):
+            value = value[key]
+        assert same(value, expected), f"{what}: the method says {expected}, the rules {value!r}"
+
+
+def _refused(engine: Engine, tmp_path: Path, case: str) -> str:
+    """The domain error a ledger write of ``case`` meets (its class name), or "accepted"."""
+    industrial = get_ruleset("industrial-envelope-2025", kind="envelope")
+    draft: dict[str, Any] = {
+        "name": "Usine (synthetic)",
+        "kind": "industrial",
+        "epci_siren": "200056232",
+        "parcel_ids": ["91216000AB0037"],
+        "occurred_on": datetime.date(2025, 6, 2),
+    }
+    if case == "double-draw":
+        load_pene(engine, pene_list(tmp_path, 1.5))
+        draft["pene_id"] = "T1"
+    elif case == "commercial":
+        draft["kind"] = "commercial"
+    elif case == "before-opening":
+        draft["occurred_on"] = datetime.date(2025, 5, 26)
+    try:
+        with engine.begin() as conn:
+            create_project(conn, ProjectDraft(**draft), ruleset=industrial, author="method")
+    except DomainError as exc:
+        return type(exc).__name__
+    return "accepted"
+
+
+def test_refused_writes(fresh_engine: Engine, tmp_path: Path) -> None:
+    load_cadastre(fresh_engine, CADASTRE_91216)
+    for what, expected in CHECKS["refused"]:
+        got = _refused(fresh_engine, tmp_path, what.split()[1])
+        assert got == expected, f"{what}: the method says {expected}, the ledger {got}"

@@ -349,7 +349,9 @@ def test_pene_list_refuses_bad_input(consumption: Engine, tmp_path: Path) -> Non
 def test_what_if_rule_sets(consumption: Engine) -> None:
     tolerance = zan(consumption, "commune", EPINAY, "zan-whatif-tolerance-30")
     assert tolerance["allowed_ha"] == pytest.approx(13.0)
-    assert tolerance["ruleset"]["legal_status"] == "proposal"
+    # a provision of the projet de loi de simplification voted at first reading, not in force
+    assert tolerance["ruleset"]["legal_status"] == "bill"
+    assert tolerance["ruleset"]["in_force"] is False
 
 
 def test_milestone_moved_to_2034_stretches_the_allowance_too(consumption: Engine) -> None:
@@ -387,34 +389,37 @@ def authorised_project(
         )
 
 
-def test_national_envelope_projects_do_not_count_locally(consumption: Engine) -> None:
-    """Point 5: the test used to assert the double count (Épinay 4.5 + 25.5 = 30 ha,
-    exceeded). A project charged to the industrial envelope stays out of local trajectories;
-    only the what-if rule set that says otherwise counts it."""
+def test_industrial_projects_count_locally_while_the_envelope_is_not_in_force(
+    consumption: Engine,
+) -> None:
+    """The industrial envelope's text is not promulgated (a bill): under current law an
+    industrial project counts against its commune (Épinay 4.5 + 25.5 = 30 ha, exceeded).
+    Only the what-if of the envelope in force keeps it out of local trajectories."""
     naf = authorised_project(consumption, "industrial-envelope-2025")["naf_ha"]
     assert naf == pytest.approx(25.5, rel=0.02)  # parcel AB 37: 254,881 m² of contenance
     t = zan(consumption, "commune", EPINAY)
-    assert t["declared_projects_ha"] == 0 and t["consumed_ha"] == 4.5
-    assert t["status"] == "will_exceed"
-    counted = zan(consumption, "commune", EPINAY, "zan-whatif-industry-counted")
-    assert counted["declared_projects_ha"] == pytest.approx(naf, abs=1e-3)
-    assert counted["status"] == "exceeded"
+    assert t["declared_projects_ha"] == pytest.approx(naf, abs=1e-3)
+    assert t["status"] == "exceeded"
+    in_force = zan(consumption, "commune", EPINAY, "zan-whatif-envelope-in-force")
+    assert in_force["declared_projects_ha"] == 0 and in_force["consumed_ha"] == 4.5
+    assert in_force["status"] == "will_exceed"
+    assert in_force["ruleset"]["legal_status"] == "bill"
+    assert in_force["ruleset"]["in_force"] is False
     # Intercommunalités de France's proposal: industry counted locally, at half
     weighted = zan(consumption, "commune", EPINAY, "zan-whatif-weights")
     assert weighted["declared_projects_ha"] == pytest.approx(naf * 0.5, abs=1e-3)
     industrial = get_ruleset("industrial-envelope-2025", kind="envelope")
-    assert industrial.legal_status == "proposal"
-    assert any("27 mai 2025" in s for s in industrial.sources)
-    assert any("TRACE" in s for s in industrial.sources)
+    assert (industrial.legal_status, industrial.in_force) == ("bill", False)
+    assert any("amendement n° 1814" in s for s in industrial.sources)
+    # TRACE is a proposition de loi: never the basis of this measure
+    assert "TRACE" not in industrial.legal_basis
+    assert not any("TRACE" in s for s in industrial.sources)
 
 
 def test_pene_projects_do_not_count_locally(consumption: Engine) -> None:
     authorised_project(consumption, "pene-2021-2031")
     assert zan(consumption, "commune", EPINAY)["declared_projects_ha"] == 0
-    assert (
-        zan(consumption, "commune", EPINAY, "zan-whatif-industry-counted")["declared_projects_ha"]
-        == 0
-    )
+    assert zan(consumption, "commune", EPINAY)["declared_projects_ha"] == 0
 
 
 def test_declared_project_counts_until_the_data_covers_its_completion(
@@ -428,7 +433,7 @@ def test_declared_project_counts_until_the_data_covers_its_completion(
     load_consumption(fresh_engine, cerema_consumption_csv(tmp_path / "c.csv", data, last_year=2025))
     load_cadastre(fresh_engine, CADASTRE_91216)
     project = authorised_project(fresh_engine, "industrial-envelope-2025")
-    t = zan(fresh_engine, "commune", EPINAY, "zan-whatif-industry-counted")
+    t = zan(fresh_engine, "commune", EPINAY, None)
     assert t["data"]["years"] == [2009, 2025]
     assert t["declared_projects_ha"] == pytest.approx(project["naf_ha"], abs=1e-3)
     rules = get_ruleset("industrial-envelope-2025", kind="envelope")
@@ -442,7 +447,7 @@ def test_declared_project_counts_until_the_data_covers_its_completion(
             reason="achèvement",
             occurred_on=datetime.date(2025, 11, 1),
         )
-    t = zan(fresh_engine, "commune", EPINAY, "zan-whatif-industry-counted")
+    t = zan(fresh_engine, "commune", EPINAY, None)
     assert t["declared_projects_ha"] == 0
 
 
@@ -482,7 +487,7 @@ def test_arrondissements_count_in_their_commune(fresh_engine: Engine, tmp_path: 
         fresh_engine, "industrial-envelope-2025", ("75118000AA0001",), "200054781"
     )
     assert project["commune_insee"] == "75118"
-    t = zan(fresh_engine, "commune", "75056", "zan-whatif-industry-counted")
+    t = zan(fresh_engine, "commune", "75056", None)
     assert project["naf_ha"] > 1
     assert t["declared_projects_ha"] == pytest.approx(project["naf_ha"], abs=1e-4)
     assert t["reference_ha"] == pytest.approx(6.0)  # 0.5 + 5 ha (arrondissement + commune)

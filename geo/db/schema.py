@@ -522,6 +522,9 @@ project = Table(
     Column("naf_ha", Numeric(14, 4), nullable=False),
     Column("naf_computation", JSONB, nullable=False),
     Column("parcel_ids", JSONB),
+    # the PENE of annex I this project is, if it is one: a PENE never draws on both the
+    # PENE forfait and the industrial envelope
+    Column("pene_id", String(32)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("created_by", Text, nullable=False),
     _multipolygon(nullable=False),

@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo.errors import Conflict
 from geo.ingest.errors import LoaderError
 from geo.ledger.envelope import (
     Placement,
@@ -83,7 +84,10 @@ def declare_pene_projects(
             else:
                 counts["unchanged"] += 1
             continue
-        ids[pene_id] = _declare(conn, ruleset, pene_id, parts, hectares, source)
+        try:
+            ids[pene_id] = _declare(conn, ruleset, pene_id, parts, hectares, source)
+        except Conflict as exc:  # already drawn on the industrial envelope
+            raise LoaderError(f"PENE {pene_id}: {exc}") from exc
         counts["declared"] += 1
     for pene_id, project_id in previous.items():
         if pene_id not in projects and get_project(conn, project_id)["status"] != "abandoned":
@@ -144,6 +148,7 @@ def _declare(
             author=AUTHOR,
             occurred_on=ARRETE_DATE,
             reason=reason,
+            pene_id=pene_id,
         )["id"]
     )
 

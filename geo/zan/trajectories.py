@@ -327,7 +327,9 @@ def trajectory(
             "ha": rules.garantie_communale_ha,
             "rule": "communes covered by a PLU, a document en tenant lieu or a carte "
             "communale prescribed, arrêté or approved before "
-            f"{rules.garantie_document_deadline.isoformat()} (loi n° 2023-630)",
+            f"{rules.garantie_document_deadline.isoformat()} (loi n° 2023-630 art. 4, for "
+            "the first ten-year tranche): any one of the procedure's dates is enough",
+            **({"note": rules.garantie_note} if rules.garantie_note else {}),
             "when_unknown": "assumed covered"
             if rules.garantie_when_unknown
             else "assumed not covered",

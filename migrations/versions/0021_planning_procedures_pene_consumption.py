@@ -1,6 +1,6 @@
 """Planning documents keep their procedure's three dates (prescription, arrêt,
 approbation), one row per commune and document; what each PENE actually consumed, by
-commune and year
+commune and year; a project says which PENE it is
 
 Revision ID: 0021
 Revises: 0017
@@ -12,7 +12,9 @@ en tenant lieu or a carte communale "prescrit, arrêté ou approuvé" before 22 
 any one of the three dates is enough, so the table keeps the three, and an RNU commune with
 a procedure under way keeps both rows. An existing row's single date moves to the column of
 its state. PENE consumption is counted nationally (art. 3): ``pene_consumption`` holds what
-was observed, apart from the annex I forecast (``pene_project``).
+was observed, apart from the annex I forecast (``pene_project``). ``project.pene_id`` names
+the PENE a project is, so that it never draws on both the PENE forfait and the industrial
+envelope.
 """
 
 import sqlalchemy as sa
@@ -54,9 +56,13 @@ def upgrade() -> None:
         sa.CheckConstraint("hectares >= 0", name="pene_consumption_hectares"),
         sa.PrimaryKeyConstraint("pene_id", "commune_insee", "year"),
     )
+    # projects are append-only (a trigger refuses updates): a PENE recorded before this
+    # column is found through pene_project.project_id (geo.ledger.envelope._check_single_draw)
+    op.add_column("project", sa.Column("pene_id", sa.String(32), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("project", "pene_id")
     op.drop_table("pene_consumption")
     # one row per commune again: the covering document (not RNU) wins, its latest date kept
     op.execute(

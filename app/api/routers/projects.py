@@ -171,6 +171,14 @@ class ProjectCreate(_Body):
     ] = None
     occurred_on: EntryDate | None = None
     reason: Reason = "project recorded"
+    pene_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="The PENE of annex I (arrêté of 31 May 2024) this project is, if it is one: "
+        "a PENE never draws on both the PENE forfait and the industrial envelope",
+    )
 
     @model_validator(mode="after")
     def _one_location(self) -> ProjectCreate:
