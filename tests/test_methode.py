@@ -28,6 +28,7 @@ from geo.ingest.zan_rules import (
     load_pene,
     load_pene_consumption,
     load_planning_documents,
+    load_target_members,
     load_targets,
 )
 from geo.ledger.envelope import ProjectDraft, balance, create_project
@@ -54,7 +55,7 @@ CHECKS = checks()
 
 def test_the_method_states_checked_figures() -> None:
     assert sum(len(v) for v in CHECKS.values()) >= 35
-    assert set(CHECKS) == {"base", "cascade", "constant", "pene", "ruleset", "refused", *PLANNING}
+    assert set(CHECKS) == {"constant", "ruleset", "refused", *SCENARIOS}
 
 
 _DATES = "commune_insee;document;prescribed_on;arrete_on;approved_on\n"
@@ -67,13 +68,29 @@ PLANNING = {
     "garantie-rnu-prescrit": f"{_DATES}{SACLAY};RNU;;;\n{SACLAY};PLU;2025-03-01;;\n",
     "garantie-late": f"{_DATES}{SACLAY};RNU;;;\n{SACLAY};PLU;2026-09-01;;\n",
 }
-SCENARIOS = ["base", "cascade", "pene", *PLANNING]
+SCENARIOS = ["base", "cascade", "pene", "scot", *PLANNING]
 
 
 def scenario(engine: Engine, tmp_path: Path, name: str) -> None:
     load_consumption(engine, cerema_consumption_csv(tmp_path / "cas-ecole.csv", CAS_ECOLE))
     if name == "cascade":
         load_targets(engine, HDF_TARGETS)
+    if name == "scot":
+        # a synthetic SCoT of two real communes of the cas d'école, with a target of its own
+        targets = tmp_path / "scot-SYNTHETIQUE.csv"
+        targets.write_text(
+            "land;parent;reduction_pct;document;regulatory;document_url;comment\n"
+            "SCOT_SYNTH;REGION_32;60;SCoT synthétique;true;;synthetic\n",
+            encoding="utf-8",
+        )
+        load_targets(engine, targets)
+        perimeter = tmp_path / "scot-perimetre-SYNTHETIQUE.csv"
+        perimeter.write_text(
+            "land;commune_insee;land_name\n"
+            "SCOT_SYNTH;60542;SCoT synthétique\nSCOT_SYNTH;60612;SCoT synthétique\n",
+            encoding="utf-8",
+        )
+        load_target_members(engine, perimeter)
     if name in PLANNING:
         docs = tmp_path / f"{name}-SYNTHETIQUE.csv"
         docs.write_text(PLANNING[name], encoding="utf-8")

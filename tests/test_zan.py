@@ -594,3 +594,40 @@ def test_split_shared_by_area_when_no_share_is_given(fresh_engine: Engine, tmp_p
     )
     with pytest.raises(LoaderError, match="boundaries of 60054, 60694 are not all loaded"):
         load_commune_splits(fresh_engine, splits)
+
+
+THELLOISE = "200067973"  # CC Thelloise: 41 communes
+
+
+def test_scot_sees_its_own_trajectory(consumption: Engine, tmp_path: Path) -> None:
+    """A real SCoT's member list: the SCoT of the CC Thelloise covers its 41 communes (its
+    revision arrêtée on 10 July 2025, cdce18.cnce.fr); the perimeter file is written from the
+    EPCI's communes in the reference data. /trajectories/scot/{code} answers with its 41
+    communes, its name, and the target its communes inherit (no SCoT target imported: the
+    région's). An unknown SCoT is not found."""
+    with consumption.connect() as conn:
+        members = (
+            conn.execute(
+                text(
+                    "SELECT insee FROM commune WHERE epci_siren = :e AND kind = 'commune-actuelle'"
+                ),
+                {"e": THELLOISE},
+            )
+            .scalars()
+            .all()
+        )
+    assert len(members) == 41
+    perimeter = tmp_path / "scot-thelloise.csv"
+    perimeter.write_text(
+        "land;commune_insee;land_name\n"
+        + "".join(f"SCOT_THELLOISE;{insee};SCoT de la CC Thelloise\n" for insee in members),
+        encoding="utf-8",
+    )
+    load_target_members(consumption, perimeter)
+    t = zan(consumption, "scot", "THELLOISE")
+    assert t["territory"]["name"] == "SCoT de la CC Thelloise"
+    assert t["communes"] == 41 and t["communes_without_data"] == 41
+    assert t["target"]["targets_of_its_communes"] == [{"level": "region", "code": "32"}]
+    assert sum(len(v) for v in t["children"].values()) == 41
+    with pytest.raises(NotFound):
+        zan(consumption, "scot", "NOWHERE")

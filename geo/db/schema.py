@@ -814,6 +814,8 @@ zan_target_member = Table(
     Column("land_level", String(16), primary_key=True),
     Column("land_code", String(64), primary_key=True),
     Column("commune_insee", String(5), primary_key=True),
+    # the perimeter's name as its file gives it (a SCoT's), on each of its rows
+    Column("land_name", Text),
 )
 
 # The planning documents of a commune and their procedure's dates (garantie communale, loi

@@ -230,7 +230,11 @@ def _unknown_territories(conn: Connection, rows: list[dict[str, Any]]) -> list[s
 
 
 def load_target_members(engine: Engine, path: Path) -> ImportReport:
-    """The communes of SCoT and custom perimeters (replaces the perimeters it names)."""
+    """The communes of SCoT and custom perimeters (replaces the perimeters it names).
+
+    CSV ``land;commune_insee`` and, optionally, ``land_name`` (the SCoT's name), one row per
+    commune: e.g. a SCoT's member list as the DGALN's SUDOCUH survey publishes it (its list
+    of SCoT communes, which Mon Diagnostic Artificialisation ingests)."""
     path = Path(path)
     report = ImportReport(kind="zan-target-members", source=str(path))
     rows = []
@@ -244,7 +248,14 @@ def load_target_members(engine: Engine, path: Path) -> ImportReport:
             )
         if not _INSEE.match(row["commune_insee"]):
             raise LoaderError(f"{path}: row {line}: {row['commune_insee']!r} is not an INSEE code")
-        rows.append({"level": land[0], "code": land[1], "insee": row["commune_insee"]})
+        rows.append(
+            {
+                "level": land[0],
+                "code": land[1],
+                "insee": row["commune_insee"],
+                "name": row.get("land_name") or None,
+            }
+        )
     report.read = len(rows)
     with engine.begin() as conn:
         for level, code in {(r["level"], r["code"]) for r in rows}:
@@ -255,8 +266,8 @@ def load_target_members(engine: Engine, path: Path) -> ImportReport:
         if rows:
             conn.execute(
                 text(
-                    "INSERT INTO zan_target_member (land_level, land_code, commune_insee) "
-                    "VALUES (:level, :code, :insee) ON CONFLICT DO NOTHING"
+                    "INSERT INTO zan_target_member (land_level, land_code, commune_insee, "
+                    "land_name) VALUES (:level, :code, :insee, :name) ON CONFLICT DO NOTHING"
                 ),
                 rows,
             )

@@ -41,11 +41,38 @@ from sqlalchemy import Connection, RowMapping, text
 
 from geo.errors import Invalid, NotFound
 from geo.ledger.statuses import ACTIVE
-from geo.territories import LEVELS
+from geo.territories import LEVELS, Level
 from geo.zan.rulesets import RuleSet, ZanRules, default_ruleset_id, load_rulesets
+
+
+class _ScotLevel(Level):
+    """A SCoT: its communes are its imported perimeter (``foncier import zan-perimeters``,
+    ``SCOT_<code>``); it exists only for ZAN trajectories, where a SCoT sees its own."""
+
+    def name_sql(self, code: str = ":code") -> str:
+        return (
+            "SELECT coalesce(max(land_name), 'SCoT ' || max(land_code)) FROM zan_target_member "
+            f"WHERE land_level = 'scot' AND land_code = {code} HAVING count(*) > 0"
+        )
+
+
+# The levels a trajectory is asked for: the territories' table, and the SCoT.
+ZAN_LEVELS: dict[str, Level] = {
+    **LEVELS,
+    "scot": _ScotLevel(
+        "scot",
+        "zan_target_member",
+        "land_code",
+        r"^[A-Za-z0-9_-]{1,56}$",
+        "c.insee IN (SELECT commune_insee FROM zan_target_member "
+        "WHERE land_level = 'scot' AND land_code = :code)",
+    ),
+}
+ZAN_LEVEL_NAMES = tuple(ZAN_LEVELS)
 
 # A territory's children, and the commune column that names them.
 _CHILDREN = {
+    "scot": ("commune", "insee"),
     "region": ("departement", "departement_code"),
     "departement": ("epci", "epci_siren"),
     "territoire_industrie": ("epci", "epci_siren"),
@@ -201,7 +228,7 @@ class Targets:
 
     def own(self, level: str, code: str) -> Target | None:
         """The target a territory has of its own, if any."""
-        if level in ("commune", "epci", "region") and (level, code) in self.cascade:
+        if level in ("commune", "epci", "region", "scot") and (level, code) in self.cascade:
             return self._imported(level, code)
         if level == "region":
             return self._regional(code)
@@ -289,11 +316,11 @@ def trajectory(
     conn: Connection, level: str, code: str, ruleset: RuleSet, vintage: int | None = None
 ) -> dict[str, Any]:
     """The trajectory of one territory, and of its children grouped by status."""
-    if level not in LEVELS:
-        raise Invalid(f"level must be one of {', '.join(LEVELS)}")
+    if level not in ZAN_LEVELS:
+        raise Invalid(f"level must be one of {', '.join(ZAN_LEVELS)}")
     rules = ruleset.zan
     assert rules is not None
-    name = conn.execute(text(LEVELS[level].name_sql()), {"code": code}).scalar_one_or_none()
+    name = conn.execute(text(ZAN_LEVELS[level].name_sql()), {"code": code}).scalar_one_or_none()
     if name is None:
         raise NotFound(f"no {level} {code}")
     data = latest_vintage(conn, vintage)
@@ -495,7 +522,7 @@ def _commune_rows(
                 f"""
             WITH members AS (
                 SELECT c.insee, c.name, c.region_code, c.departement_code, c.epci_siren
-                FROM commune c WHERE c.kind = 'commune-actuelle' AND {LEVELS[level].members}
+                FROM commune c WHERE c.kind = 'commune-actuelle' AND {ZAN_LEVELS[level].members}
             ), {_flows_sql("members")}, flows AS (
                 SELECT s.insee,
                        sum(s.m2) FILTER (WHERE s.year BETWEEN :ref0 AND :ref1) AS reference,
@@ -722,14 +749,14 @@ def yearly_consumption(
 ) -> list[tuple[int, float]]:
     """(year, hectares) of NAF consumption of a territory's communes, for charts, in the
     same geography as the trajectory (arrondissements, merges and splits)."""
-    if level not in LEVELS:
-        raise Invalid(f"level must be one of {', '.join(LEVELS)}")
+    if level not in ZAN_LEVELS:
+        raise Invalid(f"level must be one of {', '.join(ZAN_LEVELS)}")
     data = latest_vintage(conn, vintage)
     rows = conn.execute(
         text(
             f"""WITH members AS (
                     SELECT c.insee FROM commune c
-                    WHERE c.kind = 'commune-actuelle' AND {LEVELS[level].members}
+                    WHERE c.kind = 'commune-actuelle' AND {ZAN_LEVELS[level].members}
                 ), {_flows_sql("members")}
                 SELECT s.year, sum(s.m2) / 10000
                 FROM shared s JOIN members m ON m.insee = s.insee

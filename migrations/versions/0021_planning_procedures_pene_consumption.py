@@ -1,6 +1,6 @@
 """Planning documents keep their procedure's three dates (prescription, arrêt,
 approbation), one row per commune and document; what each PENE actually consumed, by
-commune and year; a project says which PENE it is
+commune and year; a project says which PENE it is; a SCoT perimeter its name
 
 Revision ID: 0021
 Revises: 0017
@@ -59,9 +59,12 @@ def upgrade() -> None:
     # projects are append-only (a trigger refuses updates): a PENE recorded before this
     # column is found through pene_project.project_id (geo.ledger.envelope._check_single_draw)
     op.add_column("project", sa.Column("pene_id", sa.String(32), nullable=True))
+    # a SCoT perimeter names its SCoT (/trajectories/scot/{code})
+    op.add_column("zan_target_member", sa.Column("land_name", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("zan_target_member", "land_name")
     op.drop_column("project", "pene_id")
     op.drop_table("pene_consumption")
     # one row per commune again: the covering document (not RNU) wins, its latest date kept
