@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.errors import NotFound
+from geo.errors import Invalid, NotFound
 from geo.ingest.cadastre import load_cadastre
 from geo.ingest.consumption import load_consumption
 from geo.ingest.errors import LoaderError
@@ -631,3 +631,20 @@ def test_scot_sees_its_own_trajectory(consumption: Engine, tmp_path: Path) -> No
     assert sum(len(v) for v in t["children"].values()) == 41
     with pytest.raises(NotFound):
         zan(consumption, "scot", "NOWHERE")
+
+
+def test_second_decade_is_net_artificialisation_and_refused_without_ocsge(
+    consumption: Engine,
+) -> None:
+    """From 2031 the unit is net artificialisation on OCS GE, and the decade's figure is the
+    regional plans': with neither loaded, a trajectory under zan-2031-2041 is refused with
+    its reason, never computed from the consumption flows."""
+    with pytest.raises(Invalid, match="OCS GE"):
+        zan(consumption, "commune", EPINAY, "zan-2031-2041")
+    rules = get_ruleset("zan-2031-2041", kind="zan")
+    assert (rules.legal_status, rules.in_force, rules.zan.unit) == (
+        "law",
+        False,
+        "net_artificialisation",
+    )
+    assert rules.zan.reduction is None and rules.zan.garantie_communale_ha == 0

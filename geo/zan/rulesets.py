@@ -64,11 +64,15 @@ REGIONAL_FIGURES = {
 
 
 class ZanRules(_Strict):
+    # What is measured: consumption of NAF land (Cerema flows) for 2021-2031; net
+    # artificialisation (OCS GE, décret 2023-1096 nomenclature) from 2031.
+    unit: Literal["naf_consumption", "net_artificialisation"] = "naf_consumption"
     reference_first_year: int
     reference_last_year: int
     period_first_year: int
     period_last_year: int
-    reduction: float = Field(ge=0, le=1)
+    # the national target; None where no text sets one (2031-2041: the regional plans do)
+    reduction: float | None = Field(default=None, ge=0, le=1)
     reduction_source: str = "loi n° 2021-1104 art. 191 (réduction de moitié)"
     garantie_communale_ha: float = Field(ge=0)
     # Loi 2023-630: only communes covered by a PLU, a document en tenant lieu or a carte
@@ -90,8 +94,16 @@ class ZanRules(_Strict):
     # window than the first decade must say what it does with it).
     garantie_note: str | None = None
 
+    @property
+    def national_reduction(self) -> float:
+        if self.reduction is None:
+            raise RuleSetError("this rule set has no national target (no text sets one)")
+        return self.reduction
+
     @model_validator(mode="after")
     def _years(self) -> ZanRules:
+        if self.unit == "naf_consumption" and self.reduction is None:
+            raise ValueError("a consumption rule set states its national target (reduction)")
         if self.reference_first_year > self.reference_last_year:
             raise ValueError("reference_first_year is after reference_last_year")
         if self.period_first_year > self.period_last_year:

@@ -243,7 +243,7 @@ class Targets:
             # Corsica, overseas: their own document sets the trajectory; the national
             # figure is shown, not binding.
             return Target(
-                reduction=rules.reduction,
+                reduction=rules.national_reduction,
                 level="region",
                 code=region,
                 document=regional.document,
@@ -273,7 +273,7 @@ class Targets:
 
     def national(self) -> Target:
         return Target(
-            reduction=self.rules.reduction,
+            reduction=self.rules.national_reduction,
             level="national",
             code=None,
             document="loi n° 2021-1104",
@@ -320,6 +320,12 @@ def trajectory(
         raise Invalid(f"level must be one of {', '.join(ZAN_LEVELS)}")
     rules = ruleset.zan
     assert rules is not None
+    if rules.unit != "naf_consumption":
+        raise Invalid(
+            f"{ruleset.id} measures net artificialisation on IGN's OCS GE (nomenclature of the "
+            "décret n° 2023-1096), from 2031: no OCS GE delivery is imported and no target for "
+            "the decade is loaded, so no trajectory is computed (see docs/methode.md)"
+        )
     name = conn.execute(text(ZAN_LEVELS[level].name_sql()), {"code": code}).scalar_one_or_none()
     if name is None:
         raise NotFound(f"no {level} {code}")
