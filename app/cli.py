@@ -257,6 +257,7 @@ def _file_loaders() -> dict:
     from geo.ingest.zan_rules import (
         load_commune_splits,
         load_pene,
+        load_pene_consumption,
         load_planning_documents,
         load_target_members,
         load_targets,
@@ -275,6 +276,7 @@ def _file_loaders() -> dict:
         "zan-perimeters": load_target_members,
         "planning-documents": load_planning_documents,
         "pene": load_pene,
+        "pene-consumption": load_pene_consumption,
         "commune-splits": load_commune_splits,
         # what stands on the land (issue 14)
         "batiments": load_buildings,
@@ -313,6 +315,9 @@ _FILE_COMMANDS = (
      False),
     ("pene",
      "The PENE list (annex I of the arrêté of 31 May 2024), declared on the PENE ledger.", False),
+    ("pene-consumption",
+     "What PENE projects actually consumed, by commune and year (CSV "
+     "pene_id;commune_insee;year;hectares): deducted from local trajectories.", False),
     ("commune-splits",
      "Communes split after the consumption data's geography (shares by area if not given).",
      False),
@@ -327,7 +332,7 @@ _FILE_COMMANDS = (
      "or the publisher's zip of a département's parts; replaces the owners of the file's "
      "communes.", False),
 )  # fmt: skip
-_ONE_FILE_COMMANDS = {"planning-documents", "pene", "commune-splits"}
+_ONE_FILE_COMMANDS = {"planning-documents", "pene", "pene-consumption", "commune-splits"}
 
 
 def _file_command(name: str, help_text: str, with_crs: bool) -> None:

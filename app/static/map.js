@@ -10,6 +10,7 @@ const LABELS = {
   will_exceed: "dépassement projeté",
   exceeded: "enveloppe dépassée",
   planned: "prévu",
+  listed: "listé (PENE)",
   authorised: "autorisé",
   under_construction: "en chantier",
   completed: "achevé",
@@ -786,7 +787,7 @@ async function loadEnvelope() {
 }
 
 function projectRow(p) {
-  const next = { planned: ["authorised", "abandoned"], authorised: ["under_construction", "completed", "abandoned"],
+  const next = { planned: ["authorised", "abandoned"], listed: ["authorised", "abandoned"], authorised: ["under_construction", "completed", "abandoned"],
     under_construction: ["completed", "abandoned"] }[p.status] || [];
   const verbs = { authorised: "Autoriser", under_construction: "Démarrer", completed: "Achever", abandoned: "Abandonner" };
   const buttons = me ? next.map((s) => `<button type="button" data-project="${p.id}" data-status="${s}">${verbs[s]}</button>`).join(" ") : "";
