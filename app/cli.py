@@ -638,6 +638,56 @@ def token_list() -> None:
         click.echo(f"{t['id']:>4}  {t['role']:<12} {territory:<22} {state:<18} {t['name']}")
 
 
+# -- audit --------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit log's hash chain: verify it, export its head for publication."""
+
+
+@audit_group.command("verify")
+@click.option(
+    "--head",
+    "published",
+    default=None,
+    metavar="HEAD",
+    help="A head published earlier: the JSON `foncier audit head` printed, a file holding"
+    " it, or its hash. History up to it must be unchanged.",
+)
+def audit_verify(published: str | None) -> None:
+    """Recompute the chain; one line: intact (exit 0) or the first row changed, removed or
+    reordered (exit 1)."""
+    from app.db import get_engine
+    from app.security.audit_chain import Head, verify
+
+    published_head = None
+    if published is not None:
+        if Path(published).is_file():
+            published = Path(published).read_text()
+        try:
+            published_head = Head.parse(published)
+        except (ValueError, KeyError) as exc:
+            _fail(f"--head: {exc}")
+    with get_engine().connect() as conn:
+        verdict = verify(conn, published_head)
+    if not verdict.intact:
+        _fail(verdict.message)
+    click.echo(verdict.message)
+
+
+@audit_group.command("head")
+def audit_head() -> None:
+    """Print the chain's head (seq, id, hash, time) as JSON, for an operator to publish."""
+    import json
+
+    from app.db import get_engine
+    from app.security.audit_chain import head
+
+    with get_engine().connect() as conn:
+        click.echo(json.dumps(head(conn).as_dict()))
+
+
 # -- reports ----------------------------------------------------------------
 
 
