@@ -92,6 +92,81 @@ def db_clean() -> None:
     _on_cluster(lambda cluster: cluster.remove(echo=click.echo))
 
 
+@db.command("backup")
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice(["full", "diff", "incr"]),
+    default="full",
+    show_default=True,
+    help="incr: what changed since the last backup; diff: since the last full one.",
+)
+def db_backup(kind: str) -> None:
+    """Back up the embedded PostGIS with pgBackRest (WAL archiving starts with the first);
+    the repository is FONCIER_BACKUP_REPO, by default beside the data directory."""
+    from app.localdb.backup import Backups
+
+    def backup(cluster) -> None:
+        backups = Backups.of(cluster)
+        label = backups.backup(kind)
+        click.echo(f"{kind} backup {label} in {backups.repo}")
+
+    _on_cluster(
+        backup,
+        "FONCIER_DATABASE_URL is set: back that server up with pgBackRest on its host"
+        " (docs/operations.md).",
+    )
+
+
+@db.command("backups")
+def db_backups() -> None:
+    """The backups in the repository and the archived WAL they can be recovered with."""
+    from app.localdb.backup import Backups
+
+    _on_cluster(lambda cluster: click.echo(Backups.of(cluster).info()))
+
+
+@db.command("restore")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="The time to recover to, with its zone: 2026-12-07T10:15:00Z, 2026-12-07 11:15+01.",
+)
+@click.option(
+    "--data-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A new (absent or empty) data directory; the running cluster is left untouched.",
+)
+@click.option("--port", default=None, type=int, help="Its port (default: a free one).")
+def db_restore(target: str, data_dir: Path, port: int | None) -> None:
+    """Restore the backups to a point in time into a new data directory and start it there.
+
+    Transactions committed up to the time are in it, none after."""
+    import datetime
+
+    from app.localdb.backup import Backups
+    from app.localdb.ports import free_port
+
+    try:
+        when = datetime.datetime.fromisoformat(target.replace("Z", "+00:00"))
+    except ValueError:
+        _fail(f"--to: not an ISO 8601 time: {target!r}")
+    if when.tzinfo is None:
+        _fail("--to: the time needs its zone (Z, +01:00)")
+
+    def restore(cluster) -> None:
+        restored = Backups.of(cluster).restore(when, data_dir, port or free_port())
+        click.echo(
+            f"restored to {when.isoformat()} in {restored.data_dir}, running on"
+            f" 127.0.0.1:{restored.port}: FONCIER_PG_DATA_DIR={restored.data_dir}"
+            f" FONCIER_PG_PORT={restored.port} to use it"
+        )
+
+    _on_cluster(restore)
+
+
 @db.command("url")
 def db_url() -> None:
     """Print the SQLAlchemy URL in use."""

@@ -33,6 +33,9 @@ class DatabaseSettings(_FromEnvironment):
     # Unset: the installed server is discovered, or installed (app/localdb/pgserver.py).
     pg_bin_dir: Path | None = None
     db_name: str = "foncier"
+    # pgBackRest's repository for the embedded PostGIS (app/localdb/backup.py). Unset:
+    # ``<data dir>.backup`` beside the data directory; on a server, another disk.
+    backup_repo: Path | None = None
     # Hot standbys of that server (PostgreSQL streaming replication), comma-separated
     # SQLAlchemy URLs: the web service reads from them (app/replicas.py).
     read_replica_urls: str = ""
