@@ -35,7 +35,7 @@ from app.api.routers import (
     watch,
 )
 from app.db import make_engine
-from app.replicas import Replicas, bearer_key
+from app.replicas import CONSISTENCY_COOKIE, CONSISTENCY_HEADER, Replicas, bearer_key
 from app.services.features import ExtentCache
 from app.settings import Settings, get_settings
 
@@ -55,13 +55,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def _record_writes(request: Request, call_next):
     """After a write has answered (its transaction committed), and before its author can
-    send the next request: the position their reads must see (app/replicas.py)."""
+    send the next request: the position their reads must see, kept and given to the client
+    as a consistency token that any process honours (app/replicas.py)."""
     response = await call_next(request)
     if request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
         bearer = bearer_key(request.headers.get("authorization"))
-        await run_in_threadpool(
+        lsn = await run_in_threadpool(
             request.app.state.replicas.record_write, request.app.state.engine, bearer
         )
+        if lsn is not None:
+            response.headers[CONSISTENCY_HEADER] = lsn
+            # an old position is harmless (every standby is past it): short-lived
+            response.set_cookie(
+                CONSISTENCY_COOKIE, lsn, max_age=3600, httponly=True, samesite="strict"
+            )
     return response
 
 
@@ -128,7 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", CONSISTENCY_HEADER],
+            expose_headers=[CONSISTENCY_HEADER],
         )
     app.add_middleware(HeadAsGet)
 
