@@ -147,6 +147,31 @@ def test_swapped_rows_are_named(env: Engine) -> None:
     )
 
 
+def test_a_forged_row_is_named(env: Engine) -> None:
+    write_rows(env, 3)
+    forge = """INSERT INTO audit_log (actor, role, action, object_type, seq, prev_hash, hash)
+               VALUES ('forger', 'admin', 'token.create', 'api_token', {seq}, {prev}, '{h}')"""
+    with env.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain"))
+        conn.execute(text(forge.format(seq=0, prev="repeat('0', 64)", h="f" * 64)))
+        conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_chain"))
+    assert run_cli("audit", "verify") == (
+        1,
+        "error: audit chain broken: row id 4 (seq 0) is out of place: seq 1 expected",
+    )
+    tamper(env, "DELETE FROM audit_log WHERE id = 4")
+    # appended with the right place and link, but a hash made up
+    with env.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain"))
+        prev = "(SELECT hash FROM audit_log WHERE seq = 3)"
+        conn.execute(text(forge.format(seq=4, prev=prev, h="e" * 64)))
+        conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_chain"))
+    code, out = run_cli("audit", "verify")
+    assert code == 1 and out.endswith(
+        "row id 5 (seq 4) was changed: its content no longer matches its hash"
+    )
+
+
 def test_a_published_head_shows_a_rewritten_or_truncated_history(env: Engine, tmp_path) -> None:
     write_rows(env, 4)
     published = tmp_path / "head.json"

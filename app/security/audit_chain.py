@@ -130,11 +130,11 @@ def verify(conn: Connection, published: Head | None = None) -> Verdict:
     for row in rows:
         where = f"row id {row['id']} (seq {row['seq']})"
         broken = None
-        if row["seq"] != count + 1:
-            missing = f"seq {count + 1}" + (
-                f" to {row['seq'] - 1}" if row["seq"] > count + 2 else ""
-            )
-            broken = f"{where}: the row(s) before it were removed ({missing} missing)"
+        if row["seq"] > count + 1:
+            gap = f"seq {count + 1}" + (f" to {row['seq'] - 1}" if row["seq"] > count + 2 else "")
+            broken = f"{where}: the row(s) before it were removed ({gap} missing)"
+        elif row["seq"] < count + 1:
+            broken = f"{where} is out of place: seq {count + 1} expected"
         elif row["prev_hash"] != prev_hash:
             broken = _link_broken(conn, where, row["prev_hash"], prev_id)
         elif chain_hash(prev_hash, row) != row["hash"]:
