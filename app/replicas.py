@@ -69,8 +69,10 @@ def bearer_key(authorization: str | None) -> str | None:
 class Replicas:
     """The standbys of the primary, and the WAL position each writer must see."""
 
-    def __init__(self, urls: list[str], statement_timeout_ms: int | None = None) -> None:
-        self.engines: list[Engine] = [make_engine(u, statement_timeout_ms) for u in urls]
+    def __init__(
+        self, urls: list[str], statement_timeout_ms: int | None = None, **pool: int
+    ) -> None:
+        self.engines: list[Engine] = [make_engine(u, statement_timeout_ms, **pool) for u in urls]
         self._down_until = [0.0] * len(self.engines)
         self._turn = itertools.count()
         self._written: OrderedDict[str, str] = OrderedDict()

@@ -71,6 +71,10 @@ class ApiSettings(_FromEnvironment):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_geometry_vertices: int = Field(default=20_000, ge=4)
     statement_timeout_ms: int = Field(default=15_000, ge=1)
+    # Connections of one service process, to the primary and to each standby: the pool and
+    # what it may open beyond at peak. ``foncier serve --workers N`` multiplies them by N.
+    pool_size: int = Field(default=10, ge=1, le=200)
+    pool_max_overflow: int = Field(default=10, ge=0, le=200)
     # A candidate site search (an unauthenticated graph walk) stops past this many seconds.
     site_search_seconds: float = Field(default=3.0, gt=0, le=60)
 

@@ -91,8 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.settings = settings
-    app.state.engine = make_engine(settings.url_for(), settings.statement_timeout_ms)
-    app.state.replicas = Replicas(settings.replica_urls, settings.statement_timeout_ms)
+    pool = {"pool_size": settings.pool_size, "max_overflow": settings.pool_max_overflow}
+    app.state.engine = make_engine(settings.url_for(), settings.statement_timeout_ms, **pool)
+    app.state.replicas = Replicas(settings.replica_urls, settings.statement_timeout_ms, **pool)
     if settings.replica_urls:
         app.middleware("http")(_record_writes)
     app.state.extents = ExtentCache()
