@@ -131,7 +131,8 @@ def db_backups() -> None:
     "--to",
     "target",
     required=True,
-    help="The time to recover to, with its zone: 2026-12-07T10:15:00Z, 2026-12-07 11:15+01.",
+    help="The time to recover to, with its zone: 2026-12-07T10:15:00Z, 2026-12-07 11:15+01;"
+    " or 'latest': all the archived WAL (after the loss of the data directory).",
 )
 @click.option(
     "--data-dir",
@@ -149,17 +150,20 @@ def db_restore(target: str, data_dir: Path, port: int | None) -> None:
     from app.localdb.backup import Backups
     from app.localdb.ports import free_port
 
-    try:
-        when = datetime.datetime.fromisoformat(target.replace("Z", "+00:00"))
-    except ValueError:
-        _fail(f"--to: not an ISO 8601 time: {target!r}")
-    if when.tzinfo is None:
-        _fail("--to: the time needs its zone (Z, +01:00)")
+    when = None
+    if target != "latest":
+        try:
+            when = datetime.datetime.fromisoformat(target.replace("Z", "+00:00"))
+        except ValueError:
+            _fail(f"--to: not an ISO 8601 time nor 'latest': {target!r}")
+        if when.tzinfo is None:
+            _fail("--to: the time needs its zone (Z, +01:00)")
 
     def restore(cluster) -> None:
         restored = Backups.of(cluster).restore(when, data_dir, port or free_port())
         click.echo(
-            f"restored to {when.isoformat()} in {restored.data_dir}, running on"
+            f"restored to {when.isoformat() if when else 'the end of the archived WAL'}"
+            f" in {restored.data_dir}, running on"
             f" 127.0.0.1:{restored.port}: FONCIER_PG_DATA_DIR={restored.data_dir}"
             f" FONCIER_PG_PORT={restored.port} to use it"
         )

@@ -8,7 +8,8 @@ that pushes a segment to the repository once that configuration exists (written 
 a cluster without backups does not keep its WAL for an archive that will never come.
 
 A restore is always into a new data directory, started on its own port, the original left
-running and untouched: recovery to a time, then promotion (a new timeline). Its WAL is not
+running and untouched: recovery to a time (or to the end of the archived WAL, after the loss
+of the data directory), then promotion (a new timeline). Its WAL is not
 archived into the original's repository (its own default repository is empty until it gets
 a backup of its own).
 
@@ -133,10 +134,10 @@ class Backups:
     def info(self) -> str:
         return self._pgbackrest("info").stdout.strip()
 
-    def restore(self, target: datetime.datetime, data_dir: Path, port: int) -> LocalCluster:
-        """A new cluster in ``data_dir`` (absent or empty), recovered to ``target`` from the
-        repository, promoted and running on ``port``."""
-        if target.tzinfo is None:
+    def restore(self, target: datetime.datetime | None, data_dir: Path, port: int) -> LocalCluster:
+        """A new cluster in ``data_dir`` (absent or empty), recovered to ``target`` (None: to
+        the end of the archived WAL) from the repository, promoted and running on ``port``."""
+        if target is not None and target.tzinfo is None:
             raise LocalDbError("the target time needs its time zone (e.g. 2026-12-07T10:15:00Z)")
         data_dir = data_dir.resolve()
         if data_dir.exists() and any(data_dir.iterdir()):
@@ -148,13 +149,12 @@ class Backups:
         data_dir.mkdir(parents=True, exist_ok=True)
         _own(data_dir)
         data_dir.chmod(0o700)
-        self._pgbackrest(
-            f"--pg1-path={data_dir}",
+        to_time = () if target is None else (
             "--type=time",
             f"--target={target.astimezone(datetime.UTC).isoformat(sep=' ')}",
             "--target-action=promote",
-            "restore",
-        )
+        )  # fmt: skip
+        self._pgbackrest(f"--pg1-path={data_dir}", *to_time, "restore")
         restored = LocalCluster(
             data_dir=data_dir,
             port=port,
