@@ -125,3 +125,19 @@ def test_a_restore_goes_into_a_new_directory(throwaway_cluster: LocalCluster) ->
         backups.restore(now, throwaway_cluster.data_dir, free_port())
     with pytest.raises(LocalDbError, match="time zone"):
         backups.restore(now.replace(tzinfo=None), throwaway_cluster.data_dir, free_port())
+
+
+@pytest.mark.parametrize(
+    ("to", "message"),
+    [
+        ("yesterday", "not an ISO 8601 time nor 'latest'"),
+        ("2026-12-07T10:15:00", "the time needs its zone"),
+    ],
+)
+def test_the_restore_time_is_checked_first(to: str, message: str, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    result = CliRunner().invoke(main, ["db", "restore", "--to", to, "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and message in result.output
