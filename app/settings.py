@@ -34,6 +34,9 @@ class DatabaseSettings(_FromEnvironment):
     # Unset: the installed server is discovered, or installed (app/localdb/pgserver.py).
     pg_bin_dir: Path | None = None
     db_name: str = "foncier"
+    # pgBackRest's repository for the embedded PostGIS (app/localdb/backup.py). Unset:
+    # ``<data dir>.backup`` beside the data directory; on a server, another disk.
+    backup_repo: Path | None = None
     # Hot standbys of that server (PostgreSQL streaming replication), comma-separated
     # SQLAlchemy URLs: the web service reads from them (app/replicas.py).
     read_replica_urls: str = ""
@@ -77,6 +80,10 @@ class ApiSettings(_FromEnvironment):
     # /health's own budget for the database (its ping, its query; at least 2 s to connect,
     # libpq's least): a stuck database answers 503 within about twice this.
     health_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    # Connections of one service process, to the primary and to each standby: the pool and
+    # what it may open beyond at peak. ``foncier serve --workers N`` multiplies them by N.
+    pool_size: int = Field(default=10, ge=1, le=200)
+    pool_max_overflow: int = Field(default=10, ge=0, le=200)
     # A candidate site search (an unauthenticated graph walk) stops past this many seconds.
     site_search_seconds: float = Field(default=3.0, gt=0, le=60)
 

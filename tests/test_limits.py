@@ -103,6 +103,12 @@ def test_statement_timeout_is_a_503_and_the_worker_goes_on(make_client) -> None:
     assert relaxed.get("/collections/parcels/items?limit=1000").status_code == 200
 
 
+def test_pool_sizes_per_process_are_settings(make_client) -> None:
+    client = make_client(pool_size=3, pool_max_overflow=2)
+    pool = client.app.state.engine.pool
+    assert (pool.size(), pool._max_overflow) == (3, 2)
+
+
 def test_the_service_sessions_run_without_jit(make_client) -> None:
     """Short queries over many partitions compiled for longer than they ran (issue 17)."""
     client = make_client()

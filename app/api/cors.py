@@ -23,13 +23,17 @@ from collections.abc import Iterable
 from fastapi.dependencies.models import Dependant
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.replicas import CONSISTENCY_HEADER
 from app.security.auth import require_writer
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 # What scripts of another origin may read besides the safelisted headers: entity tags
 # (conditional requests), Link (OGC paging), the name of an export, when to retry, where
-# a created resource is, the CRS of coordinates.
-EXPOSED_HEADERS = "ETag, Link, Content-Disposition, Retry-After, Location, Content-Crs"
+# a created resource is, the CRS of coordinates, and the write position a next read must see
+# (app.replicas: read-your-writes).
+EXPOSED_HEADERS = (
+    "ETag, Link, Content-Disposition, Retry-After, Location, Content-Crs, " + CONSISTENCY_HEADER
+)
 PUBLIC_ALLOW_HEADERS = (
     "accept",
     "accept-language",
@@ -37,6 +41,7 @@ PUBLIC_ALLOW_HEADERS = (
     "content-type",
     "if-none-match",
     "if-modified-since",
+    CONSISTENCY_HEADER.lower(),
 )
 TOKEN_ALLOW_HEADERS = (*PUBLIC_ALLOW_HEADERS, "authorization", "if-match")
 TOKEN_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"

@@ -14,7 +14,12 @@ from pydantic import BeforeValidator
 from sqlalchemy import Connection
 
 from app.api.errors import InvalidParameter
-from app.replicas import bearer_key
+from app.replicas import (
+    CONSISTENCY_COOKIE,
+    CONSISTENCY_HEADER,
+    bearer_key,
+    consistency_token,
+)
 from app.services.cql2 import LANGUAGES, TEXT, FilterError, SqlFilter, compile_filter
 from app.services.crs import CRSS, DEFAULT, Crs, crs_by_uri, xy
 from app.services.features import COLLECTIONS, Collection, ItemsQuery
@@ -80,10 +85,13 @@ def get_connection(request: Request) -> Iterator[Connection]:
 
 def get_read_connection(request: Request) -> Iterator[Connection]:
     """A connection for a request that only reads: to a hot standby when the service has
-    some and it has replayed the caller's own last write, else to the primary
-    (app/replicas.py)."""
+    some and it has replayed the caller's own last write (known to this process, or named by
+    the request's consistency token), else to the primary (app/replicas.py)."""
     bearer = bearer_key(request.headers.get("authorization"))
-    with request.app.state.replicas.connect(request.app.state.engine, bearer) as conn:
+    token = consistency_token(
+        request.headers.get(CONSISTENCY_HEADER), request.cookies.get(CONSISTENCY_COOKIE)
+    )
+    with request.app.state.replicas.connect(request.app.state.engine, bearer, token) as conn:
         yield conn
 
 

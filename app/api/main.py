@@ -36,7 +36,7 @@ from app.api.routers import (
     watch,
 )
 from app.db import health_engine, make_engine
-from app.replicas import Replicas, bearer_key
+from app.replicas import CONSISTENCY_COOKIE, CONSISTENCY_HEADER, Replicas, bearer_key
 from app.services.features import ExtentCache
 from app.settings import Settings, get_settings
 
@@ -57,13 +57,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def _record_writes(request: Request, call_next):
     """After a write has answered (its transaction committed), and before its author can
-    send the next request: the position their reads must see (app/replicas.py)."""
+    send the next request: the position their reads must see, kept and given to the client
+    as a consistency token that any process honours (app/replicas.py)."""
     response = await call_next(request)
     if request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
         bearer = bearer_key(request.headers.get("authorization"))
-        await run_in_threadpool(
+        lsn = await run_in_threadpool(
             request.app.state.replicas.record_write, request.app.state.engine, bearer
         )
+        if lsn is not None:
+            response.headers[CONSISTENCY_HEADER] = lsn
+            # an old position is harmless (every standby is past it): short-lived
+            response.set_cookie(
+                CONSISTENCY_COOKIE, lsn, max_age=3600, httponly=True, samesite="strict"
+            )
     return response
 
 
@@ -88,12 +95,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.settings = settings
+    pool = {"pool_size": settings.pool_size, "max_overflow": settings.pool_max_overflow}
     app.state.engine = make_engine(
-        settings.url_for(), settings.statement_timeout_ms, pool_timeout_s=settings.pool_timeout_s
+        settings.url_for(),
+        settings.statement_timeout_ms,
+        pool_timeout_s=settings.pool_timeout_s,
+        **pool,
     )
     app.state.health_engine = health_engine(settings)
     app.state.replicas = Replicas(
-        settings.replica_urls, settings.statement_timeout_ms, settings.pool_timeout_s
+        settings.replica_urls,
+        settings.statement_timeout_ms,
+        pool_timeout_s=settings.pool_timeout_s,
+        **pool,
     )
     if settings.replica_urls:
         app.middleware("http")(_record_writes)

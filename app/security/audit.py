@@ -1,7 +1,8 @@
 """The audit log: every write, who made it, when, and the object before and after.
 
 Written in the transaction of the write it records, so that neither exists without the
-other; like the ledger, it refuses updates and deletes (migration 0007).
+other; like the ledger, it refuses updates and deletes (migration 0007), and the database
+chains each row to the one before by their hashes (migration 0020, app.security.audit_chain).
 """
 
 from __future__ import annotations
@@ -61,12 +62,13 @@ class AuditQuery(BaseModel):
 
 
 def read_log(conn: Connection, principal: Principal, query: AuditQuery) -> list[dict[str, Any]]:
-    """The entries matching the query, oldest first: for administrators only."""
+    """The entries matching the query, oldest first, each with its place and links in the
+    hash chain (app.security.audit_chain): for administrators only."""
     authorise_admin(principal, "the audit log")
     rows = conn.execute(
         text(
             """SELECT id, at, actor, role, territory, token_id, action, object_type, object_id,
-                      before, after
+                      before, after, seq, prev_hash, hash
                FROM audit_log
                WHERE id > :after_id
                  AND (CAST(:object_type AS text) IS NULL OR object_type = :object_type)

@@ -776,7 +776,9 @@ api_token = Table(
     ),
 )
 
-# Append-only, like the ledger (a trigger refuses updates and deletes).
+# Append-only, like the ledger (a trigger refuses updates and deletes), and a hash chain: an
+# insert trigger gives each row its place ``seq``, the previous row's hash and its own
+# (migration 0020; the canonical form in app.security.audit_chain).
 audit_log = Table(
     "audit_log",
     metadata,
@@ -791,6 +793,9 @@ audit_log = Table(
     Column("object_id", Text),
     Column("before", JSONB),
     Column("after", JSONB),
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
 )
 Index("audit_log_object_idx", audit_log.c.object_type, audit_log.c.object_id)
 
