@@ -11,7 +11,13 @@ from sqlalchemy import Engine, create_engine
 from app.settings import PROJECT_DIR, Settings, get_settings
 
 
-def make_engine(url: str, statement_timeout_ms: int | None = None) -> Engine:
+def make_engine(
+    url: str,
+    statement_timeout_ms: int | None = None,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+) -> Engine:
     # pre_ping: after a database restart, stale pooled connections are replaced
     # instead of failing the first request that draws them.
     connect_args: dict[str, object] = {"connect_timeout": 5}
@@ -24,8 +30,8 @@ def make_engine(url: str, statement_timeout_ms: int | None = None) -> Engine:
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
         connect_args=connect_args,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from app.api.errors import PROBLEM_RESPONSES, install_error_handlers
+from app.api.exports import Exports
 from app.api.limits import BodySizeLimit, HeadAsGet, RejectNul
 from app.api.openapi import install as install_openapi
 from app.api.responses import GZIP_MIN_BYTES, MVT
@@ -35,6 +37,7 @@ from app.api.routers import (
     watch,
 )
 from app.db import make_engine
+from app.presentation.export import remove_stale
 from app.replicas import Replicas, bearer_key
 from app.services.features import ExtentCache
 from app.settings import Settings, get_settings
@@ -48,8 +51,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # (bench/README.md, ranking).
     gc.collect()
     gc.freeze()
+    # Writing an export is Python work (each parcel's score explained) in a worker thread:
+    # a request waiting for the interpreter gets it after 1 ms, not 5 (the default), and
+    # /health stays well under a second while exports are written (bench/README.md).
+    sys.setswitchinterval(0.001)
+    remove_stale()  # the export files of a process killed while writing them
     yield
     app.state.engine.dispose()
+    app.state.exports.dispose()
     app.state.replicas.dispose()
 
 
@@ -85,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.url_for(), settings.statement_timeout_ms)
+    app.state.exports = Exports(settings.url_for(), settings)
     app.state.replicas = Replicas(settings.replica_urls, settings.statement_timeout_ms)
     if settings.replica_urls:
         app.middleware("http")(_record_writes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from app.api.dependencies import (
     CollectionDep,
     OgcItemsDep,
+    OgcItemsRequest,
     OutputCrsDep,
     ReadConnectionDep,
     parse_key,
@@ -27,10 +29,23 @@ from app.api.responses import (
     base_url,
     link_to,
 )
-from app.presentation.export import export_items, with_exports
+from app.presentation.export import (
+    EXPORT_PAGE,
+    GEOMETRY_FORMATS,
+    MAX_EXPORT_FEATURES,
+    Export,
+    with_exports,
+)
 from app.presentation.geojson import feature_collection
 from app.services.crs import CRS84, CRSS, STORAGE, Crs
-from app.services.features import COLLECTIONS, Collection, item, items_page
+from app.services.features import (
+    COLLECTIONS,
+    Collection,
+    count_items,
+    item,
+    item_pages,
+    items_page,
+)
 from geo.errors import NotFound
 
 router = APIRouter(tags=["OGC API - Features"])
@@ -211,7 +226,9 @@ def list_items(
     collection: CollectionDep, params: OgcItemsDep, request: Request, conn: ReadConnectionDep
 ) -> GeoJSONResponse:
     if params.export is not None:
-        return export_items(request.app.state.engine, conn, collection, params.query, params.export)
+        return request.app.state.exports.respond(
+            request, params.export, partial(_items_export, collection, params)
+        )
     page = items_page(conn, collection, params.query, params.limit, params.crs)
     links = [_link(link_to(request), "self", "application/geo+json")]
     if page.has_more:
@@ -229,6 +246,22 @@ def list_items(
             timeStamp=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         ),
         headers=content_crs(params.crs),
+    )
+
+
+def _items_export(collection: Collection, params: OgcItemsRequest, conn) -> Export:
+    """Every feature of the collection matching the request, in id order, its columns
+    typed from the first feature (on a connection of the export pool)."""
+    matched = count_items(conn, collection, params.query, MAX_EXPORT_FEATURES)
+    if not matched.exact:
+        raise InvalidParameter(
+            f"{collection.id} has {matched} matching features: an export holds "
+            f"at most {MAX_EXPORT_FEATURES}; filter it (bbox, queryables)"
+        )
+    geometry = params.export in GEOMETRY_FORMATS
+    pages = item_pages(conn, collection, params.query, EXPORT_PAGE, geometry=geometry)
+    return Export(
+        collection.id, ([json.loads(f) for f in page] for page in pages), None, matched.members()
     )
 
 
