@@ -218,7 +218,7 @@ def ranked_parcel_pages(
     filters: Filters,
     *,
     sort: str = "-score",
-    size: int = 2_000,
+    size: int = 500,
     custom: bool = False,
     geometry: bool = True,
 ) -> Iterator[list[RankedParcel]]:
