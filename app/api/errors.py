@@ -175,10 +175,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PoolTimeout)
     async def _pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
         # every connection of a pool in use for its whole timeout: busy, not broken
-        return problem(
-            503, "the service is busy (no database connection free), retry shortly",
-            instance=request.url.path,
-        )  # fmt: skip
+        detail = "the service is busy (no database connection free), retry shortly"
+        return problem(503, detail, instance=request.url.path)
 
     @app.exception_handler(ClientGone)
     async def _client_gone(request: Request, exc: ClientGone) -> Response:

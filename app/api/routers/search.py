@@ -376,10 +376,10 @@ def _parcels_export(chosen, filters, sort, custom, fmt, conn) -> Export:
             f"the search matches {matched} parcels: an export holds at most "
             f"{MAX_EXPORT_FEATURES}; narrow it (territory, min_score, min_area)"
         )
+    geometry = fmt in GEOMETRY_FORMATS
     pages = ranked_parcel_pages(
-        conn, chosen, filters, sort=sort, size=EXPORT_PAGE, custom=custom,
-        geometry=fmt in GEOMETRY_FORMATS,
-    )  # fmt: skip
+        conn, chosen, filters, sort=sort, size=EXPORT_PAGE, custom=custom, geometry=geometry
+    )
     return Export(
         "parcels",
         (parcels_collection(page, chosen, matched, [])["features"] for page in pages),
