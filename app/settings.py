@@ -86,6 +86,14 @@ class ApiSettings(_FromEnvironment):
     pool_max_overflow: int = Field(default=10, ge=0, le=200)
     # A candidate site search (an unauthenticated graph walk) stops past this many seconds.
     site_search_seconds: float = Field(default=3.0, gt=0, le=60)
+    # Exports (CSV, GeoJSON, GeoPackage of a whole search), per service process: how many
+    # are written at once (each on a connection of a pool of that size, apart from the
+    # requests' own; writing is mostly Python work, which one process runs on one core at a
+    # time), how many one client address may have under way (written or being received),
+    # and how many may be under way in total (a temporary file each); beyond, 429.
+    export_concurrency: int = Field(default=2, ge=1, le=64)
+    export_per_client: int = Field(default=2, ge=1)
+    export_max_open: int = Field(default=32, ge=1)
 
     # Vector tiles: how long clients and proxies may keep a tile (Cache-Control max-age).
     tile_cache_seconds: int = Field(default=300, ge=0)

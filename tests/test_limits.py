@@ -115,3 +115,23 @@ def test_the_service_sessions_run_without_jit(make_client) -> None:
     with client.app.state.engine.connect() as conn:
         assert conn.execute(text("SHOW jit")).scalar_one() == "off"
         assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "15s"
+
+
+def test_no_free_connection_in_the_pool_is_a_503_problem(make_client) -> None:
+    """Every pooled connection in use past the pool's timeout: busy, retry (it was a
+    plain-text 500)."""
+    from sqlalchemy import create_engine
+
+    client = make_client()
+    engine = client.app.state.engine
+    client.app.state.engine = create_engine(
+        engine.url, pool_size=1, max_overflow=0, pool_timeout=0.2
+    )
+    engine.dispose()
+    with client.app.state.engine.connect():  # the only one
+        for path in ("/health", "/parcels/search?commune=91216&limit=1"):
+            response = client.get(path)
+            assert_problem(response, 503, "busy")
+            assert response.headers["retry-after"]
+    assert client.get("/health").status_code == 200
+    client.app.state.engine.dispose()

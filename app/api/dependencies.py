@@ -100,7 +100,9 @@ def get_app_settings(request: Request) -> Settings:
 
 
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
-ReadConnectionDep = Annotated[Connection, Depends(get_read_connection)]
+# Returned to the pool when the handler returns, not once its answer is sent: an answer
+# streamed to a slow client (an export) holds no connection of the requests' pool.
+ReadConnectionDep = Annotated[Connection, Depends(get_read_connection, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 

@@ -8,12 +8,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg.errors import QueryCanceled
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
+from app.presentation.export import ClientGone
 from geo.errors import Conflict, Denied, DomainError, Invalid, NotFound
 
 PROBLEM_JSON = "application/problem+json"
@@ -55,6 +57,7 @@ class ApiError(Exception):
     """An error the API reports as a problem document."""
 
     status: int = 500
+    headers: dict[str, str] = {}
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -130,7 +133,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return problem(exc.status, exc.detail, instance=request.url.path, **exc.extra)
+        return problem(
+            exc.status, exc.detail, headers=exc.headers, instance=request.url.path, **exc.extra
+        )
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -166,6 +171,17 @@ def install_error_handlers(app: FastAPI) -> None:
                 instance=request.url.path,
             )
         return problem(503, "the database is unavailable, retry shortly", instance=request.url.path)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # every connection of a pool in use for its whole timeout: busy, not broken
+        detail = "the service is busy (no database connection free), retry shortly"
+        return problem(503, detail, instance=request.url.path)
+
+    @app.exception_handler(ClientGone)
+    async def _client_gone(request: Request, exc: ClientGone) -> Response:
+        # nobody reads this answer; 499 (client closed request) is what the access log says
+        return Response(status_code=499)
 
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:

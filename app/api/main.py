@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from app.api.cors import Cors
 from app.api.errors import PROBLEM_RESPONSES, install_error_handlers
+from app.api.exports import Exports
 from app.api.limits import BodySizeLimit, HeadAsGet, RejectNul
 from app.api.openapi import OPENAPI_PATH
 from app.api.openapi import install as install_openapi
@@ -36,6 +38,7 @@ from app.api.routers import (
     watch,
 )
 from app.db import health_engine, make_engine
+from app.presentation.export import remove_stale
 from app.replicas import CONSISTENCY_COOKIE, CONSISTENCY_HEADER, Replicas, bearer_key
 from app.services.features import ExtentCache
 from app.settings import Settings, get_settings
@@ -49,9 +52,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # (bench/README.md, ranking).
     gc.collect()
     gc.freeze()
+    # Writing an export is Python work (each parcel's score explained) in a worker thread:
+    # a request waiting for the interpreter gets it after 1 ms, not 5 (the default), and
+    # /health stays well under a second while exports are written (bench/README.md).
+    sys.setswitchinterval(0.001)
+    remove_stale()  # the export files of a process killed while writing them
     yield
     app.state.engine.dispose()
     app.state.health_engine.dispose()
+    app.state.exports.dispose()
     app.state.replicas.dispose()
 
 
@@ -103,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         **pool,
     )
     app.state.health_engine = health_engine(settings)
+    app.state.exports = Exports(settings.url_for(), settings)
     app.state.replicas = Replicas(
         settings.replica_urls,
         settings.statement_timeout_ms,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -522,6 +522,34 @@ def items_page(
         last_key=rows[-1][0] if rows else None,
         has_more=has_more,
     )
+
+
+def item_pages(
+    conn: Connection,
+    collection: Collection,
+    query: ItemsQuery,
+    size: int,
+    crs: Crs = DEFAULT,
+    geometry: bool = True,
+) -> Iterator[list[str]]:
+    """Every feature matching ``query``, in feature id order, as pages of ``size`` GeoJSON
+    strings: one query read through a server-side cursor (an export), not a query a page.
+    Without ``geometry``, theirs is null."""
+    clause, params = query.where(collection)
+    feature = (
+        _feature(collection, crs)
+        if geometry
+        else feature_sql(collection.key, collection.geom, collection.properties_sql(), "NULL")
+    )
+    result = conn.execution_options(stream_results=True, yield_per=size).execute(
+        text(
+            f"""SELECT {feature}::text
+                FROM {collection.source} WHERE {clause} ORDER BY {collection.key}"""
+        ),
+        params,
+    )
+    for rows in result.partitions(size):
+        yield [r[0] for r in rows]
 
 
 def item(

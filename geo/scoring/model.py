@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from geo.land.buildings import DEFAULT_UNDERUSED_SHARE, land_use_of, land_use_sql
@@ -314,6 +315,11 @@ class Profile:
     underused_built_share: float = DEFAULT_UNDERUSED_SHARE
 
     def criteria(self) -> list[tuple[Criterion, float]]:
+        return list(self._criteria)
+
+    @cached_property
+    def _criteria(self) -> tuple[tuple[Criterion, float], ...]:
+        # built once a profile: explain() reads them for every parcel of an export
         out = []
         for name, weight in self.weights.items():
             criterion = (
@@ -324,7 +330,7 @@ class Profile:
                 else BY_NAME[name]
             )
             out.append((criterion, weight))
-        return out
+        return tuple(out)
 
 
 def exclusions(features: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.api.dependencies import (
     CollectionDep,
     OgcItemsDep,
+    OgcItemsRequest,
     OutputCrsDep,
     ReadConnectionDep,
     parse_key,
@@ -33,11 +35,24 @@ from app.api.responses import (
     wants_html,
 )
 from app.presentation import html
-from app.presentation.export import export_items, with_exports
+from app.presentation.export import (
+    EXPORT_PAGE,
+    GEOMETRY_FORMATS,
+    MAX_EXPORT_FEATURES,
+    Export,
+    with_exports,
+)
 from app.presentation.geojson import feature_collection
 from app.presentation.schemas import collection_schema, geojson_feature_schema, queryables_schema
 from app.services.crs import CRS84, CRSS, STORAGE, Crs
-from app.services.features import COLLECTIONS, Collection, item, items_page
+from app.services.features import (
+    COLLECTIONS,
+    Collection,
+    count_items,
+    item,
+    item_pages,
+    items_page,
+)
 from geo.errors import NotFound
 
 router = APIRouter(tags=["OGC API - Features"])
@@ -268,7 +283,9 @@ def list_items(
     collection: CollectionDep, params: OgcItemsDep, request: Request, conn: ReadConnectionDep
 ) -> GeoJSONResponse:
     if params.export is not None:
-        return export_items(request.app.state.engine, conn, collection, params.query, params.export)
+        return request.app.state.exports.respond(
+            request, params.export, partial(_items_export, collection, params)
+        )
     page = items_page(
         conn,
         collection,
@@ -301,6 +318,22 @@ def list_items(
         )
         return HTMLResponse(page_html)
     return GeoJSONResponse(body, headers={**content_crs(params.crs), **link_header(links)})
+
+
+def _items_export(collection: Collection, params: OgcItemsRequest, conn) -> Export:
+    """Every feature of the collection matching the request, in id order, its columns
+    typed from the first feature (on a connection of the export pool)."""
+    matched = count_items(conn, collection, params.query, MAX_EXPORT_FEATURES)
+    if not matched.exact:
+        raise InvalidParameter(
+            f"{collection.id} has {matched} matching features: an export holds "
+            f"at most {MAX_EXPORT_FEATURES}; filter it (bbox, queryables)"
+        )
+    geometry = params.export in GEOMETRY_FORMATS
+    pages = item_pages(conn, collection, params.query, EXPORT_PAGE, geometry=geometry)
+    return Export(
+        collection.id, ([json.loads(f) for f in page] for page in pages), None, matched.members()
+    )
 
 
 @router.get(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -22,10 +23,11 @@ from app.api.errors import InvalidParameter
 from app.api.responses import paging_links
 from app.presentation.export import (
     EXPORT_PAGE,
+    GEOMETRY_FORMATS,
     MAX_EXPORT_FEATURES,
+    Export,
     Field,
     describe,
-    export_response,
     prop,
     with_exports,
 )
@@ -43,6 +45,7 @@ from geo.scoring.search import (
     count_parcels,
     matched_parcels,
     parcel_score,
+    ranked_parcel_pages,
     search_parcels,
     search_sites,
 )
@@ -278,7 +281,9 @@ def search_ranked_parcels(
         owner,
     )
     if format != "json":
-        return _export_parcels(request, conn, chosen, filters, sort, custom, format)
+        return request.app.state.exports.respond(
+            request, format, partial(_parcels_export, chosen, filters, sort, custom, format)
+        )
     matched = matched_parcels(
         conn,
         chosen,
@@ -314,6 +319,7 @@ def get_parcel_score(
     responses=with_exports({}),
 )
 def search_candidate_sites(
+    request: Request,
     conn: ReadConnectionDep,
     bbox: BBoxDep,
     settings: SettingsDep,
@@ -342,53 +348,51 @@ def search_candidate_sites(
         )
     chosen, custom = _profile(profile, weights)
     filters = _filters(commune, epci, territoire_industrie, departement, bbox, min_score=min_score)
-    sites = search_sites(
-        conn,
-        chosen,
-        filters,
-        min_area_ha=min_area,
-        gap_m=gap,
-        limit=limit,
-        custom=custom,
-        budget_s=settings.site_search_seconds,
-    )
-    if format != "json":
-        return export_response(
-            format,
-            "sites",
-            SITE_FIELDS,
-            [sites_collection(sites, chosen)["features"]],
-            members={"profile": {"id": chosen.id, "name": chosen.name}},
-            geometry_type="MultiPolygon",
+
+    def search(conn) -> dict[str, Any]:
+        sites = search_sites(
+            conn,
+            chosen,
+            filters,
+            min_area_ha=min_area,
+            gap_m=gap,
+            limit=limit,
+            custom=custom,
+            budget_s=settings.site_search_seconds,
         )
-    return sites_collection(sites, chosen)
+        return sites_collection(sites, chosen)
+
+    if format != "json":
+        return request.app.state.exports.respond(
+            request,
+            format,
+            lambda own: Export(
+                "sites",
+                [search(own)["features"]],
+                SITE_FIELDS,
+                members={"profile": {"id": chosen.id, "name": chosen.name}},
+                geometry_type="MultiPolygon",
+            ),
+        )
+    return search(conn)
 
 
-def _export_parcels(request, conn, chosen, filters, sort, custom, fmt):
-    """The whole search (not one page), streamed page by page on a connection of its own:
-    the request's is returned to the pool before the body is sent."""
+def _parcels_export(chosen, filters, sort, custom, fmt, conn) -> Export:
+    """The whole search (not one page), on a connection of the export pool."""
     matched = count_parcels(conn, chosen, filters, custom=custom, up_to=MAX_EXPORT_FEATURES)
     if not matched.exact:
         raise InvalidParameter(
             f"the search matches {matched} parcels: an export holds at most "
             f"{MAX_EXPORT_FEATURES}; narrow it (territory, min_score, min_area)"
         )
-    engine = request.app.state.engine
-
-    def pages():
-        with engine.connect() as own:
-            for offset in range(0, matched.count, EXPORT_PAGE):
-                parcels = search_parcels(
-                    own, chosen, filters, sort=sort, limit=EXPORT_PAGE, offset=offset,
-                    custom=custom,
-                )  # fmt: skip
-                yield parcels_collection(parcels, chosen, matched, [])["features"]
-
-    return export_response(
-        fmt,
+    geometry = fmt in GEOMETRY_FORMATS
+    pages = ranked_parcel_pages(
+        conn, chosen, filters, sort=sort, size=EXPORT_PAGE, custom=custom, geometry=geometry
+    )
+    return Export(
         "parcels",
+        (parcels_collection(page, chosen, matched, [])["features"] for page in pages),
         PARCEL_FIELDS,
-        pages(),
         members={
             "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},
             **matched.members(),
