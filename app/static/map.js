@@ -326,6 +326,7 @@ function watchBasemap() {
   map.on("sourcedata", (e) => {
     if (!(e.sourceId in basemapState.loaded) || !e.tile || e.tile.state !== "loaded") return;
     basemapState.loaded[e.sourceId] += 1;
+    document.body.dataset[`${e.sourceId}Tiles`] = basemapState.loaded[e.sourceId]; // for the tests
     if (e.sourceId === current() && basemapState.choice !== "none") basemapUp();
   });
   // a host that neither answers nor refuses: said after 8 s without a tile
@@ -1073,7 +1074,8 @@ async function login(token) {
   if (!sessionStorage.getItem("foncier-token")) { me = null; return; }
   try {
     me = await api("/me");
-    $("#whoami").textContent = `Connecté : ${me.name} (${me.role}${me.territory_level ? `, ${me.territory_level} ${me.territory_code}` : ""}).`;
+    const role = { epci_editor: "éditeur d'EPCI", prefecture: "préfecture", admin: "administrateur" }[me.role] || me.role;
+    $("#whoami").textContent = `Connecté : ${me.name} (${role}${me.territory_level ? `, ${LEVELS[me.territory_level] || me.territory_level} ${me.territory_code}` : ""}).`;
   } catch (error) {
     sessionStorage.removeItem("foncier-token");
     me = null;

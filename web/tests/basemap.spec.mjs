@@ -93,7 +93,7 @@ try {
   // the aerial imagery, from the switch
   await page.check("#basemap-switch input[value=aerial]");
   await page.waitForFunction(() => window.foncierMap.getLayoutProperty("basemap-aerial", "visibility") === "visible"
-    && window.foncierMap.areTilesLoaded(), null, { timeout: TIMEOUT });
+    && Number(document.body.dataset.aerialTiles) > 0, null, { timeout: TIMEOUT });
   summary.aerial = await page.evaluate(() => window.foncierMap.getLayoutProperty("basemap", "visibility"));
   await page.close();
 
