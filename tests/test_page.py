@@ -304,6 +304,8 @@ def test_the_basemap_drawn_or_said_unreachable(
     assert fallback["notice"].startswith("Fond de carte IGN injoignable")
     assert fallback["state"] == "unreachable"
     assert fallback["communes"] > 0 and fallback["paper"] == 1
+    assert "données synthétiques" in result["synthetic"]
+    assert "la consommation d'espaces" in result["synthetic"]
     # a parcel's dossier zooms to it
     assert result["parcel"]["zoom"] >= 15
     assert abs(result["parcel"]["centre"][0] - lon) < 0.01

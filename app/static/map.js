@@ -646,6 +646,17 @@ function matchedText(answer, offset = state.offset) {
   return more ? `plus de ${seen.toLocaleString("fr-FR")}` : seen;
 }
 
+// An empty search says what may explain it: what the API tells (its "notes", when it gives
+// them) and the rules of the filters used (a commune without a building layer never
+// matches a land-use filter, without an owner file an owner filter).
+function emptyWhy(answer) {
+  const why = [...(answer.notes || [])];
+  if (state.filters.land_use) why.push("les communes sans couche de bâtiments chargée ne répondent jamais au filtre d'occupation du sol");
+  if (state.filters.owner) why.push("les communes sans fichier des propriétaires chargé ne répondent jamais au filtre de propriétaire");
+  why.push("le territoire n'a peut-être pas toutes ses parcelles chargées (voir « Sources et fraîcheur »)");
+  return `Aucune parcelle : ${why.join(" ; ")}.`;
+}
+
 function sortHeader(key, label) {
   const current = state.sort.replace("-", "") === key;
   const dir = current ? (state.sort.startsWith("-") ? "descending" : "ascending") : "none";
@@ -678,7 +689,8 @@ function showResults(answer) {
         <td>${esc(ZONING[p.zoning] || p.zoning || "—")}</td><td>${p.on_friche ? "oui" : "—"}</td></tr>`;
     }).join("");
     const last = state.offset + results.length;
-    $("#results-summary").textContent = `${matchedText(answer)} parcelle(s) — profil ${answer.profile.name}.`;
+    $("#results-summary").textContent = `${matchedText(answer)} parcelle(s) — profil ${answer.profile.name}.`
+      + (results.length ? "" : ` ${emptyWhy(answer)}`);
     $("#page-info").textContent = results.length ? `${state.offset + 1}–${last} sur ${matchedText(answer)}` : "";
     $(".pager").hidden = false;
     $("#prev").disabled = state.offset === 0;
@@ -1061,7 +1073,8 @@ async function loadTrajectories() {
         <span class="status-${t.status}">${LABELS[t.status] || t.status}</span>
         — <a href="/trajectories/${level}/${code}/chart.png">graphique</a></p>` +
       groups.map(([status, list]) => `<h4 class="status-${status}">${LABELS[status] || status} (${list.length})</h4>
-        <ul>${list.map((c) => `<li>${esc(c.name)} — ${fmt(c.consumed_ha)} / ${fmt(c.allowed_ha)} ha
+        <ul>${list.map((c) => `<li>${esc(c.name)} — ${c.status === "no_data" ? "pas de données de consommation"
+          : `${fmt(c.consumed_ha)} / ${fmt(c.allowed_ha)} ha`}
           (<a href="/trajectories/${c.level}/${c.code}/chart.png">graphique</a>,
           <a href="#" data-trajectory="${esc(c.level)}:${esc(c.code)}">dossier</a>)</li>`).join("")}</ul>`).join("");
   } catch (error) {
@@ -1181,6 +1194,7 @@ async function main() {
   config = await api("/page/config", { auth: false });
   // the State's bloc-marque, for a State deployment only (DSFR terms of use)
   $("#bloc-marque").hidden = !config.state_deployment;
+  document.body.classList.toggle("state", config.state_deployment);
   readAddress();
   await startMap();
   buildForm();

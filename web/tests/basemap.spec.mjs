@@ -108,6 +108,11 @@ try {
     paper: await page.evaluate(() => window.foncierMap.getPaintProperty("communes-fill", "fill-opacity")),
     territory: await rendered(page, "territory-communes"),
   };
+  // an answer flagged synthetic beside its source shows the notice (the hook the API fills)
+  summary.syntheticBefore = await page.locator("#synthetic-notice").isVisible();
+  await page.evaluate(() => window.foncierNoteSynthetic({ source: { synthetic: true } }, "la consommation d'espaces"));
+  summary.synthetic = await page.locator("#synthetic-notice").innerText();
+  await page.evaluate(() => { document.querySelector("#synthetic-notice").hidden = true; });
   await page.screenshot({ path: shot("08-basemap-unreachable.png") });
   summary.axeFallback = await axe(page, "fallback");
   // a parcel's dossier zooms to the parcel
