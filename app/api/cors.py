@@ -127,6 +127,7 @@ class Cors:
                     "type": "about:blank",
                     "title": "Forbidden",
                     "status": 403,
+                    "code": "denied",
                     "detail": f"cross-origin request refused: {why}",
                 }
             ).encode()
