@@ -146,15 +146,35 @@ class DataSettings(_FromEnvironment):
     data_dir: Path = PROJECT_DIR / "data"
 
 
-class PageSettings(_FromEnvironment):
-    """The map page's basemap: none by default (the page then needs nothing outside the
-    service). "raster": FONCIER_BASEMAP_URL is an XYZ/WMTS tile URL with {z}, {x}, {y}, e.g.
-    IGN's Plan IGN (README, "Using the web page"); "vector": a MapLibre style JSON URL,
-    drawn under Foncier's layers."""
+# The Géoplateforme's WMTS GetTile, as XYZ (PM is the Web Mercator pyramid).
+_GEOPF_WMTS = (
+    "https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&STYLE=normal"
+    "&TILEMATRIXSET=PM&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
+)
+PLAN_IGN_URL = _GEOPF_WMTS + "&LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&FORMAT=image/png"
+ORTHOPHOTOS_URL = _GEOPF_WMTS + "&LAYER=ORTHOIMAGERY.ORTHOPHOTOS&FORMAT=image/jpeg"
+IGN_ATTRIBUTION = '<a href="https://www.ign.fr/">© IGN</a> – Géoplateforme, Licence Ouverte'
 
-    basemap_kind: Literal["none", "raster", "vector"] = "none"
-    basemap_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
-    basemap_attribution: str = Field(default="", max_length=500)
+
+class PageSettings(_FromEnvironment):
+    """The map page. Its basemap is IGN's Plan IGN by default, from the Géoplateforme's
+    public WMTS (no key, Licence Ouverte; GetTile in the PM pyramid, which is XYZ's):
+    https://ignf.github.io/cartes.gouv.fr-documentation/fr/guides-utilisateur/acceder-aux-geodonnees/diffusion/wmts
+    "raster": FONCIER_BASEMAP_URL is an XYZ/WMTS tile URL with {z}, {x}, {y}; "vector": a
+    MapLibre style JSON URL (a self-hosted style), drawn under Foncier's layers; "none":
+    the page needs nothing outside the service. The aerial imagery (ORTHOIMAGERY.ORTHOPHOTOS)
+    is the page's second choice of background; an empty FONCIER_BASEMAP_AERIAL_URL removes
+    it. When the basemap host cannot be reached the page says so and draws the territories'
+    outlines from Foncier's own tiles.
+
+    FONCIER_STATE_DEPLOYMENT: the State's bloc-marque (Marianne, "République française")
+    is reserved to State services (the DSFR's terms of use): shown only when this is true."""
+
+    basemap_kind: Literal["none", "raster", "vector"] = "raster"
+    basemap_url: str | None = Field(default=PLAN_IGN_URL, pattern=r"^https?://\S+$")
+    basemap_attribution: str = Field(default=IGN_ATTRIBUTION, max_length=500)
+    basemap_aerial_url: str = Field(default=ORTHOPHOTOS_URL, pattern=r"^(https?://\S+)?$")
+    state_deployment: bool = False
 
     @model_validator(mode="after")
     def _check_basemap(self) -> PageSettings:

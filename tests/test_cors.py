@@ -103,6 +103,7 @@ def test_token_preflights_answer_the_named_origins_only(
     refused = client.options(path, headers={**asked, "Origin": ELSEWHERE})
     assert refused.status_code == 403
     assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "denied"
     assert "access-control-allow-origin" not in refused.headers
     allowed = client.options(path, headers={**asked, "Origin": FRONT})
     assert allowed.status_code == 204

@@ -76,6 +76,7 @@ def test_body_size(make_client, fresh_engine: Engine) -> None:
         "/projects", content=chunks(), headers={**AUTH, "Content-Type": "application/json"}
     )
     assert_problem(chunked, 413, "exceeds 4096 bytes")
+    assert chunked.json()["code"] == "too_large"
     with fresh_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM project")).scalar_one() == 0
     assert client.get("/health").status_code == 200

@@ -132,6 +132,7 @@ class Cors:
                     "type": "about:blank",
                     "title": "Forbidden",
                     "status": 403,
+                    "code": "denied",
                     "detail": f"cross-origin request refused: {why}",
                 }
             ).encode()

@@ -57,7 +57,7 @@ async function choosePlace(page, query, name) {
 
 try {
   const context = await browser.newContext({
-    viewport: { width: 1280, height: 720 }, acceptDownloads: true, locale: "fr-FR" });
+    viewport: { width: 1440, height: 900 }, acceptDownloads: true, locale: "fr-FR" });
   const page = await context.newPage();
   watch(page);
   await page.goto(`${args.baseUrl}/`, { timeout: TIMEOUT });

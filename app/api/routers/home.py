@@ -84,9 +84,12 @@ def page_config(request: Request, settings: SettingsDep) -> dict[str, Any]:
             "kind": settings.basemap_kind,
             "url": settings.basemap_url,
             "attribution": settings.basemap_attribution,
+            # the aerial imagery, a second raster background (same attribution: IGN)
+            "aerial_url": settings.basemap_aerial_url or None,
         }
     return {
         "basemap": basemap,
+        "state_deployment": settings.state_deployment,
         "profiles": [
             {"id": p.id, "name": p.name, "weights": p.weights} for p in load_profiles().values()
         ],
