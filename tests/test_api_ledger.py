@@ -132,7 +132,17 @@ def test_envelope_exhausted_is_409(client: TestClient) -> None:
 def test_trajectory_and_charts(client: TestClient) -> None:
     t = client.get("/trajectories/epci/200056232").json()
     assert t["ruleset"]["id"] == t["default_ruleset"] == "zan-2021-2031"
-    assert t["communes"] == 27 and set(t["children"]) == {"exceeded", "will_exceed", "on_track"}
+    assert t["communes"] == 27 and set(t["children"]) == {
+        "exceeded",
+        "will_exceed",
+        "on_track",
+        "partial_data",
+        "no_data",
+    }
+    # the communes without consumption data are listed as such, never "on track"
+    assert len(t["children"]["no_data"]) == t["communes_without_data"] > 0
+    assert all(c["status"] == "no_data" for c in t["children"]["no_data"])
+    assert t["status"] == "partial_data"
     what_if = client.get(
         "/trajectories/epci/200056232", params={"ruleset": "zan-whatif-tolerance-30"}
     )

@@ -118,6 +118,11 @@ def test_trajectory_of_the_real_territoire_industrie(demo_client: TestClient) ->
     assert answer["communes"] >= 4
     # no NAF consumption file covers these communes offline: said, not invented
     assert answer["communes_without_data"] == answer["communes"]
+    assert answer["status"] == "no_data"
+    # an Essonne EPCI none of whose 21 communes is in the demo's consumption file
+    essonne = demo_client.get("/trajectories/epci/200057859").json()
+    assert essonne["communes_without_data"] == essonne["communes"] > 0
+    assert essonne["status"] == "no_data"
     missing = demo_client.get("/trajectories/territoire_industrie/ti-9999")
     assert missing.status_code == 404
 

@@ -122,11 +122,16 @@ def test_territory_allowance_is_its_own_not_the_floored_sum(consumption: Engine)
     assert t["consumed_ha"] == pytest.approx(4.5 + 0.3 + 2.5)
     # pace 7.3 / 3, projection 7.3 + 7.3 / 3 × 7 = 24.33 > 12.3
     assert t["projection_ha"] == pytest.approx(7.3 + 7.3 / 3 * 7, abs=1e-3)
-    assert t["status"] == "will_exceed"
+    # 24 of its 27 communes have no consumption data: no firm status, the one of the
+    # three known communes said apart
+    assert t["status"] == "partial_data"
+    assert t["status_of_communes_with_data"] == "will_exceed"
     children = t["children"]
     assert [c["code"] for c in children["exceeded"]] == [MASSY]
     assert [c["code"] for c in children["will_exceed"]] == [EPINAY]
-    assert len(children["on_track"]) == 25
+    # Saclay on track; the 24 communes without consumption data are not
+    assert [c["code"] for c in children["on_track"]] == [SACLAY]
+    assert len(children["no_data"]) == 24
 
 
 def test_region_figures_from_its_sraddet(consumption: Engine) -> None:
@@ -140,7 +145,7 @@ def test_region_figures_from_its_sraddet(consumption: Engine) -> None:
     assert t["communes_allowed_ha"] > 3_000  # 3,700-odd communes, nearly all floored
     # consumed 0.5 + 0.3 = 0.8; pace 0.8 / 3; projection 0.8 + 0.8 / 3 × 7 = 2.667
     assert t["projection_ha"] == pytest.approx(0.8 + 0.8 / 3 * 7, abs=1e-3)
-    assert t["status"] == "on_track"
+    assert (t["status"], t["status_of_communes_with_data"]) == ("partial_data", "on_track")
 
 
 def test_regional_target_is_inherited(consumption: Engine) -> None:
@@ -195,7 +200,8 @@ def test_territorialised_cascade(consumption: Engine) -> None:
     assert epci["allowed_ha"] == pytest.approx(4.27)
     assert epci["communes_allowed_ha"] == pytest.approx(4.27 + 16)
     # consumed 0.3 ha, pace 0.1, projection 1.0 ha: on track
-    assert (epci["consumed_ha"], epci["status"]) == (0.3, "on_track")
+    assert (epci["consumed_ha"], epci["status_of_communes_with_data"]) == (0.3, "on_track")
+    assert epci["status"] == "partial_data" and epci["communes_without_data"] > 0
     region = zan(consumption, "region", "32")
     assert region["target"]["source"].startswith("territorialisation imported")
     # a commune outside any EPCI target inherits the région's row of the cascade

@@ -19,7 +19,8 @@ Per commune (the unit of the Cerema data), for a rule set and a data vintage:
   the data covers the year they are completed; the hectares annex I lists for a PENE are a
   forecast, shown apart (``pene_forecast_ha``) and never deducted;
 - pace = consumed data / years elapsed (from the vintage); projection = consumed + pace ×
-  years left; status: ``exceeded``, ``will_exceed`` or ``on_track`` against ``allowed``.
+  years left; status: ``exceeded``, ``will_exceed`` or ``on_track`` against ``allowed``,
+  ``no_data`` or ``partial_data`` when some of its communes have no consumption data.
 
 A territory above the commune has its own allowance (its reference × (1 − its target)
 when it has a target of its own, else the sum of its communes' own allowances), which is
@@ -78,7 +79,11 @@ _CHILDREN = {
     "territoire_industrie": ("epci", "epci_siren"),
     "epci": ("commune", "insee"),
 }
-STATUSES = ("exceeded", "will_exceed", "on_track")
+# The statuses of a trajectory. Without consumption data for every commune neither the
+# reference (hence the allowance) nor the consumption is known: the answer says so
+# (``no_data``: none of its communes; ``partial_data``: some) rather than a status computed
+# on what happens to be loaded; ``status_of_communes_with_data`` keeps that one apart.
+STATUSES = ("exceeded", "will_exceed", "on_track", "partial_data", "no_data")
 COMMUNE_STATUSES = ("unchanged", "merged", "split", "missing_from_source")
 
 
@@ -111,6 +116,14 @@ class Figures:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def status(self, allowed: float) -> str:
+        if self.communes and self.communes_without_data >= self.communes:
+            return "no_data"
+        if self.communes_without_data:
+            return "partial_data"
+        return self.status_of_known(allowed)
+
+    def status_of_known(self, allowed: float) -> str:
+        """The status against ``allowed`` of the figures as loaded."""
         if self.consumed_ha > allowed + 1e-9:
             return "exceeded"
         if self.projection_ha > allowed + 1e-9:
@@ -123,6 +136,8 @@ class Figures:
         out["consumed_ha"] = round(self.consumed_ha, 4)
         out["share_used"] = round(self.consumed_ha / allowed, 4) if allowed else None
         out["status"] = self.status(allowed)
+        if out["status"] == "partial_data":
+            out["status_of_communes_with_data"] = self.status_of_known(allowed)
         return out
 
 
@@ -442,8 +457,10 @@ def _children(
         for commune in members:
             figures.add(commune.figures)
         allowed, target, _ = _allowance(child_level, key or "", members, figures, targets, rules)
-        by_status[figures.status(allowed)].append(
+        status = figures.status(allowed)
+        by_status[status].append(
             {
+                "status": status,
                 "level": child_level,
                 "code": key,
                 "name": names.get(key or ""),
