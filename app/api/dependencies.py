@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Connection
@@ -19,9 +19,13 @@ from app.services.crs import CRSS, DEFAULT, Crs, crs_by_uri, xy
 from app.services.features import COLLECTIONS, Collection, ItemsQuery
 from app.settings import Settings
 from geo.db.bbox import BBox
-from geo.errors import NotFound
+from geo.errors import Invalid, NotFound
+from geo.scoring.query import ParcelSearch, SearchArea, SiteSearch
+from geo.scoring.search import Filters
 from geo.territories import LEVELS
 from geo.zan.rulesets import default_ruleset_id, load_rulesets
+
+S = TypeVar("S", bound=SearchArea)
 
 INSEE_PATTERN = LEVELS["commune"].pattern
 SIREN_PATTERN = LEVELS["epci"].pattern
@@ -163,6 +167,47 @@ def page_query(
 
 
 BBoxDep = Annotated[BBox | None, Depends(bbox_query)]
+
+
+def search_filters(search: SearchArea, settings: Settings) -> Filters:
+    """The domain filter of a parcel or site search (geo.scoring.query): what its values
+    say together, and a box wider than the settings allow, are 400 problems, as the other
+    faults no schema can state."""
+    if search.bbox is not None:
+        text = ",".join(map(str, search.bbox))
+        parse_bbox(text, DEFAULT, settings.max_bbox_degrees)
+    try:
+        return search.filters()
+    except Invalid as exc:
+        raise InvalidParameter(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Search(Generic[S]):
+    """A search's parameters as asked, and its checked domain filter."""
+
+    asked: S
+    filters: Filters
+
+
+# The search's parameters are declared once, by its model; a dependency so that they are
+# checked before the page's size, as the other routes check their bbox first.
+def parcel_search(
+    search: Annotated[ParcelSearch, Query()], settings: SettingsDep
+) -> Search[ParcelSearch]:
+    return Search(search, search_filters(search, settings))
+
+
+def site_search(
+    search: Annotated[SiteSearch, Query()], settings: SettingsDep
+) -> Search[SiteSearch]:
+    return Search(search, search_filters(search, settings))
+
+
+ParcelSearchDep = Annotated[Search[ParcelSearch], Depends(parcel_search)]
+SiteSearchDep = Annotated[Search[SiteSearch], Depends(site_search)]
+
+
 PageDep = Annotated[Page, Depends(page_query)]
 
 

@@ -11,6 +11,7 @@ from app.security import audit
 from geo.ledger.access import Principal
 from geo.scoring import watch
 from geo.scoring.owners import owner_of
+from geo.scoring.query import SearchArea
 from geo.scoring.webhook import WebhookPolicy
 
 
@@ -25,7 +26,7 @@ def save(
     *,
     name: str,
     kind: str,
-    query: dict[str, Any],
+    query: SearchArea,
     webhook_url: str | None,
     budget_s: float,
     quota: int,

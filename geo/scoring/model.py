@@ -302,6 +302,9 @@ class Profile:
     size_max_ha: float | None = None
     # below this built share a parcel is underused (geo.land.buildings)
     underused_built_share: float = DEFAULT_UNDERUSED_SHARE
+    # weights given with a request: no score is stored for them, a search computes them
+    # from the stored criteria (geo.scoring.search)
+    custom: bool = False
 
     def criteria(self) -> list[tuple[Criterion, float]]:
         out = []

@@ -16,9 +16,7 @@ from geo.crs import GEOJSON_DECIMALS, WGS84, departement_of
 from geo.db.bbox import bbox_params, bbox_sql
 from geo.db.count import Matched, count_matches
 from geo.errors import Invalid, NotFound
-from geo.land.buildings import STATES as LAND_USE_STATES
 from geo.land.buildings import land_use_sql
-from geo.land.owners import GROUPS as OWNER_GROUPS
 from geo.scoring.lineage import lineage_for
 from geo.scoring.model import (
     EXCLUDED_SQL,
@@ -107,16 +105,10 @@ class Filters:
                 clauses.append(condition)
                 params[name] = value
         if self.land_use:
-            bad = sorted(set(self.land_use) - set(LAND_USE_STATES))
-            if bad:
-                raise Invalid(f"land_use must be among {', '.join(LAND_USE_STATES)}, not {bad}")
             threshold = (profile or Profile("", "", {})).underused_built_share
             clauses.append(f"{land_use_sql('f', threshold)} = ANY(:land_use)")
             params["land_use"] = list(self.land_use)
         if self.owner:
-            bad = sorted(set(self.owner) - set(OWNER_GROUPS))
-            if bad:
-                raise Invalid(f"owner must be among {', '.join(OWNER_GROUPS)}, not {bad}")
             clauses.append("f.owner_group = ANY(:owner)")
             params["owner"] = list(self.owner)
         if self.min_score is not None:
@@ -148,10 +140,10 @@ class RankedParcel:
     explanation: dict[str, Any]
 
 
-def _source(profile: Profile, custom: bool) -> tuple[str, dict[str, Any]]:
+def _source(profile: Profile) -> tuple[str, dict[str, Any]]:
     """The scored rows ``s``: precomputed for named profiles; for custom weights, computed
     from the stored criteria (arithmetic only, no geometry)."""
-    if not custom:
+    if not profile.custom:
         return "(SELECT * FROM parcel_score WHERE profile = :profile) s", {"profile": profile.id}
     lateral, score, reliability = score_sql(profile)
     return (
@@ -174,12 +166,10 @@ def _joins(filters: Filters) -> str:
     return joins
 
 
-def count_parcels(
-    conn: Connection, profile: Profile, filters: Filters, *, custom: bool, up_to: int
-) -> Matched:
+def count_parcels(conn: Connection, profile: Profile, filters: Filters, *, up_to: int) -> Matched:
     """How many parcels the search matches: exact up to ``up_to``, "more than" beyond
     (geo.db.count)."""
-    base, params = _base(profile, filters, custom)
+    base, params = _base(profile, filters)
     return count_matches(conn, base, params, up_to)
 
 
@@ -191,17 +181,16 @@ def search_parcels(
     sort: str = "-score",
     limit: int = 100,
     offset: int = 0,
-    custom: bool = False,
 ) -> list[RankedParcel]:
     """One page of the ranked parcels, with their criteria, geometry and explained score."""
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}")
-    base, params = _base(profile, filters, custom)
+    base, params = _base(profile, filters)
     order = SORTS[sort]
     rows = (
         conn.execute(
             text(
-                f"""WITH page AS ({_page_sql(base, order, filters, custom)})
+                f"""WITH page AS ({_page_sql(base, order, filters, profile.custom)})
                 SELECT s.parcel_id, s.commune_insee, s.departement_code, s.score, s.reliability,
                        ST_AsGeoJSON(ST_Transform(p.geom, {WGS84}), {GEOJSON_DECIMALS}) AS geometry,
                        {", ".join("f." + c.strip() for c in _FEATURE_COLUMNS.split(","))}
@@ -230,9 +219,9 @@ def search_parcels(
     ]
 
 
-def _base(profile: Profile, filters: Filters, custom: bool) -> tuple[str, dict[str, Any]]:
+def _base(profile: Profile, filters: Filters) -> tuple[str, dict[str, Any]]:
     """The search's FROM … WHERE … and its parameters."""
-    source, params = _source(profile, custom)
+    source, params = _source(profile)
     where, filter_params = filters.sql(profile)
     return f"FROM {source}{_joins(filters)} WHERE {where}", {**params, **filter_params}
 
@@ -330,7 +319,6 @@ def search_sites(
     min_area_ha: float,
     gap_m: float = 0.0,
     limit: int = 20,
-    custom: bool = False,
     budget_s: float | None = None,
 ) -> list[RankedSite]:
     """Contiguous eligible parcels (touching, or within ``gap_m``) grown into candidate
@@ -346,7 +334,7 @@ def search_sites(
     deadline = None if budget_s is None else time.monotonic() + budget_s
     with _caller_timeout_kept(conn):
         try:
-            found = _walk(conn, profile, filters, min_area_ha, gap_m, limit, custom, deadline)
+            found = _walk(conn, profile, filters, min_area_ha, gap_m, limit, deadline)
         except WalkTooLong:
             raise Invalid(
                 "the search did not settle its best sites within its budget (few parcels "
@@ -398,13 +386,12 @@ def _walk(
     min_area_ha: float,
     gap_m: float,
     limit: int,
-    custom: bool,
     deadline: float | None,
 ) -> list[Site]:
     """The sites found (geo.scoring.sites.grow_sites) among the eligible parcels; WalkTooLong
     past ``deadline``, in a query or in the walk."""
     budget = _Budget(conn, deadline)
-    parcels = _eligible(conn, profile, filters, custom, budget)
+    parcels = _eligible(conn, profile, filters, budget)
     # Few candidates: every pair fetched at once, no lookup during the walk.
     if len(parcels) <= PREFETCH_NEIGHBOURS:
         neighbours = _all_neighbours(parcels, gap_m, budget)
@@ -444,11 +431,11 @@ class _Budget:
 
 
 def _eligible(
-    conn: Connection, profile: Profile, filters: Filters, custom: bool, budget: _Budget
+    conn: Connection, profile: Profile, filters: Filters, budget: _Budget
 ) -> dict[str, Parcel]:
     """The parcels a site may be built of. Only what the walk needs: this may be 100,000
     parcels; geometry and criteria are read for the sites kept (_site_details)."""
-    source, params = _source(profile, custom)
+    source, params = _source(profile)
     where, filter_params = filters.sql(profile)
     rows = budget.query(
         f"SELECT s.parcel_id, s.score, s.area_ha FROM {source}{_joins(filters)} WHERE {where}",
