@@ -197,18 +197,27 @@ class ParcelSearch(SearchArea):
             and self.min_area > self.max_area
         ):
             raise Invalid("min_area must not exceed max_area")
+        members = {_FILTER_NAMES.get(name, name): getattr(self, name) for name in _PARCEL_ONLY}
         return Filters(
             **self._area(),
-            min_area_ha=self.min_area,
-            max_area_ha=self.max_area,
-            zoning=self.zoning,
-            exclude_zoning=self.exclude_zoning,
-            on_friche=self.on_friche,
-            include_excluded=self.include_excluded,
-            max_built_share=self.max_built_share,
+            **members,
             land_use=_listed(self.land_use),
             owner=_listed(self.owner),
         )
+
+
+# The members of a parcel search that fill a Filters field as they are, and the fields'
+# names where they differ.
+_PARCEL_ONLY = (
+    "min_area",
+    "max_area",
+    "zoning",
+    "exclude_zoning",
+    "on_friche",
+    "include_excluded",
+    "max_built_share",
+)
+_FILTER_NAMES = {"min_area": "min_area_ha", "max_area": "max_area_ha"}
 
 
 class SiteSearch(SearchArea):

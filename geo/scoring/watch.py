@@ -154,16 +154,10 @@ def save_search(
         )
     secret = secrets.token_urlsafe(32) if webhook_url else None
     matches = run_search(conn, kind, query, budget_s)
+    row = {"name": name, "kind": kind, "query": query, "owner": owner}
     search_id = conn.execute(
         insert(saved_search)
-        .values(
-            name=name,
-            kind=kind,
-            query=query,
-            owner=owner,
-            webhook_url=webhook_url,
-            webhook_secret=secret,
-        )
+        .values(**row, webhook_url=webhook_url, webhook_secret=secret)
         .returning(saved_search.c.id)
     ).scalar_one()
     _store(conn, search_id, matches)
