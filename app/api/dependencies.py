@@ -29,8 +29,8 @@ S = TypeVar("S", bound=SearchArea)
 
 INSEE_PATTERN = LEVELS["commune"].pattern
 SIREN_PATTERN = LEVELS["epci"].pattern
-PARCEL_ID_PATTERN = r"^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$"
 DEPARTEMENT_PATTERN = LEVELS["departement"].pattern
+REGION_PATTERN = LEVELS["region"].pattern
 RULESET_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 
 # An envelope rule set, as a query parameter (reports, projects) or a body member (a new

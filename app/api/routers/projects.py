@@ -32,7 +32,7 @@ from pydantic import (
 from app.api.dependencies import (
     DEPARTEMENT_PATTERN,
     ENVELOPE_RULESET_FIELD,
-    PARCEL_ID_PATTERN,
+    REGION_PATTERN,
     SIREN_PATTERN,
     ConnectionDep,
     EnvelopeRulesetQuery,
@@ -45,6 +45,7 @@ from app.services import ledger
 from geo.ledger.envelope import KINDS, VISIBLE_CHARACTER, ProjectDraft
 from geo.ledger.geometry import MAX_PARCELS, ProjectGeometry
 from geo.ledger.statuses import STATUSES
+from geo.territories import PARCEL_ID_PATTERN
 
 router = APIRouter(prefix="/projects", tags=["envelope"])
 
@@ -234,7 +235,7 @@ def list_projects(
         str | None, Query(pattern=DEPARTEMENT_PATTERN, description="Département code (91, 2A, 974)")
     ] = None,
     region: Annotated[
-        str | None, Query(pattern=r"^[0-9]{2,3}$", description="Région code (COG, e.g. 11)")
+        str | None, Query(pattern=REGION_PATTERN, description="Région code (COG, e.g. 11)")
     ] = None,
     status: Annotated[
         Literal[STATUSES] | None,  # type: ignore[valid-type]

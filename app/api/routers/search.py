@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from app.api.dependencies import (
-    PARCEL_ID_PATTERN,
     PageDep,
     ParcelSearchDep,
     ReadConnectionDep,
@@ -31,6 +30,7 @@ from geo.db.count import page_reach
 from geo.scoring.model import CRITERIA, Profile
 from geo.scoring.profiles import custom_profile, get_profile
 from geo.scoring.search import count_parcels, parcel_score, search_parcels, search_sites
+from geo.territories import PARCEL_ID_PATTERN
 
 router = APIRouter(tags=["ranking"])
 
