@@ -476,7 +476,7 @@ def score_refresh(departement: str | None, commune: str | None) -> None:
 def _cli_principal():
     import getpass
 
-    from geo.ledger.access import Principal
+    from geo.access import Principal
 
     return Principal(name=f"cli:{getpass.getuser()}", role="admin")
 

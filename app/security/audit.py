@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, text
 
-from geo.ledger.access import Principal, authorise_admin
+from geo.access import Principal, authorise_admin
 
 
 def record(

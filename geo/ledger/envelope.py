@@ -646,7 +646,7 @@ GROUPS = {
 ALERT_THRESHOLDS = (0.5, 0.8, 1.0)
 
 # The entries of the projects that are open data: a planned project is the EPCI's draft
-# (geo.ledger.access), so neither its territory nor its dates show in a public report. It holds
+# (geo.access), so neither its territory nor its dates show in a public report. It holds
 # nothing, so the balance is the same with or without it.
 _PUBLIC_ENTRIES = """
 public_entry AS (

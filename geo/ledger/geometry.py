@@ -34,9 +34,9 @@ from pydantic import (
 )
 from sqlalchemy import Connection, text
 
+from geo.access import OutsideTerritory
 from geo.crs import LAMBERT93, METRO_WGS84_BOUNDS, OVERSEAS_DEPARTEMENTS, WGS84
 from geo.errors import Invalid
-from geo.ledger.access import OutsideTerritory
 
 # A project's area bounds, in hectares (Lambert-93). Below 0.01 ha (100 m²) it is a drawing
 # error, not an industrial project (the ledger's precision is 0.0001 ha). Above 1,000 ha

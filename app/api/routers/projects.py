@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.api.auth import PrincipalDep, WriterDep
 from app.api.dependencies import (
     DEPARTEMENT_PATTERN,
     ENVELOPE_RULESET_FIELD,
@@ -40,7 +41,6 @@ from app.api.dependencies import (
     SettingsDep,
 )
 from app.api.errors import InvalidGeometry
-from app.security.auth import PrincipalDep, WriterDep
 from app.services import ledger
 from geo.ledger.envelope import KINDS, VISIBLE_CHARACTER, ProjectDraft
 from geo.ledger.geometry import MAX_PARCELS, ProjectGeometry

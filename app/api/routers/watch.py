@@ -8,10 +8,10 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi import status as http_status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.api.auth import WriterDep
 from app.api.dependencies import ConnectionDep, SettingsDep, search_filters
 from app.api.responses import link_to
 from app.presentation.atom import alerts_feed
-from app.security.auth import WriterDep
 from app.services import watch
 from geo.scoring.query import ParcelSearchBody, SiteSearchBody
 
