@@ -2,7 +2,7 @@
 
 An exact count reads every matching row. Over a large EPCI (312,182 parcels in the 10 M
 benchmark) it cost more than the page itself, and over France (90 M parcels) it would
-outlast the statement timeout (bench/README.md, issue 17). So every paged answer counts
+outlast the statement timeout (bench/README.md). So every paged answer counts
 at most ``COUNT_CAP`` rows, or as many as its page reaches, and says "more than" past that:
 the cost of a count grows with the cap, never with the table.
 """

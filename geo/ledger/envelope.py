@@ -15,7 +15,7 @@ says who, when and why. Writers lock the envelope's account row, so two requests
 racing for the last hectares are served one after the other and the envelope is never
 overdrawn, unless the rule set allows it *and* the entry asks for it.
 
-The rules every write follows (issue 11):
+The rules every write follows:
 - a project lies in the EPCI it is recorded for: its parcels belong to the EPCI's communes,
   or its geometry lies inside the EPCI's boundary (with a tolerance), 403 otherwise; a
   geometry is also checked for shape, extent, validity and area (``geo.ledger.geometry``);

@@ -9,7 +9,7 @@ What is checked here, before PostGIS sees a single coordinate, with a readable r
 - the extent: metropolitan France only. Lambert-93 (EPSG:2154), in which the ledger measures
   every area, is defined for the metropole only; an overseas département has its own
   official projection (5490 Antilles, 2972 Guyane, 2975 Réunion, 4471 Mayotte) and is refused
-  with that reason until the ledger stores and measures in it (issue 13, point 7). A box
+  with that reason until the ledger stores and measures in it. A box
   elsewhere is a swapped longitude/latitude or projected metres.
 
 PostGIS then checks what needs geometry (:func:`locate`): validity (self-intersections,

@@ -227,7 +227,7 @@ CRITERIA: tuple[Criterion, ...] = (
         categories={True: POSITIVE, False: NEUTRAL},
     ),
 )
-# What stands on the land (issue 14): buildings and owners, each from its own layer.
+# What stands on the land: buildings and owners, each from its own layer.
 LAND_CRITERIA: tuple[Criterion, ...] = (
     land_use_criterion(),
     Criterion(

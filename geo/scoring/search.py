@@ -35,7 +35,7 @@ _FEATURE_COLUMNS = (
     "risk_interdiction_share, risk_prescription_share, risk_regulation, risk_zones, "
     "prescription_exclude_share, prescription_penalise_share, prescription_effect, "
     "prescriptions, "
-    # what stands on the land (issue 14)
+    # what stands on the land (buildings, owners)
     "built_m2, built_share, building_count, light_only, building_use, "
     "owner_group, owner_siren, owner_name"
 )
@@ -63,7 +63,7 @@ class Filters:
     on_friche: bool | None = None
     min_score: float | None = None
     include_excluded: bool = False
-    # what stands on the land (issue 14): a parcel whose layer is not loaded never matches
+    # what stands on the land: a parcel whose layer is not loaded never matches
     max_built_share: float | None = None
     land_use: tuple[str, ...] = ()
     owner: tuple[str, ...] = ()
@@ -261,7 +261,7 @@ def _page_sql(base: str, order: str, filters: Filters, custom: bool) -> str:
 
 
 def _land(row: Any, land_use: Criterion) -> dict[str, Any]:
-    """What stands on the parcel (issue 14): land use, buildings, owner; None where the
+    """What stands on the parcel: land use, buildings, owner; None where the
     layer is not loaded for its commune."""
     return {
         "land_use": land_use.value_of(row),

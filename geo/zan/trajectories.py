@@ -50,7 +50,6 @@ _CHILDREN = {
     "epci": ("commune", "insee"),
 }
 STATUSES = ("exceeded", "will_exceed", "on_track")
-COMMUNE_STATUSES = ("unchanged", "merged", "split", "missing_from_source")
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The industrial project ledger: recording projects and moving them along their statuses.
 
-The bodies are strict (issue 11): unknown members, booleans for numbers, numbers for
+The bodies are strict: unknown members, booleans for numbers, numbers for
 dates or booleans, NaN and infinities, blank reasons are refused with a 422 before the
 ledger sees them, and the OpenAPI schema says so, so that generated clients and fuzzers
 send the real shapes. The ledger itself (geo.ledger.envelope) checks again what needs the
