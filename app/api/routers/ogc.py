@@ -9,7 +9,7 @@ import datetime
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api.dependencies import (
     CollectionDep,
@@ -209,7 +209,7 @@ def get_queryables(collection: CollectionDep, request: Request) -> SchemaJSONRes
 )
 def list_items(
     collection: CollectionDep, params: OgcItemsDep, request: Request, conn: ReadConnectionDep
-) -> GeoJSONResponse:
+) -> Response:
     if params.export is not None:
         return export_items(request.app.state.engine, conn, collection, params.query, params.export)
     page = items_page(conn, collection, params.query, params.limit, params.crs)
