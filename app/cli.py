@@ -94,6 +94,85 @@ def db_clean() -> None:
     _on_cluster(lambda cluster: cluster.remove(echo=click.echo))
 
 
+@db.command("backup")
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice(["full", "diff", "incr"]),
+    default="full",
+    show_default=True,
+    help="incr: what changed since the last backup; diff: since the last full one.",
+)
+def db_backup(kind: str) -> None:
+    """Back up the embedded PostGIS with pgBackRest (WAL archiving starts with the first);
+    the repository is FONCIER_BACKUP_REPO, by default beside the data directory."""
+    from app.localdb.backup import Backups
+
+    def backup(cluster) -> None:
+        backups = Backups.of(cluster)
+        label = backups.backup(kind)
+        click.echo(f"{kind} backup {label} in {backups.repo}")
+
+    _on_cluster(
+        backup,
+        "FONCIER_DATABASE_URL is set: back that server up with pgBackRest on its host"
+        " (docs/operations.md).",
+    )
+
+
+@db.command("backups")
+def db_backups() -> None:
+    """The backups in the repository and the archived WAL they can be recovered with."""
+    from app.localdb.backup import Backups
+
+    _on_cluster(lambda cluster: click.echo(Backups.of(cluster).info()))
+
+
+@db.command("restore")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="The time to recover to, with its zone: 2026-12-07T10:15:00Z, 2026-12-07 11:15+01;"
+    " or 'latest': all the archived WAL (after the loss of the data directory).",
+)
+@click.option(
+    "--data-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A new (absent or empty) data directory; the running cluster is left untouched.",
+)
+@click.option("--port", default=None, type=int, help="Its port (default: a free one).")
+def db_restore(target: str, data_dir: Path, port: int | None) -> None:
+    """Restore the backups to a point in time into a new data directory and start it there.
+
+    Transactions committed up to the time are in it, none after."""
+    import datetime
+
+    from app.localdb.backup import Backups
+    from app.localdb.ports import free_port
+
+    when = None
+    if target != "latest":
+        try:
+            when = datetime.datetime.fromisoformat(target.replace("Z", "+00:00"))
+        except ValueError:
+            _fail(f"--to: not an ISO 8601 time nor 'latest': {target!r}")
+        if when.tzinfo is None:
+            _fail("--to: the time needs its zone (Z, +01:00)")
+
+    def restore(cluster) -> None:
+        restored = Backups.of(cluster).restore(when, data_dir, port or free_port())
+        click.echo(
+            f"restored to {when.isoformat() if when else 'the end of the archived WAL'}"
+            f" in {restored.data_dir}, running on"
+            f" 127.0.0.1:{restored.port}: FONCIER_PG_DATA_DIR={restored.data_dir}"
+            f" FONCIER_PG_PORT={restored.port} to use it"
+        )
+
+    _on_cluster(restore)
+
+
 @db.command("url")
 def db_url() -> None:
     """Print the SQLAlchemy URL in use."""
@@ -546,6 +625,56 @@ def token_list() -> None:
         territory = f"{t['territory_level']}:{t['territory_code']}" if t["territory_level"] else "-"
         state = f"revoked {t['revoked_at']:%Y-%m-%d}" if t["revoked_at"] else "active"
         click.echo(f"{t['id']:>4}  {t['role']:<12} {territory:<22} {state:<18} {t['name']}")
+
+
+# -- audit --------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit log's hash chain: verify it, export its head for publication."""
+
+
+@audit_group.command("verify")
+@click.option(
+    "--head",
+    "published",
+    default=None,
+    metavar="HEAD",
+    help="A head published earlier: the JSON `foncier audit head` printed, a file holding"
+    " it, or its hash. History up to it must be unchanged.",
+)
+def audit_verify(published: str | None) -> None:
+    """Recompute the chain; one line: intact (exit 0) or the first row changed, removed or
+    reordered (exit 1)."""
+    from app.db import get_engine
+    from app.security.audit_chain import Head, verify
+
+    published_head = None
+    if published is not None:
+        if Path(published).is_file():
+            published = Path(published).read_text()
+        try:
+            published_head = Head.parse(published)
+        except (ValueError, KeyError) as exc:
+            _fail(f"--head: {exc}")
+    with get_engine().connect() as conn:
+        verdict = verify(conn, published_head)
+    if not verdict.intact:
+        _fail(verdict.message)
+    click.echo(verdict.message)
+
+
+@audit_group.command("head")
+def audit_head() -> None:
+    """Print the chain's head (seq, id, hash, time) as JSON, for an operator to publish."""
+    import json
+
+    from app.db import get_engine
+    from app.security.audit_chain import head
+
+    with get_engine().connect() as conn:
+        click.echo(json.dumps(head(conn).as_dict()))
 
 
 # -- reports ----------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -33,6 +34,9 @@ class DatabaseSettings(_FromEnvironment):
     # Unset: the installed server is discovered, or installed (app/localdb/pgserver.py).
     pg_bin_dir: Path | None = None
     db_name: str = "foncier"
+    # pgBackRest's repository for the embedded PostGIS (app/localdb/backup.py). Unset:
+    # ``<data dir>.backup`` beside the data directory; on a server, another disk.
+    backup_repo: Path | None = None
     # Hot standbys of that server (PostgreSQL streaming replication), comma-separated
     # SQLAlchemy URLs: the web service reads from them (app/replicas.py).
     read_replica_urls: str = ""
@@ -68,14 +72,35 @@ class ApiSettings(_FromEnvironment):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_geometry_vertices: int = Field(default=20_000, ge=4)
     statement_timeout_ms: int = Field(default=15_000, ge=1)
+    # What counting a search's matches (numberMatched) may cost an answer: past it the count
+    # is left out (geo.db.count). Unfiltered collections read counts kept by the loaders.
+    count_budget_ms: int = Field(default=300, ge=1, le=60_000)
+    # Longest wait for a free connection of the service's pool: past it, a 503.
+    pool_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # /health's own budget for the database (its ping, its query; at least 2 s to connect,
+    # libpq's least): a stuck database answers 503 within about twice this.
+    health_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    # Connections of one service process, to the primary and to each standby: the pool and
+    # what it may open beyond at peak. ``foncier serve --workers N`` multiplies them by N.
+    pool_size: int = Field(default=10, ge=1, le=200)
+    pool_max_overflow: int = Field(default=10, ge=0, le=200)
     # A candidate site search (an unauthenticated graph walk) stops past this many seconds.
     site_search_seconds: float = Field(default=3.0, gt=0, le=60)
+    # Exports (CSV, GeoJSON, GeoPackage of a whole search), per service process: how many
+    # are written at once (each on a connection of a pool of that size, apart from the
+    # requests' own; writing is mostly Python work, which one process runs on one core at a
+    # time), how many one client address may have under way (written or being received),
+    # and how many may be under way in total (a temporary file each); beyond, 429.
+    export_concurrency: int = Field(default=2, ge=1, le=64)
+    export_per_client: int = Field(default=2, ge=1)
+    export_max_open: int = Field(default=32, ge=1)
 
     # Vector tiles: how long clients and proxies may keep a tile (Cache-Control max-age).
     tile_cache_seconds: int = Field(default=300, ge=0)
 
-    # Browser origins allowed to call the API from another site (CORS), comma-separated,
-    # e.g. "https://carto.example.fr,http://localhost:5173"; "*" for any. Empty: none.
+    # Browser origins allowed to send a token or write from another site (CORS),
+    # comma-separated, e.g. "https://carto.example.fr,http://localhost:5173"; never "*".
+    # Public reads (items, tiles, TileJSON, searches…) are open to every origin anyway.
     cors_origins: str = ""
 
     # The address clients reach the service at, e.g. "https://foncier.example.fr" (or with a
@@ -88,6 +113,16 @@ class ApiSettings(_FromEnvironment):
     def _check_paging(self) -> ApiSettings:
         if self.default_page_size > self.max_page_size:
             raise ValueError("FONCIER_DEFAULT_PAGE_SIZE must not exceed FONCIER_MAX_PAGE_SIZE")
+        return self
+
+    @model_validator(mode="after")
+    def _check_origins(self) -> ApiSettings:
+        for origin in self.cors_origin_list:
+            if not re.fullmatch(r"https?://[^/\s*]+", origin):
+                raise ValueError(
+                    f"FONCIER_CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], "
+                    "no path, no wildcard: token routes answer named origins only)"
+                )
         return self
 
     @property
@@ -111,15 +146,35 @@ class DataSettings(_FromEnvironment):
     data_dir: Path = PROJECT_DIR / "data"
 
 
-class PageSettings(_FromEnvironment):
-    """The map page's basemap: none by default (the page then needs nothing outside the
-    service). "raster": FONCIER_BASEMAP_URL is an XYZ/WMTS tile URL with {z}, {x}, {y}, e.g.
-    IGN's Plan IGN (README, "Using the web page"); "vector": a MapLibre style JSON URL,
-    drawn under Foncier's layers."""
+# The Géoplateforme's WMTS GetTile, as XYZ (PM is the Web Mercator pyramid).
+_GEOPF_WMTS = (
+    "https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&STYLE=normal"
+    "&TILEMATRIXSET=PM&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
+)
+PLAN_IGN_URL = _GEOPF_WMTS + "&LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&FORMAT=image/png"
+ORTHOPHOTOS_URL = _GEOPF_WMTS + "&LAYER=ORTHOIMAGERY.ORTHOPHOTOS&FORMAT=image/jpeg"
+IGN_ATTRIBUTION = '<a href="https://www.ign.fr/">© IGN</a> – Géoplateforme, Licence Ouverte'
 
-    basemap_kind: Literal["none", "raster", "vector"] = "none"
-    basemap_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
-    basemap_attribution: str = Field(default="", max_length=500)
+
+class PageSettings(_FromEnvironment):
+    """The map page. Its basemap is IGN's Plan IGN by default, from the Géoplateforme's
+    public WMTS (no key, Licence Ouverte; GetTile in the PM pyramid, which is XYZ's):
+    https://ignf.github.io/cartes.gouv.fr-documentation/fr/guides-utilisateur/acceder-aux-geodonnees/diffusion/wmts
+    "raster": FONCIER_BASEMAP_URL is an XYZ/WMTS tile URL with {z}, {x}, {y}; "vector": a
+    MapLibre style JSON URL (a self-hosted style), drawn under Foncier's layers; "none":
+    the page needs nothing outside the service. The aerial imagery (ORTHOIMAGERY.ORTHOPHOTOS)
+    is the page's second choice of background; an empty FONCIER_BASEMAP_AERIAL_URL removes
+    it. When the basemap host cannot be reached the page says so and draws the territories'
+    outlines from Foncier's own tiles.
+
+    FONCIER_STATE_DEPLOYMENT: the State's bloc-marque (Marianne, "République française")
+    is reserved to State services (the DSFR's terms of use): shown only when this is true."""
+
+    basemap_kind: Literal["none", "raster", "vector"] = "raster"
+    basemap_url: str | None = Field(default=PLAN_IGN_URL, pattern=r"^https?://\S+$")
+    basemap_attribution: str = Field(default=IGN_ATTRIBUTION, max_length=500)
+    basemap_aerial_url: str = Field(default=ORTHOPHOTOS_URL, pattern=r"^(https?://\S+)?$")
+    state_deployment: bool = False
 
     @model_validator(mode="after")
     def _check_basemap(self) -> PageSettings:
@@ -143,6 +198,12 @@ class SyncSettings(_FromEnvironment):
     sync_backoff_max_s: float = Field(default=60.0, ge=0)
     sync_concurrency: int = Field(default=4, ge=1, le=32)
     sync_max_bytes: int = Field(default=4_000_000_000, ge=1)
+    # What a gzip or zip body may expand to (checked as it streams, before any import): the
+    # largest part synced (a big commune's cadastre, a département's owner file) expands to
+    # a few hundred MB; beyond 4 GB it is a bomb or a mistake. And by how many times its
+    # own size (real files: 5-160 times; zeros: ~1000), past the first 16 MiB.
+    sync_max_expanded_bytes: int = Field(default=4_000_000_000, ge=1)
+    sync_max_ratio: float = Field(default=500, gt=1)
 
     def fetch_settings(self):
         """The HTTP client's settings (geo.ingest.fetch)."""

@@ -1,20 +1,33 @@
 """Exports at scale: ~100,000 ranked parcels as CSV, GeoJSON and GeoPackage over HTTP,
-with the server's peak memory before and after each (the exports are streamed: memory
-must not grow with the rows).
+with the time to the first byte (the export is written before it is sent), the server's
+CPU seconds and its peak memory after each (memory must not grow with the rows).
 
-    .venv/bin/python -m bench.export [--copies 23] [--reuse]
+    .venv/bin/python -m bench.export [--copies 23] [--reuse] [--database NAME]
+    .venv/bin/python -m bench.export --reuse --clients 30     # hostile clients, see below
 
 The input is the real 91216 parcels replicated with offsets under the Essonne's communes
 (bench.scoring's method), scored; the export is /parcels/search?departement=91&format=….
+
+``--clients N``: N export clients at once instead (no token, 10 client addresses through
+X-Forwarded-For, which uvicorn trusts from the loopback), half reading 4 KB every half
+second for 20 s, half dropping after a second, each retrying twice after a 429's
+Retry-After; /health probed meanwhile. Printed: statuses, slowest /health, sessions left
+on the database, temporary export files left, server peak memory. The suite runs the
+same on the 4,241-parcel commune (tests/test_export_load.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
+import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -39,19 +52,27 @@ def peak_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=23, help="copies of the 4,241 parcels")
     parser.add_argument("--reuse", action="store_true", help="keep a previous run's database")
+    parser.add_argument("--database", default=DB, help="database name (created, or reused)")
+    parser.add_argument("--clients", type=int, default=0, help="hostile clients at once")
     args = parser.parse_args()
-    url = get_settings().url_for(DB)
+    db = args.database
+    url = get_settings().url_for(db)
     if not args.reuse:
         path = build_input(args.copies, essonne_communes())
         with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
             conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB))
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db))
             )
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
         migrate(url=url)
         engine = make_engine(url)
         load_admin(engine, PROJECT_DIR / "data" / "admin")
@@ -59,7 +80,8 @@ def main() -> None:
         refresh_scores(engine)
         engine.dispose()
     port = free_port()
-    env = {**os.environ, "FONCIER_DATABASE_URL": url}
+    temporary = tempfile.mkdtemp(prefix="bench-export-")
+    env = {**os.environ, "FONCIER_DATABASE_URL": url, "TMPDIR": temporary}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.api.main:app", "--port", str(port)],
         env=env, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -73,25 +95,112 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.2)
         search = f"{base}/parcels/search?departement=91"
+        if args.clients:
+            hostile(base, "/parcels/search?departement=91&format=", args.clients, db)
+            left = [p for p in Path(temporary).rglob("foncier-export-*") if p.is_file()]
+            print(f"temporary export files left: {len(left)}")
+            print(f"server peak memory: {peak_mb(server.pid):.0f} MB")
+            return
         with httpx.Client(timeout=600) as client:
             page = client.get(f"{search}&limit=1").json()
-            print(f"parcels matched: {page['numberMatched']:,}")
+            matched = page.get("numberMatched", page.get("numberMatchedMoreThan"))
+            print(f"parcels matched: {matched:,}")
             print(f"server peak after start and one JSON page: {peak_mb(server.pid):.0f} MB")
-            print(f"{'format':<8} {'MB sent':>8} {'seconds':>8} {'peak MB after':>14}")
+            print(
+                f"{'format':<8} {'MB sent':>8} {'1st byte s':>10} {'seconds':>8} "
+                f"{'server CPU s':>12} {'peak MB after':>14}"
+            )
             for fmt in ("csv", "geojson", "gpkg"):
                 started = time.perf_counter()
+                cpu = cpu_seconds(server.pid)
                 size = 0
                 # identity: the bytes as the export writes them, not gzip's
                 headers = {"Accept-Encoding": "identity"}
                 with client.stream("GET", f"{search}&format={fmt}", headers=headers) as response:
                     response.raise_for_status()
+                    first = None
                     for chunk in response.iter_raw():
+                        first = first or time.perf_counter() - started
                         size += len(chunk)
                 elapsed = time.perf_counter() - started
-                print(f"{fmt:<8} {size / 1e6:>8.1f} {elapsed:>8.1f} {peak_mb(server.pid):>14.0f}")
+                print(
+                    f"{fmt:<8} {size / 1e6:>8.1f} {first or 0:>10.1f} {elapsed:>8.1f} "
+                    f"{cpu_seconds(server.pid) - cpu:>12.1f} {peak_mb(server.pid):>14.0f}"
+                )
     finally:
         server.terminate()
         server.wait()
+
+
+def _request(base: str, path: str, client: str) -> tuple[socket.socket, int, dict[str, str]]:
+    """An export requested on a raw socket with a small receive buffer (a slow reader)."""
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(600)
+    sock.connect((host, int(port)))
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Forwarded-For: {client}\r\n"
+        "Accept-Encoding: identity\r\n\r\n".encode()
+    )
+    data = b""
+    while b"\r\n\r\n" not in data and (chunk := sock.recv(4096)):
+        data += chunk
+    lines = data.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ln)}
+    return sock, int(lines[0].split()[1]), headers
+
+
+def hostile(base: str, path: str, clients: int, db: str) -> None:
+    statuses: list[int] = []
+    slowest = 0.0
+    done = threading.Event()
+
+    def client(n: int) -> None:
+        fmt = ("csv", "geojson", "gpkg")[n % 3]
+        for _ in range(3):
+            sock, status, headers = _request(base, path + fmt, f"198.51.100.{n % 10}")
+            statuses.append(status)
+            if status != 429:
+                break
+            sock.close()
+            time.sleep(int(headers["retry-after"]) + 2 * random.random())
+        if status == 200:
+            if n % 2:
+                time.sleep(1)
+            else:
+                for _ in range(40):
+                    sock.recv(4096)
+                    time.sleep(0.5)
+        sock.close()
+
+    def probe() -> None:
+        nonlocal slowest
+        while not done.is_set():
+            started = time.perf_counter()
+            httpx.get(f"{base}/health", timeout=60).raise_for_status()
+            slowest = max(slowest, time.perf_counter() - started)
+            time.sleep(0.2)
+
+    started = time.perf_counter()
+    prober = threading.Thread(target=probe)
+    prober.start()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    prober.join()
+    time.sleep(2)
+    with psycopg.connect(conninfo(db), autocommit=True) as conn:
+        states = conn.execute(
+            "SELECT coalesce(state, '?'), count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1"
+        ).fetchall()
+    counts = {s: statuses.count(s) for s in sorted(set(statuses))}
+    print(f"{clients} clients, {time.perf_counter() - started:.0f} s: statuses {counts}")
+    print(f"slowest /health: {slowest:.2f} s; sessions after: {dict(states)}")
 
 
 if __name__ == "__main__":

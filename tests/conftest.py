@@ -180,9 +180,13 @@ SERVERS: dict[str, subprocess.Popen] = {}
 
 @contextlib.contextmanager
 def running_server(db_url: str, log: Path, **env: str) -> Iterator[str]:
-    """The service under uvicorn on a free loopback port, for real HTTP clients."""
+    """The service under uvicorn on a free loopback port, for real HTTP clients. The
+    suite never reaches the internet: unless a test names its own, the page's basemap
+    (IGN's, by default) is a loopback port where nothing listens."""
     port = free_port()
-    environ = {**os.environ, "FONCIER_DATABASE_URL": db_url, **env}
+    nowhere = f"http://127.0.0.1:{free_port()}/{{z}}/{{x}}/{{y}}.png"
+    basemap = {"FONCIER_BASEMAP_URL": nowhere, "FONCIER_BASEMAP_AERIAL_URL": nowhere}
+    environ = {**os.environ, **basemap, "FONCIER_DATABASE_URL": db_url, **env}
     with log.open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.api.main:app", "--host", "127.0.0.1",

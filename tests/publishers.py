@@ -4,13 +4,17 @@ It serves recorded real files under the publishers' own paths and query shapes (
 is replaced by FONCIER_SYNC_MIRROR), with ETag / Last-Modified, conditional requests (304)
 and byte ranges (206), and plays the faults a publisher has on a bad day, one per request
 as queued: ``503``, ``timeout`` (answers after the client gave up), ``truncate`` (announces
-the whole length, sends half, hangs up), ``html`` (an HTML error page with 200). It also
-receives webhook calls (POST /hooks/…).
+the whole length, sends half, hangs up), ``html`` (an HTML error page with 200); and
+redirects (``redirect``). It also receives webhook calls (POST /hooks/…).
+
+It is quiet: a connection the client dropped (a timeout played) is recorded in ``errors``,
+never printed on stderr, which the tests read for the command's own messages.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +34,14 @@ class Route:
         return '"' + hashlib.sha256(self.body).hexdigest()[:16] + '"'
 
 
+class _QuietServer(ThreadingHTTPServer):
+    errors: list[str]
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # socketserver prints the traceback of a failed request on stderr: recorded instead
+        self.errors.append(f"{client_address}: {sys.exc_info()[1]!r}")
+
+
 class Publishers:
     def __init__(self, fault_delay_s: float = 1.0) -> None:
         self.routes: dict[str, Route] = {}
@@ -40,7 +52,10 @@ class Publishers:
         self.in_flight = 0
         self.most_in_flight = 0
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.redirects: dict[str, tuple[int, str]] = {}
+        self.errors: list[str] = []
+        self.server = _QuietServer(("127.0.0.1", 0), self._handler())
+        self.server.errors = self.errors
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -56,6 +71,10 @@ class Publishers:
     def serve(self, path: str, body: bytes, content_type: str, validators: bool = True) -> None:
         with self.lock:
             self.routes[path] = Route(body, content_type, validators)
+
+    def redirect(self, path: str, location: str, status: int = 302) -> None:
+        with self.lock:
+            self.redirects[path] = (status, location)
 
     def fault(self, path: str, *faults: str) -> None:
         with self.lock:
@@ -101,6 +120,10 @@ class Publishers:
                 self._get()
 
             def _get(self) -> None:
+                with publishers.lock:
+                    moved = publishers.redirects.get(self.path)
+                if moved is not None:
+                    return self._send(moved[0], {"Location": moved[1], "Content-Length": "0"})
                 with publishers.lock:
                     route = publishers.routes.get(self.path)
                     queue = publishers.faults.get(self.path, [])

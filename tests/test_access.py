@@ -176,6 +176,9 @@ def test_every_write_is_audited_with_before_and_after(client: TestClient, fresh_
         "project.status",
         "project.correction",
     ]
+    # each entry shows its link in the audit chain
+    assert [e["seq"] for e in log] == [1, 2, 3, 4, 5, 6]
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(log, log[1:], strict=False))
     created, status, correction = log[3:]
     assert created["actor"] == "SIG Paris-Saclay" and created["role"] == "epci_editor"
     assert created["territory"] == f"epci:{PARIS_SACLAY}"

@@ -162,6 +162,14 @@ def test_bad_parameters_are_problems(api_client: TestClient, url: str, status: i
         assert body["detail"]
 
 
+def test_problems_carry_a_stable_code(api_client: TestClient) -> None:
+    """The machine word a client maps to its own language (the page's French)."""
+    assert assert_problem(api_client.get("/parcels/91216000ZZ9999"), 404)["code"] == "not_found"
+    assert assert_problem(api_client.get("/parcels?bbox=1,2,3"), 400)["code"] == "invalid_parameter"
+    invalid = assert_problem(api_client.get("/parcels?commune=9121"), 422)
+    assert invalid["code"] == "invalid_request" and invalid["errors"][0]["location"]
+
+
 def test_openapi_documents_the_endpoints(api_client: TestClient) -> None:
     paths = api_client.get("/openapi.json").json()["paths"]
     assert {

@@ -77,7 +77,16 @@ def test_project_lifecycle_over_http(client: TestClient) -> None:
     assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM
     envelope = client.get("/envelope", params={"group_by": "epci"}).json()
     assert envelope["ruleset"]["id"] == "industrial-envelope-2025"
-    assert envelope["ruleset"]["legal_status"] == "proposal"
+    # the envelope's text is a bill, not in force, and the answer says so and as of when
+    assert envelope["ruleset"]["legal_status"] == "bill"
+    assert envelope["ruleset"]["in_force"] is False
+    assert envelope["ruleset"]["status_as_of"] == "2026-01-20"
+    rulesets = {r["id"]: r for r in client.get("/rulesets").json()}
+    assert (rulesets["zan-2021-2031"]["legal_status"], rulesets["zan-2021-2031"]["in_force"]) == (
+        "law",
+        True,
+    )
+    assert rulesets["industrial-envelope-2025"]["envelope"]["eligible_kinds"] == ["industrial"]
     assert envelope["groups"][0]["code"] == "200056232"
     assert envelope["national"]["reserved_ha"] == pytest.approx(project["naf_ha"], abs=1e-3)
     table = list(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,90 @@ def test_merged_commune_codes_are_reported(fresh_engine: Engine, tmp_path: Path)
     report = load_cadastre(fresh_engine, path)
     assert report.inserted == 1
     assert report.warnings == ["commune 91182 has merged into 91228 (1 parcels)"]
+
+
+def _one_feature_per_line(path: Path, features: list[dict]) -> Path:
+    lines = [json.dumps(f, separators=(",", ":")) for f in features]
+    body = '{"type":"FeatureCollection","features":[\n' + ",\n".join(lines) + "\n]}\n"
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(body.encode()))
+    else:
+        path.write_text(body)
+    return path
+
+
+@pytest.mark.parametrize("layout", ["whole", "gzip", "parallel"])
+def test_a_line_too_long_is_refused_unread(
+    fresh_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    """Etalab's layout, one feature per line, with one feature of 3 MB (a synthetic property
+    string): refused once past the line limit (1 MiB here), by either reader, nothing
+    written; the same file without it loads."""
+    from geo.ingest import cadastre, chunks
+
+    monkeypatch.setattr(chunks, "MAX_LINE_BYTES", 1 << 20)
+    if layout == "parallel":
+        monkeypatch.setattr(cadastre, "PARALLEL_MIN_BYTES", 0)
+    features = json.loads(CADASTRE_91216.read_bytes())["features"][:300]
+    huge = copy.deepcopy(features[150])
+    huge["properties"]["note"] = "x" * (3 << 20)
+    name = "c.json.gz" if layout == "gzip" else "c.json"
+    path = _one_feature_per_line(tmp_path / name, features[:150] + [huge] + features[151:])
+    with pytest.raises(LoaderError, match="a line longer than 1048576 bytes") as refused:
+        load_cadastre(fresh_engine, path, readers=2)
+    assert "\n" not in str(refused.value)
+    assert count(fresh_engine, "parcel") == 0
+    fine = _one_feature_per_line(tmp_path / ("ok-" + name), features)
+    assert load_cadastre(fresh_engine, fine, readers=2).inserted == 300
+
+
+def test_chunks_a_killed_run_left_are_removed_by_a_later_run(
+    fresh_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed with SIGKILL leaves its chunk directory; the next parallel import
+    removes it once untouched long enough (0 s here), and never a live run's directory nor
+    a recent one."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from geo.ingest import cadastre, chunks
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    killed = subprocess.run(
+        [sys.executable, "-c",
+         "import os, signal, tempfile\n"
+         f"tempfile.tempdir = {str(tmp_path)!r}\n"
+         "from geo.ingest.chunks import chunk_directory\n"
+         "run = chunk_directory()\n"
+         "d = run.__enter__()\n"
+         "(d / 'chunk-00000.json').write_bytes(b'x' * 1000)\n"
+         "os.kill(os.getpid(), signal.SIGKILL)\n"],
+        capture_output=True,
+    )  # fmt: skip
+    assert killed.returncode == -9
+    (left,) = tmp_path.glob("foncier-chunks-*")
+    assert re.fullmatch(r"foncier-chunks-[0-9]+-\w+", left.name)  # named after its process
+    live = tmp_path / f"foncier-chunks-{os.getpid()}-live"  # a concurrent import (this one)
+    live.mkdir()
+    unnamed_old = tmp_path / "foncier-chunks-abc123"  # an earlier version's, a day old
+    unnamed_old.mkdir()
+    os.utime(unnamed_old, (0, 0))
+    unnamed_recent = tmp_path / "foncier-chunks-def456"
+    unnamed_recent.mkdir()
+    os.utime(live, (0, 0))  # old, but its process lives
+
+    # the killed run's directory is too recent for the default (10 minutes): kept
+    assert chunks.remove_dead_runs() == [unnamed_old]
+    assert left.exists()
+    monkeypatch.setattr(chunks, "STALE_AFTER_S", 0)
+    monkeypatch.setattr(cadastre, "PARALLEL_MIN_BYTES", 0)
+    features = json.loads(CADASTRE_91216.read_bytes())["features"][:50]
+    path = _one_feature_per_line(tmp_path / "c.json", features)
+    assert load_cadastre(fresh_engine, path, readers=2).inserted == 50
+    assert not left.exists()
+    assert live.exists() and unnamed_recent.exists()
+    assert sorted(p.name for p in tmp_path.glob("foncier-chunks-*")) == sorted(
+        [live.name, unnamed_recent.name]
+    )  # the import's own directory is gone too

@@ -104,6 +104,68 @@ def _ids(scored_db_url: str, sql: str) -> list[str]:
     return ids
 
 
+# How GDAL names the declared types of app.services.features (`ogrinfo -so`)
+GDAL_TYPES = {
+    "string": "String",
+    "integer": "Integer",
+    "number": "Real",
+    "boolean": "Integer(Boolean)",
+    "date": "Date",
+    "date-time": "DateTime",
+    "array": "String",
+}
+
+
+def test_gdal_types_every_field_from_the_collection_schema(live_server: str) -> None:
+    """Debian's GDAL 3.6 reads each collection's describedBy JSON Schema (instead of
+    guessing from a first page, where a null number becomes text, and an empty collection
+    has no field at all): every property gets its declared type."""
+    ogrinfo = _require("ogrinfo", "apt-get install gdal-bin")
+    run = subprocess.run(
+        [ogrinfo, "-ro", "-so", "-al", f"OAPIF:{live_server}/", "--config", "CPL_DEBUG", "ON"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stderr.count("OAPIF: Using JSON schema") == len(COLLECTIONS), run.stderr[-3000:]
+    layers = re.split(r"^Layer name: ", run.stdout, flags=re.MULTILINE)[1:]
+    for text_of_layer in layers:
+        name = text_of_layer.split()[0]
+        fields = dict(re.findall(r"^(\w+): (\S+) \(", text_of_layer, re.MULTILINE))
+        collection = COLLECTIONS[name]
+        expected = {p: GDAL_TYPES[collection.type_of(p)] for p in collection.properties}
+        assert {p: fields.get(p) for p in expected} == expected, name
+    assert len(layers) == len(COLLECTIONS)
+
+
+def test_gdal_filters_and_writes_numbers_as_numbers(
+    live_server: str, scored_db_url: str, tmp_path: Path
+) -> None:
+    """`ogrinfo -where "contenance_m2 > 5000"` works on the OAPIF layer (the filter goes to
+    the server), and ogr2ogr writes contenance_m2 as an integer column."""
+    ogrinfo = _require("ogrinfo", "apt-get install gdal-bin")
+    ogr2ogr = _require("ogr2ogr", "apt-get install gdal-bin")
+    where = "contenance_m2 > 5000"
+    info = subprocess.run(
+        [ogrinfo, "-ro", "-so", "-where", where, f"OAPIF:{live_server}/", "parcels"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert info.returncode == 0 and "Type mismatch" not in info.stderr, info.stderr
+    expected = _count(scored_db_url, "SELECT count(*) FROM parcel WHERE contenance > 5000")
+    assert f"Feature Count: {expected}" in info.stdout and expected > 0
+    target = tmp_path / "parcels.gpkg"
+    run = subprocess.run(
+        [ogr2ogr, "-f", "GPKG", str(target), f"OAPIF:{live_server}/", "parcels",
+         "-where", where, "-oo", "PAGE_SIZE=1000"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    written = subprocess.run(
+        [ogrinfo, "-ro", "-so", str(target), "parcels"], capture_output=True, text=True
+    ).stdout
+    assert "contenance_m2: Integer " in written and "score: Real " in written, written
+    assert f"Feature Count: {expected}" in written
+
+
 def test_ogr2ogr_pushes_a_where_down_as_a_filter(live_server: str, scored_db_url: str) -> None:
     """Debian's ogr2ogr (GDAL 3.6) sends -where to the server as ?filter=… (GDAL names the
     text encoding cql-text, its draft name) and writes the features the filter selects."""
@@ -182,6 +244,18 @@ def test_qgis_loads_a_collection_and_a_filtered_layer(
     assert result["valid"] and result["count"] == _count(
         scored_db_url, "SELECT count(*) FROM parcel"
     )
+    # the count QGIS shows is numberMatched: exact past 10,000 too (35,014 communes)
+    communes = result["communes"]
+    assert (
+        communes["valid"]
+        and communes["count"] == _count(scored_db_url, "SELECT count(*) FROM commune") > 10_000
+    )
+    # QGIS 3.22 types fields from the first page (it reads no schema): numbers stay numbers
+    assert communes["types"]["population"] == "Integer"
+    assert {result["types"][n] for n in ("contenance_m2", "area_m2", "score")} <= {
+        "Integer",
+        "Real",
+    }
     assert result["crs"] == "EPSG:4326"
     assert {"id", "commune", "section", "score"} <= set(result["fields"])
     assert result["subset_ok"]
@@ -226,6 +300,36 @@ def test_map_page_in_headless_chromium(live_server: str, scored_db_url: str) -> 
     assert panel["criteriaRows"] == 1 + len(get_profile("small-industry").criteria())
     assert "CA Communauté Paris-Saclay" in panel["trajectory"]
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_a_map_on_another_origin_draws_foncier_parcels(
+    live_server: str, scored_db_url: str
+) -> None:
+    """A MapLibre page served from another origin (the browser test's own server, another
+    port of the loopback) draws parcels from Foncier's TileJSON and tiles and reads its OGC
+    items: cross-origin requests Chromium lets through only with Foncier's CORS headers."""
+    node = _require("node", "apt-get install nodejs npm")
+    _require("chromium", "apt-get install chromium")
+    if not (PROJECT_DIR / "web" / "node_modules" / "playwright-core").is_dir():
+        pytest.fail("playwright-core is missing: npm ci --prefix web")
+    engine = engine_for(scored_db_url)
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text(
+                "SELECT ST_X(pt), ST_Y(pt) FROM (SELECT ST_Transform(ST_PointOnSurface(geom), "
+                "4326) AS pt FROM parcel WHERE id = '91216000AB0037') p"
+            )
+        ).one()
+    engine.dispose()
+    spec = PROJECT_DIR / "web" / "tests" / "cors.spec.mjs"
+    run = subprocess.run(
+        [node, str(spec), live_server, str(lon), str(lat)],
+        capture_output=True, text=True, timeout=120, cwd=spec.parent,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr + run.stdout
+    result = json.loads(run.stdout)
+    assert result["rendered"] > 10 and result["items"] > 0
+    assert result["site"] != live_server and result["allowed"] == ["*"]
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from geo.errors import Conflict
+from geo.errors import Conflict, Invalid
 from geo.ingest.cadastre import load_cadastre
+from geo.ingest.errors import LoaderError
 from geo.ingest.friches import load_friches
+from geo.ingest.zan_rules import load_pene
 from geo.ledger.envelope import (
     EnvelopeExhausted,
     ProjectDraft,
@@ -240,3 +242,46 @@ def test_report_by_territory_series_and_alerts(ledger: Engine) -> None:
 def get_project_status(engine: Engine, pid: int) -> str:
     with engine.connect() as conn:
         return get_project(conn, pid)["status"]
+
+
+# -- who may draw on the industrial envelope, and when ---------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["commercial", "logistics", "other"])
+def test_only_industrial_projects_draw_on_the_industrial_envelope(
+    ledger: Engine, kind: str
+) -> None:
+    """Amendment n° 1814 (projet de loi de simplification de la vie économique) names
+    "projets industriels": a commercial, logistics or other project is refused."""
+    with pytest.raises(Invalid, match=f"a {kind} project cannot draw on industrial-envelope-2025"):
+        project(ledger, kind=kind, occurred_on=datetime.date(2025, 6, 2))
+    with ledger.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM project")).scalar_one() == 0
+
+
+def test_no_entry_before_the_envelope_opens(ledger: Engine) -> None:
+    """Nothing is drawn on a measure before it was made public (27 May 2025)."""
+    with pytest.raises(Invalid, match="outside the period"):
+        project(ledger, occurred_on=datetime.date(2025, 5, 26))
+    assert project(ledger, occurred_on=datetime.date(2025, 5, 27))["status"] == "planned"
+
+
+def test_a_pene_never_draws_on_both_envelopes(ledger: Engine, tmp_path) -> None:
+    """A PENE listed in annex I draws on the PENE forfait: declaring it on the industrial
+    envelope is a conflict; a PENE already drawn on the industrial envelope cannot be
+    listed on the forfait (the list import is refused); abandoned, it can."""
+    listed = tmp_path / "pene-SYNTHETIQUE.csv"
+    listed.write_text("pene_id;name;commune_insee;hectares\nT1;Usine (synthetic);91216;3\n")
+    load_pene(ledger, listed)
+    with pytest.raises(Conflict, match="PENE T1 already draws on pene-2021-2031"):
+        project(ledger, pene_id="T1", occurred_on=datetime.date(2025, 6, 2))
+    first = project(ledger, pene_id="T2", occurred_on=datetime.date(2025, 6, 2))
+    both = tmp_path / "pene-2-SYNTHETIQUE.csv"
+    both.write_text(
+        "pene_id;name;commune_insee;hectares\nT1;Usine (synthetic);91216;3\n"
+        "T2;Autre usine (synthetic);91216;2\n"
+    )
+    with pytest.raises(LoaderError, match="PENE T2: PENE T2 already draws on industrial"):
+        load_pene(ledger, both)
+    status(ledger, first["id"], "abandoned", occurred_on=datetime.date(2025, 6, 3))
+    assert load_pene(ledger, both).tables["declared"] == 1

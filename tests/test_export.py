@@ -121,3 +121,181 @@ def test_bad_export_requests_are_problems(scored_client, monkeypatch) -> None:
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "at most 10" in response.json()["detail"]
+
+
+@pytest.fixture
+def fresh_client(base_settings: Settings, fresh_engine) -> Iterator[TestClient]:
+    """The service over a private clone of the template (administrative data, no parcels)."""
+    from app.api.main import create_app
+
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    app = create_app(base_settings.model_copy(update={"database_url": url}))
+    with TestClient(app) as client:
+        yield client
+    app.state.engine.dispose()
+
+
+HOSTILE_NAMES = ['=HYPERLINK("http://x.example","x")', "+1+1", "-2+3", "@SUM(1,1)", "\tx", "\rx"]
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(fresh_client, fresh_engine):
+    """OWASP's rule: a text cell starting with = + - @, tab or CR gets a leading quote;
+    numbers stay numbers (a negative value is no formula)."""
+    from sqlalchemy import text
+
+    with fresh_engine.begin() as conn:
+        codes = (
+            conn.execute(
+                text("SELECT insee FROM commune ORDER BY insee LIMIT :n"), {"n": len(HOSTILE_NAMES)}
+            )
+            .scalars()
+            .all()
+        )
+        for code, name in zip(codes, HOSTILE_NAMES, strict=True):
+            conn.execute(
+                text("UPDATE commune SET name = :name, population = -2 WHERE insee = :code"),
+                {"name": name, "code": code},
+            )
+    response = fresh_client.get("/collections/communes/items", params={"f": "csv", "name": "+1+1"})
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    assert [r["name"] for r in rows] == ["'+1+1"]
+    everything = fresh_client.get("/collections/communes/items", params={"f": "csv"})
+    by_code = {
+        r["id"]: r
+        for r in csv.DictReader(io.StringIO(everything.content.decode("utf-8-sig"), newline=""))
+    }
+    for code, name in zip(codes, HOSTILE_NAMES, strict=True):
+        assert by_code[code]["name"] == "'" + name
+        assert by_code[code]["population"] == "-2"  # a number, not text
+
+
+def test_csv_writer_keeps_numbers_and_quotes_formulas() -> None:
+    from app.presentation.export import Export, Field, prop, write_export
+
+    fields = [Field("name", "str", "", prop("name")), Field("value", "float", "", prop("value"))]
+    features = [
+        {"id": "a", "properties": {"name": "@SUM(1,1)", "value": -2.5}},
+        {"id": "-b", "properties": {"name": "plain - text", "value": None}},
+        {"id": "c", "properties": {"name": ["-x", "y"], "value": 3}},
+    ]
+    with write_export("csv", Export("t", [features], fields)) as file:
+        rows = list(csv.reader(io.StringIO(file.read().decode("utf-8-sig"), newline="")))
+    assert rows == [
+        ["id", "name", "value"],
+        ["a", "'@SUM(1,1)", "-2.5"],
+        ["'-b", "plain - text", ""],
+        ["c", "'-x;y", "3"],
+    ]
+
+
+@pytest.mark.parametrize("collection", ["epci", "territoires-industrie", "communes"])
+def test_geopackage_of_features_without_geometry(
+    fresh_client, fresh_engine, collection, tmp_path
+) -> None:
+    """Features whose geometry is null (territories whose communes are not loaded) are
+    rows with a null geometry, not a 500."""
+    from sqlalchemy import text
+
+    with fresh_engine.begin() as conn:  # a commune whose boundary is not loaded
+        conn.execute(text("UPDATE commune SET geom = NULL WHERE insee = '91216'"))
+        conn.execute(  # a territoire d'industrie without outline nor members yet
+            text(
+                "INSERT INTO territoire_industrie (id, name, region_code) "
+                "SELECT 'T-TEST', 'Sans contour', min(code) FROM region"
+            )
+        )
+    full = fresh_client.get(f"/collections/{collection}/items", params={"format": "geojson"})
+    features = full.json()["features"]
+    assert any(f["geometry"] is None for f in features)
+    response = fresh_client.get(f"/collections/{collection}/items", params={"f": "gpkg"})
+    assert response.status_code == 200, response.text
+    path = tmp_path / f"{collection}.gpkg"
+    path.write_bytes(response.content)
+    frame = pyogrio.read_dataframe(path)
+    assert len(frame) == len(features)
+    nulls = {f["id"] for f in features if f["geometry"] is None}
+    assert set(frame.loc[frame.geometry.isna(), "id"]) == nulls
+
+
+def test_a_database_failure_while_writing_is_a_problem_not_a_truncated_200(
+    scored_client, monkeypatch
+) -> None:
+    """The export is written before its first byte is sent: a failure on a later page is
+    still a problem document (it used to be a 200 cut after the CSV header)."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    import app.api.routers.search as scoring
+
+    monkeypatch.setattr(scoring, "EXPORT_PAGE", 50)
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OperationalError("FETCH", {}, psycopg.OperationalError("connection lost"))
+        return collection(*args, **kwargs)
+
+    collection = scoring.parcels_collection
+    monkeypatch.setattr(scoring, "parcels_collection", failing)
+    response = scored_client.get("/parcels/search", params={**SEARCH, "format": "csv"})
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"]
+
+
+def test_an_export_stops_when_its_client_goes(tmp_path, monkeypatch) -> None:
+    """Asked before each page: once the client has gone, nothing more is read and no
+    file is left."""
+    import tempfile
+
+    from app.presentation.export import ClientGone, Export, Field, prop, write_export
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    read = []
+
+    def pages():
+        for n in range(100):
+            read.append(n)
+            yield [
+                {
+                    "id": f"{n}-{i}",
+                    "geometry": {"type": "Point", "coordinates": [2.3, 48.6]},
+                    "properties": {"name": "x"},
+                }
+                for i in range(10)
+            ]
+
+    for fmt in ("csv", "geojson", "gpkg"):
+        read.clear()
+        export = Export("t", pages(), [Field("name", "str", "", prop("name"))])
+        with pytest.raises(ClientGone):
+            write_export(fmt, export, gone=lambda: len(read) > 2)
+        assert len(read) == 3
+        assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_files_a_killed_process_left_are_removed_at_start(
+    base_settings: Settings, scored_db_url: str, tmp_path, monkeypatch
+) -> None:
+    """A GeoPackage is written by name; a process killed meanwhile leaves it. The next
+    start removes such files, not those of a live process (another worker's)."""
+    import subprocess
+    import tempfile
+
+    from app.api.main import create_app
+    from app.presentation.export import export_dir
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = [export_dir() / f"foncier-export-{dead.pid}-abc.gpkg{s}" for s in ("", "-journal")]
+    live = export_dir() / "foncier-export-1-abc.gpkg"  # pid 1 is alive
+    for path in (*left, live):
+        path.write_bytes(b"x" * 1000)
+    app = create_app(base_settings.model_copy(update={"database_url": scored_db_url}))
+    with TestClient(app):
+        assert not any(p.exists() for p in left)
+        assert live.exists()
+    app.state.engine.dispose()

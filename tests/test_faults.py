@@ -58,6 +58,59 @@ def test_database_restart_gives_503_then_recovers_without_restarting_the_service
         assert http.get(f"{base}/health").json()["database"] == "ok"
 
 
+def cluster_pids(cluster: LocalCluster) -> list[int]:
+    """The postmaster of ``cluster`` (from its own data directory) and its children."""
+    postmaster = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:
+            children.append(int(stat.parent.name))
+    return [postmaster, *children]
+
+
+def test_a_frozen_database_gives_503_within_seconds_then_recovers(
+    throwaway_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """The database's processes stopped (SIGSTOP: the kernel still accepts and acknowledges,
+    nothing answers): /health answers 503 within seconds, a request on the service's pool
+    within its ping and connect timeouts, and both recover when it resumes."""
+    cluster = throwaway_cluster
+    cluster.start(echo=lambda _m: None)
+    assert cluster.port != 55432 and ".pgdata" not in str(cluster.data_dir)  # never the shared one
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/{cluster.db_name}"
+    migrate(url=url)
+    with running_server(url, tmp_path / "uvicorn.log") as base, httpx.Client() as http:
+        for _ in range(3):  # pooled connections, idle, that the freeze will find
+            assert http.get(f"{base}/parcels?limit=1").status_code == 200
+            assert http.get(f"{base}/health").status_code == 200
+        pids = cluster_pids(cluster)
+        assert len(pids) > 3
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            for path, within in (("/health", 5), ("/health", 5), ("/parcels?limit=1", 9)):
+                t0 = time.perf_counter()
+                frozen = http.get(f"{base}{path}", timeout=30)
+                took = time.perf_counter() - t0
+                assert frozen.status_code == 503, (path, frozen.text)
+                assert frozen.headers["content-type"] == PROBLEM
+                print(f"{path}: {frozen.status_code} in {took:.2f} s")
+                assert took < within, (path, took)
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        deadline = time.monotonic() + 20
+        while http.get(f"{base}/health", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "the service did not recover"
+            time.sleep(0.2)
+        for _ in range(5):
+            assert http.get(f"{base}/parcels?limit=1").status_code == 200
+
+
 def replicated_cadastre(path: Path, copies: int) -> int:
     """The 91216 parcels ``copies`` times under distinct prefixes (and offsets)."""
     features = json.loads(CADASTRE_91216.read_bytes())["features"]

@@ -165,6 +165,61 @@ def test_plu_doc_urba_table_gives_the_document(fresh_engine: Engine, tmp_path: P
     assert (row.etat, row.nomproc, str(row.datappro)) == ("03", "Élaboration", "2017-10-13")
 
 
+def _older_cnig_zones(tmp_path: Path):
+    """The real delivery's zones in the older CNIG form (synthetic: derived from the real
+    file): only LIBELLE, TYPEZONE, INSEE, DATAPPRO, NOMFIC; no IDURBA, GID or LIB_IDZONE."""
+    with zipfile.ZipFile(PLU_ZIP) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    frame = pyogrio.read_dataframe(next((tmp_path / "unzipped").rglob("*ZONE_URBA*.shp")))
+    frame["INSEE"], frame["DATAPPRO"] = "30014", "20171013"
+    return frame[["LIBELLE", "TYPEZONE", "INSEE", "DATAPPRO", "NOMFIC", "geometry"]]
+
+
+def test_plu_older_cnig_delivery_takes_its_document_from_its_name(
+    fresh_engine: Engine, tmp_path: Path
+) -> None:
+    """An older CNIG delivery (synthetic, derived from the real one) names no document in
+    its fields: its file name does (<INSEE>_<TYPEDOC>_<DATAPPRO>), and the report says so."""
+    folder = tmp_path / "30014_PLU_20171013" / "Donnees_geographiques"
+    folder.mkdir(parents=True)
+    pyogrio.write_dataframe(_older_cnig_zones(tmp_path), folder / "30014_ZONE_URBA_20171013.shp")
+    delivery = tmp_path / "30014_PLU_20171013.zip"
+    with zipfile.ZipFile(delivery, "w") as archive:
+        for file in folder.iterdir():
+            archive.write(file, f"30014_PLU_20171013/Donnees_geographiques/{file.name}")
+    report = load_plu(fresh_engine, delivery)
+    assert (report.read, report.inserted, sum(report.rejected.values())) == (90, 90, 0)
+    assert any("30014_PLU_20171013" in w and "IDURBA" in w for w in report.warnings)
+    with fresh_engine.connect() as conn:
+        document = conn.execute(text("SELECT idurba, typedoc, datappro FROM plu_document")).one()
+        zones = conn.execute(
+            text("SELECT count(DISTINCT gpu_id), min(idurba), min(commune_insee) FROM plu_zone")
+        ).one()
+    assert (document.idurba, document.typedoc, str(document.datappro)) == (
+        "30014_PLU_20171013", "PLU", "2017-10-13"
+    )  # fmt: skip
+    assert tuple(zones) == (90, "30014_PLU_20171013", "30014")
+    # the folder form, re-delivered: the same zones, unchanged
+    again = load_plu(fresh_engine, tmp_path / "30014_PLU_20171013")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 90)
+
+
+def test_plu_refusal_counts_each_zone_once(fresh_engine: Engine, tmp_path: Path) -> None:
+    """A delivery without any document id (the older form under a name outside the CNIG
+    naming), one zone also without geometry: 90 of 90 zones rejected, not 91 of 90."""
+    frame = _older_cnig_zones(tmp_path)
+    frame.loc[0, "geometry"] = None
+    folder = tmp_path / "zonage"
+    folder.mkdir()
+    pyogrio.write_dataframe(frame, folder / "zone_urba.shp", geometry_type="MultiPolygon")
+    with pytest.raises(LoaderError) as error:
+        load_plu(fresh_engine, folder / "zone_urba.shp")
+    message = str(error.value)
+    assert "90 of 90 zones rejected" in message, message
+    assert "feature without geometry: 1" in message and "DATAPPRO>): 89" in message, message
+    assert count(fresh_engine, "SELECT count(*) FROM plu_zone") == 0
+
+
 def test_plu_api_carto_geojson_still_loads(fresh_engine: Engine) -> None:
     report = load_plu(fresh_engine, PLU_API_CARTO)
     assert (report.read, report.inserted) == (39, 39)
@@ -189,6 +244,120 @@ def test_plu_broken_delivery_writes_nothing(fresh_engine: Engine, tmp_path: Path
         load_plu(fresh_engine, folder)
     assert count(fresh_engine, "SELECT count(*) FROM plu_zone") == 0
     assert count(fresh_engine, "SELECT count(*) FROM plu_prescription") == 0
+
+
+def _zone_urba(without: str | None = None) -> dict[str, bytes]:
+    """The real delivery's ZONE_URBA layer, its files by name (``without`` that suffix)."""
+    with zipfile.ZipFile(PLU_ZIP) as archive:
+        return {
+            Path(n).name: archive.read(n)
+            for n in archive.namelist()
+            if "ZONE_URBA" in n and not (without and n.lower().endswith(without))
+        }
+
+
+def test_plu_zip_bomb_is_refused_before_it_is_read(fresh_engine: Engine, tmp_path: Path) -> None:
+    """A small zip whose .dbf (no .cpg) expands to 64 MiB of blanks (synthetic): refused
+    from the zip's directory, before any member is decompressed."""
+    files = _zone_urba(".cpg")
+    dbf = next(n for n in files if n.endswith(".dbf"))
+    bomb = tmp_path / "30014_PLU_bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, body in files.items():
+            if name != dbf:
+                archive.writestr(name, body)
+        with archive.open(dbf, "w", force_zip64=True) as out:
+            out.write(files[dbf][:1000])
+            for _ in range(64):
+                out.write(b" " * (1 << 20))
+    assert bomb.stat().st_size < 400_000
+    with pytest.raises(LoaderError, match=r"member 30014_ZONE_URBA_20171013.dbf expands more"):
+        load_plu(fresh_engine, bomb)
+    assert count(fresh_engine, "SELECT count(*) FROM plu_zone") == 0
+
+
+def test_dbf_encoding_is_sniffed_from_a_bounded_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without .cpg nor language id: the records are read a block at a time up to the first
+    non-ASCII one, never the whole file at once."""
+    from geo.ingest import deliveries
+
+    folder = tmp_path / "plu"
+    folder.mkdir()
+    header = bytes(8) + (64).to_bytes(2, "little") + bytes(54)  # 64-byte header, no LDID
+    records = b" " * 5000 + "é".encode("cp1252") + b" " * 100_000
+    (folder / "zone_urba.dbf").write_bytes(header + records)
+    reads: list[int] = []
+    real_open = Path.open
+
+    def counting_open(self: Path, *args, **kwargs):
+        f = real_open(self, *args, **kwargs)
+        if self.name == "zone_urba.dbf":
+            read = f.read
+            f.read = lambda n=-1: reads.append(n) or read(n)  # type: ignore[method-assign]
+        return f
+
+    monkeypatch.setattr(Path, "open", counting_open)
+    monkeypatch.setattr(deliveries, "DBF_SAMPLE_BYTES", 1000)
+    assert deliveries._encoding(folder, "zone_urba.dbf", ["zone_urba.dbf"], None) == "CP1252"
+    assert reads and all(0 <= n <= 1000 for n in reads)  # bounded reads
+    assert sum(reads) <= 7000  # stopped at the block that told
+    (folder / "zone_urba.dbf").write_bytes(header + records.replace(b"\xe9", "é".encode()))
+    assert deliveries._encoding(folder, "zone_urba.dbf", ["zone_urba.dbf"], None) == "UTF-8"
+
+
+def test_cpg_values_as_gdal_reads_them() -> None:
+    from geo.ingest.deliveries import cpg_codec
+
+    assert cpg_codec("1252") == cpg_codec("ANSI 1252\n") == "cp1252"
+    assert cpg_codec("88591") == cpg_codec("ISO-8859-1") == "iso8859-1"
+    assert cpg_codec("UTF-8") == cpg_codec("utf8") == "utf-8"
+    assert cpg_codec("BOGUS-ENC-42") is None and cpg_codec("") is None
+
+
+def test_plu_garbage_prj_or_bogus_cpg_is_one_line(fresh_engine: Engine, tmp_path: Path) -> None:
+    """Derived from the real delivery: a .prj that is not a CRS, a .cpg naming no known
+    encoding; the command says so in one line and exits 1."""
+    import os
+    import subprocess
+    import sys
+
+    cases = {
+        ".prj": (b'PROJCS["x"]', "its .prj is not a readable CRS"),
+        ".cpg": (b"BOGUS-ENC-42", "names an unknown text encoding ('BOGUS-ENC-42')"),
+    }
+    env = {**os.environ, "FONCIER_DATABASE_URL": fresh_engine.url.render_as_string(False)}
+    for suffix, (content, message) in cases.items():
+        folder = tmp_path / suffix[1:]
+        folder.mkdir()
+        for name, body in _zone_urba().items():
+            (folder / name).write_bytes(content if name.lower().endswith(suffix) else body)
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", "import", "plu", str(folder)],
+            capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    # a .prj GDAL reads but that PROJ cannot project (a local CRS); a .cpg that lies
+    folder = tmp_path / "local"
+    folder.mkdir()
+    for name, body in _zone_urba().items():
+        if name.lower().endswith(".prj"):
+            body = b'LOCAL_CS["arbitrary"]'
+        (folder / name).write_bytes(body)
+    with pytest.raises(LoaderError, match="cannot be projected to Lambert-93"):
+        load_plu(fresh_engine, folder)
+    for name in _zone_urba():
+        if name.lower().endswith(".prj"):
+            (folder / name).write_bytes(_zone_urba()[name])
+        if name.lower().endswith(".cpg"):
+            (folder / name).write_bytes(b"UTF-8")  # the DBF is Windows-1252
+    with pytest.raises(LoaderError, match="text that is not in the encoding its .cpg declares"):
+        load_plu(fresh_engine, folder)
+    assert count(fresh_engine, "SELECT count(*) FROM plu_zone") == 0
 
 
 # -- risks ----------------------------------------------------------------------------

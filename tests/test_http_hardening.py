@@ -344,3 +344,95 @@ def test_a_walk_past_its_deadline_stops() -> None:
     assert len(grow_sites(strip, 100, deadline=time.monotonic() + 60)) == 3
     with pytest.raises(WalkTooLong):
         grow_sites(strip, 100, deadline=time.monotonic() - 1)
+
+
+# Integer parameters take an integer as JSON writes one: pydantic's lax mode alone would
+# read "0.0", "+1", " 1", "1_000" and "01" as integers, which the schema says they are not.
+
+
+@pytest.fixture(scope="module")
+def admin_client(base_settings: Settings, demo_db_url: str) -> Iterator[TestClient]:
+    """The demo base with an administrator token (only read here)."""
+    token = "hardening-admin-token-0123456789"
+    update = {"database_url": demo_db_url, "admin_token": token}
+    app = create_app(base_settings.model_copy(update=update))
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client
+    app.state.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "good"),
+    [
+        ("/audit", "after_id", "0"),
+        ("/audit", "limit", "5"),
+        ("/alerts", "after_id", "0"),
+        ("/alerts", "limit", "5"),
+        ("/parcels", "offset", "0"),
+        ("/parcels", "limit", "5"),
+        ("/parcels/search?commune=91216", "offset", "0"),
+        ("/collections/parcels/items", "limit", "5"),
+        ("/places?q=paray", "limit", "5"),
+        ("/sites/search?commune=91216&min_area=50", "limit", "5"),
+        ("/trajectories/commune/91216", "vintage", "2023"),
+    ],
+)
+def test_integer_parameters_refuse_other_numbers(
+    admin_client: TestClient, url: str, name: str, good: str
+) -> None:
+    sep = "&" if "?" in url else "?"
+    accepted = admin_client.get(f"{url}{sep}{name}={good}")
+    # (a trajectory without consumption data is a 422 about the data, not the parameter)
+    assert accepted.status_code == 200 or "errors" not in accepted.json(), accepted.text
+    for bad in (f"{good}.0", f"%2B{good}", f"%20{good}", f"0{good}", f"{good}_0", "1e1"):
+        response = admin_client.get(f"{url}{sep}{name}={bad}")
+        assert response.status_code in (400, 422), (bad, response.status_code)
+        assert response.json()["errors"][0]["location"] == ["query", name], response.text
+
+
+def test_tile_path_integers_are_digits(api_client: TestClient) -> None:
+    tiles = "/collections/parcels/tiles/WebMercatorQuad"
+    assert api_client.get(f"{tiles}/14/5648/8297").status_code in (200, 204)
+    # the routes take digits only ({z:int}): no other number reaches them
+    for bad in ("14.0/5648/8297", "14/5648/8297.0", "14/+5648/8297", "14/-1/8297"):
+        assert api_client.get(f"{tiles}/{bad}").status_code in (400, 404), bad
+
+
+def test_integer_parameters_keep_their_documented_range(api_client: TestClient) -> None:
+    """The range stays in the schema as minimum/maximum (a fuzzer sends what it allows)."""
+    spec = api_client.get("/openapi.json").json()["paths"]
+    ranged = {
+        ("/places", "limit"): (1, 20),
+        ("/alerts", "after_id"): (0, 2**31 - 1),
+        ("/audit", "after_id"): (0, 2**31 - 1),
+        ("/parcels", "offset"): (0, 1_000_000_000),
+        ("/sites/search", "limit"): (1, 200),
+    }
+    for (path, name), (low, high) in ranged.items():
+        (schema,) = [p["schema"] for p in spec[path]["get"]["parameters"] if p["name"] == name]
+        assert (schema.get("minimum"), schema.get("maximum")) == (low, high), (path, schema)
+    delete = spec["/saved-searches/{search_id}"]["delete"]["parameters"][0]["schema"]
+    assert delete["minimum"] == 1 and "ge" not in delete
+
+
+@pytest.mark.parametrize(
+    "bbox",
+    ["nan,48.6,2.4,48.7", "2.3,48.6,inf,48.7", "1e400,48.6,2.4,48.7", "2.3,48.6,2.3,48.6",
+     "2.4,48.7,2.3,48.6", ",,,", "2.3,48.6,2.4,1" + "0" * 400, "２.3,48.6,2.4,48.7"],
+)  # fmt: skip
+def test_degenerate_boxes_are_problems(api_client: TestClient, bbox: str) -> None:
+    """Empty, inverted, non-finite or unreadable boxes: a problem on every route, never a
+    5xx (as the CQL2 BBOX, tests/test_ogc_conformance.py)."""
+    for url in ("/parcels", "/parcels/search", "/sites/search?min_area=1",
+                "/collections/parcels/items"):  # fmt: skip
+        response = api_client.get(url, params={"bbox": bbox})
+        assert response.status_code in (400, 422), (url, response.status_code)
+        assert response.headers["content-type"] == PROBLEM
+
+
+def test_numbers_are_written_in_ascii(api_client: TestClient) -> None:
+    """float() reads any script's digits: a number parameter takes ASCII ones only."""
+    items = "/collections/parcels/items"
+    for value in ("５０", "٥٠", "5_0", " 50", "nan"):
+        problem(api_client.get(items, params={"area_m2": value}), 400)
+    assert api_client.get(items, params={"area_m2": "5e1"}).status_code == 200

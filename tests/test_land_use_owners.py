@@ -512,3 +512,28 @@ def test_cli_imports_and_refuses_with_one_line(fresh_engine: Engine, tmp_path: P
     assert bad.returncode == 1
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in bad.stderr
+
+
+def test_owner_zip_in_windows_1252_or_not_text(fresh_engine: Engine, tmp_path: Path) -> None:
+    """The publisher's zip (synthetic packaging of the real part), re-encoded as the
+    vintages before 2024 were: read the same; a member that is not text is refused in one
+    line, nothing written."""
+    import zipfile
+
+    archive_path = tmp_path / "PM_23_NB_910.zip"
+    with zipfile.ZipFile(archive_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("PM_23_NB_910.txt", OWNERS.read_text(encoding="utf-8").encode("cp1252"))
+        archive.writestr("notice.pdf", b"%PDF-1.4 not read")
+    report = load_owners(fresh_engine, archive_path)
+    assert report.read == 1969 and report.vintage == "situation 2023"
+    with fresh_engine.connect() as conn:
+        name = conn.execute(
+            text("SELECT name FROM parcel_owner WHERE parcel_id = '916890000C0034'")
+        ).scalar_one()
+    assert name == "COMMUNE DE WISSOUS"
+    binary = tmp_path / "binary.zip"
+    with zipfile.ZipFile(binary, "w") as archive:
+        archive.writestr("PM_25_NB_910.csv", b"a;b\n\x81\x8d\x8f\x90\x9d;x\n")
+    with pytest.raises(LoaderError, match="neither UTF-8 nor Windows-1252") as refused:
+        load_owners(fresh_engine, binary)
+    assert "\n" not in str(refused.value)

@@ -130,8 +130,8 @@ def test_a_slow_pace_is_an_answer_not_a_500(client: TestClient) -> None:
     """One 1-ha project authorised on each envelope: the pace (under 1 ha a year) would empty
     them in thousands of years, a date past year 9999."""
     for ruleset in ("industrial-envelope-2025", "pene-2021-2031"):
-        body = drawn(square(*LONGJUMEAU, 100), ruleset=ruleset, occurred_on="2025-01-06")
-        move(client, record(client, body)["id"], "authorised", occurred_on="2025-02-03")
+        body = drawn(square(*LONGJUMEAU, 100), ruleset=ruleset, occurred_on="2025-06-02")
+        move(client, record(client, body)["id"], "authorised", occurred_on="2025-07-07")
         report = client.get("/envelope", params={"ruleset": ruleset})
         assert report.status_code == 200, report.text
         projection = report.json()["projection"]
@@ -154,7 +154,8 @@ def test_a_slow_pace_is_an_answer_not_a_500(client: TestClient) -> None:
     [
         ("0.0001", datetime.date(2026, 1, 1), "not_before_end_of_period", None),
         ("0", datetime.date(2026, 1, 1), "nothing_drawn", None),
-        ("5000", datetime.date(2027, 1, 1), "before_end_of_period", "2028-12-31"),  # 730 + 730 days
+        # 584 days since the envelope opened (27 May 2025), as many again
+        ("5000", datetime.date(2027, 1, 1), "before_end_of_period", "2028-08-07"),
         ("10000", datetime.date(2027, 1, 1), "exhausted", "2027-01-01"),
         ("1", datetime.date(2035, 6, 1), "period_ended", None),
     ],
@@ -163,7 +164,7 @@ def test_exhaustion_outlooks(drawn_ha: str, today, outlook: str, date: str | Non
     total = Balance(Decimal(10_000), Decimal(drawn_ha), Decimal(0))
     projection = _exhaustion(INDUSTRIAL, total, today)
     assert (projection["outlook"], projection["exhaustion_date"]) == (outlook, date)
-    assert projection["end_of_period"] == "2034-12-31"
+    assert projection["end_of_period"] == "2030-12-31"  # the first decade (amendment n° 1814)
 
 
 # -- 4. a project lies in the EPCI it is recorded for ---------------------------------------
@@ -224,14 +225,14 @@ def test_the_boundary_tolerance(client: TestClient, fresh_engine: Engine) -> Non
 
 
 def test_planned_projects_stay_out_of_the_public_report(client: TestClient) -> None:
-    planned = record(client, drawn(square(*LONGJUMEAU, 150), occurred_on="2025-03-03"))
+    planned = record(client, drawn(square(*LONGJUMEAU, 150), occurred_on="2025-06-02"))
     for group_by in ("departement", "epci", "territoire_industrie"):
         report = client.get("/envelope", params={"group_by": group_by}).json()
         assert report["groups"] == [] and report["monthly"] == []
-    move(client, planned["id"], "authorised", occurred_on="2025-04-07")
+    move(client, planned["id"], "authorised", occurred_on="2025-07-07")
     report = client.get("/envelope", params={"group_by": "departement"}).json()
     assert [g["code"] for g in report["groups"]] == ["91"]
-    assert [m["month"] for m in report["monthly"]] == ["2025-03-01", "2025-04-01"]
+    assert [m["month"] for m in report["monthly"]] == ["2025-06-01", "2025-07-01"]
 
 
 # -- 6 and issue 13.7. project geometries ----------------------------------------------------
@@ -334,6 +335,8 @@ def test_entry_dates_lie_in_the_period_and_in_order(client: TestClient, fresh_en
         ("0001-01-01", "outside the period"),
         ("9999-12-31", "outside the period"),
         ("2024-12-31", "outside the period"),
+        # before the measure was made public (27 May 2025): the envelope opens then
+        ("2025-05-26", "outside the period"),
         ((datetime.date.today() + datetime.timedelta(days=20)).isoformat(), "in the future"),
         (0, "YYYY-MM-DD"),
         (20250601, "YYYY-MM-DD"),
@@ -370,7 +373,7 @@ def test_entry_dates_lie_in_the_period_and_in_order(client: TestClient, fresh_en
 
 
 def test_ledger_bodies_are_strict(client: TestClient, fresh_engine: Engine) -> None:
-    pid = record(client, drawn(square(*LONGJUMEAU, 120), occurred_on="2025-01-06"))["id"]
+    pid = record(client, drawn(square(*LONGJUMEAU, 120), occurred_on="2025-06-02"))["id"]
     move(client, pid, "authorised")
     before = written(fresh_engine)
     url = f"/projects/{pid}/corrections"
@@ -427,7 +430,7 @@ def test_the_domain_refuses_what_the_api_refuses(fresh_engine: Engine) -> None:
     with fresh_engine.begin() as conn:
         draft = ProjectDraft(
             "x", "industrial", PARIS_SACLAY, square(*LONGJUMEAU, 120),
-            occurred_on=datetime.date(2025, 1, 6),
+            occurred_on=datetime.date(2025, 6, 2),
         )  # fmt: skip
         pid = create_project(conn, draft, ruleset=INDUSTRIAL, author="test")["id"]
         change_status(conn, pid, "authorised", ruleset=INDUSTRIAL, author="t", reason="PC")
@@ -445,7 +448,7 @@ def test_the_domain_refuses_what_the_api_refuses(fresh_engine: Engine) -> None:
 
 def test_state_conflicts_are_409(client: TestClient, fresh_engine: Engine) -> None:
     """What the project's state forbids is a conflict, not a malformed request."""
-    pid = record(client, drawn(square(*LONGJUMEAU, 120), occurred_on="2025-01-06"))["id"]
+    pid = record(client, drawn(square(*LONGJUMEAU, 120), occurred_on="2025-06-02"))["id"]
     held = client.post(
         f"/projects/{pid}/corrections", json={"delta_ha": 1, "reason": "x"}, headers=ADMIN
     )
@@ -476,7 +479,7 @@ def test_hectares_are_exact_decimals(client: TestClient, fresh_engine: Engine) -
     ids = []
     for i, side in enumerate((250.3, 131.9, 97.3)):
         where = (LONGJUMEAU[0] + 0.004 * i, LONGJUMEAU[1])
-        ids.append(record(client, drawn(square(*where, side), occurred_on="2025-01-06"))["id"])
+        ids.append(record(client, drawn(square(*where, side), occurred_on="2025-06-02"))["id"])
     for pid in ids:
         move(client, pid, "authorised")
     for pid, delta in zip(ids, (0.1, 0.2, 0.7), strict=True):

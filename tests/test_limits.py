@@ -76,6 +76,7 @@ def test_body_size(make_client, fresh_engine: Engine) -> None:
         "/projects", content=chunks(), headers={**AUTH, "Content-Type": "application/json"}
     )
     assert_problem(chunked, 413, "exceeds 4096 bytes")
+    assert chunked.json()["code"] == "too_large"
     with fresh_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM project")).scalar_one() == 0
     assert client.get("/health").status_code == 200
@@ -103,9 +104,38 @@ def test_statement_timeout_is_a_503_and_the_worker_goes_on(make_client) -> None:
     assert relaxed.get("/collections/parcels/items?limit=1000").status_code == 200
 
 
+def test_pool_sizes_per_process_are_settings(make_client) -> None:
+    client = make_client(pool_size=3, pool_max_overflow=2)
+    pool = client.app.state.engine.pool
+    assert (pool.size(), pool._max_overflow) == (3, 2)
+
+
 def test_the_service_sessions_run_without_jit(make_client) -> None:
     """Short queries over many partitions compiled for longer than they ran (issue 17)."""
     client = make_client()
     with client.app.state.engine.connect() as conn:
         assert conn.execute(text("SHOW jit")).scalar_one() == "off"
         assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "15s"
+
+
+def test_no_free_connection_in_the_pool_is_a_503_problem(make_client) -> None:
+    """Every pooled connection in use past the pool's timeout: busy, retry (it was a
+    plain-text 500)."""
+    from sqlalchemy import create_engine
+
+    client = make_client()
+    engine = client.app.state.engine
+    client.app.state.engine = create_engine(
+        engine.url, pool_size=1, max_overflow=0, pool_timeout=0.2
+    )
+    engine.dispose()
+    with client.app.state.engine.connect():  # the only one
+        for path in ("/parcels/search?commune=91216&limit=1", "/communes/91216"):
+            response = client.get(path)
+            assert_problem(response, 503, "busy")
+            assert response.headers["retry-after"]
+        # /health has connections of its own (app.db.health_engine): a busy pool is not a
+        # database that is down
+        assert client.get("/health").status_code == 200
+    assert client.get("/parcels/search?commune=91216&limit=1").status_code == 200
+    client.app.state.engine.dispose()

@@ -33,6 +33,19 @@ def test_the_catalogue_and_the_demo_name_registered_loaders() -> None:
 
 def test_a_command_says_its_accepted_formats() -> None:
     answer = CliRunner().invoke(main, ["import", "owners", "--help"])
-    assert answer.exit_code == 0 and "Accepted: CSV." in answer.output
+    # the owners' file as the DGFiP publishes it, a zip of a département's parts, or one part
+    assert answer.exit_code == 0 and "Accepted: CSV, zip of CSV." in answer.output
     older = CliRunner().invoke(main, ["import", "proprietaires", "--help"])
     assert older.exit_code == 0 and "import owners" in older.output
+
+
+def test_the_pene_consumption_loader_takes_one_file() -> None:
+    from geo.ingest.zan_rules import load_pene_consumption
+
+    registered = loader("pene-consumption")
+    assert registered is not None and registered.function is load_pene_consumption
+    assert registered.one_file
+    answer = CliRunner().invoke(main, ["import", "pene-consumption", "--help"])
+    assert answer.exit_code == 0 and "Usage: main import pene-consumption [OPTIONS] FILE\n" in (
+        answer.output
+    )

@@ -8,6 +8,7 @@ synthetic PENE list."""
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import re
 from collections import defaultdict
@@ -20,13 +21,22 @@ from sqlalchemy import Engine
 
 from app.api.main import create_app
 from app.settings import PROJECT_DIR
+from geo.errors import DomainError
+from geo.ingest.cadastre import load_cadastre
 from geo.ingest.consumption import load_consumption
-from geo.ingest.zan_rules import load_pene, load_planning_documents, load_targets
-from geo.ledger.envelope import balance
+from geo.ingest.zan_rules import (
+    load_pene,
+    load_pene_consumption,
+    load_planning_documents,
+    load_target_members,
+    load_targets,
+)
+from geo.ledger.envelope import ProjectDraft, balance, create_project
 from geo.zan.rulesets import get_ruleset
 from geo.zan.trajectories import trajectory
+from tests.conftest import CADASTRE_91216
 from tests.synthetic import cerema_consumption_csv
-from tests.test_zan import CAS_ECOLE, HDF_TARGETS, SACLAY, pene_list
+from tests.test_zan import CAS_ECOLE, HDF_TARGETS, SACLAY, pene_list, pene_seen
 
 METHOD = PROJECT_DIR / "docs" / "methode.md"
 _CHECK = re.compile(r"<!-- check: (.+?) = (.+?) -->")
@@ -45,22 +55,49 @@ CHECKS = checks()
 
 def test_the_method_states_checked_figures() -> None:
     assert sum(len(v) for v in CHECKS.values()) >= 35
-    assert set(CHECKS) == {"base", "cascade", "documents", "pene", "constant"}
+    assert set(CHECKS) == {"constant", "ruleset", "refused", *SCENARIOS}
+
+
+_DATES = "commune_insee;document;prescribed_on;arrete_on;approved_on\n"
+# Synthetic planning-document files (Saclay, own allowance 0.3 ha): the RNU alone (in the
+# earlier one-date format), a PLU prescribed in 2024 and approved after 22 August 2026, an
+# RNU commune whose PLU was prescribed on 1 March 2025, one prescribed after the deadline.
+PLANNING = {
+    "documents": f"commune_insee;document;procedure_state;state_date\n{SACLAY};RNU;;\n",
+    "garantie-plu": f"{_DATES}{SACLAY};PLU;2024-03-01;;2026-10-15\n",
+    "garantie-rnu-prescrit": f"{_DATES}{SACLAY};RNU;;;\n{SACLAY};PLU;2025-03-01;;\n",
+    "garantie-late": f"{_DATES}{SACLAY};RNU;;;\n{SACLAY};PLU;2026-09-01;;\n",
+}
+SCENARIOS = ["base", "cascade", "pene", "scot", *PLANNING]
 
 
 def scenario(engine: Engine, tmp_path: Path, name: str) -> None:
     load_consumption(engine, cerema_consumption_csv(tmp_path / "cas-ecole.csv", CAS_ECOLE))
     if name == "cascade":
         load_targets(engine, HDF_TARGETS)
-    if name == "documents":
-        docs = tmp_path / "documents-SYNTHETIQUE.csv"
-        docs.write_text(
-            f"commune_insee;document;procedure_state;state_date\n{SACLAY};RNU;;\n",
+    if name == "scot":
+        # a synthetic SCoT of two real communes of the cas d'école, with a target of its own
+        targets = tmp_path / "scot-SYNTHETIQUE.csv"
+        targets.write_text(
+            "land;parent;reduction_pct;document;regulatory;document_url;comment\n"
+            "SCOT_SYNTH;REGION_32;60;SCoT synthétique;true;;synthetic\n",
             encoding="utf-8",
         )
+        load_targets(engine, targets)
+        perimeter = tmp_path / "scot-perimetre-SYNTHETIQUE.csv"
+        perimeter.write_text(
+            "land;commune_insee;land_name\n"
+            "SCOT_SYNTH;60542;SCoT synthétique\nSCOT_SYNTH;60612;SCoT synthétique\n",
+            encoding="utf-8",
+        )
+        load_target_members(engine, perimeter)
+    if name in PLANNING:
+        docs = tmp_path / f"{name}-SYNTHETIQUE.csv"
+        docs.write_text(PLANNING[name], encoding="utf-8")
         load_planning_documents(engine, docs)
     if name == "pene":
         load_pene(engine, pene_list(tmp_path, 1.5))
+        load_pene_consumption(engine, pene_seen(tmp_path))
 
 
 def actual(engine: Engine, what: str) -> Any:
@@ -102,7 +139,7 @@ def same(value: Any, expected: str) -> bool:
         return str(value) == expected
 
 
-@pytest.mark.parametrize("name", ["base", "cascade", "documents", "pene"])
+@pytest.mark.parametrize("name", SCENARIOS)
 def test_worked_examples(fresh_engine: Engine, tmp_path: Path, name: str) -> None:
     scenario(fresh_engine, tmp_path, name)
     wrong = [
@@ -113,7 +150,7 @@ def test_worked_examples(fresh_engine: Engine, tmp_path: Path, name: str) -> Non
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize("name", ["base", "cascade", "documents", "pene"])
+@pytest.mark.parametrize("name", SCENARIOS)
 def test_worked_examples_through_the_api(
     fresh_engine: Engine, base_settings: Any, tmp_path: Path, name: str
 ) -> None:
@@ -145,3 +182,47 @@ def test_constants() -> None:
     for what, expected in CHECKS["constant"]:
         module, _, name = what.split()[1].rpartition(".")
         assert same(getattr(importlib.import_module(module), name), expected), what
+
+
+def test_rule_sets_as_stated() -> None:
+    """Each rule set's legal standing and parameters, as the method states them (and as
+    /rulesets answers them: the same model)."""
+    for what, expected in CHECKS["ruleset"]:
+        _, rule_id, field = what.split()
+        value: Any = get_ruleset(rule_id, kind="zan" if rule_id.startswith("zan") else "envelope")
+        value = value.model_dump(mode="json")
+        for key in field.split("."):
+            value = value[key]
+        assert same(value, expected), f"{what}: the method says {expected}, the rules {value!r}"
+
+
+def _refused(engine: Engine, tmp_path: Path, case: str) -> str:
+    """The domain error a ledger write of ``case`` meets (its class name), or "accepted"."""
+    industrial = get_ruleset("industrial-envelope-2025", kind="envelope")
+    draft: dict[str, Any] = {
+        "name": "Usine (synthetic)",
+        "kind": "industrial",
+        "epci_siren": "200056232",
+        "parcel_ids": ["91216000AB0037"],
+        "occurred_on": datetime.date(2025, 6, 2),
+    }
+    if case == "double-draw":
+        load_pene(engine, pene_list(tmp_path, 1.5))
+        draft["pene_id"] = "T1"
+    elif case == "commercial":
+        draft["kind"] = "commercial"
+    elif case == "before-opening":
+        draft["occurred_on"] = datetime.date(2025, 5, 26)
+    try:
+        with engine.begin() as conn:
+            create_project(conn, ProjectDraft(**draft), ruleset=industrial, author="method")
+    except DomainError as exc:
+        return type(exc).__name__
+    return "accepted"
+
+
+def test_refused_writes(fresh_engine: Engine, tmp_path: Path) -> None:
+    load_cadastre(fresh_engine, CADASTRE_91216)
+    for what, expected in CHECKS["refused"]:
+        got = _refused(fresh_engine, tmp_path, what.split()[1])
+        assert got == expected, f"{what}: the method says {expected}, the ledger {got}"

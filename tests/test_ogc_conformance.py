@@ -189,7 +189,7 @@ def test_core_f_op_and_f_success(client: TestClient) -> None:
     """/conf/core/f-op, f-success: one feature by its id, with its links."""
     feature = client.get(f"{ITEMS}/{PARCEL}").json()
     assert feature["id"] == PARCEL and feature["type"] == "Feature"
-    assert {lk["rel"] for lk in feature["links"]} == {"self", "collection"}
+    assert {lk["rel"] for lk in feature["links"]} == {"self", "alternate", "collection"}
 
 
 def test_core_query_param_unknown(client: TestClient) -> None:
@@ -506,13 +506,41 @@ def test_filter_crs(client: TestClient) -> None:
         ("'; DROP TABLE parcel; --' = commune", "cql2-text", "parcel"),
         # PostgreSQL refuses such a pattern: said before it is asked
         ("numero LIKE 'ab\\'", "cql2-text", "escape character"),
-        # Lambert-93 has no image of the south pole
-        ("S_INTERSECTS(geometry, POINT(0 -90))", "cql2-text", "outside"),
+        ("S_INTERSECTS(geometry, POINT(0 -90.5))", "cql2-text", "outside"),
+        # empty and degenerate geometries: the parser's own refusals (a bare Exception for
+        # POINT EMPTY), GEOS's (a one-point line) and ours are all a 400 saying why
+        ("S_INTERSECTS(geometry, POINT EMPTY)", "cql2-text", "position must contain"),
+        ("S_DWITHIN(geometry, POINT EMPTY, 10)", "cql2-text", "position must contain"),
+        ("S_INTERSECTS(geometry, GEOMETRYCOLLECTION(POINT EMPTY))", "cql2-text", "position"),
+        ("S_INTERSECTS(geometry, LINESTRING(2.3 48.6))", "cql2-text", "not a valid geometry"),
+        ("S_INTERSECTS(geometry, LINESTRING EMPTY)", "cql2-text", "empty"),
+        ("S_INTERSECTS(geometry, GEOMETRYCOLLECTION EMPTY)", "cql2-text", "empty"),
+        ("S_INTERSECTS(geometry, POINT(NaN 1))", "cql2-text", "not valid cql2-text"),
+        ("S_INTERSECTS(geometry, POINT(1e400 1))", "cql2-text", "not valid cql2-text"),
+        ("S_INTERSECTS(geometry, POINT(" + "9" * 40 + " 1))", "cql2-text", "outside"),
         (
             '{"op": "s_intersects", "args": '
-            '[{"property": "geometry"}, {"bbox": [0, -90, 1, -89]}]}',
+            '[{"property": "geometry"}, {"type": "Point", "coordinates": []}]}',
             "cql2-json",
-            "outside",
+            "not valid cql2-json",
+        ),
+        (
+            '{"op": "s_intersects", "args": '
+            '[{"property": "geometry"}, {"type": "LineString", "coordinates": [[2.3, 48.6]]}]}',
+            "cql2-json",
+            "not a valid geometry",
+        ),
+        (
+            '{"op": "s_intersects", "args": '
+            '[{"property": "geometry"}, {"bbox": [NaN, 48, 3, 49]}]}',
+            "cql2-json",
+            "not valid cql2-json",
+        ),
+        (
+            '{"op": "s_dwithin", "args": [{"property": "geometry"}, '
+            '{"type": "Point", "coordinates": [2.3, 48.6]}, 10, ["km"]]}',
+            "cql2-json",
+            "units",
         ),
     ],
 )

@@ -110,32 +110,44 @@ def test_page_config_offers_every_search_filter_of_the_api(api_client: TestClien
     assert {"min_area", "max_area", "zoning", "on_friche", "min_score"} <= set(expected)
     zoning = next(f for f in config["search_filters"] if f["name"] == "zoning")
     assert zoning["type"] == "enum" and "activity" in zoning["enum"]
-    assert config["basemap"] is None  # none by default: the page needs nothing outside
     assert config["default_profile"] in {p["id"] for p in config["profiles"]}
 
 
 def test_basemap_setting(base_settings, demo_db_url: str) -> None:
+    """Plan IGN by default (the Géoplateforme's public WMTS, aerial imagery offered), a
+    URL of one's own, or none; the bloc-marque only for a State deployment."""
     import pytest
     from pydantic import ValidationError
 
     from app.api.main import create_app
+    from app.settings import IGN_ATTRIBUTION, ORTHOPHOTOS_URL, PLAN_IGN_URL, Settings
 
-    url = "https://data.geopf.fr/wmts?LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
-    settings = base_settings.model_copy(
-        update={
-            "database_url": demo_db_url,
-            "basemap_kind": "raster",
-            "basemap_url": url,
-            "basemap_attribution": "© IGN – Plan IGN",
-        }
-    )
-    app = create_app(settings)
-    with TestClient(app) as client:
-        basemap = client.get("/page/config").json()["basemap"]
-    app.state.engine.dispose()
-    assert basemap == {"kind": "raster", "url": url, "attribution": "© IGN – Plan IGN"}
+    default = Settings(database_url=demo_db_url)
+    assert (default.basemap_kind, default.basemap_url) == ("raster", PLAN_IGN_URL)
+    assert "LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2" in PLAN_IGN_URL
+    assert "LAYER=ORTHOIMAGERY.ORTHOPHOTOS" in default.basemap_aerial_url == ORTHOPHOTOS_URL
+    assert "IGN" in default.basemap_attribution == IGN_ATTRIBUTION
+    assert default.state_deployment is False
+
+    url = "https://tiles.example.org/{z}/{x}/{y}.png"
+    configs = []
+    for update in (
+        {"basemap_url": url, "basemap_attribution": "© moi", "basemap_aerial_url": ""},
+        {"basemap_kind": "none", "state_deployment": True},
+    ):
+        settings = base_settings.model_copy(update={"database_url": demo_db_url, **update})
+        app = create_app(settings)
+        with TestClient(app) as client:
+            configs.append(client.get("/page/config").json())
+        app.state.engine.dispose()
+    own, none = configs
+    assert own["basemap"] == {
+        "kind": "raster", "url": url, "attribution": "© moi", "aerial_url": None
+    }  # fmt: skip
+    assert own["state_deployment"] is False
+    assert none["basemap"] is None and none["state_deployment"] is True
     with pytest.raises(ValidationError):
-        type(base_settings)(basemap_kind="raster")  # a kind without its URL
+        Settings(basemap_kind="raster", basemap_url=None)  # a kind without its URL
 
 
 def test_me_says_who_the_token_is(api_client: TestClient) -> None:

@@ -77,12 +77,13 @@ def standby(base_settings, primary_url: str) -> Iterator[Standby]:
             *("-D", str(data_dir), "-R", "-X", "stream", "-c", "fast"),
         ]
     )
-    # the primary's settings came along: another port, the same loopback address
+    # the primary's settings came along: another port and its own socket directory (not
+    # the primary's data directory), the same loopback address
     cluster._run(
         [
             primary.tool("pg_ctl"),
             *("-D", str(data_dir), "-l", str(data_dir / "server.log"), "-w"),
-            *("-o", f"-p {cluster.port}", "start"),
+            *("-o", f"-p {cluster.port} -k {data_dir}", "start"),
         ]
     )
     dbname = make_url(primary_url).database

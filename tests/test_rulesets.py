@@ -13,8 +13,27 @@ def test_shipped_rule_sets() -> None:
     rules = load_rulesets()
     assert get_ruleset(None, kind="zan").id == "zan-2021-2031"
     assert get_ruleset(None, kind="envelope").id == "industrial-envelope-2025"
-    assert rules["industrial-envelope-2025"].legal_status == "proposal"
-    assert rules["industrial-envelope-2025"].envelope.total_ha == 10_000
+    industrial = rules["industrial-envelope-2025"]
+    # a provision of the projet de loi de simplification de la vie économique, not promulgated
+    assert (industrial.legal_status, industrial.in_force) == ("bill", False)
+    assert industrial.status_as_of.isoformat() == "2026-01-20"  # the CMP's meeting
+    assert industrial.effective_from is None and industrial.unverified
+    assert industrial.envelope.total_ha == 10_000
+    assert industrial.envelope.eligible_kinds == ["industrial"]
+    assert industrial.envelope.opens_on.isoformat() == "2025-05-27"
+    assert industrial.envelope.exclusive_with == ["pene-2021-2031"]
+    # nothing cites TRACE (a proposition de loi) as the basis of a voted measure
+    for rule in rules.values():
+        if rule.legal_status in ("law", "decree", "bill"):
+            assert "TRACE" not in rule.legal_basis, rule.id
+    # current law counts industrial projects locally while the envelope is not in force
+    assert rules["zan-2021-2031"].zan.envelopes_counted_locally == ["industrial-envelope-2025"]
+    assert rules["zan-whatif-envelope-in-force"].zan.envelopes_counted_locally == []
+    # a variant states its own standing; the 2034 what-if does not carry the garantie over
+    assert all(not r.in_force for r in rules.values() if r.extends)
+    later = rules["zan-whatif-2034"]
+    assert later.zan.garantie_communale_ha == 0 and "première tranche" in later.zan.garantie_note
+    assert "DHUP" in later.legal_basis
     assert rules["pene-2021-2031"].envelope.total_ha == 12_500
     assert not rules["pene-2021-2031"].envelope.counts_against_local_trajectories
     zan = rules["zan-2021-2031"].zan
@@ -60,7 +79,7 @@ def copy_rules(tmp_path: Path) -> Path:
         (
             "zan-bad.toml",
             'id = "zan-bad"\nname = "x"\nlegal_status = "rumour"\nlegal_basis = "x"\n'
-            "effective_from = 2025-01-01\n",
+            "status_as_of = 2025-01-01\nin_force = false\n",
             "legal_status",
         ),
         ("zan-x.toml", 'id = "other"\n', "id must be the file name"),
@@ -76,6 +95,12 @@ def copy_rules(tmp_path: Path) -> Path:
             "reference must end before",
         ),
         ("broken.toml", 'id = "broken"\nname = [', "not valid TOML"),
+        (
+            "zan-v.toml",
+            'id = "zan-v"\nextends = "zan-2021-2031"\nlegal_status = "bill"\n'
+            "status_as_of = 2026-01-01\nin_force = true\neffective_from = 2026-01-01\n",
+            "a bill is not in force",
+        ),
         (
             "pene-x.toml",
             'id = "pene-x"\nextends = "pene-2021-2031"\n[envelope]\ntotal_ha = 12000.0\n',

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, text
 from app.services.features import COLLECTIONS
 from geo.db.count import Matched
 from geo.ingest.cadastre import load_cadastre
-from geo.scoring.model import Profile, explain
+from geo.scoring.model import CRITERIA, Profile, explain
 from geo.scoring.profiles import ProfileError, custom_profile, get_profile, load_profiles, validate
 from geo.scoring.refresh import refresh_scores
 from geo.scoring.search import (
@@ -37,6 +37,20 @@ def test_mutafriches_index_by_hand() -> None:
     assert (r["advantages"], r["constraints"], r["score"]) == (4.5, 0.5, 90.0)
 
 
+def test_site_area_bounds_are_the_same_in_sql_and_python(fresh_engine: Engine) -> None:
+    """Mutafriches' surfaceSite: < 10,000 m² very negative, up to 50,000 m² included
+    positive, more very positive; the bulk score (SQL) and the explanation (Python) agree
+    at each bound."""
+    criterion = next(c for c in CRITERIA if c.name == "site_area")
+    values = (0.9999, 1.0, 4.9999, 5.0, 5.0001)
+    with fresh_engine.connect() as conn:
+        in_sql = [
+            conn.execute(text(f"SELECT {criterion.sql('CAST(:v AS float8)')}"), {"v": v}).scalar()
+            for v in values
+        ]
+    assert in_sql == [criterion.points(v) for v in values] == [-2, 1, 1, 1, 2]
+
+
 def test_unknown_criteria_are_skipped_and_lower_reliability() -> None:
     r = explain({"area_ha": 6, "zoning_class": None}, TWO)
     assert r["score"] == 100.0  # only the area counts
@@ -53,7 +67,8 @@ def test_unknown_criteria_are_skipped_and_lower_reliability() -> None:
         ("motorway_distance_m", 1500, 1),  # Mutafriches: 1-2 km positive
         ("motorway_distance_m", 3000, -1),  # 2-5 km negative
         ("area_ha", 3, 1),
-        ("area_ha", 5, 2),
+        ("area_ha", 5, 1),  # Mutafriches: exactly 50,000 m² is in its "≤ 50,000 m²" class
+        ("area_ha", 5.0001, 2),
         ("compactness", 0.2, -1),
         ("compactness", 0.3, 0.5),
         ("compactness", 0.7, 1),

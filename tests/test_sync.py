@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -23,8 +23,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from app.settings import Settings
+from geo.ingest import fetch as fetch_module
 from geo.ingest.catalogue import load_catalogue, mirrored
-from geo.ingest.fetch import Expect, Fetcher, FetchSettings, check_body, sha256_file
+from geo.ingest.fetch import (
+    Expect,
+    Fetcher,
+    FetchError,
+    FetchSettings,
+    check_body,
+    sha256_file,
+)
 from geo.ingest.sync import loader_for
 from tests.conftest import CADASTRE_91216, DATA
 from tests.publishers import Publishers
@@ -190,6 +198,133 @@ def test_html_instead_of_geojson_fails(publishers: Publishers, tmp_path: Path) -
         check_body(not_collection, Expect("geojson"))
 
 
+def test_redirects_stay_on_the_publishers_host(publishers: Publishers, tmp_path: Path) -> None:
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    port = publishers.url.rsplit(":", 1)[1]
+    publishers.redirect("/moved", CAD_PATH, 301)  # same host: followed
+    publishers.redirect("/away", f"http://localhost:{port}{CAD_PATH}")  # same server, other name
+    moved = fetch(publishers, "/moved", tmp_path / "a.json.gz")
+    assert moved.outcome == "fetched" and publishers.statuses(CAD_PATH) == [200]
+    away = fetch(publishers, "/away", tmp_path / "b.json.gz")
+    assert away.outcome == "failed"
+    assert away.reason.startswith("redirected to another host (localhost): refused")
+    assert publishers.statuses(CAD_PATH) == [200]  # the other host was never asked
+    assert not list(tmp_path.glob("b.json.gz*"))
+    # a host the source declares (sources.toml redirect_hosts) is followed
+    declared = Expect("geojson", redirect_hosts=("localhost",))
+    with Fetcher(FAST) as fetcher:
+        result = fetcher.fetch(publishers.url + "/away", tmp_path / "c.json.gz", declared)
+    assert result.outcome == "fetched"
+    # a loop ends
+    publishers.redirect("/loop", "/loop")
+    loop = fetch(publishers, "/loop", tmp_path / "d.json.gz")
+    assert loop.outcome == "failed" and loop.reason == "more than 5 redirects"
+    # never from https to http, nor to credentials
+    from geo.ingest.fetch import redirect_refused
+
+    assert "refused" in (redirect_refused("https://a.fr/x", "http://a.fr/y") or "")
+    assert "credentials" in (redirect_refused("https://a.fr/x", "https://u:p@a.fr/y") or "")
+    assert redirect_refused("https://a.fr/x", "https://a.fr:443/y") is None
+    assert load_catalogue()["cartofriches"].redirect_hosts == ("static.data.gouv.fr",)
+
+
+def test_the_publishers_server_keeps_its_errors_off_stderr(
+    publishers: Publishers, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A request that fails in the server (here a bad Content-Length) is recorded, not
+    printed: stderr is where the tests read the command's own one-line errors."""
+    import socket
+
+    host, port = publishers.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(b"POST /hooks/x HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+        assert conn.recv(1) == b""  # the server closes the connection once it has failed
+    assert len(publishers.errors) == 1 and "ValueError" in publishers.errors[0]
+    assert "Exception occurred" not in capfd.readouterr().err
+
+
+def gzip_bomb(path: Path, expanded: int) -> Path:
+    """A well-formed GeoJSON whose one property is ``expanded`` zeros, gzipped (~1000:1)."""
+    zeros = b"0" * (1 << 20)
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        out.write(b'{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                  b'"geometry": null, "properties": {"p": "')  # fmt: skip
+        for _ in range(expanded >> 20):
+            out.write(zeros)
+        out.write(b'"}}]}')
+    return path
+
+
+def test_a_gzip_bomb_is_refused_as_it_expands(
+    publishers: Publishers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bomb = gzip_bomb(tmp_path / "bomb.json.gz", 50 << 20)
+    assert bomb.stat().st_size < 100_000
+    publishers.serve(CAD_PATH, bomb.read_bytes(), "application/gzip")
+    low = replace(FAST, max_expanded_bytes=10 << 20)
+    with Fetcher(low) as fetcher:
+        result = fetcher.fetch(publishers.url + CAD_PATH, tmp_path / "c.json.gz", Expect("geojson"))
+    assert result.outcome == "failed"
+    assert "expands to more than 10485760 bytes" in result.reason
+    assert not list(tmp_path.glob("c.json.gz*"))
+    # the default limits: the ratio stops it once past 16 MiB
+    with pytest.raises(FetchError, match="expands more than 500 times"):
+        check_body(bomb, Expect("geojson"))
+    # a JSON value larger than the check holds in memory
+    monkeypatch.setattr(fetch_module, "MAX_VALUE_BYTES", 1 << 20)
+    with pytest.raises(FetchError, match="a value longer than"):
+        check_body(bomb, Expect("geojson"), replace(FAST, max_ratio=10_000).limits)
+
+
+def test_the_sync_reports_a_bomb_as_a_failed_part(
+    fresh_engine: Engine, publishers: Publishers, tmp_path: Path
+) -> None:
+    """Through the command, with FONCIER_SYNC_MAX_EXPANDED_BYTES: the part fails with the
+    reason, nothing is imported nor cached, the other source goes on."""
+    publishers.serve(CAD_PATH, gzip_bomb(tmp_path / "bomb.json.gz", 20 << 20).read_bytes(),
+                     "application/gzip")  # fmt: skip
+    publishers.serve(FRICHES_PATH, (DATA / "friches" / "cartofriches-08.csv").read_bytes(),
+                     "text/csv")  # fmt: skip
+    cache = tmp_path / "cache"
+    result = foncier(fresh_engine, publishers, cache, "--commune", "91216",
+                     "--only", "cadastre-parcelles", "--only", "cartofriches",
+                     settings={"FONCIER_SYNC_MAX_EXPANDED_BYTES": str(5 << 20)})  # fmt: skip
+    assert result.returncode == 1
+    assert "cadastre-91216-parcelles.json.gz expands to more than 5242880 bytes" in result.stdout
+    assert "cartofriches: 1 fetched" in result.stdout
+    assert not list((cache / "cadastre-parcelles").rglob("*.json.gz*"))
+    with fresh_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM parcel")).scalar_one() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b'{"type": "FeatureCollection", "features": [{"a": 1}, {"b": [1, 2.5e3]}]}', None),
+        (b'  {"features": [{"a": true}], "type": "FeatureCollection", "n": 12345}\n', None),
+        (b'{"type": "FeatureCollection", "features": []}', "empty FeatureCollection"),
+        (b'{"type": "FeatureCollection", "features": [{"a": 1}, {"b": 2}', "parse"),
+        (b'{"type": "FeatureCollection", "features": [{"a": 1} {"b": 2}]}', "parse"),
+        (b'{"type": "FeatureCollection", "features": [{"a": 1}]} x', "extra data"),
+        (b'{"type": "Feature", "features": [{"a": 1}]}', "not a GeoJSON FeatureCollection"),
+        (b'{"type": "FeatureCollection", "features": [{"a": "\xc3\xa9t\xc3\xa9"}]}', None),
+        (b'{"type": "FeatureCollection", "features": [{"a": "\xe9t\xe9"}]}', "parse"),
+    ],
+)
+def test_json_is_checked_as_a_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: bytes, error: str | None
+) -> None:
+    """Read in blocks of 7 bytes: every value is cut somewhere, and still parsed whole."""
+    monkeypatch.setattr(fetch_module, "_READ", 7)
+    path = tmp_path / "b.json"
+    path.write_bytes(body)
+    if error is None:
+        check_body(path, Expect("geojson"))
+    else:
+        with pytest.raises(FetchError, match=error):
+            check_body(path, Expect("geojson"))
+
+
 def test_304_and_changed_checksum(publishers: Publishers, tmp_path: Path) -> None:
     dest = tmp_path / "c.json.gz"
     publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
@@ -213,6 +348,28 @@ def test_304_and_changed_checksum(publishers: Publishers, tmp_path: Path) -> Non
     assert (again.outcome, again.reason) == ("not-modified", "same SHA-256 as the cached copy")
 
 
+def test_a_run_killed_during_its_import_leaves_no_stale_metadata(
+    publishers: Publishers, tmp_path: Path
+) -> None:
+    """Killed between the new body taking its name and the import's end: the cache never
+    pairs that body with the previous copy's metadata; the next run fetches it afresh."""
+    from geo.ingest.fetch import read_meta
+
+    dest = tmp_path / "c.json.gz"
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    first = fetch(publishers, CAD_PATH, dest)
+    first.keep(first.swap_in())
+    changed = gzip.compress(CADASTRE_91216.read_bytes(), mtime=1)
+    publishers.serve(CAD_PATH, changed, "application/gzip")
+    second = fetch(publishers, CAD_PATH, dest)
+    second.swap_in()  # … and the process is killed during the import
+    meta = read_meta(dest)
+    assert not meta or meta["sha256"] == sha256_file(dest)
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")  # the publisher went back
+    third = fetch(publishers, CAD_PATH, dest)
+    assert third.outcome == "fetched" and publishers.statuses(CAD_PATH)[-1] == 200
+
+
 def test_404_is_missing(publishers: Publishers, tmp_path: Path) -> None:
     result = fetch(publishers, "/nothing.json", tmp_path / "n.json")
     assert result.outcome == "missing" and result.reason.startswith("404")
@@ -228,11 +385,19 @@ class Ran:
     stderr: str
 
 
-def foncier(engine: Engine, publishers: Publishers, cache: Path, *args: str, real: bool = False):
+def foncier(
+    engine: Engine,
+    publishers: Publishers,
+    cache: Path,
+    *args: str,
+    real: bool = False,
+    settings: dict[str, str] | None = None,
+):
     """``foncier sync ARGS`` against the recorded publishers, with short timeouts and
-    backoffs; in-process through click's runner (a Python start each is slow), or with
-    ``real`` as a separate process."""
+    backoffs (and ``settings``); in-process through click's runner (a Python start each is
+    slow), or with ``real`` as a separate process."""
     env = {
+        **(settings or {}),
         "FONCIER_DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "FONCIER_SYNC_MIRROR": publishers.url,
         "FONCIER_SYNC_CACHE_DIR": str(cache),
@@ -441,6 +606,107 @@ def test_a_refused_import_leaves_nothing_and_the_others_go_on(
     assert again.returncode == 0 and "cartofriches: 1 fetched" in again.stdout
 
 
+DGFIP_PATH = ("/api/datasets/1.0/fichiers-des-locaux-et-des-parcelles-des-personnes-morales/"
+              "attachments/pm_25_nb_910_zip")  # fmt: skip
+OWNERS_CSV = (
+    Path(os.environ.get("FONCIER_SHARED_DATA", "/work/shared/data"))
+    / "proprietaires"
+    / "PM_25_NB_910_part_006.csv"
+)
+needs_owners = pytest.mark.skipif(not OWNERS_CSV.is_file(), reason="shared real data not present")
+
+
+def dgfip_zip(tmp_path: Path, parts: int = 2) -> bytes:
+    """The publisher's zip of a département's parts: the real part 6 of the Essonne (2025),
+    cut in ``parts`` members with the header each (the packaging is synthetic)."""
+    import zipfile
+
+    header, *rows = OWNERS_CSV.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "pm.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(parts):
+            chunk = rows[i * len(rows) // parts : (i + 1) * len(rows) // parts]
+            archive.writestr(f"PM_25_NB_910_part_00{i + 1}.csv", "\n".join([header, *chunk]))
+    return path.read_bytes()
+
+
+@needs_owners
+def test_the_dgfip_zip_is_imported_as_published(
+    fresh_engine: Engine, publishers: Publishers, tmp_path: Path
+) -> None:
+    publishers.serve(DGFIP_PATH, dgfip_zip(tmp_path), "application/zip")
+    cache = tmp_path / "cache"
+    result = foncier(fresh_engine, publishers, cache, "--departement", "91",
+                     "--only", "dgfip-personnes-morales")  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "dgfip-personnes-morales: 1 fetched" in result.stdout
+    with fresh_engine.connect() as conn:
+        owners = conn.execute(text("SELECT count(*) FROM parcel_owner")).scalar_one()
+        vintage = conn.execute(
+            text("SELECT vintage FROM import_run WHERE kind = 'proprietaires'")
+        ).scalar_one()
+    assert owners == 1439 and vintage == "situation 2025"  # as the part alone (test_land_use)
+    cached = sorted(p.name for p in (cache / "dgfip-personnes-morales").rglob("*") if p.is_file())
+    assert cached == ["pm_25_nb_910_zip.zip", "pm_25_nb_910_zip.zip.meta.json"]
+
+
+@needs_owners
+def test_a_loader_error_fails_its_part_only(
+    fresh_engine: Engine, publishers: Publishers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever a loader raises fails its part, with the reason; the other parts are
+    imported and rescored, and the cache keeps no file without its metadata. An
+    interruption is not swallowed: the cache is put back and the sync stops."""
+    from geo.ingest import owners
+    from geo.ingest.sync import SyncOptions, sync
+
+    def broken(_engine: Engine, _path: Path) -> None:
+        raise UnicodeDecodeError("utf-8", b"PK\x03", 2, 3, "invalid start byte")
+
+    monkeypatch.setattr(owners, "load_owners", broken)
+    publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
+    publishers.serve(DGFIP_PATH, dgfip_zip(tmp_path), "application/zip")
+    cache = tmp_path / "cache"
+    only = ("--only", "cadastre-parcelles", "--only", "dgfip-personnes-morales")
+    result = foncier(fresh_engine, publishers, cache, "--commune", "91216", *only)
+    print(result.stdout)
+    assert result.returncode == 1
+    assert "cadastre-parcelles: 1 fetched" in result.stdout
+    assert "dgfip-personnes-morales: 1 failed" in result.stdout
+    assert "departement:91: failed: import failed: UnicodeDecodeError: 'utf-8' codec" in (
+        result.stdout
+    )
+    assert "rescored: 1 communes" in result.stdout
+    assert not [p for p in (cache / "dgfip-personnes-morales").rglob("*") if p.is_file()]
+    with fresh_engine.connect() as conn:
+        error = conn.execute(
+            text("SELECT last_error FROM sources WHERE source_id = 'dgfip-personnes-morales'")
+        ).scalar_one()
+    assert error.startswith("import failed: UnicodeDecodeError")
+
+    # the real loader imports it; then a new vintage interrupted by Ctrl-C: the cached copy
+    # and its metadata are back as they were, and the interruption goes up
+    monkeypatch.undo()
+    options = SyncOptions(cache_dir=cache, fetch=FAST, mirror=publishers.url,
+                          only=("dgfip-personnes-morales",), rescore=False)  # fmt: skip
+    assert sync(fresh_engine, "commune", "91216", options).results[0].outcome == "fetched"
+    zipped = cache / "dgfip-personnes-morales" / "departement-91" / "pm_25_nb_910_zip.zip"
+    before = (zipped.read_bytes(), zipped.with_name(zipped.name + ".meta.json").read_bytes())
+
+    def interrupted(_engine: Engine, _path: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(owners, "load_owners", interrupted)
+    publishers.serve(DGFIP_PATH, dgfip_zip(tmp_path, parts=3), "application/zip")
+    with pytest.raises(KeyboardInterrupt):
+        sync(fresh_engine, "commune", "91216", options)
+    after = (zipped.read_bytes(), zipped.with_name(zipped.name + ".meta.json").read_bytes())
+    assert after == before
+    assert sorted(p.name for p in zipped.parent.iterdir()) == [
+        "pm_25_nb_910_zip.zip", "pm_25_nb_910_zip.zip.meta.json"
+    ]  # fmt: skip
+
+
 def test_gpu_zoning_of_a_commune(
     fresh_engine: Engine, publishers: Publishers, tmp_path: Path
 ) -> None:
@@ -472,7 +738,9 @@ def test_bad_territory_and_source_are_one_line_errors(
 
     unknown = run("--epci", "999999999")
     assert unknown.returncode == 1
-    assert unknown.stderr.strip().startswith("error: no commune in epci 999999999")
+    # the command's one error line (stderr is the test process's: read only its own lines)
+    said = [line for line in unknown.stderr.splitlines() if line.startswith("error: ")]
+    assert len(said) == 1 and said[0].startswith("error: no commune in epci 999999999")
     bad = run("--commune", "91216", "--only", "nope")
     assert bad.returncode == 1 and "unknown source nope" in bad.stderr
     none = run()
@@ -676,3 +944,84 @@ def test_a_failing_webhook_is_retried_in_the_background(
     with fresh_engine.connect() as conn:
         state = conn.execute(text("SELECT webhook_state FROM alert")).scalar_one()
     assert state == "failed"
+
+
+def test_sources_show_no_credentials_nor_server_paths(
+    base_settings: Settings, fresh_engine: Engine, tmp_path: Path
+) -> None:
+    """GET /sources and a parcel's lineage are public: a mirror's user:password@ and the
+    server's paths (a refused import names its file) are left out, whether the row was
+    written by this version (cleaned when written) or an older one (cleaned when read)."""
+    import datetime
+
+    from app.api.main import create_app
+    from geo.errors import DomainError
+    from geo.ingest.sync import _record
+
+    load_cadastre = loader_for("cadastre")[0]
+    assert load_cadastre is not None
+    load_cadastre(fresh_engine, CADASTRE_91216)
+    cached = tmp_path / "cache" / "cadastre-parcelles" / "commune-91216"
+    cached.mkdir(parents=True)
+    data = json.loads(CADASTRE_91216.read_bytes())
+    data["features"][3]["geometry"] = None
+    refused = cached / "cadastre-91216-parcelles.json"
+    refused.write_text(json.dumps(data))
+    with pytest.raises(DomainError) as exc:
+        load_cadastre(fresh_engine, refused)
+    assert str(tmp_path) in str(exc.value)  # what the loader says names the server's path
+    mirror = "https://sync-user:s3cret-pw@mirror.example" + CAD_PATH
+    now = datetime.datetime.now(datetime.UTC)
+    _record(fresh_engine, "cadastre-parcelles", "commune:91122", mirror, at=now,
+            error=f"{mirror}: HTTP 404; {exc.value}")  # fmt: skip
+    with fresh_engine.begin() as conn:
+        stored = conn.execute(text("SELECT url || ' ' || last_error FROM sources")).scalar_one()
+        # a row as an older version wrote it: the one the parcels' lineage reads
+        conn.execute(
+            text(
+                "INSERT INTO sources (source_id, part, url, last_error, last_checked_at) "
+                "VALUES ('cadastre-parcelles', 'commune:91216', :url, :error, now())"
+            ),
+            {"url": mirror, "error": f"import refused: {refused}: bad; {mirror}: HTTP 500"},
+        )
+    assert "s3cret" not in stored and str(tmp_path) not in stored, stored
+
+    url = fresh_engine.url.render_as_string(hide_password=False)
+    app = create_app(base_settings.model_copy(update={"database_url": url}))
+    with TestClient(app) as client:
+        answer = client.get("/sources")
+        lineage = client.get("/parcels/91216000AB0037").json()["properties"]["lineage"]
+    app.state.engine.dispose()
+    parts = {
+        p["part"]: p
+        for s in answer.json()["sources"]
+        if s["id"] == "cadastre-parcelles"
+        for p in s["parts"]
+    }
+    for leak in ("s3cret", "sync-user", str(tmp_path), "/cache/"):
+        assert leak not in answer.text, leak
+        assert leak not in json.dumps(lineage), leak
+    assert parts["commune:91122"]["url"] == "https://mirror.example" + CAD_PATH
+    assert parts["commune:91122"]["last_error"].startswith("https://mirror.example/")
+    assert "cadastre-91216-parcelles.json: " in parts["commune:91122"]["last_error"]
+    assert parts["commune:91216"]["last_error"] == (
+        f"import refused: cadastre-91216-parcelles.json: bad; https://mirror.example{CAD_PATH}: "
+        "HTTP 500"
+    )
+    assert lineage["url"] == "https://mirror.example" + CAD_PATH
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        ("https://u:p@ss@127.0.0.2:8443/a/b.json: 404", "https://127.0.0.2:8443/a/b.json: 404"),
+        ("HTTP://USER@h/x y", "HTTP://h/x y"),
+        ("/var/cache/src/c.json.gz: bad; '/tmp/a/b.csv'", "c.json.gz: bad; 'b.csv'"),
+        ("http://[::1]:8080/a/b and https://h/x/y?z=1/2", "http://[::1]:8080/a/b and https://h/x/y?z=1/2"),
+        ("2024/01/02, 1/2, /tmp", "2024/01/02, 1/2, /tmp"),
+    ],
+)  # fmt: skip
+def test_public_text(said: str, shown: str) -> None:
+    from geo.ingest.redact import public_text
+
+    assert public_text(said) == shown

@@ -173,6 +173,38 @@ def test_single_snapshot_uses_the_declared_rate_and_stock_is_not_vacancy(
         assert (later.basis, later.rate, later.stock_units) == ("computed", 0.25, 1)
 
 
+def test_vacant_units_must_have_stayed_unoccupied_over_the_two_years(
+    fresh_engine: Engine, tmp_path: Path
+) -> None:
+    """Art. L318-8-2: units no longer used by a CFE activity for two years at 1 January
+    "et qui sont restées inoccupées au cours de la même période". Two inventories (June 2025,
+    June 2027) and one update (September 2026) of 4 synthetic units: S1 vacant at both
+    inventories; S2 vacant in 2025, occupied again in September 2026, vacant in 2027; S3 and
+    S4 used. At 1 January 2028 only S1 counts: S2 was occupied within the two years, its
+    vacancy restarts in June 2027. Rate computed: 1 / 4 = 25 %."""
+    inventories = {
+        "2025": [
+            terrain_row("S1", "vacant", "2025-06-01"),
+            terrain_row("S2", "vacant", "2025-06-01"),
+            terrain_row("S3", "occupé", "2025-06-01"),
+            terrain_row("S4", "occupé", "2025-06-01"),
+        ],
+        "2026": [terrain_row("S2", "occupé", "2026-09-01")],
+        "2027": [
+            terrain_row("S1", "vacant", "2027-06-01"),
+            terrain_row("S2", "vacant", "2027-06-01"),
+            terrain_row("S3", "occupé", "2027-06-01"),
+            terrain_row("S4", "occupé", "2027-06-01"),
+        ],
+    }
+    for name, rows in inventories.items():
+        load_terrain_eco(fresh_engine, terrain_file(tmp_path, f"{name}.csv", rows))
+    with fresh_engine.connect() as conn:
+        (rate,) = vacancy_rates(conn, datetime.date(2028, 1, 1))
+    assert (rate.units, rate.vacant_units, rate.unknown_units) == (4, 1, 0)
+    assert (rate.basis, rate.rate) == ("computed", 0.25)
+
+
 def test_terrain_eco_without_state_is_rejected(fresh_engine: Engine, tmp_path: Path) -> None:
     row = terrain_row("X", "", "2024-01-01")
     with pytest.raises(LoaderError, match="missing terr_etat_occup: 1"):

@@ -9,15 +9,16 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from geo.errors import NotFound
+from geo.errors import Invalid, NotFound
 from geo.ingest.cadastre import load_cadastre
 from geo.ingest.consumption import load_consumption
 from geo.ingest.errors import LoaderError
 from geo.ingest.zan_rules import (
     load_commune_splits,
     load_pene,
+    load_pene_consumption,
     load_planning_documents,
     load_target_members,
     load_targets,
@@ -273,23 +274,54 @@ def pene_list(tmp_path: Path, massy_ha: float, with_epinay: bool = True) -> Path
     return path
 
 
-def test_pene_deducted_locally_and_declared_nationally(consumption: Engine, tmp_path: Path) -> None:
-    """Point 4 (synthetic list: no real annex I file is available here). Massy: flows 2.5 ha,
-    1.5 ha of PENE -> 1.0 ha consumed locally, pace 1/3, projection 1 + 7/3 = 3.333 ha
-    against 2 ha: will exceed instead of exceeded. Épinay: 30 ha listed, only 4.5 ha in its
-    flows: 4.5 deducted, 0 left. PENE ledger: 12,500 − 1.5 − 30 = 12,468.5 ha remain."""
+def pene_seen(tmp_path: Path) -> Path:
+    """What the synthetic PENE T1 consumed at Massy: 1.0 ha in 2021, 0.5 ha in 2022."""
+    path = tmp_path / "pene-consumption-SYNTHETIQUE.csv"
+    path.write_text(
+        f"pene_id;commune_insee;year;hectares\nT1;{MASSY};2021;1.0\nT1;{MASSY};2022;0.5\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_pene_observed_consumption_deducted_forecast_shown(
+    consumption: Engine, tmp_path: Path
+) -> None:
+    """PENE consumption is counted nationally (loi 2023-630 art. 3): what a PENE actually
+    consumed comes off the commune's flows, the list's hectares are a forecast, shown
+    apart. Épinay (30 ha listed, nothing observed) keeps its 4.5 ha and will exceed: it
+    used to become 4.5 − 4.5 = 0 ha and on track. Massy: flows 2.5 ha, 1.5 ha observed ->
+    1.0 ha, pace 1/3, projection 1 + 7/3 = 3.333 ha against 2 ha: will exceed. Listed
+    projects are `listed`, not authorised; the PENE ledger keeps 12,500 − 31.5 ha."""
     report = load_pene(consumption, pene_list(tmp_path, 1.5))
     assert report.tables["declared"] == 2
+    epinay = zan(consumption, "commune", EPINAY)
+    assert (epinay["pene_deducted_ha"], epinay["consumed_ha"]) == (0.0, 4.5)
+    assert epinay["pene_forecast_ha"] == 30.0 and epinay["status"] == "will_exceed"
+    massy = zan(consumption, "commune", MASSY)
+    assert massy["pene_deducted_ha"] == 0 and massy["status"] == "exceeded"  # nothing seen yet
+    load_pene_consumption(consumption, pene_seen(tmp_path))
     massy = zan(consumption, "commune", MASSY)
     assert massy["pene_deducted_ha"] == 1.5 and massy["consumed_ha"] == 1.0
+    assert massy["pene_forecast_ha"] == 1.5
     assert massy["projection_ha"] == pytest.approx(1 + 7 / 3, abs=1e-4)
     assert massy["status"] == "will_exceed"
     assert massy["pene_projects"] == ["T1 Ligne test (synthetic)"]
-    epinay = zan(consumption, "commune", EPINAY)
-    assert (epinay["pene_deducted_ha"], epinay["consumed_ha"]) == (4.5, 0.0)
+    assert zan(consumption, "epci", PARIS_SACLAY)["pene_forecast_ha"] == 31.5
     pene = get_ruleset("pene-2021-2031", kind="envelope")
     with consumption.connect() as conn:
         assert balance(conn, pene).remaining_ha == pytest.approx(12_468.5)
+        listed = (
+            conn.execute(
+                text(
+                    "SELECT DISTINCT x.status FROM envelope_entry x JOIN pene_project p "
+                    "ON p.project_id = x.project_id"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert listed == ["listed"]
     # re-import: Massy's project grows to 2 ha (a correction), Épinay's leaves the list
     report = load_pene(consumption, pene_list(tmp_path, 2.0, with_epinay=False))
     assert (report.tables["corrected"], report.tables["abandoned"]) == (1, 1)
@@ -299,7 +331,7 @@ def test_pene_deducted_locally_and_declared_nationally(consumption: Engine, tmp_
     assert pene.envelope is not None
     shares = {name: share.total_ha for name, share in pene.envelope.shares.items()}
     assert shares == {"sraddet-regions": 10_000, "idf-corse-outre-mer": 2_500}
-    assert zan(consumption, "commune", EPINAY)["pene_deducted_ha"] == 0
+    assert zan(consumption, "commune", EPINAY)["pene_forecast_ha"] == 0
 
 
 def test_pene_list_refuses_bad_input(consumption: Engine, tmp_path: Path) -> None:
@@ -315,7 +347,9 @@ def test_pene_list_refuses_bad_input(consumption: Engine, tmp_path: Path) -> Non
 def test_what_if_rule_sets(consumption: Engine) -> None:
     tolerance = zan(consumption, "commune", EPINAY, "zan-whatif-tolerance-30")
     assert tolerance["allowed_ha"] == pytest.approx(13.0)
-    assert tolerance["ruleset"]["legal_status"] == "proposal"
+    # a provision of the projet de loi de simplification voted at first reading, not in force
+    assert tolerance["ruleset"]["legal_status"] == "bill"
+    assert tolerance["ruleset"]["in_force"] is False
 
 
 def test_milestone_moved_to_2034_stretches_the_allowance_too(consumption: Engine) -> None:
@@ -353,34 +387,37 @@ def authorised_project(
         )
 
 
-def test_national_envelope_projects_do_not_count_locally(consumption: Engine) -> None:
-    """Point 5: the test used to assert the double count (Épinay 4.5 + 25.5 = 30 ha,
-    exceeded). A project charged to the industrial envelope stays out of local trajectories;
-    only the what-if rule set that says otherwise counts it."""
+def test_industrial_projects_count_locally_while_the_envelope_is_not_in_force(
+    consumption: Engine,
+) -> None:
+    """The industrial envelope's text is not promulgated (a bill): under current law an
+    industrial project counts against its commune (Épinay 4.5 + 25.5 = 30 ha, exceeded).
+    Only the what-if of the envelope in force keeps it out of local trajectories."""
     naf = authorised_project(consumption, "industrial-envelope-2025")["naf_ha"]
     assert naf == pytest.approx(25.5, rel=0.02)  # parcel AB 37: 254,881 m² of contenance
     t = zan(consumption, "commune", EPINAY)
-    assert t["declared_projects_ha"] == 0 and t["consumed_ha"] == 4.5
-    assert t["status"] == "will_exceed"
-    counted = zan(consumption, "commune", EPINAY, "zan-whatif-industry-counted")
-    assert counted["declared_projects_ha"] == pytest.approx(naf, abs=1e-3)
-    assert counted["status"] == "exceeded"
+    assert t["declared_projects_ha"] == pytest.approx(naf, abs=1e-3)
+    assert t["status"] == "exceeded"
+    in_force = zan(consumption, "commune", EPINAY, "zan-whatif-envelope-in-force")
+    assert in_force["declared_projects_ha"] == 0 and in_force["consumed_ha"] == 4.5
+    assert in_force["status"] == "will_exceed"
+    assert in_force["ruleset"]["legal_status"] == "bill"
+    assert in_force["ruleset"]["in_force"] is False
     # Intercommunalités de France's proposal: industry counted locally, at half
     weighted = zan(consumption, "commune", EPINAY, "zan-whatif-weights")
     assert weighted["declared_projects_ha"] == pytest.approx(naf * 0.5, abs=1e-3)
     industrial = get_ruleset("industrial-envelope-2025", kind="envelope")
-    assert industrial.legal_status == "proposal"
-    assert any("27 mai 2025" in s for s in industrial.sources)
-    assert any("TRACE" in s for s in industrial.sources)
+    assert (industrial.legal_status, industrial.in_force) == ("bill", False)
+    assert any("amendement n° 1814" in s for s in industrial.sources)
+    # TRACE is a proposition de loi: never the basis of this measure
+    assert "TRACE" not in industrial.legal_basis
+    assert not any("TRACE" in s for s in industrial.sources)
 
 
 def test_pene_projects_do_not_count_locally(consumption: Engine) -> None:
     authorised_project(consumption, "pene-2021-2031")
     assert zan(consumption, "commune", EPINAY)["declared_projects_ha"] == 0
-    assert (
-        zan(consumption, "commune", EPINAY, "zan-whatif-industry-counted")["declared_projects_ha"]
-        == 0
-    )
+    assert zan(consumption, "commune", EPINAY)["declared_projects_ha"] == 0
 
 
 def test_declared_project_counts_until_the_data_covers_its_completion(
@@ -394,7 +431,7 @@ def test_declared_project_counts_until_the_data_covers_its_completion(
     load_consumption(fresh_engine, cerema_consumption_csv(tmp_path / "c.csv", data, last_year=2025))
     load_cadastre(fresh_engine, CADASTRE_91216)
     project = authorised_project(fresh_engine, "industrial-envelope-2025")
-    t = zan(fresh_engine, "commune", EPINAY, "zan-whatif-industry-counted")
+    t = zan(fresh_engine, "commune", EPINAY, None)
     assert t["data"]["years"] == [2009, 2025]
     assert t["declared_projects_ha"] == pytest.approx(project["naf_ha"], abs=1e-3)
     rules = get_ruleset("industrial-envelope-2025", kind="envelope")
@@ -408,7 +445,7 @@ def test_declared_project_counts_until_the_data_covers_its_completion(
             reason="achèvement",
             occurred_on=datetime.date(2025, 11, 1),
         )
-    t = zan(fresh_engine, "commune", EPINAY, "zan-whatif-industry-counted")
+    t = zan(fresh_engine, "commune", EPINAY, None)
     assert t["declared_projects_ha"] == 0
 
 
@@ -448,7 +485,7 @@ def test_arrondissements_count_in_their_commune(fresh_engine: Engine, tmp_path: 
         fresh_engine, "industrial-envelope-2025", ("75118000AA0001",), "200054781"
     )
     assert project["commune_insee"] == "75118"
-    t = zan(fresh_engine, "commune", "75056", "zan-whatif-industry-counted")
+    t = zan(fresh_engine, "commune", "75056", None)
     assert project["naf_ha"] > 1
     assert t["declared_projects_ha"] == pytest.approx(project["naf_ha"], abs=1e-4)
     assert t["reference_ha"] == pytest.approx(6.0)  # 0.5 + 5 ha (arrondissement + commune)
@@ -555,3 +592,57 @@ def test_split_shared_by_area_when_no_share_is_given(fresh_engine: Engine, tmp_p
     )
     with pytest.raises(LoaderError, match="boundaries of 60054, 60694 are not all loaded"):
         load_commune_splits(fresh_engine, splits)
+
+
+THELLOISE = "200067973"  # CC Thelloise: 41 communes
+
+
+def test_scot_sees_its_own_trajectory(consumption: Engine, tmp_path: Path) -> None:
+    """A real SCoT's member list: the SCoT of the CC Thelloise covers its 41 communes (its
+    revision arrêtée on 10 July 2025, cdce18.cnce.fr); the perimeter file is written from the
+    EPCI's communes in the reference data. /trajectories/scot/{code} answers with its 41
+    communes, its name, and the target its communes inherit (no SCoT target imported: the
+    région's). An unknown SCoT is not found."""
+    with consumption.connect() as conn:
+        members = (
+            conn.execute(
+                text(
+                    "SELECT insee FROM commune WHERE epci_siren = :e AND kind = 'commune-actuelle'"
+                ),
+                {"e": THELLOISE},
+            )
+            .scalars()
+            .all()
+        )
+    assert len(members) == 41
+    perimeter = tmp_path / "scot-thelloise.csv"
+    perimeter.write_text(
+        "land;commune_insee;land_name\n"
+        + "".join(f"SCOT_THELLOISE;{insee};SCoT de la CC Thelloise\n" for insee in members),
+        encoding="utf-8",
+    )
+    load_target_members(consumption, perimeter)
+    t = zan(consumption, "scot", "THELLOISE")
+    assert t["territory"]["name"] == "SCoT de la CC Thelloise"
+    assert t["communes"] == 41 and t["communes_without_data"] == 41
+    assert t["target"]["targets_of_its_communes"] == [{"level": "region", "code": "32"}]
+    assert sum(len(v) for v in t["children"].values()) == 41
+    with pytest.raises(NotFound):
+        zan(consumption, "scot", "NOWHERE")
+
+
+def test_second_decade_is_net_artificialisation_and_refused_without_ocsge(
+    consumption: Engine,
+) -> None:
+    """From 2031 the unit is net artificialisation on OCS GE, and the decade's figure is the
+    regional plans': with neither loaded, a trajectory under zan-2031-2041 is refused with
+    its reason, never computed from the consumption flows."""
+    with pytest.raises(Invalid, match="OCS GE"):
+        zan(consumption, "commune", EPINAY, "zan-2031-2041")
+    rules = get_ruleset("zan-2031-2041", kind="zan")
+    assert (rules.legal_status, rules.in_force, rules.zan.unit) == (
+        "law",
+        False,
+        "net_artificialisation",
+    )
+    assert rules.zan.reduction is None and rules.zan.garantie_communale_ha == 0

@@ -13,7 +13,12 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Connection
 
 from app.api.errors import InvalidParameter
-from app.replicas import bearer_key
+from app.replicas import (
+    CONSISTENCY_COOKIE,
+    CONSISTENCY_HEADER,
+    bearer_key,
+    consistency_token,
+)
 from app.services.cql2 import LANGUAGES, TEXT, FilterError, SqlFilter, compile_filter
 from app.services.crs import CRSS, DEFAULT, Crs, crs_by_uri, xy
 from app.services.features import COLLECTIONS, Collection, ItemsQuery
@@ -23,6 +28,7 @@ from geo.errors import Invalid, NotFound
 from geo.scoring.query import ParcelSearch, SearchArea, SiteSearch
 from geo.scoring.search import Filters
 from geo.territories import LEVELS
+from geo.text import Digits, number_text
 from geo.zan.rulesets import default_ruleset_id, load_rulesets
 
 S = TypeVar("S", bound=SearchArea)
@@ -55,10 +61,13 @@ def get_connection(request: Request) -> Iterator[Connection]:
 
 def get_read_connection(request: Request) -> Iterator[Connection]:
     """A connection for a request that only reads: to a hot standby when the service has
-    some and it has replayed the caller's own last write, else to the primary
-    (app/replicas.py)."""
+    some and it has replayed the caller's own last write (known to this process, or named by
+    the request's consistency token), else to the primary (app/replicas.py)."""
     bearer = bearer_key(request.headers.get("authorization"))
-    with request.app.state.replicas.connect(request.app.state.engine, bearer) as conn:
+    token = consistency_token(
+        request.headers.get(CONSISTENCY_HEADER), request.cookies.get(CONSISTENCY_COOKIE)
+    )
+    with request.app.state.replicas.connect(request.app.state.engine, bearer, token) as conn:
         yield conn
 
 
@@ -67,7 +76,9 @@ def get_app_settings(request: Request) -> Settings:
 
 
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
-ReadConnectionDep = Annotated[Connection, Depends(get_read_connection)]
+# Returned to the pool when the handler returns, not once its answer is sent: an answer
+# streamed to a slow client (an export) holds no connection of the requests' pool.
+ReadConnectionDep = Annotated[Connection, Depends(get_read_connection, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
@@ -76,7 +87,7 @@ def parse_bbox(bbox: str, crs: Crs, max_degrees: float) -> BBox:
     first) min and max; any fault is an InvalidParameter saying which."""
     parts = bbox.split(",")
     try:
-        values = [float(v) for v in parts]
+        values = [number_text(v) for v in parts]
     except ValueError:
         raise InvalidParameter(
             f"bbox must be four numbers separated by commas, got {bbox!r}"
@@ -137,7 +148,7 @@ class Page:
 
 
 LimitQuery = Annotated[
-    int | None, Query(ge=1, description="Page size (default and maximum are settings)")
+    int | None, Query(ge=1, description="Page size (default and maximum are settings)"), Digits
 ]
 
 
@@ -160,7 +171,7 @@ def page_query(
     limit: PageSizeDep,
     # bounded: PostgreSQL's OFFSET is a bigint, and no collection holds a billion rows
     offset: Annotated[
-        int, Query(ge=0, le=MAX_OFFSET, description="Number of features to skip")
+        int, Query(ge=0, le=MAX_OFFSET, description="Number of features to skip"), Digits
     ] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
@@ -308,9 +319,9 @@ OGC_ITEMS_PARAMETERS = {
     "filter-crs",
     "f",
 }
-# json/geojson: a page; csv and gpkg (f= or format=), or format=geojson: every matching
-# feature at once, streamed (app.presentation.export)
-ITEMS_FORMATS = ("json", "geojson", "csv", "gpkg")
+# json/geojson: a page (html: the page to read, f= only); csv and gpkg (f= or format=), or
+# format=geojson: every matching feature at once, streamed (app.presentation.export)
+ITEMS_FORMATS = ("json", "geojson", "csv", "gpkg", "html")
 
 
 @dataclass(frozen=True)
@@ -327,10 +338,10 @@ class OgcItemsRequest:
 
 
 def _typed(collection: Collection, name: str, value: str) -> object:
-    kind = collection.queryable_types.get(name, "string")
+    kind = collection.type_of(name)
     try:
         if kind == "number":
-            number = float(value)
+            number = number_text(value)
             if not math.isfinite(number):
                 raise ValueError
             return number
@@ -464,7 +475,7 @@ def _items_format(f: str | None, format_: str | None) -> tuple[str, str | None]:
     if f is not None and format_ is not None:
         raise InvalidParameter("give f or format, not both")
     fmt = format_ or f or "json"
-    if fmt not in ITEMS_FORMATS:
+    if fmt not in ITEMS_FORMATS or format_ == "html":
         raise InvalidParameter(f"f must be one of {', '.join(ITEMS_FORMATS)}")
     export = fmt if fmt in ("csv", "gpkg") or (format_ is not None and fmt != "json") else None
     return fmt, export

@@ -8,12 +8,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg.errors import QueryCanceled
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
+from app.presentation.export import ClientGone
 from geo.errors import Conflict, Denied, DomainError, Invalid, NotFound
 
 PROBLEM_JSON = "application/problem+json"
@@ -27,6 +29,7 @@ class Problem(BaseModel):
     type: str = "about:blank"
     title: str
     status: int
+    code: str = Field(description="stable machine word (invalid_parameter, not_found…)")
     detail: str | None = None
     instance: str | None = None
 
@@ -55,6 +58,7 @@ class ApiError(Exception):
     """An error the API reports as a problem document."""
 
     status: int = 500
+    headers: dict[str, str] = {}
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -82,14 +86,37 @@ class InvalidGeometry(ApiError):
     status = 422
 
 
+# The problem document's machine member "code" (an RFC 9457 extension): stable words a
+# client maps to its own text (the map page says them in French), where title and detail
+# are English prose that may change. By status unless the handler names a finer code.
+PROBLEM_CODES: dict[int, str] = {
+    400: "invalid_parameter",
+    401: "unauthorized",
+    403: "denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "too_many_requests",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
 def problem(
-    status: int, detail: str | None = None, headers: dict[str, str] | None = None, **extra: Any
+    status: int,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     # type "about:blank": the title is then the HTTP status phrase (RFC 9457 §4.2.1).
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
+        "code": code or PROBLEM_CODES.get(status, "error"),
     }
     if detail:
         body["detail"] = detail
@@ -130,7 +157,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return problem(exc.status, exc.detail, instance=request.url.path, **exc.extra)
+        return problem(
+            exc.status, exc.detail, headers=exc.headers, instance=request.url.path, **exc.extra
+        )
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -153,7 +182,9 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = [{"location": list(err["loc"]), "message": err["msg"]} for err in exc.errors()]
         summary = "; ".join(f"{'.'.join(map(str, e['location']))}: {e['message']}" for e in errors)
         status = 400 if is_ogc_path(_route_path(request)) else 422
-        return problem(status, summary, instance=request.url.path, errors=errors)
+        return problem(
+            status, summary, code="invalid_request", instance=request.url.path, errors=errors
+        )
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
@@ -161,11 +192,23 @@ def install_error_handlers(app: FastAPI) -> None:
             limit = request.app.state.settings.statement_timeout_ms
             return problem(
                 503,
-                f"the query took longer than the {limit} ms limit: narrow the request "
+                code="query_timeout",
+                detail=f"the query took longer than the {limit} ms limit: narrow the request "
                 "(a smaller bbox, a territory filter, a smaller page)",
                 instance=request.url.path,
             )
         return problem(503, "the database is unavailable, retry shortly", instance=request.url.path)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # every connection of a pool in use for its whole timeout: busy, not broken
+        detail = "the service is busy (no database connection free), retry shortly"
+        return problem(503, detail, instance=request.url.path)
+
+    @app.exception_handler(ClientGone)
+    async def _client_gone(request: Request, exc: ClientGone) -> Response:
+        # nobody reads this answer; 499 (client closed request) is what the access log says
+        return Response(status_code=499)
 
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:

@@ -9,7 +9,7 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.errors import PROBLEM_JSON, ContentTooLarge
+from app.api.errors import PROBLEM_CODES, PROBLEM_JSON, ContentTooLarge
 
 
 class BodySizeLimit:
@@ -67,6 +67,7 @@ async def _problem(send: Send, scope: Scope, status: int, title: str, detail: st
             "type": "about:blank",
             "title": title,
             "status": status,
+            "code": PROBLEM_CODES.get(status, "error"),
             "detail": detail,
             "instance": scope["path"],
         }

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -15,8 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
+from app.api.cors import Cors
 from app.api.errors import PROBLEM_RESPONSES, install_error_handlers
+from app.api.exports import Exports
 from app.api.limits import BodySizeLimit, HeadAsGet, RejectNul
+from app.api.openapi import OPENAPI_PATH
 from app.api.openapi import install as install_openapi
 from app.api.responses import GZIP_MIN_BYTES, MVT
 from app.api.routers import (
@@ -34,8 +37,9 @@ from app.api.routers import (
     trajectories,
     watch,
 )
-from app.db import make_engine
-from app.replicas import Replicas, bearer_key
+from app.db import health_engine, make_engine
+from app.presentation.export import remove_stale
+from app.replicas import CONSISTENCY_COOKIE, CONSISTENCY_HEADER, Replicas, bearer_key
 from app.services.features import ExtentCache
 from app.settings import Settings, get_settings
 
@@ -48,20 +52,34 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # (bench/README.md, ranking).
     gc.collect()
     gc.freeze()
+    # Writing an export is Python work (each parcel's score explained) in a worker thread:
+    # a request waiting for the interpreter gets it after 1 ms, not 5 (the default), and
+    # /health stays well under a second while exports are written (bench/README.md).
+    sys.setswitchinterval(0.001)
+    remove_stale()  # the export files of a process killed while writing them
     yield
     app.state.engine.dispose()
+    app.state.health_engine.dispose()
+    app.state.exports.dispose()
     app.state.replicas.dispose()
 
 
 async def _record_writes(request: Request, call_next):
     """After a write has answered (its transaction committed), and before its author can
-    send the next request: the position their reads must see (app/replicas.py)."""
+    send the next request: the position their reads must see, kept and given to the client
+    as a consistency token that any process honours (app/replicas.py)."""
     response = await call_next(request)
     if request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
         bearer = bearer_key(request.headers.get("authorization"))
-        await run_in_threadpool(
+        lsn = await run_in_threadpool(
             request.app.state.replicas.record_write, request.app.state.engine, bearer
         )
+        if lsn is not None:
+            response.headers[CONSISTENCY_HEADER] = lsn
+            # an old position is harmless (every standby is past it): short-lived
+            response.set_cookie(
+                CONSISTENCY_COOKIE, lsn, max_age=3600, httponly=True, samesite="strict"
+            )
     return response
 
 
@@ -79,13 +97,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Served below from our own static files, not from a CDN (see add_docs).
         docs_url=None,
         redoc_url=None,
+        # Served by app/api/openapi.py with the OpenAPI media type.
+        openapi_url=None,
         # No redirect from /path/ to /path: Starlette builds its Location from the Host
         # header, which the client chooses. A trailing slash is a 404.
         redirect_slashes=False,
     )
     app.state.settings = settings
-    app.state.engine = make_engine(settings.url_for(), settings.statement_timeout_ms)
-    app.state.replicas = Replicas(settings.replica_urls, settings.statement_timeout_ms)
+    pool = {"pool_size": settings.pool_size, "max_overflow": settings.pool_max_overflow}
+    app.state.engine = make_engine(
+        settings.url_for(),
+        settings.statement_timeout_ms,
+        pool_timeout_s=settings.pool_timeout_s,
+        **pool,
+    )
+    app.state.health_engine = health_engine(settings)
+    app.state.exports = Exports(settings.url_for(), settings)
+    app.state.replicas = Replicas(
+        settings.replica_urls,
+        settings.statement_timeout_ms,
+        pool_timeout_s=settings.pool_timeout_s,
+        **pool,
+    )
     if settings.replica_urls:
         app.middleware("http")(_record_writes)
     app.state.extents = ExtentCache()
@@ -123,13 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compresslevel=5,
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, MVT),
     )
-    if settings.cors_origin_list:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origin_list,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
-        )
+    # Public reads from any origin, token routes and writes from the named ones (app/api/cors.py)
+    app.add_middleware(Cors, origins=settings.cors_origin_list)
     app.add_middleware(HeadAsGet)
 
     return app
@@ -143,7 +171,7 @@ def add_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
+            openapi_url=OPENAPI_PATH,
             title=f"{app.title} - API",
             swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
             swagger_css_url=f"{vendor}/swagger-ui.css",

@@ -14,10 +14,11 @@ parameter (app.api.errors.is_ogc_path): their operations say so.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from app.api.errors import is_ogc_path
 from app.services.cql2 import LANGUAGES
@@ -301,13 +302,50 @@ def to_openapi30(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _bounded(schema: dict[str, Any]) -> bool:
+    return "maximum" in schema or any(_bounded(s) for s in schema.get("anyOf", []))
+
+
+def page_limits(schema: dict[str, Any], default: int, maximum: int) -> dict[str, Any]:
+    """``schema`` with each ``limit`` query parameter that declares no bound of its own (the
+    paged collections: their default and maximum are settings) given both."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("name") != "limit" or parameter.get("in") != "query":
+                    continue
+                if _bounded(parameter.get("schema", {})):
+                    continue
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": maximum,
+                    "default": default,
+                }
+                parameter["description"] = f"Page size: {default} by default, at most {maximum}"
+    return schema
+
+
+# OpenAPI 3.0 in JSON (the landing page's service-desc link announces this media type)
+OPENAPI_MEDIA_TYPE = "application/vnd.oai.openapi+json;version=3.0"
+OPENAPI_PATH = "/openapi.json"
+
+
 def install(app: FastAPI) -> None:
+    """The document at /openapi.json, as OpenAPI 3.0.3, served with its own media type
+    (create_app leaves FastAPI's own route out)."""
     generate = app.openapi
+    settings = app.state.settings
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = ogc_statuses(queryable_parameters(describe_parameters(generate())))
+            document = page_limits(document, settings.default_page_size, settings.max_page_size)
             app.openapi_schema = to_openapi30(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    def openapi_document() -> Response:
+        return Response(json.dumps(app.openapi()), media_type=OPENAPI_MEDIA_TYPE)

@@ -6,6 +6,7 @@ import hashlib
 import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
@@ -17,6 +18,7 @@ from geo.errors import NotFound
 
 GEOJSON = "application/geo+json"
 MVT = "application/vnd.mapbox-vector-tile"
+SCHEMA_JSON = "application/schema+json"
 # Smaller bodies are sent as they are: gzip's own header and trailer eat the gain. The
 # GZip middleware (app/api/main.py) uses the same threshold for the other answers.
 GZIP_MIN_BYTES = 1024
@@ -27,9 +29,9 @@ class GeoJSONResponse(Response):
 
 
 class SchemaJSONResponse(JSONResponse):
-    """A JSON Schema document (OGC API - Features, Part 3: queryables)."""
+    """A JSON Schema document (OGC API - Features, Part 3 queryables, Part 5 schemas)."""
 
-    media_type = "application/schema+json"
+    media_type = SCHEMA_JSON
 
 
 # JSON Schema (OpenAPI 3.1) of what PostGIS builds: checked by the schemathesis fuzzing.
@@ -93,11 +95,38 @@ def base_url(request: Request) -> str:
 
 def link_to(request: Request, path: str | None = None, **params: Any) -> str:
     """A link to ``path`` (default: the request's own path and query, with ``params``
-    replacing theirs), under base_url()."""
+    replacing theirs in place, new ones appended), under base_url(). The query is written
+    anew, one way (RFC 3986 percent-encoding, a space as %20), so that an answer's ``self``
+    and ``next`` links spell the same parameters the same way, whatever the client sent."""
     if path is None:
-        url = request.url.include_query_params(**params) if params else request.url
-        path = url.path + (f"?{url.query}" if url.query else "")
+        given = {str(k): str(v) for k, v in params.items()}
+        items: list[tuple[str, str]] = []
+        for key, value in request.query_params.multi_items():
+            if key not in given:
+                items.append((key, value))
+            elif key not in dict(items):
+                items.append((key, given[key]))
+        items += [(k, v) for k, v in given.items() if k not in dict(items)]
+        query = urlencode(items, safe=",:/", quote_via=quote)
+        path = request.url.path + (f"?{query}" if query else "")
     return base_url(request) + path.lstrip("/")
+
+
+def link_header(links: list[dict[str, Any]]) -> dict[str, str]:
+    """The ``Link`` header (RFC 8288) repeating an answer's links, as OGC API - Common
+    recommends: clients find the next page and the media types without parsing the body."""
+    values = []
+    for link in links:
+        value = f'<{link["href"]}>; rel="{link["rel"]}"'
+        if link.get("type"):
+            value += f'; type="{link["type"]}"'
+        values.append(value)
+    return {"Link": ", ".join(values)} if values else {}
+
+
+def json_with_links(body: dict[str, Any]) -> JSONResponse:
+    """A JSON answer whose ``links`` are repeated in a Link header."""
+    return JSONResponse(body, headers=link_header(body.get("links", [])))
 
 
 def add_feature_route(
@@ -210,3 +239,32 @@ def conditional_response(
         body = gzip.compress(body, compresslevel=gzip_level, mtime=0)
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type=media_type, headers=headers)
+
+
+def _accept_weights(accept: str) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media:
+            weights[media.lower()] = max(q, weights.get(media.lower(), 0.0))
+    return weights
+
+
+def wants_html(request: Request, f: str | None) -> bool:
+    """An OGC document's HTML face: asked by ``f=html``, or by a browser's Accept (text/html
+    weighed at least as much as any JSON type). Without either (``*/*``, JSON, GDAL, curl)
+    the answer stays JSON."""
+    if f is not None:
+        return f == "html"
+    weights = _accept_weights(request.headers.get("accept", ""))
+    html = max(weights.get("text/html", 0.0), weights.get("application/xhtml+xml", 0.0))
+    json_ = max((q for media, q in weights.items() if "json" in media), default=0.0)
+    return html > 0 and html >= json_

@@ -35,9 +35,29 @@ SERVER_USER = "postgres"
 # per checkout, named after its path, so two checkouts never share a cluster.
 SHARED_DATA_ROOT = Path("/var/lib/foncier")
 # Settings of the embedded cluster, rewritten at each start so the port follows
-# FONCIER_PG_PORT. TCP on loopback only; no unix socket (its path length limit
-# and directory permissions are a needless source of failures).
+# FONCIER_PG_PORT. Clients use TCP on loopback. The one that needs a unix socket is
+# pgBackRest (app/localdb/backup.py): the socket goes in the data directory (only its owner
+# may enter it) unless its path would pass the 107 bytes of a socket address, then in /tmp,
+# PostgreSQL's own default.
 CONF_FILE = "foncier.conf"
+_SOCKET_DIR_MAX = 90
+# pgBackRest's stanza, and the cluster's archive_command: a push into the backup repository
+# once `foncier db backup` has configured it, nothing before (so no restart is needed then).
+BACKUP_STANZA = "foncier"
+BACKUP_CONFIG = "pgbackrest.conf"
+
+
+def _conf_quoted(value: str) -> str:
+    """A value for a quoted string of postgresql.conf."""
+    return value.replace("'", "''")
+
+
+def archive_command(repo: Path) -> str:
+    config = repo / BACKUP_CONFIG
+    return (
+        f"test ! -f '{config}'"
+        f" || pgbackrest --config='{config}' --stanza={BACKUP_STANZA} archive-push %p"
+    )
 
 
 class LocalDbError(RuntimeError):
@@ -109,6 +129,8 @@ class LocalCluster:
     # True when the data directory was chosen by the project, not by FONCIER_PG_DATA_DIR:
     # only then may `foncier db clean` remove it.
     managed: bool = True
+    # The pgBackRest repository (FONCIER_BACKUP_REPO); None: ``<data dir>.backup``.
+    backup_dir: Path | None = None
     _plan: ServerPlan | None = field(default=None, repr=False)
 
     @classmethod
@@ -124,7 +146,20 @@ class LocalCluster:
             db_name=settings.db_name,
             data_dir_note=note,
             managed=managed,
+            backup_dir=settings.backup_repo,
         )
+
+    @property
+    def backup_repo(self) -> Path:
+        if self.backup_dir is not None:
+            return self.backup_dir.resolve()
+        return self.data_dir.with_name(self.data_dir.name + ".backup")
+
+    @property
+    def socket_dir(self) -> Path:
+        if len(str(self.data_dir)) <= _SOCKET_DIR_MAX:
+            return self.data_dir
+        return Path("/tmp")
 
     @property
     def log_file(self) -> Path:
@@ -260,7 +295,7 @@ class LocalCluster:
             "# Written by `foncier db start`; edit the FONCIER_PG_* settings instead.\n"
             f"port = {self.port}\n"
             "listen_addresses = '127.0.0.1'\n"
-            "unix_socket_directories = ''\n"
+            f"unix_socket_directories = '{self.socket_dir}'\n"
             "shared_buffers = '256MB'\n"
             "work_mem = '32MB'\n"
             "maintenance_work_mem = '512MB'\n"
@@ -268,6 +303,13 @@ class LocalCluster:
             # A development and test cluster: losing the last few commits on a
             # power cut is acceptable, waiting for each fsync in tests is not.
             "synchronous_commit = off\n"
+            # Point-in-time recovery (app/localdb/backup.py): a segment with commits is
+            # archived within 30 s even when not full, the recovery point after the loss of
+            # the data directory (docs/operations.md; at 60 s no switch came in 150 s of
+            # steady writes on the development machine, at 30 s one came every 30 s).
+            "archive_mode = on\n"
+            f"archive_command = '{_conf_quoted(archive_command(self.backup_repo))}'\n"
+            "archive_timeout = '30s'\n"
         )
         if os.geteuid() == 0:
             owner = pwd.getpwnam(SERVER_USER)

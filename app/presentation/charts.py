@@ -12,6 +12,33 @@ matplotlib.use("Agg")  # no display: render to memory
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+# The charts speak French, as the page that shows them: numbers with a decimal comma,
+# dates day/month/year, statuses and levels in the words of the ZAN.
+STATUS = {
+    "on_track": "dans la trajectoire",
+    "will_exceed": "dépassement projeté",
+    "exceeded": "enveloppe dépassée",
+    "no_data": "données manquantes",
+    "partial_data": "données partielles",
+}
+LEVELS = {
+    "commune": "commune",
+    "epci": "EPCI",
+    "scot": "SCoT",
+    "departement": "département",
+    "region": "région",
+    "territoire_industrie": "Territoire d'industrie",
+}
+LEGAL_STATUS = {"law": "loi", "decree": "décret", "proposal": "proposition"}
+
+
+def _ha(value: float, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def _day(iso: str) -> str:
+    return datetime.date.fromisoformat(iso[:10]).strftime("%d/%m/%Y")
+
 
 def _png(fig) -> bytes:
     buffer = io.BytesIO()
@@ -32,7 +59,7 @@ def envelope_burndown(report: dict[str, Any]) -> bytes:
     remaining = [total] + [m["remaining_ha"] for m in report["monthly"]]
     months.append(max(today, months[-1]))  # the last state holds until today
     remaining.append(remaining[-1])
-    ax.step(months, remaining, where="post", color="#1f6f8b", lw=2, label="remaining")
+    ax.step(months, remaining, where="post", color="#1f6f8b", lw=2, label="restant")
     projection = report["projection"]
     per_day = projection["pace_ha_per_year"] / 365.25
     if per_day > 0 and today < end:
@@ -40,20 +67,25 @@ def envelope_burndown(report: dict[str, Any]) -> bytes:
         left = report["national"]["remaining_ha"]
         exhaustion = projection["exhaustion_date"]
         stop = datetime.date.fromisoformat(exhaustion) if exhaustion else end
-        when = f"empty on {exhaustion}" if exhaustion else f"not empty by {end.isoformat()}"
+        when = (
+            f"épuisée le {_day(exhaustion)}"
+            if exhaustion
+            else f"non épuisée au {_day(end.isoformat())}"
+        )
         ax.plot(
             [today, stop],
             [left, max(left - per_day * (stop - today).days, 0)],
             "--",
             color="#c0392b",
-            label=f"current pace, {projection['pace_ha_per_year']:.1f} ha/yr: {when}",
+            label=f"rythme actuel, {_ha(projection['pace_ha_per_year'])} ha/an : {when}",
         )
     for threshold in (0.5, 0.8, 1.0):
         ax.axhline(total * (1 - threshold), color="#999", lw=0.8, ls=":")
     ax.set_xlim(start, end)
     ax.set_ylim(0, total * 1.05)
-    ax.set_ylabel("hectares left")
-    ax.set_title(f"{report['ruleset']['name']} ({report['ruleset']['legal_status']})")
+    ax.set_ylabel("hectares restants")
+    status = report["ruleset"]["legal_status"]
+    ax.set_title(f"{report['ruleset']['name']} ({LEGAL_STATUS.get(status, status)})")
     ax.legend(loc="lower left")
     ax.grid(alpha=0.3)
     return _png(fig)
@@ -69,7 +101,7 @@ def trajectory_chart(t: dict[str, Any], yearly: list[tuple[int, float]]) -> byte
             total += ha
             years.append(year)
             cumulative.append(total)
-    ax.plot(years, cumulative, "o-", color="#1f6f8b", label="consumed (Cerema flows)")
+    ax.plot(years, cumulative, "o-", color="#1f6f8b", label="consommé (flux Cerema)")
     if t["declared_projects_ha"]:
         ax.plot(
             [years[-1], years[-1]],
@@ -77,7 +109,7 @@ def trajectory_chart(t: dict[str, Any], yearly: list[tuple[int, float]]) -> byte
             ":",
             color="#8e44ad",
             lw=2,
-            label=f"+ declared projects ({t['declared_projects_ha']:.1f} ha)",
+            label=f"+ projets déclarés ({_ha(t['declared_projects_ha'])} ha)",
         )
     if t["years_left"] > 0:
         ax.plot(
@@ -85,14 +117,16 @@ def trajectory_chart(t: dict[str, Any], yearly: list[tuple[int, float]]) -> byte
             [t["consumed_ha"], t["projection_ha"]],
             "--",
             color="#c0392b",
-            label=f"projection at {t['pace_ha_per_year']:.2f} ha/yr",
+            label=f"projection au rythme de {_ha(t['pace_ha_per_year'], 2)} ha/an",
         )
-    ax.axhline(t["allowed_ha"], color="#27ae60", label=f"allowed {t['allowed_ha']:.1f} ha")
+    ax.axhline(t["allowed_ha"], color="#27ae60", label=f"autorisé {_ha(t['allowed_ha'])} ha")
     ax.set_xlim(first - 1, last)
-    ax.set_xlabel("year (flows to 1 January of the next)")
-    ax.set_ylabel("hectares since 1 January " + str(first))
+    ax.set_xlabel("année (flux jusqu'au 1er janvier suivant)")
+    ax.set_ylabel(f"hectares depuis le 1er janvier {first}")
     territory = t["territory"]
-    ax.set_title(f"{territory['name']} ({territory['level']} {territory['code']}): {t['status']}")
+    level = LEVELS.get(territory["level"], territory["level"])
+    status = STATUS.get(t["status"], t["status"])
+    ax.set_title(f"{territory['name']} ({level} {territory['code']}) : {status}")
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     return _png(fig)

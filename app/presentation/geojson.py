@@ -7,6 +7,7 @@ from typing import Any
 
 from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84
 from geo.db.count import Matched
+from geo.db.geojson import as_geojson_sql
 
 
 def geometry_sql(
@@ -16,8 +17,11 @@ def geometry_sql(
     RFC 7946 by default; another ``srid`` (and axis order) for OGC API Features, Part 2."""
     geom = column if srid == LAMBERT93 else f"ST_Transform({column}, {int(srid)})"
     if lat_first:
-        geom = f"ST_FlipCoordinates({geom})"
-    return f"ST_AsGeoJSON({geom}, {int(decimals)})::json"
+        # Rings oriented before the axes are swapped: the right-hand rule is about the
+        # ground, not about the order the coordinates are written in.
+        geom = f"ST_FlipCoordinates(ST_ForcePolygonCCW({geom}))"
+        return f"ST_AsGeoJSON({geom}, {int(decimals)})::json"
+    return f"{as_geojson_sql(geom, decimals)}::json"
 
 
 def feature_sql(

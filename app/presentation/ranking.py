@@ -33,7 +33,7 @@ def _parcel_feature(parcel: RankedParcel) -> dict[str, Any]:
     return {
         "type": "Feature",
         "id": row["parcel_id"],
-        "geometry": json.loads(row["geometry"]),
+        "geometry": None if row["geometry"] is None else json.loads(row["geometry"]),
         "properties": {
             "id": row["parcel_id"],
             "commune": row["commune_insee"],

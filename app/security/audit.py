@@ -1,17 +1,19 @@
 """The audit log: every write, who made it, when, and the object before and after.
 
 Written in the transaction of the write it records, so that neither exists without the
-other; like the ledger, it refuses updates and deletes (migration 0007).
+other; like the ledger, it refuses updates and deletes (migration 0007), and the database
+chains each row to the one before by their hashes (migration 0020, app.security.audit_chain).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, text
 
+from app.api.dependencies import Digits
 from geo.access import Principal, authorise_admin
 
 
@@ -53,17 +55,20 @@ class AuditQuery(BaseModel):
     object_type: str | None = Field(default=None, max_length=32, examples=["project"])
     object_id: str | None = Field(default=None, max_length=64)
     actor: str | None = Field(default=None, max_length=200)
-    after_id: int = Field(default=0, ge=0, le=2**31 - 1, description="Entries after this id")
-    limit: int = Field(default=100, ge=1, le=1000)
+    after_id: Annotated[
+        int, Field(ge=0, le=2**31 - 1, description="Entries after this id"), Digits
+    ] = 0
+    limit: Annotated[int, Field(ge=1, le=1000), Digits] = 100
 
 
 def read_log(conn: Connection, principal: Principal, query: AuditQuery) -> list[dict[str, Any]]:
-    """The entries matching the query, oldest first: for administrators only."""
+    """The entries matching the query, oldest first, each with its place and links in the
+    hash chain (app.security.audit_chain): for administrators only."""
     authorise_admin(principal, "the audit log")
     rows = conn.execute(
         text(
             """SELECT id, at, actor, role, territory, token_id, action, object_type, object_id,
-                      before, after
+                      before, after, seq, prev_hash, hash
                FROM audit_log
                WHERE id > :after_id
                  AND (CAST(:object_type AS text) IS NULL OR object_type = :object_type)

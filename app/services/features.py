@@ -8,20 +8,24 @@ description feeds the items, the vector tiles (app.services.tiles) and the TileJ
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, text
 
 from app.presentation.geojson import feature_sql, geometry_sql
 from app.services.cql2 import Queryable, SqlFilter
 from app.services.crs import DEFAULT, Crs
-from geo.crs import WGS84
+from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84
 from geo.db.bbox import bbox_l93_sql, bbox_params, bbox_sql
-from geo.db.count import COUNT_CAP, Matched, count_matches
+from geo.db.count import COUNT_BUDGET_MS, Matched, count_matches, count_within
+from geo.db.partitions import KNOWN_PARCELS_SQL
+from geo.land.buildings import land_use_sql
 from geo.ledger.statuses import PUBLIC
-from geo.scoring.profiles import DEFAULT_PROFILE
+from geo.scoring.profiles import DEFAULT_PROFILE, get_profile
 
 
 @dataclass(frozen=True)
@@ -35,14 +39,24 @@ class Collection:
     properties: dict[str, str]
     # the properties a request may filter on (?name=value, CQL2 filters), by their SQL
     queryables: tuple[str, ...] = ()
-    # JSON Schema type of the queryables that are not strings (number, integer, boolean,
-    # date, date-time)
-    queryable_types: dict[str, str] = field(default_factory=dict)
+    # JSON Schema type of the properties that are not strings (number, integer, boolean,
+    # date, date-time, array): the collection's schema, its queryables, the typing of
+    # ?name=value filters and of CQL2 literals all read it
+    property_types: dict[str, str] = field(default_factory=dict)
+    # the JSON Schema format of the geometry (OGC API - Features, Part 5)
+    geometry_format: str = "geometry-multipolygon"
     # SQL of the date or timestamp the `datetime` parameter filters on (None: no time)
     temporal: str | None = None
     key_is_int: bool = False
+    # SQL of the exact number of features when nothing filters them, kept by the loaders
+    # (NULL when not kept): for a collection too large to count per request
+    known_count: str | None = None
     # properties carried by vector tiles (small: tiles are drawn, not read)
     tile_properties: tuple[str, ...] = ()
+    # SQL of the tiles' numeric feature id (MVT ids are unsigned integers; MapLibre's
+    # feature-state needs one): the key when it is a number, an exact encoding when the key
+    # has a known shape, else a 63-bit hash of the key; the key itself is the "id" property
+    tile_id: str | None = None
     min_zoom: int = 0
     # The table whose geometry column ``geom`` the collection shows, when it may be large:
     # its extent then comes from the planner's statistics (extent_wgs84)
@@ -61,11 +75,22 @@ class Collection:
         """What a CQL2 filter may name: the queryables, and the geometry."""
         return {
             **{
-                name: Queryable(self.properties[name], self.queryable_types.get(name, "string"))
+                name: Queryable(self.properties[name], self.type_of(name))
                 for name in self.queryables
             },
             "geometry": Queryable(self.geom, "geometry"),
         }
+
+    def type_of(self, name: str) -> str:
+        """The JSON Schema type of property ``name`` (or its format: date, date-time)."""
+        return self.property_types.get(name, "string")
+
+    def tile_id_sql(self) -> str:
+        if self.tile_id is not None:
+            return self.tile_id
+        if self.key_is_int:
+            return self.key
+        return f"(hashtextextended({self.key}::text, 0) & {2**63 - 1})"
 
     def properties_sql(self, names: tuple[str, ...] | None = None) -> str:
         chosen = self.properties if names is None else {n: self.properties[n] for n in names}
@@ -74,11 +99,40 @@ class Collection:
 
 
 def _parcel_score_join(profile: str) -> str:
-    # the whole key: the score and the exclusion are read from it (migration 0017)
+    # the whole key: the score and the exclusion are read from it (migration 0017); the
+    # features (zoning, buildings) by their key too
     return (
         "parcel p LEFT JOIN parcel_score s ON s.parcel_id = p.id "
-        f"AND s.profile = '{profile}' AND s.departement_code = p.departement_code"
+        f"AND s.profile = '{profile}' AND s.departement_code = p.departement_code "
+        "LEFT JOIN parcel_features f ON f.parcel_id = p.id "
+        "AND f.departement_code = p.departement_code"
     )
+
+
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _commune_number(code: str) -> str:
+    """SQL: a commune code (2 digits or 2A/2B, then 3 digits) as 0..119,999, one to one."""
+    return (
+        f"(((ascii(substr({code}, 1, 1)) - 48) * 12 "
+        f"+ strpos('0123456789AB', substr({code}, 2, 1)) - 1) * 1000 "
+        f"+ substr({code}, 3, 3)::int)::bigint"
+    )
+
+
+def parcel_number_sql(parcel_id: str) -> str:
+    """SQL: a cadastre parcel id (commune 5, prefixe 3 digits, section 2 of [0-9A-Z], numero
+    4 digits) as an integer below 2^53, one to one: the tiles' feature id of a parcel."""
+    return (
+        f"(({_commune_number(parcel_id)} * 1000 + substr({parcel_id}, 6, 3)::int) * 1296 "
+        f"+ (strpos('{_BASE36}', substr({parcel_id}, 9, 1)) - 1) * 36 "
+        f"+ strpos('{_BASE36}', substr({parcel_id}, 10, 1)) - 1) * 10000 "
+        f"+ substr({parcel_id}, 11, 4)::int"
+    )
+
+
+_DEFAULT_LAND_USE = land_use_sql("f", get_profile(DEFAULT_PROFILE).underused_built_share)
 
 
 _PARCELS = Collection(
@@ -90,6 +144,7 @@ _PARCELS = Collection(
     ),
     source=_parcel_score_join(DEFAULT_PROFILE),
     extent_table="parcel",
+    known_count=KNOWN_PARCELS_SQL,
     key="p.id",
     geom="p.geom",
     properties={
@@ -104,6 +159,10 @@ _PARCELS = Collection(
         "excluded": "s.excluded",
         "reliability": "round(s.reliability * 100) / 100",
         "profile": "s.profile",
+        # vacant / underused / built under the default profile (geo.land.buildings), and the
+        # zoning class of the planning document (geo.land.zoning)
+        "land_use": _DEFAULT_LAND_USE,
+        "zoning": "f.zoning_class",
     },
     queryables=(
         "commune",
@@ -115,14 +174,27 @@ _PARCELS = Collection(
         "area_m2",
         "score",
         "excluded",
+        "land_use",
+        "zoning",
     ),
-    queryable_types={
+    property_types={
         "contenance_m2": "integer",
         "area_m2": "number",
         "score": "number",
         "excluded": "boolean",
+        "reliability": "number",
     },
-    tile_properties=("commune", "section", "numero", "area_m2", "score", "excluded"),
+    tile_properties=(
+        "commune",
+        "section",
+        "numero",
+        "area_m2",
+        "score",
+        "excluded",
+        "land_use",
+        "zoning",
+    ),
+    tile_id=parcel_number_sql("p.id"),
     min_zoom=13,
 )
 
@@ -155,7 +227,12 @@ _FRICHES = Collection(
         "area_m2",
         "updated_on",
     ),
-    queryable_types={"area_m2": "number", "updated_on": "date"},
+    property_types={
+        "area_m2": "number",
+        "unite_fonciere_surface_m2": "number",
+        "updated_on": "date",
+    },
+    geometry_format="geometry-any",
     tile_properties=("name", "site_type", "site_statut", "area_m2"),
     bbox_filter=lambda srid, segment: (
         f"({bbox_sql('t.geom', srid, segment)} OR t.geom IS NULL "
@@ -179,7 +256,12 @@ _ECONOMIC_PROPERTIES = {
     "area_m2": "round(t.area_m2 * 10) / 10",
 }
 _ECONOMIC_QUERYABLES = ("kind", "epci", "commune", "departement", "name", "surf_brute_ha")
-_ECONOMIC_TYPES = {"surf_brute_ha": "number"}
+_ECONOMIC_TYPES = {
+    "surf_brute_ha": "number",
+    "surf_utile_ha": "number",
+    "declared_vacancy_rate": "number",
+    "area_m2": "number",
+}
 
 _ECONOMIC_ZONES = Collection(
     id="economic-zones",
@@ -190,7 +272,7 @@ _ECONOMIC_ZONES = Collection(
     geom="t.geom",
     properties=_ECONOMIC_PROPERTIES,
     queryables=_ECONOMIC_QUERYABLES,
-    queryable_types=_ECONOMIC_TYPES,
+    property_types=_ECONOMIC_TYPES,
     tile_properties=("name", "kind", "vocadomi", "surf_brute_ha"),
 )
 
@@ -206,7 +288,7 @@ _SITES = Collection(
     geom="t.geom",
     properties=_ECONOMIC_PROPERTIES,
     queryables=_ECONOMIC_QUERYABLES,
-    queryable_types=_ECONOMIC_TYPES,
+    property_types=_ECONOMIC_TYPES,
     tile_properties=("name", "surf_brute_ha"),
 )
 
@@ -226,8 +308,9 @@ _COMMUNES = Collection(
         "population": "t.population",
     },
     queryables=("departement", "region", "epci", "kind", "name", "population"),
-    queryable_types={"population": "integer"},
+    property_types={"population": "integer"},
     tile_properties=("name", "epci"),
+    tile_id=_commune_number("t.insee"),
     min_zoom=6,
 )
 
@@ -246,7 +329,9 @@ _EPCI = Collection(
         "geometry_complete": "o.geometry_complete",
     },
     queryables=("type", "territoire_industrie"),
+    property_types={"population": "integer", "geometry_complete": "boolean"},
     tile_properties=("name", "type"),
+    tile_id="t.siren::bigint",
 )
 
 _TERRITOIRES = Collection(
@@ -266,6 +351,7 @@ _TERRITOIRES = Collection(
         "FROM territoire_industrie_member m WHERE m.territoire_industrie_id = t.id)",
     },
     queryables=("region",),
+    property_types={"geometry_complete": "boolean", "members": "array"},
     tile_properties=("name",),
 )
 
@@ -301,7 +387,11 @@ _PROJECTS = Collection(
         "created_at": "t.created_at",
     },
     queryables=("kind", "status", "epci", "departement", "region", "naf_ha", "created_at"),
-    queryable_types={"naf_ha": "number", "created_at": "date-time"},
+    property_types={
+        "area_ha": "number",
+        "naf_ha": "number",
+        "created_at": "date-time",
+    },
     temporal="t.created_at",
     tile_properties=("name", "kind", "status", "naf_ha"),
 )
@@ -337,6 +427,15 @@ class ItemsQuery:
     after: str | int | None = None
     filter: SqlFilter | None = None
     interval: tuple[object, object] | None = None
+
+    def selects_all(self, collection: Collection) -> bool:
+        """Whether every feature of ``collection`` matches (nothing filters them)."""
+        return (
+            self.bbox is None
+            and not self.properties
+            and self.filter is None
+            and (self.interval is None or collection.temporal is None)
+        )
 
     def where(self, collection: Collection) -> tuple[str, dict[str, object]]:
         clauses: list[str] = ["TRUE"]
@@ -380,11 +479,28 @@ def count_items(conn: Connection, collection: Collection, query: ItemsQuery, up_
     return count_matches(conn, f"FROM {collection.source} WHERE {clause}", params, up_to)
 
 
+def matched_items(
+    conn: Connection, collection: Collection, query: ItemsQuery, budget_ms: int = COUNT_BUDGET_MS
+) -> Matched:
+    """numberMatched: kept by the loaders when nothing filters a large collection, else
+    counted within ``budget_ms``, else unknown (geo.db.count)."""
+    clause, params = query.where(collection)
+    known = collection.known_count if query.selects_all(collection) else None
+    return count_within(
+        conn, f"FROM {collection.source} WHERE {clause}", params, budget_ms, known=known
+    )
+
+
 def items_page(
-    conn: Connection, collection: Collection, query: ItemsQuery, limit: int, crs: Crs = DEFAULT
+    conn: Connection,
+    collection: Collection,
+    query: ItemsQuery,
+    limit: int,
+    crs: Crs = DEFAULT,
+    count_budget_ms: int = COUNT_BUDGET_MS,
 ) -> ItemsPage:
     """One page of features as GeoJSON strings built by PostGIS, in feature id order."""
-    matched = count_items(conn, collection, query, COUNT_CAP)
+    matched = matched_items(conn, collection, query, count_budget_ms)
     clause, params = query.where(collection)
     after = ""
     if query.after is not None:
@@ -409,6 +525,34 @@ def items_page(
     )
 
 
+def item_pages(
+    conn: Connection,
+    collection: Collection,
+    query: ItemsQuery,
+    size: int,
+    crs: Crs = DEFAULT,
+    geometry: bool = True,
+) -> Iterator[list[str]]:
+    """Every feature matching ``query``, in feature id order, as pages of ``size`` GeoJSON
+    strings: one query read through a server-side cursor (an export), not a query a page.
+    Without ``geometry``, theirs is null."""
+    clause, params = query.where(collection)
+    feature = (
+        _feature(collection, crs)
+        if geometry
+        else feature_sql(collection.key, collection.geom, collection.properties_sql(), "NULL")
+    )
+    result = conn.execution_options(stream_results=True, yield_per=size).execute(
+        text(
+            f"""SELECT {feature}::text
+                FROM {collection.source} WHERE {clause} ORDER BY {collection.key}"""
+        ),
+        params,
+    )
+    for rows in result.partitions(size):
+        yield [r[0] for r in rows]
+
+
 def item(
     conn: Connection, collection: Collection, feature_id: str | int, crs: Crs = DEFAULT
 ) -> str | None:
@@ -424,35 +568,54 @@ ESTIMATE_FROM_ROWS = 100_000
 
 
 def extent_wgs84(conn: Connection, collection: Collection) -> list[float] | None:
-    """The collection's bounding box in WGS84: exact (a scan of the collection), or, for a
-    large table, from the planner's statistics of each of its partitions (which grows with
-    the number of partitions, not of rows; 90 million parcels cannot be scanned within a
-    request)."""
+    """The collection's bounding box in WGS84, taken from the geometries once transformed
+    (in Lambert-93, a conic projection, a box's edges are not meridians and parallels: the
+    middle of its top edge lies further north than its corners), rounded outward to the
+    GeoJSON's 6 decimals. Exact for most collections (the extent of every transformed
+    geometry); for a large table, the Lambert-93 box of each of its partitions from the
+    planner's statistics, densified before it is transformed (90 million parcels cannot be
+    transformed within a request)."""
     table = collection.extent_table
     if table is not None and _planned_rows(conn, table) >= ESTIMATE_FROM_ROWS:
         box = estimated_box(conn, table)
-        row = (
-            conn.execute(
-                text(
-                    """SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
-                       SELECT ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 2154), 4326) AS b
-                   ) e"""
-                ),
-                dict(zip(("x0", "y0", "x1", "y1"), box, strict=True)),
-            ).first()
-            if box
-            else None
-        )
+        if box is None:
+            return None
+        row = conn.execute(
+            text(
+                f"""SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
+                    SELECT ST_Transform(ST_Segmentize(
+                        ST_MakeEnvelope(:x0, :y0, :x1, :y1, {LAMBERT93}), :step), {WGS84}) AS b
+                ) e"""
+            ),
+            {**dict(zip(("x0", "y0", "x1", "y1"), box, strict=True)), "step": DENSIFY_M},
+        ).first()
     else:
         row = conn.execute(
             text(
                 f"""SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
-                      SELECT ST_Transform(ST_SetSRID(ST_Extent({collection.geom})::geometry,
-                                                     2154), 4326) AS b
+                      SELECT ST_Extent(ST_Transform({collection.geom}, {WGS84}))::geometry AS b
                       FROM {collection.source}) e WHERE b IS NOT NULL"""
             )
         ).first()
-    return [round(v, 6) for v in row] if row else None
+    return round_outward(row) if row else None
+
+
+# Edges of an estimated Lambert-93 box are cut every 100 m before their transformation: a
+# 100 m chord of those curves strays from them by far less than the 6th decimal's 0.1 m.
+DENSIFY_M = 100.0
+
+
+def round_outward(box: tuple[float, float, float, float] | Any) -> list[float]:
+    """A WGS84 box to 6 decimals, minima down and maxima up: it still holds every
+    coordinate the GeoJSON writes (rounded to the nearest 6th decimal)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    scale = 10**GEOJSON_DECIMALS
+    return [
+        math.floor(x0 * scale) / scale,
+        math.floor(y0 * scale) / scale,
+        math.ceil(x1 * scale) / scale,
+        math.ceil(y1 * scale) / scale,
+    ]
 
 
 def _planned_rows(conn: Connection, table: str) -> float:

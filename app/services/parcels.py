@@ -9,7 +9,8 @@ from sqlalchemy import Connection, text
 from app.presentation.geojson import feature_sql
 from geo.crs import departement_of
 from geo.db.bbox import bbox_params, bbox_sql
-from geo.db.count import Matched, count_matches, page_reach
+from geo.db.count import COUNT_BUDGET_MS, Matched, count_within, page_reach
+from geo.db.partitions import KNOWN_PARCELS_SQL
 
 _PROPERTIES = """json_build_object(
     'id', p.id, 'commune', p.commune_insee, 'departement', p.departement_code,
@@ -23,9 +24,12 @@ _PROPERTIES = """json_build_object(
 
 _FEATURE = feature_sql("p.id", "p.geom", _PROPERTIES)
 # Lineage of one parcel: the synced part of the cadastre source that brought its commune
-# (`foncier sync`; null for files imported by hand, whose trace is import_run alone).
+# (`foncier sync`; null for files imported by hand, whose trace is import_run alone). The
+# address without credentials, as geo.ingest.redact writes it (again for older rows).
 _LINEAGE = """(SELECT json_build_object(
-    'source', s.source_id, 'part', s.part, 'url', s.url, 'vintage', s.vintage,
+    'source', s.source_id, 'part', s.part,
+    'url', regexp_replace(s.url, '([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\\s]*@', '\\1', 'g'),
+    'vintage', s.vintage,
     'synced_at', s.last_success_at, 'import_run', s.import_run_id)
     FROM sources s WHERE s.source_id = 'cadastre-parcelles'
     AND s.part = 'commune:' || p.commune_insee)"""
@@ -61,13 +65,23 @@ def parcel_feature(conn: Connection, parcel_id: str) -> str | None:
 
 
 def parcel_page(
-    conn: Connection, where: ParcelFilter, limit: int, offset: int
+    conn: Connection,
+    where: ParcelFilter,
+    limit: int,
+    offset: int,
+    count_budget_ms: int = COUNT_BUDGET_MS,
 ) -> tuple[str, Matched, int]:
     """(JSON array of features, number matched (geo.db.count), number returned), ordered by
     parcel id."""
     clause, params = where.where()
-    reach = page_reach(offset, limit)
-    matched = count_matches(conn, f"FROM parcel p WHERE {clause}", params, reach)
+    matched = count_within(
+        conn,
+        f"FROM parcel p WHERE {clause}",
+        params,
+        count_budget_ms,
+        reach=page_reach(offset, limit),
+        known=KNOWN_PARCELS_SQL if where == ParcelFilter() else None,
+    )
     features, returned = conn.execute(
         text(
             f"""SELECT coalesce(json_agg(f ORDER BY id)::text, '[]'), count(*)

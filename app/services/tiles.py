@@ -65,7 +65,8 @@ def tile_in_range(z: int, x: int, y: int) -> bool:
 
 
 def tile(conn: Connection, collection: Collection, z: int, x: int, y: int) -> bytes:
-    """One tile, a single layer named after the collection (empty below its minimum zoom)."""
+    """One tile, a single layer named after the collection (empty below its minimum zoom);
+    each feature with a numeric id (Collection.tile_id_sql) and its key as the "id" property."""
     if z < collection.min_zoom:
         return b""
     tolerance = simplify_tolerance_m(z)
@@ -94,8 +95,9 @@ def tile(conn: Connection, collection: Collection, z: int, x: int, y: int) -> by
                    ST_Transform(ST_Segmentize(ST_TileEnvelope(:z, :x, :y, margin => :margin),
                                               :segment), {LAMBERT93}) AS l93
         )
-        SELECT ST_AsMVT(features, :layer, {EXTENT}, 'geom') FROM (
+        SELECT ST_AsMVT(features, :layer, {EXTENT}, 'geom', 'mvt_id') FROM (
             SELECT ST_AsMVTGeom({mercator}, bounds.merc, {EXTENT}, {BUFFER}) AS geom,
+                   {collection.tile_id_sql()} AS mvt_id,
                    {collection.key}::text AS id{", " + properties if properties else ""}
             FROM {collection.source} CROSS JOIN bounds
             WHERE ({geom}) && bounds.l93
@@ -117,8 +119,44 @@ def tile(conn: Connection, collection: Collection, z: int, x: int, y: int) -> by
     return bytes(conn.execute(text(sql), params).scalar_one())
 
 
+# What a styled map reads from the tiles' properties (TileJSON vector_layers fields).
+FIELD_TEXT = {
+    "id": "the feature's id in the OGC collection (the tile's numeric feature id encodes it)",
+    "commune": "commune INSEE code",
+    "section": "cadastre section",
+    "numero": "cadastre parcel number",
+    "area_m2": "area in square metres (Lambert-93)",
+    "score": "score for industrial reconversion under the default profile, 0 to 100",
+    "excluded": "true when the default profile's rules exclude the parcel",
+    "land_use": "vacant, underused or built (buildings on the parcel)",
+    "zoning": "zoning class of the planning document: activity, housing, mixed, "
+    "agricultural, natural or other",
+    "name": "name",
+    "epci": "SIREN of the EPCI",
+    "type": "legal form",
+    "kind": "kind of site",
+    "site_type": "type of site",
+    "site_statut": "status of the site",
+    "vocadomi": "dominant vocation",
+    "surf_brute_ha": "gross area in hectares",
+    "status": "current status in the envelope ledger",
+    "naf_ha": "NAF consumption in hectares",
+}
+# TileJSON field values as tippecanoe writes them: the type first
+_MVT_TYPES = {"integer": "Number", "number": "Number", "boolean": "Boolean"}
+
+
+def tile_fields(collection: Collection) -> dict[str, str]:
+    """Each property of the collection's tiles: its type, then what it says."""
+    names = ("id", *collection.tile_properties)
+    return {
+        name: f"{_MVT_TYPES.get(collection.type_of(name), 'String')}: {FIELD_TEXT.get(name, name)}"
+        for name in names
+    }
+
+
 def tilejson(collection: Collection, base_url: str, bounds: list[float] | None) -> dict:
-    fields = {"id": "feature id", **{name: name for name in collection.tile_properties}}
+    fields = tile_fields(collection)
     return {
         "tilejson": "3.0.0",
         "name": collection.title,
@@ -178,9 +216,13 @@ def tile_matrix_set() -> dict:
 def tileset(collection: Collection, base_url: str) -> dict:
     """The tileset metadata of a collection's vector tiles (OGC API - Tiles, tileset)."""
     tiles = f"{base_url}collections/{collection.id}/tiles/{WEB_MERCATOR_QUAD}"
-    fields = {"id": {"type": "string", "description": "feature id"}}
-    for name in collection.tile_properties:
-        fields[name] = {"description": name}
+    fields = {
+        name: {
+            "type": _MVT_TYPES.get(collection.type_of(name), "String").lower(),
+            "description": FIELD_TEXT.get(name, name),
+        }
+        for name in ("id", *collection.tile_properties)
+    }
     return {
         "title": f"{collection.title} (vector tiles)",
         "dataType": "vector",

@@ -1,7 +1,10 @@
 // Foncier's page: find a place, search parcels or sites, read a dossier, export, and the
-// prefecture's dashboard. The service's own vector tiles; a basemap only when the service
-// names one (FONCIER_BASEMAP_*). The state lives in the address (?…), the map position
-// in its #hash, so that a search is shared by a link.
+// prefecture's dashboard. The service's own vector tiles over the basemap the service names
+// (FONCIER_BASEMAP_*: IGN's Plan IGN by default, the aerial imagery as a second choice);
+// when its host cannot be reached the page says so and the territories' outlines from
+// Foncier's own tiles carry the map. The state lives in the address (?…), the map position
+// in its #hash, so that a search is shared by a link. Everything it shows is in French: the
+// API's words (statuses, codes, criteria) are mapped here.
 "use strict";
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -9,7 +12,10 @@ const LABELS = {
   on_track: "dans la trajectoire",
   will_exceed: "dépassement projeté",
   exceeded: "enveloppe dépassée",
+  no_data: "données manquantes",
+  partial_data: "données partielles",
   planned: "prévu",
+  listed: "listé (PENE)",
   authorised: "autorisé",
   under_construction: "en chantier",
   completed: "achevé",
@@ -18,6 +24,10 @@ const LABELS = {
   commercial: "commercial",
   logistics: "logistique",
   other: "autre",
+};
+const LEVELS = {
+  commune: "commune", epci: "EPCI", scot: "SCoT", departement: "département", region: "région",
+  territoire_industrie: "Territoire d'industrie",
 };
 const LEVEL_PARAM = {
   commune: "commune",
@@ -29,10 +39,41 @@ const FILTER_LABELS = {
   min_area: "Surface min. (ha)",
   max_area: "Surface max. (ha)",
   zoning: "Zonage PLU",
+  exclude_zoning: "Exclure le zonage (zonage inconnu gardé)",
   on_friche: "Sur friche",
   min_score: "Score minimum",
+  max_built_share: "Part bâtie maximale (0 à 1)",
   land_use: "Occupation du sol",
   owner: "Propriétaire",
+};
+// The filters that take a comma-separated list: one checkbox per value, in French.
+const CHOICES = {
+  land_use: {
+    vacant: "vacante (aucun bâtiment)",
+    underused: "sous-utilisée (peu ou légèrement bâtie)",
+    built: "bâtie",
+  },
+  owner: {
+    etat: "État", region: "région", departement: "département", commune: "commune", epci: "EPCI",
+    etablissement_public: "établissement public (EPF…)", sem: "SEM ou SPL",
+    personne_morale: "autre personne morale", private_or_unknown: "particulier ou inconnu",
+  },
+};
+// The API's problem documents carry a stable "code" (app/api/errors.py): said in French here.
+const PROBLEMS = {
+  invalid_parameter: "Paramètre invalide",
+  invalid_request: "Demande invalide",
+  invalid: "Demande impossible à traiter",
+  unauthorized: "Jeton manquant, inconnu ou révoqué",
+  denied: "Action non permise pour ce jeton (rôle ou territoire)",
+  not_found: "Introuvable",
+  method_not_allowed: "Action non disponible ici",
+  conflict: "Conflit avec l'état actuel",
+  too_large: "Demande trop volumineuse",
+  too_many_requests: "Trop de demandes : réessayez dans un instant",
+  query_timeout: "La recherche a pris trop de temps : restreignez-la (territoire plus petit, filtres)",
+  unavailable: "Service momentanément indisponible : réessayez dans un instant",
+  server_error: "Erreur du service",
 };
 const ZONING = {
   activity: "activité", housing: "habitat", mixed: "mixte", agricultural: "agricole",
@@ -51,6 +92,12 @@ function fmt(value, digits = 1) {
   if (value === null || value === undefined || Number.isNaN(value)) return "—";
   return Number(value).toLocaleString("fr-FR", { maximumFractionDigits: digits });
 }
+function day(iso) {
+  return iso ? new Date(iso).toLocaleDateString("fr-FR") : "—";
+}
+function profileName(id) {
+  return (config.profiles.find((p) => p.id === id) || {}).name || id;
+}
 function esc(value) {
   return String(value ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -60,11 +107,18 @@ function say(message, error = false) {
   status.classList.toggle("error", error);
 }
 
-// A problem document (RFC 9457) as one readable sentence.
+// A problem document (RFC 9457) as one French sentence: its code says what happened, the
+// fields it names are given their labels; the English detail only as a tooltip-free hint
+// when the code is unknown to this page.
 function problemText(body, status) {
   if (!body || typeof body !== "object") return `Erreur HTTP ${status}`;
-  // the detail of a 422 already lists each field's error (app/api/errors.py)
-  return [body.title, body.detail].filter(Boolean).join(" — ") || `Erreur HTTP ${status}`;
+  const said = PROBLEMS[body.code];
+  if (!said) return [body.title, body.detail].filter(Boolean).join(" — ") || `Erreur HTTP ${status}`;
+  const fields = (body.errors || []).map((e) => {
+    const name = e.location[e.location.length - 1];
+    return FILTER_LABELS[name] || CRITERION_FR[name] || name;
+  });
+  return fields.length ? `${said} : ${[...new Set(fields)].join(", ")}.` : `${said}.`;
 }
 
 async function api(url, options = {}) {
@@ -72,7 +126,9 @@ async function api(url, options = {}) {
   const token = sessionStorage.getItem("foncier-token");
   if (token && options.auth !== false) headers.Authorization = `Bearer ${token}`;
   if (options.body) headers["Content-Type"] = "application/json";
-  const response = await fetch(url, { ...options, headers });
+  const response = await fetch(url, { ...options, headers }).catch(() => {
+    throw new Error("Service Foncier injoignable : vérifiez la connexion et réessayez.");
+  });
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new Error(problemText(body, response.status));
   return body;
@@ -134,6 +190,8 @@ const scoreColour = [
 ];
 const empty = { type: "FeatureCollection", features: [] };
 
+const NO_MATCH = ["==", ["get", "id"], ""];
+
 function foncierStyle() {
   return {
     version: 8,
@@ -144,10 +202,11 @@ function foncierStyle() {
     },
     layers: [
       { id: "background", type: "background", paint: { "background-color": "#e8e4da" } },
+      // without a basemap the communes are the paper the map is drawn on
       { id: "communes-fill", type: "fill", source: "communes", "source-layer": "communes",
-        paint: { "fill-color": "#fbfaf6", "fill-opacity": config.basemap ? 0.35 : 1 } },
+        paint: { "fill-color": "#fbfaf6", "fill-opacity": config.basemap ? 0 : 1 } },
       { id: "communes-line", type: "line", source: "communes", "source-layer": "communes",
-        paint: { "line-color": "#b5ad9c", "line-width": 0.6 } },
+        paint: { "line-color": "#8c8474", "line-width": config.basemap ? 0.5 : 0.8 } },
       { id: "parcels-fill", type: "fill", source: "parcels", "source-layer": "parcels",
         paint: { "fill-color": scoreColour, "fill-opacity": 0.7 } },
       { id: "parcels-line", type: "line", source: "parcels", "source-layer": "parcels",
@@ -171,27 +230,124 @@ function foncierStyle() {
         paint: { "line-color": "#0b57d0",
           "line-width": ["case", ["boolean", ["feature-state", "hover"], false], 4, 2] } },
       { id: "parcel-selected", type: "line", source: "parcels", "source-layer": "parcels",
-        filter: ["==", ["get", "id"], ""], paint: { "line-color": "#000", "line-width": 3 } },
+        filter: NO_MATCH, paint: { "line-color": "#000", "line-width": 3 } },
+      // the territory chosen in "Lieu": outlined in blue-france
+      ...[["communes", "communes"], ["epci", "epci"], ["ti", "territoires-industrie"]].map(([source, layer]) => (
+        { id: `territory-${source}`, type: "line", source, "source-layer": layer, filter: NO_MATCH,
+          paint: { "line-color": "#000091", "line-width": 3.5 } })),
     ],
   };
 }
 
+// The basemaps: "plan" (FONCIER_BASEMAP_URL, raster or a vector style) and "aerial"
+// (FONCIER_BASEMAP_AERIAL_URL, raster), each a layer under Foncier's; one shown at a time.
 async function withBasemap(style) {
   const base = config.basemap;
   if (!base) return style;
   const attribution = base.attribution || "";
+  const raster = (url) => ({ type: "raster", tiles: [url], tileSize: 256, attribution, maxzoom: 19 });
+  if (base.aerial_url) {
+    style.sources.aerial = raster(base.aerial_url);
+    style.layers.splice(1, 0, { id: "basemap-aerial", type: "raster", source: "aerial",
+      layout: { visibility: "none" } });
+  }
   if (base.kind === "raster") {
-    style.sources.basemap = { type: "raster", tiles: [base.url], tileSize: 256, attribution };
+    style.sources.basemap = raster(base.url);
     style.layers.splice(1, 0, { id: "basemap", type: "raster", source: "basemap" });
     return style;
   }
-  // vector: the named MapLibre style under Foncier's layers
-  const under = await fetch(base.url).then((r) => r.json());
-  return {
-    ...under,
-    sources: { ...under.sources, ...style.sources },
-    layers: [...under.layers, ...style.layers.filter((l) => l.id !== "background")],
+  // vector: the named MapLibre style (a self-hosted one) under Foncier's layers
+  try {
+    const under = await fetch(base.url).then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.status))));
+    return {
+      ...under,
+      sources: { ...under.sources, ...style.sources },
+      layers: [...under.layers, ...style.layers.filter((l) => l.id !== "background")],
+    };
+  } catch {
+    basemapDown(true);
+    return style;
+  }
+}
+
+// The basemap host out of reach (no internet, the test suite, an outage): said under the
+// map, and the communes become the map's paper again, their outlines and the EPCI's drawn
+// from Foncier's own tiles. A tile drawn since clears the notice.
+const basemapState = { choice: "plan", loaded: { basemap: 0, aerial: 0 }, failed: { basemap: 0, aerial: 0 } };
+
+function basemapDown(style = false) {
+  const notice = $("#basemap-notice");
+  notice.textContent = style
+    ? "Style du fond de carte injoignable : la carte montre les contours des communes et des EPCI tirés des données de Foncier."
+    : "Fond de carte IGN injoignable (réseau sans accès à internet ?) : la carte montre les contours des communes et des EPCI tirés des données de Foncier.";
+  notice.hidden = false;
+  document.body.dataset.basemap = "unreachable";
+  if (map && map.getLayer("communes-fill")) {
+    map.setPaintProperty("communes-fill", "fill-opacity", 1);
+    map.setPaintProperty("communes-line", "line-width", 0.8);
+  }
+}
+
+function basemapUp() {
+  $("#basemap-notice").hidden = true;
+  document.body.dataset.basemap = "drawn";
+  if (map && map.getLayer("communes-fill")) map.setPaintProperty("communes-fill", "fill-opacity", 0);
+}
+
+function chooseBasemap(choice) {
+  basemapState.choice = choice;
+  const shown = { plan: "basemap", aerial: "basemap-aerial" }[choice];
+  for (const layer of ["basemap", "basemap-aerial"]) {
+    if (map.getLayer(layer)) map.setLayoutProperty(layer, "visibility", layer === shown ? "visible" : "none");
+  }
+  if (choice === "none") {
+    $("#basemap-notice").hidden = true;
+    map.setPaintProperty("communes-fill", "fill-opacity", 1);
+    return;
+  }
+  const source = choice === "plan" ? "basemap" : "aerial";
+  if (basemapState.loaded[source]) basemapUp();
+  else if (basemapState.failed[source]) basemapDown();
+}
+
+function watchBasemap() {
+  const base = config.basemap;
+  if (!base) return;
+  const switcher = $("#basemap-switch");
+  switcher.hidden = base.kind !== "raster" && !base.aerial_url;
+  if (!base.aerial_url) switcher.querySelector("input[value=aerial]").parentElement.hidden = true;
+  switcher.addEventListener("change", (e) => chooseBasemap(e.target.value));
+  const current = () => (basemapState.choice === "aerial" ? "aerial" : "basemap");
+  map.on("error", (e) => {
+    // (a listener silences MapLibre's own logging: other errors are logged as before)
+    if (!(e.sourceId in basemapState.failed)) { console.error(e.error || e); return; }
+    basemapState.failed[e.sourceId] += 1;
+    if (e.sourceId === current() && !basemapState.loaded[e.sourceId] && basemapState.choice !== "none") basemapDown();
+  });
+  map.on("sourcedata", (e) => {
+    if (!(e.sourceId in basemapState.loaded) || !e.tile || e.tile.state !== "loaded") return;
+    basemapState.loaded[e.sourceId] += 1;
+    document.body.dataset[`${e.sourceId}Tiles`] = basemapState.loaded[e.sourceId]; // for the tests
+    if (e.sourceId === current() && basemapState.choice !== "none") basemapUp();
+  });
+  // a host that neither answers nor refuses: said after 8 s without a tile
+  setTimeout(() => {
+    if (basemapState.choice === "plan" && !basemapState.loaded.basemap) basemapDown(base.kind === "vector");
+  }, 8000);
+}
+
+// The chosen territory outlined on the map (communes, EPCI, TI from their tiles; a
+// département as its communes).
+function outlineTerritory(place) {
+  const level = place && place.level;
+  const code = place ? String(place.code) : "";
+  const filters = {
+    "territory-communes": level === "commune" ? ["==", ["get", "id"], code]
+      : level === "departement" ? ["==", ["slice", ["to-string", ["get", "id"]], 0, code.length], code] : NO_MATCH,
+    "territory-epci": level === "epci" ? ["==", ["to-string", ["get", "id"]], code] : NO_MATCH,
+    "territory-ti": level === "territoire_industrie" ? ["==", ["to-string", ["get", "id"]], code] : NO_MATCH,
   };
+  for (const [layer, filter] of Object.entries(filters)) if (map.getLayer(layer)) map.setFilter(layer, filter);
 }
 
 let map;
@@ -234,6 +390,7 @@ async function startMap() {
   map.addControl(new maplibregl.NavigationControl(), "top-left");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
   window.foncierMap = map; // for the browser tests and for debugging
+  watchBasemap();
   map.on("click", (event) => {
     const [result] = map.queryRenderedFeatures(event.point, { layers: ["results-fill"] });
     if (result) return openDossier(state.mode === "sites" ? `site:${result.id}` : `parcel:${result.id}`);
@@ -289,6 +446,7 @@ function choosePlace(place) {
   $("#place").value = place.name;
   suggestions = []; showSuggestions();
   frame(place.bbox);
+  outlineTerritory(state.place);
   state.offset = 0;
   showTerritory();
   writeAddress();
@@ -300,7 +458,7 @@ function showTerritory() {
   const p = state.place;
   const searchable = p && LEVEL_PARAM[p.level];
   $("#territory").innerHTML = p
-    ? `Territoire : <strong>${esc(p.name)}</strong> (${esc(p.level)} ${esc(p.code)})` +
+    ? `Territoire : <strong>${esc(p.name)}</strong> (${esc(LEVELS[p.level] || p.level)} ${esc(p.code)})` +
       (searchable ? "" : " — <span class=\"error\">choisissez un département, un EPCI, une commune ou un TI pour chercher</span>")
     : "Territoire : <strong>aucun</strong> — choisissez un lieu ci-dessus.";
   $("#run").disabled = !searchable;
@@ -339,24 +497,35 @@ function buildForm() {
   $("#profile").value = state.profile || config.default_profile;
   // one field per filter the API offers (read from its OpenAPI document by /page/config)
   $("#filters").innerHTML = config.search_filters.map((f) => {
-    const label = FILTER_LABELS[f.name] || f.description || f.name;
+    const label = FILTER_LABELS[f.name] || f.name;
     const id = `f-${f.name}`;
     let field;
+    if (CHOICES[f.name]) {
+      // a comma-separated list of values: one checkbox each (none checked: no filter)
+      return `<fieldset class="checks" id="${id}" data-filter="${f.name}"><legend>${esc(label)}</legend>${Object.entries(CHOICES[f.name])
+        .map(([v, text]) => `<div class="fr-checkbox-group fr-checkbox-group--sm"><input type="checkbox" id="${id}-${v}"
+          name="${f.name}" value="${v}"><label class="fr-label" for="${id}-${v}">${esc(text)}</label></div>`).join("")}</fieldset>`;
+    }
     if (f.type === "enum") {
-      field = `<select id="${id}" name="${f.name}"><option value="">tous</option>${f.enum
-        .map((v) => `<option value="${esc(v)}">${esc(ZONING[v] && f.name === "zoning" ? ZONING[v] : v)}</option>`).join("")}</select>`;
+      field = `<select class="fr-select" id="${id}" name="${f.name}"><option value="">${f.name === "exclude_zoning" ? "aucun" : "tous"}</option>${f.enum
+        .map((v) => `<option value="${esc(v)}">${esc(ZONING[v] || v)}</option>`).join("")}</select>`;
     } else if (f.type === "boolean") {
-      field = `<select id="${id}" name="${f.name}"><option value="">indifférent</option>
+      field = `<select class="fr-select" id="${id}" name="${f.name}"><option value="">indifférent</option>
         <option value="true">oui</option><option value="false">non</option></select>`;
     } else if (f.type === "number") {
-      field = `<input id="${id}" name="${f.name}" type="number" step="any" inputmode="decimal"
+      field = `<input class="fr-input" id="${id}" name="${f.name}" type="number" step="any" inputmode="decimal"
         ${f.minimum !== null ? `min="${f.minimum}"` : ""} ${f.maximum !== null ? `max="${f.maximum}"` : ""}>`;
     } else {
-      field = `<input id="${id}" name="${f.name}" maxlength="100">`;
+      field = `<input class="fr-input" id="${id}" name="${f.name}" maxlength="100">`;
     }
-    return `<div class="row" data-filter="${f.name}"><label for="${id}">${esc(label)}</label>${field}</div>`;
+    return `<div class="row" data-filter="${f.name}"><label class="fr-label" for="${id}">${esc(label)}</label>${field}</div>`;
   }).join("");
   for (const [k, v] of Object.entries(state.filters)) {
+    if (CHOICES[k]) {
+      const chosen = v.split(",");
+      for (const box of document.querySelectorAll(`#f-${k} input`)) box.checked = chosen.includes(box.value);
+      continue;
+    }
     const el = $(`#f-${k}`);
     if (el) el.value = v;
   }
@@ -375,7 +544,6 @@ function criterionNames(profile) {
 
 function showWeights() {
   const profile = currentProfile();
-  const labels = Object.fromEntries(config.criteria.map((c) => [c.name, c.label]));
   const custom = Object.keys(state.weights).length > 0;
   $("#weights").innerHTML = criterionNames(profile).map((name) => {
     const base = profile.weights[name];
@@ -383,8 +551,8 @@ function showWeights() {
     const options = [["", "non compté"], [0.5, "× 0,5"], [1, "× 1"], [2, "× 2"]]
       .map(([v, label]) => `<option value="${v}" ${String(value ?? "") === String(v) ? "selected" : ""}>${label}</option>`)
       .join("");
-    return `<div class="row weight"><label for="w-${name}" title="${esc(labels[name] || name)}">${esc(CRITERION_FR[name] || name)}</label>
-      <select id="w-${name}" name="${name}">${options}</select></div>`;
+    return `<div class="row weight"><label class="fr-label" for="w-${name}" title="${esc(DEFINITIONS[name] || "")}">${esc(CRITERION_FR[name] || name)}</label>
+      <select class="fr-select" id="w-${name}" name="${name}">${options}</select></div>`;
   }).join("");
 }
 
@@ -396,7 +564,7 @@ function showMode() {
   const sites = state.mode === "sites";
   $("#site-fields").hidden = !sites;
   // sites search by site size and score only
-  for (const row of document.querySelectorAll("#filters .row")) {
+  for (const row of document.querySelectorAll("#filters [data-filter]")) {
     row.hidden = sites && row.dataset.filter !== "min_score";
   }
 }
@@ -406,7 +574,9 @@ function readForm() {
   state.profile = $("#profile").value === config.default_profile ? "" : $("#profile").value;
   state.filters = {};
   for (const f of config.search_filters) {
-    const value = $(`#f-${f.name}`).value.trim();
+    const value = CHOICES[f.name]
+      ? [...document.querySelectorAll(`#f-${f.name} input:checked`)].map((box) => box.value).join(",")
+      : $(`#f-${f.name}`).value.trim();
     if (value !== "") state.filters[f.name] = value;
   }
   const chosen = {};
@@ -468,9 +638,24 @@ async function runSearch() {
   }
 }
 
-// The API counts exactly up to 10,000 matches and says "more than" beyond (geo/db/count.py).
-function matchedText(answer) {
-  return answer.numberMatched ?? `plus de ${answer.numberMatchedMoreThan.toLocaleString("fr-FR")}`;
+// numberMatched is left out when counting would cost too much (geo/db/count.py): the page
+// then says what it knows, from where the page ends and whether a next page follows.
+function matchedText(answer, offset = state.offset) {
+  if (answer.numberMatched !== undefined) return answer.numberMatched;
+  const seen = offset + answer.numberReturned;
+  const more = (answer.links || []).some((link) => link.rel === "next");
+  return more ? `plus de ${seen.toLocaleString("fr-FR")}` : seen;
+}
+
+// An empty search says what may explain it: what the API tells (its "notes", when it gives
+// them) and the rules of the filters used (a commune without a building layer never
+// matches a land-use filter, without an owner file an owner filter).
+function emptyWhy(answer) {
+  const why = [...(answer.notes || [])];
+  if (state.filters.land_use) why.push("les communes sans couche de bâtiments chargée ne répondent jamais au filtre d'occupation du sol");
+  if (state.filters.owner) why.push("les communes sans fichier des propriétaires chargé ne répondent jamais au filtre de propriétaire");
+  why.push("le territoire n'a peut-être pas toutes ses parcelles chargées (voir « Sources et fraîcheur »)");
+  return `Aucune parcelle : ${why.join(" ; ")}.`;
 }
 
 function sortHeader(key, label) {
@@ -505,7 +690,8 @@ function showResults(answer) {
         <td>${esc(ZONING[p.zoning] || p.zoning || "—")}</td><td>${p.on_friche ? "oui" : "—"}</td></tr>`;
     }).join("");
     const last = state.offset + results.length;
-    $("#results-summary").textContent = `${matchedText(answer)} parcelle(s) — profil ${answer.profile.name}.`;
+    $("#results-summary").textContent = `${matchedText(answer)} parcelle(s) — profil ${answer.profile.name}.`
+      + (results.length ? "" : ` ${emptyWhy(answer)}`);
     $("#page-info").textContent = results.length ? `${state.offset + 1}–${last} sur ${matchedText(answer)}` : "";
     $(".pager").hidden = false;
     $("#prev").disabled = state.offset === 0;
@@ -580,6 +766,7 @@ function outlineSvg(geometry, title) {
 async function trajectoryBlock(level, code) {
   try {
     const t = await api(`/trajectories/${level}/${code}`, { auth: false });
+    noteSynthetic(t, "les trajectoires ZAN (consommation d'espaces)");
     return `<div class="trajectory"><h4>${esc(t.territory.name)}</h4>
       <p class="status-${t.status}"><strong>${LABELS[t.status] || t.status}</strong>
         (${fmt(100 * t.share_used, 0)} % de l'enveloppe ${t.period.join("-")} consommés)</p>
@@ -610,6 +797,44 @@ const CRITERION_FR = {
   risk_regulation: "plans de prévention", plu_prescriptions: "prescriptions PLU",
   land_use: "occupation (bâti)", public_owner: "propriétaire public",
 };
+// Each criterion's definition, in French (the API's label is its English twin).
+const DEFINITIONS = {
+  site_area: "surface (méthode Mutafriches : moins de 1 ha très défavorable, 1 à 5 ha favorable, plus de 5 ha très favorable)",
+  size_fit: "surface adaptée au profil recherché",
+  compactness: "forme : indice de Polsby-Popper 4πA/P² (1 pour un disque ; les parcelles longues et étroites sont mal notées)",
+  zoning: "classe de zonage du PLU",
+  on_friche: "sur une friche (reconversion, sans artificialisation nouvelle)",
+  in_economic_zone: "dans une zone d'activité (ZAE, zone commerciale, site clé en main)",
+  activity_zone_distance: "distance à la zone d'activité la plus proche (site économique ou zone d'activité du PLU), 2000 valant 2 km ou plus ; inconnue là où aucune couche ne couvre le département (critère propre à Foncier)",
+  pollution: "pollution des sols : avérée (BASOL, friche « avérée » ou « supposée ») ou écartée",
+  slope: "pente moyenne en pourcentage (modèle numérique de terrain)",
+  flood: "part de la parcelle en aléa inondation fort (classe 3 et plus) ; aucune part est neutre, comme « pas de risque inondation » chez Mutafriches",
+  envelope_impact: "hectares NAF que la parcelle consommerait (0 sur une friche ou un sol déjà artificialisé)",
+  risk_regulation: "plans de prévention des risques (PPR, PPRT) : la zone la plus stricte couvrant au moins 1 % de la parcelle ; inconnu hors du périmètre d'un plan chargé",
+  plu_prescriptions: "prescriptions du PLU : interdiction de construire (espace boisé classé, emplacement réservé…) ou contrainte (patrimoine, paysage…) ; inconnu là où le PLU n'est pas chargé au standard CNIG",
+  motorway_distance: "distance à un échangeur autoroutier (Mutafriches : moins de 1 km très favorable, 1 à 2 km favorable, 2 à 5 km défavorable, plus de 5 km très défavorable)",
+  rail_siding: "embranchement ferroviaire sur le site ou à proximité",
+  land_use: "occupation d'après l'emprise des bâtiments : vacante (aucun bâtiment), sous-utilisée (emprise bâtie sous 20 % ou bâti léger seulement), bâtie ; inconnue là où aucune couche de bâtiments ne couvre la commune",
+  public_owner: "propriétaire (fichier des parcelles des personnes morales, DGFiP) : un terrain public se mobilise plus facilement ; commune, EPCI et établissements publics (EPF compris) très favorables, État, région, département et SEM favorables, autres neutres ; inconnu là où aucun fichier ne couvre la commune",
+};
+const EXCLUSIONS_FR = {
+  agricultural_or_natural_zoning: "zonage agricole ou naturel (hors friche)",
+  high_flood_hazard: "la moitié de la parcelle ou plus en aléa inondation fort",
+  risk_plan_interdiction: "la moitié de la parcelle ou plus en zone d'interdiction d'un plan de prévention des risques (PPR, PPRT)",
+  plu_prescription_interdiction: "la moitié de la parcelle ou plus sous une prescription du PLU interdisant de construire",
+  nature_reserve: "réserves naturelles (aucune couche chargée)",
+  wetland: "zones humides (aucune couche chargée)",
+};
+// A criterion's value in French words where the API gives a code.
+const VALUES_FR = {
+  ...ZONING, ...CHOICES.land_use, ...CHOICES.owner, known: "avérée", ruled_out: "écartée",
+  interdiction: "interdiction", prescription: "prescription", none: "aucune", exclude: "interdit de construire",
+  penalise: "contrainte", true: "oui", false: "non",
+};
+const exclusionText = (e) => esc(EXCLUSIONS_FR[e.id] || e.label);
+const valueText = (v) => (typeof v === "number" ? fmt(v, 2) : esc(VALUES_FR[String(v)] || v));
+// A remediation cost the API does not know (pollution unknown) is null: "inconnu", never 0 €.
+const euros = (v) => (v === null || v === undefined ? "inconnue" : `${fmt(v / 1000, 0)} k€`);
 
 async function parcelDossier(id) {
   const params = new URLSearchParams();
@@ -620,16 +845,19 @@ async function parcelDossier(id) {
     api(`/parcels/${id}/score?${params}`, { auth: false }),
   ]);
   map.setFilter("parcel-selected", ["==", ["get", "id"], id]);
+  // the parcel framed, a little context around it
+  const [x0, y0, x1, y1] = bboxOf(feature.geometry);
+  map.fitBounds([[x0, y0], [x1, y1]], { padding: 80, maxZoom: 17, duration: 0 });
   const p = feature.properties;
   const commune = await api(`/communes/${p.commune}`, { auth: false }).catch(() => null);
   const c = commune ? commune.properties : {};
   const value = (name) => (s.criteria.find((x) => x.criterion === name) || {}).value;
   const rows = s.criteria.map((x) => {
     const cls = !x.known ? "unknown" : x.points > 0 ? "pos" : x.points < 0 ? "neg" : "";
-    return `<tr class="${cls}"><td title="${esc(x.label)}">${esc(CRITERION_FR[x.criterion] || x.criterion)}</td>
-      <td class="num">${x.known ? esc(typeof x.value === "number" ? fmt(x.value, 2) : x.value) : "inconnu"}</td>
-      <td class="num">${x.known ? fmt(x.points, 2) : "—"}</td><td class="num">×${x.weight}</td>
-      <td class="source">${esc(x.label)}<br><span class="file">source : ${sourceOf(x)}</span></td></tr>`;
+    return `<tr class="${cls}"><td>${esc(CRITERION_FR[x.criterion] || x.criterion)}</td>
+      <td class="num">${x.known ? valueText(x.value) : "inconnu"}</td>
+      <td class="num">${x.known ? fmt(x.points, 2) : "—"}</td><td class="num">×${fmt(x.weight, 1)}</td>
+      <td class="source">${esc(DEFINITIONS[x.criterion] || x.label)}<br><span class="file">source : ${sourceOf(x)}</span></td></tr>`;
   }).join("");
   const trajectories = await Promise.all([
     trajectoryBlock("commune", p.commune),
@@ -643,18 +871,18 @@ async function parcelDossier(id) {
       <div>${outlineSvg(feature.geometry, `Contour de la parcelle ${id}`)}</div>
       <div>
         <p class="big">Score <strong class="score">${fmt(s.score)}</strong> / 100</p>
-        <p>Profil ${esc(s.profile)}, fiabilité ${fmt(100 * s.reliability, 0)} %, modèle ${esc(s.model_version)},
-          calculé le ${esc((s.computed_at || "").slice(0, 10))}.</p>
-        <p>${s.exclusions.length ? `<span class="neg">Exclue : ${s.exclusions.map((e) => esc(e.label)).join(", ")}</span>`
+        <p>Profil ${esc(profileName(s.profile))}, fiabilité ${fmt(100 * s.reliability, 0)} %, modèle ${esc(s.model_version)},
+          calculé le ${day(s.computed_at)}.</p>
+        <p>${s.exclusions.length ? `<span class="neg">Exclue : ${s.exclusions.map(exclusionText).join(", ")}</span>`
           : "Aucune exclusion évaluée ne s'applique."}</p>
         <ul class="facts">
           <li>Zonage : ${esc(ZONING[value("zoning")] || value("zoning") || "inconnu")}</li>
           <li>Friche : ${value("on_friche") === true ? "oui" : value("on_friche") === false ? "non" : "inconnu"}</li>
-          <li>Pollution : ${esc(value("pollution") ?? "inconnue")}</li>
+          <li>Pollution : ${value("pollution") == null ? "inconnue" : valueText(value("pollution"))}</li>
           <li>Risque inondation (part en aléa fort) : ${value("flood") == null ? "inconnu" : fmt(100 * value("flood"), 0) + " %"}</li>
           <li>Impact sur l'enveloppe : ${fmt(s.envelope_impact_ha, 2)} ha NAF</li>
-          <li>Dépollution estimée : ${fmt((s.remediation_cost_eur || 0) / 1000, 0)} k€</li>
-          <li>Propriétaire : ${esc(value("public_owner") || "non renseigné")}</li>
+          <li>Dépollution estimée : ${value("pollution") == null ? "inconnue (pollution inconnue)" : euros(s.remediation_cost_eur)}</li>
+          <li>Propriétaire : ${value("public_owner") ? valueText(value("public_owner")) : "non renseigné"}</li>
         </ul>
       </div>
     </div>
@@ -662,7 +890,7 @@ async function parcelDossier(id) {
     <table class="criteria"><thead><tr><th scope="col">critère</th><th scope="col">valeur</th><th scope="col">points</th>
       <th scope="col">poids</th><th scope="col">définition et source</th></tr></thead><tbody>${rows}</tbody></table>
     <p class="hint print-only">Foncier — dossier établi le ${new Date().toLocaleDateString("fr-FR")} depuis ${esc(location.origin)}.</p>
-    <p class="hint">Non évalué : ${s.exclusions_not_evaluated.map((e) => esc(e.label)).join(" ; ")}.</p>
+    <p class="hint">Non évalué : ${s.exclusions_not_evaluated.map(exclusionText).join(" ; ")}.</p>
     <h3>Trajectoires ZAN</h3><div class="trajectories">${trajectories.join("")}</div>`;
 }
 
@@ -685,8 +913,8 @@ async function siteDossier(id) {
       <p class="big">Score <strong class="score">${fmt(p.score)}</strong> / 100</p>
       <ul class="facts"><li>Surface : ${fmt(p.area_ha, 2)} ha en ${p.parcel_count} parcelle(s)</li>
         <li>Impact sur l'enveloppe : ${fmt(p.envelope_impact_ha, 2)} ha NAF</li>
-        <li>Dépollution estimée : ${fmt(p.remediation_cost_eur / 1000, 0)} k€</li>
-        <li>Profil ${esc(p.profile)}, modèle ${esc(p.model_version)}</li></ul></div></div>
+        <li>Dépollution estimée : ${euros(p.remediation_cost_eur)}</li>
+        <li>Profil ${esc(profileName(p.profile))}, modèle ${esc(p.model_version)}</li></ul></div></div>
     <h3>Parcelles</h3><ul class="parcels">${p.parcels.map((x) =>
       `<li><a href="#" data-open="parcel:${esc(x)}">${esc(x)}</a></li>`).join("")}</ul>
     <h3>Trajectoire ZAN</h3><div class="trajectories">${epci ? await trajectoryBlock("epci", epci) : ""}</div>`;
@@ -721,7 +949,7 @@ function bindDossier() {
     $("#dossier").hidden = true;
     state.dossier = null;
     writeAddress();
-    map.setFilter("parcel-selected", ["==", ["get", "id"], ""]);
+    map.setFilter("parcel-selected", NO_MATCH);
   });
   $("#dossier-body").addEventListener("click", (e) => {
     const open = e.target.closest("[data-open]");
@@ -782,7 +1010,7 @@ async function loadEnvelope() {
 }
 
 function projectRow(p) {
-  const next = { planned: ["authorised", "abandoned"], authorised: ["under_construction", "completed", "abandoned"],
+  const next = { planned: ["authorised", "abandoned"], listed: ["authorised", "abandoned"], authorised: ["under_construction", "completed", "abandoned"],
     under_construction: ["completed", "abandoned"] }[p.status] || [];
   const verbs = { authorised: "Autoriser", under_construction: "Démarrer", completed: "Achever", abandoned: "Abandonner" };
   const buttons = me ? next.map((s) => `<button type="button" data-project="${p.id}" data-status="${s}">${verbs[s]}</button>`).join(" ") : "";
@@ -840,12 +1068,14 @@ async function loadTrajectories() {
   if (!level) return;
   try {
     const t = await api(`/trajectories/${level}/${code}`, { auth: false });
+    noteSynthetic(t, "les trajectoires ZAN (consommation d'espaces)");
     const groups = Object.entries(t.children || {}).filter(([, list]) => list.length);
     box.innerHTML = `<p><strong>${esc(t.territory.name)}</strong> :
         <span class="status-${t.status}">${LABELS[t.status] || t.status}</span>
         — <a href="/trajectories/${level}/${code}/chart.png">graphique</a></p>` +
       groups.map(([status, list]) => `<h4 class="status-${status}">${LABELS[status] || status} (${list.length})</h4>
-        <ul>${list.map((c) => `<li>${esc(c.name)} — ${fmt(c.consumed_ha)} / ${fmt(c.allowed_ha)} ha
+        <ul>${list.map((c) => `<li>${esc(c.name)} — ${c.status === "no_data" ? "pas de données de consommation"
+          : `${fmt(c.consumed_ha)} / ${fmt(c.allowed_ha)} ha`}
           (<a href="/trajectories/${c.level}/${c.code}/chart.png">graphique</a>,
           <a href="#" data-trajectory="${esc(c.level)}:${esc(c.code)}">dossier</a>)</li>`).join("")}</ul>`).join("");
   } catch (error) {
@@ -858,7 +1088,8 @@ async function login(token) {
   if (!sessionStorage.getItem("foncier-token")) { me = null; return; }
   try {
     me = await api("/me");
-    $("#whoami").textContent = `Connecté : ${me.name} (${me.role}${me.territory_level ? `, ${me.territory_level} ${me.territory_code}` : ""}).`;
+    const role = { epci_editor: "éditeur d'EPCI", prefecture: "préfecture", admin: "administrateur" }[me.role] || me.role;
+    $("#whoami").textContent = `Connecté : ${me.name} (${role}${me.territory_level ? `, ${LEVELS[me.territory_level] || me.territory_level} ${me.territory_code}` : ""}).`;
   } catch (error) {
     sessionStorage.removeItem("foncier-token");
     me = null;
@@ -944,8 +1175,27 @@ function bindNav() {
   }
 }
 
+// Figures computed from synthetic data say so: any answer with "synthetic": true, on
+// itself, its source or one of its sources, shows the notice at the top of the panel.
+// (The API marks them beside their source; sources.js reports /sources' too.)
+function noteSynthetic(answer, what) {
+  const flagged = (x) => x && typeof x === "object" && x.synthetic === true;
+  const synthetic = flagged(answer) || flagged(answer && answer.source)
+    || ((answer && answer.sources) || []).some(flagged);
+  if (!synthetic) return;
+  const notice = $("#synthetic-notice");
+  const said = new Set((notice.dataset.what || "").split("|").filter(Boolean)).add(what);
+  notice.dataset.what = [...said].join("|");
+  $("#synthetic-what").textContent = [...said].join(", ");
+  notice.hidden = false;
+}
+window.foncierNoteSynthetic = noteSynthetic;
+
 async function main() {
   config = await api("/page/config", { auth: false });
+  // the State's bloc-marque, for a State deployment only (DSFR terms of use)
+  $("#bloc-marque").hidden = !config.state_deployment;
+  document.body.classList.toggle("state", config.state_deployment);
   readAddress();
   await startMap();
   buildForm();
@@ -958,6 +1208,7 @@ async function main() {
   if (state.place) $("#place").value = state.place.name;
   await login();
   map.once("load", async () => {
+    outlineTerritory(state.place);
     if (!location.hash && state.place) {
       // a shared link without a map position: frame the place it names
       api(`/places?q=${encodeURIComponent(state.place.code)}&limit=20`, { auth: false }).then((found) => {

@@ -33,7 +33,11 @@
     sources.forEach((source) => {
       const item = el("li");
       const link = el("a", { href: source.docs[0], target: "_blank", rel: "noopener" }, source.name);
-      item.append(link, el("br"), el("small", {}, `${source.producer} · ${summary(source)}`));
+      const synthetic = source.synthetic === true;
+      const what = `${source.producer} · ${summary(source)}${synthetic ? " · données synthétiques" : ""}`;
+      item.append(link, el("br"), el("small", {}, what));
+      // a synthetic source (the demo's consumption file) is said at the top of the page too
+      if (synthetic && window.foncierNoteSynthetic) window.foncierNoteSynthetic({ synthetic }, source.name);
       const error = (source.parts || []).find((p) => p.last_error);
       if (error) item.title = `${error.part}: ${error.last_error}`;
       list.append(item);
@@ -42,7 +46,7 @@
   }
 
   function start() {
-    const panel = document.getElementById("panel") || document.body;
+    const panel = document.getElementById("sources-slot") || document.body;
     const section = el("section", { id: "sources", "aria-live": "polite" });
     const details = el("details");
     details.append(el("summary", {}, "Sources et fraîcheur"));

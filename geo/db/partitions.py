@@ -71,3 +71,26 @@ def index_and_attach(conn: Connection, departement: str) -> None:
         f"ALTER TABLE parcel ATTACH PARTITION {name} FOR VALUES IN ('{departement}')"
     )
     conn.exec_driver_sql(f"ANALYZE {name}")
+
+
+def recount(conn: Connection, departements: list[str]) -> None:
+    """Write the exact number of parcels of each of ``departements`` into ``parcel_count``
+    (migration 0019), in the transaction that changed them: one scan of each partition
+    written, so that an unfiltered count never scans the table (geo.db.count)."""
+    conn.execute(
+        text(
+            """INSERT INTO parcel_count (departement_code, parcels)
+               SELECT d, (SELECT count(*) FROM parcel WHERE departement_code = d)
+               FROM unnest(CAST(:deps AS text[])) AS d
+               ON CONFLICT (departement_code) DO UPDATE SET parcels = EXCLUDED.parcels"""
+        ),
+        {"deps": sorted(departements)},
+    )
+
+
+# The total of parcel_count, or NULL when a partition has no count there (written by other
+# means than the loader): the caller then counts the rows.
+KNOWN_PARCELS_SQL = """SELECT CASE WHEN
+    (SELECT count(*) FROM pg_inherits WHERE inhparent = 'parcel'::regclass)
+    = (SELECT count(*) FROM parcel_count)
+    THEN (SELECT coalesce(sum(parcels), 0) FROM parcel_count) END"""

@@ -190,6 +190,16 @@ parcel = Table(
 )
 Index("parcel_commune_insee_idx", parcel.c.commune_insee)
 
+# The exact number of parcels of each partition, written by the cadastre loader in the
+# transaction that changed them (geo.db.partitions.recount): an unfiltered count of 90
+# million parcels is then a sum of about 100 rows (geo.db.count).
+parcel_count = Table(
+    "parcel_count",
+    metadata,
+    Column("departement_code", String(3), primary_key=True),
+    Column("parcels", BigInteger, nullable=False),
+)
+
 # -- land layers --------------------------------------------------------------
 
 
@@ -522,6 +532,9 @@ project = Table(
     Column("naf_ha", Numeric(14, 4), nullable=False),
     Column("naf_computation", JSONB, nullable=False),
     Column("parcel_ids", JSONB),
+    # the PENE of annex I this project is, if it is one: a PENE never draws on both the
+    # PENE forfait and the industrial envelope
+    Column("pene_id", String(32)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("created_by", Text, nullable=False),
     _multipolygon(nullable=False),
@@ -763,7 +776,9 @@ api_token = Table(
     ),
 )
 
-# Append-only, like the ledger (a trigger refuses updates and deletes).
+# Append-only, like the ledger (a trigger refuses updates and deletes), and a hash chain: an
+# insert trigger gives each row its place ``seq``, the previous row's hash and its own
+# (migration 0020; the canonical form in app.security.audit_chain).
 audit_log = Table(
     "audit_log",
     metadata,
@@ -778,6 +793,9 @@ audit_log = Table(
     Column("object_id", Text),
     Column("before", JSONB),
     Column("after", JSONB),
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
 )
 Index("audit_log_object_idx", audit_log.c.object_type, audit_log.c.object_id)
 
@@ -811,16 +829,22 @@ zan_target_member = Table(
     Column("land_level", String(16), primary_key=True),
     Column("land_code", String(64), primary_key=True),
     Column("commune_insee", String(5), primary_key=True),
+    # the perimeter's name as its file gives it (a SCoT's), on each of its rows
+    Column("land_name", Text),
 )
 
-# Which planning document covers a commune (garantie communale, loi 2023-630).
+# The planning documents of a commune and their procedure's dates (garantie communale, loi
+# 2023-630 art. 4: a PLU, document en tenant lieu or carte communale "prescrit, arrêté ou
+# approuvé" before 22 August 2026). One row per commune and document: an RNU commune whose
+# PLU is prescribed has two (RNU, and the PLU with its prescription date).
 commune_planning_document = Table(
     "commune_planning_document",
     metadata,
     Column("commune_insee", String(5), primary_key=True),
-    Column("document", String(8), nullable=False),
-    Column("procedure_state", String(12)),
-    Column("state_date", Date),
+    Column("document", String(8), primary_key=True),
+    Column("prescribed_on", Date),
+    Column("arrete_on", Date),
+    Column("approved_on", Date),
     Column("source", Text, nullable=False),
     CheckConstraint(
         "document IN ('PLU', 'PLUi', 'CC', 'DTL', 'RNU')", name="planning_document_kind"
@@ -839,6 +863,20 @@ pene_project = Table(
     # the ledger project that declares it on the PENE envelope
     Column("project_id", Integer, ForeignKey("project.id")),
     CheckConstraint("hectares >= 0", name="pene_project_hectares"),
+)
+
+# What a PENE actually consumed, by commune and year (Cerema's PENE outlines crossed with
+# the land-tax files): the consumption counted nationally and deducted where it happened
+# (loi 2023-630 art. 3). The list's hectares (pene_project) are a forecast, not this.
+pene_consumption = Table(
+    "pene_consumption",
+    metadata,
+    Column("pene_id", String(32), primary_key=True),
+    Column("commune_insee", String(5), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("hectares", Float, nullable=False),
+    Column("source", Text, nullable=False),
+    CheckConstraint("hectares >= 0", name="pene_consumption_hectares"),
 )
 
 # A commune split after the consumption data's geography: the source code's flows are

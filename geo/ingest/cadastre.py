@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import tempfile
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -176,6 +175,9 @@ def load_cadastre(
                     return _load(conn, path, repair, source_crs, batch_size, readers, on_batch)
             except chunks.NotLineDelimited:
                 pass  # the layout changed past the first lines: read it whole instead
+        # GDAL holds a whole feature, however long: a line longer than chunks allow is
+        # refused before GDAL reads it (one pass, in blocks)
+        chunks.check_lines(path)
         return _load(conn, path, repair, source_crs, batch_size, 1, on_batch)
 
 
@@ -243,6 +245,7 @@ def _load(
         report.inserted += staged - existing
         report.updated += written - (staged - existing)
     report.unchanged = report.read - report.inserted - report.updated
+    partitions.recount(conn, sorted(modes))
     report.warnings += _commune_warnings(conn, communes)
     report.departements = set(modes)
     latest = conn.execute(
@@ -369,11 +372,11 @@ def _read_chunks(
                 continue
         return None
 
-    with tempfile.TemporaryDirectory(prefix="foncier-chunks-") as tmp:
+    with chunks.chunk_directory() as tmp:
 
         def split() -> None:
             try:
-                for chunk in chunks.split(path, Path(tmp)):
+                for chunk in chunks.split(path, tmp):
                     if not put(chunk_queue, chunk):
                         return
             except BaseException as exc:  # handed to the consumer, raised there

@@ -34,6 +34,7 @@ class Source:
     url: str | None = None
     files: dict[str, str] = field(default_factory=dict)
     columns: tuple[str, ...] = ()
+    redirect_hosts: tuple[str, ...] = ()  # where its addresses may redirect, beyond their host
 
     def describe(self) -> dict[str, Any]:
         plain = ("id", "name", "producer", "licence", "rhythm", "loader", "scope", "url")
@@ -86,6 +87,7 @@ def _source(entry: dict[str, Any]) -> Source:
         url=entry.get("url"),
         files=dict(entry.get("files") or {}),
         columns=tuple(entry.get("columns", ())),
+        redirect_hosts=tuple(h.lower() for h in entry.get("redirect_hosts", ())),
     )
 
 

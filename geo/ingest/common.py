@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 from pyproj import CRS, Transformer
+from pyproj.exceptions import ProjError
 from sqlalchemy import Connection, insert, text
 
 from geo.crs import LAMBERT93, METRO_LAMBERT93_BOUNDS
@@ -65,7 +66,14 @@ def to_lambert93(geoms: np.ndarray, source_crs: CRS) -> np.ndarray:
     """Reproject an array of shapely geometries to Lambert-93, vectorised over all coordinates."""
     if source_crs.to_epsg() == LAMBERT93:
         return geoms
-    transformer = Transformer.from_crs(source_crs, LAMBERT93, always_xy=True)
+    try:
+        transformer = Transformer.from_crs(source_crs, LAMBERT93, always_xy=True)
+    except ProjError as exc:
+        # a damaged .prj (a local or incomplete CRS): said in one line
+        raise LoaderError(
+            f"the CRS {source_crs.name!r} cannot be projected to Lambert-93 ({exc}): "
+            "a damaged .prj?"
+        ) from exc
 
     def project(coords: np.ndarray) -> np.ndarray:
         x, y = transformer.transform(coords[:, 0], coords[:, 1])

@@ -7,12 +7,18 @@ prefix or suffix the producer added (``30014_ZONE_URBA_20171013.shp``,
 case the CNIG version used.
 
 Shapefile text encoding: the ``.cpg`` file when there is one (GDAL reads it; ``1252``,
-``UTF-8``, ``ISO-8859-1``…), else the DBF's language driver id, else UTF-8 if the
-table's bytes decode as UTF-8, else Windows-1252 (what French desktop GIS write).
+``UTF-8``, ``ISO-8859-1``…; one naming an encoding nobody knows is refused), else the
+DBF's language driver id, else UTF-8 if its records, read a MiB at a time up to the first
+non-ASCII byte, decode as UTF-8, else Windows-1252 (what French desktop GIS write). Text
+that is not valid in the encoding chosen refuses the layer.
+
+A zip is checked before anything is read from it: each member's declared size and
+compression ratio, and their total (geo.ingest.archives), then every member's CRC.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 import zipfile
 from collections.abc import Iterator
@@ -21,10 +27,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyogrio
-from pyogrio.errors import DataSourceError, FieldError
+from pyogrio.errors import DataLayerError, DataSourceError, FieldError
 from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from geo.crs import WGS84
+from geo.ingest.archives import check_zip, verify_members
 from geo.ingest.errors import LoaderError
 
 VECTOR_SUFFIXES = (".shp", ".geojson", ".json", ".gpkg", ".dbf")
@@ -54,9 +62,8 @@ def list_layers(path: Path) -> list[Layer]:
         try:
             with zipfile.ZipFile(path) as archive:
                 files = sorted(n for n in archive.namelist() if not n.endswith("/"))
-                bad = archive.testzip()
-                if bad is not None:
-                    raise LoaderError(f"{path}: damaged zip archive (member {bad})")
+                check_zip(archive, str(path))
+                verify_members(archive, str(path))
                 return [
                     Layer(
                         f, f"/vsizip/{path}/{f}", _encoding(path, f, files, archive), tuple(files)
@@ -86,6 +93,33 @@ def _is_shapefile_dbf(name: str, files: list[str]) -> bool:
     return any(f.lower() == stem + ".shp" for f in files)
 
 
+# The block of records read at a time to tell UTF-8 from Windows-1252 in a DBF without .cpg
+# nor language id.
+DBF_SAMPLE_BYTES = 1024 * 1024
+
+
+def _head(path: Path, member: str, archive: zipfile.ZipFile | None, size: int) -> bytes:
+    """The first ``size`` bytes of a delivery's file, read as a stream."""
+    with archive.open(member) if archive else (path / member).open("rb") as f:
+        return f.read(size)
+
+
+def cpg_codec(value: str) -> str | None:
+    """The Python codec of a .cpg's content, as GDAL reads it (``1252``, ``ANSI 1252``,
+    ``88591``, ``UTF-8``…), or None when it names no known encoding."""
+    value = value.strip().upper()
+    if value.startswith("ANSI "):
+        value = value[5:].strip()
+    if value.isdigit() and value.startswith("8859") and len(value) > 4:
+        value = "ISO-8859-" + value[4:]
+    elif value.isdigit():
+        value = "CP" + value
+    try:
+        return codecs.lookup(value).name if value else None
+    except LookupError:
+        return None
+
+
 def _encoding(
     path: Path, name: str, files: list[str], archive: zipfile.ZipFile | None
 ) -> str | None:
@@ -94,18 +128,39 @@ def _encoding(
     stem = name[:-4].lower()
     lookup = {f.lower(): f for f in files}
     if stem + ".cpg" in lookup:
+        declared = _head(path, lookup[stem + ".cpg"], archive, 64).decode("ascii", "replace")
+        if cpg_codec(declared) is None:
+            raise LoaderError(
+                f"{path}: {lookup[stem + '.cpg']} names an unknown text encoding "
+                f"({declared.strip()[:30]!r}); correct it (e.g. UTF-8 or 1252) or remove it"
+            )
         return None  # GDAL reads the .cpg
     dbf = lookup.get(stem + ".dbf")
     if dbf is None:
         return None
-    data = archive.read(dbf) if archive else (path / dbf).read_bytes()
-    if len(data) > 29 and data[29] != 0:
-        return None  # the DBF's language driver id says it
-    try:
-        data.decode("utf-8")
-        return "UTF-8"
-    except UnicodeDecodeError:
-        return "CP1252"
+    return _sniff_dbf(path, dbf, archive)
+
+
+def _sniff_dbf(path: Path, dbf: str, archive: zipfile.ZipFile | None) -> str | None:
+    """The DBF's encoding from its records, read in blocks of DBF_SAMPLE_BYTES up to the
+    first block with a byte outside ASCII (which tells UTF-8 from Windows-1252): bounded
+    memory, and most files decided by their first block."""
+    decode = codecs.getincrementaldecoder("utf-8")().decode  # a character may span blocks
+    with archive.open(dbf) if archive else (path / dbf).open("rb") as f:
+        # Header: its length at bytes 8-9, the language driver id at byte 29.
+        head = f.read(32)
+        if len(head) > 29 and head[29] != 0:
+            return None  # the DBF's language driver id says it
+        header_length = int.from_bytes(head[8:10], "little") if len(head) >= 10 else 0
+        f.read(max(header_length - len(head), 0))
+        while block := f.read(DBF_SAMPLE_BYTES):
+            try:
+                decode(block)
+            except UnicodeDecodeError:
+                return "CP1252"
+            if not block.isascii():
+                return "UTF-8"
+    return "UTF-8"
 
 
 def read_layer(
@@ -131,7 +186,28 @@ def read_layer(
                     "wkb_geometry" if n in (geometry, "wkb_geometry") else n.lower()
                     for n in batch.schema.names
                 ]
+                try:
+                    batch.validate(full=True)  # text GDAL could not recode is not UTF-8
+                except pa.ArrowInvalid as exc:
+                    raise LoaderError(
+                        f"{source}: layer {layer.name}: text that is not in the encoding its "
+                        ".cpg declares (or, without one, UTF-8 or Windows-1252)"
+                    ) from exc
                 yield batch.rename_columns(names), crs
-    except (DataSourceError, FieldError, OSError, pa.ArrowException, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LoaderError(f"{source}: layer {layer.name} is not readable ({first})") from exc
+    except (CRSError, pyogrio.errors.CRSError) as exc:
+        raise LoaderError(
+            f"{source}: layer {layer.name}: its .prj is not a readable CRS ({_first(exc)})"
+        ) from exc
+    except (
+        DataSourceError,
+        DataLayerError,
+        FieldError,
+        OSError,
+        pa.ArrowException,
+        UnicodeDecodeError,
+    ) as exc:
+        raise LoaderError(f"{source}: layer {layer.name} is not readable ({_first(exc)})") from exc
+
+
+def _first(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -4,15 +4,19 @@ Each download has a timeout; a 5xx, a 429, a timeout or a connection cut is retr
 exponential backoff (Retry-After honoured up to the backoff cap); a body cut short resumes
 with a Range request (If-Range guards against a file that changed meanwhile); a copy
 already cached is revalidated with If-None-Match / If-Modified-Since, and a 304 is not
-downloaded again. What arrives is checked before anyone imports it: its Content-Type, its
-size against Content-Length and a ceiling, that it is not an HTML page, and that it parses
-(GeoJSON, JSON, CSV header, zip directory). The cache keeps each file with its SHA-256,
-ETag and Last-Modified in a side-car ``.meta.json``; a new body is left in a ``.new``
-file for the caller to ``commit`` once imported, so a failed import revalidates nothing.
+downloaded again. A redirect is followed only to the address's own host or to a host the
+source declares, never from https to http. What arrives is checked before anyone imports
+it, in bounded memory: its Content-Type, its size against Content-Length and a ceiling,
+that it is not an HTML page, and that it parses (JSON as a stream, one element at a time;
+a CSV header; a zip's directory and CRCs), a gzip or zip body expanding within limits
+(geo.ingest.archives). The cache keeps each file with its SHA-256, ETag and Last-Modified
+in a side-car ``.meta.json``; a new body is left in a ``.new`` file for the caller to swap
+in and keep once imported, so a failed import revalidates nothing.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime
@@ -22,16 +26,25 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
 from geo.errors import Invalid
+from geo.ingest.archives import (
+    Limits,
+    blocks,
+    check_zip,
+    open_expanded,
+    verify_members,
+)
+from geo.ingest.errors import LoaderError
 
 USER_AGENT = "foncier-sync/0.1 (+https://github.com/foncier)"
 RETRY_STATUS = {429, 500, 502, 503, 504}
@@ -44,16 +57,55 @@ class FetchSettings:
     backoff_s: float = 1.0
     backoff_max_s: float = 30.0
     concurrency: int = 4
-    max_bytes: int = 2_000_000_000
+    max_bytes: int = 2_000_000_000  # as downloaded
+    # What a gzip or zip body may expand to, and by how many times its own size: checked
+    # as it is decompressed, before anyone imports it (geo.ingest.archives).
+    max_expanded_bytes: int = 4_000_000_000
+    max_ratio: float = 500
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(max_expanded_bytes=self.max_expanded_bytes, max_ratio=self.max_ratio)
 
 
 @dataclass(frozen=True)
 class Expect:
-    """What a body must be: one of ``content_types`` (empty: any), parse as ``check``."""
+    """What a body must be: one of ``content_types`` (empty: any), parse as ``check``; and
+    where it may come from: the address asked, or a redirect to the same host or to one of
+    ``redirect_hosts`` (the source's declared download hosts)."""
 
     check: str
     content_types: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
+    redirect_hosts: tuple[str, ...] = ()
+
+
+MAX_REDIRECTS = 5
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def redirect_refused(origin: str, target: str, hosts: tuple[str, ...] = ()) -> str | None:
+    """Why a redirect from ``origin`` to ``target`` is not followed, or None. Followed: to
+    the same host and port, or to a host of ``hosts``; never from https to http, never to
+    another scheme."""
+    was, to = urlsplit(origin), urlsplit(target)
+    if to.scheme not in ("http", "https") or (was.scheme == "https" and to.scheme != "https"):
+        return f"redirected to {to.scheme or 'no'}:// from {was.scheme}://: refused"
+    if to.username or to.password:
+        return "redirected to an address with credentials: refused"
+    try:
+        same = (was.hostname, was.port or _DEFAULT_PORTS[was.scheme]) == (
+            to.hostname,
+            to.port or _DEFAULT_PORTS[to.scheme],
+        )
+    except ValueError:
+        return "redirected to a malformed address: refused"
+    if same or (to.hostname or "") in {h.lower() for h in hosts}:
+        return None
+    return (
+        f"redirected to another host ({to.hostname}): refused (the hosts a source may "
+        "redirect to are its redirect_hosts in sources.toml)"
+    )
 
 
 @dataclass
@@ -76,12 +128,16 @@ class Fetched:
         return _new(self.path)
 
     def swap_in(self) -> Path | None:
-        """The new body takes the cached copy's name; the previous copy (if any) is kept
-        aside and its path returned, for ``keep`` or ``swap_back``."""
+        """The new body takes the cached copy's name; the previous copy (if any) and its
+        metadata are kept aside and the copy's path returned, for ``keep`` or ``swap_back``.
+        Until then the new body has no metadata: a run killed meanwhile leaves a file the
+        next run does not trust (fetched again, unconditionally)."""
         backup = None
         if self.path.exists():
             backup = self.path.with_name(self.path.name + ".previous")
             self.path.replace(backup)
+            with contextlib.suppress(FileNotFoundError):
+                _meta_path(self.path).replace(_meta_path(backup))
         self.new_path.replace(self.path)
         return backup
 
@@ -89,12 +145,17 @@ class Fetched:
         """The new body is the cached copy (its import succeeded): its validators saved."""
         if backup is not None:
             backup.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                _meta_path(backup).unlink()
         _meta_path(self.path).write_text(json.dumps(self.meta, indent=1))
 
     def swap_back(self, backup: Path | None) -> None:
-        """The import was refused: the previous copy back, the new body dropped."""
+        """The import was refused: the previous copy and its metadata back, the new body
+        dropped."""
         if backup is not None:
             backup.replace(self.path)
+            with contextlib.suppress(FileNotFoundError):
+                _meta_path(backup).replace(_meta_path(self.path))
         else:
             self.path.unlink()
 
@@ -207,7 +268,7 @@ class Fetcher:
         self.progress = progress or _no_progress
         self.client = httpx.Client(
             timeout=httpx.Timeout(settings.timeout_s),
-            follow_redirects=True,
+            follow_redirects=False,  # followed by _attempt, within the allowed hosts
             headers={"User-Agent": USER_AGENT},
             transport=transport,
             limits=httpx.Limits(max_connections=max(settings.concurrency, 1)),
@@ -226,7 +287,16 @@ class Fetcher:
         """Every job, at most ``concurrency`` at once, in the order given."""
         jobs = list(jobs)
         with ThreadPoolExecutor(max_workers=max(self.settings.concurrency, 1)) as pool:
-            return list(pool.map(lambda job: self.fetch(*job), jobs))
+            return list(pool.map(lambda job: self._fetch_or_fail(*job), jobs))
+
+    def _fetch_or_fail(self, url: str, path: Path, expect: Expect) -> Fetched:
+        """``fetch``, an unexpected error (a full disk…) failing this download only."""
+        try:
+            return self.fetch(url, path, expect)
+        except Exception as exc:
+            with contextlib.suppress(OSError):
+                _new(path).unlink()
+            return Fetched(url, path, "failed", f"{type(exc).__name__}: {exc}")
 
     def fetch(self, url: str, path: Path, expect: Expect) -> Fetched:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -284,8 +354,20 @@ class Fetcher:
             if cached.get("last_modified"):
                 headers["If-Modified-Since"] = cached["last_modified"]
         try:
-            with self.client.stream("GET", url, headers=headers) as response:
-                self._receive(response, path, expect, offset, resume, result)
+            target = url
+            for _hop in range(MAX_REDIRECTS + 1):
+                with self.client.stream("GET", target, headers=headers) as response:
+                    location = response.headers.get("location")
+                    if response.is_redirect and location:
+                        target = str(response.url.join(location))
+                        refused = redirect_refused(url, target, expect.redirect_hosts)
+                        if refused:
+                            raise FetchError(refused)
+                        continue
+                    self._receive(response, path, expect, offset, resume, result)
+                    break
+            else:
+                raise FetchError(f"more than {MAX_REDIRECTS} redirects")
         except httpx.TimeoutException as exc:
             raise _Retry(f"timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
@@ -370,9 +452,11 @@ class Fetcher:
     def _finish(self, path: Path, expect: Expect, cached: dict[str, Any], result: Fetched) -> None:
         part = _part(path)
         try:
-            check_body(part, expect)
+            check_body(part, expect, self.settings.limits)
         except FetchError as exc:
             part.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                _resume_path(path).unlink()  # a refused body is not resumed
             result.outcome = "missing" if isinstance(exc, Empty) else "failed"
             raise
         result.sha256 = sha256_file(part)
@@ -406,49 +490,161 @@ def _range_start(content_range: str) -> int | None:
         return None
 
 
-def _open_text(path: Path) -> io.BufferedIOBase:
-    with path.open("rb") as f:
-        magic = f.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
+# The largest single JSON element (a feature, an entry of an API's answer) the check holds
+# in memory (peak memory is a few times this); a cadastre parcel is a few kB, a PLU zone
+# or a commune outline a few MB.
+MAX_VALUE_BYTES = 32 * 1024 * 1024
+_READ = 1 << 20
+_NEAR_END = 8  # an error this close to the end of what was read may be a value cut short
 
 
-def check_body(path: Path, expect: Expect) -> None:
-    """FetchError unless ``path`` is what ``expect`` says (a parse of the whole body)."""
+class _JsonStream:
+    """A JSON document checked from a byte stream in bounded memory: the elements of its
+    top-level object or array, and those of the arrays right under it (a FeatureCollection's
+    features, an API's list of results), are parsed one at a time by the json module."""
+
+    def __init__(self, stream: io.BufferedIOBase) -> None:
+        self.stream = stream
+        self.decode = codecs.getincrementaldecoder("utf-8-sig")().decode
+        self.parse = json.JSONDecoder().raw_decode
+        self.max_value_bytes = MAX_VALUE_BYTES
+        self.buf, self.pos, self.eof = "", 0, False
+
+    def _fill(self, wanted: int | None = None) -> bool:
+        if self.eof:
+            return False
+        if self.pos > len(self.buf) // 2:
+            self.buf, self.pos = self.buf[self.pos :], 0
+        block = self.stream.read(max(wanted or _READ, _READ))
+        self.buf += self.decode(block, final=not block)
+        self.eof = not block
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end)."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buf) or not self._fill():
+                return self.buf[self.pos : self.pos + 1]
+
+    def expect(self, chars: str) -> str:
+        found = self.peek()
+        if not found or found not in chars:
+            raise ValueError(f"expected {' or '.join(chars)}, found {found or 'the end'}")
+        self.pos += 1
+        return found
+
+    def value(self) -> Any:
+        """The next whole JSON value, read in as many blocks as it needs."""
+        self.peek()
+        while True:
+            try:
+                found, end = self.parse(self.buf, self.pos)
+                if end < len(self.buf) or self.eof:  # a number needs what follows it
+                    self.pos = end
+                    return found
+            except json.JSONDecodeError as exc:
+                cut = exc.msg.startswith("Unterminated") or exc.pos >= len(self.buf) - _NEAR_END
+                if self.eof or not cut:
+                    raise
+            pending = len(self.buf) - self.pos
+            if pending > self.max_value_bytes:
+                raise ValueError(f"a value longer than {self.max_value_bytes} bytes")
+            # doubling, so that a long value is parsed O(1) times; never past the bound
+            self._fill(min(pending, self.max_value_bytes + 1 - pending))
+
+    def elements(self) -> Iterator[Any]:
+        """The values of the array that starts here, one at a time (nested ones whole)."""
+        self.expect("[")
+        if self.peek() == "]":
+            self.pos += 1
+            return
+        while True:
+            yield self.value()
+            if self.expect(",]") == "]":
+                return
+
+    def members(self, streamed: Callable[[str], bool]) -> Iterator[tuple[str, Any]]:
+        """The (key, value) pairs of the object that starts here; the arrays under the keys
+        ``streamed`` accepts come as iterators of their elements, to be consumed at once."""
+        self.expect("{")
+        if self.peek() == "}":
+            self.pos += 1
+            return
+        while True:
+            key = self.value()
+            if not isinstance(key, str):
+                raise ValueError("an object key that is not a string")
+            self.expect(":")
+            yield key, (self.elements() if self.peek() == "[" and streamed(key) else self.value())
+            if self.expect(",}") == "}":
+                return
+
+    def end(self) -> None:
+        if self.peek():
+            raise ValueError("extra data after the JSON document")
+
+
+def _check_json(stream: io.BufferedIOBase, geojson: bool) -> None:
+    doc = _JsonStream(stream)
+    first = doc.peek()
+    kind, features = None, 0
+    if first == "{":
+        for key, value in doc.members(lambda _key: True):
+            if isinstance(value, Iterator):
+                n = sum(1 for _ in value)
+                if key == "features":
+                    features = n
+            elif key == "type":
+                kind = value
+    elif first == "[":
+        for _ in doc.elements():
+            pass
+    else:
+        doc.value()
+    doc.end()
+    if geojson and (first != "{" or kind != "FeatureCollection"):
+        raise FetchError("not a GeoJSON FeatureCollection")
+    if geojson and not features:
+        # an API's answer for a place it has nothing on (a commune under the RNU, or whose
+        # plan is intercommunal, on the GPU)
+        raise Empty("an empty FeatureCollection: the publisher has nothing here")
+
+
+def check_body(path: Path, expect: Expect, limits: Limits | None = None) -> None:
+    """FetchError unless ``path`` is what ``expect`` says: parsed whole, as a stream (a
+    gzip body expanded within ``limits``), in bounded memory."""
+    limits = limits or Limits()
+    label = path.name.removesuffix(".part")  # the file as the publisher names it
     size = path.stat().st_size
     if size == 0:
         raise FetchError("empty body")
     try:
-        with _open_text(path) as f:
-            head = f.read(512).lstrip().lower()
+        with open_expanded(path, limits, label) as f:
+            head = f.peek(512)[:512].lstrip().lower()
             if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<")):
                 raise FetchError("an HTML or XML page instead of the data (an error page?)")
             if expect.check in ("geojson", "json"):
-                f.seek(0)
-                data = json.load(f)
-                if expect.check == "geojson" and (
-                    not isinstance(data, dict) or data.get("type") != "FeatureCollection"
-                ):
-                    raise FetchError("not a GeoJSON FeatureCollection")
-                if expect.check == "geojson" and not data.get("features"):
-                    # an API's answer for a place it has nothing on (a commune under the
-                    # RNU, or whose plan is intercommunal, on the GPU)
-                    raise Empty("an empty FeatureCollection: the publisher has nothing here")
+                _check_json(f, geojson=expect.check == "geojson")
             elif expect.check == "csv":
-                f.seek(0)
                 first = f.readline(1 << 16).decode("utf-8-sig", errors="replace").strip()
                 dialect = ";" if first.count(";") >= first.count(",") else ","
                 header = next(csv.reader([first], delimiter=dialect))
                 missing = [c for c in expect.columns if c not in header]
                 if missing:
                     raise FetchError(f"CSV header lacks {', '.join(missing)}")
+                for _block in blocks(f):  # the whole body expands within the limits
+                    pass
             elif expect.check == "zip":
                 if not zipfile.is_zipfile(path):
                     raise FetchError("not a zip archive")
                 with zipfile.ZipFile(path) as archive:
-                    bad = archive.testzip()
-                    if bad is not None:
-                        raise FetchError(f"zip member {bad} is corrupt")
+                    check_zip(archive, label, limits)
+                    verify_members(archive, label)
     except FetchError:
         raise
+    except LoaderError as exc:
+        raise FetchError(str(exc)) from exc
     except (ValueError, EOFError, OSError, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
         raise FetchError(f"does not parse as {expect.check} ({exc})") from exc

@@ -71,8 +71,9 @@ LOADERS: tuple[Loader, ...] = (
         "owners",
         "geo.ingest.owners:load_owners",
         'Parcel owners: DGFiP "parcelles des personnes morales" CSV (;-separated, 2025 '
-        "header); replaces the owners of the file's communes.",
-        ("CSV",),
+        "header) or the publisher's zip of a département's parts; replaces the owners of the "
+        "file's communes.",
+        ("CSV", "zip of CSV"),
         aliases=("proprietaires",),
     ),
     Loader(
@@ -159,6 +160,14 @@ LOADERS: tuple[Loader, ...] = (
         "pene",
         "geo.ingest.zan_rules:load_pene",
         "The PENE list (annex I of the arrêté of 31 May 2024), declared on the PENE ledger.",
+        ("CSV",),
+        one_file=True,
+    ),
+    Loader(
+        "pene-consumption",
+        "geo.ingest.zan_rules:load_pene_consumption",
+        "What PENE projects actually consumed, by commune and year (CSV "
+        "pene_id;commune_insee;year;hectares): deducted from local trajectories.",
         ("CSV",),
         one_file=True,
     ),

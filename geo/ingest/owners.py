@@ -9,6 +9,10 @@ vintages were Windows-1252, also read). The parcel id is rebuilt as the cadastre
 département (2) + commune (3) + préfixe (3, ``000`` when empty) + section (2, left-padded
 with ``0``: " C" becomes ``0C``) + plan (4).
 
+The publisher's zip (one per département, holding its parts) is read as published: each
+``.csv`` or ``.txt`` member in turn, after the members' sizes are checked
+(geo.ingest.archives).
+
 A file replaces the owners of the communes it holds, in one transaction; rows whose parcel
 reference cannot be rebuilt are counted by reason and skipped; a truncated file, another
 header or an HTML page is refused whole. The owner group of each parcel follows
@@ -17,15 +21,22 @@ geo.land.owners.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
+import functools
 import io
 import re
+import zipfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO, TextIO
 
 import pyarrow as pa
 from sqlalchemy import Engine
 
+from geo.ingest.archives import check_zip
 from geo.ingest.common import record_run
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
@@ -62,14 +73,45 @@ COLUMNS = {
 _RANK = {g: i for i, g in enumerate(GROUPS)}
 
 
-def _text(path: Path) -> str:
-    raw = path.read_bytes() if path.is_file() else None
-    if raw is None:
+def _is_utf8(open_bytes: Callable[[], IO[bytes]]) -> bool:
+    """Whether the whole file decodes as UTF-8, read a MiB at a time."""
+    decode = codecs.getincrementaldecoder("utf-8-sig")().decode
+    with open_bytes() as f:
+        try:
+            while block := f.read(1 << 20):
+                decode(block)
+            decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def _text(open_bytes: Callable[[], IO[bytes]]) -> Iterator[TextIO]:
+    """The file as text, streamed: UTF-8, else Windows-1252 (the vintages before 2024)."""
+    encoding = "utf-8-sig" if _is_utf8(open_bytes) else "cp1252"
+    with open_bytes() as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as text:
+        yield text
+
+
+def _texts(path: Path) -> Iterator[tuple[str, Callable[[], IO[bytes]]]]:
+    """(name, opener) of each file to read: ``path``, or each CSV of the publisher's zip
+    (opened one after the other, while the zip is open)."""
+    if not path.is_file():
         raise LoaderError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        yield str(path), lambda: path.open("rb")
+        return
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252")  # the vintages before 2024
+        with zipfile.ZipFile(path) as archive:
+            check_zip(archive, str(path))
+            names = sorted(n for n in archive.namelist() if n.lower().endswith((".csv", ".txt")))
+            if not names:
+                raise LoaderError(f"{path}: a zip without a .csv or .txt file")
+            for name in names:
+                yield f"{path}:{name}", functools.partial(archive.open, name)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise LoaderError(f"{path}: not a readable zip archive ({exc})") from exc
 
 
 def parcel_id(dep: str, direction: str, commune: str, prefixe: str, section: str, plan: str) -> str:
@@ -86,58 +128,24 @@ def parcel_id(dep: str, direction: str, commune: str, prefixe: str, section: str
 
 
 def load_owners(engine: Engine, path: Path) -> ImportReport:
-    """Import one part of the legal-entity parcel file in one transaction."""
+    """Import a part of the legal-entity parcel file, or the publisher's zip of a
+    département's parts, in one transaction."""
     path = Path(path)
     report = ImportReport(kind="proprietaires", source=str(path))
-    text = _text(path)
-    first = text.split("\n", 1)[0]
-    if "<html" in text[:1000].lower() or ";" not in first:
-        raise LoaderError(f"{path}: not a ';'-separated DGFiP file (first line: {first[:60]!r})")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
-    header = [h.strip() for h in next(reader)]
-    missing = [h for h in HEADER if h not in header]
-    if missing:
-        raise LoaderError(
-            f"{path}: not the DGFiP legal-entity parcel file (2025 header): missing column(s) "
-            + ", ".join(missing)
-        )
-    at = {h: header.index(h) for h in HEADER}
     parcels: dict[str, list[tuple[str, ...]]] = {}
     management_only: Counter[str] = Counter()
-    for line, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        if len(row) != len(header):
+    names = [path.name]
+    for label, opener in _texts(path):
+        names.append(label)
+        try:
+            with _text(opener) as text:
+                _read_rows(label, text, parcels, report)
+        except UnicodeDecodeError:
             raise LoaderError(
-                f"{path}: line {line} has {len(row)} fields, the header {len(header)}: "
-                "truncated or damaged file, nothing written"
-            )
-        report.read += 1
-        v = {h: row[i] for h, i in at.items()}
-        pid = parcel_id(
-            v["Département"],
-            v["Code Direction"],
-            v["Code Commune"],
-            v["Préfixe"],
-            v["Section"],
-            v["N° plan"],
-        )
-        if not v["Section"].strip() or not v["N° plan"].strip().isdigit():
-            report.rejected["no section or plan number"] += 1
-            continue
-        if not PARCEL_REF.match(pid):
-            report.rejected["parcel reference that is not a cadastre id"] += 1
-            continue
-        parcels.setdefault(pid, []).append(
-            (
-                v["Code droit - par"],
-                v["N° SIREN - par"].strip(),
-                v["Dénomination - par"].strip(),
-                v["Groupe personne - par"],
-                v["Forme juridique - par"].strip(),
-                v["Forme juridique abrégée - par"].strip(),
-            )
-        )
+                f"{label}: neither UTF-8 nor Windows-1252 text: not the DGFiP file"
+            ) from None
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise LoaderError(f"{label}: not readable ({exc})") from exc
     if report.read == 0:
         raise LoaderError(f"{path}: the file holds no row")
     out: dict[str, list] = {name: [] for name in COLUMNS}
@@ -194,7 +202,59 @@ def load_owners(engine: Engine, path: Path) -> ImportReport:
                 "(syndic, gérant…): their owner is not in the file, left unknown"
             )
         report.departements = set(out["departement_code"])
-        vintage = re.match(r"PM_(\d{2})_", path.name)
+        vintage = re.search(r"PM_(\d{2})_", " ".join(Path(n).name for n in names), re.I)
         report.vintage = f"situation 20{vintage.group(1)}" if vintage else None
         record_run(conn, report, path)
     return report
+
+
+def _read_rows(
+    label: str, text: TextIO, parcels: dict[str, list[tuple[str, ...]]], report: ImportReport
+) -> None:
+    """The rights of one ``;``-separated file, by parcel, into ``parcels``."""
+    first = text.readline(1 << 16)
+    if "<html" in first[:1000].lower() or "<!doctype" in first[:1000].lower() or ";" not in first:
+        raise LoaderError(f"{label}: not a ';'-separated DGFiP file (first line: {first[:60]!r})")
+    header = [h.strip() for h in next(csv.reader([first], delimiter=";"))]
+    reader = csv.reader(text, delimiter=";")
+    missing = [h for h in HEADER if h not in header]
+    if missing:
+        raise LoaderError(
+            f"{label}: not the DGFiP legal-entity parcel file (2025 header): missing column(s) "
+            + ", ".join(missing)
+        )
+    at = {h: header.index(h) for h in HEADER}
+    for line, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise LoaderError(
+                f"{label}: line {line} has {len(row)} fields, the header {len(header)}: "
+                "truncated or damaged file, nothing written"
+            )
+        report.read += 1
+        v = {h: row[i] for h, i in at.items()}
+        pid = parcel_id(
+            v["Département"],
+            v["Code Direction"],
+            v["Code Commune"],
+            v["Préfixe"],
+            v["Section"],
+            v["N° plan"],
+        )
+        if not v["Section"].strip() or not v["N° plan"].strip().isdigit():
+            report.rejected["no section or plan number"] += 1
+            continue
+        if not PARCEL_REF.match(pid):
+            report.rejected["parcel reference that is not a cadastre id"] += 1
+            continue
+        parcels.setdefault(pid, []).append(
+            (
+                v["Code droit - par"],
+                v["N° SIREN - par"].strip(),
+                v["Dénomination - par"].strip(),
+                v["Groupe personne - par"],
+                v["Forme juridique - par"].strip(),
+                v["Forme juridique abrégée - par"].strip(),
+            )
+        )

@@ -15,6 +15,8 @@ outside the standard are reported with the value they were read as), prescriptio
 :func:`geo.land.prescriptions.prescription_effect`. The planning document (``IDURBA``:
 ``<INSEE or SIREN>_<TYPEDOC>_<DATAPPRO>``) is kept in ``plu_document`` with its
 approval date, from ``DOC_URBA`` when the delivery has it, else from ``IDURBA`` itself.
+Older deliveries carry no IDURBA (nor GID, LIB_IDZONE): the document is then the one the
+delivery's name gives (CNIG file naming, ``30014_PLU_20171013.zip``), and the report says so.
 A zone without the GPU's ``gid`` is identified by its document and its rank in the file.
 One transaction: a file with a rejected feature writes nothing.
 """
@@ -77,6 +79,11 @@ _IDURBA = re.compile(
     f"^(?P<code>{unanchored(LEVELS['commune'].pattern)}|{unanchored(LEVELS['epci'].pattern)})"
     r"_(?P<doc>[A-Za-z]+)_(?P<date>[0-9]{8})"
 )
+# The CNIG file naming of a delivery (its zip or folder): <INSEE|SIREN>_<TYPEDOC>_<DATAPPRO>,
+# the document's IDURBA. Older deliveries carry no IDURBA field: the name is the document's id.
+_DELIVERY_NAME = re.compile(
+    r"^(?:[0-9][0-9AB][0-9]{3}|[0-9]{9})_(?:PLUi?|POS|CC|PSMV)_[0-9]{8}$", re.IGNORECASE
+)
 
 
 def load_plu(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> ImportReport:
@@ -110,7 +117,11 @@ def load_plu(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> Im
                 ),
                 {"d": sorted(idurbas)},
             )
-        cnig = len(layers) > 1 or path.suffix.lower() == ".shp"
+        cnig = (
+            len(layers) > 1
+            or path.suffix.lower() == ".shp"
+            or document_from_name(path, zones) is not None
+        )
         if cnig:
             _documents(conn, path, find_layer(layers, "DOC_URBA"), idurbas, report)
         record_run(conn, report, path)
@@ -126,9 +137,13 @@ def _load_zones(
     stage = Stage(conn, "plu_zone", COLUMNS)
     resolver = vector.CommuneResolver(conn)
     rank = 0
+    named, from_name = document_from_name(path, layer), 0
     for batch, crs in read_layer(path, layer, required=("libelle", "typezone")):
         report.read += batch.num_rows
         idurba = column(batch, "idurba")
+        if "idurba" not in batch.schema.names and named is not None:
+            idurba = pa.array([named] * batch.num_rows, pa.string())
+            from_name += batch.num_rows
         ranks = pa.array(
             [f"{d or 'zone'}:{rank + i + 1}" for i, d in enumerate(idurba.to_pylist())]
         )
@@ -172,9 +187,13 @@ def _load_zones(
             )
         )
         current = resolver.resolve(source_codes)
-        missing_id = pc.is_null(ids).to_numpy(zero_copy_only=False)
+        # a zone is counted once, under the first reason it is rejected for
+        missing_id = pc.is_null(ids).to_numpy(zero_copy_only=False) & ~geoms.rejected
         if missing_id.any():
-            report.rejected["zone without gid, lib_idzone or idurba"] += int(missing_id.sum())
+            report.rejected[
+                "zone without gid, lib_idzone or idurba (nor a delivery named "
+                "<INSEE|SIREN>_<TYPEDOC>_<DATAPPRO>)"
+            ] += int(missing_id.sum())
         values = {
             "gpu_id": ids,
             "idurba": idurba,
@@ -192,6 +211,12 @@ def _load_zones(
         }
         keep = pa.array(~(geoms.rejected | missing_id))
         stage.copy({k: pc.filter(v, keep) for k, v in values.items()})
+    if from_name:
+        report.warnings.append(
+            f"no IDURBA in {layer.name} (an older CNIG delivery): the document is "
+            f"{named}, read from the delivery's name (CNIG naming "
+            "<INSEE|SIREN>_<TYPEDOC>_<DATAPPRO>); zones are identified by their rank in it"
+        )
     vector.finish(path, stage, ["gpu_id"], report, resolver, noun="zones")
     # a document re-delivered is replaced: its zones missing from this delivery go
     if removed := stage.remove_absent("gpu_id", "idurba", idurbas):
@@ -205,6 +230,18 @@ def _load_zones(
     return idurbas
 
 
+def document_from_name(path: Path, layer: Layer) -> str | None:
+    """The document id a delivery's name gives (CNIG naming, ``30014_PLU_20171013``): the
+    zip's or folder's name, or a folder of the layer's path inside it; None without one."""
+    names = [*reversed(Path(layer.name).parts[:-1]), path.stem, path.name]
+    names += [parent.name for parent in path.parents][:2]  # a file inside the delivery
+    for name in names:
+        if _DELIVERY_NAME.match(name):
+            code, doc, date = name.split("_")
+            return f"{code.upper()}_{'PLUi' if doc.upper() == 'PLUI' else doc.upper()}_{date}"
+    return None
+
+
 def _load_prescriptions(
     stage: Stage,
     path: Path,
@@ -216,9 +253,12 @@ def _load_prescriptions(
     local = ImportReport(kind="plu", source=str(path))
     effects: Counter[str] = Counter()
     rank = 0
+    named = document_from_name(path, layer)
     for batch, crs in read_layer(path, layer, required=("typepsc",)):
         local.read += batch.num_rows
         idurba = column(batch, "idurba")
+        if "idurba" not in batch.schema.names and named is not None:
+            idurba = pa.array([named] * batch.num_rows, pa.string())
         ids = [f"{d or path.stem}/{kind}/{rank + i + 1}" for i, d in enumerate(idurba.to_pylist())]
         rank += batch.num_rows
         geoms = vector.prepare_geometries(
@@ -232,7 +272,8 @@ def _load_prescriptions(
         )
         typepsc = [normalise_code(v) for v in column(batch, "typepsc").to_pylist()]
         stypepsc = [normalise_code(v) for v in column(batch, "stypepsc").to_pylist()]
-        missing_code = np.array([t is None for t in typepsc], dtype=bool)
+        # a prescription is counted once, under the first reason it is rejected for
+        missing_code = np.array([t is None for t in typepsc], dtype=bool) & ~geoms.rejected
         if missing_code.any():
             local.rejected[f"PRESCRIPTION_{kind.upper()} without TYPEPSC"] += int(
                 missing_code.sum()
@@ -278,7 +319,8 @@ def _documents(
     IDURBA says (type of document, approval date)."""
     rows: dict[str, dict] = {}
     if layer is not None:
-        for batch, _ in read_layer(path, layer, required=("idurba",)):
+        # an older DOC_URBA without IDURBA gives nothing: the documents are then the zones'
+        for batch, _ in read_layer(path, layer):
             for i, idurba in enumerate(column(batch, "idurba").to_pylist()):
                 if not idurba:
                     continue

@@ -9,8 +9,9 @@
 3. The parts are downloaded (geo.ingest.fetch: retries, resume, conditional requests,
    checks), a few at a time.
 4. Each new file is imported by its loader, which writes in one transaction: a failed
-   import leaves the base as it was and the cached copy unchanged (so the next sync tries
-   again), and the other parts go on.
+   import (a refusal, or any error of the loader) leaves the base as it was and the cached
+   copy unchanged (so the next sync tries again), is reported with its reason, and the
+   other parts go on. An interruption (Ctrl-C) puts the cache back and stops the sync.
 5. The touched communes are rescored, the saved searches re-run on them (alerts), and the
    ``sources`` table records each part's vintage, last success, last error and the import
    that holds its data (lineage).
@@ -35,6 +36,7 @@ from geo.errors import DomainError, Invalid, NotFound
 from geo.ingest.catalogue import Part, Source, load_catalogue, parts
 from geo.ingest.fetch import Expect, Fetched, Fetcher, FetchSettings, Progress
 from geo.ingest.loaders import BY_NAME, loader
+from geo.ingest.redact import public_text
 from geo.territories import LEVELS as TERRITORY_LEVELS
 
 LEVELS = ("commune", "epci", "departement", "territoire-industrie")
@@ -289,7 +291,8 @@ def _sync_parts(
     jobs: list[tuple[str, Path, Expect]] = []
     owners: list[Part] = []
     for part in todo:
-        expect = Expect(part.source.check, part.source.content_types, part.source.columns)
+        source = part.source
+        expect = Expect(source.check, source.content_types, source.columns, source.redirect_hosts)
         for name, url in part.urls.items():
             jobs.append((url, _cache_path(options.cache_dir, part, name), expect))
             owners.append(part)
@@ -335,11 +338,19 @@ def _import_part(
         target = source_path = results[0].path
     try:
         report = load(engine, target)
-    except DomainError as exc:
+    except BaseException as exc:
         for r, backup in zip(swapped, backups, strict=True):
             r.swap_back(backup)
-        _record(engine, sid, part.key, url, error=str(exc), at=now)
-        return PartResult(sid, part.key, "failed", f"import refused: {exc}")
+        if not isinstance(exc, Exception):
+            raise  # KeyboardInterrupt, SystemExit: the cache is back, the sync stops
+        if isinstance(exc, DomainError):
+            _record(engine, sid, part.key, url, error=str(exc), at=now)
+            return PartResult(sid, part.key, "failed", f"import refused: {exc}")
+        # a loader's unexpected error fails its part, never the whole sync
+        first = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else ""
+        reason = f"import failed: {type(exc).__name__}" + (f": {first}" if first else "")
+        _record(engine, sid, part.key, url, error=reason, at=now)
+        return PartResult(sid, part.key, "failed", reason)
     for r, backup in zip(swapped, backups, strict=True):
         r.keep(backup)
     for line in report.lines():
@@ -373,7 +384,8 @@ def _record(
     success: bool = False,
     run_id: int | None = None,
 ) -> None:
-    values: dict[str, Any] = {"url": url, "last_checked_at": at}
+    # GET /sources shows this row to anyone: no credentials, no server path (redact.py)
+    values: dict[str, Any] = {"url": public_text(url), "last_checked_at": at}
     if success and results:
         r = results[0]
         values |= {
@@ -392,7 +404,7 @@ def _record(
             # a 304 tells nothing new about the vintage: keep the one recorded
             values.pop("vintage")
     if error is not None:
-        values |= {"last_error": error[:2000], "last_error_at": at}
+        values |= {"last_error": (public_text(error) or "")[:2000], "last_error_at": at}
     stmt = insert(sources).values(source_id=source_id, part=part, **values)
     with engine.begin() as conn:
         conn.execute(stmt.on_conflict_do_update(index_elements=["source_id", "part"], set_=values))
@@ -441,13 +453,14 @@ def sources_state(conn: Connection) -> list[dict[str, Any]]:
     ).mappings()
     by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        by_source[row["source_id"]].append(
-            {
-                k: (v.isoformat() if isinstance(v, datetime.datetime) else v)
-                for k, v in row.items()
-                if k != "source_id"
-            }
-        )
+        part = {
+            k: (v.isoformat() if isinstance(v, datetime.datetime) else v)
+            for k, v in row.items()
+            if k != "source_id"
+        }
+        # cleaned when written; again here for rows an older version wrote
+        part["url"], part["last_error"] = public_text(part["url"]), public_text(part["last_error"])
+        by_source[row["source_id"]].append(part)
     out = []
     for source in load_catalogue().values():
         _load, why = loader_for(source.loader)

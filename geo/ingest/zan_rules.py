@@ -13,11 +13,15 @@ Formats (documented in docs/methode.md, section "Formats d'import"):
   ``EPCI_200066975``, ``COMMUNE_60054``, ``SCOT_10394``, ``CUSTOM_<name>``. SCoT and custom
   perimeters need their communes: a CSV ``land;commune_insee`` (``load_target_members``).
 - **Planning documents** (``load_planning_documents``): CSV
-  ``commune_insee;document;procedure_state;state_date`` with document one of PLU, PLUi,
-  CC (carte communale), DTL (document en tenant lieu), RNU; procedure_state one of
-  prescrit, arrêté, approuvé; state_date ISO (YYYY-MM-DD).
+  ``commune_insee;document;prescribed_on;arrete_on;approved_on``, one row per commune and
+  document, document one of PLU, PLUi, CC (carte communale), DTL (document en tenant lieu),
+  RNU; the procedure's dates ISO (YYYY-MM-DD), empty when not reached (an RNU row has none:
+  a procedure under way is a row of its own document). The earlier one-date format
+  ``commune_insee;document;procedure_state;state_date`` is still read.
 - **PENE list** (``load_pene``): CSV ``pene_id;name;commune_insee;hectares``, one row per
-  project and commune it lies in (annex I of the arrêté of 31 May 2024).
+  project and commune it lies in (annex I of the arrêté of 31 May 2024): a forecast.
+- **PENE consumption** (``load_pene_consumption``): CSV ``pene_id;commune_insee;year;
+  hectares``, what a PENE actually consumed in a commune during a year.
 - **Commune splits** (``load_commune_splits``): CSV
   ``source_insee;commune_insee;share;effective_on``: the communes a source code of the
   consumption data was split into; ``share`` (0-1) may be empty, then it is the commune's
@@ -46,6 +50,8 @@ _LAND = re.compile(r"^(REGION|SCOT|EPCI|COMMUNE|CUSTOM)_([A-Za-z0-9_-]{1,56})$")
 _INSEE = re.compile(LEVELS["commune"].pattern)
 PLANNING_DOCUMENTS = ("PLU", "PLUi", "CC", "DTL", "RNU")
 PROCEDURE_STATES = ("prescrit", "arrêté", "approuvé")
+# The procedure's dates, in the order of PROCEDURE_STATES (loi 2023-630 art. 4).
+PROCEDURE_DATES = ("prescribed_on", "arrete_on", "approved_on")
 _TARGET_HEADER = [
     "land",
     "parent",
@@ -225,7 +231,11 @@ def _unknown_territories(conn: Connection, rows: list[dict[str, Any]]) -> list[s
 
 
 def load_target_members(engine: Engine, path: Path) -> ImportReport:
-    """The communes of SCoT and custom perimeters (replaces the perimeters it names)."""
+    """The communes of SCoT and custom perimeters (replaces the perimeters it names).
+
+    CSV ``land;commune_insee`` and, optionally, ``land_name`` (the SCoT's name), one row per
+    commune: e.g. a SCoT's member list as the DGALN's SUDOCUH survey publishes it (its list
+    of SCoT communes, which Mon Diagnostic Artificialisation ingests)."""
     path = Path(path)
     report = ImportReport(kind="zan-target-members", source=str(path))
     rows = []
@@ -239,7 +249,14 @@ def load_target_members(engine: Engine, path: Path) -> ImportReport:
             )
         if not _INSEE.match(row["commune_insee"]):
             raise LoaderError(f"{path}: row {line}: {row['commune_insee']!r} is not an INSEE code")
-        rows.append({"level": land[0], "code": land[1], "insee": row["commune_insee"]})
+        rows.append(
+            {
+                "level": land[0],
+                "code": land[1],
+                "insee": row["commune_insee"],
+                "name": row.get("land_name") or None,
+            }
+        )
     report.read = len(rows)
     with engine.begin() as conn:
         for level, code in {(r["level"], r["code"]) for r in rows}:
@@ -250,8 +267,8 @@ def load_target_members(engine: Engine, path: Path) -> ImportReport:
         if rows:
             conn.execute(
                 text(
-                    "INSERT INTO zan_target_member (land_level, land_code, commune_insee) "
-                    "VALUES (:level, :code, :insee) ON CONFLICT DO NOTHING"
+                    "INSERT INTO zan_target_member (land_level, land_code, commune_insee, "
+                    "land_name) VALUES (:level, :code, :insee, :name) ON CONFLICT DO NOTHING"
                 ),
                 rows,
             )
@@ -269,48 +286,67 @@ def _date(path: Path, value: str, line: int) -> datetime.date | None:
         raise LoaderError(f"{path}: row {line}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _header(path: Path) -> list[str]:
+    """The names of a ``;``-separated CSV's header (empty if the file cannot be read: then
+    ``_rows`` says why)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            return [n.strip() for n in (f.readline().rstrip("\r\n").split(";"))]
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
 def load_planning_documents(engine: Engine, path: Path) -> ImportReport:
-    """Which planning document covers each commune (replaces the whole table)."""
+    """The planning documents of each commune and their procedure's dates (replaces the
+    whole table). One row per commune and document; the earlier format with a single
+    state and date (``procedure_state;state_date``) is read into the matching column."""
     path = Path(path)
     report = ImportReport(kind="planning-documents", source=str(path))
     rows, seen = [], set()
-    header = ["commune_insee", "document", "procedure_state", "state_date"]
+    legacy = _header(path)[2:3] == ["procedure_state"]
+    header = ["commune_insee", "document"] + (
+        ["procedure_state", "state_date"] if legacy else list(PROCEDURE_DATES)
+    )
     for line, row in enumerate(_rows(path, header), start=2):
         insee = row["commune_insee"]
         if not _INSEE.match(insee):
             raise LoaderError(f"{path}: row {line}: {insee!r} is not an INSEE code")
-        if insee in seen:
-            raise LoaderError(f"{path}: commune {insee} appears twice")
-        seen.add(insee)
         if row["document"] not in PLANNING_DOCUMENTS:
             raise LoaderError(
                 f"{path}: row {line}: document must be one of {', '.join(PLANNING_DOCUMENTS)}"
             )
-        state = row["procedure_state"] or None
-        if row["document"] != "RNU" and state not in PROCEDURE_STATES:
+        if (insee, row["document"]) in seen:
+            raise LoaderError(f"{path}: commune {insee} lists its {row['document']} twice")
+        seen.add((insee, row["document"]))
+        if legacy:
+            state = row["procedure_state"] or None
+            if row["document"] != "RNU" and state not in PROCEDURE_STATES:
+                raise LoaderError(
+                    f"{path}: row {line}: procedure_state must be one of "
+                    f"{', '.join(PROCEDURE_STATES)} for a {row['document']}"
+                )
+            dates = dict.fromkeys(PROCEDURE_DATES)
+            if state is not None:
+                column = PROCEDURE_DATES[PROCEDURE_STATES.index(state)]
+                dates[column] = _date(path, row["state_date"], line)
+        else:
+            dates = {name: _date(path, row[name], line) for name in PROCEDURE_DATES}
+        if row["document"] == "RNU" and any(dates.values()):
             raise LoaderError(
-                f"{path}: row {line}: procedure_state must be one of "
-                f"{', '.join(PROCEDURE_STATES)} for a {row['document']}"
+                f"{path}: row {line}: the RNU has no procedure; a procedure under way is a "
+                "row of its own document (PLU, PLUi, CC, DTL)"
             )
-        rows.append(
-            {
-                "insee": insee,
-                "document": row["document"],
-                "state": state,
-                "date": _date(path, row["state_date"], line),
-                "source": path.name,
-            }
-        )
+        rows.append({"insee": insee, "document": row["document"], **dates, "source": path.name})
     return _replace_table(
         engine, path, report, rows,
         "commune_planning_document",
         """INSERT INTO commune_planning_document
-               (commune_insee, document, procedure_state, state_date, source)
-           VALUES (:insee, :document, :state, :date, :source)""",
+               (commune_insee, document, prescribed_on, arrete_on, approved_on, source)
+           VALUES (:insee, :document, :prescribed_on, :arrete_on, :approved_on, :source)""",
         check=lambda conn: warn_count(
             conn, report,
-            "SELECT count(*) FROM commune_planning_document d WHERE NOT EXISTS "
-            "(SELECT 1 FROM commune c WHERE c.insee = d.commune_insee)",
+            "SELECT count(DISTINCT commune_insee) FROM commune_planning_document d "
+            "WHERE NOT EXISTS (SELECT 1 FROM commune c WHERE c.insee = d.commune_insee)",
             "communes unknown to the reference data",
         ),
     )  # fmt: skip
@@ -390,6 +426,62 @@ def load_pene(engine: Engine, path: Path) -> ImportReport:
         report.inserted = len(rows)
         record_run(conn, report, path)
     return report
+
+
+def load_pene_consumption(engine: Engine, path: Path) -> ImportReport:
+    """What PENE projects actually consumed, by commune and year (replaces the table).
+
+    CSV ``pene_id;commune_insee;year;hectares``: the NAF hectares a PENE consumed in the
+    commune during the year (1 January to 1 January, as Cerema's flows), e.g. from Cerema's
+    PENE outlines (``PENE_contour``) and the communes they cover crossed with the land-tax
+    files. A PENE absent from the list (annex I) is reported, not refused."""
+    path = Path(path)
+    report = ImportReport(kind="pene-consumption", source=str(path))
+    rows: list[dict[str, Any]] = []
+    seen = set()
+    for line, row in enumerate(_rows(path, ["pene_id", "commune_insee", "year", "hectares"]), 2):
+        if not row["pene_id"] or len(row["pene_id"]) > 32:
+            raise LoaderError(f"{path}: row {line}: pene_id must be 1 to 32 characters")
+        if not _INSEE.match(row["commune_insee"]):
+            raise LoaderError(f"{path}: row {line}: {row['commune_insee']!r} is not an INSEE code")
+        year = int(_number(path, row["year"], line, "year", 2009, 2100))
+        if str(year) != row["year"]:
+            raise LoaderError(f"{path}: row {line}: year must be a whole year (YYYY)")
+        key = (row["pene_id"], row["commune_insee"], year)
+        if key in seen:
+            raise LoaderError(f"{path}: PENE {key[0]} lists {key[1]} in {year} twice")
+        seen.add(key)
+        rows.append(
+            {
+                "id": row["pene_id"],
+                "insee": row["commune_insee"],
+                "year": year,
+                "ha": _number(path, row["hectares"], line, "hectares", 0, 100_000),
+                "source": path.name,
+            }
+        )
+    return _replace_table(
+        engine, path, report, rows,
+        "pene_consumption",
+        """INSERT INTO pene_consumption (pene_id, commune_insee, year, hectares, source)
+           VALUES (:id, :insee, :year, :ha, :source)""",
+        check=lambda conn: _check_pene_consumption(conn, report),
+    )  # fmt: skip
+
+
+def _check_pene_consumption(conn: Connection, report: ImportReport) -> None:
+    warn_count(
+        conn, report,
+        "SELECT count(*) FROM pene_consumption c WHERE NOT EXISTS "
+        "(SELECT 1 FROM commune m WHERE m.insee = c.commune_insee)",
+        "communes unknown to the reference data",
+    )  # fmt: skip
+    warn_count(
+        conn, report,
+        "SELECT count(DISTINCT pene_id) FROM pene_consumption c WHERE NOT EXISTS "
+        "(SELECT 1 FROM pene_project p WHERE p.pene_id = c.pene_id)",
+        "PENE not in the imported list (annex I)",
+    )  # fmt: skip
 
 
 def load_commune_splits(engine: Engine, path: Path) -> ImportReport:

@@ -6,6 +6,8 @@ consume nothing: that is the point of reconversion). What happens to it afterwar
 a sequence of append-only entries:
 
     planned → authorised        reserves the project's NAF hectares
+    listed → authorised         a project a text lists (PENE): its listed hectares are
+                                earmarked from the start, authorising it books the difference
     authorised → under_construction
     authorised | under_construction → completed   converts the reservation into consumption
     planned | authorised | under_construction → abandoned   releases the reservation
@@ -71,6 +73,10 @@ def hectares(value: float | int | str | Decimal) -> Decimal:
         raise Invalid(f"{value!r} is not a finite number of hectares")
     # no negative zero: -0.00001 rounds to 0, not to -0
     return number.quantize(HECTARE_PLACES, rounding=ROUND_HALF_EVEN) + Decimal(0)
+
+
+# record_listed_project's parameter is named after the figure it carries
+_listed_ha = hectares
 
 
 def _ha(value: Decimal | float) -> float:
@@ -155,7 +161,7 @@ def _entry_date(
     on = occurred_on if occurred_on is not None else today
     if not isinstance(on, datetime.date) or isinstance(on, datetime.datetime):
         raise Invalid("occurred_on must be a date (YYYY-MM-DD)")
-    first = datetime.date(ruleset.envelope.first_year, 1, 1)
+    first = ruleset.envelope.first_day
     last = datetime.date(ruleset.envelope.last_year, 12, 31)
     if not first <= on <= last:
         raise Invalid(
@@ -186,6 +192,8 @@ class ProjectDraft:
     parcel_ids: list[str] | None = None
     occurred_on: datetime.date | None = None
     reason: str = "project recorded"
+    # the PENE of annex I the project is, if it is one (see _check_single_draw)
+    pene_id: str | None = None
 
 
 def create_project(
@@ -197,6 +205,7 @@ def create_project(
     geometry, parcel_ids, reason = draft.geometry, draft.parcel_ids, draft.reason
     _check_new_project(name, kind, ruleset, geometry, parcel_ids, reason)
     on = _entry_date(ruleset, draft.occurred_on)
+    _check_single_draw(conn, ruleset, draft.pene_id)
     if not conn.execute(text("SELECT 1 FROM epci WHERE siren = :s"), {"s": epci_siren}).first():
         raise Invalid(f"unknown EPCI {epci_siren}")
     location = locate(conn, epci_siren, geometry=geometry, parcel_ids=parcel_ids)
@@ -207,11 +216,11 @@ def create_project(
         text(
             """INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee, communes,
                                     departement_code, region_code, area_ha, naf_ha,
-                                    naf_computation, parcel_ids, created_by, geom)
+                                    naf_computation, parcel_ids, created_by, geom, pene_id)
                VALUES (:name, :kind, :ruleset, :epci, :commune, CAST(:communes AS jsonb),
                        :dep, :region, :area, :naf,
                        CAST(:computation AS jsonb), CAST(:parcels AS jsonb), :author,
-                       CAST(:geom AS geometry))
+                       CAST(:geom AS geometry), :pene_id)
                RETURNING id"""
         ),
         {
@@ -229,6 +238,7 @@ def create_project(
             "parcels": json.dumps(sorted(parcel_ids)) if parcel_ids else None,
             "author": author,
             "geom": location.geom,
+            "pene_id": draft.pene_id,
         },
     ).scalar_one()
     _account(conn, ruleset.id)
@@ -262,20 +272,23 @@ def record_listed_project(
     occurred_on: datetime.date,
     reason: str,
     kind: str = "other",
+    pene_id: str | None = None,
 ) -> dict[str, Any]:
-    """Record a planned project known by the hectares a text lists for it, not by an
-    outline (the PENE of annex I of the arrêté of 31 May 2024): its area and NAF hectares
-    are those hectares, its geometry is empty."""
+    """Record a project known by the hectares a text lists for it, not by an outline (the
+    PENE of annex I of the arrêté of 31 May 2024): its area and NAF hectares are those
+    hectares, its geometry is empty. It is ``listed``, its hectares earmarked on the
+    envelope: a list is not an authorisation (the arrêté does not authorise a project)."""
     _check_new_project(name, kind, ruleset, None, ["listed"], reason)
     on = _entry_date(ruleset, occurred_on)
+    _check_single_draw(conn, ruleset, pene_id)
     project_id = conn.execute(
         text(
             f"""INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee,
                                     communes, departement_code, region_code, area_ha, naf_ha,
-                                    naf_computation, parcel_ids, created_by, geom)
+                                    naf_computation, parcel_ids, created_by, geom, pene_id)
                VALUES (:name, :kind, :ruleset, :epci, :commune, CAST(:communes AS jsonb),
                        :dep, :region, :ha, :ha, CAST(:computation AS jsonb), NULL, :author,
-                       ST_GeomFromText('MULTIPOLYGON EMPTY', {LAMBERT93}))
+                       ST_GeomFromText('MULTIPOLYGON EMPTY', {LAMBERT93}), :pene_id)
                RETURNING id"""
         ),
         {
@@ -292,13 +305,14 @@ def record_listed_project(
                 {"area_ha": round(hectares, 4), "naf_ha": round(hectares, 4), **computation}
             ),
             "author": author,
+            "pene_id": pene_id,
         },
     ).scalar_one()
     _account(conn, ruleset.id)
-    zero = Decimal(0)
     return _book(
-        conn, ruleset, project_id, _Entry("status", "planned", zero, zero, on, author, reason)
-    )
+        conn, ruleset, project_id,
+        _Entry("status", "listed", _listed_ha(hectares), Decimal(0), on, author, reason),
+    )  # fmt: skip
 
 
 def _check_new_project(
@@ -314,11 +328,58 @@ def _check_new_project(
         raise Invalid(f"kind must be one of {', '.join(KINDS)}")
     if ruleset.envelope is None:
         raise Invalid(f"rule set {ruleset.id} has no envelope")
+    eligible = ruleset.envelope.eligible_kinds
+    if eligible is not None and kind not in eligible:
+        raise Invalid(
+            f"a {kind} project cannot draw on {ruleset.id}: its text lets only "
+            f"{', '.join(eligible)} projects draw on it"
+        )
     if (geometry is None) == (not parcel_ids):
         raise Invalid("give either a geometry or parcel ids")
     if not says_something(name) or "\x00" in name:
         raise Invalid("a project needs a name that is not blank")
     _nonblank(reason, "recording a project")
+
+
+def _check_single_draw(conn: Connection, ruleset: RuleSet, pene_id: str | None) -> None:
+    """A project never draws on two envelopes that exclude each other (the PENE forfait and
+    the industrial envelope): a PENE already recorded on one, and not abandoned, is refused
+    on the other; on the industrial envelope, a PENE listed in annex I is refused too."""
+    assert ruleset.envelope is not None
+    if pene_id is None or not ruleset.envelope.exclusive_with:
+        return
+    if not says_something(pene_id) or len(pene_id) > 32:
+        raise Invalid("pene_id must be 1 to 32 characters")
+    others = ruleset.envelope.exclusive_with
+    drawn = conn.execute(
+        text(
+            """SELECT p.id, p.ruleset_id FROM project p
+               WHERE (p.pene_id = :pene OR p.id IN (
+                          SELECT project_id FROM pene_project WHERE pene_id = :pene))
+                 AND p.ruleset_id = ANY(CAST(:others AS text[]))
+                 AND coalesce((SELECT (array_agg(x.status ORDER BY x.id DESC)
+                                  FILTER (WHERE x.status IS NOT NULL))[1]
+                               FROM envelope_entry x WHERE x.project_id = p.id), '')
+                     <> 'abandoned'
+               LIMIT 1"""
+        ),
+        {"pene": pene_id, "others": others},
+    ).first()
+    if drawn is not None:
+        raise Conflict(
+            f"PENE {pene_id} already draws on {drawn[1]} (project {drawn[0]}): a project "
+            f"never draws on both {drawn[1]} and {ruleset.id}"
+        )
+    if (
+        "pene-2021-2031" in others
+        and conn.execute(
+            text("SELECT 1 FROM pene_project WHERE pene_id = :pene LIMIT 1"), {"pene": pene_id}
+        ).first()
+    ):
+        raise Conflict(
+            f"PENE {pene_id} is listed in annex I of the arrêté of 31 May 2024: it draws on "
+            f"the PENE forfait, never also on {ruleset.id}"
+        )
 
 
 def _naf_consumption(conn: Connection, geom: str) -> tuple[dict[str, Decimal], dict[str, Any]]:
@@ -364,7 +425,8 @@ def change_status(
     on = _entry_date(ruleset, occurred_on, state.last_on)
     reserved, consumed = Decimal(0), Decimal(0)
     if new_status == "authorised":
-        reserved = project["naf_ha"]
+        # a listed project already holds its listed hectares: book the difference
+        reserved = project["naf_ha"] - state.reserved_ha
     elif new_status == "completed":
         reserved, consumed = -state.reserved_ha, state.reserved_ha
     elif new_status == "abandoned":
@@ -406,7 +468,7 @@ def correct(
     if abs(delta) > MAX_CORRECTION_HA:
         raise Invalid(f"a correction is at most {MAX_CORRECTION_HA:,} ha either way")
     _, state = _locked(conn, project_id, ruleset)
-    if state.status in ("authorised", "under_construction"):
+    if state.status in ("listed", "authorised", "under_construction"):
         reserved, consumed = delta, Decimal(0)
         held = state.reserved_ha
     elif state.status == "completed":
@@ -753,7 +815,7 @@ def _exhaustion(ruleset: RuleSet, total: Balance, today: datetime.date) -> dict[
     since a date centuries ahead means nothing), ``period_ended``.
     """
     assert ruleset.envelope is not None
-    start = datetime.date(ruleset.envelope.first_year, 1, 1)
+    start = ruleset.envelope.first_day
     end = datetime.date(ruleset.envelope.last_year, 12, 31)
     drawn = float(total.reserved_ha + total.consumed_ha)
     days = max((min(today, end) - start).days, 1)

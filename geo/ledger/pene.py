@@ -3,9 +3,14 @@
 
 PENE consumption is counted nationally (loi 2023-630 art. 3): it is deducted from the
 communes it lies in (geo.zan.trajectories) and drawn on the 12,500 ha forfait. Loading the
-list opens the forfait's ledger with each listed project as a declared entry (planned, then
-authorised for its listed hectares, dated the arrêté's day, the list file named as its
-source), so the envelope's balance is what remains of the forfait, not the forfait.
+list opens the forfait's ledger with each listed project as a ``listed`` entry holding its
+listed hectares (dated the arrêté's day, the list file named as its source), so the
+envelope's balance is what remains of the forfait, not the forfait. Being listed is not
+being authorised: a listed project is never recorded as authorised by the import.
+
+The listed hectares are a forecast for the decade, not a consumption: what a PENE actually
+consumed, where and when, is a separate import (``pene_consumption``) and is what ZAN
+trajectories deduct (geo.zan.trajectories).
 
 The ledger is append-only: a re-import keeps the projects already declared, books a
 correction where a project's hectares changed and abandons a project no longer listed.
@@ -21,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo.errors import Conflict
 from geo.ingest.errors import LoaderError
 from geo.ledger.envelope import (
     Placement,
@@ -78,7 +84,10 @@ def declare_pene_projects(
             else:
                 counts["unchanged"] += 1
             continue
-        ids[pene_id] = _declare(conn, ruleset, pene_id, parts, hectares, source)
+        try:
+            ids[pene_id] = _declare(conn, ruleset, pene_id, parts, hectares, source)
+        except Conflict as exc:  # already drawn on the industrial envelope
+            raise LoaderError(f"PENE {pene_id}: {exc}") from exc
         counts["declared"] += 1
     for pene_id, project_id in previous.items():
         if pene_id not in projects and get_project(conn, project_id)["status"] != "abandoned":
@@ -107,8 +116,7 @@ def _declare(
     hectares: float,
     source: str,
 ) -> int:
-    """A listed project recorded (planned), then authorised for its listed hectares on the
-    arrêté's day: the ledger's own entries."""
+    """A listed project recorded, its listed hectares earmarked on the arrêté's day."""
     communes = [p["insee"] for p in parts]
     located = conn.execute(
         text(
@@ -123,24 +131,23 @@ def _declare(
     if located is None or located[1] is None:
         raise LoaderError(f"PENE {pene_id}: none of its communes belongs to an EPCI")
     reason = f"arrêté du 31 mai 2024, annexe I: projet listé ({source})"
-    project = record_listed_project(
-        conn,
-        name=f"{parts[0]['name']} (PENE {pene_id})",
-        ruleset=ruleset,
-        location=Placement(located[0], located[1], located[2], located[3], communes),
-        hectares=hectares,
-        computation={
-            "rule": "hectares listed for the project in annex I of the arrêté of 31 May 2024 "
-            "(no outline: not computed from a geometry)",
-            "source": source,
-            "pene_id": pene_id,
-        },
-        author=AUTHOR,
-        occurred_on=ARRETE_DATE,
-        reason=reason,
+    return int(
+        record_listed_project(
+            conn,
+            name=f"{parts[0]['name']} (PENE {pene_id})",
+            ruleset=ruleset,
+            location=Placement(located[0], located[1], located[2], located[3], communes),
+            hectares=hectares,
+            computation={
+                "rule": "hectares listed for the project in annex I of the arrêté of 31 May "
+                "2024 (no outline: not computed from a geometry); a forecast, not a "
+                "consumption",
+                "source": source,
+                "pene_id": pene_id,
+            },
+            author=AUTHOR,
+            occurred_on=ARRETE_DATE,
+            reason=reason,
+            pene_id=pene_id,
+        )["id"]
     )
-    change_status(
-        conn, project["id"], "authorised", ruleset=ruleset, author=AUTHOR, reason=reason,
-        occurred_on=ARRETE_DATE,
-    )  # fmt: skip
-    return int(project["id"])

@@ -8,7 +8,7 @@ département). One query per answer, whatever its number of parcels (:func:`line
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
@@ -52,14 +52,22 @@ class Lineage:
     """The latest runs of the scoring layers, by (kind, département)."""
 
     runs: dict[tuple[str, str], dict[str, Any]]
+    # the sources of each (criterion, département), the same for all its parcels: an
+    # export annotates 100,000 parcels with a few dozen distinct lists
+    _known: dict[tuple[str, str], list[dict[str, Any]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def sources(self, criterion: str, departement: str) -> list[dict[str, Any]]:
-        out = []
-        for kind in SOURCES.get(criterion, ()):
-            run = self.runs.get((kind, departement))
-            if run is not None:
-                out.append(run)
-        return out
+        known = self._known.get((criterion, departement))
+        if known is None:
+            known = [
+                run
+                for kind in SOURCES.get(criterion, ())
+                if (run := self.runs.get((kind, departement))) is not None
+            ]
+            self._known[(criterion, departement)] = known
+        return known
 
     def annotate(self, explained: dict[str, Any], departement: str) -> dict[str, Any]:
         """Each criterion of an explained score (geo.scoring.model.explain) gets its

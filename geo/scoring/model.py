@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from geo.land.buildings import DEFAULT_UNDERUSED_SHARE, land_use_of, land_use_sql
@@ -46,7 +47,9 @@ REMEDIATION_POLLUTED_EUR_PER_HA = POLLUTION_FACTOR * REMEDIATION_CLEAN_EUR_PER_H
 class Criterion:
     """Points from a feature: numeric thresholds (``bins``) or categories (``categories``).
 
-    ``bins``: (upper bound exclusive or None for the last, points), in increasing order.
+    ``bins``: (upper bound exclusive or None for the last, points), in increasing order;
+    the bounds listed in ``inclusive`` include their value (Mutafriches scores a site of
+    exactly 5 ha, 50,000 m², in its "≤ 50,000 m²" class).
     """
 
     name: str
@@ -54,20 +57,22 @@ class Criterion:
     label: str
     bins: tuple[tuple[float | None, float], ...] = ()
     categories: dict[Any, float] = field(default_factory=dict)
+    inclusive: frozenset[float] = frozenset()
 
     def points(self, value: Any) -> float | None:
         if value is None:
             return None
         if self.bins:
             for upper, pts in self.bins:
-                if upper is None or value < upper:
+                if upper is None or value < upper or (upper in self.inclusive and value == upper):
                     return pts
         return self.categories.get(value)
 
     def sql(self, column: str) -> str:
         if self.bins:
             whens = " ".join(
-                f"WHEN {column} < {upper} THEN {_float(pts)}"
+                f"WHEN {column} {'<=' if upper in self.inclusive else '<'} {upper} "
+                f"THEN {_float(pts)}"
                 for upper, pts in self.bins
                 if upper is not None
             )
@@ -129,8 +134,10 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "site_area",
         "area_ha",
-        "site area (Mutafriches: < 1 ha very negative, 1-5 ha positive, > 5 ha very positive)",
+        "site area (Mutafriches `surfaceSite`: < 1 ha very negative, 1 to 5 ha included "
+        "positive, more than 5 ha very positive)",
         bins=((1, VERY_NEGATIVE), (5, POSITIVE), (None, VERY_POSITIVE)),
+        inclusive=frozenset({5}),
     ),
     Criterion(
         "compactness",
@@ -186,8 +193,11 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "flood",
         "flood_high_share",
-        "share of the parcel in a high flood hazard class (3 and more); none scores neutral, "
-        "as Mutafriches scores 'no flood risk'",
+        "share of the parcel in a high flood hazard class (3 and more) of the loaded hazard "
+        "raster; none scores neutral (a Foncier criterion: Mutafriches instead scores 'très "
+        "négatif' for industry as soon as a TRI, AZI, PAPI or PPR concerns the site, a "
+        "presence test; Foncier measures the hazard on the parcel, and PPR zones are the "
+        "risk_regulation criterion)",
         bins=((1e-9, NEUTRAL), (0.5, NEGATIVE), (None, VERY_NEGATIVE)),
     ),
     Criterion(
@@ -216,8 +226,9 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "motorway_distance",
         "motorway_distance_m",
-        "distance to a motorway interchange (Mutafriches: < 1 km very positive, 1-2 km "
-        "positive, 2-5 km negative, > 5 km very negative)",
+        "distance to the nearest voie de grande circulation (Mutafriches `distanceAutoroute`: "
+        "BD TOPO road sections of motorway type or major importance, not an interchange; "
+        "< 1 km very positive, 1-2 km positive, 2-5 km negative, 5 km or more very negative)",
         bins=((1000, VERY_POSITIVE), (2000, POSITIVE), (5000, NEGATIVE), (None, VERY_NEGATIVE)),
     ),
     Criterion(
@@ -307,6 +318,11 @@ class Profile:
     custom: bool = False
 
     def criteria(self) -> list[tuple[Criterion, float]]:
+        return list(self._criteria)
+
+    @cached_property
+    def _criteria(self) -> tuple[tuple[Criterion, float], ...]:
+        # built once a profile: explain() reads them for every parcel of an export
         out = []
         for name, weight in self.weights.items():
             criterion = (
@@ -317,7 +333,7 @@ class Profile:
                 else BY_NAME[name]
             )
             out.append((criterion, weight))
-        return out
+        return tuple(out)
 
 
 def exclusions(features: dict[str, Any]) -> list[str]:

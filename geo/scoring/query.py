@@ -25,6 +25,7 @@ from geo.land.zoning import CLASSES as ZONING_CLASSES
 from geo.scoring.profiles import load_profiles
 from geo.scoring.search import MAX_GAP_M, MAX_SITE_AREA_HA, Filters
 from geo.territories import LEVELS
+from geo.text import Digits, number_text
 
 # the members that name a territory; a search over all of France has none
 TERRITORY_KEYS = ("commune", "epci", "territoire_industrie", "departement", "bbox")
@@ -41,7 +42,7 @@ def _bbox_numbers(value: Any) -> Any:
         value = [value]
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
         try:
-            return [float(v) for v in value[0].split(",")]
+            return [number_text(v) for v in value[0].split(",")]
         except ValueError:
             raise ValueError("bbox must be four numbers separated by commas") from None
     return value
@@ -240,7 +241,9 @@ class SiteSearch(SearchArea):
             ge=0, le=MAX_GAP_M, allow_inf_nan=False, description="metres between parcels of a site"
         ),
     ] = 0
-    limit: Annotated[int, Field(ge=1, le=200, description="number of sites, best first")] = 20
+    limit: Annotated[
+        int, Field(ge=1, le=200, description="number of sites, best first"), Digits
+    ] = 20
 
 
 def _listed(value: str | None) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +12,10 @@ from psycopg.errors import QueryCanceled
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from geo.crs import GEOJSON_DECIMALS, WGS84, departement_of
+from geo.crs import WGS84, departement_of
 from geo.db.bbox import bbox_params, bbox_sql
-from geo.db.count import Matched, count_matches
+from geo.db.count import COUNT_BUDGET_MS, Matched, count_matches, count_within
+from geo.db.geojson import as_geojson_sql
 from geo.errors import Invalid, NotFound
 from geo.land.buildings import land_use_sql
 from geo.scoring.lineage import lineage_for
@@ -38,6 +39,11 @@ _FEATURE_COLUMNS = (
     # what stands on the land (buildings, owners)
     "built_m2, built_share, building_count, light_only, building_use, "
     "owner_group, owner_siren, owner_name"
+)
+_FEATURE_SELECT = ", ".join("f." + c.strip() for c in _FEATURE_COLUMNS.split(","))
+# The search's own columns, before criteria and geometry are joined.
+_PAGE_COLUMNS = (
+    "s.parcel_id, s.departement_code, s.commune_insee, s.score, s.reliability, s.area_ha"
 )
 SORTS = {
     "-score": "s.score DESC NULLS LAST, s.parcel_id",
@@ -173,6 +179,20 @@ def count_parcels(conn: Connection, profile: Profile, filters: Filters, *, up_to
     return count_matches(conn, base, params, up_to)
 
 
+def matched_parcels(
+    conn: Connection,
+    profile: Profile,
+    filters: Filters,
+    *,
+    reach: int,
+    budget_ms: int = COUNT_BUDGET_MS,
+) -> Matched:
+    """How many parcels a page of the search reports: exact when counted within
+    ``budget_ms``, else (not published) whether there is more than ``reach`` (geo.db.count)."""
+    base, params = _base(profile, filters)
+    return count_within(conn, base, params, budget_ms, reach=reach)
+
+
 def search_parcels(
     conn: Connection,
     profile: Profile,
@@ -183,40 +203,80 @@ def search_parcels(
     offset: int = 0,
 ) -> list[RankedParcel]:
     """One page of the ranked parcels, with their criteria, geometry and explained score."""
-    if sort not in SORTS:
-        raise Invalid(f"sort must be one of {', '.join(SORTS)}")
     base, params = _base(profile, filters)
-    order = SORTS[sort]
+    order = _order(sort)
     rows = (
         conn.execute(
-            text(
-                f"""WITH page AS ({_page_sql(base, order, filters, profile.custom)})
-                SELECT s.parcel_id, s.commune_insee, s.departement_code, s.score, s.reliability,
-                       ST_AsGeoJSON(ST_Transform(p.geom, {WGS84}), {GEOJSON_DECIMALS}) AS geometry,
-                       {", ".join("f." + c.strip() for c in _FEATURE_COLUMNS.split(","))}
-                FROM page s
-                JOIN parcel_features f ON f.parcel_id = s.parcel_id
-                JOIN parcel p ON p.departement_code = s.departement_code AND p.id = s.parcel_id
-                ORDER BY {order}"""
-            ),
+            text(_ranked_sql(_page_sql(base, order, filters, profile.custom), order)),
             {**params, "limit": limit, "offset": offset},
         )
         .mappings()
         .all()
     )
-    # every criterion's source, for the départements of the page: one query
+    return _explained(conn, rows, profile)
+
+
+def ranked_parcel_pages(
+    conn: Connection,
+    profile: Profile,
+    filters: Filters,
+    *,
+    sort: str = "-score",
+    size: int = 500,
+    geometry: bool = True,
+) -> Iterator[list[RankedParcel]]:
+    """Every parcel of the search, ranked as search_parcels ranks them, in pages of
+    ``size``: one query read through a server-side cursor, so that each page costs the
+    same (re-running the search a page with OFFSET made an export quadratic). Without
+    ``geometry``, theirs is None (a table has no use for it)."""
+    base, params = _base(profile, filters)
+    order = _order(sort)
+    sql = _ranked_sql(f"SELECT {_PAGE_COLUMNS} {base}", order, geometry)
+    result = (
+        conn.execution_options(stream_results=True, yield_per=size)
+        .execute(text(sql), params)
+        .mappings()
+    )
+    for rows in result.partitions(size):
+        yield _explained(conn, rows, profile)
+
+
+def _order(sort: str) -> str:
+    if sort not in SORTS:
+        raise Invalid(f"sort must be one of {', '.join(SORTS)}")
+    return SORTS[sort]
+
+
+def _ranked_sql(rows_sql: str, order: str, geometry: bool = True) -> str:
+    """The rows of ``rows_sql`` (the search's ``s`` columns) in ``order``, with their
+    criteria and geometry (GeoJSON WGS84, or NULL)."""
+    if not geometry:
+        return f"""WITH page AS ({rows_sql})
+            SELECT s.parcel_id, s.commune_insee, s.departement_code, s.score, s.reliability,
+                   NULL AS geometry, {_FEATURE_SELECT}
+            FROM page s JOIN parcel_features f ON f.parcel_id = s.parcel_id
+            ORDER BY {order}"""
+    return f"""WITH page AS ({rows_sql})
+        SELECT s.parcel_id, s.commune_insee, s.departement_code, s.score, s.reliability,
+               {as_geojson_sql(f"ST_Transform(p.geom, {WGS84})")} AS geometry,
+               {_FEATURE_SELECT}
+        FROM page s
+        JOIN parcel_features f ON f.parcel_id = s.parcel_id
+        JOIN parcel p ON p.departement_code = s.departement_code AND p.id = s.parcel_id
+        ORDER BY {order}"""
+
+
+def _explained(conn: Connection, rows: Sequence[Any], profile: Profile) -> list[RankedParcel]:
+    """The rows with their score explained and each criterion's source."""
+    # every criterion's source, for the départements of the rows: one query
     lineage = lineage_for(conn, [row["departement_code"] for row in rows])
     land_use = land_use_criterion(profile.underused_built_share)
-    return [
-        RankedParcel(
-            dict(row),
-            {
-                **_land(row, land_use),
-                **lineage.annotate(explain(dict(row), profile), row["departement_code"]),
-            },
-        )
-        for row in rows
-    ]
+    ranked = []
+    for mapping in rows:
+        row = dict(mapping)
+        explained = lineage.annotate(explain(row, profile), row["departement_code"])
+        ranked.append(RankedParcel(row, {**_land(row, land_use), **explained}))
+    return ranked
 
 
 def _base(profile: Profile, filters: Filters) -> tuple[str, dict[str, Any]]:
@@ -234,7 +294,7 @@ def _page_sql(base: str, order: str, filters: Filters, custom: bool) -> str:
     (0.4-0.6 s at 1 M parcels, a minute at 90 M). Each département's best ``offset + limit``
     are read instead, through its score index, and merged: the page is among them, and the
     cost grows with the number of départements, not of parcels."""
-    columns = "s.parcel_id, s.departement_code, s.commune_insee, s.score, s.reliability, s.area_ha"
+    columns = _PAGE_COLUMNS
     national = not (
         custom
         or filters.commune
@@ -525,6 +585,9 @@ MAX_GAP_M = 100.0
 MAX_SITE_CANDIDATES = 150_000
 
 
+_SITE_OUTLINE = as_geojson_sql(f"ST_Transform(ST_Union(p.geom), {WGS84})")
+
+
 def _site_details(conn: Connection, sites: list[list[str]]) -> list[tuple[str, float, float]]:
     """Each site's outline (its parcels dissolved, GeoJSON WGS84), envelope impact and
     remediation estimate, in order."""
@@ -534,8 +597,7 @@ def _site_details(conn: Connection, sites: list[list[str]]) -> list[tuple[str, f
     ids = [i for site in sites for i in site]
     rows = conn.execute(
         text(
-            f"""SELECT t.n, ST_AsGeoJSON(ST_Transform(ST_Union(p.geom), {WGS84}),
-                                         {GEOJSON_DECIMALS}),
+            f"""SELECT t.n, {_SITE_OUTLINE},
                        sum(f.envelope_impact_ha), sum(f.remediation_cost_eur)
                 FROM unnest(CAST(:numbers AS int[]), CAST(:ids AS text[])) AS t(n, id)
                 JOIN parcel p ON p.id = t.id

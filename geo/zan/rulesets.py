@@ -44,14 +44,35 @@ class RegionalTarget(_Strict):
     source: str
     date: datetime.date | None = None
     url: str | None = None
+    # What is known of the région's modified SRADDET when its figure is not loaded (adopted
+    # on such a day per such a page, figure not read), stated in every answer.
+    sraddet_note: str | None = None
+
+    @property
+    def figure(self) -> str:
+        """What the figure is, in the words an answer uses: the minimum of the arrêté is
+        never presented as the région's own target."""
+        return REGIONAL_FIGURES[self.legal_status]
+
+
+REGIONAL_FIGURES = {
+    "sraddet-adopted": "objectif du SRADDET modifié adopté",
+    "arrete-minimum": "minimum de l'arrêté, SRADDET adopté non chargé",
+    "law-default": "objectif national par défaut (document régional non chargé)",
+    "own-document-not-loaded": "chiffre national indicatif, document propre non chargé",
+}
 
 
 class ZanRules(_Strict):
+    # What is measured: consumption of NAF land (Cerema flows) for 2021-2031; net
+    # artificialisation (OCS GE, décret 2023-1096 nomenclature) from 2031.
+    unit: Literal["naf_consumption", "net_artificialisation"] = "naf_consumption"
     reference_first_year: int
     reference_last_year: int
     period_first_year: int
     period_last_year: int
-    reduction: float = Field(ge=0, le=1)
+    # the national target; None where no text sets one (2031-2041: the regional plans do)
+    reduction: float | None = Field(default=None, ge=0, le=1)
     reduction_source: str = "loi n° 2021-1104 art. 191 (réduction de moitié)"
     garantie_communale_ha: float = Field(ge=0)
     # Loi 2023-630: only communes covered by a PLU, a document en tenant lieu or a carte
@@ -65,12 +86,24 @@ class ZanRules(_Strict):
     regions: dict[str, RegionalTarget] = Field(default_factory=dict)
     # Use the territorialised targets imported into the database (geo.zan_data).
     territorial_targets: bool = True
-    # National envelopes whose projects also count against local trajectories (by
-    # default none: a national envelope exists so that they do not).
+    # National envelopes whose projects also count against local trajectories: none once
+    # an envelope is in force (it exists so that they do not); while it is not, current law
+    # counts its projects locally.
     envelopes_counted_locally: list[str] = Field(default_factory=list)
+    # Why the garantie communale has the value it has in this rule set (a what-if on another
+    # window than the first decade must say what it does with it).
+    garantie_note: str | None = None
+
+    @property
+    def national_reduction(self) -> float:
+        if self.reduction is None:
+            raise RuleSetError("this rule set has no national target (no text sets one)")
+        return self.reduction
 
     @model_validator(mode="after")
     def _years(self) -> ZanRules:
+        if self.unit == "naf_consumption" and self.reduction is None:
+            raise ValueError("a consumption rule set states its national target (reduction)")
         if self.reference_first_year > self.reference_last_year:
             raise ValueError("reference_first_year is after reference_last_year")
         if self.period_first_year > self.period_last_year:
@@ -106,24 +139,53 @@ class EnvelopeRules(_Strict):
     total_ha: float = Field(gt=0)
     first_year: int
     last_year: int
+    # No entry may be dated before this day (the text's start, or at the earliest the day
+    # the measure was made public); None: the first year's 1 January.
+    opens_on: datetime.date | None = None
+    # The project kinds the text lets draw on the envelope; None: any kind.
+    eligible_kinds: list[Literal["industrial", "commercial", "logistics", "other"]] | None = None
+    # Envelopes a project may not also draw on (a project never draws on both the PENE
+    # forfait and the industrial envelope).
+    exclusive_with: list[str] = Field(default_factory=list)
     allow_overdraft: bool = False
     counts_against_local_trajectories: bool = True
     shares: dict[str, EnvelopeShare] = Field(default_factory=dict)
+
+    @property
+    def first_day(self) -> datetime.date:
+        return self.opens_on or datetime.date(self.first_year, 1, 1)
 
     @model_validator(mode="after")
     def _shares(self) -> EnvelopeRules:
         shared = sum(s.total_ha for s in self.shares.values())
         if self.shares and abs(shared - self.total_ha) > 1e-6:
             raise ValueError("the shares of an envelope must add up to its total")
+        if self.opens_on is not None and not (
+            self.first_year <= self.opens_on.year <= self.last_year
+        ):
+            raise ValueError("opens_on must lie within the envelope's years")
         return self
+
+
+# law: promulgated; decree: a regulatory text (décret, arrêté) in force; bill: a provision
+# of a projet or proposition de loi voted by at least one chamber, not promulgated (not in
+# force); proposal: a what-if that no text has adopted.
+LEGAL_STATUSES = ("law", "decree", "bill", "proposal")
 
 
 class RuleSet(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str
-    legal_status: Literal["law", "decree", "proposal"]
+    legal_status: Literal["law", "decree", "bill", "proposal"]
     legal_basis: str
-    effective_from: datetime.date
+    # the day the legal status was last read in a source (what "as of" the answer is)
+    status_as_of: datetime.date
+    # whether the text applies today: a bill or a proposal never does
+    in_force: bool
+    # what could not be verified about the text, said in every answer
+    unverified: list[str] = Field(default_factory=list)
+    # the day the rule set applies from, when a text sets it (None: no text in force does)
+    effective_from: datetime.date | None = None
     effective_to: datetime.date | None = None
     # The texts and data each figure rests on (the same as docs/methode.md cites).
     sources: list[str] = Field(default_factory=list)
@@ -132,9 +194,20 @@ class RuleSet(_Strict):
     zan: ZanRules | None = None
     envelope: EnvelopeRules | None = None
 
+    @model_validator(mode="after")
+    def _status(self) -> RuleSet:
+        if self.in_force and self.legal_status in ("bill", "proposal"):
+            raise ValueError(f"a {self.legal_status} is not in force")
+        if self.in_force and self.effective_from is None:
+            raise ValueError("a rule set in force says since when (effective_from)")
+        return self
+
     def summary(self) -> dict[str, object]:
         """What every answer states about the rules it used."""
-        stated = {"id", "name", "legal_status", "legal_basis", "effective_from", "sources"}
+        stated = {
+            "id", "name", "legal_status", "legal_basis", "status_as_of", "in_force",
+            "unverified", "effective_from", "sources",
+        }  # fmt: skip
         return {
             **self.model_dump(mode="json", include=stated),
             **(
@@ -152,6 +225,11 @@ class RuleSet(_Strict):
                 else {}
             ),
         }
+
+
+_OWN_STANDING = {
+    "default", "in_force", "status_as_of", "unverified", "effective_from", "effective_to",
+}  # fmt: skip
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -179,7 +257,10 @@ def load_rulesets(directory: Path = RULES_DIR) -> dict[str, RuleSet]:
         parent = data.get("extends")
         if parent is None:
             return data
-        base = {k: v for k, v in resolve(parent, (*seen, rule_id)).items() if k != "default"}
+        # a variant states its own legal standing: only the parameters are inherited
+        base = {
+            k: v for k, v in resolve(parent, (*seen, rule_id)).items() if k not in _OWN_STANDING
+        }
         return _merge(base, data)
 
     for rule_id in raw:

@@ -13,9 +13,11 @@ Per commune (the unit of the Cerema data), for a rule set and a data vintage:
 - own allowance = reference × (period years / reference years) × (1 − target);
 - allowed (commune) = max(own allowance, garantie communale if the commune is covered by a
   planning document before the deadline) × (1 + tolerance);
-- consumed = the period's flows covered by the vintage, less the PENE hectares listed in
-  the commune (counted nationally), plus declared projects of envelopes the rule set
-  counts locally until the data covers the year they are completed;
+- consumed = the period's flows covered by the vintage, less what PENE projects actually
+  consumed in the commune in those years (``pene_consumption``: counted nationally, loi
+  2023-630 art. 3), plus declared projects of envelopes the rule set counts locally until
+  the data covers the year they are completed; the hectares annex I lists for a PENE are a
+  forecast, shown apart (``pene_forecast_ha``) and never deducted;
 - pace = consumed data / years elapsed (from the vintage); projection = consumed + pace ×
   years left; status: ``exceeded``, ``will_exceed`` or ``on_track`` against ``allowed``.
 
@@ -39,11 +41,38 @@ from sqlalchemy import Connection, RowMapping, text
 
 from geo.errors import Invalid, NotFound
 from geo.ledger.statuses import ACTIVE
-from geo.territories import LEVELS
+from geo.territories import LEVELS, Level
 from geo.zan.rulesets import RuleSet, ZanRules, default_ruleset_id, load_rulesets
+
+
+class _ScotLevel(Level):
+    """A SCoT: its communes are its imported perimeter (``foncier import zan-perimeters``,
+    ``SCOT_<code>``); it exists only for ZAN trajectories, where a SCoT sees its own."""
+
+    def name_sql(self, code: str = ":code") -> str:
+        return (
+            "SELECT coalesce(max(land_name), 'SCoT ' || max(land_code)) FROM zan_target_member "
+            f"WHERE land_level = 'scot' AND land_code = {code} HAVING count(*) > 0"
+        )
+
+
+# The levels a trajectory is asked for: the territories' table, and the SCoT.
+ZAN_LEVELS: dict[str, Level] = {
+    **LEVELS,
+    "scot": _ScotLevel(
+        "scot",
+        "zan_target_member",
+        "land_code",
+        r"^[A-Za-z0-9_-]{1,56}$",
+        "c.insee IN (SELECT commune_insee FROM zan_target_member "
+        "WHERE land_level = 'scot' AND land_code = :code)",
+    ),
+}
+ZAN_LEVEL_NAMES = tuple(ZAN_LEVELS)
 
 # A territory's children, and the commune column that names them.
 _CHILDREN = {
+    "scot": ("commune", "insee"),
     "region": ("departement", "departement_code"),
     "departement": ("epci", "epci_siren"),
     "territoire_industrie": ("epci", "epci_siren"),
@@ -59,6 +88,8 @@ class Figures:
     communes_allowed_ha: float = 0.0
     consumed_data_ha: float = 0.0
     pene_deducted_ha: float = 0.0
+    # the hectares annex I lists in the territory for the decade: a forecast, never deducted
+    pene_forecast_ha: float = 0.0
     declared_projects_ha: float = 0.0
     pace_ha_per_year: float = 0.0
     projection_ha: float = 0.0
@@ -117,6 +148,9 @@ class Target:
     source: str
     url: str | None = None
     date: str | None = None
+    # what the figure is (a région's: REGIONAL_FIGURES), and what is known beside it
+    figure: str | None = None
+    note: str | None = None
 
     def described(self, territory: tuple[str, str]) -> dict[str, Any]:
         own = (self.level, self.code) == territory
@@ -133,6 +167,8 @@ class Target:
             "source": self.source,
             "url": self.url,
             "date": self.date,
+            **({"figure": self.figure} if self.figure else {}),
+            **({"note": self.note} if self.note else {}),
         }
 
 
@@ -191,7 +227,7 @@ class Targets:
 
     def own(self, level: str, code: str) -> Target | None:
         """The target a territory has of its own, if any."""
-        if level in ("commune", "epci", "region") and (level, code) in self.cascade:
+        if level in ("commune", "epci", "region", "scot") and (level, code) in self.cascade:
             return self._imported(level, code)
         if level == "region":
             return self._regional(code)
@@ -206,7 +242,7 @@ class Targets:
             # Corsica, overseas: their own document sets the trajectory; the national
             # figure is shown, not binding.
             return Target(
-                reduction=rules.reduction,
+                reduction=rules.national_reduction,
                 level="region",
                 code=region,
                 document=regional.document,
@@ -216,6 +252,8 @@ class Targets:
                 source=f"{regional.source}; figure shown: {rules.reduction_source}",
                 url=regional.url,
                 date=regional.date.isoformat() if regional.date else None,
+                figure=regional.figure,
+                note=regional.sraddet_note,
             )
         return Target(
             reduction=regional.reduction,
@@ -228,11 +266,13 @@ class Targets:
             source=regional.source,
             url=regional.url,
             date=regional.date.isoformat() if regional.date else None,
+            figure=regional.figure,
+            note=regional.sraddet_note,
         )
 
     def national(self) -> Target:
         return Target(
-            reduction=self.rules.reduction,
+            reduction=self.rules.national_reduction,
             level="national",
             code=None,
             document="loi n° 2021-1104",
@@ -275,11 +315,17 @@ def trajectory(
     conn: Connection, level: str, code: str, ruleset: RuleSet, vintage: int | None = None
 ) -> dict[str, Any]:
     """The trajectory of one territory, and of its children grouped by status."""
-    if level not in LEVELS:
-        raise Invalid(f"level must be one of {', '.join(LEVELS)}")
+    if level not in ZAN_LEVELS:
+        raise Invalid(f"level must be one of {', '.join(ZAN_LEVELS)}")
     rules = ruleset.zan
     assert rules is not None
-    name = conn.execute(text(LEVELS[level].name_sql()), {"code": code}).scalar_one_or_none()
+    if rules.unit != "naf_consumption":
+        raise Invalid(
+            f"{ruleset.id} measures net artificialisation on IGN's OCS GE (nomenclature of the "
+            "décret n° 2023-1096), from 2031: no OCS GE delivery is imported and no target for "
+            "the decade is loaded, so no trajectory is computed (see docs/methode.md)"
+        )
+    name = conn.execute(text(ZAN_LEVELS[level].name_sql()), {"code": code}).scalar_one_or_none()
     if name is None:
         raise NotFound(f"no {level} {code}")
     data = latest_vintage(conn, vintage)
@@ -313,7 +359,9 @@ def trajectory(
             "ha": rules.garantie_communale_ha,
             "rule": "communes covered by a PLU, a document en tenant lieu or a carte "
             "communale prescribed, arrêté or approved before "
-            f"{rules.garantie_document_deadline.isoformat()} (loi n° 2023-630)",
+            f"{rules.garantie_document_deadline.isoformat()} (loi n° 2023-630 art. 4, for "
+            "the first ten-year tranche): any one of the procedure's dates is enough",
+            **({"note": rules.garantie_note} if rules.garantie_note else {}),
             "when_unknown": "assumed covered"
             if rules.garantie_when_unknown
             else "assumed not covered",
@@ -479,7 +527,7 @@ def _commune_rows(
                 f"""
             WITH members AS (
                 SELECT c.insee, c.name, c.region_code, c.departement_code, c.epci_siren
-                FROM commune c WHERE c.kind = 'commune-actuelle' AND {LEVELS[level].members}
+                FROM commune c WHERE c.kind = 'commune-actuelle' AND {ZAN_LEVELS[level].members}
             ), {_flows_sql("members")}, flows AS (
                 SELECT s.insee,
                        sum(s.m2) FILTER (WHERE s.year BETWEEN :ref0 AND :ref1) AS reference,
@@ -516,19 +564,37 @@ def _commune_rows(
                 LEFT JOIN commune a
                   ON a.insee = pp.commune_insee AND a.kind = 'arrondissement-municipal'
                 GROUP BY 1
+            ), pene_seen AS (
+                -- what PENE projects consumed, in the period's years the data covers
+                SELECT coalesce(a.parent_insee, pc.commune_insee) AS insee,
+                       sum(pc.hectares) AS ha
+                FROM pene_consumption pc
+                LEFT JOIN commune a
+                  ON a.insee = pc.commune_insee AND a.kind = 'arrondissement-municipal'
+                WHERE pc.year BETWEEN :p0 AND :p1
+                GROUP BY 1
+            ), planning AS (
+                SELECT commune_insee AS insee,
+                       jsonb_agg(jsonb_build_object(
+                           'document', document, 'prescribed_on', prescribed_on,
+                           'arrete_on', arrete_on, 'approved_on', approved_on,
+                           'source', source) ORDER BY document) AS procedures
+                FROM commune_planning_document GROUP BY 1
             )
             SELECT m.insee, m.name, m.region_code, m.departement_code, m.epci_siren,
                    coalesce(f.reference, 0) / 10000 AS reference,
                    coalesce(f.consumed, 0) / 10000 AS consumed,
                    f.insee IS NOT NULL AS has_data, coalesce(f.split, false) AS split,
                    coalesce(f.merged, false) AS merged, coalesce(d.ha, 0) AS declared,
-                   coalesce(pe.ha, 0) AS pene_ha, coalesce(pe.projects, '{{}}') AS pene,
-                   doc.document, doc.procedure_state, doc.state_date, doc.source AS doc_source
+                   coalesce(pe.ha, 0) AS pene_forecast, coalesce(ps.ha, 0) AS pene_seen,
+                   coalesce(pe.projects, '{{}}') AS pene,
+                   doc.procedures
             FROM members m
             LEFT JOIN flows f ON f.insee = m.insee
             LEFT JOIN declared d ON d.insee = m.insee
             LEFT JOIN pene pe ON pe.insee = m.insee
-            LEFT JOIN commune_planning_document doc ON doc.commune_insee = m.insee
+            LEFT JOIN pene_seen ps ON ps.insee = m.insee
+            LEFT JOIN planning doc ON doc.insee = m.insee
             ORDER BY m.insee
             """
             ),
@@ -562,9 +628,10 @@ def _commune(row: Any, rules: ZanRules, targets: Targets, elapsed: float) -> _Co
     floor = rules.garantie_communale_ha if eligible else 0.0
     allowed = max(own, floor) * (1 + rules.communal_tolerance)
     flows = float(row["consumed"])
-    # PENE consumption is counted nationally: the hectares listed in the commune come
-    # off its flows (never below zero; see docs/methode.md for what this assumes).
-    pene = min(float(row["pene_ha"]), flows)
+    # PENE consumption is counted nationally (loi 2023-630 art. 3): what a PENE actually
+    # consumed in the commune comes off its flows (never below zero); the list's hectares
+    # are a forecast for the decade, not a consumption, and are only shown.
+    pene = min(float(row["pene_seen"]), flows)
     consumed = flows - pene
     declared = float(row["declared"])
     pace = consumed / elapsed if elapsed else 0.0
@@ -582,6 +649,7 @@ def _commune(row: Any, rules: ZanRules, targets: Targets, elapsed: float) -> _Co
         communes_allowed_ha=allowed,
         consumed_data_ha=consumed,
         pene_deducted_ha=pene,
+        pene_forecast_ha=float(row["pene_forecast"]),
         declared_projects_ha=declared,
         pace_ha_per_year=pace,
         projection_ha=consumed + declared + pace * left,
@@ -589,7 +657,7 @@ def _commune(row: Any, rules: ZanRules, targets: Targets, elapsed: float) -> _Co
         communes_without_data=0 if row["has_data"] else 1,
         floor_applied=1 if eligible and own < floor else 0,
         communes_without_garantie=0 if eligible else 1,
-        communes_planning_unknown=1 if row["document"] is None else 0,
+        communes_planning_unknown=1 if row["procedures"] is None else 0,
         communes_merged=1 if status == "merged" else 0,
         communes_split=1 if status == "split" else 0,
     )
@@ -610,9 +678,16 @@ def _commune(row: Any, rules: ZanRules, targets: Targets, elapsed: float) -> _Co
     )
 
 
+_STATES = {"prescribed_on": "prescrit", "arrete_on": "arrêté", "approved_on": "approuvé"}
+
+
 def _planning(row: Any, rules: ZanRules) -> tuple[dict[str, Any], bool]:
-    """The commune's planning document, and whether it gets the garantie communale."""
-    if row["document"] is None:
+    """The commune's planning documents, and whether it gets the garantie communale: loi
+    2023-630 art. 4 grants it to a commune covered by a PLU, a document en tenant lieu or a
+    carte communale "prescrit, arrêté ou approuvé" before the deadline, so any one of the
+    procedure's dates before it is enough (the earliest decides). The RNU alone gives none."""
+    procedures: list[dict[str, Any]] | None = row["procedures"]
+    if procedures is None:
         eligible = rules.garantie_when_unknown
         return {
             "document": "unknown",
@@ -621,23 +696,44 @@ def _planning(row: Any, rules: ZanRules) -> tuple[dict[str, Any], bool]:
             if eligible
             else "not covered (no import says otherwise)",
         }, eligible
-    date: datetime.date | None = row["state_date"]
-    if row["document"] == "RNU":
-        eligible, why = False, "RNU: no PLU, document en tenant lieu or carte communale"
-    elif date is not None and date >= rules.garantie_document_deadline:
-        eligible, why = False, f"{row['document']} {row['procedure_state']} on {date}, too late"
-    else:
-        eligible = True
-        why = f"{row['document']} {row['procedure_state']}" + (
-            f" on {date}" if date else " (date not given: assumed before the deadline)"
+    deadline = rules.garantie_document_deadline
+    covering, reasons = [], []
+    for procedure in procedures:
+        if procedure["document"] == "RNU":
+            continue
+        dated = sorted(
+            (datetime.date.fromisoformat(procedure[k]), state)
+            for k, state in _STATES.items()
+            if procedure.get(k)
         )
+        if not dated:
+            covering.append(procedure["document"])
+            reasons.append(f"{procedure['document']}: no date given, assumed before {deadline}")
+        elif dated[0][0] < deadline:
+            covering.append(procedure["document"])
+            reasons.append(
+                f"{procedure['document']} {dated[0][1]} on {dated[0][0]}, before {deadline}"
+            )
+        else:
+            reasons.append(
+                f"{procedure['document']} {dated[0][1]} on {dated[0][0]} at the earliest: too late"
+            )
+    eligible = bool(covering)
+    others = [p["document"] for p in procedures if p["document"] != "RNU"]
+    if not reasons:
+        reasons.append("RNU: no PLU, document en tenant lieu or carte communale under way")
     return {
-        "document": row["document"],
-        "procedure_state": row["procedure_state"],
-        "state_date": date.isoformat() if date else None,
-        "source": row["doc_source"],
+        "document": covering[0] if covering else others[0] if others else "RNU",
+        "procedures": [
+            {
+                "document": p["document"],
+                **{state: p.get(k) for k, state in _STATES.items() if p["document"] != "RNU"},
+                "source": p["source"],
+            }
+            for p in procedures
+        ],
         "garantie": eligible,
-        "why": why,
+        "why": "; ".join(reasons),
     }, eligible
 
 
@@ -658,14 +754,14 @@ def yearly_consumption(
 ) -> list[tuple[int, float]]:
     """(year, hectares) of NAF consumption of a territory's communes, for charts, in the
     same geography as the trajectory (arrondissements, merges and splits)."""
-    if level not in LEVELS:
-        raise Invalid(f"level must be one of {', '.join(LEVELS)}")
+    if level not in ZAN_LEVELS:
+        raise Invalid(f"level must be one of {', '.join(ZAN_LEVELS)}")
     data = latest_vintage(conn, vintage)
     rows = conn.execute(
         text(
             f"""WITH members AS (
                     SELECT c.insee FROM commune c
-                    WHERE c.kind = 'commune-actuelle' AND {LEVELS[level].members}
+                    WHERE c.kind = 'commune-actuelle' AND {ZAN_LEVELS[level].members}
                 ), {_flows_sql("members")}
                 SELECT s.year, sum(s.m2) / 10000
                 FROM shared s JOIN members m ON m.insee = s.insee

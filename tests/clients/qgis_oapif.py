@@ -4,7 +4,8 @@ tests/test_clients.py with the system Python that python3-qgis belongs to.
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/clients/qgis_oapif.py BASE_URL
 
 Prints one JSON object: QGIS's version, the whole parcels layer (validity, feature count,
-CRS, fields) and a layer filtered by a subset string (its feature ids).
+CRS, fields and their types), a layer filtered by a subset string (its feature ids), and the
+communes layer's feature count and field types.
 """
 
 import json
@@ -30,6 +31,7 @@ def main() -> None:
     app = QgsApplication([], False)
     app.initQgis()
     whole = layer(base, "parcels")
+    communes = layer(base, "communes")
     filtered = layer(base, "parcels")
     subset_ok = filtered.setSubsetString(filter_text)
     ids = sorted(f["id"] for f in filtered.getFeatures())
@@ -40,6 +42,12 @@ def main() -> None:
         "count": whole.featureCount(),
         "crs": whole.crs().authid(),
         "fields": [f.name() for f in whole.fields()],
+        "types": {f.name(): f.typeName() for f in whole.fields()},
+        "communes": {
+            "valid": communes.isValid(),
+            "count": communes.featureCount(),
+            "types": {f.name(): f.typeName() for f in communes.fields()},
+        },
         "subset_ok": subset_ok,
         "filtered_ids": ids,
         "first_point": _xy(first.geometry().vertexAt(0)) if first else None,

@@ -18,7 +18,11 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`console error: ${msg.text()} (${msg.location().url})`);
+    const url = msg.location().url || "";
+    // the basemap's host, out of reach in the test suite (a loopback port where nothing
+    // listens): the page says so itself (basemap.spec.mjs)
+    if (msg.text().includes("net::ERR_") && !url.startsWith(baseUrl)) return;
+    if (msg.type() === "error") problems.push(`console error: ${msg.text()} (${url})`);
   });
   page.on("response", (response) => {
     if (response.status() >= 400) problems.push(`HTTP ${response.status()} ${response.url()}`);

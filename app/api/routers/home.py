@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 
 from app.api.dependencies import SettingsDep
+from app.api.responses import json_with_links
 from app.api.routers.ogc import get_landing_page
 from app.presentation.export import MAX_EXPORT_FEATURES
 from app.settings import PROJECT_DIR
@@ -38,7 +39,7 @@ def get_home(
     f: Annotated[Literal["json", "html"] | None, Query(description="json or html")] = None,
 ):
     if wants_json(request, f):
-        return JSONResponse(get_landing_page(request))
+        return json_with_links(get_landing_page(request))
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
 
@@ -83,9 +84,12 @@ def page_config(request: Request, settings: SettingsDep) -> dict[str, Any]:
             "kind": settings.basemap_kind,
             "url": settings.basemap_url,
             "attribution": settings.basemap_attribution,
+            # the aerial imagery, a second raster background (same attribution: IGN)
+            "aerial_url": settings.basemap_aerial_url or None,
         }
     return {
         "basemap": basemap,
+        "state_deployment": settings.state_deployment,
         "profiles": [
             {"id": p.id, "name": p.name, "weights": p.weights} for p in load_profiles().values()
         ],

@@ -7,6 +7,7 @@ from app.api.dependencies import (
     BBoxDep,
     PageDep,
     ReadConnectionDep,
+    SettingsDep,
 )
 from app.api.responses import (
     COLLECTION_RESPONSE,
@@ -30,6 +31,7 @@ router = APIRouter(prefix="/parcels", tags=["parcels"])
 def list_parcels(
     request: Request,
     conn: ReadConnectionDep,
+    settings: SettingsDep,
     bbox: BBoxDep,
     page: PageDep,
     commune: Annotated[
@@ -37,7 +39,11 @@ def list_parcels(
     ] = None,
 ) -> GeoJSONResponse:
     features, matched, returned = parcel_page(
-        conn, ParcelFilter(commune=commune, bbox=bbox), page.limit, page.offset
+        conn,
+        ParcelFilter(commune=commune, bbox=bbox),
+        page.limit,
+        page.offset,
+        settings.count_budget_ms,
     )
     return GeoJSONResponse(
         feature_collection(

@@ -44,7 +44,7 @@ from app.api.errors import InvalidGeometry
 from app.services import ledger
 from geo.ledger.envelope import KINDS, VISIBLE_CHARACTER, ProjectDraft
 from geo.ledger.geometry import MAX_PARCELS, ProjectGeometry
-from geo.ledger.statuses import STATUSES
+from geo.ledger.statuses import LISTED_ONLY, STATUSES
 from geo.territories import PARCEL_ID_PATTERN
 
 router = APIRouter(prefix="/projects", tags=["envelope"])
@@ -172,6 +172,14 @@ class ProjectCreate(_Body):
     ] = None
     occurred_on: EntryDate | None = None
     reason: Reason = "project recorded"
+    pene_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="The PENE of annex I (arrêté of 31 May 2024) this project is, if it is one: "
+        "a PENE never draws on both the PENE forfait and the industrial envelope",
+    )
 
     @model_validator(mode="after")
     def _one_location(self) -> ProjectCreate:
@@ -185,8 +193,8 @@ class ProjectCreate(_Body):
 
 
 class StatusChange(_Body):
-    # a project is planned when recorded, and never again
-    status: Literal[tuple(s for s in STATUSES if s != "planned")]  # type: ignore[valid-type]
+    # a project is planned (or listed, by a list import) when recorded, and never again
+    status: Literal[tuple(s for s in STATUSES if s not in ("planned", *LISTED_ONLY))]  # type: ignore[valid-type]
     reason: Reason
     occurred_on: EntryDate | None = None
     overdraft: StrictBool = Field(

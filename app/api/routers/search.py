@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -18,10 +19,11 @@ from app.api.errors import InvalidParameter
 from app.api.responses import paging_links
 from app.presentation.export import (
     EXPORT_PAGE,
+    GEOMETRY_FORMATS,
     MAX_EXPORT_FEATURES,
+    Export,
     Field,
     describe,
-    export_response,
     prop,
     with_exports,
 )
@@ -29,7 +31,14 @@ from app.presentation.ranking import parcels_collection, sites_collection
 from geo.db.count import page_reach
 from geo.scoring.model import CRITERIA, Profile
 from geo.scoring.profiles import custom_profile, get_profile
-from geo.scoring.search import count_parcels, parcel_score, search_parcels, search_sites
+from geo.scoring.search import (
+    count_parcels,
+    matched_parcels,
+    parcel_score,
+    ranked_parcel_pages,
+    search_parcels,
+    search_sites,
+)
 from geo.territories import PARCEL_ID_PATTERN
 
 router = APIRouter(tags=["ranking"])
@@ -125,6 +134,7 @@ def _profile(profile: str | None, weights: str | None) -> Profile:
 def search_ranked_parcels(
     request: Request,
     conn: ReadConnectionDep,
+    settings: SettingsDep,
     search: ParcelSearchDep,
     page: PageDep,
     weights: WeightsQuery = None,
@@ -137,9 +147,16 @@ def search_ranked_parcels(
     chosen = _profile(search.asked.profile, weights)
     filters = search.filters
     if format != "json":
-        return _export_parcels(request, conn, chosen, filters, sort, format)
-    reach = page_reach(page.offset, page.limit)
-    matched = count_parcels(conn, chosen, filters, up_to=reach)
+        return request.app.state.exports.respond(
+            request, format, partial(_parcels_export, chosen, filters, sort, format)
+        )
+    matched = matched_parcels(
+        conn,
+        chosen,
+        filters,
+        reach=page_reach(page.offset, page.limit),
+        budget_ms=settings.count_budget_ms,
+    )
     parcels = search_parcels(conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset)
     links = paging_links(request, page.limit, page.offset, matched)
     return parcels_collection(parcels, chosen, matched, links)
@@ -164,6 +181,7 @@ def get_parcel_score(
     responses=with_exports({}),
 )
 def search_candidate_sites(
+    request: Request,
     conn: ReadConnectionDep,
     settings: SettingsDep,
     search: SiteSearchDep,
@@ -174,51 +192,50 @@ def search_candidate_sites(
     ] = "json",
 ) -> Any:
     chosen = _profile(search.asked.profile, weights)
-    sites = search_sites(
-        conn,
-        chosen,
-        search.filters,
-        min_area_ha=search.asked.min_area,
-        gap_m=search.asked.gap,
-        limit=search.asked.limit,
-        budget_s=settings.site_search_seconds,
-    )
-    if format != "json":
-        return export_response(
-            format,
-            "sites",
-            SITE_FIELDS,
-            [sites_collection(sites, chosen)["features"]],
-            members={"profile": {"id": chosen.id, "name": chosen.name}},
-            geometry_type="MultiPolygon",
+
+    def run(conn) -> dict[str, Any]:
+        sites = search_sites(
+            conn,
+            chosen,
+            search.filters,
+            min_area_ha=search.asked.min_area,
+            gap_m=search.asked.gap,
+            limit=search.asked.limit,
+            budget_s=settings.site_search_seconds,
         )
-    return sites_collection(sites, chosen)
+        return sites_collection(sites, chosen)
+
+    if format != "json":
+        return request.app.state.exports.respond(
+            request,
+            format,
+            lambda own: Export(
+                "sites",
+                [run(own)["features"]],
+                SITE_FIELDS,
+                members={"profile": {"id": chosen.id, "name": chosen.name}},
+                geometry_type="MultiPolygon",
+            ),
+        )
+    return run(conn)
 
 
-def _export_parcels(request, conn, chosen, filters, sort, fmt):
-    """The whole search (not one page), streamed page by page on a connection of its own:
-    the request's is returned to the pool before the body is sent."""
+def _parcels_export(chosen, filters, sort, fmt, conn) -> Export:
+    """The whole search (not one page), on a connection of the export pool."""
     matched = count_parcels(conn, chosen, filters, up_to=MAX_EXPORT_FEATURES)
     if not matched.exact:
         raise InvalidParameter(
             f"the search matches {matched} parcels: an export holds at most "
             f"{MAX_EXPORT_FEATURES}; narrow it (territory, min_score, min_area)"
         )
-    engine = request.app.state.engine
-
-    def pages():
-        with engine.connect() as own:
-            for offset in range(0, matched.count, EXPORT_PAGE):
-                parcels = search_parcels(
-                    own, chosen, filters, sort=sort, limit=EXPORT_PAGE, offset=offset,
-                )  # fmt: skip
-                yield parcels_collection(parcels, chosen, matched, [])["features"]
-
-    return export_response(
-        fmt,
+    geometry = fmt in GEOMETRY_FORMATS
+    pages = ranked_parcel_pages(
+        conn, chosen, filters, sort=sort, size=EXPORT_PAGE, geometry=geometry
+    )
+    return Export(
         "parcels",
+        (parcels_collection(page, chosen, matched, [])["features"] for page in pages),
         PARCEL_FIELDS,
-        pages(),
         members={
             "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},
             **matched.members(),

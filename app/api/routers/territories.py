@@ -2,7 +2,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from app.api.dependencies import INSEE_PATTERN, SIREN_PATTERN, ReadConnectionDep
+from app.api.dependencies import INSEE_PATTERN, SIREN_PATTERN, Digits, ReadConnectionDep
 from app.api.errors import InvalidParameter
 from app.api.responses import add_feature_route
 from app.services.places import MAX_CHARS, MAX_SUGGESTIONS, MIN_CHARS, search_places
@@ -36,7 +36,7 @@ add_feature_route(
 def find_places(
     conn: ReadConnectionDep,
     q: Annotated[str, Query(min_length=MIN_CHARS, max_length=MAX_CHARS, examples=["paray"])],
-    limit: Annotated[int, Query(ge=1, le=MAX_SUGGESTIONS)] = 10,
+    limit: Annotated[int, Query(ge=1, le=MAX_SUGGESTIONS), Digits] = 10,
 ) -> list[dict[str, Any]]:
     try:
         return search_places(conn, q, limit)

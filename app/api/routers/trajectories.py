@@ -6,23 +6,23 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from app.api.dependencies import ReadConnectionDep
+from app.api.dependencies import Digits, ReadConnectionDep
 from app.presentation import charts
-from geo.territories import LEVEL_NAMES
 from geo.zan.rulesets import get_ruleset
-from geo.zan.trajectories import trajectory, yearly_consumption
+from geo.zan.trajectories import ZAN_LEVEL_NAMES, trajectory, yearly_consumption
 
 router = APIRouter(prefix="/trajectories", tags=["ZAN"])
 
 # Literal[tuple] is Literal of its items: the domain's list, documented as an enum.
-Level = Literal[LEVEL_NAMES]  # type: ignore[valid-type]
+Level = Literal[ZAN_LEVEL_NAMES]  # type: ignore[valid-type]
 Code = Annotated[
     str,
     Path(
         min_length=2,
         max_length=20,
         pattern=r"^[0-9A-Za-z_-]+$",
-        description="The territory's code (INSEE, SIREN, département, région, TI id)",
+        description="The territory's code (INSEE, SIREN, département, région, TI id, SCoT "
+        "code of its imported perimeter)",
         examples=["200056232"],
     ),
 ]
@@ -30,7 +30,7 @@ RulesetQuery = Annotated[
     str | None, Query(description="ZAN rule set id (default: the one marked default)")
 ]
 VintageQuery = Annotated[
-    int | None, Query(ge=2000, le=2100, description="Cerema vintage (default: latest)")
+    int | None, Query(ge=2000, le=2100, description="Cerema vintage (default: latest)"), Digits
 ]
 
 

@@ -9,7 +9,7 @@ from fastapi import status as http_status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.api.auth import WriterDep
-from app.api.dependencies import ConnectionDep, SettingsDep, search_filters
+from app.api.dependencies import ConnectionDep, Digits, SettingsDep, search_filters
 from app.api.responses import link_to
 from app.presentation.atom import alerts_feed
 from app.services import watch
@@ -77,7 +77,7 @@ def read_saved_searches(conn: ConnectionDep, principal: WriterDep) -> list[dict[
     summary="Delete a saved search and its alerts",
 )
 def remove_saved_search(
-    search_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    search_id: Annotated[int, Path(ge=1, le=2**31 - 1), Digits],
     conn: ConnectionDep,
     principal: WriterDep,
 ) -> Response:
@@ -102,8 +102,9 @@ def read_alerts(
             le=2**31 - 1,
             description="The last alert id already seen: the alerts after it, oldest first",
         ),
+        Digits,
     ] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=1000), Digits] = 100,
     format: Literal["json", "atom"] | None = None,
 ) -> Any:
     alerts = watch.alerts(conn, principal, after_id=after_id, limit=limit)
