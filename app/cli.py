@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from app.settings import get_settings
+from geo.ingest.loaders import BY_NAME, LOADERS, Loader
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
 
@@ -262,26 +264,20 @@ def _import_files(files, load, unit: str | None = None) -> None:
     _rerun_saved_searches(cause="import " + ", ".join(str(p) for p in files))
 
 
-@import_.command("admin")
+@import_.command("admin", help=BY_NAME["admin"].help)
 @click.argument(
     "directory",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     required=False,
 )
 def import_admin(directory: Path | None) -> None:
-    """Régions, départements, EPCI, communes and boundaries from DIRECTORY.
-
-    DIRECTORY holds communes.json, epci.json, departements.json (Etalab
-    decoupage-administratif) and contours-*.geojson; defaults to data/admin.
-    """
     from app.db import get_engine
-    from geo.ingest.admin import load_admin
 
     directory = directory or get_settings().data_dir / "admin"
-    _run_import(lambda: load_admin(get_engine(), directory))
+    _run_import(lambda: BY_NAME["admin"].function(get_engine(), directory))
 
 
-@import_.command("cadastre")
+@import_.command("cadastre", help=BY_NAME["cadastre"].help)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--repair",
@@ -289,13 +285,12 @@ def import_admin(directory: Path | None) -> None:
     help="Repair invalid geometries with ST_MakeValid (counted) instead of rejecting the file.",
 )
 def import_cadastre(files: tuple[Path, ...], repair: bool) -> None:
-    """Etalab cadastre parcels (GeoJSON FeatureCollection, plain or .gz)."""
     from app.db import get_engine
-    from geo.ingest.cadastre import load_cadastre
 
+    load = BY_NAME["cadastre"].function
     _import_files(
         files,
-        lambda path, progress: load_cadastre(get_engine(), path, repair=repair, on_batch=progress),
+        lambda path, progress: load(get_engine(), path, repair=repair, on_batch=progress),
         unit=" features",
     )
 
@@ -321,134 +316,49 @@ def _source_crs(crs: str | None):
         _fail(f"unknown CRS {crs!r}: {exc}")
 
 
-def _file_loaders() -> dict:
-    """The loaders of the commands that take files and nothing else (but ``--crs`` for
-    some), by command name. Imported when a command runs, not at start: ``foncier --help``
-    stays fast (no geopandas)."""
-    from geo.ingest.buildings import load_buildings
-    from geo.ingest.friches import load_friches
-    from geo.ingest.owners import load_owners
-    from geo.ingest.plu import load_plu
-    from geo.ingest.pollution import load_basol
-    from geo.ingest.risks import load_pm3, load_ppr
-    from geo.ingest.territoires import load_territoires_industrie
-    from geo.ingest.zae import load_site_eco, load_terrain_eco
-    from geo.ingest.zan_rules import (
-        load_commune_splits,
-        load_pene,
-        load_pene_consumption,
-        load_planning_documents,
-        load_target_members,
-        load_targets,
-    )
-
-    return {
-        "friches": load_friches,
-        "basol": load_basol,
-        "plu": load_plu,
-        "ppr": load_ppr,
-        "pprt": load_pm3,
-        "site-eco": load_site_eco,
-        "terrain-eco": load_terrain_eco,
-        "territoires-industrie": load_territoires_industrie,
-        "zan-targets": load_targets,
-        "zan-perimeters": load_target_members,
-        "planning-documents": load_planning_documents,
-        "pene": load_pene,
-        "pene-consumption": load_pene_consumption,
-        "commune-splits": load_commune_splits,
-        # what stands on the land (issue 14)
-        "batiments": load_buildings,
-        "bdtopo": load_buildings,
-        "proprietaires": load_owners,
-    }
+# The loaders whose command has options of its own (below); the others take files (and
+# --crs for some): one command per name of each, from geo.ingest.loaders.
+_OWN_COMMANDS = {"admin", "cadastre", "consumption"}
 
 
-# name, help, whether the files may need --crs (land layers without a declared CRS);
-# the commands of _ONE_FILE_COMMANDS take one file that replaces what the table held.
-_FILE_COMMANDS = (
-    ("friches", "Friches: CNIG Standard Friches CSV (Cartofriches), observatory CSV or GeoJSON.",
-     True),
-    ("basol", "Polluted sites: BASOL GeoJSON export.", True),
-    ("plu",
-     "PLU: CNIG delivery (zip or folder of shapefiles: zones, prescriptions) or a zone_urba "
-     "file (API Carto GeoJSON), classified for industry.", True),
-    ("ppr",
-     "Risk prevention plans: CNIG PPR delivery (zip or folder: ZONE_REG, ZONE_ALEA, PERIMETRE).",
-     False),
-    ("pprt", "PPRT servitudes (SUP PM3): the assiette file, its generator read from beside it.",
-     False),
-    ("site-eco", "Economic sites (ZAE): CNIG Sites économiques SITE-ECO CSV.", True),
-    ("terrain-eco",
-     "Land units of economic sites: CNIG TERRAIN-ECO CSV (states kept for the vacancy rate).",
-     True),
-    ("territoires-industrie",
-     "Territoires d'industrie: the ANCT GeoJSON (plain or .gz), or CSV "
-     "ti_id;ti_nom;region;epci_siren.", False),
-    ("zan-targets",
-     "Territorialised ZAN targets: MDA territorialisation JSON or the documented CSV.", False),
-    ("zan-perimeters",
-     "Communes of SCoT and custom perimeters of ZAN targets (CSV land;commune_insee).", False),
-    ("planning-documents",
-     "Planning document of each commune (PLU/PLUi/CC/DTL/RNU), for the garantie communale.",
-     False),
-    ("pene",
-     "The PENE list (annex I of the arrêté of 31 May 2024), declared on the PENE ledger.", False),
-    ("pene-consumption",
-     "What PENE projects actually consumed, by commune and year (CSV "
-     "pene_id;commune_insee;year;hectares): deducted from local trajectories.", False),
-    ("commune-splits",
-     "Communes split after the consumption data's geography (shares by area if not given).",
-     False),
-    # what stands on the land (issue 14)
-    ("batiments",
-     "Buildings: Etalab cadastre batiments (GeoJSON, plain or .gz) or IGN BD TOPO BATIMENT, "
-     "told apart by their fields; replaces the same source's buildings in the file's communes.",
-     True),
-    ("bdtopo", "Buildings: IGN BD TOPO BATIMENT (the same loader as `batiments`).", True),
-    ("proprietaires",
-     "Parcel owners: DGFiP \"parcelles des personnes morales\" CSV (;-separated, 2025 header) "
-     "or the publisher's zip of a département's parts; replaces the owners of the file's "
-     "communes.", False),
-)  # fmt: skip
-_ONE_FILE_COMMANDS = {"planning-documents", "pene", "pene-consumption", "commune-splits"}
-
-
-def _file_command(name: str, help_text: str, with_crs: bool) -> None:
+def _file_command(name: str, loader: Loader) -> None:
     def command(files: tuple[Path, ...], crs: str | None = None) -> None:
         from app.db import get_engine
 
-        load = _file_loaders()[name]
-        options = {"source_crs": _source_crs(crs)} if with_crs else {}
+        load = loader.function
+        options = {"source_crs": _source_crs(crs)} if loader.crs_option else {}
         _import_files(files, lambda path, _: load(get_engine(), path, **options))
 
-    one = name in _ONE_FILE_COMMANDS
     command = click.argument(
         "files",
-        nargs=1 if one else -1,
-        metavar="FILE" if one else "FILES...",
+        nargs=1 if loader.one_file else -1,
+        metavar="FILE" if loader.one_file else "FILES...",
         required=True,
         type=click.Path(path_type=Path),
-        callback=(lambda _ctx, _param, path: (path,)) if one else None,
+        callback=(lambda _ctx, _param, path: (path,)) if loader.one_file else None,
     )(command)
-    if with_crs:
+    if loader.crs_option:
         command = _crs_option(command)
+    formats = f"\n\nAccepted: {', '.join(loader.formats)}."
+    help_text = loader.help if name == loader.name else f"The same as `import {loader.name}`."
+    help_text += formats
     import_.command(name, help=help_text)(command)
 
 
-for _name, _help, _with_crs in _FILE_COMMANDS:
-    _file_command(_name, _help, _with_crs)
+for _loader in LOADERS:
+    for _name in _loader.names:
+        if _name not in _OWN_COMMANDS:
+            _file_command(_name, _loader)
 
 
-@import_.command("consumption")
+@import_.command("consumption", help=BY_NAME["consumption"].help)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--vintage", type=int, default=None, help="Vintage (default: last flow year + 1).")
 def import_consumption(files: tuple[Path, ...], vintage: int | None) -> None:
-    """Consumption of NAF land by commune and year: Cerema conso_com CSV."""
     from app.db import get_engine
-    from geo.ingest.consumption import load_consumption
 
-    _import_files(files, lambda path, _: load_consumption(get_engine(), path, vintage=vintage))
+    load = BY_NAME["consumption"].function
+    _import_files(files, lambda path, _: load(get_engine(), path, vintage=vintage))
 
 
 @import_.command("economic-sites")
@@ -646,7 +556,7 @@ def score_refresh(departement: str | None, commune: str | None) -> None:
 def _cli_principal():
     import getpass
 
-    from geo.ledger.access import Principal
+    from geo.access import Principal
 
     return Principal(name=f"cli:{getpass.getuser()}", role="admin")
 

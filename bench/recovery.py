@@ -41,7 +41,7 @@ from app.localdb.ports import free_port
 from app.security.audit_chain import verify
 from app.services import ledger
 from app.settings import PROJECT_DIR
-from geo.ledger.access import Principal
+from geo.access import Principal
 from geo.ledger.envelope import ProjectDraft
 
 DRILL = Principal(name="recovery drill", role="admin")

@@ -2,8 +2,9 @@
 written, which communes are its members, and which column of a project names it.
 
 ZAN trajectories (geo.zan.trajectories), envelope reports (geo.ledger.envelope), the access
-policy and tokens (geo.ledger.access, app.security.tokens) and the routers' parameters all
-read this table.
+policy and tokens (geo.access, app.security.tokens), the searches' and routers'
+parameters, the loaders' checks and the partitions all read this table; the parcel id's
+format (PARCEL_ID_PATTERN) is written from the commune's.
 """
 
 from __future__ import annotations
@@ -32,18 +33,28 @@ class Level:
         return f"SELECT name FROM {self.table} WHERE {self.key} = {code}"
 
 
+# A SIREN (the register of companies and public bodies): an EPCI's code, a parcel owner's.
+SIREN_PATTERN = r"^[0-9]{9}$"
+
+
+def unanchored(pattern: str) -> str:
+    """A code pattern without its anchors, to write it inside a longer pattern."""
+    return pattern.removeprefix("^").removesuffix("$")
+
+
 LEVELS: dict[str, Level] = {
     level.name: level
     for level in (
         # INSEE: the département's two characters (2A/2B for Corsica; overseas 97x…),
         # then three digits
         Level("commune", "commune", "insee", r"^(?:[0-9]{2}|2[AB])[0-9]{3}$", "c.insee = :code"),
-        Level("epci", "epci", "siren", r"^[0-9]{9}$", "c.epci_siren = :code", "epci_siren"),
+        Level("epci", "epci", "siren", SIREN_PATTERN, "c.epci_siren = :code", "epci_siren"),
         Level(
             "departement",
             "departement",
             "code",
-            r"^(?:[0-9]{2}|2[AB]|97[0-9])$",  # 91, 2A, 974
+            # 91, 2A, 974; 987 (the collectivités d'outre-mer, whose communes are 98xxx)
+            r"^(?:[0-9]{2}|2[AB]|9[78][0-9])$",
             "c.departement_code = :code",
             "departement_code",
         ),
@@ -60,3 +71,7 @@ LEVELS: dict[str, Level] = {
     )
 }
 LEVEL_NAMES = tuple(LEVELS)
+
+# A cadastre parcel's id: its commune's INSEE code, the prefix (3 digits: 000 but in
+# communes merged since), the section (2 characters) and the number (4 digits).
+PARCEL_ID_PATTERN = f"^{unanchored(LEVELS['commune'].pattern)}[0-9]{{3}}[0-9A-Z]{{2}}[0-9]{{4}}$"

@@ -200,3 +200,13 @@ def test_every_write_is_audited_with_before_and_after(client: TestClient, fresh_
     before = len(client.get("/audit", headers=bearer(admin)).json())
     assert create(client, editor, epci=ARDENNE_METROPOLE).status_code == 403
     assert len(client.get("/audit", headers=bearer(admin)).json()) == before
+
+
+def test_whose_saved_searches_a_principal_reads() -> None:
+    from geo.access import PUBLIC, Principal, identified, owner_of, searches_of
+
+    editor = Principal("ddt", "epci_editor", "epci", "200056232", token_id=7)
+    admin = Principal("root", "admin")
+    assert (owner_of(editor), searches_of(editor)) == ("token:7", "token:7")
+    assert (owner_of(admin), searches_of(admin)) == ("root", None)
+    assert not identified(PUBLIC) and identified(editor)

@@ -18,7 +18,7 @@ from app.cli import main
 from app.db import alembic_config
 from app.security import audit
 from app.security.audit_chain import canonical
-from geo.ledger.access import Principal
+from geo.access import Principal
 
 ADMIN = Principal(name="cli:test", role="admin")
 PREFECTURE = Principal(

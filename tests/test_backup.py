@@ -19,8 +19,8 @@ from app.localdb.cluster import LocalCluster, LocalDbError
 from app.localdb.ports import free_port
 from app.security.audit_chain import verify
 from app.services import ledger
+from geo.access import Principal
 from geo.ingest.admin import load_admin
-from geo.ledger.access import Principal
 from geo.ledger.envelope import ProjectDraft, balance
 from geo.zan.rulesets import get_ruleset
 from tests.conftest import DATA

@@ -14,7 +14,7 @@ import shapely.geometry
 from app.settings import PROJECT_DIR
 from bench import france
 from geo.ingest import chunks
-from geo.ingest.cadastre import PARCEL_ID_PATTERN
+from geo.territories import PARCEL_ID_PATTERN
 
 pytestmark = pytest.mark.bench
 ADMIN = PROJECT_DIR / "data" / "admin"

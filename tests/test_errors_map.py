@@ -5,9 +5,9 @@ import pkgutil
 
 import geo
 from app.api.errors import DOMAIN_STATUS, domain_status
+from geo.access import OutsideTerritory
 from geo.errors import Conflict, Denied, DomainError, Invalid, NotFound
 from geo.ingest.errors import LoaderError
-from geo.ledger.access import OutsideTerritory
 from geo.ledger.envelope import EnvelopeExhausted
 from geo.ledger.geometry import GeometryError
 from geo.scoring.profiles import ProfileError

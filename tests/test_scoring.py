@@ -12,7 +12,7 @@ from app.services.features import COLLECTIONS
 from geo.db.count import Matched
 from geo.ingest.cadastre import load_cadastre
 from geo.scoring.model import CRITERIA, Profile, explain
-from geo.scoring.profiles import ProfileError, get_profile, load_profiles, validate
+from geo.scoring.profiles import ProfileError, custom_profile, get_profile, load_profiles, validate
 from geo.scoring.refresh import refresh_scores
 from geo.scoring.search import (
     Filters,
@@ -185,10 +185,10 @@ def test_search_filters_sorts_and_pages(scored: Engine) -> None:
     profile = get_profile("large-industrial-site")
     with scored.connect() as conn:
         page = search_parcels(conn, profile, Filters(commune="91216"), limit=10)
-        matched = count_parcels(conn, profile, Filters(commune="91216"), custom=False, up_to=10)
+        matched = count_parcels(conn, profile, Filters(commune="91216"), up_to=10)
         big_filters = Filters(commune="91216", min_area_ha=5)
         big = search_parcels(conn, profile, big_filters, limit=100)
-        big_matched = count_parcels(conn, profile, big_filters, custom=False, up_to=100)
+        big_matched = count_parcels(conn, profile, big_filters, up_to=100)
     # counted up to 10: "more than 10" of the commune's 4,241
     assert matched == Matched(10, exact=False) and len(page) == 10
     scores = [p.explanation["score"] for p in page]
@@ -200,14 +200,14 @@ def test_search_filters_sorts_and_pages(scored: Engine) -> None:
 
 def test_epci_filter_and_custom_weights(scored: Engine) -> None:
     profile = get_profile("small-industry")
-    custom = validate("custom", "zoning only", {"zoning": 2, "site_area": 1})
+    custom = custom_profile(profile, {"zoning": 2, "site_area": 1})
     with scored.connect() as conn:
         in_epci, elsewhere = (
-            count_parcels(conn, profile, Filters(epci=epci), custom=False, up_to=10_000)
+            count_parcels(conn, profile, Filters(epci=epci), up_to=10_000)
             for epci in ("200056232", "200041630")
         )
-        page = search_parcels(conn, custom, Filters(epci="200056232"), limit=5, custom=True)
-        matched = count_parcels(conn, custom, Filters(epci="200056232"), custom=True, up_to=5000)
+        page = search_parcels(conn, custom, Filters(epci="200056232"), limit=5)
+        matched = count_parcels(conn, custom, Filters(epci="200056232"), up_to=5000)
     assert (in_epci, elsewhere, matched) == (Matched(4241), Matched(0), Matched(4241))
     # only the two weighted criteria: a 6 ha parcel with unknown zoning scores 100
     assert [c["criterion"] for c in page[0].explanation["criteria"]] == ["zoning", "site_area"]

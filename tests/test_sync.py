@@ -657,13 +657,13 @@ def test_a_loader_error_fails_its_part_only(
     """Whatever a loader raises fails its part, with the reason; the other parts are
     imported and rescored, and the cache keeps no file without its metadata. An
     interruption is not swallowed: the cache is put back and the sync stops."""
-    from geo.ingest import sync as sync_module
+    from geo.ingest import owners
     from geo.ingest.sync import SyncOptions, sync
 
     def broken(_engine: Engine, _path: Path) -> None:
         raise UnicodeDecodeError("utf-8", b"PK\x03", 2, 3, "invalid start byte")
 
-    monkeypatch.setitem(sync_module.LOADERS, "owners", broken)
+    monkeypatch.setattr(owners, "load_owners", broken)
     publishers.serve(CAD_PATH, CAD_GZ, "application/gzip")
     publishers.serve(DGFIP_PATH, dgfip_zip(tmp_path), "application/zip")
     cache = tmp_path / "cache"
@@ -696,7 +696,7 @@ def test_a_loader_error_fails_its_part_only(
     def interrupted(_engine: Engine, _path: Path) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(sync_module.LOADERS, "owners", interrupted)
+    monkeypatch.setattr(owners, "load_owners", interrupted)
     publishers.serve(DGFIP_PATH, dgfip_zip(tmp_path, parts=3), "application/zip")
     with pytest.raises(KeyboardInterrupt):
         sync(fresh_engine, "commune", "91216", options)

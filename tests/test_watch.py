@@ -634,3 +634,79 @@ def test_saved_searches_per_owner_have_a_quota(make_api: Callable[..., TestClien
     first = api.get("/saved-searches").json()[0]["id"]
     assert api.delete(f"/saved-searches/{first}").status_code == 204
     assert api.post("/saved-searches", json=body).status_code == 201
+
+
+# -- one search: what /parcels/search accepts, a saved search holds and re-runs ----------
+
+# One value of each member of the parcel search, narrowing the parcels of 91216 of at
+# least half a hectare (the territory members narrow it too); a member added to the search
+# without a value here fails the test below.
+PARCEL_SEARCH_VALUES: dict[str, Any] = {
+    "commune": "91216",
+    "epci": DEMO_EPCI,
+    "territoire_industrie": "ti-none",
+    "departement": "91",
+    "bbox": [2.22, 48.69, 2.245, 48.71],
+    "min_score": 60,
+    "profile": "logistics",
+    "min_area": 1,
+    "max_area": 0.8,
+    "zoning": "activity",
+    "exclude_zoning": "housing",
+    "on_friche": True,
+    "include_excluded": True,
+    "max_built_share": 0.5,
+    "land_use": "vacant",
+    "owner": "commune",
+}
+
+
+def _as_parameter(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def test_a_saved_search_holds_and_reruns_every_filter_of_the_parcel_search(
+    make_api: Callable[..., TestClient], fresh_engine: Engine
+) -> None:
+    from geo.ingest.cadastre import load_cadastre
+    from geo.scoring.query import ParcelSearch
+    from geo.scoring.refresh import refresh_scores
+    from geo.scoring.watch import check_query, run_search
+    from tests.conftest import CADASTRE_91216
+
+    assert set(PARCEL_SEARCH_VALUES) == set(ParcelSearch.model_fields)
+    load_cadastre(fresh_engine, CADASTRE_91216)
+    refresh_scores(fresh_engine, commune="91216")
+    api = make_api(saved_search_quota=100)
+    base = {"commune": "91216", "min_area": 0.5}
+    with fresh_engine.connect() as conn:
+        everything = run_search(conn, "parcels", base)
+    assert everything
+    unchanged: set[str] = set()
+    for name, value in PARCEL_SEARCH_VALUES.items():
+        query = {**base, name: value}
+        saved = api.post("/saved-searches", json={"name": name, "kind": "parcels", "query": query})
+        assert saved.status_code == 201, (name, saved.text)
+        assert saved.json()["query"][name] == value
+        stored = api.get("/saved-searches").json()[-1]["query"]
+        with fresh_engine.connect() as conn:
+            rerun = run_search(conn, "parcels", stored)
+        page = api.get(
+            "/parcels/search",
+            params={**{k: _as_parameter(v) for k, v in query.items()}, "limit": 1000},
+        ).json()
+        route = {f["id"]: f["properties"]["score"] for f in page["features"]}
+        assert {k: v["score"] for k, v in rerun.items()} == route, name
+        if {k: v["score"] for k, v in rerun.items()} == {
+            k: v["score"] for k, v in everything.items()
+        }:
+            unchanged.add(name)
+        if name not in ("commune", "profile"):  # the base's commune; a profile scores
+            assert (
+                check_query("parcels", stored).filters() != check_query("parcels", base).filters()
+            ), name
+    # 91216 lies in its EPCI and département; no PLU is loaded, and a parcel whose zoning is
+    # unknown is kept by exclude_zoning; no hazard layer is, and no parcel is excluded
+    assert unchanged == {"commune", "epci", "departement", "exclude_zoning", "include_excluded"}

@@ -333,12 +333,10 @@ def test_pene_observed_consumption_deducted_forecast_shown(
     assert (report.tables["corrected"], report.tables["abandoned"]) == (1, 1)
     with consumption.connect() as conn:
         assert balance(conn, pene).remaining_ha == pytest.approx(12_498.0)
-        from geo.ledger.pene import forfait_split
-
-        split = forfait_split(conn)
-    assert split["sraddet-regions"]["total_ha"] == 10_000
-    assert split["idf-corse-outre-mer"]["total_ha"] == 2_500
-    assert split["idf-corse-outre-mer"]["projects_in_these_regions_ha"] == pytest.approx(2.0)
+    # the forfait's split (arrêté of 31 May 2024) is data of its rule set: one envelope
+    assert pene.envelope is not None
+    shares = {name: share.total_ha for name, share in pene.envelope.shares.items()}
+    assert shares == {"sraddet-regions": 10_000, "idf-corse-outre-mer": 2_500}
     assert zan(consumption, "commune", EPINAY)["pene_forecast_ha"] == 0
 
 

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from fastapi.dependencies.models import Dependant
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.auth import require_writer
 from app.replicas import CONSISTENCY_HEADER
-from app.security.auth import require_writer
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 # What scripts of another origin may read besides the safelisted headers: entity tags
@@ -54,7 +54,7 @@ def _needs(dependant: Dependant, call: object) -> bool:
 
 def needs_token(scope: Scope) -> bool:
     """Whether the route that answered ``scope`` needs a bearer token (it depends on
-    app.security.auth.require_writer)."""
+    app.api.auth.require_writer)."""
     dependant = getattr(scope.get("route"), "dependant", None)
     return isinstance(dependant, Dependant) and _needs(dependant, require_writer)
 

@@ -7,10 +7,9 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import BeforeValidator
 from sqlalchemy import Connection
 
 from app.api.errors import InvalidParameter
@@ -25,14 +24,19 @@ from app.services.crs import CRSS, DEFAULT, Crs, crs_by_uri, xy
 from app.services.features import COLLECTIONS, Collection, ItemsQuery
 from app.settings import Settings
 from geo.db.bbox import BBox
-from geo.errors import NotFound
+from geo.errors import Invalid, NotFound
+from geo.scoring.query import ParcelSearch, SearchArea, SiteSearch
+from geo.scoring.search import Filters
 from geo.territories import LEVELS
+from geo.text import Digits, number_text
 from geo.zan.rulesets import default_ruleset_id, load_rulesets
+
+S = TypeVar("S", bound=SearchArea)
 
 INSEE_PATTERN = LEVELS["commune"].pattern
 SIREN_PATTERN = LEVELS["epci"].pattern
-PARCEL_ID_PATTERN = r"^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$"
 DEPARTEMENT_PATTERN = LEVELS["departement"].pattern
+REGION_PATTERN = LEVELS["region"].pattern
 RULESET_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
 
 # An envelope rule set, as a query parameter (reports, projects) or a body member (a new
@@ -47,34 +51,6 @@ ENVELOPE_RULESET_FIELD = {
     "json_schema_extra": {"enum": ENVELOPE_RULESETS},
 }
 EnvelopeRulesetQuery = Annotated[str | None, Query(**ENVELOPE_RULESET_FIELD)]
-
-_INTEGER_TEXT = re.compile(r"0|-?[1-9][0-9]*")
-
-
-def _integer_text(value: object) -> object:
-    # A query or path value is text. Pydantic's lax mode also reads "0.0", "+1", " 1",
-    # "1_000" and "01" as integers; the schema says "type: integer", so an integer
-    # parameter takes an integer as JSON writes one and nothing else.
-    if isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value):
-        raise ValueError("must be an integer written in digits (no +, point, space or leading 0)")
-    return value
-
-
-# A decimal number as clients write one, in ASCII digits: float() alone would also read
-# "２.3" or "٢.٣" (any script's digits), "1_0", " 1", "nan" and "inf".
-_NUMBER_TEXT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-
-
-def number_text(value: str) -> float:
-    """``value`` as a float when it is a decimal number written in ASCII; else ValueError."""
-    if not _NUMBER_TEXT.fullmatch(value):
-        raise ValueError(f"not a number: {value[:40]!r}")
-    return float(value)
-
-
-# Annotates every integer query or path parameter, after its Query/Path/Field: pydantic
-# documents the range (minimum, maximum) only of constraints given before a validator.
-Digits = BeforeValidator(_integer_text)
 
 
 def get_connection(request: Request) -> Iterator[Connection]:
@@ -202,6 +178,47 @@ def page_query(
 
 
 BBoxDep = Annotated[BBox | None, Depends(bbox_query)]
+
+
+def search_filters(search: SearchArea, settings: Settings) -> Filters:
+    """The domain filter of a parcel or site search (geo.scoring.query): what its values
+    say together, and a box wider than the settings allow, are 400 problems, as the other
+    faults no schema can state."""
+    if search.bbox is not None:
+        text = ",".join(map(str, search.bbox))
+        parse_bbox(text, DEFAULT, settings.max_bbox_degrees)
+    try:
+        return search.filters()
+    except Invalid as exc:
+        raise InvalidParameter(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Search(Generic[S]):
+    """A search's parameters as asked, and its checked domain filter."""
+
+    asked: S
+    filters: Filters
+
+
+# The search's parameters are declared once, by its model; a dependency so that they are
+# checked before the page's size, as the other routes check their bbox first.
+def parcel_search(
+    search: Annotated[ParcelSearch, Query()], settings: SettingsDep
+) -> Search[ParcelSearch]:
+    return Search(search, search_filters(search, settings))
+
+
+def site_search(
+    search: Annotated[SiteSearch, Query()], settings: SettingsDep
+) -> Search[SiteSearch]:
+    return Search(search, search_filters(search, settings))
+
+
+ParcelSearchDep = Annotated[Search[ParcelSearch], Depends(parcel_search)]
+SiteSearchDep = Annotated[Search[SiteSearch], Depends(site_search)]
+
+
 PageDep = Annotated[Page, Depends(page_query)]
 
 

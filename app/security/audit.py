@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, text
 
 from app.api.dependencies import Digits
-from geo.ledger.access import Principal, authorise_admin
+from geo.access import Principal, authorise_admin
 
 
 def record(

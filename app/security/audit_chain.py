@@ -40,7 +40,7 @@ _COLUMNS = (
 _JSONB = {"before", "after"}
 
 
-def canonical(row: Mapping[str, Any]) -> str:
+def canonical(row: Mapping[Any, Any]) -> str:
     """The canonical form of an audit row, ``before`` and ``after`` as PostgreSQL's text."""
     members = []
     for column in _COLUMNS:
@@ -60,7 +60,7 @@ def canonical(row: Mapping[str, Any]) -> str:
     return "{" + ",".join(members) + "}"
 
 
-def chain_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+def chain_hash(prev_hash: str, row: Mapping[Any, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical(row)).encode()).hexdigest()
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo.access import Principal, check_territory
 from geo.errors import Invalid
-from geo.ledger.access import Principal, check_territory
 from geo.territories import LEVELS
 
 PREFIX = "fon_"

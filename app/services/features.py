@@ -438,7 +438,8 @@ class ItemsQuery:
         )
 
     def where(self, collection: Collection) -> tuple[str, dict[str, object]]:
-        clauses, params = ["TRUE"], {}
+        clauses: list[str] = ["TRUE"]
+        params: dict[str, object] = {}
         if self.bbox:
             clauses.append(collection.box_clause(self.bbox_crs.srid, self.bbox_crs.segment))
             params.update(bbox_params(self.bbox))

@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy import Connection
 
 from app.security import audit
-from geo.errors import NotFound
-from geo.ledger import envelope
-from geo.ledger.access import (
+from geo.access import (
     Principal,
     authorise_correction,
     authorise_create,
     authorise_status,
 )
+from geo.errors import NotFound
+from geo.ledger import envelope
 from geo.zan.rulesets import RuleSet, get_ruleset
 
 

@@ -42,7 +42,8 @@ class ParcelFilter:
     bbox: tuple[float, float, float, float] | None = None
 
     def where(self) -> tuple[str, dict[str, object]]:
-        clauses, params = ["TRUE"], {}
+        clauses: list[str] = ["TRUE"]
+        params: dict[str, object] = {}
         if self.commune:
             # The département lets PostgreSQL read one partition only.
             clauses.append("p.departement_code = :departement AND p.commune_insee = :commune")

@@ -8,15 +8,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from app.security import audit
-from geo.ledger.access import Principal
+from geo.access import Principal, owner_of, searches_of
 from geo.scoring import watch
-from geo.scoring.owners import owner_of
+from geo.scoring.query import SearchArea
 from geo.scoring.webhook import WebhookPolicy
-
-
-def _visible_to(principal: Principal) -> str | None:
-    """Whose searches and alerts the principal sees: its own; an administrator all."""
-    return None if principal.role == "admin" else owner_of(principal)
 
 
 def save(
@@ -25,7 +20,7 @@ def save(
     *,
     name: str,
     kind: str,
-    query: dict[str, Any],
+    query: SearchArea,
     webhook_url: str | None,
     budget_s: float,
     quota: int,
@@ -50,13 +45,13 @@ def save(
 
 
 def searches(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
-    return watch.list_searches(conn, _visible_to(principal))
+    return watch.list_searches(conn, searches_of(principal))
 
 
 def delete(conn: Connection, principal: Principal, search_id: int) -> None:
     """NotFound unless the search exists and is the principal's (an administrator: any)."""
     with conn.begin():
-        watch.delete_search(conn, search_id, _visible_to(principal))
+        watch.delete_search(conn, search_id, searches_of(principal))
         audit.record(conn, principal, "search.delete", "saved_search", search_id)
 
 
@@ -64,4 +59,4 @@ def alerts(
     conn: Connection, principal: Principal, *, after_id: int, limit: int
 ) -> list[dict[str, Any]]:
     """The principal's alerts after ``after_id``, oldest first."""
-    return watch.list_alerts(conn, _visible_to(principal), after_id=after_id, limit=limit)
+    return watch.list_alerts(conn, searches_of(principal), after_id=after_id, limit=limit)

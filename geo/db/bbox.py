@@ -26,10 +26,6 @@ def bbox_l93_sql(srid: int = WGS84, segment: float = 0.01) -> str:
     )
 
 
-# The WGS84 box in Lambert-93.
-BBOX_L93_SQL = bbox_l93_sql()
-
-
 def bbox_sql(geom: str, srid: int = WGS84, segment: float = 0.01) -> str:
     """SQL condition: the Lambert-93 geometry ``geom`` intersects the box. The ``&&`` first
     lets PostgreSQL use the GiST index; ST_Intersects then keeps the exact meaning."""

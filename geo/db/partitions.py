@@ -14,8 +14,9 @@ import re
 from sqlalchemy import Connection, text
 
 from geo.errors import Invalid
+from geo.territories import LEVELS
 
-_CODE = re.compile(r"^(?:[0-9]{2}|2[AB]|9[78][0-9])$")
+_CODE = re.compile(LEVELS["departement"].pattern)
 
 
 def partition_name(departement: str) -> str:

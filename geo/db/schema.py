@@ -754,7 +754,7 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
     return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
 
-# -- access control (geo.ledger.access, app.security.tokens, app.security.audit) ---------
+# -- access control (geo.access, app.security.tokens, app.security.audit) ---------
 
 api_token = Table(
     "api_token",

@@ -54,13 +54,12 @@ from geo.ingest.errors import LoaderError
 from geo.ingest.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
 from geo.ingest.report import ImportReport
 from geo.land.buildings import count_parcel_buildings
+from geo.territories import PARCEL_ID_PATTERN
 
 REQUIRED_FIELDS = ("id", "section", "numero")
 # Files trimmed by their publisher to id/section/numero (e.g. Terres-de-Bord 27412) lack
 # these: they are then read from the id (commune 5 characters, prefixe the next 3).
 FROM_ID = {"commune": (0, 5), "prefixe": (5, 8)}
-# commune (5: 2 digits or 2A/2B, 3 digits) + prefixe (3) + section (2) + numero (4)
-PARCEL_ID_PATTERN = "^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$"
 # 20,000 parcels a batch keeps the loader's memory well under 500 MB with two
 # batches in flight, while amortising per-batch costs.
 BATCH_SIZE = 20_000

@@ -42,6 +42,7 @@ from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
 from geo.ingest.vector import PARCEL_REF, Stage
 from geo.land.owners import GROUPS, is_owner_right, owner_group
+from geo.territories import SIREN_PATTERN
 
 HEADER = (
     "Département",
@@ -165,7 +166,7 @@ def load_owners(engine: Engine, path: Path) -> ImportReport:
             ("departement_code", dep),
             ("commune_insee", insee),
             ("owner_group", chosen),
-            ("siren", siren if re.fullmatch(r"[0-9]{9}", siren) else None),
+            ("siren", siren if re.fullmatch(SIREN_PATTERN, siren) else None),
             ("name", name or None),
             ("legal_form", form[:4] or None),
             ("legal_form_short", short[:8] or None),

@@ -42,6 +42,7 @@ from geo.ingest.report import ImportReport
 from geo.ingest.vector import Stage, column, to_date
 from geo.land.prescriptions import normalise_code, prescription_effect
 from geo.land.zoning import STANDARD_TYPEZONES, standard_typezone, zoning_class
+from geo.territories import LEVELS, unanchored
 
 COLUMNS = {
     "gpu_id": "text",
@@ -73,8 +74,10 @@ PRESCRIPTION_COLUMNS = {
 }
 # shapely type ids per prescription layer
 _KINDS = {"surf": vector.POLYGONAL, "lin": (1, 5), "pct": (0, 4)}
+# the document's territory (a commune's INSEE code, an EPCI's SIREN), its kind, its date
 _IDURBA = re.compile(
-    r"^(?P<code>[0-9][0-9AB][0-9]{3}|[0-9]{9})_(?P<doc>[A-Za-z]+)_(?P<date>[0-9]{8})"
+    f"^(?P<code>{unanchored(LEVELS['commune'].pattern)}|{unanchored(LEVELS['epci'].pattern)})"
+    r"_(?P<doc>[A-Za-z]+)_(?P<date>[0-9]{8})"
 )
 # The CNIG file naming of a delivery (its zip or folder): <INSEE|SIREN>_<TYPEDOC>_<DATAPPRO>,
 # the document's IDURBA. Older deliveries carry no IDURBA field: the name is the document's id.

@@ -54,7 +54,6 @@ COLUMNS = {
     "approved_on": "date",
     "geom": "geometry",
 }
-_GASPAR_DEP = re.compile(r"^(?P<dep>[0-9]{2}[0-9AB]?)(?:DDT|DDTM|DREAL|PREF|DDE|DDAF)", re.I)
 _PLAN = re.compile(r"_(PPRN|PPRM|PPRT|PPRI|PPRL|PPRMT|PPRIF)_", re.I)
 
 

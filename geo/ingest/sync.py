@@ -33,41 +33,23 @@ from sqlalchemy.dialects.postgresql import insert
 from geo.crs import departement_of
 from geo.db.schema import sources
 from geo.errors import DomainError, Invalid, NotFound
-from geo.ingest.admin import load_admin
-from geo.ingest.buildings import load_buildings
-from geo.ingest.cadastre import load_cadastre
 from geo.ingest.catalogue import Part, Source, load_catalogue, parts
-from geo.ingest.consumption import load_consumption
 from geo.ingest.fetch import Expect, Fetched, Fetcher, FetchSettings, Progress
-from geo.ingest.friches import load_friches
-from geo.ingest.owners import load_owners
-from geo.ingest.plu import load_plu
+from geo.ingest.loaders import BY_NAME, loader
 from geo.ingest.redact import public_text
-from geo.ingest.territoires import load_territoires_industrie
 from geo.territories import LEVELS as TERRITORY_LEVELS
 
-# Loader name (sources.toml) -> the loader, taking (engine, path). A catalogued source whose
-# loader is not here (the Géorisques APIs' JSON, API Carto prescriptions) is skipped with
-# the reason.
-LOADERS: dict[str, Callable[..., Any]] = {
-    "admin": load_admin,
-    "cadastre": load_cadastre,
-    "buildings": load_buildings,
-    "owners": load_owners,
-    "plu": load_plu,
-    "friches": load_friches,
-    "consumption": load_consumption,
-    "territoires-industrie": load_territoires_industrie,
-}
-# Loaders that read a directory of files (the part's files side by side) rather than one.
-DIRECTORY_LOADERS = {"admin"}
 LEVELS = ("commune", "epci", "departement", "territoire-industrie")
 
 
 def loader_for(name: str) -> tuple[Callable[..., Any] | None, str]:
-    """The loader function, or None and why not."""
-    load = LOADERS.get(name)
-    return (load, "") if load is not None else (None, f"no loader {name!r} in this version")
+    """The loader function of a source (geo.ingest.loaders: a source whose loader is not
+    there, the Géorisques APIs' JSON, API Carto prescriptions, is skipped), or None and why
+    not."""
+    found = loader(name)
+    if found is None:
+        return None, f"no loader {name!r} in this version"
+    return found.function, ""
 
 
 # -- the territory --------------------------------------------------------------
@@ -350,7 +332,7 @@ def _import_part(
     # still matches the base, and the next sync fetches the new file again.
     swapped = [r for r in results if r.outcome == "fetched"]
     backups = [r.swap_in() for r in swapped]
-    if part.source.loader in DIRECTORY_LOADERS:
+    if BY_NAME[part.source.loader].directory:
         target, source_path = results[0].path.parent, results[0].path.parent / "communes.json"
     else:
         target = source_path = results[0].path

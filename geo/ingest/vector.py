@@ -28,12 +28,13 @@ from geo.ingest.common import check_extent, gdal_path, make_valid_polygonal, to_
 from geo.ingest.errors import LoaderError
 from geo.ingest.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
 from geo.ingest.report import ImportReport
+from geo.territories import PARCEL_ID_PATTERN
 
 # Values that mean "no value" in the open data we read (Cartofriches writes NA).
 NA_VALUES = ["", "NA", "N/A", "NULL", "null", "None", "nan"]
 CSV_BLOCK_BYTES = 8 * 1024 * 1024
 GEOJSON_BATCH = 10_000
-PARCEL_REF = re.compile(r"^[0-9][0-9AB][0-9]{3}[0-9]{3}[0-9A-Z]{2}[0-9]{4}$")
+PARCEL_REF = re.compile(PARCEL_ID_PATTERN)
 POINT, POLYGONAL = (0,), (3, 6)  # shapely type ids (Point; Polygon, MultiPolygon)
 
 

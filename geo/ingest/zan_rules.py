@@ -43,10 +43,11 @@ from sqlalchemy import Connection, Engine, text
 from geo.ingest.common import record_run, warn_count
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
+from geo.territories import LEVELS
 
 TARGET_LEVELS = ("REGION", "SCOT", "EPCI", "COMMUNE", "CUSTOM")
 _LAND = re.compile(r"^(REGION|SCOT|EPCI|COMMUNE|CUSTOM)_([A-Za-z0-9_-]{1,56})$")
-_INSEE = re.compile(r"^[0-9][0-9AB][0-9]{3}$")
+_INSEE = re.compile(LEVELS["commune"].pattern)
 PLANNING_DOCUMENTS = ("PLU", "PLUi", "CC", "DTL", "RNU")
 PROCEDURE_STATES = ("prescrit", "arrêté", "approuvé")
 # The procedure's dates, in the order of PROCEDURE_STATES (loi 2023-630 art. 4).

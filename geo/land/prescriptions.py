@@ -23,8 +23,6 @@ The rule (docs/methode.md, "Prescriptions du PLU"), by the code's legal effect:
 
 from __future__ import annotations
 
-EFFECTS = ("exclude", "penalise", "inform")
-
 _EXCLUDE = {"01", "05", "08"}
 _PENALISE = {"02", "03", "07", "19"}
 

@@ -17,7 +17,7 @@ says who, when and why. Writers lock the envelope's account row, so two requests
 racing for the last hectares are served one after the other and the envelope is never
 overdrawn, unless the rule set allows it *and* the entry asks for it.
 
-The rules every write follows (issue 11):
+The rules every write follows:
 - a project lies in the EPCI it is recorded for: its parcels belong to the EPCI's communes,
   or its geometry lies inside the EPCI's boundary (with a tolerance), 403 otherwise; a
   geometry is also checked for shape, extent, validity and area (``geo.ledger.geometry``);
@@ -708,7 +708,7 @@ GROUPS = {
 ALERT_THRESHOLDS = (0.5, 0.8, 1.0)
 
 # The entries of the projects that are open data: a planned project is the EPCI's draft
-# (geo.ledger.access), so neither its territory nor its dates show in a public report. It holds
+# (geo.access), so neither its territory nor its dates show in a public report. It holds
 # nothing, so the balance is the same with or without it.
 _PUBLIC_ENTRIES = """
 public_entry AS (

@@ -9,7 +9,7 @@ What is checked here, before PostGIS sees a single coordinate, with a readable r
 - the extent: metropolitan France only. Lambert-93 (EPSG:2154), in which the ledger measures
   every area, is defined for the metropole only; an overseas département has its own
   official projection (5490 Antilles, 2972 Guyane, 2975 Réunion, 4471 Mayotte) and is refused
-  with that reason until the ledger stores and measures in it (issue 13, point 7). A box
+  with that reason until the ledger stores and measures in it. A box
   elsewhere is a swapped longitude/latitude or projected metres.
 
 PostGIS then checks what needs geometry (:func:`locate`): validity (self-intersections,
@@ -34,9 +34,9 @@ from pydantic import (
 )
 from sqlalchemy import Connection, text
 
+from geo.access import OutsideTerritory
 from geo.crs import LAMBERT93, METRO_WGS84_BOUNDS, OVERSEAS_DEPARTEMENTS, WGS84
 from geo.errors import Invalid
-from geo.ledger.access import OutsideTerritory
 
 # A project's area bounds, in hectares (Lambert-93). Below 0.01 ha (100 m²) it is a drawing
 # error, not an industrial project (the ledger's precision is 0.0001 ha). Above 1,000 ha

@@ -151,32 +151,3 @@ def _declare(
             pene_id=pene_id,
         )["id"]
     )
-
-
-def forfait_split(conn: Connection) -> dict[str, Any]:
-    """The PENE forfait's split (arrêté of 31 May 2024): what each group of régions
-    contributes (10,000 ha from the SRADDET régions, 2,500 ha from Île-de-France, Corsica
-    and overseas), beside the hectares of the listed projects located in those régions. The
-    forfait is one national envelope: a project draws on it wherever it lies."""
-    ruleset = get_ruleset(PENE_RULESET, kind="envelope")
-    assert ruleset.envelope is not None
-    held: dict[str, Any] = dict(
-        conn.execute(
-            text(
-                """SELECT p.region_code, sum(x.reserved_delta_ha + x.consumed_delta_ha)
-                   FROM envelope_entry x JOIN project p ON p.id = x.project_id
-                   WHERE x.ruleset_id = :r GROUP BY 1"""
-            ),
-            {"r": PENE_RULESET},
-        ).all()
-    )
-    out = {}
-    for name, share in ruleset.envelope.shares.items():
-        drawn = sum(float(held.get(r, 0) or 0) for r in share.regions)
-        out[name] = {
-            "total_ha": share.total_ha,
-            "regions": share.regions,
-            "projects_in_these_regions_ha": round(drawn, 4),
-            "source": share.source,
-        }
-    return out

@@ -1,4 +1,4 @@
-"""The refresh's part for what stands on the land (issue 14): per-parcel building
+"""The refresh's part for what stands on the land: per-parcel building
 statistics and owner, joined in bulk in PostGIS with the other criteria
 (geo.scoring.refresh).
 

@@ -238,7 +238,7 @@ CRITERIA: tuple[Criterion, ...] = (
         categories={True: POSITIVE, False: NEUTRAL},
     ),
 )
-# What stands on the land (issue 14): buildings and owners, each from its own layer.
+# What stands on the land: buildings and owners, each from its own layer.
 LAND_CRITERIA: tuple[Criterion, ...] = (
     land_use_criterion(),
     Criterion(
@@ -313,6 +313,9 @@ class Profile:
     size_max_ha: float | None = None
     # below this built share a parcel is underused (geo.land.buildings)
     underused_built_share: float = DEFAULT_UNDERUSED_SHARE
+    # weights given with a request: no score is stored for them, a search computes them
+    # from the stored criteria (geo.scoring.search)
+    custom: bool = False
 
     def criteria(self) -> list[tuple[Criterion, float]]:
         return list(self._criteria)

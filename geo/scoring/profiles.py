@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from pathlib import Path
 
@@ -62,6 +63,20 @@ def validate(
         size_max_ha,
         float(underused_built_share),
     )
+
+
+def custom_profile(base: Profile, weights: dict[str, float]) -> Profile:
+    """``base`` with the weights a request gives instead of its own (its size and
+    land-use settings kept): scored on the fly, never stored."""
+    checked = validate(
+        "custom",
+        f"custom weights on {base.id}",
+        weights,
+        base.size_min_ha,
+        base.size_max_ha,
+        base.underused_built_share,
+    )
+    return dataclasses.replace(checked, custom=True)
 
 
 @lru_cache

@@ -17,9 +17,7 @@ from geo.db.bbox import bbox_params, bbox_sql
 from geo.db.count import COUNT_BUDGET_MS, Matched, count_matches, count_within
 from geo.db.geojson import as_geojson_sql
 from geo.errors import Invalid, NotFound
-from geo.land.buildings import STATES as LAND_USE_STATES
 from geo.land.buildings import land_use_sql
-from geo.land.owners import GROUPS as OWNER_GROUPS
 from geo.scoring.lineage import lineage_for
 from geo.scoring.model import (
     EXCLUDED_SQL,
@@ -38,7 +36,7 @@ _FEATURE_COLUMNS = (
     "risk_interdiction_share, risk_prescription_share, risk_regulation, risk_zones, "
     "prescription_exclude_share, prescription_penalise_share, prescription_effect, "
     "prescriptions, "
-    # what stands on the land (issue 14)
+    # what stands on the land (buildings, owners)
     "built_m2, built_share, building_count, light_only, building_use, "
     "owner_group, owner_siren, owner_name"
 )
@@ -71,7 +69,7 @@ class Filters:
     on_friche: bool | None = None
     min_score: float | None = None
     include_excluded: bool = False
-    # what stands on the land (issue 14): a parcel whose layer is not loaded never matches
+    # what stands on the land: a parcel whose layer is not loaded never matches
     max_built_share: float | None = None
     land_use: tuple[str, ...] = ()
     owner: tuple[str, ...] = ()
@@ -113,16 +111,10 @@ class Filters:
                 clauses.append(condition)
                 params[name] = value
         if self.land_use:
-            bad = sorted(set(self.land_use) - set(LAND_USE_STATES))
-            if bad:
-                raise Invalid(f"land_use must be among {', '.join(LAND_USE_STATES)}, not {bad}")
             threshold = (profile or Profile("", "", {})).underused_built_share
             clauses.append(f"{land_use_sql('f', threshold)} = ANY(:land_use)")
             params["land_use"] = list(self.land_use)
         if self.owner:
-            bad = sorted(set(self.owner) - set(OWNER_GROUPS))
-            if bad:
-                raise Invalid(f"owner must be among {', '.join(OWNER_GROUPS)}, not {bad}")
             clauses.append("f.owner_group = ANY(:owner)")
             params["owner"] = list(self.owner)
         if self.min_score is not None:
@@ -154,10 +146,10 @@ class RankedParcel:
     explanation: dict[str, Any]
 
 
-def _source(profile: Profile, custom: bool) -> tuple[str, dict[str, Any]]:
+def _source(profile: Profile) -> tuple[str, dict[str, Any]]:
     """The scored rows ``s``: precomputed for named profiles; for custom weights, computed
     from the stored criteria (arithmetic only, no geometry)."""
-    if not custom:
+    if not profile.custom:
         return "(SELECT * FROM parcel_score WHERE profile = :profile) s", {"profile": profile.id}
     lateral, score, reliability = score_sql(profile)
     return (
@@ -180,12 +172,10 @@ def _joins(filters: Filters) -> str:
     return joins
 
 
-def count_parcels(
-    conn: Connection, profile: Profile, filters: Filters, *, custom: bool, up_to: int
-) -> Matched:
+def count_parcels(conn: Connection, profile: Profile, filters: Filters, *, up_to: int) -> Matched:
     """How many parcels the search matches: exact up to ``up_to``, "more than" beyond
     (geo.db.count)."""
-    base, params = _base(profile, filters, custom)
+    base, params = _base(profile, filters)
     return count_matches(conn, base, params, up_to)
 
 
@@ -194,13 +184,12 @@ def matched_parcels(
     profile: Profile,
     filters: Filters,
     *,
-    custom: bool,
     reach: int,
     budget_ms: int = COUNT_BUDGET_MS,
 ) -> Matched:
     """How many parcels a page of the search reports: exact when counted within
     ``budget_ms``, else (not published) whether there is more than ``reach`` (geo.db.count)."""
-    base, params = _base(profile, filters, custom)
+    base, params = _base(profile, filters)
     return count_within(conn, base, params, budget_ms, reach=reach)
 
 
@@ -212,14 +201,13 @@ def search_parcels(
     sort: str = "-score",
     limit: int = 100,
     offset: int = 0,
-    custom: bool = False,
 ) -> list[RankedParcel]:
     """One page of the ranked parcels, with their criteria, geometry and explained score."""
-    base, params = _base(profile, filters, custom)
+    base, params = _base(profile, filters)
     order = _order(sort)
     rows = (
         conn.execute(
-            text(_ranked_sql(_page_sql(base, order, filters, custom), order)),
+            text(_ranked_sql(_page_sql(base, order, filters, profile.custom), order)),
             {**params, "limit": limit, "offset": offset},
         )
         .mappings()
@@ -235,14 +223,13 @@ def ranked_parcel_pages(
     *,
     sort: str = "-score",
     size: int = 500,
-    custom: bool = False,
     geometry: bool = True,
 ) -> Iterator[list[RankedParcel]]:
     """Every parcel of the search, ranked as search_parcels ranks them, in pages of
     ``size``: one query read through a server-side cursor, so that each page costs the
     same (re-running the search a page with OFFSET made an export quadratic). Without
     ``geometry``, theirs is None (a table has no use for it)."""
-    base, params = _base(profile, filters, custom)
+    base, params = _base(profile, filters)
     order = _order(sort)
     sql = _ranked_sql(f"SELECT {_PAGE_COLUMNS} {base}", order, geometry)
     result = (
@@ -292,9 +279,9 @@ def _explained(conn: Connection, rows: Sequence[Any], profile: Profile) -> list[
     return ranked
 
 
-def _base(profile: Profile, filters: Filters, custom: bool) -> tuple[str, dict[str, Any]]:
+def _base(profile: Profile, filters: Filters) -> tuple[str, dict[str, Any]]:
     """The search's FROM … WHERE … and its parameters."""
-    source, params = _source(profile, custom)
+    source, params = _source(profile)
     where, filter_params = filters.sql(profile)
     return f"FROM {source}{_joins(filters)} WHERE {where}", {**params, **filter_params}
 
@@ -334,7 +321,7 @@ def _page_sql(base: str, order: str, filters: Filters, custom: bool) -> str:
 
 
 def _land(row: Any, land_use: Criterion) -> dict[str, Any]:
-    """What stands on the parcel (issue 14): land use, buildings, owner; None where the
+    """What stands on the parcel: land use, buildings, owner; None where the
     layer is not loaded for its commune."""
     return {
         "land_use": land_use.value_of(row),
@@ -392,7 +379,6 @@ def search_sites(
     min_area_ha: float,
     gap_m: float = 0.0,
     limit: int = 20,
-    custom: bool = False,
     budget_s: float | None = None,
 ) -> list[RankedSite]:
     """Contiguous eligible parcels (touching, or within ``gap_m``) grown into candidate
@@ -408,7 +394,7 @@ def search_sites(
     deadline = None if budget_s is None else time.monotonic() + budget_s
     with _caller_timeout_kept(conn):
         try:
-            found = _walk(conn, profile, filters, min_area_ha, gap_m, limit, custom, deadline)
+            found = _walk(conn, profile, filters, min_area_ha, gap_m, limit, deadline)
         except WalkTooLong:
             raise Invalid(
                 "the search did not settle its best sites within its budget (few parcels "
@@ -460,13 +446,12 @@ def _walk(
     min_area_ha: float,
     gap_m: float,
     limit: int,
-    custom: bool,
     deadline: float | None,
 ) -> list[Site]:
     """The sites found (geo.scoring.sites.grow_sites) among the eligible parcels; WalkTooLong
     past ``deadline``, in a query or in the walk."""
     budget = _Budget(conn, deadline)
-    parcels = _eligible(conn, profile, filters, custom, budget)
+    parcels = _eligible(conn, profile, filters, budget)
     # Few candidates: every pair fetched at once, no lookup during the walk.
     if len(parcels) <= PREFETCH_NEIGHBOURS:
         neighbours = _all_neighbours(parcels, gap_m, budget)
@@ -506,11 +491,11 @@ class _Budget:
 
 
 def _eligible(
-    conn: Connection, profile: Profile, filters: Filters, custom: bool, budget: _Budget
+    conn: Connection, profile: Profile, filters: Filters, budget: _Budget
 ) -> dict[str, Parcel]:
     """The parcels a site may be built of. Only what the walk needs: this may be 100,000
     parcels; geometry and criteria are read for the sites kept (_site_details)."""
-    source, params = _source(profile, custom)
+    source, params = _source(profile)
     where, filter_params = filters.sql(profile)
     rows = budget.query(
         f"SELECT s.parcel_id, s.score, s.area_ha FROM {source}{_joins(filters)} WHERE {where}",

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -27,83 +28,40 @@ from geo.db.schema import alert, saved_search, saved_search_match
 from geo.errors import Conflict, Invalid, NotFound
 from geo.scoring.owners import ACTIVE_OWNER_SQL
 from geo.scoring.profiles import get_profile
-from geo.scoring.search import (
-    MAX_GAP_M,
-    MAX_SITE_AREA_HA,
-    Filters,
-    count_parcels,
-    search_parcels,
-    search_sites,
-)
+from geo.scoring.query import CODE_KEYS, SEARCHES, SearchArea, SiteSearch
+from geo.scoring.search import count_parcels, search_parcels, search_sites
 from geo.scoring.webhook import WebhookPolicy, check_webhook_url
 from geo.territories import LEVELS
 
-KINDS = ("parcels", "sites")
+KINDS = tuple(SEARCHES)
 # A saved search is a watch, not an export: past this many matches it is refused.
 MAX_MATCHES = 2000
-TERRITORY_KEYS = ("commune", "epci", "territoire_industrie", "departement", "bbox")
-# the territory members that are codes of a level of geo.territories
-CODE_KEYS = ("commune", "epci", "territoire_industrie", "departement")
 # How many saved searches one owner may keep (each is re-run after imports).
 DEFAULT_QUOTA = 20
 # Characters a name may not hold: C0 and C1 controls (tab and newlines included), the
 # UTF-16 surrogates, and the two non-characters XML 1.0 excludes (an Atom feed carries it).
 _FORBIDDEN_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-QUERY_KEYS = {
-    "parcels": {
-        *TERRITORY_KEYS,
-        "min_area",
-        "max_area",
-        "zoning",
-        "on_friche",
-        "min_score",
-        "include_excluded",
-        "profile",
-    },
-    "sites": {*TERRITORY_KEYS, "min_area", "gap", "min_score", "profile", "limit"},
-}
 
 
-def _filters(kind: str, query: dict[str, Any]) -> Filters:
-    bbox = query.get("bbox")
-    # a sites search's min_area is the size a site must reach, not a parcel filter
-    parcels = kind == "parcels"
-    return Filters(
-        commune=query.get("commune"),
-        epci=query.get("epci"),
-        territoire_industrie=query.get("territoire_industrie"),
-        departement=query.get("departement"),
-        bbox=tuple(bbox) if bbox else None,
-        min_area_ha=query.get("min_area") if parcels else None,
-        max_area_ha=query.get("max_area") if parcels else None,
-        zoning=query.get("zoning"),
-        on_friche=query.get("on_friche"),
-        min_score=query.get("min_score"),
-        include_excluded=bool(query.get("include_excluded", False)),
-    )
-
-
-def check_query(kind: str, query: dict[str, Any]) -> None:
-    """Invalid unless ``query`` is a saved search of ``kind`` this module can run (the API
-    checks the types; this checks the shape that matters here)."""
+def check_query(kind: str, query: dict[str, Any] | SearchArea) -> SearchArea:
+    """The saved search of ``kind`` that ``query`` (JSON, as stored) asks for: the search of
+    its route (geo.scoring.query), with a territory; Invalid otherwise."""
     if kind not in KINDS:
         raise Invalid(f"kind must be one of {', '.join(KINDS)}")
-    unknown = set(query) - QUERY_KEYS[kind]
-    if unknown:
-        raise Invalid(f"unknown query members for a {kind} search: {', '.join(sorted(unknown))}")
-    if not any(query.get(k) for k in TERRITORY_KEYS):
+    if isinstance(query, SearchArea):
+        query = query.stored()
+    try:
+        search = SEARCHES[kind].model_validate(query)
+    except ValidationError as exc:
+        faults = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'query'}: {e['msg']}" for e in exc.errors()
+        )
+        raise Invalid(f"not a {kind} search: {faults}") from None
+    if not search.has_territory():
         raise Invalid("a saved search needs a territory (commune, epci, departement, bbox…)")
-    for key in CODE_KEYS:
-        code = query.get(key)
-        if code is not None and not (isinstance(code, str) and LEVELS[key].is_code(code)):
-            raise Invalid(f"{key} {code!r} is not a {key} code")
-    if kind == "sites":
-        area = query.get("min_area")
-        if not isinstance(area, int | float) or not 0 < area <= MAX_SITE_AREA_HA:
-            raise Invalid(f"a sites search needs min_area in ]0, {MAX_SITE_AREA_HA:g}] hectares")
-        if not 0 <= query.get("gap", 0) <= MAX_GAP_M:
-            raise Invalid(f"gap must be between 0 and {MAX_GAP_M:g} metres")
-    get_profile(query.get("profile"))
+    search.filters()
+    get_profile(search.profile)
+    return search
 
 
 def run_search(
@@ -111,11 +69,12 @@ def run_search(
 ) -> dict[str, dict[str, Any]]:
     """What the saved search matches now: item id -> {commune, communes, detail…}; a sites
     search gives up (Invalid) past ``budget_s``."""
-    profile = get_profile(query.get("profile"))
-    filters = _filters(kind, query)
+    search = check_query(kind, query)
+    profile = get_profile(search.profile)
+    filters = search.filters()
     found: dict[str, dict[str, Any]] = {}
-    if kind == "parcels":
-        matched = count_parcels(conn, profile, filters, custom=False, up_to=MAX_MATCHES)
+    if not isinstance(search, SiteSearch):
+        matched = count_parcels(conn, profile, filters, up_to=MAX_MATCHES)
         if not matched.exact:
             raise Invalid(
                 f"the search matches {matched} parcels: narrow it "
@@ -134,9 +93,9 @@ def run_search(
         conn,
         profile,
         filters,
-        min_area_ha=float(query["min_area"]),
-        gap_m=float(query.get("gap", 0)),
-        limit=int(query.get("limit", 20)),
+        min_area_ha=search.min_area,
+        gap_m=search.gap,
+        limit=search.limit,
         budget_s=budget_s,
     )
     for site in sites:
@@ -167,7 +126,7 @@ def save_search(
     *,
     name: str,
     kind: str,
-    query: dict[str, Any],
+    query: dict[str, Any] | SearchArea,
     owner: str,
     webhook_url: str | None = None,
     budget_s: float | None = None,
@@ -178,7 +137,7 @@ def save_search(
     the webhook's secret is in the answer, once. Conflict past ``quota`` searches of
     ``owner``; Invalid for a webhook the service would not call (webhook.check_webhook_url)."""
     check_name(name)
-    check_query(kind, query)
+    query = check_query(kind, query).stored()
     if webhook_url is not None:
         check_webhook_url(webhook_url, webhook_policy or WebhookPolicy())
     # one owner's saves queue here, so two at once cannot both pass the quota
@@ -195,16 +154,10 @@ def save_search(
         )
     secret = secrets.token_urlsafe(32) if webhook_url else None
     matches = run_search(conn, kind, query, budget_s)
+    row = {"name": name, "kind": kind, "query": query, "owner": owner}
     search_id = conn.execute(
         insert(saved_search)
-        .values(
-            name=name,
-            kind=kind,
-            query=query,
-            owner=owner,
-            webhook_url=webhook_url,
-            webhook_secret=secret,
-        )
+        .values(**row, webhook_url=webhook_url, webhook_secret=secret)
         .returning(saved_search.c.id)
     ).scalar_one()
     _store(conn, search_id, matches)
@@ -262,25 +215,30 @@ RERUN_BUDGET_S = 30.0
 RERUN_TOTAL_BUDGET_S = 60.0
 
 
-def territory_sql(query: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def territory_sql(search: SearchArea) -> tuple[str, dict[str, Any]]:
     """SQL over ``commune c``: the commune lies in the search's territory (each territory
     member narrows it, as the search's filters do), and its parameters."""
     clauses: list[str] = []
     params: dict[str, Any] = {}
     for key in CODE_KEYS:
-        if query.get(key):
+        if code := getattr(search, key):
             clauses.append(LEVELS[key].members.replace(":code", f":code_{key}"))
-            params[f"code_{key}"] = query[key]
-    if query.get("bbox"):
+            params[f"code_{key}"] = code
+    if box := search.box():
         # a commune without an outline might hold the box's parcels: counted in
         clauses.append(f"(c.geom IS NULL OR ({bbox_sql('c.geom')}))")
-        params.update(bbox_params(tuple(query["bbox"])))
+        params.update(bbox_params(box))
     return " AND ".join(clauses) or "TRUE", params
 
 
-def _touches(conn: Connection, query: dict[str, Any], communes: set[str]) -> bool:
-    """Whether one of ``communes`` lies in the search's territory."""
-    where, params = territory_sql(query)
+def _touches(conn: Connection, kind: str, query: dict[str, Any], communes: set[str]) -> bool:
+    """Whether one of ``communes`` lies in the search's territory (a search that no longer
+    reads is run, to say why)."""
+    try:
+        search = check_query(kind, query)
+    except Invalid:
+        return True
+    where, params = territory_sql(search)
     return bool(
         conn.execute(
             text(
@@ -319,7 +277,7 @@ def rerun(
                     "row_number() OVER (PARTITION BY s.owner ORDER BY random()), random()"
                 )
             ).mappings()
-            if changed is None or _touches(conn, search["query"], changed)
+            if changed is None or _touches(conn, search["kind"], search["query"], changed)
         ]
     for search in searches:
         label = f"saved search {search['id']} ({search['name']})"

@@ -84,7 +84,6 @@ _CHILDREN = {
 # (``no_data``: none of its communes; ``partial_data``: some) rather than a status computed
 # on what happens to be loaded; ``status_of_communes_with_data`` keeps that one apart.
 STATUSES = ("exceeded", "will_exceed", "on_track", "partial_data", "no_data")
-COMMUNE_STATUSES = ("unchanged", "merged", "split", "missing_from_source")
 
 
 @dataclass

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from app.api.auth import WriterDep
 from app.api.dependencies import ConnectionDep
 from app.security.audit import AuditQuery, read_log
-from app.security.auth import WriterDep
 
 router = APIRouter(tags=["administration"])
 

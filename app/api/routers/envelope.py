@@ -36,7 +36,8 @@ def get_envelope(
     conn: ReadConnectionDep,
     ruleset: EnvelopeRulesetQuery = None,
     group_by: Annotated[
-        GroupBy | None, Query(description="Break the figures down by this territory level")
+        GroupBy | None,  # type: ignore[valid-type]
+        Query(description="Break the figures down by this territory level"),
     ] = None,
     format: Annotated[
         Literal["json", "csv"], Query(description="json: the whole report; csv: its groups")

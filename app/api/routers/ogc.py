@@ -95,7 +95,9 @@ TILEJSON_REL = "https://github.com/mapbox/tilejson-spec"
 HTML_FORMAT = Annotated[
     str | None, Query(description="Format: json, or html (a page to read in a browser)")
 ]
-WITH_HTML = {200: {"content": {"application/json": {}, "text/html": {}}}}
+WITH_HTML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/html": {}}}
+}
 
 
 def with_html(responses: dict[Any, Any]) -> dict[Any, Any]:
@@ -281,7 +283,7 @@ def get_queryables(collection: CollectionDep, request: Request) -> SchemaJSONRes
 )
 def list_items(
     collection: CollectionDep, params: OgcItemsDep, request: Request, conn: ReadConnectionDep
-) -> GeoJSONResponse:
+) -> Response:
     if params.export is not None:
         return request.app.state.exports.respond(
             request, params.export, partial(_items_export, collection, params)

@@ -4,7 +4,6 @@ from fastapi import APIRouter, Query, Request
 
 from app.api.dependencies import (
     INSEE_PATTERN,
-    PARCEL_ID_PATTERN,
     BBoxDep,
     PageDep,
     ReadConnectionDep,
@@ -18,6 +17,7 @@ from app.api.responses import (
 )
 from app.presentation.geojson import feature_collection
 from app.services.parcels import ParcelFilter, parcel_feature, parcel_page
+from geo.territories import PARCEL_ID_PATTERN
 
 router = APIRouter(prefix="/parcels", tags=["parcels"])
 

@@ -1,6 +1,6 @@
 """The industrial project ledger: recording projects and moving them along their statuses.
 
-The bodies are strict (issue 11): unknown members, booleans for numbers, numbers for
+The bodies are strict: unknown members, booleans for numbers, numbers for
 dates or booleans, NaN and infinities, blank reasons are refused with a 422 before the
 ledger sees them, and the OpenAPI schema says so, so that generated clients and fuzzers
 send the real shapes. The ledger itself (geo.ledger.envelope) checks again what needs the
@@ -29,10 +29,11 @@ from pydantic import (
     model_validator,
 )
 
+from app.api.auth import PrincipalDep, WriterDep
 from app.api.dependencies import (
     DEPARTEMENT_PATTERN,
     ENVELOPE_RULESET_FIELD,
-    PARCEL_ID_PATTERN,
+    REGION_PATTERN,
     SIREN_PATTERN,
     ConnectionDep,
     EnvelopeRulesetQuery,
@@ -40,11 +41,11 @@ from app.api.dependencies import (
     SettingsDep,
 )
 from app.api.errors import InvalidGeometry
-from app.security.auth import PrincipalDep, WriterDep
 from app.services import ledger
 from geo.ledger.envelope import KINDS, VISIBLE_CHARACTER, ProjectDraft
 from geo.ledger.geometry import MAX_PARCELS, ProjectGeometry
 from geo.ledger.statuses import LISTED_ONLY, STATUSES
+from geo.territories import PARCEL_ID_PATTERN
 
 router = APIRouter(prefix="/projects", tags=["envelope"])
 
@@ -242,7 +243,7 @@ def list_projects(
         str | None, Query(pattern=DEPARTEMENT_PATTERN, description="Département code (91, 2A, 974)")
     ] = None,
     region: Annotated[
-        str | None, Query(pattern=r"^[0-9]{2,3}$", description="Région code (COG, e.g. 11)")
+        str | None, Query(pattern=REGION_PATTERN, description="Région code (COG, e.g. 11)")
     ] = None,
     status: Annotated[
         Literal[STATUSES] | None,  # type: ignore[valid-type]

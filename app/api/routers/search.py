@@ -9,15 +9,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from app.api.dependencies import (
-    DEPARTEMENT_PATTERN,
-    INSEE_PATTERN,
-    PARCEL_ID_PATTERN,
-    SIREN_PATTERN,
-    BBoxDep,
-    Digits,
     PageDep,
+    ParcelSearchDep,
     ReadConnectionDep,
     SettingsDep,
+    SiteSearchDep,
 )
 from app.api.errors import InvalidParameter
 from app.api.responses import paging_links
@@ -33,15 +29,9 @@ from app.presentation.export import (
 )
 from app.presentation.ranking import parcels_collection, sites_collection
 from geo.db.count import page_reach
-from geo.land.buildings import STATES as LAND_USE_STATES
-from geo.land.owners import GROUPS as OWNER_GROUPS
-from geo.land.zoning import CLASSES as ZONING_CLASSES
-from geo.scoring.model import CRITERIA
-from geo.scoring.profiles import get_profile, validate
+from geo.scoring.model import CRITERIA, Profile
+from geo.scoring.profiles import custom_profile, get_profile
 from geo.scoring.search import (
-    MAX_GAP_M,
-    MAX_SITE_AREA_HA,
-    Filters,
     count_parcels,
     matched_parcels,
     parcel_score,
@@ -49,6 +39,7 @@ from geo.scoring.search import (
     search_parcels,
     search_sites,
 )
+from geo.territories import PARCEL_ID_PATTERN
 
 router = APIRouter(tags=["ranking"])
 
@@ -117,14 +108,13 @@ WeightsQuery = Annotated[
         description='Custom weights as JSON, e.g. {"zoning": 2}: replace the profile\'s',
     ),
 ]
-# Literal[tuple] is Literal of its items: the domain's list, documented as an enum.
-Zoning = Literal[ZONING_CLASSES]  # type: ignore[valid-type]
 
 
-def _profile(profile: str | None, weights: str | None):
+def _profile(profile: str | None, weights: str | None) -> Profile:
+    """The named profile, or its criteria weighted as the request says."""
     base = get_profile(profile)
     if weights is None:
-        return base, False
+        return base
     try:
         parsed = json.loads(weights)
     except json.JSONDecodeError as exc:
@@ -133,94 +123,7 @@ def _profile(profile: str | None, weights: str | None):
         raise InvalidParameter("weights is nested too deeply") from None
     if not isinstance(parsed, dict):
         raise InvalidParameter('weights must be a JSON object, e.g. {"zoning": 2}')
-    custom = validate(
-        "custom",
-        f"custom weights on {base.id}",
-        parsed,
-        base.size_min_ha,
-        base.size_max_ha,
-        base.underused_built_share,
-    )
-    return custom, True
-
-
-def _filters(
-    commune: str | None,
-    epci: str | None,
-    territoire_industrie: str | None,
-    departement: str | None,
-    bbox,
-    min_area: float | None = None,
-    max_area: float | None = None,
-    zoning: str | None = None,
-    on_friche: bool | None = None,
-    min_score: float | None = None,
-    include_excluded: bool = False,
-    exclude_zoning: str | None = None,
-    max_built_share: float | None = None,
-    land_use: str | None = None,
-    owner: str | None = None,
-) -> Filters:
-    if min_area is not None and max_area is not None and min_area > max_area:
-        raise InvalidParameter("min_area must not exceed max_area")
-    return Filters(
-        commune=commune,
-        epci=epci,
-        territoire_industrie=territoire_industrie,
-        departement=departement,
-        bbox=bbox,
-        min_area_ha=min_area,
-        max_area_ha=max_area,
-        zoning=zoning,
-        exclude_zoning=exclude_zoning,
-        on_friche=on_friche,
-        min_score=min_score,
-        include_excluded=include_excluded,
-        max_built_share=max_built_share,
-        land_use=_choices("land_use", land_use, LAND_USE_STATES),
-        owner=_choices("owner", owner, OWNER_GROUPS),
-    )
-
-
-def _choices(name: str, value: str | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    """A comma-separated list of values among ``allowed`` (400 otherwise)."""
-    if value is None:
-        return ()
-    items = tuple(dict.fromkeys(v.strip() for v in value.split(",")))
-    bad = [v for v in items if v not in allowed]
-    if bad or not items:
-        raise InvalidParameter(
-            f"{name} must be a comma-separated list of {', '.join(allowed)}; "
-            f"got {', '.join(repr(v) for v in bad) or 'nothing'}"
-        )
-    return items
-
-
-LandUseQuery = Annotated[
-    str | None,
-    Query(
-        max_length=200,
-        description="Land-use states, comma-separated: vacant, underused, built "
-        "(parcels whose commune has no building layer never match)",
-        examples=["vacant,underused"],
-    ),
-]
-OwnerQuery = Annotated[
-    str | None,
-    Query(
-        max_length=400,
-        description="Owner groups, comma-separated: "
-        + ", ".join(OWNER_GROUPS)
-        + " (parcels whose commune has no owner file never match)",
-        examples=["commune,epci,etablissement_public"],
-    ),
-]
-
-
-Commune = Annotated[str | None, Query(pattern=INSEE_PATTERN)]
-Epci = Annotated[str | None, Query(pattern=SIREN_PATTERN)]
-Departement = Annotated[str | None, Query(pattern=DEPARTEMENT_PATTERN)]
-Ti = Annotated[str | None, Query(min_length=1, max_length=20)]
+    return custom_profile(base, parsed)
 
 
 @router.get(
@@ -232,29 +135,8 @@ def search_ranked_parcels(
     request: Request,
     conn: ReadConnectionDep,
     settings: SettingsDep,
-    bbox: BBoxDep,
+    search: ParcelSearchDep,
     page: PageDep,
-    commune: Commune = None,
-    epci: Epci = None,
-    territoire_industrie: Ti = None,
-    departement: Departement = None,
-    min_area: Annotated[float | None, Query(ge=0, description="hectares")] = None,
-    max_area: Annotated[float | None, Query(ge=0, description="hectares")] = None,
-    zoning: Zoning | None = None,
-    exclude_zoning: Annotated[
-        Zoning | None,
-        Query(description="drop this zoning class (parcels of unknown zoning are kept)"),
-    ] = None,
-    on_friche: bool | None = None,
-    min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
-    include_excluded: bool = False,
-    max_built_share: Annotated[
-        float | None,
-        Query(ge=0, le=1, description="largest built share (building footprint / parcel area)"),
-    ] = None,
-    land_use: LandUseQuery = None,
-    owner: OwnerQuery = None,
-    profile: ProfileQuery = None,
     weights: WeightsQuery = None,
     sort: Literal["-score", "score", "-area", "area"] = "-score",
     format: Annotated[
@@ -262,39 +144,20 @@ def search_ranked_parcels(
         Query(description=PARCEL_FORMAT_DOC),
     ] = "json",
 ) -> Any:
-    chosen, custom = _profile(profile, weights)
-    filters = _filters(
-        commune,
-        epci,
-        territoire_industrie,
-        departement,
-        bbox,
-        min_area,
-        max_area,
-        zoning,
-        on_friche,
-        min_score,
-        include_excluded,
-        exclude_zoning,
-        max_built_share,
-        land_use,
-        owner,
-    )
+    chosen = _profile(search.asked.profile, weights)
+    filters = search.filters
     if format != "json":
         return request.app.state.exports.respond(
-            request, format, partial(_parcels_export, chosen, filters, sort, custom, format)
+            request, format, partial(_parcels_export, chosen, filters, sort, format)
         )
     matched = matched_parcels(
         conn,
         chosen,
         filters,
-        custom=custom,
         reach=page_reach(page.offset, page.limit),
         budget_ms=settings.count_budget_ms,
     )
-    parcels = search_parcels(
-        conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset, custom=custom
-    )
+    parcels = search_parcels(conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset)
     links = paging_links(request, page.limit, page.offset, matched)
     return parcels_collection(parcels, chosen, matched, links)
 
@@ -309,8 +172,7 @@ def get_parcel_score(
     profile: ProfileQuery = None,
     weights: WeightsQuery = None,
 ) -> dict[str, Any]:
-    chosen, _ = _profile(profile, weights)
-    return parcel_score(conn, parcel_id, chosen)
+    return parcel_score(conn, parcel_id, _profile(profile, weights))
 
 
 @router.get(
@@ -321,43 +183,24 @@ def get_parcel_score(
 def search_candidate_sites(
     request: Request,
     conn: ReadConnectionDep,
-    bbox: BBoxDep,
     settings: SettingsDep,
-    min_area: Annotated[
-        float, Query(gt=0, le=MAX_SITE_AREA_HA, description="hectares the site must reach")
-    ],
-    commune: Commune = None,
-    epci: Epci = None,
-    territoire_industrie: Ti = None,
-    departement: Departement = None,
-    gap: Annotated[
-        float, Query(ge=0, le=MAX_GAP_M, description="metres between parcels of a site")
-    ] = 0,
-    min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
-    profile: ProfileQuery = None,
+    search: SiteSearchDep,
     weights: WeightsQuery = None,
-    limit: Annotated[int, Query(ge=1, le=200), Digits] = 20,
     format: Annotated[
         Literal["json", "csv", "geojson", "gpkg"],
         Query(description=SITE_FORMAT_DOC),
     ] = "json",
 ) -> Any:
-    if not any((commune, epci, territoire_industrie, departement, bbox)):
-        raise InvalidParameter(
-            "give a territory (commune, epci, territoire_industrie, departement or bbox)"
-        )
-    chosen, custom = _profile(profile, weights)
-    filters = _filters(commune, epci, territoire_industrie, departement, bbox, min_score=min_score)
+    chosen = _profile(search.asked.profile, weights)
 
-    def search(conn) -> dict[str, Any]:
+    def run(conn) -> dict[str, Any]:
         sites = search_sites(
             conn,
             chosen,
-            filters,
-            min_area_ha=min_area,
-            gap_m=gap,
-            limit=limit,
-            custom=custom,
+            search.filters,
+            min_area_ha=search.asked.min_area,
+            gap_m=search.asked.gap,
+            limit=search.asked.limit,
             budget_s=settings.site_search_seconds,
         )
         return sites_collection(sites, chosen)
@@ -368,18 +211,18 @@ def search_candidate_sites(
             format,
             lambda own: Export(
                 "sites",
-                [search(own)["features"]],
+                [run(own)["features"]],
                 SITE_FIELDS,
                 members={"profile": {"id": chosen.id, "name": chosen.name}},
                 geometry_type="MultiPolygon",
             ),
         )
-    return search(conn)
+    return run(conn)
 
 
-def _parcels_export(chosen, filters, sort, custom, fmt, conn) -> Export:
+def _parcels_export(chosen, filters, sort, fmt, conn) -> Export:
     """The whole search (not one page), on a connection of the export pool."""
-    matched = count_parcels(conn, chosen, filters, custom=custom, up_to=MAX_EXPORT_FEATURES)
+    matched = count_parcels(conn, chosen, filters, up_to=MAX_EXPORT_FEATURES)
     if not matched.exact:
         raise InvalidParameter(
             f"the search matches {matched} parcels: an export holds at most "
@@ -387,7 +230,7 @@ def _parcels_export(chosen, filters, sort, custom, fmt, conn) -> Export:
         )
     geometry = fmt in GEOMETRY_FORMATS
     pages = ranked_parcel_pages(
-        conn, chosen, filters, sort=sort, size=EXPORT_PAGE, custom=custom, geometry=geometry
+        conn, chosen, filters, sort=sort, size=EXPORT_PAGE, geometry=geometry
     )
     return Export(
         "parcels",

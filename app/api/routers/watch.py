@@ -6,71 +6,16 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi import status as http_status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.api.dependencies import (
-    DEPARTEMENT_PATTERN,
-    INSEE_PATTERN,
-    SIREN_PATTERN,
-    ConnectionDep,
-    Digits,
-    SettingsDep,
-)
-from app.api.errors import InvalidParameter
+from app.api.auth import WriterDep
+from app.api.dependencies import ConnectionDep, Digits, SettingsDep, search_filters
 from app.api.responses import link_to
 from app.presentation.atom import alerts_feed
-from app.security.auth import WriterDep
 from app.services import watch
-from geo.land.zoning import CLASSES as ZONING_CLASSES
-from geo.scoring.profiles import load_profiles
-from geo.scoring.search import MAX_GAP_M, MAX_SITE_AREA_HA
-from geo.territories import LEVELS
+from geo.scoring.query import ParcelSearchBody, SiteSearchBody
 
 router = APIRouter(tags=["alerts"])
-
-# the code formats of geo.territories.LEVELS
-Insee = Annotated[str, StringConstraints(pattern=INSEE_PATTERN)]
-Siren = Annotated[str, StringConstraints(pattern=SIREN_PATTERN)]
-Dep = Annotated[str, StringConstraints(pattern=DEPARTEMENT_PATTERN)]
-TerritoireIndustrie = Annotated[
-    str, StringConstraints(pattern=LEVELS["territoire_industrie"].pattern)
-]
-# Literal[tuple] is Literal of its items: the known profiles, documented as an enum.
-Profile = Literal[tuple(sorted(load_profiles()))]  # type: ignore[valid-type]
-Hectares = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
-Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-
-
-class _Territory(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    commune: Insee | None = None
-    epci: Siren | None = None
-    territoire_industrie: TerritoireIndustrie | None = None
-    departement: Dep | None = None
-    bbox: (
-        Annotated[
-            list[Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]],
-            Field(min_length=4, max_length=4, description="[minLon, minLat, maxLon, maxLat]"),
-        ]
-        | None
-    ) = None
-    min_score: Score | None = None
-    profile: Profile | None = None
-
-
-class ParcelQuery(_Territory):
-    min_area: Hectares | None = None
-    max_area: Hectares | None = None
-    zoning: Literal[ZONING_CLASSES] | None = None  # type: ignore[valid-type]
-    on_friche: StrictBool | None = None
-    include_excluded: StrictBool = False
-
-
-class SiteQuery(_Territory):
-    min_area: Annotated[float, Field(gt=0, le=MAX_SITE_AREA_HA, allow_inf_nan=False)]
-    gap: Annotated[float, Field(ge=0, le=MAX_GAP_M, allow_inf_nan=False)] = 0
-    limit: Annotated[int, Field(ge=1, le=200)] = 20
-
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 WebhookUrl = Annotated[str, StringConstraints(max_length=2000)]
@@ -84,12 +29,12 @@ class _SearchCreate(BaseModel):
 
 class ParcelSearchCreate(_SearchCreate):
     kind: Literal["parcels"]
-    query: ParcelQuery = Field(description="The parameters of /parcels/search, as JSON")
+    query: ParcelSearchBody = Field(description="The filters of /parcels/search, as JSON")
 
 
 class SiteSearchCreate(_SearchCreate):
     kind: Literal["sites"]
-    query: SiteQuery = Field(description="The parameters of /sites/search, as JSON")
+    query: SiteSearchBody = Field(description="The parameters of /sites/search, as JSON")
 
 
 SavedSearchCreate = Annotated[ParcelSearchCreate | SiteSearchCreate, Field(discriminator="kind")]
@@ -107,25 +52,13 @@ def post_saved_search(
     principal: WriterDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    query = body.query.model_dump(exclude_none=True, exclude_defaults=True)
-    if not any(query.get(k) for k in ("commune", "epci", "territoire_industrie",
-                                      "departement", "bbox")):  # fmt: skip
-        raise InvalidParameter(
-            "a saved search needs a territory (commune, epci, territoire_industrie, "
-            "departement or bbox)"
-        )
-    if body.query.bbox is not None:
-        min_lon, min_lat, max_lon, max_lat = body.query.bbox
-        if not (min_lon < max_lon and min_lat < max_lat):
-            raise InvalidParameter("bbox must be [minLon, minLat, maxLon, maxLat], min below max")
-        if max(max_lon - min_lon, max_lat - min_lat) > settings.max_bbox_degrees:
-            raise InvalidParameter(f"bbox sides are at most {settings.max_bbox_degrees} degrees")
+    search_filters(body.query, settings)
     return watch.save(
         conn,
         principal,
         name=body.name,
         kind=body.kind,
-        query=query,
+        query=body.query,
         webhook_url=body.webhook_url,
         budget_s=settings.site_search_seconds,
         quota=settings.saved_search_quota,

@@ -1,14 +1,19 @@
-"""Who may do what: roles bound to a territory, and the rule for each write.
+"""Who may read and write what: roles bound to a territory, and the rule for each act.
+The ledger, the saved searches and the API's authentication read this module alone.
 
-Roles (issue 7):
-- public: no token; reads open data (a planned project is not open data yet);
-- epci_editor: records projects of its own EPCI and moves them along, except authorising;
-- prefecture: reads everything, authorises (validates) and corrects the projects of its
-  département or région;
-- admin: everything, everywhere.
+Roles:
+- public: no token; reads open data (a planned project is not open data yet); writes
+  nothing (the API asks who it is: 401);
+- epci_editor: reads the planned projects of its EPCI, records projects of its own EPCI and
+  moves them along, except authorising;
+- prefecture: reads the planned projects of its département or région, authorises
+  (validates) and corrects them;
+- admin: everything, everywhere (tokens, the audit log included).
 
-A write on an object outside the principal's territory is refused (403), and a project the
-principal may not read is reported as absent (404), so that its existence does not leak.
+Any token holder keeps saved searches and reads their alerts: its own (an administrator
+reads and deletes everyone's). A write on an object outside the principal's territory is
+refused (Denied), and a project the principal may not read is reported as absent
+(NotFound), so that its existence does not leak.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from geo.territories import LEVELS
 Role = Literal["public", "epci_editor", "prefecture", "admin"]
 ROLES: tuple[Role, ...] = ("public", "epci_editor", "prefecture", "admin")
 TERRITORY_LEVELS = {"epci_editor": ("epci",), "prefecture": ("departement", "region")}
+TOKEN_OWNER_PREFIX = "token:"
 
 
 class OutsideTerritory(Denied):
@@ -58,6 +64,24 @@ class Principal:
 
 
 PUBLIC = Principal(name="public", role="public")
+
+
+def identified(principal: Principal) -> bool:
+    """Whether the principal holds a token: anything but reading open data needs one."""
+    return principal.role != "public"
+
+
+def owner_of(principal: Principal) -> str:
+    """The owner a principal's saved searches are kept under: the API token that saved them
+    (``token:<id>``); the bootstrap administrator and the command line, which have no token
+    row, by name."""
+    return f"{TOKEN_OWNER_PREFIX}{principal.token_id}" if principal.token_id else principal.name
+
+
+def searches_of(principal: Principal) -> str | None:
+    """Whose saved searches and alerts the principal reads and deletes: its own (their
+    owner); an administrator everyone's (None)."""
+    return None if principal.role == "admin" else owner_of(principal)
 
 
 def check_territory(role: str, level: str | None, code: str | None) -> None:

@@ -1,7 +1,7 @@
 """Who is calling: a bearer token resolved to a principal (role + territory), or the public.
 
 401 means "who are you?" (no token for a write, an unknown or revoked token); 403 means
-"not you" (geo.ledger.access refuses the write for this role or territory).
+"not you" (geo.access refuses the act for this role or territory).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi import Depends, Header
 from app.api.dependencies import ConnectionDep, SettingsDep
 from app.api.errors import Unauthorized
 from app.security.tokens import principal_for
-from geo.ledger.access import PUBLIC, Principal
+from geo.access import PUBLIC, Principal, identified
 
 
 def current_principal(
@@ -42,7 +42,7 @@ def current_principal(
 
 
 def require_writer(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    if principal.role == "public":
+    if not identified(principal):
         raise Unauthorized("a bearer token is required to write")
     return principal
 
