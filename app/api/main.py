@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.url_for(),
         settings.statement_timeout_ms,
         pool_timeout_s=settings.pool_timeout_s,
+        audited_commit=settings.sync_ledger_commit,
         **pool,
     )
     app.state.health_engine = health_engine(settings)
