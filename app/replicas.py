@@ -74,10 +74,13 @@ class Replicas:
         urls: list[str],
         statement_timeout_ms: int | None = None,
         pool_timeout_s: float = 30,
+        pooler: bool = False,
         **pool: int,
     ) -> None:
         self.engines: list[Engine] = [
-            make_engine(u, statement_timeout_ms, pool_timeout_s=pool_timeout_s, **pool)
+            make_engine(
+                u, statement_timeout_ms, pool_timeout_s=pool_timeout_s, pooler=pooler, **pool
+            )
             for u in urls
         ]
         self._down_until = [0.0] * len(self.engines)

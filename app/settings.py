@@ -46,6 +46,13 @@ class DatabaseSettings(_FromEnvironment):
     # ``synchronous_commit``. Unset: the server's own for them too (``off`` on the
     # embedded cluster). docs/operations.md, "Failover", says why remote_apply.
     sync_ledger_commit: Literal["remote_apply", "on", "remote_write"] | None = None
+    # The server is reached through a pooler in transaction mode (pgbouncer's
+    # pool_mode = transaction), where each transaction may run on another server
+    # connection: no server-side prepared statements (psycopg prepares a query run five
+    # times on a connection; through pgbouncer 1.18 the next one fails, "prepared statement
+    # _pg3_0 already exists"), and no startup options (pgbouncer refuses them): the web
+    # service's statement_timeout and jit = off are then set in each of its transactions.
+    transaction_pooler: bool = False
 
     @field_validator("database_url")
     @classmethod
