@@ -11,7 +11,7 @@ import psycopg
 from alembic import command
 from alembic.config import Config
 from psycopg import pq
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import InvalidatePoolError
 
 from app.settings import PROJECT_DIR, Settings, get_settings
@@ -37,13 +37,19 @@ def make_engine(
     pool_timeout_s: float = 30.0,
     pool_size: int = 10,
     max_overflow: int = 10,
+    audited_commit: str | None = None,
+    pooler: bool = False,
 ) -> Engine:
     """An engine whose every wait is bounded: connecting (``connect_timeout_s``, libpq's
     minimum is 2), a pooled connection's ping at checkout (``ping_timeout_s``), a free
     connection of the pool (``pool_timeout_s``, SQLAlchemy's TimeoutError past it) and,
-    for the web service, each statement (``statement_timeout_ms``)."""
+    for the web service, each statement (``statement_timeout_ms``). ``audited_commit``:
+    the ``synchronous_commit`` of its audited writes (``wait_for_standby``). ``pooler``: the
+    server is behind a transaction pooler (FONCIER_TRANSACTION_POOLER)."""
     connect_args: dict[str, object] = {"connect_timeout": connect_timeout_s, **KEEPALIVES}
-    if statement_timeout_ms is not None:
+    if pooler:
+        connect_args["prepare_threshold"] = None
+    elif statement_timeout_ms is not None:
         # The web service's queries; imports and refreshes (CLI) run without a limit.
         # No JIT for them: they are short, and over many partitions the planner's cost
         # passes jit_above_cost and each query compiled for longer than it ran (a sites
@@ -55,10 +61,48 @@ def make_engine(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_s,
         connect_args=connect_args,
+        execution_options={AUDITED_COMMIT: audited_commit},
     )
     if engine.dialect.driver == "psycopg":
         _ping_on_checkout(engine, ping_timeout_s)
+    if pooler and statement_timeout_ms is not None:
+        _limit_each_transaction(engine, statement_timeout_ms)
     return engine
+
+
+def _limit_each_transaction(engine: Engine, statement_timeout_ms: int) -> None:
+    """The statement timeout and jit = off set in each transaction (one statement more
+    each), where a pooler that runs each transaction on any server connection keeps them;
+    the ``SET LOCAL`` of the code that lowers the timeout within it still wins."""
+
+    @event.listens_for(engine, "begin")
+    def _limit(conn: Connection) -> None:
+        # on the driver's connection: the transaction SQLAlchemy begins is not open yet
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true), set_config('jit', 'off', true)",
+                (str(statement_timeout_ms),),
+            )
+        finally:
+            cursor.close()
+
+
+AUDITED_COMMIT = "foncier_audited_commit"
+
+
+def wait_for_standby(conn: Connection) -> None:
+    """Make the commit of this transaction wait for the synchronous standby at the
+    engine's level (FONCIER_SYNC_LEDGER_COMMIT), when it has one: PostgreSQL reads
+    ``synchronous_commit`` when the transaction commits, so any statement before the
+    commit may set it, and ``SET LOCAL`` leaves the connection's other transactions alone.
+    The commit waits for as long as no standby confirms it: ``statement_timeout`` does not
+    end that wait (docs/operations.md, "Failover")."""
+    level = conn.get_execution_options().get(AUDITED_COMMIT)
+    if level is not None:
+        conn.execute(
+            text("SELECT set_config('synchronous_commit', :level, true)"), {"level": level}
+        )
 
 
 def _ping_on_checkout(engine: Engine, timeout_s: float) -> None:
@@ -129,12 +173,18 @@ def health_engine(settings: Settings) -> Engine:
         pool_timeout_s=budget,
         pool_size=1,
         max_overflow=1,
+        pooler=settings.transaction_pooler,
     )
 
 
 @lru_cache
 def get_engine() -> Engine:
-    return make_engine(get_settings().url_for())
+    settings = get_settings()
+    return make_engine(
+        settings.url_for(),
+        audited_commit=settings.sync_ledger_commit,
+        pooler=settings.transaction_pooler,
+    )
 
 
 def alembic_config(url: str) -> Config:

@@ -74,10 +74,19 @@ class Replicas:
         urls: list[str],
         statement_timeout_ms: int | None = None,
         pool_timeout_s: float = 30,
-        **pool: int,
+        pooler: bool = False,
+        pool_size: int = 10,
+        max_overflow: int = 10,
     ) -> None:
         self.engines: list[Engine] = [
-            make_engine(u, statement_timeout_ms, pool_timeout_s=pool_timeout_s, **pool)
+            make_engine(
+                u,
+                statement_timeout_ms,
+                pool_timeout_s=pool_timeout_s,
+                pooler=pooler,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+            )
             for u in urls
         ]
         self._down_until = [0.0] * len(self.engines)

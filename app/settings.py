@@ -40,6 +40,33 @@ class DatabaseSettings(_FromEnvironment):
     # Hot standbys of that server (PostgreSQL streaming replication), comma-separated
     # SQLAlchemy URLs: the web service reads from them (app/replicas.py).
     read_replica_urls: str = ""
+    # The commits of audited writes (every ledger write, tokens, saved searches) wait for
+    # the server's synchronous standby (``synchronous_standby_names``) at this level,
+    # set in those transactions only: reads and imports keep the server's own
+    # ``synchronous_commit``. Unset: the server's own for them too (``off`` on the
+    # embedded cluster). docs/operations.md, "Failover", says why remote_apply.
+    sync_ledger_commit: Literal["remote_apply", "on", "remote_write"] | None = None
+    # The server is reached through a pooler in transaction mode (pgbouncer's
+    # pool_mode = transaction), where each transaction may run on another server
+    # connection: no server-side prepared statements (psycopg prepares a query run five
+    # times on a connection; through pgbouncer 1.18 the next one fails, "prepared statement
+    # _pg3_0 already exists"), and no startup options (pgbouncer refuses them): the web
+    # service's statement_timeout and jit = off are then set in each of its transactions.
+    transaction_pooler: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_hosts(cls, url: str | None) -> str | None:
+        # libpq's "host_a:5432,host_b:5432" in the address is not a URL SQLAlchemy reads
+        # (it fails later, on a port that is not a number); its query form is.
+        netloc = (url or "").partition("://")[2].split("/", 1)[0]
+        if "," in netloc:
+            raise ValueError(
+                "FONCIER_DATABASE_URL: several servers go in the query, not in the address: "
+                "postgresql://user@/dbname?host=host_a:5432&host=host_b:5432"
+                "&target_session_attrs=read-write"
+            )
+        return url
 
     @property
     def replica_urls(self) -> list[str]:

@@ -47,7 +47,11 @@ class Exports:
         self.per_client = settings.export_per_client
         self.max_open = settings.export_max_open
         self.engine = make_engine(
-            url, settings.statement_timeout_ms, pool_size=self.concurrency, max_overflow=0
+            url,
+            settings.statement_timeout_ms,
+            pool_size=self.concurrency,
+            max_overflow=0,
+            pooler=settings.transaction_pooler,
         )
         self._lock = threading.Lock()
         self._writing = 0

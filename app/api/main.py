@@ -109,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.url_for(),
         settings.statement_timeout_ms,
         pool_timeout_s=settings.pool_timeout_s,
+        audited_commit=settings.sync_ledger_commit,
+        pooler=settings.transaction_pooler,
         **pool,
     )
     app.state.health_engine = health_engine(settings)
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.replica_urls,
         settings.statement_timeout_ms,
         pool_timeout_s=settings.pool_timeout_s,
+        pooler=settings.transaction_pooler,
         **pool,
     )
     if settings.replica_urls:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, text
 
 from app.api.dependencies import Digits
+from app.db import wait_for_standby
 from geo.access import Principal, authorise_admin
 
 
@@ -27,6 +28,10 @@ def record(
     before: Any = None,
     after: Any = None,
 ) -> int:
+    """The audit row of the write in progress, its last step. Its commit waits for the
+    synchronous standby when the service is set to (FONCIER_SYNC_LEDGER_COMMIT): every
+    ledger write is audited, so this covers them all and nothing else."""
+    wait_for_standby(conn)
     return conn.execute(
         text(
             """INSERT INTO audit_log (actor, role, territory, token_id, action, object_type,
