@@ -327,6 +327,7 @@ def _file_loaders() -> dict:
     stays fast (no geopandas)."""
     from geo.ingest.buildings import load_buildings
     from geo.ingest.friches import load_friches
+    from geo.ingest.ocsge import load_ocsge
     from geo.ingest.owners import load_owners
     from geo.ingest.plu import load_plu
     from geo.ingest.pollution import load_basol
@@ -357,6 +358,7 @@ def _file_loaders() -> dict:
         "pene": load_pene,
         "pene-consumption": load_pene_consumption,
         "commune-splits": load_commune_splits,
+        "ocsge": load_ocsge,
         # what stands on the land (issue 14)
         "batiments": load_buildings,
         "bdtopo": load_buildings,
@@ -400,6 +402,10 @@ _FILE_COMMANDS = (
     ("commune-splits",
      "Communes split after the consumption data's geography (shares by area if not given).",
      False),
+    ("ocsge",
+     "IGN OCS GE of a département at one millésime: the GeoPackage of the artificialisation "
+     "product (layer artif_<millésime>_<dép>, extracted from its .7z) or an OCCUPATION_SOL "
+     "layer; replaces that delivery. Measures net artificialisation (from 2031).", False),
     # what stands on the land (issue 14)
     ("batiments",
      "Buildings: Etalab cadastre batiments (GeoJSON, plain or .gz) or IGN BD TOPO BATIMENT, "

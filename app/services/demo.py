@@ -20,6 +20,7 @@ def demo_steps(data: Path, *, with_admin: bool = True) -> list[Step]:
     from geo.ingest.cadastre import load_cadastre
     from geo.ingest.consumption import load_consumption
     from geo.ingest.friches import load_friches
+    from geo.ingest.ocsge import load_ocsge
     from geo.ingest.plu import load_plu
     from geo.ingest.pollution import load_basol
     from geo.ingest.risks import load_pm3, load_ppr
@@ -58,4 +59,6 @@ def demo_steps(data: Path, *, with_admin: bool = True) -> list[Step]:
         # real: Mon Diagnostic Artificialisation's territorialisation of Hauts-de-France
         (data / "zan" / "territorialisation-hauts-de-france.json", load_targets),
     ]  # fmt: skip
+    # synthetic: see data/ocsge/README.md (two millésimes of Épinay-sur-Orge)
+    steps += [(p, load_ocsge) for p in sorted((data / "ocsge").glob("*SYNTHETIQUE*.gpkg"))]
     return steps
