@@ -24,6 +24,7 @@ from app.settings import PROJECT_DIR
 from geo.errors import DomainError
 from geo.ingest.cadastre import load_cadastre
 from geo.ingest.consumption import load_consumption
+from geo.ingest.ocsge import load_ocsge
 from geo.ingest.zan_rules import (
     load_pene,
     load_pene_consumption,
@@ -32,10 +33,13 @@ from geo.ingest.zan_rules import (
     load_targets,
 )
 from geo.ledger.envelope import ProjectDraft, balance, create_project
+from geo.zan.artificialisation import net_artificialisation
 from geo.zan.rulesets import get_ruleset
 from geo.zan.trajectories import trajectory
 from tests.conftest import CADASTRE_91216
-from tests.synthetic import cerema_consumption_csv
+from tests.synthetic import cerema_consumption_csv, ocsge_artif_gpkg
+from tests.test_ocsge import DELIVERY as OCSGE_DELIVERY
+from tests.test_ocsge import epinay_outline
 from tests.test_zan import CAS_ECOLE, HDF_TARGETS, SACLAY, pene_list, pene_seen
 
 METHOD = PROJECT_DIR / "docs" / "methode.md"
@@ -68,7 +72,10 @@ PLANNING = {
     "garantie-rnu-prescrit": f"{_DATES}{SACLAY};RNU;;;\n{SACLAY};PLU;2025-03-01;;\n",
     "garantie-late": f"{_DATES}{SACLAY};RNU;;;\n{SACLAY};PLU;2026-09-01;;\n",
 }
-SCENARIOS = ["base", "cascade", "pene", "scot", *PLANNING]
+# Net artificialisation on the synthetic OCS GE of Épinay (data/ocsge): IGN's artif field,
+# and the same polygons without it (the couverture × usage matrix).
+OCSGE = ["ocsge", "ocsge-matrix"]
+SCENARIOS = ["base", "cascade", "pene", "scot", *PLANNING, *OCSGE]
 
 
 def scenario(engine: Engine, tmp_path: Path, name: str) -> None:
@@ -98,6 +105,21 @@ def scenario(engine: Engine, tmp_path: Path, name: str) -> None:
     if name == "pene":
         load_pene(engine, pene_list(tmp_path, 1.5))
         load_pene_consumption(engine, pene_seen(tmp_path))
+    if name == "ocsge":
+        for path in OCSGE_DELIVERY.values():
+            load_ocsge(engine, path)
+    if name == "ocsge-matrix":
+        outline = epinay_outline(engine)
+        for m in OCSGE_DELIVERY:
+            path = tmp_path / f"OCS-GE_OCCUPATION_SOL_SYNTHETIQUE_D091_{m}-01-01.gpkg"
+            load_ocsge(engine, ocsge_artif_gpkg(path, m, outline, with_artif=False))
+
+
+def _field(value: Any, field: str) -> Any:
+    """``value``'s ``a.0.b`` (list items by their index)."""
+    for key in field.split("."):
+        value = value[int(key)] if isinstance(value, list) else value[key]
+    return value
 
 
 def actual(engine: Engine, what: str) -> Any:
@@ -106,11 +128,11 @@ def actual(engine: Engine, what: str) -> Any:
         if words[1] == "envelope":
             _, _, rule_id, field = words
             return getattr(balance(conn, get_ruleset(rule_id, kind="envelope")), field)
-        _, level, code, rule_id, field = words
+        scenario_name, level, code, rule_id, field = words
+        if scenario_name in OCSGE:
+            return _field(net_artificialisation(conn, level, code), field)
         value: Any = trajectory(conn, level, code, get_ruleset(rule_id, kind="zan"))
-    for key in field.split("."):
-        value = value[key]
-    return value
+    return _field(value, field)
 
 
 def through_the_api(client: TestClient, what: str) -> Any:
@@ -121,13 +143,13 @@ def through_the_api(client: TestClient, what: str) -> Any:
         answer = client.get("/envelope", params={"ruleset": rule_id})
         assert answer.status_code == 200, answer.text
         return answer.json()["national"][field]
-    _, level, code, rule_id, field = words
-    answer = client.get(f"/trajectories/{level}/{code}", params={"ruleset": rule_id})
+    scenario_name, level, code, rule_id, field = words
+    if scenario_name in OCSGE:
+        answer = client.get(f"/trajectories/{level}/{code}/net-artificialisation")
+    else:
+        answer = client.get(f"/trajectories/{level}/{code}", params={"ruleset": rule_id})
     assert answer.status_code == 200, answer.text
-    value: Any = answer.json()
-    for key in field.split("."):
-        value = value[key]
-    return value
+    return _field(answer.json(), field)
 
 
 def same(value: Any, expected: str) -> bool:

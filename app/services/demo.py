@@ -46,4 +46,6 @@ def demo_steps(data: Path, *, with_admin: bool = True) -> list[Step]:
         # real: Mon Diagnostic Artificialisation's territorialisation of Hauts-de-France
         (data / "zan" / "territorialisation-hauts-de-france.json", "zan-targets"),
     ]  # fmt: skip
+    # synthetic: see data/ocsge/README.md (two millésimes of Épinay-sur-Orge)
+    steps += [(p, "ocsge") for p in sorted((data / "ocsge").glob("*SYNTHETIQUE*.gpkg"))]
     return [(path, BY_NAME[name].function) for path, name in steps]

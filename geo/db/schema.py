@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -878,6 +879,44 @@ pene_consumption = Table(
     Column("source", Text, nullable=False),
     CheckConstraint("hectares >= 0", name="pene_consumption_hectares"),
 )
+
+# IGN OCS GE land cover, one delivery per département and millésime (the
+# "artificialisation" product: each polygon's couverture and usage codes and its class under
+# the décret n° 2023-1096 nomenclature). Net artificialisation between two millésimes is
+# measured from these (geo.zan.artificialisation). ``classification`` says where the class
+# comes from: the delivery's own ``artif`` field, or Foncier's couverture × usage matrix.
+ocsge_delivery = Table(
+    "ocsge_delivery",
+    metadata,
+    Column("departement_code", String(3), primary_key=True),
+    Column("millesime", Integer, primary_key=True),
+    Column("classification", String(16), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("polygons", Integer, nullable=False),
+    CheckConstraint(
+        "classification IN ('ign-artif', 'cs-us-matrix')", name="ocsge_delivery_classification"
+    ),
+)
+
+ocsge_polygon = Table(
+    "ocsge_polygon",
+    metadata,
+    Column("departement_code", String(3), primary_key=True),
+    Column("millesime", Integer, primary_key=True),
+    Column("id", String(64), primary_key=True),  # the delivery's ``id``
+    Column("code_cs", String(16), nullable=False),
+    Column("code_us", String(16), nullable=False),
+    Column("artificial", Boolean, nullable=False),
+    Column("crit_seuil", Boolean),  # the delivery's threshold flag, kept as delivered
+    _multipolygon(nullable=False),
+    ForeignKeyConstraint(
+        ["departement_code", "millesime"],
+        ["ocsge_delivery.departement_code", "ocsge_delivery.millesime"],
+        name="ocsge_polygon_delivery_fkey",
+        ondelete="CASCADE",
+    ),
+)
+Index("ocsge_polygon_geom_idx", ocsge_polygon.c.geom, postgresql_using="gist")
 
 # A commune split after the consumption data's geography: the source code's flows are
 # shared between the resulting communes (by area unless a share is given).

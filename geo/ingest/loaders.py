@@ -172,6 +172,14 @@ LOADERS: tuple[Loader, ...] = (
         one_file=True,
     ),
     Loader(
+        "ocsge",
+        "geo.ingest.ocsge:load_ocsge",
+        "IGN OCS GE of a département at one millésime: the GeoPackage of the artificialisation "
+        "product (layer artif_<millésime>_<dép>, extracted from its .7z) or an OCCUPATION_SOL "
+        "layer; replaces that delivery. Measures net artificialisation (from 2031).",
+        ("GeoPackage",),
+    ),
+    Loader(
         "commune-splits",
         "geo.ingest.zan_rules:load_commune_splits",
         "Communes split after the consumption data's geography (shares by area if not given).",

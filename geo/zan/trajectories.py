@@ -337,8 +337,9 @@ def trajectory(
     if rules.unit != "naf_consumption":
         raise Invalid(
             f"{ruleset.id} measures net artificialisation on IGN's OCS GE (nomenclature of the "
-            "décret n° 2023-1096), from 2031: no OCS GE delivery is imported and no target for "
-            "the decade is loaded, so no trajectory is computed (see docs/methode.md)"
+            "décret n° 2023-1096), from 2031: no target for the decade is loaded, so no "
+            "trajectory is computed; the measure is at "
+            f"/trajectories/{level}/{code}/net-artificialisation (see docs/methode.md)"
         )
     name = conn.execute(text(ZAN_LEVELS[level].name_sql()), {"code": code}).scalar_one_or_none()
     if name is None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.api.dependencies import Digits, ReadConnectionDep
 from app.presentation import charts
+from geo.zan.artificialisation import net_artificialisation
 from geo.zan.rulesets import get_ruleset
 from geo.zan.trajectories import ZAN_LEVEL_NAMES, trajectory, yearly_consumption
 
@@ -71,3 +72,28 @@ def get_trajectory_chart(
 ) -> Response:
     yearly = yearly_consumption(conn, level, code, vintage)
     return Response(charts.trajectory_chart(found, yearly), media_type="image/png")
+
+
+FromQuery = Annotated[
+    int | None,
+    Query(alias="from", ge=2000, le=2100, description="Earlier OCS GE millésime"),
+    Digits,
+]
+ToQuery = Annotated[
+    int | None, Query(ge=2000, le=2100, description="Later OCS GE millésime"), Digits
+]
+
+
+@router.get(
+    "/{level}/{code}/net-artificialisation",
+    summary="Net artificialisation measured on IGN's OCS GE between two millésimes "
+    "(the ZAN unit from 2031; no 2031-2041 target is loaded)",
+)
+def get_net_artificialisation(
+    level: Level,
+    code: Code,
+    conn: ReadConnectionDep,
+    from_: FromQuery = None,
+    to: ToQuery = None,
+) -> dict[str, Any]:
+    return net_artificialisation(conn, level, code, from_, to)
