@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 
@@ -47,6 +48,8 @@ class Site:
 
 
 NeighbourLookup = Callable[[list[str]], dict[str, set[str]]]
+# Sums of parcel areas in another order may differ by this much (far below a m²).
+ROUNDING_HA = 1e-6
 
 
 class WalkTooLong(Exception):
@@ -61,6 +64,7 @@ def grow_sites(
     neighbours: NeighbourLookup | None = None,
     max_lookups: int | None = None,
     deadline: float | None = None,
+    groups: dict[str, int] | None = None,
 ) -> list[Site]:
     """Disjoint sites of at least ``min_area_ha``, each contiguous, best seeds first.
 
@@ -69,6 +73,11 @@ def grow_sites(
     walk stops once ``limit`` sites score at least as well as the next seed: a site never
     scores above its seed (every parcel still free scores at most the seed's), so no later
     site could enter the best ``limit`` (between equal scores, the earlier seed wins).
+
+    ``groups`` numbers the parcels so that no two neighbours have different numbers (the
+    connected components, or coarser): a seed whose group holds less free area than
+    ``min_area_ha`` starts no site and is skipped without a walk, which changes no site
+    (its walk would have found nothing, and taken only parcels of that group).
 
     ``max_lookups`` and ``deadline`` (a time.monotonic() instant) bound the walk: past
     either, WalkTooLong.
@@ -96,10 +105,18 @@ def grow_sites(
             known.setdefault(i, set())
 
     free = set(parcels)
+    # free area per group; a group is given up only below the size by more than the sums'
+    # rounding (giving up less often is only slower)
+    room: dict[int, float] = defaultdict(float)
+    for parcel in parcels.values() if groups is not None else ():
+        room[groups[parcel.id]] += parcel.area_ha  # type: ignore[index]
+    short = min_area_ha - ROUNDING_HA
     best: list[float] = []  # min-heap of the best ``limit`` site scores so far
     sites: list[Site] = []
     for seed in sorted(parcels.values(), key=Parcel.rank):
         if seed.id not in free:
+            continue
+        if groups is not None and room[groups[seed.id]] < short:
             continue
         if deadline is not None and time.monotonic() > deadline:
             raise WalkTooLong("out of time")
@@ -125,6 +142,8 @@ def grow_sites(
             members.add(added)
             area += parcels[added].area_ha
         free -= members
+        if groups is not None:
+            room[groups[seed.id]] -= area
         if area >= min_area_ha:
             site = Site(taken)
             sites.append(site)
@@ -136,3 +155,21 @@ def grow_sites(
                     heapq.heapreplace(best, score)
         # otherwise everything reachable from this seed is too small: no site starts there
     return sites
+
+
+def components(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """Each parcel's connected component (a number), given the pairs of neighbours."""
+    parent: dict[str, str] = {i: i for i in ids}
+
+    def root(i: str) -> str:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[ra] = rb
+    numbers: dict[str, int] = {}
+    return {i: numbers.setdefault(root(i), len(numbers)) for i in parent}
