@@ -542,9 +542,10 @@ def _link(parcels: dict[str, Parcel], pairs: Sequence[Any]) -> list[tuple[str, s
     ids; the pairs kept."""
     linked = []
     for a, b in pairs:
-        if a in parcels and b in parcels:
-            parcels[a].neighbours.add(b)
-            parcels[b].neighbours.add(a)
+        first, second = parcels.get(a), parcels.get(b)
+        if first is not None and second is not None:
+            first.neighbours.add(b)
+            second.neighbours.add(a)
             linked.append((a, b))
     return linked
 

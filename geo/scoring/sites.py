@@ -159,17 +159,21 @@ def grow_sites(
 
 def components(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[str, int]:
     """Each parcel's connected component (a number), given the pairs of neighbours."""
-    parent: dict[str, str] = {i: i for i in ids}
-
-    def root(i: str) -> str:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    number = {i: n for n, i in enumerate(ids)}
+    parent = list(range(len(number)))
+    # union-find, its two finds written out (40,000 parcels, 100,000 pairs per search)
     for a, b in pairs:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[ra] = rb
-    numbers: dict[str, int] = {}
-    return {i: numbers.setdefault(root(i), len(numbers)) for i in parent}
+        x = number[a]
+        while parent[x] != x:
+            parent[x] = x = parent[parent[x]]
+        y = number[b]
+        while parent[y] != y:
+            parent[y] = y = parent[parent[y]]
+        if x != y:
+            parent[x] = y
+    roots = []
+    for x in range(len(parent)):
+        while parent[x] != x:
+            parent[x] = x = parent[parent[x]]
+        roots.append(x)
+    return {i: roots[n] for i, n in number.items()}
