@@ -29,6 +29,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from geo.crs import departement_of
+
 # The rule, for parcels ``p`` and ``q`` whose boxes meet: interiors meet (1st cell of the
 # DE-9IM matrix) or boundaries share a line (5th cell).
 SHARE_BOUNDARY_SQL = (
@@ -55,6 +57,9 @@ ON CONFLICT DO NOTHING
 """
 
 
+_LOCK = 0x5A0D  # advisory lock key (with the département's hash)
+
+
 @dataclass(frozen=True)
 class AdjacencyReport:
     communes: int
@@ -62,11 +67,23 @@ class AdjacencyReport:
     seconds: float
 
 
+def _lock(conn: Connection, departements: Iterable[str]) -> None:
+    """The départements' pairs written by one transaction at a time, until it ends: a
+    refresh that read the parcels before an import committed would otherwise mark its
+    pairs current after the import forgot them (sorted: no deadlock between two)."""
+    for dep in sorted(set(departements)):
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:key, hashtext(:dep))"),
+            {"key": _LOCK, "dep": dep},
+        )
+
+
 def forget(conn: Connection, communes: Iterable[str]) -> None:
     """The communes' pairs are no longer current (their parcels are being rewritten)."""
     codes = sorted(set(communes))
     if not codes:
         return
+    _lock(conn, (departement_of(code) for code in codes))
     conn.execute(
         text("DELETE FROM parcel_adjacency_commune WHERE commune_insee = ANY(:c)"), {"c": codes}
     )
@@ -107,6 +124,7 @@ def refresh_adjacency(
     def compute(item: tuple[str, list[str]]) -> int:
         dep, codes = item
         with engine.begin() as conn:
+            _lock(conn, [dep])
             forget(conn, codes)  # pairs left by an interrupted computation
             inserted = conn.execute(text(_COMPUTE), {"dep": dep, "communes": codes}).rowcount
             conn.execute(
