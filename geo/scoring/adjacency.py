@@ -95,28 +95,33 @@ def forget(conn: Connection, communes: Iterable[str]) -> None:
 
 def refresh_adjacency(
     engine: Engine,
+    communes: Iterable[tuple[str, str]] | None = None,
     *,
-    departement: str | None = None,
-    commune: str | None = None,
     workers: int = 1,
 ) -> AdjacencyReport:
-    """Compute the pairs of the communes in scope that are not current, one département
-    per transaction, ``workers`` départements at once (two refreshes of one département
-    at once would wait on each other's pairs along their common border)."""
+    """Compute the pairs of the communes ((département, commune) pairs; default: every
+    commune holding parcels) that are not current, one département per transaction,
+    ``workers`` départements at once (two computations in one département would wait on
+    each other's pairs along their common border)."""
     started = time.perf_counter()
     with engine.connect() as conn:
-        stale = conn.execute(
-            text(
-                """SELECT DISTINCT p.departement_code, p.commune_insee FROM parcel p
-                   WHERE (CAST(:dep AS text) IS NULL OR p.departement_code = :dep)
-                     AND (CAST(:commune AS text) IS NULL OR p.commune_insee = :commune)
-                     AND NOT EXISTS (
-                         SELECT FROM parcel_adjacency_commune c
-                         WHERE c.departement_code = p.departement_code
-                           AND c.commune_insee = p.commune_insee)"""
-            ),
-            {"dep": departement, "commune": commune},
-        ).all()
+        if communes is None:
+            communes = conn.execute(
+                text("SELECT DISTINCT departement_code, commune_insee FROM parcel")
+            ).all()
+        scope = sorted({(dep, code) for dep, code in communes})
+        current = {
+            (dep, code)
+            for dep, code in conn.execute(
+                text(
+                    "SELECT departement_code, commune_insee FROM parcel_adjacency_commune c "
+                    "JOIN unnest(CAST(:deps AS text[]), CAST(:codes AS text[])) AS t(dep, code) "
+                    "ON c.departement_code = t.dep AND c.commune_insee = t.code"
+                ),
+                {"deps": [d for d, _ in scope], "codes": [c for _, c in scope]},
+            )
+        }
+    stale = [pair for pair in scope if pair not in current]
     by_departement: dict[str, list[str]] = defaultdict(list)
     for dep, code in stale:
         by_departement[dep].append(code)

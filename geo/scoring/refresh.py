@@ -325,7 +325,7 @@ def refresh_scores(
         parcels, scores = _run_groups(engine, groups, suffix="")
     # the pairs of touching parcels the site search reads, for the communes whose
     # parcels changed since they were computed (none in a plain re-score)
-    refresh_adjacency(engine, departement=departement, commune=commune, workers=workers)
+    refresh_adjacency(engine, [pair for group in groups for pair in group], workers=workers)
     return RefreshReport(parcels, scores, time.perf_counter() - started)
 
 
