@@ -1,13 +1,15 @@
 """Candidate sites: eligible parcels grown, best first, into contiguous sites that reach a
 requested size.
 
-PostGIS finds, for each eligible parcel, the eligible parcels it touches (or lies within
-``gap`` metres of), through the parcels' spatial index. Sites are then grown here, a
+The eligible parcels' neighbours are those they touch (stored per commune,
+geo.scoring.adjacency) or lie within ``gap`` metres of (tested by PostGIS through the
+parcels' spatial index). Sites are then grown here, a
 plain graph walk: from the best-scoring parcel not yet taken, add the best-scoring
 neighbour of the site so far until its area reaches the request; take its parcels out,
 start again from the next best parcel. A block of contiguous parcels much larger than the
 request thus yields several sites of about the requested size instead of one huge one,
-and a block too small for the request yields none.
+and a block too small for the request yields none; when every neighbour is known at
+once, such blocks are passed over without a walk (their connected components).
 """
 
 from __future__ import annotations
