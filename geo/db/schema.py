@@ -201,6 +201,38 @@ parcel_count = Table(
     Column("parcels", BigInteger, nullable=False),
 )
 
+# Pairs of parcels that share a stretch of boundary (or overlap), each pair once (a < b),
+# for the candidate-site search (geo.scoring.adjacency): computed by the score refresh for
+# the communes not yet current, forgotten by the cadastre loader for the communes it
+# writes. A commune listed in parcel_adjacency_commune has all the pairs of its parcels.
+parcel_adjacency = Table(
+    "parcel_adjacency",
+    metadata,
+    Column("departement_code", String(3), primary_key=True),
+    Column("a", String(14), primary_key=True),
+    Column("b", String(14), primary_key=True),
+    Column("commune_a", String(5), nullable=False),
+    Column("commune_b", String(5), nullable=False),
+    CheckConstraint("a < b", name="parcel_adjacency_ordered"),
+)
+Index(
+    "parcel_adjacency_commune_a_idx",
+    parcel_adjacency.c.departement_code,
+    parcel_adjacency.c.commune_a,
+)
+Index(
+    "parcel_adjacency_commune_b_idx",
+    parcel_adjacency.c.departement_code,
+    parcel_adjacency.c.commune_b,
+)
+parcel_adjacency_commune = Table(
+    "parcel_adjacency_commune",
+    metadata,
+    Column("departement_code", String(3), primary_key=True),
+    Column("commune_insee", String(5), primary_key=True),
+    Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 # -- land layers --------------------------------------------------------------
 
 

@@ -54,6 +54,7 @@ from geo.ingest.errors import LoaderError
 from geo.ingest.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
 from geo.ingest.report import ImportReport
 from geo.land.buildings import count_parcel_buildings
+from geo.scoring import adjacency
 from geo.territories import PARCEL_ID_PATTERN
 
 REQUIRED_FIELDS = ("id", "section", "numero")
@@ -246,6 +247,9 @@ def _load(
         report.updated += written - (staged - existing)
     report.unchanged = report.read - report.inserted - report.updated
     partitions.recount(conn, sorted(modes))
+    # their parcels rewritten, the communes' touching pairs are computed again by the
+    # next score refresh (the site search tests the geometries itself until then)
+    adjacency.forget(conn, communes)
     report.warnings += _commune_warnings(conn, communes)
     report.departements = set(modes)
     latest = conn.execute(

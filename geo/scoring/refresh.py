@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, text
 from geo.crs import LAMBERT93, departement_of
 from geo.errors import Invalid
 from geo.scoring import land
+from geo.scoring.adjacency import refresh_adjacency
 from geo.scoring.model import (
     EXCLUDED_SQL,
     MODEL_VERSION,
@@ -322,6 +323,9 @@ def refresh_scores(
         parcels, scores = _rebuild(engine, groups)
     else:
         parcels, scores = _run_groups(engine, groups, suffix="")
+    # the pairs of touching parcels the site search reads, for the communes whose
+    # parcels changed since they were computed (none in a plain re-score)
+    refresh_adjacency(engine, [pair for group in groups for pair in group], workers=workers)
     return RefreshReport(parcels, scores, time.perf_counter() - started)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from geo.db.count import COUNT_BUDGET_MS, Matched, count_matches, count_within
 from geo.db.geojson import as_geojson_sql
 from geo.errors import Invalid, NotFound
 from geo.land.buildings import land_use_sql
+from geo.scoring.adjacency import SHARE_BOUNDARY_SQL, pairs_of
 from geo.scoring.lineage import lineage_for
 from geo.scoring.model import (
     EXCLUDED_SQL,
@@ -27,7 +29,7 @@ from geo.scoring.model import (
     land_use_criterion,
     score_sql,
 )
-from geo.scoring.sites import Parcel, Site, WalkTooLong, grow_sites
+from geo.scoring.sites import Parcel, Site, WalkTooLong, components, grow_sites
 
 _FEATURE_COLUMNS = (
     "area_ha, compactness, zoning_class, on_friche, friche_site_id, in_economic_zone, "
@@ -392,7 +394,7 @@ def search_sites(
     if not 0 <= gap_m <= MAX_GAP_M:
         raise Invalid(f"gap_m must be between 0 and {MAX_GAP_M:g} metres")
     deadline = None if budget_s is None else time.monotonic() + budget_s
-    with _caller_timeout_kept(conn):
+    with _caller_timeout_kept(conn), _collector_paused():
         try:
             found = _walk(conn, profile, filters, min_area_ha, gap_m, limit, deadline)
         except WalkTooLong:
@@ -451,17 +453,27 @@ def _walk(
     """The sites found (geo.scoring.sites.grow_sites) among the eligible parcels; WalkTooLong
     past ``deadline``, in a query or in the walk."""
     budget = _Budget(conn, deadline)
-    parcels = _eligible(conn, profile, filters, budget)
-    # Few candidates: every pair fetched at once, no lookup during the walk.
-    if len(parcels) <= PREFETCH_NEIGHBOURS:
-        neighbours = _all_neighbours(parcels, gap_m, budget)
-    else:
-        neighbours = _neighbour_lookup(gap_m, budget)
+    parcels, communes = _eligible(conn, profile, filters, budget)
+    # Every eligible parcel's neighbours at once: stored for touching parcels
+    # (geo.scoring.adjacency), else tested here when there are few candidates.
+    pairs = pairs_of(budget.query, communes) if gap_m == 0 else None
+    if pairs is None and len(parcels) <= PREFETCH_NEIGHBOURS:
+        pairs = _tested_pairs(parcels, gap_m, budget)
+    if pairs is not None:
+        return grow_sites(
+            parcels,
+            min_area_ha,
+            limit=limit,
+            deadline=deadline,
+            # blocks too small for the request are passed over without a walk
+            groups=components(parcels, _link(parcels, pairs)),
+        )
+    # Otherwise the walk asks for the parcels it reaches, one query a step.
     return grow_sites(
         parcels,
         min_area_ha,
         limit=limit,
-        neighbours=neighbours,
+        neighbours=_neighbour_lookup(gap_m, budget),
         max_lookups=MAX_LOOKUPS,
         deadline=deadline,
     )
@@ -492,13 +504,14 @@ class _Budget:
 
 def _eligible(
     conn: Connection, profile: Profile, filters: Filters, budget: _Budget
-) -> dict[str, Parcel]:
+) -> tuple[dict[str, Parcel], set[tuple[str, str]]]:
     """The parcels a site may be built of. Only what the walk needs: this may be 100,000
     parcels; geometry and criteria are read for the sites kept (_site_details)."""
     source, params = _source(profile)
     where, filter_params = filters.sql(profile)
     rows = budget.query(
-        f"SELECT s.parcel_id, s.score, s.area_ha FROM {source}{_joins(filters)} WHERE {where}",
+        f"SELECT s.parcel_id, s.score, s.area_ha, s.departement_code, s.commune_insee "
+        f"FROM {source}{_joins(filters)} WHERE {where}",
         {**params, **filter_params},
     )
     if len(rows) > MAX_SITE_CANDIDATES:
@@ -506,22 +519,42 @@ def _eligible(
             f"{len(rows):,} eligible parcels: a site search assembles at most "
             f"{MAX_SITE_CANDIDATES:,}; narrow the territory or add min_score"
         )
-    return {r[0]: Parcel(*r) for r in rows}
+    return {r[0]: Parcel(r[0], r[1], r[2]) for r in rows}, {(r[3], r[4]) for r in rows}
 
 
-def _all_neighbours(
-    parcels: dict[str, Parcel], gap_m: float, budget: _Budget
-) -> Callable[[list[str]], dict[str, set[str]]]:
-    """Every eligible parcel's eligible neighbours, in one query."""
-    everyone: dict[str, set[str]] = {i: set() for i in parcels}
+def _link(parcels: dict[str, Parcel], pairs: Sequence[Any]) -> list[tuple[str, str]]:
+    """Each parcel's neighbours among ``parcels`` (their ``neighbours``), from pairs of
+    ids; the pairs kept."""
+    linked = []
+    for a, b in pairs:
+        first, second = parcels.get(a), parcels.get(b)
+        if first is not None and second is not None:
+            first.neighbours.add(b)
+            second.neighbours.add(a)
+            linked.append((a, b))
+    return linked
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while the walk's objects are made: 40,000
+    parcels with their sets of neighbours and 100,000 pairs started collection after
+    collection, each scanning every object of the process; they hold no cycle."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _tested_pairs(parcels: dict[str, Parcel], gap_m: float, budget: _Budget) -> list[Any]:
+    """Every pair of neighbours among the eligible parcels, tested in one query."""
     pairs = budget.query(f"{_PAIRS} LIMIT {MAX_PAIRS + 1}", {"ids": list(parcels), "gap": gap_m})
     if len(pairs) > MAX_PAIRS:
         raise WalkTooLong(f"more than {MAX_PAIRS} neighbour pairs")
-    for a, b in pairs:
-        if b in everyone:
-            everyone[a].add(b)
-            everyone[b].add(a)
-    return lambda ids: everyone
+    return pairs
 
 
 def _neighbour_lookup(gap_m: float, budget: _Budget) -> Callable[[list[str]], dict[str, set[str]]]:
@@ -542,30 +575,25 @@ def _timed_out(exc: OperationalError) -> Exception:
 
 
 # The parcels next to each of :ids, through the parcels' spatial index: without a gap,
-# those sharing a stretch of boundary (a corner is not enough to build across, and 9 % of
-# touching cadastre parcels meet only at a point); with a gap, any parcel within it.
-# ST_Relate's matrix: interiors meet (1st cell) or boundaries share a line (5th cell).
-_NEIGHBOURS = """
+# those sharing a stretch of boundary (geo.scoring.adjacency's rule, the stored pairs'); with
+# a gap, any parcel within it.
+_NEIGHBOURS = f"""
 SELECT p.id, ARRAY(
     SELECT q.id FROM parcel q
     WHERE q.departement_code = p.departement_code AND q.id <> p.id
       AND q.geom && ST_Expand(p.geom, :gap)
       AND CASE WHEN :gap > 0 THEN ST_DWithin(q.geom, p.geom, :gap)
-               ELSE ST_Intersects(q.geom, p.geom)
-                    AND (SELECT left(m, 1) <> 'F' OR substr(m, 5, 1) = '1'
-                         FROM ST_Relate(q.geom, p.geom) m) END)
+               ELSE {SHARE_BOUNDARY_SQL} END)
 FROM parcel p WHERE p.id = ANY(:ids)
 """
 # The same, for a whole set at once: each pair once, from its smaller id (both parcels
 # being in :ids, the pair is met from that side), half the geometry tests.
-_PAIRS = """
+_PAIRS = f"""
 SELECT p.id, q.id FROM parcel p
 JOIN parcel q ON q.departement_code = p.departement_code AND q.id > p.id
              AND q.geom && ST_Expand(p.geom, :gap)
              AND CASE WHEN :gap > 0 THEN ST_DWithin(q.geom, p.geom, :gap)
-                      ELSE ST_Intersects(q.geom, p.geom)
-                           AND (SELECT left(m, 1) <> 'F' OR substr(m, 5, 1) = '1'
-                                FROM ST_Relate(q.geom, p.geom) m) END
+                      ELSE {SHARE_BOUNDARY_SQL} END
 WHERE p.id = ANY(:ids)
 """
 # Up to this many eligible parcels, their neighbours come in one query (about 0.05 ms a

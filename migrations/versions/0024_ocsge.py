@@ -14,7 +14,7 @@ from alembic import op
 from geoalchemy2 import Geometry
 
 revision = "0024"
-down_revision = "0021"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
