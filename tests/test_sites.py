@@ -106,7 +106,7 @@ def _unbounded(conn, profile, filters: Filters, min_area_ha: float) -> list[list
     """The sites of the plain walk: every parcel's neighbours tested on the fly, every
     seed walked (no limit, no blocks passed over), then the best 20."""
     budget = search._Budget(conn, None)
-    parcels, _ = search._eligible(conn, profile, filters, False, budget)
+    parcels, _ = search._eligible(conn, profile, filters, budget)
     search._link(parcels, search._tested_pairs(parcels, 0.0, budget))
     found = grow_sites(parcels, min_area_ha)
     return [site.parcel_ids for site in search._ranked(conn, found, 20)]
