@@ -320,6 +320,13 @@ def _drawn_alike(
     assert len(both) > 20 and len(slivers) + len(apart) <= len(both) / 100, apart
 
 
+@pytest.fixture
+def uncached(api_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiles made anew at each request: the tests below compare how the code draws them."""
+    monkeypatch.setattr(api_client.app.state.tile_cache, "max_bytes", 0)  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("uncached")
 @pytest.mark.parametrize("z", [13, 14, 15, 16])
 def test_affine_tiles_match_the_exact_projection(
     api_client: TestClient, monkeypatch: pytest.MonkeyPatch, z: int
@@ -332,6 +339,7 @@ def test_affine_tiles_match_the_exact_projection(
     _drawn_alike(affine, _tile_shapes(api_client, _tile_url(z)), units=2)
 
 
+@pytest.mark.usefixtures("uncached")
 @pytest.mark.parametrize("z", [13, 14, 15])
 def test_simplified_tiles_match_the_full_outlines(
     api_client: TestClient, monkeypatch: pytest.MonkeyPatch, z: int
@@ -350,6 +358,7 @@ def test_simplified_tiles_match_the_full_outlines(
     assert vertices(simplified) < vertices(full)
 
 
+@pytest.mark.usefixtures("uncached")
 def test_simplification_is_half_a_grid_unit_and_spares_the_last_zoom(
     api_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -38,7 +38,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from geo.crs import LAMBERT93, WGS84, departement_codes
-from geo.db import partitions
+from geo.db import partitions, tile_generation
 from geo.ingest import chunks
 from geo.ingest.common import (
     check_extent,
@@ -247,6 +247,7 @@ def _load(
         report.updated += written - (staged - existing)
     report.unchanged = report.read - report.inserted - report.updated
     partitions.recount(conn, sorted(modes))
+    tile_generation.bump(conn, communes, redrawn=True)
     report.warnings += _commune_warnings(conn, communes)
     report.departements = set(modes)
     latest = conn.execute(
