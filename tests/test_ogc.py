@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import event
 
 from app.services import features, tiles
 from app.services.features import COLLECTIONS
@@ -225,6 +226,29 @@ def test_parcel_tile_decodes_to_the_parcels_it_covers(api_client: TestClient) ->
     ).json()
     assert inside["numberMatched"] <= len(features) <= inside["numberMatched"] * 1.2
     assert {"commune", "section", "numero", "area_m2"} <= set(features[0]["properties"])
+
+
+def test_a_first_page_holding_every_match_is_its_own_count(api_client: TestClient) -> None:
+    """A small box's first page says numberMatched without running a count (a map's small
+    boxes are most requests); a page with more after it still counts."""
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    engine = api_client.app.state.engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        small = api_client.get(
+            "/collections/parcels/items?limit=100&bbox=2.3263,48.6820,2.3269,48.6825"
+        )
+        assert 0 < small.json()["numberReturned"] == small.json()["numberMatched"] < 100
+        assert not [s for s in statements if "count(" in s]
+        full = api_client.get(f"/collections/parcels/items?limit=2&bbox={EPINAY_BBOX}").json()
+        assert full["numberMatched"] > full["numberReturned"] == 2
+        assert [s for s in statements if "count(" in s]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 def test_tiles_cache_and_empty_tiles(api_client: TestClient) -> None:
