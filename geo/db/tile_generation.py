@@ -42,11 +42,16 @@ SET generation = t.generation + 1,
                   ELSE t.extent END
 """
 
+# The rows are locked in code order first: two writers bumping overlapping communes (an
+# import and a full refresh) wait for each other instead of deadlocking.
 _BUMP_KEEPING_EXTENTS = """
-WITH bumped AS (
+WITH locked AS MATERIALIZED (
+    SELECT t.commune_insee FROM tile_generation t
+    WHERE t.commune_insee IN (SELECT unnest(CAST(:codes AS text[])))
+    ORDER BY t.commune_insee FOR UPDATE OF t
+), bumped AS (
     UPDATE tile_generation t SET generation = t.generation + 1
-    FROM unnest(CAST(:codes AS text[])) AS c(code)
-    WHERE t.commune_insee = c.code
+    FROM locked l WHERE t.commune_insee = l.commune_insee
     RETURNING t.commune_insee
 )
 SELECT code, dep FROM unnest(CAST(:codes AS text[]), CAST(:deps AS text[])) AS d(code, dep)
