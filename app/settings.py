@@ -124,6 +124,9 @@ class ApiSettings(_FromEnvironment):
 
     # Vector tiles: how long clients and proxies may keep a tile (Cache-Control max-age).
     tile_cache_seconds: int = Field(default=300, ge=0)
+    # Tiles already made, kept in each process's memory up to this many megabytes (0: none);
+    # a write never lets a process serve a tile made before it (app/services/tile_cache.py).
+    tile_cache_mb: int = Field(default=256, ge=0)
 
     # Browser origins allowed to send a token or write from another site (CORS),
     # comma-separated, e.g. "https://carto.example.fr,http://localhost:5173"; never "*".

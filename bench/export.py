@@ -39,6 +39,7 @@ from bench.import_cadastre import build_input, conninfo
 from bench.scoring import essonne_communes, free_port
 from geo.ingest.admin import load_admin
 from geo.ingest.cadastre import load_cadastre
+from geo.scoring.profiles import DEFAULT_PROFILE
 from geo.scoring.refresh import refresh_scores
 
 DB = "foncier_bench_export"
@@ -102,8 +103,15 @@ def main() -> None:
             print(f"server peak memory: {peak_mb(server.pid):.0f} MB")
             return
         with httpx.Client(timeout=600) as client:
-            page = client.get(f"{search}&limit=1").json()
-            matched = page.get("numberMatched", page.get("numberMatchedMoreThan"))
+            # Counted here, not read from an answer: a search leaves numberMatched out when
+            # its count outlasts FONCIER_COUNT_BUDGET_MS (geo/db/count.py).
+            client.get(f"{search}&limit=1").raise_for_status()
+            with psycopg.connect(conninfo(db)) as conn:
+                matched = conn.execute(
+                    "SELECT count(*) FROM parcel_score WHERE profile = %s "
+                    "AND departement_code = '91' AND NOT excluded",
+                    (DEFAULT_PROFILE,),
+                ).fetchone()[0]  # type: ignore[index]
             print(f"parcels matched: {matched:,}")
             print(f"server peak after start and one JSON page: {peak_mb(server.pid):.0f} MB")
             print(

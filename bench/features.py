@@ -6,12 +6,15 @@ Against the database the settings point at (the demo base by default):
 
 1. this service and tipg (installed by this script in bench/out/tipg-venv from PyPI) run
    side by side under uvicorn, one worker each, on the same database; the same seeded
-   sequence of `items?limit=100&bbox=…` requests (about 400 m boxes over the loaded
-   parcels) is replayed by N client threads for a fixed time against each, alternately,
-   twice; requests/s and latency percentiles are printed, and the throughput ratio;
-2. every tile covering the loaded parcels at z12-z16 (at most 300 per zoom) is requested
-   once to warm up, then measured over several passes, sequentially, with gzip as a
-   browser asks;
+   sequence of `items?limit=100&bbox=…` requests (about 400 m boxes, each centred on a
+   parcel drawn at random: boxes over the extent of all loaded parcels, which spans
+   several départements, were mostly empty) is replayed by N client threads for a fixed
+   time against each, alternately, twice; requests/s and latency percentiles are printed,
+   with the features per answer, and the throughput ratio;
+2. at z12-z16, the tiles under parcels drawn at random (at most 300 per zoom) are requested
+   once, then measured over several passes, sequentially, with gzip as a browser asks;
+   the features per tile are printed beside the figures (the tiles are served from
+   Foncier's tile cache after the first pass: bench/tiles.py measures cold tiles);
 3. (--cql2) CQL2 filters against the same selection by plain parameters (issue 18: the
    CQL2 p95 within 1.2x of the plain one), and tipg's CQL2 on the same table: a section
    (`?section=AB` / `filter=section='AB'`), a bbox (`bbox=` / `S_INTERSECTS(geometry,
@@ -35,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import mapbox_vector_tile
+import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -95,10 +100,6 @@ def start(name: str, python: str, module: str, env: dict[str, str], workers: int
             time.sleep(0.3)
 
 
-def parcels_extent(base: str) -> list[float]:
-    return httpx.get(f"{base}/collections/parcels").json()["extent"]["spatial"]["bbox"][0]
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(math.ceil(q * len(ordered))) - 1)]
@@ -135,6 +136,38 @@ def hammer(urls: list[str], clients: int, seconds: float) -> tuple[int, list[flo
     return len(latencies), latencies, errors
 
 
+# Parcels drawn at random (repeatably), their point on surface in WGS84.
+_SAMPLE = """
+SELECT ST_X(c), ST_Y(c) FROM (
+    SELECT ST_Transform(ST_PointOnSurface(geom), 4326) AS c FROM parcel
+    TABLESAMPLE BERNOULLI (least(100, 100.0 * %(n)s * 4 / greatest(
+        (SELECT sum(greatest(reltuples, 0)) FROM pg_class c JOIN pg_inherits i
+         ON i.inhrelid = c.oid AND i.inhparent = 'parcel'::regclass), 1)))
+    REPEATABLE (%(seed)s)
+) s LIMIT %(n)s
+"""
+
+
+def parcel_points(db_url: str, n: int, seed: int = 7) -> list[tuple[float, float]]:
+    """``n`` (lon, lat) points on parcels drawn at random, the same ones at every run."""
+    url = make_url(db_url).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False)) as conn:
+        points = conn.execute(_SAMPLE, {"n": n, "seed": seed}).fetchall()
+    random.Random(seed).shuffle(points)
+    return [(float(x), float(y)) for x, y in points]
+
+
+def boxes_around(points: list[tuple[float, float]]) -> list[str]:
+    half = 0.0025  # degrees: boxes of ~370 m by ~560 m at 48.7°N
+    return [f"{x - half:.5f},{y - half:.5f},{x + half:.5f},{y + half:.5f}" for x, y in points]
+
+
+def features_per_answer(urls: list[str]) -> float:
+    """The mean number of features of the answers to ``urls`` (GeoJSON)."""
+    with httpx.Client(timeout=60) as http:
+        return statistics.mean(len(http.get(u).json()["features"]) for u in urls)
+
+
 def bbox_urls(extent: list[float], n: int, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
     minx, miny, maxx, maxy = extent
@@ -159,27 +192,26 @@ def features_benchmark(db_url: str, seconds: float, clients: int) -> None:
         {"DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'},
     )
     try:
-        extent = parcels_extent(ours.base)
-        boxes = bbox_urls(extent, 400)
+        boxes = boxes_around(parcel_points(db_url, 400))
         paths = {
             "foncier": [f"{ours.base}/collections/parcels/items?limit=100&bbox={b}" for b in boxes],
             "tipg": [
                 f"{tipg.base}/collections/public.parcel/items?limit=100&bbox={b}" for b in boxes
             ],
         }
-        # Same work: the features each returns for the first 50 boxes. tipg tests the
-        # box against the parcels' bounding boxes only, so it may return a few more.
-        returned = {"foncier": 0, "tipg": 0}
-        for name in returned:
-            for u in paths[name][:50]:
-                returned[name] += len(httpx.get(u).json()["features"])
-        print(f"features returned for the first 50 boxes: {returned}")
+        # Same work: the features each returns per box. tipg tests the box against the
+        # parcels' bounding boxes only, so it may return a few more.
+        returned = {name: features_per_answer(paths[name]) for name in paths}
+        print(
+            "features per answer (mean over the boxes): "
+            + ", ".join(f"{name} {mean:.1f}" for name, mean in returned.items())
+        )
         print(
             f"items?limit=100&bbox (400 boxes ~400 m), {clients} client threads, "
             f"{seconds:.0f} s per round, uvicorn 1 worker each"
         )
         print(f"{'server':<10}{'round':>6}{'requests':>10}{'req/s':>9}{'p50 ms':>9}"
-              f"{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")  # fmt: skip
+              f"{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'features':>9}")  # fmt: skip
         rates: dict[str, list[float]] = {"foncier": [], "tipg": []}
         for round_ in (1, 2):
             for name in ("foncier", "tipg"):
@@ -189,7 +221,7 @@ def features_benchmark(db_url: str, seconds: float, clients: int) -> None:
                 print(
                     f"{name:<10}{round_:>6}{n:>10}{n / seconds:>9.1f}"
                     f"{1000 * percentile(lat, 0.5):>9.1f}{1000 * percentile(lat, 0.95):>9.1f}"
-                    f"{1000 * percentile(lat, 0.99):>9.1f}{errors:>8}"
+                    f"{1000 * percentile(lat, 0.99):>9.1f}{errors:>8}{returned[name]:>9.1f}"
                 )
         ratio = statistics.mean(rates["foncier"]) / statistics.mean(rates["tipg"])
         print(f"throughput ratio foncier/tipg: {ratio:.2f}x")
@@ -198,35 +230,36 @@ def features_benchmark(db_url: str, seconds: float, clients: int) -> None:
         tipg.stop()
 
 
-def tile_range(extent: list[float], z: int) -> list[tuple[int, int, int]]:
-    def xy(lon: float, lat: float) -> tuple[int, int]:
-        n = 2**z
-        x = int((lon + 180) / 360 * n)
-        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-        return x, y
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return z, x, y
 
-    x0, y1 = xy(extent[0], extent[1])
-    x1, y0 = xy(extent[2], extent[3])
-    tiles = [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
-    random.Random(z).shuffle(tiles)
-    return tiles[:300]
+
+def tiles_under(points: list[tuple[float, float]], z: int) -> list[tuple[int, int, int]]:
+    """The distinct z tiles under ``points`` (at most 300), in the points' order."""
+    return list(dict.fromkeys(tile_of(lon, lat, z) for lon, lat in points))[:300]
 
 
 def tiles_benchmark(db_url: str, rounds: int) -> None:
     ours = start("foncier", sys.executable, "app.api.main:app", {"FONCIER_DATABASE_URL": db_url})
     try:
-        extent = parcels_extent(ours.base)
-        print("parcel tiles over the loaded parcels, sequential, gzip; p95 target < 50 ms at z14")
+        points = parcel_points(db_url, 2000, seed=13)
+        print("parcel tiles under parcels drawn at random, sequential, gzip")
         print(
             f"{'zoom':<6}{'tiles':>6}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
-            f"{'mean KB':>9}"
+            f"{'mean KB':>9}{'features':>9}"
         )
         with httpx.Client(timeout=30, headers={"Accept-Encoding": "gzip"}) as http:
             for z in range(12, 17):
-                tiles = tile_range(extent, z)
+                tiles = tiles_under(points, z)
                 urls = [f"{ours.base}/tiles/parcels/{z}/{x}/{y}.mvt" for z, x, y in tiles]
+                features = []
                 for u in urls:
-                    http.get(u)
+                    body = http.get(u).content
+                    layers = mapbox_vector_tile.decode(body) if body else {}
+                    features.append(len(layers.get("parcels", {}).get("features", [])))
                 lat, sizes = [], []
                 for _ in range(rounds):
                     for u in urls:
@@ -237,7 +270,7 @@ def tiles_benchmark(db_url: str, rounds: int) -> None:
                 print(
                     f"z{z:<5}{len(urls):>6}{len(lat):>9}{1000 * percentile(lat, 0.5):>9.1f}"
                     f"{1000 * percentile(lat, 0.95):>9.1f}{1000 * max(lat):>9.1f}"
-                    f"{statistics.mean(sizes) / 1024:>9.1f}"
+                    f"{statistics.mean(sizes) / 1024:>9.1f}{statistics.mean(features):>9.1f}"
                 )
     finally:
         ours.stop()
@@ -255,8 +288,7 @@ def cql2_benchmark(db_url: str, seconds: float, clients: int) -> None:
         {"DATABASE_URL": libpq, "TIPG_DB_SCHEMAS": '["public"]'},
     )
     try:
-        extent = parcels_extent(ours.base)
-        boxes = bbox_urls(extent, 200, seed=11)
+        boxes = boxes_around(parcel_points(db_url, 200, seed=11))
         engine = create_engine(db_url)
         with engine.connect() as conn:
             # one section per parcel: common sections are asked for more often

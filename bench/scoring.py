@@ -35,6 +35,7 @@ from geo.ingest.admin import load_admin
 from geo.ingest.cadastre import load_cadastre
 from geo.land.buildings import count_parcel_buildings
 from geo.scoring import land
+from geo.scoring.profiles import DEFAULT_PROFILE
 from geo.scoring.refresh import refresh_scores
 
 DB = "foncier_bench_scoring"
@@ -261,7 +262,14 @@ def main() -> None:
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            matched = client.get(f"/parcels/search?epci={EPCI}&limit=1").json()["numberMatched"]
+            # Counted here, not read from an answer: a search leaves numberMatched out when
+            # its count outlasts FONCIER_COUNT_BUDGET_MS (geo/db/count.py).
+            with psycopg.connect(conninfo(db)) as conn:
+                matched = conn.execute(
+                    "SELECT count(*) FROM parcel_score WHERE profile = %s AND epci_siren = %s "
+                    "AND NOT excluded",
+                    (DEFAULT_PROFILE, EPCI),
+                ).fetchone()[0]  # type: ignore[index]
             print(f"EPCI {EPCI}: {matched:,} ranked parcels")
             for name, url_, n in (
                 (

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import event
 
 from app.services import features, tiles
 from app.services.features import COLLECTIONS
@@ -227,6 +228,29 @@ def test_parcel_tile_decodes_to_the_parcels_it_covers(api_client: TestClient) ->
     assert {"commune", "section", "numero", "area_m2"} <= set(features[0]["properties"])
 
 
+def test_a_first_page_holding_every_match_is_its_own_count(api_client: TestClient) -> None:
+    """A small box's first page says numberMatched without running a count (a map's small
+    boxes are most requests); a page with more after it still counts."""
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    engine = api_client.app.state.engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        small = api_client.get(
+            "/collections/parcels/items?limit=100&bbox=2.3263,48.6820,2.3269,48.6825"
+        )
+        assert 0 < small.json()["numberReturned"] == small.json()["numberMatched"] < 100
+        assert not [s for s in statements if "count(" in s]
+        full = api_client.get(f"/collections/parcels/items?limit=2&bbox={EPINAY_BBOX}").json()
+        assert full["numberMatched"] > full["numberReturned"] == 2
+        assert [s for s in statements if "count(" in s]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
 def test_tiles_cache_and_empty_tiles(api_client: TestClient) -> None:
     url = "/tiles/parcels/{}/{}/{}.mvt".format(*Z14)
     etag = api_client.get(url).headers["etag"]
@@ -320,6 +344,13 @@ def _drawn_alike(
     assert len(both) > 20 and len(slivers) + len(apart) <= len(both) / 100, apart
 
 
+@pytest.fixture
+def uncached(api_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiles made anew at each request: the tests below compare how the code draws them."""
+    monkeypatch.setattr(api_client.app.state.tile_cache, "max_bytes", 0)  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("uncached")
 @pytest.mark.parametrize("z", [13, 14, 15, 16])
 def test_affine_tiles_match_the_exact_projection(
     api_client: TestClient, monkeypatch: pytest.MonkeyPatch, z: int
@@ -332,6 +363,7 @@ def test_affine_tiles_match_the_exact_projection(
     _drawn_alike(affine, _tile_shapes(api_client, _tile_url(z)), units=2)
 
 
+@pytest.mark.usefixtures("uncached")
 @pytest.mark.parametrize("z", [13, 14, 15])
 def test_simplified_tiles_match_the_full_outlines(
     api_client: TestClient, monkeypatch: pytest.MonkeyPatch, z: int
@@ -350,6 +382,7 @@ def test_simplified_tiles_match_the_full_outlines(
     assert vertices(simplified) < vertices(full)
 
 
+@pytest.mark.usefixtures("uncached")
 def test_simplification_is_half_a_grid_unit_and_spares_the_last_zoom(
     api_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

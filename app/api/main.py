@@ -41,6 +41,7 @@ from app.db import health_engine, make_engine
 from app.presentation.export import remove_stale
 from app.replicas import CONSISTENCY_COOKIE, CONSISTENCY_HEADER, Replicas, bearer_key
 from app.services.features import ExtentCache
+from app.services.tile_cache import TileCache
 from app.settings import Settings, get_settings
 
 
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.replica_urls:
         app.middleware("http")(_record_writes)
     app.state.extents = ExtentCache()
+    app.state.tile_cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
     install_error_handlers(app)
     # search before parcels: /parcels/search must not be taken for a parcel id
     for module in (

@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -218,15 +219,50 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
     return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A body with its entity tag and its gzip form (None when too small for gzip, or not
+    made): what conditional answers send, made once for a body sent many times."""
+
+    body: bytes
+    tag: str
+    gzipped: bytes | None
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped or b"")
+
+
+def encode(body: bytes, gzip_level: int, zip_it: bool = True) -> Encoded:
+    """``body``, its tag, and its gzip form at ``gzip_level`` when ``zip_it`` and worth it."""
+    gzipped = None
+    if zip_it and len(body) >= GZIP_MIN_BYTES:
+        # mtime=0: the same body gives the same bytes
+        gzipped = gzip.compress(body, compresslevel=gzip_level, mtime=0)
+    return Encoded(body, hashlib.blake2b(body, digest_size=12).hexdigest(), gzipped)
+
+
 def conditional_response(
     request: Request, body: bytes, media_type: str, headers: dict[str, str], gzip_level: int
 ) -> Response:
-    """``body`` gzipped at ``gzip_level`` when the client accepts gzip, with the entity tag of
-    the form sent (the gzip form is another representation, RFC 9110 §8.8.3): 304 when
-    If-None-Match names it, 204 when the body is empty. For bodies the GZip middleware
-    leaves alone (its excluded types), so this is the one place saying Vary, 304s included."""
-    tag = hashlib.blake2b(body, digest_size=12).hexdigest()
-    zipped = len(body) >= GZIP_MIN_BYTES and accepts_gzip(request.headers.get("accept-encoding"))
+    """``body`` gzipped at ``gzip_level`` when the client accepts gzip (see send_encoded)."""
+    zip_it = accepts_gzip(request.headers.get("accept-encoding"))
+    return send_encoded(request, encode(body, gzip_level, zip_it), media_type, headers)
+
+
+def send_encoded(
+    request: Request, encoded: Encoded, media_type: str, headers: dict[str, str]
+) -> Response:
+    """The body gzipped when the client accepts gzip, with the entity tag of the form sent
+    (the gzip form is another representation, RFC 9110 §8.8.3): 304 when If-None-Match
+    names it, 204 when the body is empty. For bodies the GZip middleware leaves alone (its
+    excluded types), so this is the one place saying Vary, 304s included."""
+    body, tag = encoded.body, encoded.tag
+    zipped = (
+        encoded.gzipped is not None
+        and len(body) >= GZIP_MIN_BYTES
+        and accepts_gzip(request.headers.get("accept-encoding"))
+    )
     headers = {**headers, "ETag": f'"{tag}-gzip"' if zipped else f'"{tag}"'}
     if len(body) >= GZIP_MIN_BYTES:
         headers["Vary"] = "Accept-Encoding"
@@ -235,9 +271,8 @@ def conditional_response(
     if not body:
         return Response(status_code=204, headers=headers)
     if zipped:
-        # mtime=0: the same body gives the same bytes
-        body = gzip.compress(body, compresslevel=gzip_level, mtime=0)
         headers["Content-Encoding"] = "gzip"
+        return Response(encoded.gzipped, media_type=media_type, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
+from typing import TypeVar
 
 import numpy as np
 from pyproj import Transformer
 from sqlalchemy import Connection, text
 
 from app.services.features import Collection
+from app.services.tile_cache import Sized, TileCache
 from geo.crs import LAMBERT93
+from geo.db.tile_generation import tile_version_sql
 
 MAX_ZOOM = 16  # deeper zooms are drawn by the clients from z16 tiles (overzoom)
 SIMPLIFIED_BELOW_ZOOM = MAX_ZOOM  # the geometries of the tiles below are simplified (tile())
@@ -64,6 +68,54 @@ def tile_in_range(z: int, x: int, y: int) -> bool:
     return 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
 
 
+# The tile and its buffer in Lambert-93, densified so that the box covers the whole curved
+# tile: what a tile's features are tested against, and its version is read over.
+_L93_BOUNDS = (
+    "ST_Transform(ST_Segmentize(ST_TileEnvelope(:z, :x, :y, margin => :margin), :segment), "
+    f"{LAMBERT93})"
+)
+
+
+def _bounds_params(z: int, x: int, y: int) -> dict[str, float | int]:
+    return {
+        "z": z,
+        "x": x,
+        "y": y,
+        "margin": BUFFER / EXTENT,
+        "segment": WEB_MERCATOR_WORLD_M / 2**z / 8,
+    }
+
+
+def tile_version(conn: Connection, z: int, x: int, y: int) -> int:
+    """The version of what tile z/x/y shows (geo.db.tile_generation): it rises with every
+    write under the tile, in every process."""
+    return conn.execute(text(tile_version_sql(_L93_BOUNDS)), _bounds_params(z, x, y)).scalar_one()
+
+
+T = TypeVar("T", bound=Sized)
+
+
+def cached_tile(
+    conn: Connection,
+    cache: TileCache[T],
+    collection: Collection,
+    z: int,
+    x: int,
+    y: int,
+    encode: Callable[[bytes], T],
+) -> T:
+    """Tile z/x/y encoded by ``encode``, from ``cache`` when made at its current version.
+
+    Only the collections whose every write bumps the generations (Collection.tiles_versioned)
+    are cached; the others are made each time. The version is read before the tile, each
+    statement seeing the data committed when it starts: the tile is never older than the
+    version it is stored under."""
+    if not collection.tiles_versioned or cache.max_bytes == 0 or z < collection.min_zoom:
+        return encode(tile(conn, collection, z, x, y))
+    key = (collection.id, z, x, y, tile_version(conn, z, x, y))
+    return cache.get_or_make(key, lambda: encode(tile(conn, collection, z, x, y)))
+
+
 def tile(conn: Connection, collection: Collection, z: int, x: int, y: int) -> bytes:
     """One tile, a single layer named after the collection (empty below its minimum zoom);
     each feature with a numeric id (Collection.tile_id_sql) and its key as the "id" property."""
@@ -90,10 +142,7 @@ def tile(conn: Connection, collection: Collection, z: int, x: int, y: int) -> by
     # itself skips the rows whose geometry fell outside the tile (NULL).
     sql = f"""
         WITH bounds AS (
-            SELECT ST_TileEnvelope(:z, :x, :y) AS merc,
-                   -- densified, so that the Lambert-93 box covers the whole curved tile
-                   ST_Transform(ST_Segmentize(ST_TileEnvelope(:z, :x, :y, margin => :margin),
-                                              :segment), {LAMBERT93}) AS l93
+            SELECT ST_TileEnvelope(:z, :x, :y) AS merc, {_L93_BOUNDS} AS l93
         )
         SELECT ST_AsMVT(features, :layer, {EXTENT}, 'geom', 'mvt_id') FROM (
             SELECT ST_AsMVTGeom({mercator}, bounds.merc, {EXTENT}, {BUFFER}) AS geom,
@@ -104,12 +153,8 @@ def tile(conn: Connection, collection: Collection, z: int, x: int, y: int) -> by
         ) features
     """
     params = {
-        "z": z,
-        "x": x,
-        "y": y,
+        **_bounds_params(z, x, y),
         "layer": collection.id,
-        "margin": BUFFER / EXTENT,
-        "segment": WEB_MERCATOR_WORLD_M / 2**z / 8,
         **(lambert93_to_tile_affine(z, x, y) if affine else {}),
     }
     # One process per tile: parallel workers cost more to start than they save here, and

@@ -85,17 +85,17 @@ def count_within(
         kept = conn.execute(text(known)).scalar()
         if kept is not None:
             return Matched(int(kept))
-    previous = conn.execute(text("SELECT current_setting('statement_timeout')")).scalar_one()
     try:
-        with conn.begin_nested():
+        with conn.begin_nested() as counting:
             conn.execute(
                 text("SELECT set_config('statement_timeout', :ms, true)"),
                 {"ms": str(int(budget_ms))},
             )
             found = conn.execute(text(f"SELECT count(*) {from_where}"), params).scalar_one()
-            conn.execute(
-                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": previous}
-            )
+            # Rolled back, not released: that restores the caller's statement_timeout (a
+            # local setting outlives a released savepoint), and the count wrote nothing.
+            # Two round trips fewer than reading the setting and writing it back.
+            counting.rollback()
         return Matched(found)
     except DBAPIError as exc:
         # The savepoint's rollback has restored the caller's statement_timeout.

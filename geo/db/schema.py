@@ -233,6 +233,18 @@ parcel_adjacency_commune = Table(
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# A generation number per commune, bumped in the transaction of every write that changes
+# what its tiles show, and the extent of what they show (only ever grown): a cached tile
+# is keyed by the generations of the communes whose extent meets it (geo.db.tile_generation).
+tile_generation = Table(
+    "tile_generation",
+    metadata,
+    Column("commune_insee", String(5), primary_key=True),
+    Column("generation", BigInteger, nullable=False),
+    Column("extent", Geometry("GEOMETRY", srid=LAMBERT93, spatial_index=False), nullable=False),
+)
+Index("tile_generation_extent_idx", tile_generation.c.extent, postgresql_using="gist")
+
 # -- land layers --------------------------------------------------------------
 
 

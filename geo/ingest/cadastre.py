@@ -38,7 +38,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from geo.crs import LAMBERT93, WGS84, departement_codes
-from geo.db import partitions
+from geo.db import partitions, tile_generation
 from geo.ingest import chunks
 from geo.ingest.common import (
     check_extent,
@@ -250,6 +250,7 @@ def _load(
     # their parcels rewritten, the communes' touching pairs are computed again by the
     # next score refresh (the site search tests the geometries itself until then)
     adjacency.forget(conn, communes)
+    tile_generation.bump(conn, communes, redrawn=True)
     report.warnings += _commune_warnings(conn, communes)
     report.departements = set(modes)
     latest = conn.execute(

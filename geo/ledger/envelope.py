@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo.crs import LAMBERT93
+from geo.db import tile_generation
 from geo.errors import Conflict, Invalid, NotFound
 from geo.ledger.geometry import locate
 from geo.ledger.statuses import PUBLIC, STATUSES, TRANSITIONS
@@ -690,6 +691,12 @@ def _book(conn: Connection, ruleset: RuleSet, project_id: int, entry: _Entry) ->
         ),
         {"r": ruleset.id, "p": project_id, **asdict(entry)},
     )
+    # the project's tile shows its status: its commune's tiles are made anew
+    commune, geom = conn.execute(
+        text("SELECT coalesce(commune_insee, ''), ST_AsEWKB(geom) FROM project WHERE id = :p"),
+        {"p": project_id},
+    ).one()
+    tile_generation.bump(conn, [commune], around=bytes(geom))
     return get_project(conn, project_id)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from geo.crs import LAMBERT93, departement_of
+from geo.db import tile_generation
 from geo.errors import Invalid
 from geo.scoring import land
 from geo.scoring.adjacency import refresh_adjacency
@@ -353,6 +354,9 @@ def _rebuild(engine: Engine, groups: list[list[tuple[str, str]]]) -> tuple[int, 
                 renames = _index_next_tables(engine, workers=len(groups))
                 with engine.begin() as conn:
                     _swap(conn, renames)
+                    # in the swap's transaction: no reader sees the new tiles' key
+                    # with the old scores
+                    tile_generation.bump(conn, [c for group in groups for _, c in group])
             except BaseException:
                 with engine.begin() as conn:
                     for table in _TABLES:
@@ -528,6 +532,8 @@ def _refresh_group(engine: Engine, communes: list[tuple[str, str]], suffix: str)
                 params,
             )
         scores = _score(conn, where.format(t="f"), params, suffix)
+        if not suffix:
+            tile_generation.bump(conn, params["communes"])
     return parcels, scores
 
 

@@ -13,7 +13,7 @@ Empty here: the next score refresh fills them.
 from alembic import op
 
 revision = "0023"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

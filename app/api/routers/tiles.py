@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 
 from app.api.dependencies import CollectionDep, ReadConnectionDep, SettingsDep
-from app.api.responses import MVT, base_url, conditional_response
+from app.api.responses import MVT, base_url, encode, send_encoded
 from app.services.features import Collection
 from app.services.tiles import (
     MAX_ZOOM,
     WEB_MERCATOR_QUAD,
-    tile,
+    cached_tile,
     tile_in_range,
     tile_matrix_set,
     tilejson,
@@ -73,9 +73,17 @@ def _tile_response(
 ) -> Response:
     if not tile_in_range(z, x, y):
         raise NotFound(f"no tile {z}/{x}/{y}: x and y must be below 2^z = {2**z}")
-    body = tile(conn, collection, z, x, y)
+    encoded = cached_tile(
+        conn,
+        request.app.state.tile_cache,
+        collection,
+        z,
+        x,
+        y,
+        lambda body: encode(body, TILE_GZIP_LEVEL),
+    )
     headers = {"Cache-Control": f"public, max-age={settings.tile_cache_seconds}"}
-    return conditional_response(request, body, MVT, headers, TILE_GZIP_LEVEL)
+    return send_encoded(request, encoded, MVT, headers)
 
 
 def _tms_path(tile_matrix_set_id: str) -> str:
