@@ -307,6 +307,54 @@ def test_alerts_page_oldest_first_after_a_cursor(
     )
 
 
+def test_a_poller_never_passes_an_alert_committed_after_a_later_one(
+    fresh_engine: Engine,
+) -> None:
+    """Two re-runs at once (an import and a sync): the alert numbered first but committed
+    last was below the cursor of a poller that read in between, and never reached it.
+    Alerts are numbered and committed in one order."""
+    from geo.scoring.watch import _rerun_one, list_alerts
+
+    first, second = (
+        add_search(fresh_engine, {"commune": "91216"}, name=name, baseline="91216000ZZ0001")
+        for name in ("first", "second")
+    )
+    with fresh_engine.connect() as conn:
+        search = {r["id"]: r for r in conn.execute(text("SELECT * FROM saved_search")).mappings()}
+    done = threading.Event()
+
+    def rerun_second() -> None:
+        with fresh_engine.begin() as conn:
+            _rerun_one(conn, search[second], {"91216"}, "sync", 10)
+        done.set()
+
+    with fresh_engine.connect() as conn, conn.begin() as transaction:
+        assert len(_rerun_one(conn, search[first], {"91216"}, "import", 10)) == 1
+        thread = threading.Thread(target=rerun_second)
+        thread.start()
+        deadline = time.monotonic() + 10  # the second re-run commits, or waits for the first
+        while not done.is_set() and time.monotonic() < deadline:
+            with fresh_engine.connect() as probe:
+                waiting = probe.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    )  # fmt: skip
+                ).scalar_one()
+            if waiting:
+                break
+            time.sleep(0.02)
+        with fresh_engine.connect() as poller:
+            seen = list_alerts(poller, None)
+        transaction.commit()
+    thread.join(timeout=10)
+    assert done.is_set()
+    cursor = seen[-1]["id"] if seen else 0
+    with fresh_engine.connect() as poller:
+        later = list_alerts(poller, None, after_id=cursor)
+    assert sorted(a["saved_search_id"] for a in seen + later) == [first, second]
+
+
 def test_alert_links_never_come_from_the_host_header(
     make_api: Callable[..., TestClient], fresh_engine: Engine
 ) -> None:
