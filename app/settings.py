@@ -207,7 +207,7 @@ class WebhookSettings(_FromEnvironment):
     # networks (CIDR), e.g. "hooks.intranet,10.1.2.0/24". Unset: public addresses only
     # (never loopback, private, link-local, CGNAT, multicast or reserved ones).
     webhook_allowed_hosts: str = ""
-    # Per operation (connect, send, each read); the receiver's body is never read.
+    # Each attempt whole (connecting, sending, the answer's headers); its body is never read.
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
     webhook_retries: int = Field(default=3, ge=0, le=10)
     webhook_backoff_s: float = Field(default=2.0, ge=0)

@@ -566,6 +566,41 @@ def test_delivery_follows_no_redirect_and_reads_no_body(
     assert time.monotonic() - started < 3
 
 
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_at_the_timeout() -> None:
+    """The timeout bounds each attempt's whole exchange: per read alone, a receiver that
+    sends its status line a byte every half timeout held a delivery as long as it liked
+    (16 KiB of headers at 5 s a byte: about a day)."""
+    import socket
+
+    from geo.scoring.webhook import WebhookPolicy, _attempts, resolve_target
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 16:
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return  # the client has gone
+                time.sleep(0.25)
+
+    server = threading.Thread(target=drip, daemon=True)
+    server.start()
+    policy = WebhookPolicy(allow_http=True, allowed_hosts=("127.0.0.1",), timeout_s=1, retries=0)
+    target = resolve_target(f"http://127.0.0.1:{port}/hook", policy)
+    started = time.monotonic()
+    try:
+        assert _attempts(target, b"{}", {}, policy) == "failed"
+        assert time.monotonic() - started < 3  # the drip lasts 10 s
+    finally:
+        listener.close()
+        server.join(timeout=15)
+
+
 def test_a_process_that_exits_leaves_no_alert_without_a_state(
     fresh_engine: Engine, receiver: Receiver
 ) -> None:
