@@ -145,7 +145,8 @@ def _text(value: Any) -> Any:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell no spreadsheet runs (every CSV the service writes)."""
     if not isinstance(value, str):
         if value is None or type(value) in (int, float):
             return value
@@ -164,7 +165,7 @@ def _write_csv(export: Export, fields: list[Field], file: IO[bytes]) -> None:
     writer.writerow(["id", *(f.name for f in fields)])
     for page in export.pages:
         writer.writerows(
-            [_csv_cell(feature.get("id")), *(_csv_cell(f.get(feature)) for f in fields)]
+            [csv_cell(feature.get("id")), *(csv_cell(f.get(feature)) for f in fields)]
             for feature in page
         )
     out.flush()
