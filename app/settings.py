@@ -121,6 +121,10 @@ class ApiSettings(_FromEnvironment):
     export_concurrency: int = Field(default=2, ge=1, le=64)
     export_per_client: int = Field(default=2, ge=1)
     export_max_open: int = Field(default=32, ge=1)
+    # Longest wait for a client to take the next part (256 KiB) of an export being sent:
+    # past it, the export is dropped and its file freed (a client that stops reading held
+    # its temporary file, and its place under the limits, for as long as it kept the socket).
+    export_stall_s: float = Field(default=60.0, gt=0, le=3600)
 
     # Vector tiles: how long clients and proxies may keep a tile (Cache-Control max-age).
     tile_cache_seconds: int = Field(default=300, ge=0)
@@ -257,7 +261,7 @@ class WebhookSettings(_FromEnvironment):
     # networks (CIDR), e.g. "hooks.intranet,10.1.2.0/24". Unset: public addresses only
     # (never loopback, private, link-local, CGNAT, multicast or reserved ones).
     webhook_allowed_hosts: str = ""
-    # Per operation (connect, send, each read); the receiver's body is never read.
+    # Each attempt whole (connecting, sending, the answer's headers); its body is never read.
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
     webhook_retries: int = Field(default=3, ge=0, le=10)
     webhook_backoff_s: float = Field(default=2.0, ge=0)

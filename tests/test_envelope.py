@@ -285,3 +285,13 @@ def test_a_pene_never_draws_on_both_envelopes(ledger: Engine, tmp_path) -> None:
         load_pene(ledger, both)
     status(ledger, first["id"], "abandoned", occurred_on=datetime.date(2025, 6, 3))
     assert load_pene(ledger, both).tables["declared"] == 1
+
+
+def test_a_pene_list_with_a_field_too_long_for_csv_is_one_line_error(
+    fresh_engine: Engine, tmp_path
+) -> None:
+    """A field past the csv module's limit (128 KiB) ended in a _csv.Error traceback."""
+    path = tmp_path / "pene.csv"
+    path.write_text("pene_id;name;commune_insee;hectares\nP1;" + "x" * 200_000 + ";91216;1\n")
+    with pytest.raises(LoaderError, match="cannot read"):
+        load_pene(fresh_engine, path)

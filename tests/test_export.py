@@ -170,6 +170,24 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(fresh_client, fr
         assert by_code[code]["population"] == "-2"  # a number, not text
 
 
+def test_the_envelope_csv_neutralises_group_names_too() -> None:
+    """/envelope?format=csv is written by its own table writer: the names of its groups
+    (EPCI, territoires d'industrie, from imported references) follow the same rule."""
+    from app.presentation.tables import envelope_csv
+
+    report = {
+        "ruleset": {"id": "industrial-envelope-2025"},
+        "national": {"reserved_ha": 1.5, "consumed_ha": 0.0},
+        "groups": [
+            {"code": f"2000000{i:02d}", "name": name, "reserved_ha": -0.5, "consumed_ha": 0.25}
+            for i, name in enumerate(HOSTILE_NAMES)
+        ],
+    }
+    rows = list(csv.DictReader(io.StringIO(envelope_csv(report, "epci"), newline="")))
+    assert [r["name"] for r in rows[1:]] == ["'" + name for name in HOSTILE_NAMES]
+    assert {r["reserved_ha"] for r in rows[1:]} == {"-0.5"}  # a number, not text
+
+
 def test_csv_writer_keeps_numbers_and_quotes_formulas() -> None:
     from app.presentation.export import Export, Field, prop, write_export
 

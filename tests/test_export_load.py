@@ -187,6 +187,26 @@ def test_exports_beyond_a_clients_limit_are_429(server) -> None:
         second.drop()
 
 
+def test_an_export_its_client_stops_reading_is_dropped(scored_db_url, tmp_path) -> None:
+    """A client that stops reading held its export's file and its place under the limits
+    for as long as it kept its socket open (a never-read GeoJSON of the demo: 167 MB of
+    disk each). Past FONCIER_EXPORT_STALL_S without taking a part, the export is dropped."""
+    env = {"TMPDIR": str(tmp_path), "FONCIER_EXPORT_STALL_S": "3", "FONCIER_EXPORT_PER_CLIENT": "1"}
+    with running_server(scored_db_url, tmp_path / "uvicorn.log", **env) as base:
+        stalled = Download(base, EXPORT + "geojson", "192.0.2.9")  # then never read
+        try:
+            assert stalled.status == 200
+
+            def another() -> int:
+                headers = {"X-Forwarded-For": "192.0.2.9"}
+                return httpx.get(base + EXPORT + "csv", headers=headers, timeout=30).status_code
+
+            assert another() == 429  # the stalled export holds the client's place
+            assert settle(lambda: another() == 200, 15)
+        finally:
+            stalled.drop()
+
+
 def peak_rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM:"))) / 1024

@@ -316,6 +316,15 @@ def test_cpg_values_as_gdal_reads_them() -> None:
     assert cpg_codec("BOGUS-ENC-42") is None and cpg_codec("") is None
 
 
+def test_cpg_naming_no_text_encoding_is_unknown() -> None:
+    """A .cpg with a NUL (codecs.lookup raises ValueError, not LookupError), or naming one
+    of Python's codecs that are not text encodings (GDAL's iconv knows none of them)."""
+    from geo.ingest.deliveries import cpg_codec
+
+    for value in ("UTF-8\x00", "\x00", "zlib", "base64", "rot13", "hex", "uu", "bz2"):
+        assert cpg_codec(value) is None, value
+
+
 def test_plu_garbage_prj_or_bogus_cpg_is_one_line(fresh_engine: Engine, tmp_path: Path) -> None:
     """Derived from the real delivery: a .prj that is not a CRS, a .cpg naming no known
     encoding; the command says so in one line and exits 1."""

@@ -191,6 +191,25 @@ def test_real_owner_file(fresh_engine: Engine) -> None:
     assert wissous == ("commune", "219106895", "COMMUNE DE WISSOUS")
 
 
+@pytest.mark.parametrize(
+    ("row", "said"),
+    [
+        # one line of 1 MiB: read whole before (a 300 MB line took 825 MB, then a traceback)
+        ("91;0;216;000;AB;0037;P;123456789;1;SA;SA;" + "x" * (1 << 20), "a line longer than"),
+        # a quoted field over many short lines, past the csv module's field limit
+        ('91;0;216;000;AB;0037;P;123456789;1;SA;SA;"' + "x\n" * 70_000 + '"', "not a DGFiP"),
+    ],
+)
+def test_an_owner_file_with_a_huge_line_or_field_is_one_line_error(
+    fresh_engine: Engine, tmp_path: Path, row: str, said: str
+) -> None:
+    from geo.ingest.owners import HEADER
+
+    path = write(tmp_path / "owners.csv", ";".join(HEADER) + "\n" + row + "\n")
+    with pytest.raises(LoaderError, match=said):
+        load_owners(fresh_engine, path)
+
+
 def test_a_building_on_a_parcel_makes_it_built_and_none_vacant(land: Engine) -> None:
     """The oracle: the publisher's own footprints and parcels, intersected with shapely."""
     to_l93 = Transformer.from_crs(4326, 2154, always_xy=True)

@@ -1019,6 +1019,9 @@ def test_sources_show_no_credentials_nor_server_paths(
         ("/var/cache/src/c.json.gz: bad; '/tmp/a/b.csv'", "c.json.gz: bad; 'b.csv'"),
         ("http://[::1]:8080/a/b and https://h/x/y?z=1/2", "http://[::1]:8080/a/b and https://h/x/y?z=1/2"),
         ("2024/01/02, 1/2, /tmp", "2024/01/02, 1/2, /tmp"),
+        # a directory named with spaces (a home on macOS): the path still ends at its file
+        ("/Users/Jean Dupont/foncier/.cache/sources/c.json.gz: bad", "c.json.gz: bad"),
+        ("copy /srv/a b/c.zip to /srv/d e/f.zip failed", "copy c.zip to f.zip failed"),
     ],
 )  # fmt: skip
 def test_public_text(said: str, shown: str) -> None:

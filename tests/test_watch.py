@@ -307,6 +307,54 @@ def test_alerts_page_oldest_first_after_a_cursor(
     )
 
 
+def test_a_poller_never_passes_an_alert_committed_after_a_later_one(
+    fresh_engine: Engine,
+) -> None:
+    """Two re-runs at once (an import and a sync): the alert numbered first but committed
+    last was below the cursor of a poller that read in between, and never reached it.
+    Alerts are numbered and committed in one order."""
+    from geo.scoring.watch import _rerun_one, list_alerts
+
+    first, second = (
+        add_search(fresh_engine, {"commune": "91216"}, name=name, baseline="91216000ZZ0001")
+        for name in ("first", "second")
+    )
+    with fresh_engine.connect() as conn:
+        search = {r["id"]: r for r in conn.execute(text("SELECT * FROM saved_search")).mappings()}
+    done = threading.Event()
+
+    def rerun_second() -> None:
+        with fresh_engine.begin() as conn:
+            _rerun_one(conn, search[second], {"91216"}, "sync", 10)
+        done.set()
+
+    with fresh_engine.connect() as conn, conn.begin() as transaction:
+        assert len(_rerun_one(conn, search[first], {"91216"}, "import", 10)) == 1
+        thread = threading.Thread(target=rerun_second)
+        thread.start()
+        deadline = time.monotonic() + 10  # the second re-run commits, or waits for the first
+        while not done.is_set() and time.monotonic() < deadline:
+            with fresh_engine.connect() as probe:
+                waiting = probe.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    )  # fmt: skip
+                ).scalar_one()
+            if waiting:
+                break
+            time.sleep(0.02)
+        with fresh_engine.connect() as poller:
+            seen = list_alerts(poller, None)
+        transaction.commit()
+    thread.join(timeout=10)
+    assert done.is_set()
+    cursor = seen[-1]["id"] if seen else 0
+    with fresh_engine.connect() as poller:
+        later = list_alerts(poller, None, after_id=cursor)
+    assert sorted(a["saved_search_id"] for a in seen + later) == [first, second]
+
+
 def test_alert_links_never_come_from_the_host_header(
     make_api: Callable[..., TestClient], fresh_engine: Engine
 ) -> None:
@@ -516,6 +564,41 @@ def test_delivery_follows_no_redirect_and_reads_no_body(
     deliver(fresh_engine, [alert_of(search, alert_id, url)], policy)
     assert states(fresh_engine)[alert_id] == "delivered"
     assert time.monotonic() - started < 3
+
+
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_at_the_timeout() -> None:
+    """The timeout bounds each attempt's whole exchange: per read alone, a receiver that
+    sends its status line a byte every half timeout held a delivery as long as it liked
+    (16 KiB of headers at 5 s a byte: about a day)."""
+    import socket
+
+    from geo.scoring.webhook import WebhookPolicy, _attempts, resolve_target
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 16:
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return  # the client has gone
+                time.sleep(0.25)
+
+    server = threading.Thread(target=drip, daemon=True)
+    server.start()
+    policy = WebhookPolicy(allow_http=True, allowed_hosts=("127.0.0.1",), timeout_s=1, retries=0)
+    target = resolve_target(f"http://127.0.0.1:{port}/hook", policy)
+    started = time.monotonic()
+    try:
+        assert _attempts(target, b"{}", {}, policy) == "failed"
+        assert time.monotonic() - started < 3  # the drip lasts 10 s
+    finally:
+        listener.close()
+        server.join(timeout=15)
 
 
 def test_a_process_that_exits_leaves_no_alert_without_a_state(

@@ -46,6 +46,7 @@ class Exports:
         self.concurrency = settings.export_concurrency
         self.per_client = settings.export_per_client
         self.max_open = settings.export_max_open
+        self.stall_s = settings.export_stall_s
         self.engine = make_engine(
             url,
             settings.statement_timeout_ms,
@@ -74,7 +75,9 @@ class Exports:
             finally:
                 with self._lock:
                     self._writing -= 1
-            response = ExportFile(file, fmt, export.name, lambda: self._done(client))
+            response = ExportFile(
+                file, fmt, export.name, lambda: self._done(client), stall_s=self.stall_s
+            )
             sent = True
             return response
         finally:

@@ -36,7 +36,7 @@ import numpy as np
 import pyogrio.raw
 import shapely
 from fastapi.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 FORMATS = ("csv", "geojson", "gpkg")
 # The formats that carry geometries (a CSV is a table: its rows are read without them).
@@ -145,7 +145,8 @@ def _text(value: Any) -> Any:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell no spreadsheet runs (every CSV the service writes)."""
     if not isinstance(value, str):
         if value is None or type(value) in (int, float):
             return value
@@ -164,7 +165,7 @@ def _write_csv(export: Export, fields: list[Field], file: IO[bytes]) -> None:
     writer.writerow(["id", *(f.name for f in fields)])
     for page in export.pages:
         writer.writerows(
-            [_csv_cell(feature.get("id")), *(_csv_cell(f.get(feature)) for f in fields)]
+            [csv_cell(feature.get("id")), *(csv_cell(f.get(feature)) for f in fields)]
             for feature in page
         )
     out.flush()
@@ -324,14 +325,20 @@ def write_export(fmt: str, export: Export, gone: Callable[[], bool] | None = Non
 
 class ExportFile(StreamingResponse):
     """A written export sent as the attachment ``name.<fmt>``, at the client's pace; the
-    file is closed (its disk freed) and ``on_close`` called once it is sent or the client
-    has gone."""
+    file is closed (its disk freed) and ``on_close`` called once it is sent, the client
+    has gone, or the client has taken no part of it for ``stall_s`` seconds."""
 
     def __init__(
-        self, file: IO[bytes], fmt: str, name: str, on_close: Callable[[], None] | None = None
+        self,
+        file: IO[bytes],
+        fmt: str,
+        name: str,
+        on_close: Callable[[], None] | None = None,
+        stall_s: float | None = None,
     ) -> None:
         self.file = file
         self.on_close = on_close
+        self.stall_s = stall_s
         super().__init__(
             self._chunks(),
             media_type=MEDIA_TYPES[fmt],
@@ -346,8 +353,17 @@ class ExportFile(StreamingResponse):
             yield chunk
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stall_s = self.stall_s
+
+        async def send_or_give_up(message: Message) -> None:
+            # the server waits here while the client's socket is full (flow control)
+            with anyio.fail_after(stall_s):
+                await send(message)
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send if stall_s is None else send_or_give_up)
+        except TimeoutError:
+            pass  # the client stopped reading: the server closes the unfinished answer
         finally:
             self.close()
 

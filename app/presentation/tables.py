@@ -6,6 +6,8 @@ import csv
 import io
 from typing import Any
 
+from app.presentation.export import csv_cell
+
 ENVELOPE_COLUMNS = ("level", "code", "name", "reserved_ha", "consumed_ha", "ruleset")
 
 
@@ -16,9 +18,9 @@ def envelope_csv(report: dict[str, Any], group_by: str | None) -> str:
     writer.writerow(ENVELOPE_COLUMNS)
     ruleset = report["ruleset"]["id"]
     national = report["national"]
-    writer.writerow(["national", "", "", national["reserved_ha"], national["consumed_ha"], ruleset])
+    rows = [["national", "", "", national["reserved_ha"], national["consumed_ha"], ruleset]]
     for group in report.get("groups", []):
-        writer.writerow(
+        rows.append(
             [
                 group_by,
                 group["code"],
@@ -28,4 +30,5 @@ def envelope_csv(report: dict[str, Any], group_by: str | None) -> str:
                 ruleset,
             ]
         )
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
     return out.getvalue()

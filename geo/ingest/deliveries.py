@@ -115,9 +115,12 @@ def cpg_codec(value: str) -> str | None:
     elif value.isdigit():
         value = "CP" + value
     try:
-        return codecs.lookup(value).name if value else None
-    except LookupError:
+        codec = codecs.lookup(value) if value else None
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         return None
+    # Python's bytes-to-bytes and str-to-str codecs (zlib, base64, rot13…) are no encoding
+    # of text: GDAL would not know them either
+    return codec.name if codec is not None and codec._is_text_encoding else None
 
 
 def _encoding(

@@ -208,6 +208,27 @@ def load_owners(engine: Engine, path: Path) -> ImportReport:
     return report
 
 
+# The longest line read: a DGFiP row is a few hundred characters.
+MAX_LINE_CHARS = 1 << 16
+
+
+def _lines(label: str, text: TextIO) -> Iterator[str]:
+    """The lines of ``text``, each read with a bound: LoaderError past it."""
+    while line := text.readline(MAX_LINE_CHARS + 1):
+        if len(line) > MAX_LINE_CHARS:
+            raise LoaderError(f"{label}: a line longer than {MAX_LINE_CHARS} characters")
+        yield line
+
+
+def _records(label: str, reader: Iterator[list[str]]) -> Iterator[list[str]]:
+    """The reader's records; a quoted field past the csv module's limit (or a stray NUL)
+    is a LoaderError, not a traceback."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise LoaderError(f"{label}: not a DGFiP file ({exc})") from None
+
+
 def _read_rows(
     label: str, text: TextIO, parcels: dict[str, list[tuple[str, ...]]], report: ImportReport
 ) -> None:
@@ -216,7 +237,7 @@ def _read_rows(
     if "<html" in first[:1000].lower() or "<!doctype" in first[:1000].lower() or ";" not in first:
         raise LoaderError(f"{label}: not a ';'-separated DGFiP file (first line: {first[:60]!r})")
     header = [h.strip() for h in next(csv.reader([first], delimiter=";"))]
-    reader = csv.reader(text, delimiter=";")
+    reader = _records(label, csv.reader(_lines(label, text), delimiter=";"))
     missing = [h for h in HEADER if h not in header]
     if missing:
         raise LoaderError(

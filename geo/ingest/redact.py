@@ -10,9 +10,13 @@ import re
 # scheme://userinfo@ -> scheme:// (the userinfo ends at the last @ before the host's end)
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s]*@")
 # An absolute POSIX path of two or more segments that does not continue a word, a URL's
-# host or another path: replaced by its last segment.
-_SEGMENT = r"[^\s/'\"`,;:()\[\]{}<>]+"
-_ABSOLUTE_PATH = re.compile(rf"(?<![\w.:/~\]\-])(?:/{_SEGMENT})+/({_SEGMENT})")
+# host or another path: replaced by its last segment. A directory may hold single spaces
+# ("/Users/Jean Dupont/…"): a segment followed by "/" runs over them; the last one stops
+# at the first space, so the words after a path stay as they are.
+_CHARS = r"[^\s/'\"`,;:()\[\]{}<>]"
+_SEGMENT = rf"{_CHARS}+"
+_DIRECTORY = rf"{_CHARS}+(?: {_CHARS}+)*(?=/)"
+_ABSOLUTE_PATH = re.compile(rf"(?<![\w.:/~\]\-])(?:/{_DIRECTORY})+/({_SEGMENT})")
 
 
 def public_text(text: str | None) -> str | None:

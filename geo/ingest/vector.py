@@ -69,15 +69,25 @@ def read_csv(path: Path, *, required: tuple[str, ...] = ()) -> Iterator[pa.Recor
         raise LoaderError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from exc
 
 
+# The longest header line read: real ones are a few kB (Cartofriches' 60 columns: 1 kB).
+MAX_HEADER_CHARS = 64 * 1024
+
+
 def _first_line(path: Path) -> str:
     import gzip
 
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8-sig") as f:
-            return f.readline().rstrip("\r\n")
+            line = f.readline(MAX_HEADER_CHARS + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise LoaderError(f"{path}: not a readable UTF-8 text file ({exc})") from exc
+    if len(line) > MAX_HEADER_CHARS:
+        raise LoaderError(
+            f"{path}: a header line longer than {MAX_HEADER_CHARS} characters: not a CSV file "
+            "of this source"
+        )
+    return line.rstrip("\r\n")
 
 
 def read_geojson(

@@ -79,7 +79,7 @@ def _rows(path: Path, header: list[str]) -> list[dict[str, Any]]:
                 {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
                 for row in reader
             ]
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # csv: a field over 128 KiB…
         raise LoaderError(f"{path}: cannot read ({exc})") from exc
 
 

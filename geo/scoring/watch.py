@@ -337,6 +337,10 @@ def _rerun_one(
     _store(conn, search["id"], now)
     if not rows:
         return []
+    # Alerts are numbered and committed in one order (this lock is held until the commit,
+    # which follows): a poller that asks after the last id it has seen would never reach
+    # an alert numbered before it but committed after it by another re-run.
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('alert:numbering'))"))
     ids = conn.execute(insert(alert).returning(alert.c.id), rows).scalars().all()
     return [
         {

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+import anyio
 import httpx
 from sqlalchemy import Engine, select, update
 
@@ -277,23 +278,35 @@ def _still_wanted(engine: Engine, search_id: int) -> bool:
 
 
 def _post(target: Target, body: bytes, headers: dict[str, str], policy: WebhookPolicy) -> int:
-    """The receiver's status; its body is never read (the answer ends at its headers)."""
-    with (
-        httpx.Client(
-            timeout=policy.timeout_s,
-            follow_redirects=False,
-            verify=policy.verify,
-            trust_env=False,  # no proxy: the request goes to the checked address itself
-        ) as client,
-        client.stream(
-            "POST",
-            target.connect_url,
-            content=body,
-            headers={**headers, "Host": target.host_header},
-            extensions=target.extensions,
-        ) as response,
-    ):
-        return response.status_code
+    """The receiver's status; its body is never read (the answer ends at its headers).
+
+    The policy's timeout bounds the whole exchange, connecting to headers received: httpx's
+    own bounds each read alone, and a receiver sending its answer a byte at a time would
+    hold the delivery as long as it liked."""
+
+    async def post() -> int:
+        with anyio.fail_after(policy.timeout_s):
+            async with (
+                httpx.AsyncClient(
+                    timeout=policy.timeout_s,
+                    follow_redirects=False,
+                    verify=policy.verify,
+                    trust_env=False,  # no proxy: the request goes to the checked address itself
+                ) as client,
+                client.stream(
+                    "POST",
+                    target.connect_url,
+                    content=body,
+                    headers={**headers, "Host": target.host_header},
+                    extensions=target.extensions,
+                ) as response,
+            ):
+                return response.status_code
+
+    try:
+        return anyio.run(post)
+    except TimeoutError:
+        raise httpx.TimeoutException(f"no answer within {policy.timeout_s:g} s") from None
 
 
 def _attempts(target: Target, body: bytes, headers: dict[str, str], policy: WebhookPolicy) -> str:
