@@ -219,18 +219,22 @@ def _run_import(run):
     return report
 
 
-def _rerun_saved_searches(cause: str, communes=None) -> None:
-    """After an import or a rescoring: saved searches re-run, their alerts said and pushed
-    to their webhooks (waited for a little at exit, never before the import is committed)."""
+def _rerun_saved_searches(cause: str, communes=None, departements=None) -> None:
+    """After an import or a rescoring: the saved searches whose territory holds a commune
+    that may have changed (``communes``, else those of ``departements``; neither: every
+    search) re-run, their alerts said and pushed to their webhooks (waited for a little at
+    exit, never before the import is committed)."""
     from sqlalchemy import text
 
     from app.db import get_engine
-    from geo.scoring.watch import rerun
+    from geo.scoring.watch import communes_of, rerun
 
     engine = get_engine()
     with engine.connect() as conn:
         if not conn.execute(text("SELECT EXISTS (SELECT 1 FROM saved_search)")).scalar():
             return
+        if communes is None and departements:
+            communes = communes_of(conn, departements)
     settings = get_settings()
     alerts, problems = rerun(
         engine, communes, cause=cause, budget_s=settings.saved_search_rerun_seconds
@@ -256,12 +260,21 @@ def _import_files(files, load, unit: str | None = None) -> None:
     a progress bar, shown on a terminal only (logs and CI get the summary alone)."""
     from tqdm import tqdm
 
+    # the départements each file covered, when its loader says (None: it does not, and
+    # every saved search is re-run)
+    departements: set[str] | None = set()
     for path in files:
         click.echo(f"{path}:")
         hidden = unit is None or not sys.stderr.isatty()
         with tqdm(unit=unit or "", disable=hidden, leave=False) as bar:
-            _run_import(lambda path=path, bar=bar: load(path, bar.update))
-    _rerun_saved_searches(cause="import " + ", ".join(str(p) for p in files))
+            report = _run_import(lambda path=path, bar=bar: load(path, bar.update))
+        if departements is not None and getattr(report, "departements", None):
+            departements |= report.departements
+        else:
+            departements = None
+    _rerun_saved_searches(
+        cause="import " + ", ".join(str(p) for p in files), departements=departements
+    )
 
 
 @import_.command("admin", help=BY_NAME["admin"].help)
@@ -546,7 +559,9 @@ def score_refresh(departement: str | None, commune: str | None) -> None:
 
     _run_import(lambda: refresh_scores(get_engine(), departement=departement, commune=commune))
     _rerun_saved_searches(
-        cause="score refresh", communes=[commune] if commune and not departement else None
+        cause="score refresh",
+        communes=[commune] if commune and not departement else None,
+        departements=[departement] if departement and not commune else None,
     )
 
 

@@ -692,6 +692,34 @@ def test_rerun_runs_only_the_searches_whose_territory_holds_a_changed_commune(
     }  # fmt: skip
 
 
+def test_an_import_reruns_only_the_searches_of_the_departements_it_covered(
+    fresh_engine: Engine,
+) -> None:
+    """``foncier import`` says which départements each file covered: only the saved searches
+    whose territory lies there are re-run (a search elsewhere is not even considered), on
+    the import's own path and within its budget."""
+    import os
+    import sys
+
+    from tests.conftest import CADASTRE_91216
+
+    here = add_search(fresh_engine, {"departement": "91"}, name="here")
+    elsewhere = add_search(fresh_engine, {"departement": "17"}, name="elsewhere")
+    env = {
+        **os.environ,
+        "FONCIER_DATABASE_URL": fresh_engine.url.render_as_string(hide_password=False),
+        # no time for any re-run: each search considered is listed as not run
+        "FONCIER_SAVED_SEARCH_RERUN_SECONDS": "1e-9",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "import", "cadastre", str(CADASTRE_91216)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"saved search not run: saved search {here} (here)" in result.stdout
+    assert f"saved search {elsewhere} " not in result.stdout
+
+
 def test_rerun_stops_at_its_total_time_budget(fresh_engine: Engine) -> None:
     from geo.scoring.watch import rerun
 

@@ -249,6 +249,17 @@ def _touches(conn: Connection, kind: str, query: dict[str, Any], communes: set[s
     )
 
 
+def communes_of(conn: Connection, departements: Iterable[str]) -> list[str]:
+    """The communes of ``departements``: what an import that says only which départements
+    it covered (ImportReport.departements) may have changed."""
+    return list(
+        conn.execute(
+            text("SELECT insee FROM commune WHERE departement_code = ANY(:d) ORDER BY insee"),
+            {"d": sorted(set(departements))},
+        ).scalars()
+    )
+
+
 def rerun(
     engine: Engine,
     communes: Iterable[str] | None,
