@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pyogrio
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 
 from app.api.routers.search import PARCEL_FIELDS, SITE_FIELDS
@@ -47,12 +48,88 @@ def test_parcel_search_as_geopackage_holds_every_match(
     path.write_bytes(response.content)
     info = pyogrio.read_info(path, layer="parcels")
     assert info["features"] == matched
-    assert info["crs"] == "EPSG:4326"
+    assert info["crs"] == "EPSG:2154"  # Lambert-93 unless crs says otherwise
     assert info["geometry_type"] == "MultiPolygon"
     assert list(info["fields"]) == ["id", *(f.name for f in PARCEL_FIELDS)]
     frame = pyogrio.read_dataframe(path, layer="parcels")
     assert frame["area_ha"].min() >= 0.2
     assert frame["id"].is_unique
+    # in metres: the Lambert-93 area is the area_ha the search computed
+    assert (abs(frame.geometry.area / 1e4 - frame["area_ha"]) < 1e-3).all()
+    # as GDAL's own reader says it, with the CRS declared in the file
+    ogrinfo = _ogrinfo(path, "parcels")
+    assert "Geometry: Multi Polygon" in ogrinfo
+    assert "Lambert-93" in ogrinfo and 'ID["EPSG",2154]' in ogrinfo
+
+
+def _ogrinfo(path, layer: str) -> str:
+    import subprocess
+
+    return subprocess.run(
+        ["ogrinfo", "-ro", "-so", str(path), layer], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.mark.parametrize(
+    ("crs", "epsg"),
+    [
+        ("http://www.opengis.net/def/crs/OGC/1.3/CRS84", "EPSG:4326"),
+        ("http://www.opengis.net/def/crs/EPSG/0/4326", "EPSG:4326"),
+        ("[EPSG:3857]", "EPSG:3857"),
+    ],
+)
+def test_export_crs_is_chosen_by_crs(scored_client, tmp_path, crs, epsg) -> None:
+    """crs (a URI or a safe CURIE, as on the OGC items) chooses the GeoPackage's CRS and the
+    CSV's x and y; both are x (longitude, easting) then y whatever the axis order."""
+    params = {**SEARCH, "crs": crs}
+    response = scored_client.get("/parcels/search", params={**params, "format": "gpkg"})
+    assert response.status_code == 200, response.text
+    path = tmp_path / "parcels.gpkg"
+    path.write_bytes(response.content)
+    assert pyogrio.read_info(path)["crs"] == epsg
+    frame = pyogrio.read_dataframe(path)
+    rows = _csv(scored_client.get("/parcels/search", params={**params, "format": "csv"}))
+    by_id = {r["id"]: r for r in rows}
+    for parcel_id, geometry in zip(frame["id"], frame.geometry, strict=True):
+        x, y = float(by_id[parcel_id]["x"]), float(by_id[parcel_id]["y"])
+        assert geometry.buffer(1e-3 if epsg == "EPSG:3857" else 1e-7).contains(shapely.Point(x, y))
+    if epsg == "EPSG:4326":
+        assert 2 < frame.geometry.bounds["minx"].min() < 3  # longitude first
+        assert 48 < frame.geometry.bounds["miny"].min() < 49
+
+
+def test_export_crs_needs_an_export_and_a_known_crs(scored_client) -> None:
+    for params in ({"crs": "[EPSG:2154]"}, {"format": "gpkg", "crs": "EPSG:9999"}):
+        response = scored_client.get("/parcels/search", params={**SEARCH, **params})
+        assert response.status_code == 400, params
+        assert "crs" in response.json()["detail"]
+
+
+def _csv(response, delimiter: str = ",") -> list[dict[str, str]]:
+    assert response.status_code == 200, response.text
+    assert response.content.startswith(b"\xef\xbb\xbf")  # a BOM: spreadsheets read UTF-8
+    text = response.content.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def test_french_csv_opens_as_numbers_in_a_french_spreadsheet(scored_client) -> None:
+    """csv-fr: `;` between cells, decimal comma, UTF-8 with a BOM; the same rows and
+    values as the CSV."""
+    plain = _csv(scored_client.get("/parcels/search", params={**SEARCH, "format": "csv"}))
+    response = scored_client.get("/parcels/search", params={**SEARCH, "format": "csv-fr"})
+    assert response.headers["content-disposition"] == 'attachment; filename="parcels.csv"'
+    french = _csv(response, ";")
+    assert len(french) == len(plain) > 100
+    assert list(french[0]) == list(plain[0])
+    numbers = ["area_ha", "score", "reliability", "envelope_impact_ha", "x", "y"]
+    for ours, theirs in zip(french, plain, strict=True):
+        assert ours["id"] == theirs["id"]
+        for name in numbers:
+            assert "." not in ours[name] and "e" not in ours[name].lower()
+            if theirs[name]:
+                assert float(ours[name].replace(",", ".")) == float(theirs[name])
+        assert ours["excluded"] == theirs["excluded"]
+    assert any("," in row["area_ha"] for row in french)
 
 
 def test_parcel_search_as_csv_has_the_documented_columns(scored_client) -> None:
@@ -61,7 +138,9 @@ def test_parcel_search_as_csv_has_the_documented_columns(scored_client) -> None:
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert len(rows) == _matched(scored_client, "/parcels/search", SEARCH)
-    assert list(rows[0]) == ["id", *(f.name for f in PARCEL_FIELDS)]
+    assert list(rows[0]) == ["id", *(f.name for f in PARCEL_FIELDS), "x", "y"]
+    # x and y: a point of the parcel, in Lambert-93 by default
+    assert all(5e5 < float(r["x"]) < 8e5 and 6.7e6 < float(r["y"]) < 6.9e6 for r in rows)
     first = scored_client.get("/parcels/search", params={**SEARCH, "limit": 1}).json()
     assert rows[0]["id"] == first["features"][0]["id"]  # same order as the JSON
     assert float(rows[0]["score"]) == first["features"][0]["properties"]["score"]
@@ -91,7 +170,10 @@ def test_sites_export(scored_client, tmp_path) -> None:
             io.StringIO(scored_client.get("/sites/search", params={**params, "format": "csv"}).text)
         )
     )
-    assert list(rows[0]) == ["\ufeffid", *(f.name for f in SITE_FIELDS)]
+    assert list(rows[0]) == ["\ufeffid", *(f.name for f in SITE_FIELDS), "x", "y"]
+    info = pyogrio.read_info(path)
+    assert (info["crs"], info["geometry_type"]) == ("EPSG:2154", "MultiPolygon")
+    assert "Geometry: Multi Polygon" in _ogrinfo(path, "sites")
     assert rows[0]["parcels"].split(";") == sites["features"][0]["properties"]["parcels"]
 
 
@@ -102,8 +184,17 @@ def test_ogc_items_export_with_f_and_format(scored_client, tmp_path) -> None:
     path = tmp_path / "communes.gpkg"
     path.write_bytes(gpkg.content)
     assert pyogrio.read_info(path)["features"] == matched["numberMatched"]
+    assert pyogrio.read_info(path)["crs"] == "EPSG:2154"
     as_csv = scored_client.get("/collections/communes/items", params={**box, "format": "csv"})
     assert as_csv.text.count("\r\n") == 1 + matched["numberMatched"]
+    # the items' crs negotiation (Part 2) holds for the GeoJSON export too
+    lambert = scored_client.get(
+        "/collections/communes/items",
+        params={**box, "format": "geojson", "crs": "http://www.opengis.net/def/crs/EPSG/0/2154"},
+    )
+    assert lambert.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/2154>"
+    x, y = lambert.json()["features"][0]["geometry"]["coordinates"][0][0][0]
+    assert 5e5 < x < 8e5 and 6.7e6 < y < 6.9e6
     full = scored_client.get("/collections/communes/items", params={**box, "format": "geojson"})
     assert len(full.json()["features"]) == matched["numberMatched"]
     # f=json and f=geojson stay the paged OGC answer
@@ -160,6 +251,10 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(fresh_client, fr
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
     assert [r["name"] for r in rows] == ["'+1+1"]
+    french = fresh_client.get("/collections/communes/items", params={"f": "csv-fr"})
+    by_name = {r["name"]: r for r in _csv(french, ";")}
+    for name in HOSTILE_NAMES:
+        assert by_name["'" + name]["population"] == "-2"
     everything = fresh_client.get("/collections/communes/items", params={"f": "csv"})
     by_code = {
         r["id"]: r
@@ -182,11 +277,15 @@ def test_csv_writer_keeps_numbers_and_quotes_formulas() -> None:
     with write_export("csv", Export("t", [features], fields)) as file:
         rows = list(csv.reader(io.StringIO(file.read().decode("utf-8-sig"), newline="")))
     assert rows == [
-        ["id", "name", "value"],
-        ["a", "'@SUM(1,1)", "-2.5"],
-        ["'-b", "plain - text", ""],
-        ["c", "'-x;y", "3"],
+        ["id", "name", "value", "x", "y"],
+        ["a", "'@SUM(1,1)", "-2.5", "", ""],
+        ["'-b", "plain - text", "", "", ""],
+        ["c", "'-x;y", "3", "", ""],
     ]
+    with write_export("csv-fr", Export("t", [features], fields)) as file:
+        text = file.read().decode("utf-8-sig")
+    lines = text.splitlines()[1:]
+    assert lines == ["a;'@SUM(1,1);-2,5;;", "'-b;plain - text;;;", 'c;"\'-x;y";3;;']
 
 
 @pytest.mark.parametrize("collection", ["epci", "territoires-industrie", "communes"])

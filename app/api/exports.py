@@ -70,7 +70,9 @@ class Exports:
             finally:
                 with self._lock:
                     self._writing -= 1
-            response = ExportFile(file, fmt, export.name, lambda: self._done(client))
+            response = ExportFile(
+                file, fmt, export.name, lambda: self._done(client), crs=export.crs
+            )
             sent = True
             return response
         finally:

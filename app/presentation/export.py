@@ -21,6 +21,7 @@ parameter) and in the README ("Using the web page").
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import json
@@ -38,14 +39,32 @@ import shapely
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-FORMATS = ("csv", "geojson", "gpkg")
-# The formats that carry geometries (a CSV is a table: its rows are read without them).
-GEOMETRY_FORMATS = ("geojson", "gpkg")
+from app.services.crs import DEFAULT, Crs
+
+FORMATS = ("csv", "csv-fr", "geojson", "gpkg")
+# The formats whose features are read with their geometry (a CSV's x and y come from it).
+GEOMETRY_FORMATS = FORMATS
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
+    "csv-fr": "text/csv; charset=utf-8",
     "geojson": "application/geo+json",
     "gpkg": "application/geopackage+sqlite3",
 }
+# The file name's extension of each format.
+EXTENSIONS = {"csv": "csv", "csv-fr": "csv", "geojson": "geojson", "gpkg": "gpkg"}
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV separates its cells and writes its decimals."""
+
+    delimiter: str
+    decimal: str
+
+
+# csv: RFC 4180 (`,`, decimal point); csv-fr: what a spreadsheet set to French opens as
+# columns of numbers (`;` between cells, decimal comma). Both UTF-8 with a BOM, CRLF.
+CSV_DIALECTS = {"csv": CsvDialect(",", "."), "csv-fr": CsvDialect(";", ",")}
 # The OpenAPI "content" of an answer that may be an export (besides its JSON).
 EXPORT_CONTENT: dict[str, Any] = {
     MEDIA_TYPES["csv"].split(";")[0]: {"schema": {"type": "string"}},
@@ -116,13 +135,15 @@ class Export:
     """What to export: ``pages`` of GeoJSON features (dicts), written with ``fields``
     (None: typed from the first feature's properties, as the OGC items are), under
     ``name`` (file and GeoPackage layer). ``members`` are the GeoJSON collection's own
-    (numberMatched, profile); ``geometry_type`` the GeoPackage layer's."""
+    (numberMatched, profile); ``geometry_type`` the GeoPackage layer's; ``crs`` the CRS
+    the geometries are in (declared in a GeoPackage, the unit of a CSV's x and y)."""
 
     name: str
     pages: Iterable[list[dict[str, Any]]]
     fields: list[Field] | None = None
     members: dict[str, Any] = field(default_factory=dict)
     geometry_type: str = "Unknown"
+    crs: Crs = DEFAULT
 
 
 class ClientGone(Exception):
@@ -145,33 +166,59 @@ def _text(value: Any) -> Any:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_cell(value: Any) -> Any:
+def _csv_cell(value: Any, decimal: str = ".") -> Any:
     if not isinstance(value, str):
-        if value is None or type(value) in (int, float):
+        if value is None or type(value) is int:
             return value
+        if type(value) is float:
+            # positional digits (no exponent, which a French spreadsheet reads as text)
+            return value if decimal == "." else _decimal(value, decimal)
         value = _text(value)
         if not isinstance(value, str):
             return value
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def _decimal(value: float, decimal: str) -> str:
+    if not np.isfinite(value):
+        return ""
+    return np.format_float_positional(value, trim="-").replace(".", decimal)
+
+
+def _points(page: list[dict[str, Any]], decimals: int) -> list[tuple[Any, Any]]:
+    """A point on each feature's surface as (x, y), in its geometry's CRS (None, None for a
+    feature without geometry): where a CSV row can be put on a map."""
+    points = shapely.point_on_surface(_geometries(page))
+    xs = np.round(shapely.get_x(points), decimals)
+    ys = np.round(shapely.get_y(points), decimals)
+    return [
+        (None, None) if np.isnan(x) else (float(x), float(y)) for x, y in zip(xs, ys, strict=True)
+    ]
+
+
 # The writers: each writes the export's pages to a file, in its format.
 
 
-def _write_csv(export: Export, fields: list[Field], file: IO[bytes]) -> None:
+def _write_csv(export: Export, fields: list[Field], file: IO[bytes], fmt: str = "csv") -> None:
+    dialect = CSV_DIALECTS[fmt]
     out = io.TextIOWrapper(file, encoding="utf-8-sig", newline="", write_through=False)
-    writer = csv.writer(out, lineterminator="\r\n")  # utf-8-sig: a BOM, spreadsheets read UTF-8
-    writer.writerow(["id", *(f.name for f in fields)])
+    # utf-8-sig: a BOM, spreadsheets read UTF-8
+    writer = csv.writer(out, delimiter=dialect.delimiter, lineterminator="\r\n")
+    writer.writerow(["id", *(f.name for f in fields), "x", "y"])
+    cell = functools.partial(_csv_cell, decimal=dialect.decimal)
     for page in export.pages:
+        points = _points(page, export.crs.decimals)
         writer.writerows(
-            [_csv_cell(feature.get("id")), *(_csv_cell(f.get(feature)) for f in fields)]
-            for feature in page
+            [cell(feature.get("id")), *(cell(f.get(feature)) for f in fields), cell(x), cell(y)]
+            for feature, (x, y) in zip(page, points, strict=True)
         )
     out.flush()
     out.detach()
 
 
-def _write_geojson(export: Export, fields: list[Field], file: IO[bytes]) -> None:
+def _write_geojson(
+    export: Export, fields: list[Field], file: IO[bytes], fmt: str = "geojson"
+) -> None:
     head = json.dumps({"type": "FeatureCollection", **export.members}, ensure_ascii=False)
     file.write((head[:-1] + ', "features": [').encode())
     first = True
@@ -196,19 +243,25 @@ def _array(values: list[Any], kind: str) -> tuple[np.ndarray, np.ndarray | None]
     return np.array([None if v is None else str(_text(v)) for v in values], dtype=object), None
 
 
+def _geometries(page: list[dict[str, Any]]) -> np.ndarray:
+    """The page's geometries (shapely); None for a feature without geometry."""
+    texts = [None if f.get("geometry") is None else json.dumps(f["geometry"]) for f in page]
+    return shapely.from_geojson(texts)
+
+
 def _wkb(page: list[dict[str, Any]]) -> np.ndarray:
     """The page's geometries as WKB; a feature without geometry gets a null one."""
-    texts = [None if f["geometry"] is None else json.dumps(f["geometry"]) for f in page]
-    return np.asarray(shapely.to_wkb(shapely.from_geojson(texts)), dtype=object)
+    return np.asarray(shapely.to_wkb(_geometries(page)), dtype=object)
 
 
-def _write_gpkg(export: Export, fields: list[Field], path: str) -> None:
+def _write_gpkg(export: Export, fields: list[Field], path: str, fmt: str = "gpkg") -> None:
     common = {
         "fields": ["id", *(f.name for f in fields)],
         "layer": export.name,
         "driver": "GPKG",
         "geometry_type": export.geometry_type,
-        "crs": "EPSG:4326",
+        # x then y whatever the CRS's axis order (GeoPackage's rule), the CRS declared
+        "crs": f"EPSG:{export.crs.srid}",
     }
     written = False
     for page in export.pages:
@@ -240,11 +293,12 @@ def _write_gpkg(export: Export, fields: list[Field], path: str) -> None:
 
 
 # The writers of a stream (a nameless file) and of a named file (GDAL's).
-WRITERS: dict[str, Callable[[Export, list[Field], IO[bytes]], None]] = {
+WRITERS: dict[str, Callable[[Export, list[Field], IO[bytes], str], None]] = {
     "csv": _write_csv,
+    "csv-fr": _write_csv,
     "geojson": _write_geojson,
 }
-NAMED_WRITERS: dict[str, Callable[[Export, list[Field], str], None]] = {"gpkg": _write_gpkg}
+NAMED_WRITERS: dict[str, Callable[[Export, list[Field], str, str], None]] = {"gpkg": _write_gpkg}
 
 
 def export_dir() -> Path:
@@ -297,11 +351,11 @@ def write_export(fmt: str, export: Export, gone: Callable[[], bool] | None = Non
         first = next(pages, [])
         fields = fields_of(first[0]) if first else []
         pages = itertools.chain([first], pages)
-    export = Export(export.name, pages, fields, export.members, export.geometry_type)
+    export = Export(export.name, pages, fields, export.members, export.geometry_type, export.crs)
     if fmt in WRITERS:
         file = tempfile.TemporaryFile(dir=export_dir())  # noqa: SIM115 (returned open)
         try:
-            WRITERS[fmt](export, fields, file)
+            WRITERS[fmt](export, fields, file, fmt)
             file.seek(0)
         except BaseException:
             file.close()
@@ -310,12 +364,12 @@ def write_export(fmt: str, export: Export, gone: Callable[[], bool] | None = Non
     if fmt not in NAMED_WRITERS:
         raise ValueError(fmt)
     handle, path = tempfile.mkstemp(
-        prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=f".{fmt}", dir=export_dir()
+        prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=f".{EXTENSIONS[fmt]}", dir=export_dir()
     )
     os.close(handle)
     os.unlink(path)  # GDAL creates it
     try:
-        NAMED_WRITERS[fmt](export, fields, path)
+        NAMED_WRITERS[fmt](export, fields, path, fmt)
         return open(path, "rb")  # noqa: SIM115 (ExportFile closes it)
     finally:
         for suffix in ("", "-journal", "-wal", "-shm"):
@@ -323,12 +377,18 @@ def write_export(fmt: str, export: Export, gone: Callable[[], bool] | None = Non
 
 
 class ExportFile(StreamingResponse):
-    """A written export sent as the attachment ``name.<fmt>``, at the client's pace; the
-    file is closed (its disk freed) and ``on_close`` called once it is sent or the client
-    has gone."""
+    """A written export sent as the attachment ``name.<extension>``, at the client's pace;
+    the file is closed (its disk freed) and ``on_close`` called once it is sent or the
+    client has gone. ``crs``: its geometries' (the Content-Crs header, OGC API - Features
+    Part 2)."""
 
     def __init__(
-        self, file: IO[bytes], fmt: str, name: str, on_close: Callable[[], None] | None = None
+        self,
+        file: IO[bytes],
+        fmt: str,
+        name: str,
+        on_close: Callable[[], None] | None = None,
+        crs: Crs | None = None,
     ) -> None:
         self.file = file
         self.on_close = on_close
@@ -336,8 +396,9 @@ class ExportFile(StreamingResponse):
             self._chunks(),
             media_type=MEDIA_TYPES[fmt],
             headers={
-                "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
+                "Content-Disposition": f'attachment; filename="{name}.{EXTENSIONS[fmt]}"',
                 "Content-Length": str(os.fstat(file.fileno()).st_size),
+                **({"Content-Crs": f"<{crs.uri}>"} if crs is not None else {}),
             },
         )
 

@@ -330,9 +330,13 @@ def _items_export(collection: Collection, params: OgcItemsRequest, conn) -> Expo
             f"at most {MAX_EXPORT_FEATURES}; filter it (bbox, queryables)"
         )
     geometry = params.export in GEOMETRY_FORMATS
-    pages = item_pages(conn, collection, params.query, EXPORT_PAGE, geometry=geometry)
+    pages = item_pages(conn, collection, params.query, EXPORT_PAGE, params.crs, geometry=geometry)
     return Export(
-        collection.id, ([json.loads(f) for f in page] for page in pages), None, matched.members()
+        collection.id,
+        ([json.loads(f) for f in page] for page in pages),
+        None,
+        matched.members(),
+        crs=params.crs,
     )
 
 

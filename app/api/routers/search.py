@@ -15,9 +15,11 @@ from app.api.dependencies import (
     SIREN_PATTERN,
     BBoxDep,
     Digits,
+    ExportCrsQuery,
     PageDep,
     ReadConnectionDep,
     SettingsDep,
+    export_crs,
 )
 from app.api.errors import InvalidParameter
 from app.api.responses import paging_links
@@ -97,11 +99,17 @@ SITE_FIELDS = _fields(
     *_MODEL,
 )
 _FORMAT_DOC = (
-    "json (default): this page; csv, geojson or gpkg: an attachment streamed with every "
-    "match (not one page; at most {max} features), EPSG:4326. CSV columns: `id`; {columns}"
+    "json (default): this page; csv, csv-fr, geojson or gpkg: an attachment streamed with "
+    "every match (not one page; at most {max} features), in `crs` (GeoJSON: CRS84, "
+    "GeoPackage and CSV: Lambert-93 by default). csv-fr is the CSV a spreadsheet set to "
+    "French opens: `;` between cells, decimal comma (both CSVs UTF-8 with a BOM). CSV "
+    "columns: `id`; {columns}; `x`, `y` (float): a point on the {what}'s surface, in `crs`"
 )
-PARCEL_FORMAT_DOC = _FORMAT_DOC.format(max=MAX_EXPORT_FEATURES, columns=describe(PARCEL_FIELDS))
-SITE_FORMAT_DOC = _FORMAT_DOC.format(max=200, columns=describe(SITE_FIELDS))
+PARCEL_FORMAT_DOC = _FORMAT_DOC.format(
+    max=MAX_EXPORT_FEATURES, columns=describe(PARCEL_FIELDS), what="parcel"
+)
+SITE_FORMAT_DOC = _FORMAT_DOC.format(max=200, columns=describe(SITE_FIELDS), what="site")
+ExportFormat = Literal["json", "csv", "csv-fr", "geojson", "gpkg"]
 
 ProfileQuery = Annotated[
     str | None,
@@ -257,10 +265,8 @@ def search_ranked_parcels(
     profile: ProfileQuery = None,
     weights: WeightsQuery = None,
     sort: Literal["-score", "score", "-area", "area"] = "-score",
-    format: Annotated[
-        Literal["json", "csv", "geojson", "gpkg"],
-        Query(description=PARCEL_FORMAT_DOC),
-    ] = "json",
+    format: Annotated[ExportFormat, Query(description=PARCEL_FORMAT_DOC)] = "json",
+    crs: ExportCrsQuery = None,
 ) -> Any:
     chosen, custom = _profile(profile, weights)
     filters = _filters(
@@ -281,9 +287,14 @@ def search_ranked_parcels(
         owner,
     )
     if format != "json":
+        output = export_crs(format, crs)
         return request.app.state.exports.respond(
-            request, format, partial(_parcels_export, chosen, filters, sort, custom, format)
+            request,
+            format,
+            partial(_parcels_export, chosen, filters, sort, custom, format, output),
         )
+    if crs is not None:
+        raise InvalidParameter("crs is the CRS of an export: give format too")
     matched = matched_parcels(
         conn,
         chosen,
@@ -337,10 +348,8 @@ def search_candidate_sites(
     profile: ProfileQuery = None,
     weights: WeightsQuery = None,
     limit: Annotated[int, Query(ge=1, le=200), Digits] = 20,
-    format: Annotated[
-        Literal["json", "csv", "geojson", "gpkg"],
-        Query(description=SITE_FORMAT_DOC),
-    ] = "json",
+    format: Annotated[ExportFormat, Query(description=SITE_FORMAT_DOC)] = "json",
+    crs: ExportCrsQuery = None,
 ) -> Any:
     if not any((commune, epci, territoire_industrie, departement, bbox)):
         raise InvalidParameter(
@@ -348,6 +357,10 @@ def search_candidate_sites(
         )
     chosen, custom = _profile(profile, weights)
     filters = _filters(commune, epci, territoire_industrie, departement, bbox, min_score=min_score)
+
+    if format == "json" and crs is not None:
+        raise InvalidParameter("crs is the CRS of an export: give format too")
+    output = export_crs(format, crs) if format != "json" else None
 
     def search(conn) -> dict[str, Any]:
         sites = search_sites(
@@ -359,6 +372,7 @@ def search_candidate_sites(
             limit=limit,
             custom=custom,
             budget_s=settings.site_search_seconds,
+            crs=output,
         )
         return sites_collection(sites, chosen)
 
@@ -372,12 +386,13 @@ def search_candidate_sites(
                 SITE_FIELDS,
                 members={"profile": {"id": chosen.id, "name": chosen.name}},
                 geometry_type="MultiPolygon",
+                crs=output,
             ),
         )
     return search(conn)
 
 
-def _parcels_export(chosen, filters, sort, custom, fmt, conn) -> Export:
+def _parcels_export(chosen, filters, sort, custom, fmt, crs, conn) -> Export:
     """The whole search (not one page), on a connection of the export pool."""
     matched = count_parcels(conn, chosen, filters, custom=custom, up_to=MAX_EXPORT_FEATURES)
     if not matched.exact:
@@ -387,7 +402,14 @@ def _parcels_export(chosen, filters, sort, custom, fmt, conn) -> Export:
         )
     geometry = fmt in GEOMETRY_FORMATS
     pages = ranked_parcel_pages(
-        conn, chosen, filters, sort=sort, size=EXPORT_PAGE, custom=custom, geometry=geometry
+        conn,
+        chosen,
+        filters,
+        sort=sort,
+        size=EXPORT_PAGE,
+        custom=custom,
+        geometry=geometry,
+        crs=crs,
     )
     return Export(
         "parcels",
@@ -398,4 +420,5 @@ def _parcels_export(chosen, filters, sort, custom, fmt, conn) -> Export:
             **matched.members(),
         },
         geometry_type="MultiPolygon",
+        crs=crs,
     )
