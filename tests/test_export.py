@@ -317,8 +317,9 @@ def test_geopackage_of_features_without_geometry(
     assert set(frame.loc[frame.geometry.isna(), "id"]) == nulls
 
 
+@pytest.mark.parametrize("fmt", ["csv", "gpkg", "geojson"])
 def test_a_database_failure_while_writing_is_a_problem_not_a_truncated_200(
-    scored_client, monkeypatch
+    scored_client, monkeypatch, fmt
 ) -> None:
     """The export is written before its first byte is sent: a failure on a later page is
     still a problem document (it used to be a 200 cut after the CSV header)."""
@@ -326,19 +327,36 @@ def test_a_database_failure_while_writing_is_a_problem_not_a_truncated_200(
     from sqlalchemy.exc import OperationalError
 
     import app.api.routers.search as scoring
+    import geo.scoring.export as table
 
     monkeypatch.setattr(scoring, "EXPORT_PAGE", 50)
-    calls = []
+    lost = OperationalError("FETCH", {}, psycopg.OperationalError("connection lost"))
 
-    def failing(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise OperationalError("FETCH", {}, psycopg.OperationalError("connection lost"))
-        return collection(*args, **kwargs)
+    def failing(read):  # the connection lost after two pages (or lines) were read
+        def reader(*args, **kwargs):
+            for n, item in enumerate(read(*args, **kwargs)):
+                if n == 2:
+                    raise lost
+                yield item
 
-    collection = scoring.parcels_collection
-    monkeypatch.setattr(scoring, "parcels_collection", failing)
-    response = scored_client.get("/parcels/search", params={**SEARCH, "format": "csv"})
+        return reader
+
+    if fmt == "geojson":
+        calls = []
+
+        def pages(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 3:
+                raise lost
+            return collection(*args, **kwargs)
+
+        collection = scoring.parcels_collection
+        monkeypatch.setattr(scoring, "parcels_collection", pages)
+    else:
+        monkeypatch.setattr(table, "copy_out", failing(table.copy_out))
+        monkeypatch.setattr(table, "row_batches", failing(table.row_batches))
+        monkeypatch.setattr("app.presentation.export.TABLE_BATCH", 50)
+    response = scored_client.get("/parcels/search", params={**SEARCH, "format": fmt})
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"]
@@ -398,3 +416,99 @@ def test_files_a_killed_process_left_are_removed_at_start(
         assert not any(p.exists() for p in left)
         assert live.exists()
     app.state.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        SEARCH,
+        {"commune": "91216", "profile": "logistics", "include_excluded": "true"},
+        {"commune": "91216", "min_area": "0.1", "weights": '{"zoning": 2, "land_use": 1}'},
+    ],
+)
+def test_csv_and_geopackage_columns_are_the_explained_scores(
+    scored_client, tmp_path, params
+) -> None:
+    """The CSV's and GeoPackage's columns, computed by PostgreSQL, are every parcel's
+    figures as the search explains them (the GeoJSON export), in the same order."""
+    explained = json.loads(
+        scored_client.get("/parcels/search", params={**params, "format": "geojson"}).content
+    )["features"]
+    rows = _csv(scored_client.get("/parcels/search", params={**params, "format": "csv"}))
+    gpkg = scored_client.get("/parcels/search", params={**params, "format": "gpkg"})
+    path = tmp_path / "parcels.gpkg"
+    path.write_bytes(gpkg.content)
+    frame = pyogrio.read_dataframe(path)
+    assert [r["id"] for r in rows] == [f["id"] for f in explained] == list(frame["id"])
+    assert len(rows) > 50
+    for row, record, feature in zip(rows, frame.to_dict("records"), explained, strict=True):
+        p = feature["properties"]
+        points = {c["criterion"]: c["points"] for c in p["criteria"]}
+        expected = {
+            "commune": p["commune"],
+            "area_ha": p["area_ha"],
+            "zoning": p["zoning"],
+            "on_friche": p["on_friche"],
+            "score": p["score"],
+            "reliability": p["reliability"],
+            "excluded": p["excluded"],
+            "exclusions": ";".join(e["id"] for e in p["exclusions"]),
+            "envelope_impact_ha": p["envelope_impact_ha"],
+            "remediation_cost_eur": p["remediation_cost_eur"],
+            "profile": p["profile"],
+            "model_version": p["model_version"],
+            **{f.name: points.get(f.name.removeprefix("points_")) for f in PARCEL_FIELDS[12:]},
+        }
+        for field in PARCEL_FIELDS:
+            want, cell, stored = expected[field.name], row[field.name], record[field.name]
+            if field.kind == "float":
+                assert (float(cell) if cell else None) == want, (row["id"], field.name)
+                assert (None if stored != stored else stored) == want, (row["id"], field.name)
+            elif field.kind == "bool":
+                assert cell == ("" if want is None else str(want).lower()), field.name
+            else:
+                assert cell == (want or ""), (row["id"], field.name)
+                assert (stored or "") == (want or ""), (row["id"], field.name)
+
+
+def test_a_table_export_stops_when_its_client_goes(scored_db_url, tmp_path, monkeypatch):
+    """COPY and the GeoPackage's cursor are abandoned once the client has gone: no file is
+    left, and the connection is usable again once rolled back, as the export pool does
+    (no COPY left running on it)."""
+    import dataclasses
+    import tempfile
+
+    from sqlalchemy import text
+
+    import app.presentation.export as export
+    from app.api.routers.search import PARCEL_FIELDS
+    from app.db import make_engine
+    from app.services.crs import STORAGE
+    from geo.scoring.export import parcel_table
+    from geo.scoring.profiles import get_profile
+    from geo.scoring.search import Filters
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(export, "TABLE_BATCH", 20)
+    monkeypatch.setattr(export, "_LINES_BETWEEN_CHECKS", 20)
+    engine = make_engine(scored_db_url)
+    crs = dataclasses.replace(STORAGE, lat_first=False)
+    try:
+        with engine.connect() as conn:
+            for fmt in ("csv", "gpkg"):
+                asked: list[int] = []
+
+                def gone(asked: list[int] = asked) -> bool:
+                    asked.append(1)
+                    return len(asked) > 2
+
+                table = parcel_table(conn, get_profile(None), Filters(commune="91216"), crs=crs)
+                job = export.TableExport("parcels", table, PARCEL_FIELDS, "MultiPolygon", crs)
+                with pytest.raises(export.ClientGone):
+                    export.write_export(fmt, job, gone=gone)
+                assert len(asked) == 3
+                assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+                conn.rollback()
+                assert conn.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()

@@ -256,6 +256,15 @@ def ranked_parcel_pages(
         yield _explained(conn, rows, profile)
 
 
+def search_rows_sql(
+    profile: Profile, filters: Filters, sort: str, custom: bool
+) -> tuple[str, str, dict[str, Any]]:
+    """The search's rows (its ``s`` columns) as one SELECT, their ORDER BY, and the
+    parameters: what an export reads (geo.scoring.export)."""
+    base, params = _base(profile, filters, custom)
+    return f"SELECT {_PAGE_COLUMNS} {base}", _order(sort), params
+
+
 def _order(sort: str) -> str:
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}")

@@ -25,10 +25,10 @@ from app.api.errors import InvalidParameter
 from app.api.responses import paging_links
 from app.presentation.export import (
     EXPORT_PAGE,
-    GEOMETRY_FORMATS,
     MAX_EXPORT_FEATURES,
     Export,
     Field,
+    TableExport,
     describe,
     prop,
     with_exports,
@@ -38,7 +38,7 @@ from geo.db.count import page_reach
 from geo.land.buildings import STATES as LAND_USE_STATES
 from geo.land.owners import GROUPS as OWNER_GROUPS
 from geo.land.zoning import CLASSES as ZONING_CLASSES
-from geo.scoring.model import CRITERIA
+from geo.scoring.export import PARCEL_COLUMNS, parcel_table
 from geo.scoring.profiles import get_profile, validate
 from geo.scoring.search import (
     MAX_GAP_M,
@@ -55,16 +55,6 @@ from geo.scoring.search import (
 router = APIRouter(tags=["ranking"])
 
 
-def _criterion_points(name: str):
-    def get(feature: dict[str, Any]) -> Any:
-        for c in feature["properties"]["criteria"]:
-            if c["criterion"] == name:
-                return c["points"]
-        return None
-
-    return get
-
-
 def _fields(*specs: tuple[str, str, str]) -> list[Field]:
     return [Field(name, kind, doc, prop(name)) for name, kind, doc in specs]
 
@@ -72,22 +62,9 @@ def _fields(*specs: tuple[str, str, str]) -> list[Field]:
 _IMPACT = ("envelope_impact_ha", "float", "NAF hectares consumed if built")
 _REMEDIATION = ("remediation_cost_eur", "float", "remediation estimate, euros")
 _MODEL = (("profile", "str", "scoring profile"), ("model_version", "str", "model version"))
-PARCEL_FIELDS = _fields(
-    ("commune", "str", "INSEE code of the commune"),
-    ("area_ha", "float", "area in hectares (Lambert-93)"),
-    ("zoning", "str", "PLU zoning class (activity, urban, to_urbanise…)"),
-    ("on_friche", "bool", "on a friche (Cartofriches)"),
-    ("score", "float", "score 0-100 under the profile"),
-    ("reliability", "float", "share of the weights whose criterion is known"),
-    ("excluded", "bool", "excluded by a hard rule"),
-    ("exclusions", "str", "ids of the exclusions, ';'-separated"),
-    _IMPACT,
-    _REMEDIATION,
-    *_MODEL,
-) + [
-    Field(f"points_{c.name}", "float", f"points of {c.name} (-1 to 1)", _criterion_points(c.name))
-    for c in CRITERIA
-]
+# Computed by PostgreSQL for the CSV and GeoPackage (geo.scoring.export); the GeoJSON
+# export carries each parcel's whole explanation.
+PARCEL_FIELDS = _fields(*PARCEL_COLUMNS)
 SITE_FIELDS = _fields(
     ("rank", "int", "rank of the site, best first"),
     ("area_ha", "float", "area of the site in hectares"),
@@ -400,7 +377,9 @@ def _parcels_export(chosen, filters, sort, custom, fmt, crs, conn) -> Export:
             f"the search matches {matched} parcels: an export holds at most "
             f"{MAX_EXPORT_FEATURES}; narrow it (territory, min_score, min_area)"
         )
-    geometry = fmt in GEOMETRY_FORMATS
+    if fmt != "geojson":
+        table = parcel_table(conn, chosen, filters, sort=sort, custom=custom, crs=crs)
+        return TableExport("parcels", table, PARCEL_FIELDS, "MultiPolygon", crs)
     pages = ranked_parcel_pages(
         conn,
         chosen,
@@ -408,7 +387,6 @@ def _parcels_export(chosen, filters, sort, custom, fmt, crs, conn) -> Export:
         sort=sort,
         size=EXPORT_PAGE,
         custom=custom,
-        geometry=geometry,
         crs=crs,
     )
     return Export(
