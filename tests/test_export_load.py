@@ -161,7 +161,11 @@ def test_a_geopackage_dropped_while_written_stops_and_leaves_nothing(
     dropped.close()
     left = time.perf_counter()
     assert settle(lambda: not any(sessions(database).get(state) for state in busy))
-    assert time.perf_counter() - left < writing_s / 2, (time.perf_counter() - left, writing_s)
+    # quiet in well under the time a whole one takes; a parcel GeoPackage of this commune
+    # now takes a fraction of a second, so a second is the bound then (that the writing
+    # stops at the next batch is test_export.py::test_a_table_export_stops_when_its_client_goes)
+    limit = max(writing_s / 2, 1.0)
+    assert time.perf_counter() - left < limit, (time.perf_counter() - left, writing_s)
     assert settle(lambda: not leftovers(export_dir)), leftovers(export_dir)
 
 
