@@ -187,6 +187,12 @@ def test_ogc_items_export_with_f_and_format(scored_client, tmp_path) -> None:
     assert pyogrio.read_info(path)["crs"] == "EPSG:2154"
     as_csv = scored_client.get("/collections/communes/items", params={**box, "format": "csv"})
     assert as_csv.text.count("\r\n") == 1 + matched["numberMatched"]
+    # x and y: a point on each commune, in Lambert-93 as the GeoPackage
+    frame = pyogrio.read_dataframe(path)
+    outlines = dict(zip(frame["id"], frame.geometry, strict=True))
+    for row in _csv(as_csv):
+        point = shapely.Point(float(row["x"]), float(row["y"]))
+        assert outlines[row["id"]].buffer(0.01).contains(point), row["id"]
     # the items' crs negotiation (Part 2) holds for the GeoJSON export too
     lambert = scored_client.get(
         "/collections/communes/items",

@@ -6,8 +6,9 @@ description, how to read them from a GeoJSON feature) and an iterator of pages o
 features; or a ``TableExport`` whose every column PostgreSQL computes (a parcel CSV is
 then written by COPY, a GeoPackage from WKB through Arrow, no Python object per cell).
 ``write_export`` writes it whole into a temporary file, at database speed, with one
-writer per format (``WRITERS``); ``ExportFile`` then sends that file at the client's pace. So the database connection is held while the file is written, never
-while a client reads, and a failure is still a problem document: nothing has been sent.
+writer per format (``WRITERS``); ``ExportFile`` then sends that file at the client's pace.
+So the database connection is held while the file is written, never while a client
+reads, and a failure is still a problem document: nothing has been sent.
 
 Temporary files live in ``export_dir()``. CSV and GeoJSON files have no name at all
 (``O_TMPFILE``); a GeoPackage, which GDAL writes by name, is named
