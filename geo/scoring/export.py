@@ -2,10 +2,12 @@
 
 A parcel search exported as CSV or GeoPackage keeps a dozen figures of each parcel's
 explained score: these are computed in the export's query from the same definitions
-that score every parcel (``Criterion.sql``, ``score_sql``, ``EXCLUSIONS_SQL``), rounded as
-``explain`` rounds them, instead of each parcel being explained in Python (most of an
-export's time at 100,000 parcels). PostgreSQL then writes the CSV itself (COPY), and the
-GeoPackage's geometries come as WKB, straight from PostGIS (bench/README.md, "Exports").
+that score every parcel (``Criterion.sql``, ``score_sql``, ``EXCLUSIONS_SQL``), rounded to
+the decimals ``explain`` rounds them to (PostgreSQL's numeric rounding: on an exact decimal
+tie its last digit may differ from Python's round()), instead of each parcel being
+explained in Python (most of an export's time at 100,000 parcels). PostgreSQL then writes
+the CSV itself (COPY), and the GeoPackage's geometries come as WKB, straight from PostGIS
+(bench/README.md, "Exports").
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from geo.db.geojson import OutputCrs
 from geo.db.stream import copy_out, row_batches
 from geo.scoring.model import (
     CRITERIA,
+    EXCLUDED_SQL,
     EXCLUSIONS_SQL,
     MODEL_VERSION,
     Profile,
@@ -79,7 +82,7 @@ def _columns(profile: Profile) -> dict[str, str]:
         "on_friche": "f.on_friche",
         "score": _round(score, 2),
         "reliability": _round(reliability, 4) if total else "0::float8",
-        "excluded": "(" + " OR ".join(f"({rule})" for rule in EXCLUSIONS_SQL.values()) + ")",
+        "excluded": EXCLUDED_SQL,
         "exclusions": f"concat_ws(';', {exclusions})",
         "envelope_impact_ha": _round("f.envelope_impact_ha", 4),
         "remediation_cost_eur": _round("f.remediation_cost_eur", 4),
@@ -109,7 +112,8 @@ def _geometry(crs: OutputCrs) -> str:
 
 
 # A CSV cell: a text starting so is a formula to Excel and LibreOffice (OWASP, "CSV
-# Injection"): a leading quote makes it text; numbers stay numbers.
+# Injection"): a leading quote makes it text; numbers stay numbers (the rule the Python
+# writer of the other exports applies, app/presentation/export.py).
 _FORMULA_START = "('=', '+', '-', '@', chr(9), chr(13))"
 
 
