@@ -8,6 +8,12 @@ CPU seconds and its peak memory after each (memory must not grow with the rows).
 The input is the real 91216 parcels replicated with offsets under the Essonne's communes
 (bench.scoring's method), scored; the export is /parcels/search?departement=91&format=….
 
+Each format is timed ``--runs`` times, alternating with ``ogr2ogr`` writing the same
+parcels from the same database to the same format, twice: with the export's own query
+(the same rows and columns, ``geo.scoring.export``: what "0.8× ogr2ogr" compares) and with
+issue 33's id, commune, area and geometry. Printed per run: wall seconds, the server's
+(or ogr2ogr's) CPU seconds, and Foncier's throughput as a share of ogr2ogr's.
+
 ``--clients N``: N export clients at once instead (no token, 10 client addresses through
 X-Forwarded-For, which uvicorn trusts from the loopback), half reading 4 KB every half
 second for 20 s, half dropping after a second, each retrying twice after a 429's
@@ -64,6 +70,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep a previous run's database")
     parser.add_argument("--database", default=DB, help="database name (created, or reused)")
     parser.add_argument("--clients", type=int, default=0, help="hostile clients at once")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each format")
+    parser.add_argument("--formats", default="csv,gpkg,geojson", help="formats to time")
     args = parser.parse_args()
     db = args.database
     url = get_settings().url_for(db)
@@ -115,29 +123,94 @@ def main() -> None:
             print(f"parcels matched: {matched:,}")
             print(f"server peak after start and one JSON page: {peak_mb(server.pid):.0f} MB")
             print(
-                f"{'format':<8} {'MB sent':>8} {'1st byte s':>10} {'seconds':>8} "
-                f"{'server CPU s':>12} {'peak MB after':>14}"
+                f"{'format':<8} {'run':>3} {'MB sent':>8} {'1st byte s':>10} {'seconds':>8} "
+                f"{'server CPU s':>12} {'peak MB after':>14} {'ogr2ogr s':>9} {'its CPU s':>9} "
+                f"{'ratio':>6} {'ogr2ogr 4 cols s':>16}"
             )
-            for fmt in ("csv", "geojson", "gpkg"):
-                started = time.perf_counter()
-                cpu = cpu_seconds(server.pid)
-                size = 0
-                # identity: the bytes as the export writes them, not gzip's
-                headers = {"Accept-Encoding": "identity"}
-                with client.stream("GET", f"{search}&format={fmt}", headers=headers) as response:
-                    response.raise_for_status()
-                    first = None
-                    for chunk in response.iter_raw():
-                        first = first or time.perf_counter() - started
-                        size += len(chunk)
-                elapsed = time.perf_counter() - started
-                print(
-                    f"{fmt:<8} {size / 1e6:>8.1f} {first or 0:>10.1f} {elapsed:>8.1f} "
-                    f"{cpu_seconds(server.pid) - cpu:>12.1f} {peak_mb(server.pid):>14.0f}"
-                )
+            peers = ogr2ogr_queries(db)
+            for run in range(1, args.runs + 1):
+                for fmt in args.formats.split(","):
+                    started = time.perf_counter()
+                    cpu = cpu_seconds(server.pid)
+                    size = 0
+                    # identity: the bytes as the export writes them, not gzip's
+                    headers = {"Accept-Encoding": "identity"}
+                    url = f"{search}&format={fmt}"
+                    with client.stream("GET", url, headers=headers) as response:
+                        response.raise_for_status()
+                        first = None
+                        for chunk in response.iter_raw():
+                            first = first or time.perf_counter() - started
+                            size += len(chunk)
+                    elapsed = time.perf_counter() - started
+                    line = (
+                        f"{fmt:<8} {run:>3} {size / 1e6:>8.1f} {first or 0:>10.1f} "
+                        f"{elapsed:>8.1f} {cpu_seconds(server.pid) - cpu:>12.1f} "
+                        f"{peak_mb(server.pid):>14.0f}"
+                    )
+                    if fmt in peers:
+                        same, same_cpu = ogr2ogr(db, fmt, peers[fmt][0])
+                        four, _ = ogr2ogr(db, fmt, peers[fmt][1])
+                        line += (
+                            f" {same:>9.1f} {same_cpu:>9.1f} {same / elapsed:>6.2f} {four:>16.1f}"
+                        )
+                    print(line, flush=True)
     finally:
         server.terminate()
         server.wait()
+
+
+def ogr2ogr_queries(db: str) -> dict[str, tuple[str, str]]:
+    """Per format, the SQL ogr2ogr runs: the export's own query (parameters bound), and
+    issue 33's id, commune, area and geometry of the same parcels, in the same order."""
+    import dataclasses
+
+    from sqlalchemy import text
+
+    from app.services.crs import STORAGE
+    from geo.scoring.export import parcel_table
+    from geo.scoring.profiles import get_profile
+    from geo.scoring.search import Filters
+
+    engine = make_engine(get_settings().url_for(db))
+    crs = dataclasses.replace(STORAGE, lat_first=False)
+    with engine.connect() as conn, psycopg.connect(conninfo(db)) as raw:
+        table = parcel_table(conn, get_profile(None), Filters(departement="91"), crs=crs)
+
+        def bound(query: str) -> str:
+            compiled = str(text(query).compile(dialect=conn.dialect))
+            return psycopg.ClientCursor(raw).mogrify(compiled, table.params)
+
+        four = ['s.parcel_id AS "id"', 's.commune_insee AS "commune"', 'f.area_ha AS "area_ha"']
+        # the export's FROM and order, fewer columns
+        queries = {
+            "csv": (bound(table.csv_sql()), bound(table._sql(four, True))),  # noqa: SLF001
+            "gpkg": (
+                bound(table.rows_sql(wkb=False)),
+                bound(table._sql([*four, "p.geom AS geom"], True)),  # noqa: SLF001
+            ),
+        }
+    engine.dispose()
+    return queries
+
+
+def ogr2ogr(db: str, fmt: str, query: str) -> tuple[float, float]:
+    """Wall and CPU seconds of ogr2ogr writing ``query``'s rows as ``fmt``."""
+    import resource
+
+    target = Path(tempfile.mkdtemp(prefix="bench-ogr2ogr-")) / f"parcels.{fmt}"
+    driver = {"csv": ["-f", "CSV"], "gpkg": ["-f", "GPKG", "-nlt", "MULTIPOLYGON"]}[fmt]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(
+        ["ogr2ogr", *driver, str(target), f"PG:{conninfo(db)}", "-sql", query, "-nln", "parcels"],
+        check=True,
+    )
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    target.unlink()
+    target.parent.rmdir()
+    return elapsed, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def _request(base: str, path: str, client: str) -> tuple[socket.socket, int, dict[str, str]]:

@@ -138,6 +138,12 @@ def test_a_slow_client_holds_no_connection_and_a_dropped_one_leaves_nothing(
     assert settle(lambda: sessions(database).get("idle in transaction", 0) == 0)
 
 
+# A GeoPackage written page by page (the OGC items'): a parcel search's is written in a
+# fraction of a second here, too soon to be caught while written (that its writing stops
+# at the next batch is test_export.py::test_a_table_export_stops_when_its_client_goes).
+ITEMS_GPKG = "/collections/parcels/items?commune=91216&f=gpkg"
+
+
 def test_a_geopackage_dropped_while_written_stops_and_leaves_nothing(
     server, database, export_dir
 ) -> None:
@@ -145,7 +151,7 @@ def test_a_geopackage_dropped_while_written_stops_and_leaves_nothing(
     stops the writing at the next page (much sooner than the whole export takes), and the
     file goes."""
     started = time.perf_counter()
-    whole = Download(server, EXPORT + "gpkg", "192.0.2.5")  # the answer starts once written
+    whole = Download(server, ITEMS_GPKG, "192.0.2.5")  # the answer starts once written
     writing_s = time.perf_counter() - started
     assert whole.status == 200
     whole.drop()
@@ -155,7 +161,7 @@ def test_a_geopackage_dropped_while_written_stops_and_leaves_nothing(
     address = urlsplit(server)
     dropped = socket.create_connection((address.hostname, address.port))
     dropped.sendall(
-        f"GET {EXPORT}gpkg HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 192.0.2.2\r\n\r\n".encode()
+        f"GET {ITEMS_GPKG} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 192.0.2.2\r\n\r\n".encode()
     )
     assert settle(lambda: leftovers(export_dir))  # being written
     dropped.close()

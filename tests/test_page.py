@@ -221,7 +221,7 @@ def test_the_page_as_a_tool_in_headless_chromium(page_server: str, page_db: str)
     # the GeoPackage the page's button downloaded, read back by GDAL
     info = pyogrio.read_info(result["gpkg"])
     assert info["features"] == api["numberMatched"]
-    assert info["crs"] == "EPSG:4326"
+    assert info["crs"] == "EPSG:2154"  # Lambert-93, the default of a GeoPackage
 
     assert result["weights"]["slope"] == 2 and "rail_siding" not in result["weights"]
     assert result["sites"] >= 1 and result["sitesDrawn"] == result["sites"]

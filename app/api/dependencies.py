@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import re
@@ -20,7 +21,7 @@ from app.replicas import (
     consistency_token,
 )
 from app.services.cql2 import LANGUAGES, TEXT, FilterError, SqlFilter, compile_filter
-from app.services.crs import CRSS, DEFAULT, Crs, crs_by_uri, xy
+from app.services.crs import CRSS, DEFAULT, STORAGE, Crs, crs_by_uri, xy
 from app.services.features import COLLECTIONS, Collection, ItemsQuery
 from app.settings import Settings
 from geo.db.bbox import BBox
@@ -268,6 +269,22 @@ def output_crs(crs: CrsQuery = None) -> Crs:
     return crs_param(crs, "crs")
 
 
+def export_crs(fmt: str, value: str | None) -> Crs:
+    """The CRS of an export's geometries: the one ``value`` names, else CRS84 for GeoJSON
+    (RFC 7946) and Lambert-93 for GeoPackage and CSV (the CRS French GIS users work in).
+    GeoPackage and CSV write x (easting, longitude) then y whatever the CRS's axis order."""
+    default = DEFAULT if fmt == "geojson" else STORAGE
+    crs = crs_param(value, "crs") if value is not None else default
+    return crs if fmt == "geojson" else dataclasses.replace(crs, lat_first=False)
+
+
+EXPORT_CRS_DESCRIPTION = (
+    "CRS of an export's geometries (and of a CSV's x and y): by default CRS84 for geojson "
+    "(RFC 7946), Lambert-93 (EPSG:2154) for gpkg and csv. " + CRS_DESCRIPTION
+)
+ExportCrsQuery = Annotated[str | None, Query(description=EXPORT_CRS_DESCRIPTION, max_length=200)]
+
+
 OutputCrsDep = Annotated[Crs, Depends(output_crs)]
 
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?$")
@@ -321,7 +338,7 @@ OGC_ITEMS_PARAMETERS = {
 }
 # json/geojson: a page (html: the page to read, f= only); csv and gpkg (f= or format=), or
 # format=geojson: every matching feature at once, streamed (app.presentation.export)
-ITEMS_FORMATS = ("json", "geojson", "csv", "gpkg", "html")
+ITEMS_FORMATS = ("json", "geojson", "csv", "csv-fr", "gpkg", "html")
 
 
 @dataclass(frozen=True)
@@ -424,8 +441,8 @@ def ogc_items_request(
         str | None,
         Query(
             description=(
-                "Format: json or geojson (a page of GeoJSON), csv or gpkg (every matching "
-                "feature, streamed)"
+                "Format: json or geojson (a page of GeoJSON), csv, csv-fr or gpkg (every "
+                "matching feature, streamed)"
             )
         ),
     ] = None,
@@ -433,7 +450,8 @@ def ogc_items_request(
         str | None,
         Query(
             alias="format",
-            description="Export every matching feature: csv, geojson or gpkg (streamed)",
+            description="Export every matching feature: csv, csv-fr (`;`, decimal comma), "
+            "geojson or gpkg (streamed); gpkg and csv in Lambert-93 unless `crs` says",
         ),
     ] = None,
 ) -> OgcItemsRequest:
@@ -451,6 +469,8 @@ def ogc_items_request(
         filter=sql_filter,
         interval=parse_datetime(datetime_) if datetime_ is not None else None,
     )
+    if export is not None:  # a GeoPackage or CSV is in Lambert-93 unless crs says
+        crs = export_crs(export, request.query_params.get("crs"))
     # the page size last, as the other routes check it after their bbox
     return OgcItemsRequest(
         query=query, limit=page_size(settings, limit), crs=crs, f=fmt, export=export
@@ -477,7 +497,9 @@ def _items_format(f: str | None, format_: str | None) -> tuple[str, str | None]:
     fmt = format_ or f or "json"
     if fmt not in ITEMS_FORMATS or format_ == "html":
         raise InvalidParameter(f"f must be one of {', '.join(ITEMS_FORMATS)}")
-    export = fmt if fmt in ("csv", "gpkg") or (format_ is not None and fmt != "json") else None
+    export = (
+        fmt if fmt in ("csv", "csv-fr", "gpkg") or (format_ is not None and fmt != "json") else None
+    )
     return fmt, export
 
 

@@ -76,7 +76,12 @@ class Exports:
                 with self._lock:
                     self._writing -= 1
             response = ExportFile(
-                file, fmt, export.name, lambda: self._done(client), stall_s=self.stall_s
+                file,
+                fmt,
+                export.name,
+                lambda: self._done(client),
+                stall_s=self.stall_s,
+                crs=export.crs,
             )
             sent = True
             return response

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84
+from geo.crs import GEOJSON_DECIMALS, WGS84
 from geo.db.count import Matched
-from geo.db.geojson import as_geojson_sql
+from geo.db.geojson import lambert93_as_geojson_sql
 
 
 def geometry_sql(
@@ -15,13 +15,7 @@ def geometry_sql(
 ) -> str:
     """SQL expression: a Lambert-93 geometry column as a GeoJSON geometry (json), or null.
     RFC 7946 by default; another ``srid`` (and axis order) for OGC API Features, Part 2."""
-    geom = column if srid == LAMBERT93 else f"ST_Transform({column}, {int(srid)})"
-    if lat_first:
-        # Rings oriented before the axes are swapped: the right-hand rule is about the
-        # ground, not about the order the coordinates are written in.
-        geom = f"ST_FlipCoordinates(ST_ForcePolygonCCW({geom}))"
-        return f"ST_AsGeoJSON({geom}, {int(decimals)})::json"
-    return f"{as_geojson_sql(geom, decimals)}::json"
+    return f"{lambert93_as_geojson_sql(column, srid, decimals, lat_first)}::json"
 
 
 def feature_sql(

@@ -545,16 +545,25 @@ def item_pages(
     size: int,
     crs: Crs = DEFAULT,
     geometry: bool = True,
+    points: bool = False,
 ) -> Iterator[list[str]]:
     """Every feature matching ``query``, in feature id order, as pages of ``size`` GeoJSON
     strings: one query read through a server-side cursor (an export), not a query a page.
-    Without ``geometry``, theirs is null."""
+    Without ``geometry``, theirs is null; with ``points``, a point on its surface (what a
+    CSV's x and y need, not the whole outline)."""
     clause, params = query.where(collection)
-    feature = (
-        _feature(collection, crs)
-        if geometry
-        else feature_sql(collection.key, collection.geom, collection.properties_sql(), "NULL")
-    )
+    if not geometry:
+        feature = feature_sql(collection.key, collection.geom, collection.properties_sql(), "NULL")
+    elif points:
+        surface = f"ST_PointOnSurface({collection.geom})"
+        feature = feature_sql(
+            collection.key,
+            collection.geom,
+            collection.properties_sql(),
+            geometry_sql(surface, crs.srid, crs.decimals, crs.lat_first),
+        )
+    else:
+        feature = _feature(collection, crs)
     result = conn.execution_options(stream_results=True, yield_per=size).execute(
         text(
             f"""SELECT {feature}::text

@@ -698,7 +698,7 @@ function showResults(answer) {
     $("#next").disabled = !answer.links.some((link) => link.rel === "next");
   }
   const base = sites ? "/sites/search" : "/parcels/search";
-  for (const format of ["csv", "geojson", "gpkg"]) {
+  for (const format of ["csv", "csv-fr", "geojson", "gpkg"]) {
     const link = $(`#export-${format}`);
     link.href = `${base}?${searchParams(sites ? { limit: 50, format } : { format })}`;
   }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from geo.crs import GEOJSON_DECIMALS
+from typing import Protocol
+
+from geo.crs import GEOJSON_DECIMALS, LAMBERT93, WGS84
 
 
 def as_geojson_sql(geom: str, decimals: int = GEOJSON_DECIMALS) -> str:
@@ -10,3 +12,38 @@ def as_geojson_sql(geom: str, decimals: int = GEOJSON_DECIMALS) -> str:
     right-hand rule of RFC 7946 §3.1.6 (outer rings counter-clockwise, holes clockwise),
     whatever orientation the source files had."""
     return f"ST_AsGeoJSON(ST_ForcePolygonCCW({geom}), {int(decimals)})"
+
+
+def lambert93_as_geojson_sql(
+    column: str, srid: int = WGS84, decimals: int = GEOJSON_DECIMALS, lat_first: bool = False
+) -> str:
+    """SQL text: a Lambert-93 geometry as GeoJSON (text), or null. RFC 7946 by default;
+    another ``srid`` (and axis order) for OGC API Features, Part 2, and exports."""
+    geom = column if srid == LAMBERT93 else f"ST_Transform({column}, {int(srid)})"
+    if lat_first:
+        # Rings oriented before the axes are swapped: the right-hand rule is about the
+        # ground, not about the order the coordinates are written in.
+        geom = f"ST_FlipCoordinates(ST_ForcePolygonCCW({geom}))"
+        return f"ST_AsGeoJSON({geom}, {int(decimals)})"
+    return as_geojson_sql(geom, decimals)
+
+
+class OutputCrs(Protocol):
+    """The CRS geometries are written in (app.services.crs.Crs): its EPSG code, the
+    decimals of its coordinates, and whether latitude comes first (EPSG:4326 in GeoJSON)."""
+
+    @property
+    def srid(self) -> int: ...
+
+    @property
+    def decimals(self) -> int: ...
+
+    @property
+    def lat_first(self) -> bool: ...
+
+
+def output_geojson_sql(column: str, crs: OutputCrs | None = None) -> str:
+    """SQL text: a Lambert-93 geometry as GeoJSON in ``crs`` (RFC 7946's when None)."""
+    if crs is None:
+        return lambert93_as_geojson_sql(column)
+    return lambert93_as_geojson_sql(column, crs.srid, crs.decimals, crs.lat_first)

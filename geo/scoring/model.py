@@ -273,13 +273,15 @@ EXCLUSIONS = {
     "plu_prescription_interdiction": "half of the parcel or more under a PLU prescription "
     "that forbids building (espace boisé classé, emplacement réservé…)",
 }
-# The same rule in SQL, over a parcel_features row ``f`` (kept beside exclusions()).
-EXCLUDED_SQL = (
-    "(coalesce(f.zoning_class IN ('agricultural', 'natural'), FALSE)"
-    " AND NOT coalesce(f.on_friche, FALSE) OR coalesce(f.flood_high_share, 0) >= 0.5"
-    " OR coalesce(f.risk_interdiction_share, 0) >= 0.5"
-    " OR coalesce(f.prescription_exclude_share, 0) >= 0.5)"
-)
+# The same rules in SQL, over a parcel_features row ``f`` (kept beside exclusions()).
+EXCLUSIONS_SQL = {
+    "agricultural_or_natural_zoning": "coalesce(f.zoning_class IN ('agricultural', 'natural'), "
+    "FALSE) AND NOT coalesce(f.on_friche, FALSE)",
+    "high_flood_hazard": "coalesce(f.flood_high_share, 0) >= 0.5",
+    "risk_plan_interdiction": "coalesce(f.risk_interdiction_share, 0) >= 0.5",
+    "plu_prescription_interdiction": "coalesce(f.prescription_exclude_share, 0) >= 0.5",
+}
+EXCLUDED_SQL = "(" + " OR ".join(f"({rule})" for rule in EXCLUSIONS_SQL.values()) + ")"
 NOT_EVALUATED = {
     "nature_reserve": "nature reserves (no layer loaded)",
     "wetland": "wetlands (no layer loaded)",
@@ -405,7 +407,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _column(criterion: Criterion, profile: Profile) -> str:
+def column_of(criterion: Criterion, profile: Profile) -> str:
+    """The criterion's column in ``pts`` (points_lateral)."""
     # size_fit depends on the profile's requested size: one column per profile
     return (
         f"{criterion.name}__{profile.id.replace('-', '_')}"
@@ -420,7 +423,7 @@ def points_lateral(profiles: list[Profile], alias: str = "f") -> str:
     columns: dict[str, str] = {}
     for profile in profiles:
         for criterion, _ in profile.criteria():
-            columns[_column(criterion, profile)] = criterion.sql(criterion.value_sql(alias))
+            columns[column_of(criterion, profile)] = criterion.sql(criterion.value_sql(alias))
     return (
         "CROSS JOIN LATERAL (SELECT "
         + ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
@@ -432,7 +435,7 @@ def score_expressions(profile: Profile) -> tuple[str, str, str]:
     """For ``profile``, from the ``pts`` columns: a LATERAL of its advantages, constraints
     and known weight, then its score and reliability expressions over that LATERAL."""
     name = "s_" + profile.id.replace("-", "_")
-    terms = [(f"pts.{_column(c, profile)}", w) for c, w in profile.criteria()]
+    terms = [(f"pts.{column_of(c, profile)}", w) for c, w in profile.criteria()]
     zero, neutral = _float(0), _float(NEUTRAL)
     adv = " + ".join(f"{_float(w)} * greatest(coalesce({col}, {zero}), {zero})" for col, w in terms)
     cons = " + ".join(

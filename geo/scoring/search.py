@@ -13,10 +13,10 @@ from psycopg.errors import QueryCanceled
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from geo.crs import WGS84, departement_of
+from geo.crs import departement_of
 from geo.db.bbox import bbox_params, bbox_sql
 from geo.db.count import COUNT_BUDGET_MS, Matched, count_matches, count_within
-from geo.db.geojson import as_geojson_sql
+from geo.db.geojson import OutputCrs, output_geojson_sql
 from geo.errors import Invalid, NotFound
 from geo.land.buildings import land_use_sql
 from geo.scoring.adjacency import SHARE_BOUNDARY_SQL, pairs_of
@@ -226,14 +226,16 @@ def ranked_parcel_pages(
     sort: str = "-score",
     size: int = 500,
     geometry: bool = True,
+    crs: OutputCrs | None = None,
 ) -> Iterator[list[RankedParcel]]:
     """Every parcel of the search, ranked as search_parcels ranks them, in pages of
     ``size``: one query read through a server-side cursor, so that each page costs the
     same (re-running the search a page with OFFSET made an export quadratic). Without
-    ``geometry``, theirs is None (a table has no use for it)."""
+    ``geometry``, theirs is None (a table has no use for it); with it, GeoJSON in ``crs``
+    (RFC 7946's when None)."""
     base, params = _base(profile, filters)
     order = _order(sort)
-    sql = _ranked_sql(f"SELECT {_PAGE_COLUMNS} {base}", order, geometry)
+    sql = _ranked_sql(f"SELECT {_PAGE_COLUMNS} {base}", order, geometry, crs)
     result = (
         conn.execution_options(stream_results=True, yield_per=size)
         .execute(text(sql), params)
@@ -243,15 +245,26 @@ def ranked_parcel_pages(
         yield _explained(conn, rows, profile)
 
 
+def search_rows_sql(
+    profile: Profile, filters: Filters, sort: str
+) -> tuple[str, str, dict[str, Any]]:
+    """The search's rows (its ``s`` columns) as one SELECT, their ORDER BY, and the
+    parameters: what an export reads (geo.scoring.export)."""
+    base, params = _base(profile, filters)
+    return f"SELECT {_PAGE_COLUMNS} {base}", _order(sort), params
+
+
 def _order(sort: str) -> str:
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}")
     return SORTS[sort]
 
 
-def _ranked_sql(rows_sql: str, order: str, geometry: bool = True) -> str:
+def _ranked_sql(
+    rows_sql: str, order: str, geometry: bool = True, crs: OutputCrs | None = None
+) -> str:
     """The rows of ``rows_sql`` (the search's ``s`` columns) in ``order``, with their
-    criteria and geometry (GeoJSON WGS84, or NULL)."""
+    criteria and geometry (GeoJSON in ``crs``, WGS84 by default, or NULL)."""
     if not geometry:
         return f"""WITH page AS ({rows_sql})
             SELECT s.parcel_id, s.commune_insee, s.departement_code, s.score, s.reliability,
@@ -260,7 +273,7 @@ def _ranked_sql(rows_sql: str, order: str, geometry: bool = True) -> str:
             ORDER BY {order}"""
     return f"""WITH page AS ({rows_sql})
         SELECT s.parcel_id, s.commune_insee, s.departement_code, s.score, s.reliability,
-               {as_geojson_sql(f"ST_Transform(p.geom, {WGS84})")} AS geometry,
+               {output_geojson_sql("p.geom", crs)} AS geometry,
                {_FEATURE_SELECT}
         FROM page s
         JOIN parcel_features f ON f.parcel_id = s.parcel_id
@@ -382,12 +395,14 @@ def search_sites(
     gap_m: float = 0.0,
     limit: int = 20,
     budget_s: float | None = None,
+    crs: OutputCrs | None = None,
 ) -> list[RankedSite]:
     """Contiguous eligible parcels (touching, or within ``gap_m``) grown into candidate
     sites that reach ``min_area_ha`` (geo.scoring.sites), best first.
 
     ``budget_s`` bounds the time spent finding neighbours and walking (the queries get
-    what is left of it as their statement_timeout): past it, Invalid.
+    what is left of it as their statement_timeout): past it, Invalid. Outlines are
+    GeoJSON in ``crs`` (RFC 7946's when None).
     """
     if not 0 < min_area_ha <= MAX_SITE_AREA_HA:
         raise Invalid(f"min_area_ha must be above 0 and at most {MAX_SITE_AREA_HA:g}")
@@ -403,7 +418,7 @@ def search_sites(
                 "reach the requested size together, or the gap joins too many): add "
                 "min_score, narrow the territory or lower the gap"
             ) from None
-    return _ranked(conn, found, limit)
+    return _ranked(conn, found, limit, crs)
 
 
 @contextlib.contextmanager
@@ -420,12 +435,14 @@ def _caller_timeout_kept(conn: Connection) -> Iterator[None]:
             )
 
 
-def _ranked(conn: Connection, found: list[Site], limit: int) -> list[RankedSite]:
+def _ranked(
+    conn: Connection, found: list[Site], limit: int, crs: OutputCrs | None
+) -> list[RankedSite]:
     """The best ``limit`` sites (score, then area), with their outline and figures."""
     best = sorted(
         found, key=lambda site: (-(site.score if site.score is not None else -1), -site.area_ha)
     )[:limit]
-    details = _site_details(conn, [[p.id for p in site.parcels] for site in best])
+    details = _site_details(conn, [[p.id for p in site.parcels] for site in best], crs)
     numbered = enumerate(zip(best, details, strict=True), start=1)
     return [
         RankedSite(
@@ -613,19 +630,18 @@ MAX_GAP_M = 100.0
 MAX_SITE_CANDIDATES = 150_000
 
 
-_SITE_OUTLINE = as_geojson_sql(f"ST_Transform(ST_Union(p.geom), {WGS84})")
-
-
-def _site_details(conn: Connection, sites: list[list[str]]) -> list[tuple[str, float, float]]:
-    """Each site's outline (its parcels dissolved, GeoJSON WGS84), envelope impact and
-    remediation estimate, in order."""
+def _site_details(
+    conn: Connection, sites: list[list[str]], crs: OutputCrs | None = None
+) -> list[tuple[str, float, float]]:
+    """Each site's outline (its parcels dissolved, GeoJSON in ``crs``, WGS84 by default),
+    envelope impact and remediation estimate, in order."""
     if not sites:
         return []
     numbers = [n for n, ids in enumerate(sites) for _ in ids]
     ids = [i for site in sites for i in site]
     rows = conn.execute(
         text(
-            f"""SELECT t.n, {_SITE_OUTLINE},
+            f"""SELECT t.n, {output_geojson_sql("ST_Union(p.geom)", crs)},
                        sum(f.envelope_impact_ha), sum(f.remediation_cost_eur)
                 FROM unnest(CAST(:numbers AS int[]), CAST(:ids AS text[])) AS t(n, id)
                 JOIN parcel p ON p.id = t.id

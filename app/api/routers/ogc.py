@@ -331,10 +331,23 @@ def _items_export(collection: Collection, params: OgcItemsRequest, conn) -> Expo
             f"{collection.id} has {matched} matching features: an export holds "
             f"at most {MAX_EXPORT_FEATURES}; filter it (bbox, queryables)"
         )
-    geometry = params.export in GEOMETRY_FORMATS
-    pages = item_pages(conn, collection, params.query, EXPORT_PAGE, geometry=geometry)
+    export = params.export or ""
+    pages = item_pages(
+        conn,
+        collection,
+        params.query,
+        EXPORT_PAGE,
+        params.crs,
+        geometry=export in GEOMETRY_FORMATS,
+        # a CSV's x and y: a point on each surface, computed by PostGIS
+        points=export.startswith("csv"),
+    )
     return Export(
-        collection.id, ([json.loads(f) for f in page] for page in pages), None, matched.members()
+        collection.id,
+        ([json.loads(f) for f in page] for page in pages),
+        None,
+        matched.members(),
+        crs=params.crs,
     )
 
 

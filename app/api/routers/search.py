@@ -9,27 +9,30 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from app.api.dependencies import (
+    ExportCrsQuery,
     PageDep,
     ParcelSearchDep,
     ReadConnectionDep,
     SettingsDep,
     SiteSearchDep,
+    export_crs,
 )
 from app.api.errors import InvalidParameter
 from app.api.responses import paging_links
 from app.presentation.export import (
     EXPORT_PAGE,
-    GEOMETRY_FORMATS,
     MAX_EXPORT_FEATURES,
     Export,
     Field,
+    TableExport,
     describe,
     prop,
     with_exports,
 )
 from app.presentation.ranking import parcels_collection, sites_collection
 from geo.db.count import page_reach
-from geo.scoring.model import CRITERIA, Profile
+from geo.scoring.export import PARCEL_COLUMNS, parcel_table
+from geo.scoring.model import Profile
 from geo.scoring.profiles import custom_profile, get_profile
 from geo.scoring.search import (
     count_parcels,
@@ -44,16 +47,6 @@ from geo.territories import PARCEL_ID_PATTERN
 router = APIRouter(tags=["ranking"])
 
 
-def _criterion_points(name: str):
-    def get(feature: dict[str, Any]) -> Any:
-        for c in feature["properties"]["criteria"]:
-            if c["criterion"] == name:
-                return c["points"]
-        return None
-
-    return get
-
-
 def _fields(*specs: tuple[str, str, str]) -> list[Field]:
     return [Field(name, kind, doc, prop(name)) for name, kind, doc in specs]
 
@@ -61,22 +54,9 @@ def _fields(*specs: tuple[str, str, str]) -> list[Field]:
 _IMPACT = ("envelope_impact_ha", "float", "NAF hectares consumed if built")
 _REMEDIATION = ("remediation_cost_eur", "float", "remediation estimate, euros")
 _MODEL = (("profile", "str", "scoring profile"), ("model_version", "str", "model version"))
-PARCEL_FIELDS = _fields(
-    ("commune", "str", "INSEE code of the commune"),
-    ("area_ha", "float", "area in hectares (Lambert-93)"),
-    ("zoning", "str", "PLU zoning class (activity, urban, to_urbanise…)"),
-    ("on_friche", "bool", "on a friche (Cartofriches)"),
-    ("score", "float", "score 0-100 under the profile"),
-    ("reliability", "float", "share of the weights whose criterion is known"),
-    ("excluded", "bool", "excluded by a hard rule"),
-    ("exclusions", "str", "ids of the exclusions, ';'-separated"),
-    _IMPACT,
-    _REMEDIATION,
-    *_MODEL,
-) + [
-    Field(f"points_{c.name}", "float", f"points of {c.name} (-1 to 1)", _criterion_points(c.name))
-    for c in CRITERIA
-]
+# Computed by PostgreSQL for the CSV and GeoPackage (geo.scoring.export); the GeoJSON
+# export carries each parcel's whole explanation.
+PARCEL_FIELDS = _fields(*PARCEL_COLUMNS)
 SITE_FIELDS = _fields(
     ("rank", "int", "rank of the site, best first"),
     ("area_ha", "float", "area of the site in hectares"),
@@ -88,11 +68,17 @@ SITE_FIELDS = _fields(
     *_MODEL,
 )
 _FORMAT_DOC = (
-    "json (default): this page; csv, geojson or gpkg: an attachment streamed with every "
-    "match (not one page; at most {max} features), EPSG:4326. CSV columns: `id`; {columns}"
+    "json (default): this page; csv, csv-fr, geojson or gpkg: an attachment streamed with "
+    "every match (not one page; at most {max} features), in `crs` (GeoJSON: CRS84, "
+    "GeoPackage and CSV: Lambert-93 by default). csv-fr is the CSV a spreadsheet set to "
+    "French opens: `;` between cells, decimal comma (both CSVs UTF-8 with a BOM). CSV "
+    "columns: `id`; {columns}; `x`, `y` (float): a point on the {what}'s surface, in `crs`"
 )
-PARCEL_FORMAT_DOC = _FORMAT_DOC.format(max=MAX_EXPORT_FEATURES, columns=describe(PARCEL_FIELDS))
-SITE_FORMAT_DOC = _FORMAT_DOC.format(max=200, columns=describe(SITE_FIELDS))
+PARCEL_FORMAT_DOC = _FORMAT_DOC.format(
+    max=MAX_EXPORT_FEATURES, columns=describe(PARCEL_FIELDS), what="parcel"
+)
+SITE_FORMAT_DOC = _FORMAT_DOC.format(max=200, columns=describe(SITE_FIELDS), what="site")
+ExportFormat = Literal["json", "csv", "csv-fr", "geojson", "gpkg"]
 
 ProfileQuery = Annotated[
     str | None,
@@ -139,17 +125,18 @@ def search_ranked_parcels(
     page: PageDep,
     weights: WeightsQuery = None,
     sort: Literal["-score", "score", "-area", "area"] = "-score",
-    format: Annotated[
-        Literal["json", "csv", "geojson", "gpkg"],
-        Query(description=PARCEL_FORMAT_DOC),
-    ] = "json",
+    format: Annotated[ExportFormat, Query(description=PARCEL_FORMAT_DOC)] = "json",
+    crs: ExportCrsQuery = None,
 ) -> Any:
     chosen = _profile(search.asked.profile, weights)
     filters = search.filters
     if format != "json":
+        output = export_crs(format, crs)
         return request.app.state.exports.respond(
-            request, format, partial(_parcels_export, chosen, filters, sort, format)
+            request, format, partial(_parcels_export, chosen, filters, sort, format, output)
         )
+    if crs is not None:
+        raise InvalidParameter("crs is the CRS of an export: give format too")
     matched = matched_parcels(
         conn,
         chosen,
@@ -186,12 +173,14 @@ def search_candidate_sites(
     settings: SettingsDep,
     search: SiteSearchDep,
     weights: WeightsQuery = None,
-    format: Annotated[
-        Literal["json", "csv", "geojson", "gpkg"],
-        Query(description=SITE_FORMAT_DOC),
-    ] = "json",
+    format: Annotated[ExportFormat, Query(description=SITE_FORMAT_DOC)] = "json",
+    crs: ExportCrsQuery = None,
 ) -> Any:
     chosen = _profile(search.asked.profile, weights)
+
+    if format == "json" and crs is not None:
+        raise InvalidParameter("crs is the CRS of an export: give format too")
+    output = export_crs(format, crs) if format != "json" else None
 
     def run(conn) -> dict[str, Any]:
         sites = search_sites(
@@ -202,10 +191,12 @@ def search_candidate_sites(
             gap_m=search.asked.gap,
             limit=search.asked.limit,
             budget_s=settings.site_search_seconds,
+            crs=output,
         )
         return sites_collection(sites, chosen)
 
-    if format != "json":
+    if output is not None:
+        written_in = output  # (named again: the lambda below sees its narrowed type)
         return request.app.state.exports.respond(
             request,
             format,
@@ -215,12 +206,13 @@ def search_candidate_sites(
                 SITE_FIELDS,
                 members={"profile": {"id": chosen.id, "name": chosen.name}},
                 geometry_type="MultiPolygon",
+                crs=written_in,
             ),
         )
     return run(conn)
 
 
-def _parcels_export(chosen, filters, sort, fmt, conn) -> Export:
+def _parcels_export(chosen, filters, sort, fmt, crs, conn) -> Export | TableExport:
     """The whole search (not one page), on a connection of the export pool."""
     matched = count_parcels(conn, chosen, filters, up_to=MAX_EXPORT_FEATURES)
     if not matched.exact:
@@ -228,10 +220,10 @@ def _parcels_export(chosen, filters, sort, fmt, conn) -> Export:
             f"the search matches {matched} parcels: an export holds at most "
             f"{MAX_EXPORT_FEATURES}; narrow it (territory, min_score, min_area)"
         )
-    geometry = fmt in GEOMETRY_FORMATS
-    pages = ranked_parcel_pages(
-        conn, chosen, filters, sort=sort, size=EXPORT_PAGE, geometry=geometry
-    )
+    if fmt != "geojson":
+        table = parcel_table(conn, chosen, filters, sort=sort, crs=crs)
+        return TableExport("parcels", table, PARCEL_FIELDS, "MultiPolygon", crs)
+    pages = ranked_parcel_pages(conn, chosen, filters, sort=sort, size=EXPORT_PAGE, crs=crs)
     return Export(
         "parcels",
         (parcels_collection(page, chosen, matched, [])["features"] for page in pages),
@@ -241,4 +233,5 @@ def _parcels_export(chosen, filters, sort, fmt, conn) -> Export:
             **matched.members(),
         },
         geometry_type="MultiPolygon",
+        crs=crs,
     )
