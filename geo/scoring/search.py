@@ -436,7 +436,7 @@ def _caller_timeout_kept(conn: Connection) -> Iterator[None]:
 
 
 def _ranked(
-    conn: Connection, found: list[Site], limit: int, crs: OutputCrs | None
+    conn: Connection, found: list[Site], limit: int, crs: OutputCrs | None = None
 ) -> list[RankedSite]:
     """The best ``limit`` sites (score, then area), with their outline and figures."""
     best = sorted(
