@@ -16,6 +16,8 @@ REFERENCE = {
     "region", "departement", "commune", "epci", "territoire_industrie", "spatial_ref_sys",
     # one national envelope: its ledger lives on the coordinator (docs/scale.md)
     "project",
+    # one row per commune, like the communes (the tile cache's generations and extents)
+    "tile_generation",
 }  # fmt: skip
 
 # not keyed by département yet, and why
