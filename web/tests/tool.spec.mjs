@@ -98,7 +98,7 @@ try {
   summary.url = page.url();
   // a count too costly is left out (geo/db/count.py): the page says what its pages tell
   summary.moreThan = await page.evaluate(() =>
-    matchedText({ numberReturned: 20, links: [{ rel: "self" }, { rel: "next" }] }, 9980));
+    window.foncier.matchedText({ numberReturned: 20, links: [{ rel: "self" }, { rel: "next" }] }, 9980));
   // sort by area, then back to score
   await page.click("#results-table button.sort[data-sort=area]");
   await page.waitForFunction(() => location.search.includes("sort=-area"), null, { timeout: TIMEOUT });
@@ -192,7 +192,7 @@ try {
   await page.click("#trajectories [data-trajectory]");
   await page.waitForSelector("#dossier[data-trajectory] .trajectory img", { timeout: TIMEOUT });
   // a refused write is said in words: authorising it again is a conflict
-  await page.evaluate((id) => changeStatus(id, "authorised"), args.projectId);
+  await page.evaluate((id) => window.foncier.changeStatus(id, "authorised"), args.projectId);
   await page.waitForSelector("#status.error", { timeout: TIMEOUT });
   summary.refusal = await page.locator("#status").innerText();
   problems.splice(0, problems.length, ...problems.filter((p) => !p.includes(`/projects/${args.projectId}/status`)));

@@ -1,0 +1,69 @@
+// The results table, its summary and its export links.
+import { ZONING } from "./labels.js";
+import { searchParams } from "./search.js";
+import { results, state } from "./state.js";
+import { $, esc, fmt } from "./util.js";
+
+export function matchedText(answer, offset = state.offset) {
+  if (answer.numberMatched !== undefined) return answer.numberMatched;
+  const seen = offset + answer.numberReturned;
+  const more = (answer.links || []).some((link) => link.rel === "next");
+  return more ? `plus de ${seen.toLocaleString("fr-FR")}` : seen;
+}
+
+// An empty search says what may explain it: what the API tells (its "notes", when it gives
+// them) and the rules of the filters used (a commune without a building layer never
+// matches a land-use filter, without an owner file an owner filter).
+export function emptyWhy(answer) {
+  const why = [...(answer.notes || [])];
+  if (state.filters.land_use) why.push("les communes sans couche de bâtiments chargée ne répondent jamais au filtre d'occupation du sol");
+  if (state.filters.owner) why.push("les communes sans fichier des propriétaires chargé ne répondent jamais au filtre de propriétaire");
+  why.push("le territoire n'a peut-être pas toutes ses parcelles chargées (voir « Sources et fraîcheur »)");
+  return `Aucune parcelle : ${why.join(" ; ")}.`;
+}
+
+export function sortHeader(key, label) {
+  const current = state.sort.replace("-", "") === key;
+  const dir = current ? (state.sort.startsWith("-") ? "descending" : "ascending") : "none";
+  return `<th scope="col" aria-sort="${dir}"><button type="button" class="sort" data-sort="${key}">${label}${
+    current ? (dir === "descending" ? " ▼" : " ▲") : ""}</button></th>`;
+}
+
+export function showResults(answer) {
+  $("#results").hidden = false;
+  const sites = state.mode === "sites";
+  const table = $("#results-table");
+  if (sites) {
+    table.tHead.innerHTML = `<tr><th scope="col">rang</th><th scope="col">surface (ha)</th>
+      <th scope="col">score</th><th scope="col">parcelles</th><th scope="col">NAF (ha)</th></tr>`;
+    table.tBodies[0].innerHTML = results.map((f) => `<tr data-id="${esc(f.id)}">
+      <td><a href="#" data-open="site:${esc(f.id)}">site ${f.properties.rank}</a></td>
+      <td class="num">${fmt(f.properties.area_ha, 2)}</td><td class="num">${fmt(f.properties.score)}</td>
+      <td class="num">${f.properties.parcel_count}</td><td class="num">${fmt(f.properties.envelope_impact_ha, 2)}</td></tr>`).join("");
+    $("#results-summary").textContent = `${results.length} site(s) d'au moins ${fmt(Number(state.site_area))} ha, du meilleur au moins bon.`;
+    $(".pager").hidden = true;
+  } else {
+    table.tHead.innerHTML = `<tr><th scope="col">parcelle</th><th scope="col">commune</th>
+      ${sortHeader("area", "surface (ha)")}${sortHeader("score", "score")}
+      <th scope="col">fiabilité</th><th scope="col">zonage</th><th scope="col">friche</th></tr>`;
+    table.tBodies[0].innerHTML = results.map((f) => {
+      const p = f.properties;
+      return `<tr data-id="${esc(f.id)}"><td><a href="#" data-open="parcel:${esc(f.id)}">${esc(f.id)}</a></td>
+        <td>${esc(p.commune)}</td><td class="num">${fmt(p.area_ha, 2)}</td>
+        <td class="num">${fmt(p.score)}</td><td class="num">${fmt(100 * p.reliability, 0)} %</td>
+        <td>${esc(ZONING[p.zoning] || p.zoning || "—")}</td><td>${p.on_friche ? "oui" : "—"}</td></tr>`;
+    }).join("");
+    const last = state.offset + results.length;
+    $("#results-summary").textContent = `${matchedText(answer)} parcelle(s) — profil ${answer.profile.name}.`
+      + (results.length ? "" : ` ${emptyWhy(answer)}`);
+    $("#page-info").textContent = results.length ? `${state.offset + 1}–${last} sur ${matchedText(answer)}` : "";
+    $(".pager").hidden = false;
+    $("#prev").disabled = state.offset === 0;
+    $("#next").disabled = !answer.links.some((link) => link.rel === "next");
+  }
+  const base = sites ? "/sites/search" : "/parcels/search";
+  for (const format of ["csv", "csv-fr", "geojson", "gpkg"]) {
+    const link = $(`#export-${format}`);
+    link.href = `${base}?${searchParams(sites ? { limit: 50, format } : { format })}`;
+  }
+}
