@@ -8,9 +8,11 @@
 // page; each job lives in its module under js/.
 import { api } from "./js/api.js";
 import { bindDashboard, changeStatus, loadEnvelope, loadProjects, loadTrajectories, login } from "./js/dashboard.js";
+import { bindCompare } from "./js/compare.js";
 import { bindDossier, openDossier } from "./js/dossier.js";
 import { frame, map, outlineTerritory, startMap } from "./js/map.js";
 import { bindPlaceSearch, showTerritory } from "./js/place.js";
+import { bindSaved, loadSaved } from "./js/saved.js";
 import { bindSearch, buildForm, runSearch } from "./js/search.js";
 import { matchedText } from "./js/results.js";
 import { config, readAddress, state, writeAddress } from "./js/state.js";
@@ -31,7 +33,20 @@ function showView() {
   if (dashboard) {
     $("#dossier").hidden = true;
     loadEnvelope(); loadProjects(); loadTrajectories();
+  } else {
+    loadSaved();
   }
+}
+
+// On a phone the map collapses to leave the screen to the panel, and comes back.
+function bindMapToggle() {
+  const button = $("#map-toggle");
+  button.addEventListener("click", () => {
+    const collapsed = document.body.classList.toggle("map-collapsed");
+    button.setAttribute("aria-expanded", String(!collapsed));
+    button.textContent = collapsed ? "Afficher la carte" : "Masquer la carte";
+    if (!collapsed && map) map.resize();
+  });
 }
 
 function bindNav() {
@@ -59,6 +74,9 @@ async function main() {
   bindPlaceSearch();
   bindSearch();
   bindDossier();
+  bindCompare();
+  bindSaved();
+  bindMapToggle();
   bindDashboard();
   bindNav();
   showTerritory();

@@ -103,7 +103,7 @@ try {
   await page.click("#results-table button.sort[data-sort=area]");
   await page.waitForFunction(() => location.search.includes("sort=-area"), null, { timeout: TIMEOUT });
   await page.waitForSelector("#results-table th[aria-sort=descending] button[data-sort=area]", { timeout: TIMEOUT });
-  const areas = await page.$$eval("#results-table tbody tr td:nth-child(3)", (tds) =>
+  const areas = await page.$$eval("#results-table tbody tr td.area", (tds) =>
     tds.map((td) => parseFloat(td.innerText.replace(/\s/g, "").replace(",", "."))));
   summary.sortedByArea = areas.every((a, i) => i === 0 || areas[i - 1] >= a);
   await page.click("#results-table button.sort[data-sort=score]");

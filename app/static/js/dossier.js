@@ -3,7 +3,7 @@ import { api } from "./api.js";
 import { CRITERION_FR, DEFINITIONS, EXCLUSIONS_FR, LABELS, VALUES_FR, ZONING } from "./labels.js";
 import { NO_MATCH, bboxOf, hover, map } from "./map.js";
 import { runSearch } from "./search.js";
-import { profileName, results, state, writeAddress } from "./state.js";
+import { config, profileName, results, state, writeAddress } from "./state.js";
 import { $, day, esc, fmt, noteSynthetic } from "./util.js";
 
 // A small printable map: the outline in SVG, north up, with a 100 m (or 1 km) scale.
@@ -24,6 +24,69 @@ export function outlineSvg(geometry, title) {
     <path d="${d}" fill="#0b57d033" stroke="#0b57d0" stroke-width="1.5" fill-rule="evenodd"/>
     <line x1="${pad}" y1="${size + 10}" x2="${pad + scalePx}" y2="${size + 10}" stroke="#222" stroke-width="3"/>
     <text x="${pad + scalePx + 6}" y="${size + 14}" font-size="11">${scaleM >= 1000 ? "1 km" : "100 m"}</text></svg>`;
+}
+
+// The situation map of a printed dossier: the parcel in its commune, north up, in Web
+// Mercator so that the basemap's tiles (when their host answers) sit under the outlines;
+// without them the commune's outline from Foncier's own data is the map.
+const TILE = 256;
+const mercator = (z) => (c) => {
+  const n = TILE * 2 ** z;
+  const lat = Math.max(-85, Math.min(85, c[1])) * Math.PI / 180;
+  return [((c[0] + 180) / 360) * n, ((1 - Math.log(Math.tan(lat) + 1 / Math.cos(lat)) / Math.PI) / 2) * n];
+};
+
+function rings(geometry) {
+  const out = [];
+  const walk = (c, depth) => (depth === 0 ? out.push(c) : c.forEach((x) => walk(x, depth - 1)));
+  walk(geometry.coordinates, geometry.type === "Polygon" ? 1 : 2);
+  return out;
+}
+
+export function situationSvg(parcel, commune, names) {
+  const size = 300, pad = 12;
+  const area = commune || parcel;
+  const [x0, y0, x1, y1] = bboxOf(area);
+  // the zoom at which the commune fills the frame
+  const span = (z) => { const m = mercator(z); const a = m([x0, y1]), b = m([x1, y0]); return Math.max(b[0] - a[0], b[1] - a[1], 1e-9); };
+  const z = Math.max(0, Math.min(17, Math.floor(Math.log2((size - 2 * pad) / span(0)))));
+  const m = mercator(z);
+  const [ox, oy] = m([x0, y1]);
+  const [ex, ey] = m([x1, y0]);
+  const dx = pad + (size - 2 * pad - (ex - ox)) / 2 - ox, dy = pad + (size - 2 * pad - (ey - oy)) / 2 - oy;
+  const px = (c) => { const [x, y] = m(c); return `${(x + dx).toFixed(1)},${(y + dy).toFixed(1)}`; };
+  const path = (g) => rings(g).map((r) => "M" + r.map(px).join("L") + "Z").join("");
+  const base = config.basemap;
+  const tiles = [];
+  const drawn = base && base.kind === "raster" && document.body.dataset.basemap !== "unreachable";
+  if (drawn) {
+    const first = [Math.floor((-dx) / TILE), Math.floor((-dy) / TILE)];
+    const last = [Math.floor((size - dx) / TILE), Math.floor((size - dy) / TILE)];
+    for (let x = first[0]; x <= last[0]; x += 1) {
+      for (let y = first[1]; y <= last[1]; y += 1) {
+        if (x < 0 || y < 0 || x >= 2 ** z || y >= 2 ** z) continue;
+        const url = base.url.replace("{z}", z).replace("{x}", x).replace("{y}", y);
+        tiles.push(`<image href="${esc(url)}" x="${x * TILE + dx}" y="${y * TILE + dy}" width="${TILE}" height="${TILE}"/>`);
+      }
+    }
+  }
+  const [cx, cy] = m([(bboxOf(parcel)[0] + bboxOf(parcel)[2]) / 2, (bboxOf(parcel)[1] + bboxOf(parcel)[3]) / 2]);
+  const metresPerPx = (156543.03 * Math.cos(((y0 + y1) / 2) * Math.PI / 180)) / 2 ** z;
+  const scaleM = [100, 200, 500, 1000, 2000, 5000, 10000].find((v) => v / metresPerPx >= 50) || 10000;
+  const scalePx = scaleM / metresPerPx;
+  const source = drawn ? esc(base.attribution || "fond de carte") : "fond : contour de la commune (données Foncier)";
+  return `<figure class="situation"><svg viewBox="0 0 ${size} ${size + 22}" width="${size}" height="${size + 22}" role="img"
+      aria-label="Situation de la parcelle ${esc(names.parcel)} dans la commune ${esc(names.commune)}" data-tiles="${tiles.length}">
+    <defs><clipPath id="situation-clip"><rect width="${size}" height="${size}"/></clipPath></defs>
+    <rect width="${size}" height="${size}" fill="#fbfaf6" stroke="#929292"/>
+    <g clip-path="url(#situation-clip)">${tiles.join("")}
+      ${commune ? `<path d="${path(commune)}" fill="${drawn ? "none" : "#ffffff"}" stroke="#000091" stroke-width="2" stroke-dasharray="6 3" fill-rule="evenodd"/>` : ""}
+      <path d="${path(parcel)}" fill="#e1000f" fill-opacity="0.6" stroke="#e1000f" stroke-width="1.5" fill-rule="evenodd"/>
+      <circle cx="${(cx + dx).toFixed(1)}" cy="${(cy + dy).toFixed(1)}" r="9" fill="none" stroke="#e1000f" stroke-width="2.5"/></g>
+    <line x1="${pad}" y1="${size + 11}" x2="${(pad + scalePx).toFixed(1)}" y2="${size + 11}" stroke="#222" stroke-width="3"/>
+    <text x="${(pad + scalePx + 6).toFixed(1)}" y="${size + 15}" font-size="11">${scaleM >= 1000 ? `${scaleM / 1000} km` : `${scaleM} m`}</text>
+    <text x="${size - 4}" y="${size + 15}" font-size="11" text-anchor="end">N ↑</text></svg>
+    <figcaption class="hint">Situation : la parcelle (en rouge) dans la commune de ${esc(names.commune)} (tirets) — ${source}.</figcaption></figure>`;
 }
 
 export async function trajectoryBlock(level, code) {
@@ -90,6 +153,7 @@ export async function parcelDossier(id) {
       ${fmt(p.area_m2 / 10000, 2)} ha.</p>
     <div class="dossier-grid">
       <div>${outlineSvg(feature.geometry, `Contour de la parcelle ${id}`)}</div>
+      <div>${situationSvg(feature.geometry, commune && commune.geometry, { parcel: id, commune: c.name || p.commune })}</div>
       <div>
         <p class="big">Score <strong class="score">${fmt(s.score)}</strong> / 100</p>
         <p>Profil ${esc(profileName(s.profile))}, fiabilité ${fmt(100 * s.reliability, 0)} %, modèle ${esc(s.model_version)},

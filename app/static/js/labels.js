@@ -52,6 +52,13 @@ export const CHOICES = {
     personne_morale: "autre personne morale", private_or_unknown: "particulier ou inconnu",
   },
 };
+// The same, short, for the columns of the results table.
+export const LAND_USE_SHORT = { vacant: "vacante", underused: "sous-utilisée", built: "bâtie" };
+export const OWNER_SHORT = {
+  etat: "État", region: "région", departement: "département", commune: "commune", epci: "EPCI",
+  etablissement_public: "établ. public", sem: "SEM ou SPL", personne_morale: "pers. morale",
+  private_or_unknown: "particulier ou inconnu",
+};
 // The API's problem documents carry a stable "code" (app/api/errors.py): said in French here.
 export const PROBLEMS = {
   invalid_parameter: "Paramètre invalide",

@@ -1,5 +1,6 @@
 // The results table, its summary and its export links.
-import { ZONING } from "./labels.js";
+import { isPicked } from "./compare.js";
+import { LAND_USE_SHORT, OWNER_SHORT, ZONING } from "./labels.js";
 import { searchParams } from "./search.js";
 import { results, state } from "./state.js";
 import { $, esc, fmt } from "./util.js";
@@ -29,28 +30,48 @@ export function sortHeader(key, label) {
     current ? (dir === "descending" ? " ▼" : " ▲") : ""}</button></th>`;
 }
 
+// A parcel's short name in the table: its section and number (the full id in its title).
+const parcelName = (id) => (id.length === 14 ? `${id.slice(8, 10).replace(/^0/, "")} ${id.slice(10)}` : id);
+
+// The box that puts a result in the comparison (compare.js keeps the choice).
+function pickCell(key, label) {
+  return `<td class="pick"><input type="checkbox" data-pick="${esc(key)}" ${isPicked(key) ? "checked" : ""}
+    aria-label="Comparer ${esc(label)}"></td>`;
+}
+
 export function showResults(answer) {
   $("#results").hidden = false;
   const sites = state.mode === "sites";
   const table = $("#results-table");
+  const pickHead = `<th scope="col" class="pick"><span class="fr-sr-only">comparer</span></th>`;
   if (sites) {
-    table.tHead.innerHTML = `<tr><th scope="col">rang</th><th scope="col">surface (ha)</th>
+    table.tHead.innerHTML = `<tr>${pickHead}<th scope="col">rang</th><th scope="col">commune</th><th scope="col">surface (ha)</th>
       <th scope="col">score</th><th scope="col">parcelles</th><th scope="col">NAF (ha)</th></tr>`;
-    table.tBodies[0].innerHTML = results.map((f) => `<tr data-id="${esc(f.id)}">
-      <td><a href="#" data-open="site:${esc(f.id)}">site ${f.properties.rank}</a></td>
-      <td class="num">${fmt(f.properties.area_ha, 2)}</td><td class="num">${fmt(f.properties.score)}</td>
-      <td class="num">${f.properties.parcel_count}</td><td class="num">${fmt(f.properties.envelope_impact_ha, 2)}</td></tr>`).join("");
+    table.tBodies[0].innerHTML = results.map((f) => {
+      const p = f.properties;
+      return `<tr data-id="${esc(f.id)}">${pickCell(`site:${f.id}`, `le site ${p.rank}`)}
+      <td><a href="#" data-open="site:${esc(f.id)}">site ${p.rank}</a></td>
+      <td>${esc(p.commune_name || (p.parcels[0] || "").slice(0, 5))}</td>
+      <td class="num area">${fmt(p.area_ha, 2)}</td><td class="num">${fmt(p.score)}</td>
+      <td class="num">${p.parcel_count}</td><td class="num">${fmt(p.envelope_impact_ha, 2)}</td></tr>`;
+    }).join("");
     $("#results-summary").textContent = `${results.length} site(s) d'au moins ${fmt(Number(state.site_area))} ha, du meilleur au moins bon.`;
     $(".pager").hidden = true;
   } else {
-    table.tHead.innerHTML = `<tr><th scope="col">parcelle</th><th scope="col">commune</th>
+    table.tHead.innerHTML = `<tr>${pickHead}<th scope="col">parcelle</th><th scope="col">commune</th>
       ${sortHeader("area", "surface (ha)")}${sortHeader("score", "score")}
-      <th scope="col">fiabilité</th><th scope="col">zonage</th><th scope="col">friche</th></tr>`;
+      <th scope="col">fiabilité</th><th scope="col">occupation</th><th scope="col">propriétaire</th>
+      <th scope="col"><abbr title="espaces naturels, agricoles et forestiers consommés si bâtie">NAF</abbr> (ha)</th>
+      <th scope="col">zonage</th><th scope="col">friche</th></tr>`;
     table.tBodies[0].innerHTML = results.map((f) => {
       const p = f.properties;
-      return `<tr data-id="${esc(f.id)}"><td><a href="#" data-open="parcel:${esc(f.id)}">${esc(f.id)}</a></td>
-        <td>${esc(p.commune)}</td><td class="num">${fmt(p.area_ha, 2)}</td>
+      return `<tr data-id="${esc(f.id)}">${pickCell(`parcel:${f.id}`, `la parcelle ${f.id}`)}
+        <td><a href="#" data-open="parcel:${esc(f.id)}" title="parcelle ${esc(f.id)}">${esc(parcelName(f.id))}</a></td>
+        <td>${esc(p.commune_name || p.commune)}</td><td class="num area">${fmt(p.area_ha, 2)}</td>
         <td class="num">${fmt(p.score)}</td><td class="num">${fmt(100 * p.reliability, 0)} %</td>
+        <td>${esc(LAND_USE_SHORT[p.land_use] || "inconnue")}</td>
+        <td>${p.owner ? esc(OWNER_SHORT[p.owner.group] || p.owner.group) : "inconnu"}</td>
+        <td class="num">${fmt(p.envelope_impact_ha, 2)}</td>
         <td>${esc(ZONING[p.zoning] || p.zoning || "—")}</td><td>${p.on_friche ? "oui" : "—"}</td></tr>`;
     }).join("");
     const last = state.offset + results.length;

@@ -134,10 +134,14 @@ export async function runSearch() {
   const params = sites ? searchParams({ limit: 50 }) : searchParams({ limit: PAGE, offset: state.offset });
   say("Recherche en cours…");
   $("#run").disabled = true;
+  // the time from the search to its first rows on screen (read by the browser tests)
+  performance.clearMarks("foncier-search");
+  performance.mark("foncier-search");
   try {
     const answer = await api(`${path}?${params}`, { auth: false });
     setResults(answer.features);
     showResults(answer);
+    performance.measure("foncier-first-results", "foncier-search");
     // the feature's id as a property too: the map's hover state and clicks key on it
     map.getSource("results").setData({ type: "FeatureCollection",
       features: results.map((f) => ({ ...f, properties: { ...f.properties, id: String(f.id) } })) });
