@@ -470,9 +470,13 @@ def test_csv_and_geopackage_columns_are_the_explained_scores(
         points = {c["criterion"]: c["points"] for c in p["criteria"]}
         expected = {
             "commune": p["commune"],
+            "commune_name": p["commune_name"],
             "area_ha": p["area_ha"],
             "zoning": p["zoning"],
             "on_friche": p["on_friche"],
+            "land_use": p["land_use"],
+            "owner_group": (p["owner"] or {}).get("group"),
+            "owner_name": (p["owner"] or {}).get("name"),
             "score": p["score"],
             "reliability": p["reliability"],
             "excluded": p["excluded"],
@@ -481,7 +485,11 @@ def test_csv_and_geopackage_columns_are_the_explained_scores(
             "remediation_cost_eur": p["remediation_cost_eur"],
             "profile": p["profile"],
             "model_version": p["model_version"],
-            **{f.name: points.get(f.name.removeprefix("points_")) for f in PARCEL_FIELDS[12:]},
+            **{
+                f.name: points.get(f.name.removeprefix("points_"))
+                for f in PARCEL_FIELDS
+                if f.name.startswith("points_")
+            },
         }
         for field in PARCEL_FIELDS:
             want, cell, stored = expected[field.name], row[field.name], record[field.name]

@@ -37,6 +37,7 @@ def _parcel_feature(parcel: RankedParcel) -> dict[str, Any]:
         "properties": {
             "id": row["parcel_id"],
             "commune": row["commune_insee"],
+            "commune_name": row["commune_name"],
             "area_ha": round(row["area_ha"], 4),
             "zoning": row["zoning_class"],
             "on_friche": row["on_friche"],

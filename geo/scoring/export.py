@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from geo.crs import LAMBERT93
 from geo.db.geojson import OutputCrs
 from geo.db.stream import copy_out, row_batches
+from geo.land.buildings import land_use_sql
 from geo.scoring.model import (
     CRITERIA,
     EXCLUDED_SQL,
@@ -37,9 +38,23 @@ from geo.scoring.search import Filters, search_rows_sql
 # explanation instead.
 PARCEL_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("commune", "str", "INSEE code of the commune"),
+    ("commune_name", "str", "name of the commune"),
     ("area_ha", "float", "area in hectares (Lambert-93)"),
     ("zoning", "str", "PLU zoning class (activity, urban, to_urbanise…)"),
     ("on_friche", "bool", "on a friche (Cartofriches)"),
+    (
+        "land_use",
+        "str",
+        "vacant, underused or built, under the profile's threshold (empty where no building "
+        "layer covers the commune)",
+    ),
+    (
+        "owner_group",
+        "str",
+        "owner group (DGFiP file of legal entities' parcels; private_or_unknown when not in "
+        "it, empty where no owner file covers the commune)",
+    ),
+    ("owner_name", "str", "owner's name (legal entities only)"),
     ("score", "float", "score 0-100 under the profile"),
     ("reliability", "float", "share of the weights whose criterion is known"),
     ("excluded", "bool", "excluded by a hard rule"),
@@ -77,9 +92,13 @@ def _columns(profile: Profile) -> dict[str, str]:
     total = sum(w for _, w in profile.criteria())
     columns = {
         "commune": "s.commune_insee",
+        "commune_name": "(SELECT c.name FROM commune c WHERE c.insee = s.commune_insee)",
         "area_ha": _round("f.area_ha", 4),
         "zoning": "f.zoning_class",
         "on_friche": "f.on_friche",
+        "land_use": land_use_sql("f", profile.underused_built_share),
+        "owner_group": "f.owner_group",
+        "owner_name": "f.owner_name",
         "score": _round(score, 2),
         "reliability": _round(reliability, 4) if total else "0::float8",
         "excluded": EXCLUDED_SQL,

@@ -260,6 +260,10 @@ def _order(sort: str) -> str:
     return SORTS[sort]
 
 
+# A result names its commune (a table of codes alone reads as a list of numbers).
+_COMMUNE_NAME = "(SELECT c.name FROM commune c WHERE c.insee = s.commune_insee) AS commune_name"
+
+
 def _ranked_sql(
     rows_sql: str, order: str, geometry: bool = True, crs: OutputCrs | None = None
 ) -> str:
@@ -268,12 +272,12 @@ def _ranked_sql(
     if not geometry:
         return f"""WITH page AS ({rows_sql})
             SELECT s.parcel_id, s.commune_insee, s.departement_code, s.score, s.reliability,
-                   NULL AS geometry, {_FEATURE_SELECT}
+                   {_COMMUNE_NAME}, NULL AS geometry, {_FEATURE_SELECT}
             FROM page s JOIN parcel_features f ON f.parcel_id = s.parcel_id
             ORDER BY {order}"""
     return f"""WITH page AS ({rows_sql})
         SELECT s.parcel_id, s.commune_insee, s.departement_code, s.score, s.reliability,
-               {output_geojson_sql("p.geom", crs)} AS geometry,
+               {_COMMUNE_NAME}, {output_geojson_sql("p.geom", crs)} AS geometry,
                {_FEATURE_SELECT}
         FROM page s
         JOIN parcel_features f ON f.parcel_id = s.parcel_id
