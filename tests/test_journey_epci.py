@@ -11,9 +11,11 @@ The page's server, database and stub basemap are tests/test_page.py's."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -56,7 +58,12 @@ def _older_search_with_alerts(db_url: str, base: str, token: str) -> int:
     return saved.json()["id"]
 
 
+def _pages(pdf: Path) -> int:
+    return len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
+
+
 def test_the_epci_journey_in_headless_chromium(
+    tmp_path: Path,
     page_server: str,  # noqa: F811
     page_db: str,  # noqa: F811
     basemap_stub: tuple[str, Counter],  # noqa: F811
@@ -83,6 +90,7 @@ def test_the_epci_journey_in_headless_chromium(
     args = {
         "baseUrl": page_server,
         "outDir": str(SCREENSHOTS),
+        "pdfDir": str(tmp_path),
         "stubOrigin": stub,
         "epciQuery": " ".join(epci_name.split()[-2:])[:12],
         "epciName": epci_name,
@@ -123,6 +131,8 @@ def test_the_epci_journey_in_headless_chromium(
     assert result["phoneSituation"]["tiles"] == 0
     assert "contour de la commune" in result["phoneSituation"]["caption"]
     assert result["dossierPrint"]["fits"] and not result["dossierPrint"]["searchShown"]
+    assert 1 <= _pages(tmp_path / "dossier.pdf") <= 4  # the criteria and trajectories on A4
+    assert _pages(tmp_path / "compare.pdf") == 1
     # the search saved with land_use, exclude_zoning, owner and max_built_share, as the
     # API keeps it; the older search's two alerts in the page
     saved = httpx.get(

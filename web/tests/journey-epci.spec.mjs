@@ -6,7 +6,7 @@
 // refused (the fallback): the map collapses, the tables scroll within themselves, every
 // panel is reachable. axe-core after each step; each click and each typed field counted.
 // Usage: node journey-epci.spec.mjs '{"baseUrl":…,"outDir":…,"stubOrigin":…,"epciQuery":…,
-//   "epciName":…,"minArea":…,"token":…,"olderSearch":…,"saveName":…}'
+//   "pdfDir":…,"epciName":…,"minArea":…,"token":…,"olderSearch":…,"saveName":…}'
 // Prints a JSON summary; exits 1 with the reason on any failure.
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
@@ -18,6 +18,7 @@ const TIMEOUT = 60000; // generous: the test shares two cores with other runs
 const require = createRequire(import.meta.url);
 const AXE = require.resolve("axe-core/axe.min.js");
 const shot = (name) => path.join(args.outDir, name);
+const pdf = (name) => path.join(args.pdfDir, name);
 
 const browser = await chromium.launch({
   executablePath,
@@ -127,7 +128,7 @@ try {
     dialog: getComputedStyle(document.querySelector("#compare-dialog")).display,
     main: getComputedStyle(document.querySelector("#main")).display,
   }));
-  await page.pdf({ path: shot("epci-compare.pdf"), format: "A4" });
+  await page.pdf({ path: pdf("compare.pdf"), format: "A4" });
   await page.emulateMedia({ media: "screen" });
   await click(page, "#compare-close");
 
@@ -151,7 +152,7 @@ try {
       searchShown: getComputedStyle(document.querySelector("#search-view")).display !== "none" };
   });
   await page.screenshot({ path: shot("epci-04-dossier-print.png"), fullPage: true });
-  await page.pdf({ path: shot("epci-dossier.pdf"), format: "A4" });
+  await page.pdf({ path: pdf("dossier.pdf"), format: "A4" });
   await page.setViewportSize({ width: 1440, height: 900 });
   await page.emulateMedia({ media: "screen" });
   await click(page, "#close-dossier");
