@@ -114,6 +114,7 @@ def test_the_epci_journey_in_headless_chromium(
     ]  # fmt: skip
     assert result["firstRow"][2] == "Paray-Vieille-Poste"  # the commune's name, not its code
     assert result["desktopOverflow"]["page"] is False
+    assert result["desktopOverflow"]["table"] is False  # at 1440 px every column is seen
     assert result["desktopOverflow"]["tableScrolls"] is True
     assert result["basemapTiles"] > 0
     # first results within a second of the search

@@ -67,7 +67,7 @@ export function showResults(answer) {
       const p = f.properties;
       return `<tr data-id="${esc(f.id)}">${pickCell(`parcel:${f.id}`, `la parcelle ${f.id}`)}
         <td><a href="#" data-open="parcel:${esc(f.id)}" title="parcelle ${esc(f.id)}">${esc(parcelName(f.id))}</a></td>
-        <td>${esc(p.commune_name || p.commune)}</td><td class="num area">${fmt(p.area_ha, 2)}</td>
+        <td class="commune">${esc(p.commune_name || p.commune)}</td><td class="num area">${fmt(p.area_ha, 2)}</td>
         <td class="num">${fmt(p.score)}</td><td class="num">${fmt(100 * p.reliability, 0)} %</td>
         <td>${esc(LAND_USE_SHORT[p.land_use] || "inconnue")}</td>
         <td>${p.owner ? esc(OWNER_SHORT[p.owner.group] || p.owner.group) : "inconnu"}</td>

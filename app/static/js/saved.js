@@ -12,6 +12,24 @@ import { config, state, writeAddress } from "./state.js";
 import { $, day, esc, fmt, say } from "./util.js";
 
 let searches = [];
+// the territories' names of the saved searches (a saved query keeps codes only)
+const names = new Map();
+
+async function nameTerritories(list) {
+  const wanted = new Set();
+  for (const s of list) {
+    for (const level of Object.keys(LEVEL_PARAM)) {
+      const code = s.query[LEVEL_PARAM[level]];
+      if (code !== undefined && !names.has(`${level}:${code}`)) wanted.add(`${level}:${code}`);
+    }
+  }
+  await Promise.all([...wanted].map(async (key) => {
+    const [level, code] = key.split(":");
+    const found = await api(`/places?q=${encodeURIComponent(code)}&limit=20`, { auth: false }).catch(() => []);
+    const place = found.find((p) => p.level === level && String(p.code) === code);
+    names.set(key, place ? place.name : code);
+  }));
+}
 
 // A form value as the saved search's JSON wants it (read strictly: a number is a number),
 // from the filter's type as /page/config gives it: a filter added to the API needs no
@@ -45,7 +63,7 @@ export function savedQuery() {
 function describe(search) {
   const words = [search.kind === "sites" ? "sites" : "parcelles"];
   for (const [name, value] of Object.entries(search.query)) {
-    if (LEVEL_PARAM[name]) { words.push(`${LEVELS[name] || name} ${value}`); continue; }
+    if (LEVEL_PARAM[name]) { words.push(`${LEVELS[name] || name} ${names.get(`${name}:${value}`) || value}`); continue; }
     const label = name === "profile" ? "profil" : name === "gap" ? "écart (m)"
       : search.kind === "sites" && name === "min_area" ? "surface du site (ha)" : FILTER_LABELS[name] || name;
     const shown = CHOICES[name] ? String(value).split(",").map((v) => CHOICES[name][v] || v).join(", ")
@@ -78,6 +96,7 @@ export async function loadSaved() {
   try {
     const [list, alerts] = await Promise.all([api("/saved-searches"), api("/alerts?limit=1000")]);
     searches = list;
+    await nameTerritories(list);
     const bySearch = new Map();
     for (const a of alerts.alerts) bySearch.set(a.saved_search_id, [...(bySearch.get(a.saved_search_id) || []), a]);
     $("#saved-list").innerHTML = list.length ? list.map((s) => {
