@@ -95,6 +95,7 @@ def test_the_epci_journey_in_headless_chromium(
         "epciQuery": " ".join(epci_name.split()[-2:])[:12],
         "epciName": epci_name,
         "minArea": 0.5,
+        "siteArea": 5,
         "token": token,
         "olderSearch": OLDER,
         "saveName": SAVED,
@@ -126,6 +127,9 @@ def test_the_epci_journey_in_headless_chromium(
     for row in rows:
         assert row in result["compare"]["rows"], row
     assert result["comparePrint"] == {"dialog": "block", "main": "none"}
+    # parcels and a candidate site compared together
+    assert result["compareMixed"]["columns"][1:] == [*result["compare"]["columns"][1:], "Site 1"]
+    assert result["compareMixed"]["siteCommune"] == "Paray-Vieille-Poste"
     # the dossier's situation map: over the stub basemap at 1440, over the commune's
     # outline when the host is refused; it fits A4
     assert result["situation"]["tiles"] > 0 and result["situation"]["paths"] == 2
@@ -158,6 +162,7 @@ def test_the_epci_journey_in_headless_chromium(
     assert result["phoneSources"]["reachable"] and result["phoneSources"]["top"] >= 0
     assert all(count == 0 for count in result["axe"].values()), result["axe"]
     for name in ("01-results-1440", "02-compare-1440", "03-dossier-1440", "04-dossier-print",
+                 "04b-compare-sites-1440",
                  "05-saved-1440", "06-phone-results", "07-phone-map-collapsed",
                  "08-phone-compare", "09-phone-dossier", "10-phone-sources"):  # fmt: skip
         assert (SCREENSHOTS / f"epci-{name}.png").stat().st_size > 10_000

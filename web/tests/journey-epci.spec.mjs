@@ -6,7 +6,7 @@
 // refused (the fallback): the map collapses, the tables scroll within themselves, every
 // panel is reachable. axe-core after each step; each click and each typed field counted.
 // Usage: node journey-epci.spec.mjs '{"baseUrl":…,"outDir":…,"stubOrigin":…,"epciQuery":…,
-//   "pdfDir":…,"epciName":…,"minArea":…,"token":…,"olderSearch":…,"saveName":…}'
+//   "pdfDir":…,"epciName":…,"minArea":…,"siteArea":…,"token":…,"olderSearch":…,"saveName":…}'
 // Prints a JSON summary; exits 1 with the reason on any failure.
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
@@ -156,6 +156,25 @@ try {
   await page.setViewportSize({ width: 1440, height: 900 });
   await page.emulateMedia({ media: "screen" });
   await click(page, "#close-dossier");
+
+  // 4b. candidate sites of siteArea hectares; the best one joins the three parcels
+  await check(page, "input[name=mode][value=sites]");
+  await type(page, "#site_area", String(args.siteArea));
+  await click(page, "#run");
+  await page.waitForSelector("#results-table tbody tr[data-id^=site]", { timeout: TIMEOUT });
+  await page.waitForFunction(() => !/^[0-9]/.test(document.querySelector("#results-table td[data-insee]").innerText));
+  await check(page, '#results-table input[data-pick="site:site-1"]');
+  await click(page, "#compare-open");
+  await page.waitForSelector("#compare-dialog[data-count='4'] table.compare", { timeout: TIMEOUT });
+  step("3 parcelles et 1 site comparés");
+  summary.compareMixed = await page.evaluate(() => ({
+    columns: [...document.querySelectorAll("#compare-dialog thead th")].map((th) => th.innerText.trim()),
+    siteCommune: document.querySelector("#results-table td[data-insee]").innerText,
+  }));
+  await page.screenshot({ path: shot("epci-04b-compare-sites-1440.png") });
+  await axe(page, "compare-sites");
+  await click(page, "#compare-close");
+  await check(page, "input[name=mode][value=parcels]");
 
   // 5. logged in with the token, the search saved with every kind of filter
   await type(page, "#saved-token", args.token);

@@ -67,13 +67,16 @@ function rows(items) {
   return [
     ["Commune", (x) => esc(p(x).commune_name || p(x).commune || (p(x).parcels || [""])[0].slice(0, 5))],
     ["Surface", (x) => `${fmt(p(x).area_ha, 2)} ha${x.kind === "site" ? ` (${p(x).parcel_count} parcelles)` : ""}`],
+    ["Parcelles", both((x) => esc(x.id), (x) => p(x).parcels.map(esc).join(", "))],
     ["Score", both((x) => `${fmt(s(x).score)} / 100`, (x) => `${fmt(p(x).score)} / 100`)],
     ["Fiabilité", both((x) => `${fmt(100 * s(x).reliability, 0)} %`, () => "—")],
     ["Exclusions (contraintes)", both((x) => (s(x).exclusions.length ? `<span class="neg">${s(x).exclusions.map(exclusionText).join(", ")}</span>` : "aucune"), () => "—")],
     ["Impact NAF", (x) => `${fmt((s(x) || p(x)).envelope_impact_ha, 2)} ha`],
     // pollution unknown: the cost is unknown, never 0 €
     ["Dépollution estimée", both((x) => (criterion(x, "pollution") && criterion(x, "pollution").known
-      ? euros(s(x).remediation_cost_eur) : "inconnue (pollution inconnue)"), (x) => euros(p(x).remediation_cost_eur))],
+      ? euros(s(x).remediation_cost_eur) : "inconnue (pollution inconnue)"),
+    // a site's cost sums its parcels' estimates: 0 may be pollution unknown as well as ruled out
+    (x) => (p(x).remediation_cost_eur ? euros(p(x).remediation_cost_eur) : "aucune estimée (pollution inconnue ou écartée)"))],
     ["Propriétaire", both((x) => owner(s(x).owner), () => "—")],
     ["Occupation", both((x) => esc(LAND_USE_SHORT[s(x).land_use] || "inconnue"), () => "—")],
     ["Zonage", both((x) => esc(ZONING[p(x).zoning] || p(x).zoning || "inconnu"), () => "—")],

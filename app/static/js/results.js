@@ -1,4 +1,5 @@
 // The results table, its summary and its export links.
+import { api } from "./api.js";
 import { isPicked } from "./compare.js";
 import { LAND_USE_SHORT, OWNER_SHORT, ZONING } from "./labels.js";
 import { searchParams } from "./search.js";
@@ -39,6 +40,23 @@ function pickCell(key, label) {
     aria-label="Comparer ${esc(label)}"></td>`;
 }
 
+// A site's commune (that of its first parcel) by its name: a search of sites gives codes.
+const communeNames = new Map();
+async function nameSiteCommunes() {
+  const cells = [...document.querySelectorAll("#results-table td[data-insee]")];
+  await Promise.all([...new Set(cells.map((td) => td.dataset.insee))].map(async (insee) => {
+    if (!communeNames.has(insee)) {
+      const found = await api(`/communes/${insee}`, { auth: false }).catch(() => null);
+      communeNames.set(insee, found ? found.properties.name : insee);
+    }
+  }));
+  for (const td of cells) {
+    td.textContent = communeNames.get(td.dataset.insee);
+    const site = results.find((f) => String(f.id) === td.closest("tr").dataset.id);
+    if (site) site.properties.commune_name = td.textContent;
+  }
+}
+
 export function showResults(answer) {
   $("#results").hidden = false;
   const sites = state.mode === "sites";
@@ -51,10 +69,11 @@ export function showResults(answer) {
       const p = f.properties;
       return `<tr data-id="${esc(f.id)}">${pickCell(`site:${f.id}`, `le site ${p.rank}`)}
       <td><a href="#" data-open="site:${esc(f.id)}">site ${p.rank}</a></td>
-      <td>${esc(p.commune_name || (p.parcels[0] || "").slice(0, 5))}</td>
+      <td data-insee="${esc((p.parcels[0] || "").slice(0, 5))}">${esc((p.parcels[0] || "").slice(0, 5))}</td>
       <td class="num area">${fmt(p.area_ha, 2)}</td><td class="num">${fmt(p.score)}</td>
       <td class="num">${p.parcel_count}</td><td class="num">${fmt(p.envelope_impact_ha, 2)}</td></tr>`;
     }).join("");
+    nameSiteCommunes();
     $("#results-summary").textContent = `${results.length} site(s) d'au moins ${fmt(Number(state.site_area))} ha, du meilleur au moins bon.`;
     $(".pager").hidden = true;
   } else {
