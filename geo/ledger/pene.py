@@ -28,11 +28,11 @@ from sqlalchemy import Connection, text
 
 from geo.errors import Conflict
 from geo.ingest.errors import LoaderError
-from geo.ledger.envelope import (
+from geo.ledger.reports import get_project
+from geo.ledger.write import (
     Placement,
     change_status,
     correct,
-    get_project,
     lock_envelope,
     record_listed_project,
 )

@@ -1,6 +1,6 @@
 """A project's statuses in the ledger, and which of them count for what: the one list.
 
-The ledger (geo.ledger.envelope) moves a project along TRANSITIONS; the access policy
+The ledger (geo.ledger.write) moves a project along TRANSITIONS; the access policy
 (geo.access) opens PUBLIC ones to everyone; ZAN accounting (geo.zan.trajectories)
 counts ACTIVE ones as consumption of NAF land.
 """

@@ -3,7 +3,7 @@
 The bodies are strict: unknown members, booleans for numbers, numbers for
 dates or booleans, NaN and infinities, blank reasons are refused with a 422 before the
 ledger sees them, and the OpenAPI schema says so, so that generated clients and fuzzers
-send the real shapes. The ledger itself (geo.ledger.envelope) checks again what needs the
+send the real shapes. The ledger itself (geo.ledger.write) checks again what needs the
 database: the project's location, dates against its previous entries, the envelope.
 Each route calls one use case of app.services.ledger.
 """
@@ -42,9 +42,9 @@ from app.api.dependencies import (
 )
 from app.api.errors import InvalidGeometry
 from app.services import ledger
-from geo.ledger.envelope import KINDS, VISIBLE_CHARACTER, ProjectDraft
 from geo.ledger.geometry import MAX_PARCELS, ProjectGeometry
 from geo.ledger.statuses import LISTED_ONLY, STATUSES
+from geo.ledger.write import KINDS, VISIBLE_CHARACTER, ProjectDraft
 from geo.territories import PARCEL_ID_PATTERN
 
 router = APIRouter(prefix="/projects", tags=["envelope"])
