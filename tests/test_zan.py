@@ -25,8 +25,9 @@ from geo.ingest.zan_rules import (
 )
 from geo.ledger.reports import balance
 from geo.ledger.write import ProjectDraft, change_status, create_project
+from geo.zan.figures import yearly_consumption
 from geo.zan.rulesets import get_ruleset
-from geo.zan.trajectories import trajectory, yearly_consumption
+from geo.zan.trajectories import trajectory
 from tests.conftest import CADASTRE_91216, DATA
 from tests.synthetic import cerema_consumption_csv
 

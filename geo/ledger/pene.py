@@ -2,7 +2,7 @@
 31 May 2024, its hectares by commune, and their place in the PENE envelope's ledger.
 
 PENE consumption is counted nationally (loi 2023-630 art. 3): it is deducted from the
-communes it lies in (geo.zan.trajectories) and drawn on the 12,500 ha forfait. Loading the
+communes it lies in (geo.zan.figures) and drawn on the 12,500 ha forfait. Loading the
 list opens the forfait's ledger with each listed project as a ``listed`` entry holding its
 listed hectares (dated the arrêté's day, the list file named as its source), so the
 envelope's balance is what remains of the forfait, not the forfait. Being listed is not
@@ -10,7 +10,7 @@ being authorised: a listed project is never recorded as authorised by the import
 
 The listed hectares are a forecast for the decade, not a consumption: what a PENE actually
 consumed, where and when, is a separate import (``pene_consumption``) and is what ZAN
-trajectories deduct (geo.zan.trajectories).
+trajectories deduct (geo.zan.figures).
 
 The ledger is append-only: a re-import keeps the projects already declared, books a
 correction where a project's hectares changed and abandons a project no longer listed.

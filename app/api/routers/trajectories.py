@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from app.api.dependencies import Digits, ReadConnectionDep
 from app.presentation import charts
 from geo.zan.artificialisation import net_artificialisation
+from geo.zan.figures import yearly_consumption
 from geo.zan.rulesets import get_ruleset
-from geo.zan.trajectories import ZAN_LEVEL_NAMES, trajectory, yearly_consumption
+from geo.zan.targets import ZAN_LEVEL_NAMES
+from geo.zan.trajectories import trajectory
 
 router = APIRouter(prefix="/trajectories", tags=["ZAN"])
 
