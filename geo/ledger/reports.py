@@ -38,14 +38,6 @@ class Balance:
         }
 
 
-@dataclass(frozen=True)
-class Holdings:
-    status: str
-    reserved_ha: Decimal
-    consumed_ha: Decimal
-    last_on: datetime.date
-
-
 def balance(conn: Connection, ruleset: RuleSet) -> Balance:
     assert ruleset.envelope is not None
     reserved, consumed = conn.execute(
@@ -58,36 +50,103 @@ def balance(conn: Connection, ruleset: RuleSet) -> Balance:
     return Balance(hectares(ruleset.envelope.total_ha), Decimal(reserved), Decimal(consumed))
 
 
-def get_project(conn: Connection, project_id: int) -> dict[str, Any]:
-    project = project_row(conn, project_id)
-    state = holdings(conn, project_id)
-    entries = conn.execute(
+# A project's columns as the ledger reads them (its geometry aside), and its entries'.
+PROJECT_COLUMNS = (
+    "id", "name", "kind", "ruleset_id", "epci_siren", "commune_insee", "communes",
+    "departement_code", "region_code", "area_ha", "naf_ha", "naf_computation", "parcel_ids",
+    "created_at", "created_by",
+)  # fmt: skip
+ENTRY_COLUMNS = (
+    "id", "kind", "status", "reserved_delta_ha", "consumed_delta_ha", "occurred_on",
+    "recorded_at", "recorded_by", "reason", "overdraft", "corrects_entry_id",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project as the ledger holds it: its row, which never changes, and its entries in
+    the order written; what it holds is their sum. ``outline`` (EWKB) and ``locked`` are
+    a writer's: the project was read once its envelope's account row was locked."""
+
+    row: dict[str, Any]
+    entries: tuple[dict[str, Any], ...]
+    outline: bytes | None = None
+    locked: bool = False
+
+    @property
+    def id(self) -> int:
+        return int(self.row["id"])
+
+    @property
+    def status(self) -> str | None:
+        """The status of its last status entry."""
+        return next((e["status"] for e in reversed(self.entries) if e["status"]), None)
+
+    @property
+    def reserved_ha(self) -> Decimal:
+        return sum((Decimal(e["reserved_delta_ha"]) for e in self.entries), Decimal(0))
+
+    @property
+    def consumed_ha(self) -> Decimal:
+        return sum((Decimal(e["consumed_delta_ha"]) for e in self.entries), Decimal(0))
+
+    @property
+    def last_on(self) -> datetime.date | None:
+        return max((e["occurred_on"] for e in self.entries), default=None)
+
+    def view(self) -> dict[str, Any]:
+        """The project as the API answers it, every entry included."""
+        row = self.row
+        return {
+            **row,
+            "area_ha": ha_json(row["area_ha"]),
+            "naf_ha": ha_json(row["naf_ha"]),
+            "created_at": row["created_at"].isoformat(),
+            "status": self.status,
+            "reserved_ha": ha_json(self.reserved_ha),
+            "consumed_ha": ha_json(self.consumed_ha),
+            "entries": [
+                {
+                    **e,
+                    "reserved_delta_ha": ha_json(e["reserved_delta_ha"]),
+                    "consumed_delta_ha": ha_json(e["consumed_delta_ha"]),
+                    "occurred_on": e["occurred_on"].isoformat(),
+                    "recorded_at": e["recorded_at"].isoformat(),
+                }
+                for e in self.entries
+            ],
+        }
+
+
+def project_entries(conn: Connection, project_id: int) -> tuple[dict[str, Any], ...]:
+    rows = conn.execute(
         text(
-            """SELECT id, kind, status, reserved_delta_ha, consumed_delta_ha, occurred_on,
-                      recorded_at, recorded_by, reason, overdraft, corrects_entry_id
-               FROM envelope_entry WHERE project_id = :p ORDER BY id"""
+            f"SELECT {', '.join(ENTRY_COLUMNS)} FROM envelope_entry "
+            "WHERE project_id = :p ORDER BY id"
         ),
         {"p": project_id},
     ).mappings()
-    return {
-        **{k: v for k, v in project.items() if k != "geom"},
-        "area_ha": ha_json(project["area_ha"]),
-        "naf_ha": ha_json(project["naf_ha"]),
-        "created_at": project["created_at"].isoformat(),
-        "status": state.status,
-        "reserved_ha": ha_json(state.reserved_ha),
-        "consumed_ha": ha_json(state.consumed_ha),
-        "entries": [
-            {
-                **e,
-                "reserved_delta_ha": ha_json(e["reserved_delta_ha"]),
-                "consumed_delta_ha": ha_json(e["consumed_delta_ha"]),
-                "occurred_on": e["occurred_on"].isoformat(),
-                "recorded_at": e["recorded_at"].isoformat(),
-            }
-            for e in entries
-        ],
-    }
+    return tuple(dict(row) for row in rows)
+
+
+def read_project(conn: Connection, project_id: int) -> Project:
+    """The project and its entries, NotFound if there is none."""
+    row = (
+        conn.execute(
+            text(f"SELECT {', '.join(PROJECT_COLUMNS)} FROM project WHERE id = :p"),
+            {"p": project_id},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no project {project_id}")
+    return Project(dict(row), project_entries(conn, project_id))
+
+
+def get_project(conn: Connection, project_id: int) -> dict[str, Any]:
+    """A project, its status, holdings and every ledger entry."""
+    return read_project(conn, project_id).view()
 
 
 def list_projects(
@@ -133,38 +192,6 @@ def list_projects(
     ).mappings()
     hectare_keys = ("area_ha", "naf_ha", "reserved_ha", "consumed_ha")
     return [{k: ha_json(v) if k in hectare_keys else v for k, v in r.items()} for r in rows]
-
-
-def project_row(conn: Connection, project_id: int) -> dict[str, Any]:
-    row = (
-        conn.execute(
-            text(
-                """SELECT id, name, kind, ruleset_id, epci_siren, commune_insee, communes,
-                          departement_code, region_code, area_ha, naf_ha, naf_computation,
-                          parcel_ids, created_at, created_by
-                   FROM project WHERE id = :p"""
-            ),
-            {"p": project_id},
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
-        raise NotFound(f"no project {project_id}")
-    return dict(row)
-
-
-def holdings(conn: Connection, project_id: int) -> Holdings:
-    status, reserved, consumed, last_on = conn.execute(
-        text(
-            """SELECT (array_agg(status ORDER BY id DESC) FILTER (WHERE status IS NOT NULL))[1],
-                      coalesce(sum(reserved_delta_ha), 0), coalesce(sum(consumed_delta_ha), 0),
-                      max(occurred_on)
-               FROM envelope_entry WHERE project_id = :p"""
-        ),
-        {"p": project_id},
-    ).one()
-    return Holdings(status, Decimal(reserved), Decimal(consumed), last_on)
 
 
 # The levels a report breaks down by: the SQL naming each project's territory, its name.

@@ -39,12 +39,12 @@ from sqlalchemy import Connection, text
 
 from geo.crs import LAMBERT93
 from geo.db import tile_generation
-from geo.errors import Conflict, Invalid
+from geo.errors import Conflict, Invalid, NotFound
+from geo.ledger import naf
 from geo.ledger.geometry import locate
-from geo.ledger.naf import HECTARE_PLACES, hectares, naf_consumption
-from geo.ledger.reports import Holdings, balance, get_project, holdings, project_row
+from geo.ledger.reports import ENTRY_COLUMNS, PROJECT_COLUMNS, Project, balance, project_entries
 from geo.ledger.statuses import STATUSES, TRANSITIONS
-from geo.zan.rulesets import RuleSet
+from geo.zan.rulesets import RuleSet, get_ruleset
 
 KINDS = ("industrial", "commercial", "logistics", "other")
 # An entry may be dated tomorrow at the latest: the client's day may be ahead of ours.
@@ -55,10 +55,6 @@ MAX_CORRECTION_HA = 100_000
 
 class EnvelopeExhausted(Conflict):
     """A draw on the envelope larger than what is left, without an allowed overdraft."""
-
-
-# record_listed_project's parameter is named after the figure it carries
-_listed_ha = hectares
 
 
 # A character that shows: not a space, a control character or an invisible format character
@@ -128,51 +124,27 @@ def create_project(
 ) -> dict[str, Any]:
     """Record a planned project, with its NAF consumption and how it was computed; it must
     lie in the EPCI ``draft.epci_siren`` (OutsideTerritory otherwise)."""
-    name, kind, epci_siren = draft.name, draft.kind, draft.epci_siren
-    geometry, parcel_ids, reason = draft.geometry, draft.parcel_ids, draft.reason
-    _check_new_project(name, kind, ruleset, geometry, parcel_ids, reason)
+    _check_new_project(draft.name, draft.kind, ruleset, draft.reason)
+    if (draft.geometry is None) == (not draft.parcel_ids):
+        raise Invalid("give either a geometry or parcel ids")
     on = _entry_date(ruleset, draft.occurred_on)
     _check_single_draw(conn, ruleset, draft.pene_id)
-    if not conn.execute(text("SELECT 1 FROM epci WHERE siren = :s"), {"s": epci_siren}).first():
-        raise Invalid(f"unknown EPCI {epci_siren}")
-    location = locate(conn, epci_siren, geometry=geometry, parcel_ids=parcel_ids)
-    measured, computation = naf_consumption(conn, location.geom)
-    communes = list(dict.fromkeys(row[0] for row in location.communes))
-    located = location.communes[0] if location.communes else None
-    project_id = conn.execute(
-        text(
-            """INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee, communes,
-                                    departement_code, region_code, area_ha, naf_ha,
-                                    naf_computation, parcel_ids, created_by, geom, pene_id)
-               VALUES (:name, :kind, :ruleset, :epci, :commune, CAST(:communes AS jsonb),
-                       :dep, :region, :area, :naf,
-                       CAST(:computation AS jsonb), CAST(:parcels AS jsonb), :author,
-                       CAST(:geom AS geometry), :pene_id)
-               RETURNING id"""
-        ),
-        {
-            "name": name,
-            "kind": kind,
-            "ruleset": ruleset.id,
-            "epci": epci_siren,
-            "commune": located[0] if located else None,
-            "communes": json.dumps(communes),
-            "dep": located[1] if located else None,
-            "region": located[2] if located else None,
-            "area": measured["area_ha"],
-            "naf": measured["naf_ha"],
-            "computation": json.dumps(computation),
-            "parcels": json.dumps(sorted(parcel_ids)) if parcel_ids else None,
-            "author": author,
-            "geom": location.geom,
-            "pene_id": draft.pene_id,
-        },
-    ).scalar_one()
-    _account(conn, ruleset.id)
-    zero = Decimal(0)
-    return _book(
-        conn, ruleset, project_id, _Entry("status", "planned", zero, zero, on, author, reason)
-    )
+    epci = draft.epci_siren
+    if not conn.execute(text("SELECT 1 FROM epci WHERE siren = :s"), {"s": epci}).first():
+        raise Invalid(f"unknown EPCI {epci}")
+    location = locate(conn, epci, geometry=draft.geometry, parcel_ids=draft.parcel_ids)
+    measured, computation = naf.naf_consumption(conn, location.geom)
+    first = location.communes[0] if location.communes else (None, None, None)
+    new = _NewProject(
+        name=draft.name, kind=draft.kind, ruleset_id=ruleset.id, epci_siren=epci,
+        commune_insee=first[0], departement_code=first[1], region_code=first[2],
+        communes=list(dict.fromkeys(row[0] for row in location.communes)),
+        area_ha=measured["area_ha"], naf_ha=measured["naf_ha"], naf_computation=computation,
+        parcel_ids=sorted(draft.parcel_ids) if draft.parcel_ids else None,
+        created_by=author, geom=location.geom, pene_id=draft.pene_id,
+    )  # fmt: skip
+    # a planned project holds nothing yet: its status entry draws no hectares
+    return _record(conn, ruleset, new, "planned", Decimal(0), on, reason=draft.reason)
 
 
 @dataclass(frozen=True)
@@ -204,52 +176,27 @@ def record_listed_project(
     """Record a project known by the hectares a text lists for it, not by an outline (the
     PENE of annex I of the arrêté of 31 May 2024): its area and NAF hectares are those
     hectares, its geometry is empty. It is ``listed``, its hectares earmarked on the
-    envelope: a list is not an authorisation (the arrêté does not authorise a project)."""
-    _check_new_project(name, kind, ruleset, None, ["listed"], reason)
+    envelope: a list is not an authorisation (the arrêté does not authorise a project).
+
+    A listed project has neither a geometry nor parcels, and needs neither: the text that
+    lists it locates it (``location``) and measures it (``hectares``)."""
+    _check_new_project(name, kind, ruleset, reason)
     on = _entry_date(ruleset, occurred_on)
     _check_single_draw(conn, ruleset, pene_id)
-    project_id = conn.execute(
-        text(
-            f"""INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee,
-                                    communes, departement_code, region_code, area_ha, naf_ha,
-                                    naf_computation, parcel_ids, created_by, geom, pene_id)
-               VALUES (:name, :kind, :ruleset, :epci, :commune, CAST(:communes AS jsonb),
-                       :dep, :region, :ha, :ha, CAST(:computation AS jsonb), NULL, :author,
-                       ST_GeomFromText('MULTIPOLYGON EMPTY', {LAMBERT93}), :pene_id)
-               RETURNING id"""
-        ),
-        {
-            "name": name,
-            "kind": kind,
-            "ruleset": ruleset.id,
-            "epci": location.epci_siren,
-            "commune": location.commune_insee,
-            "communes": json.dumps(location.communes),
-            "dep": location.departement_code,
-            "region": location.region_code,
-            "ha": hectares,
-            "computation": json.dumps(
-                {"area_ha": round(hectares, 4), "naf_ha": round(hectares, 4), **computation}
-            ),
-            "author": author,
-            "pene_id": pene_id,
-        },
-    ).scalar_one()
-    _account(conn, ruleset.id)
-    return _book(
-        conn, ruleset, project_id,
-        _Entry("status", "listed", _listed_ha(hectares), Decimal(0), on, author, reason),
+    listed = naf.hectares(hectares)
+    new = _NewProject(
+        name=name, kind=kind, ruleset_id=ruleset.id, epci_siren=location.epci_siren,
+        commune_insee=location.commune_insee, departement_code=location.departement_code,
+        region_code=location.region_code, communes=location.communes,
+        area_ha=listed, naf_ha=listed,
+        naf_computation={"area_ha": round(hectares, 4), "naf_ha": round(hectares, 4),
+                         **computation},
+        parcel_ids=None, created_by=author, geom=None, pene_id=pene_id,
     )  # fmt: skip
+    return _record(conn, ruleset, new, "listed", listed, on, reason=reason)
 
 
-def _check_new_project(
-    name: str,
-    kind: str,
-    ruleset: RuleSet,
-    geometry: Any,
-    parcel_ids: list[str] | None,
-    reason: str,
-) -> None:
+def _check_new_project(name: str, kind: str, ruleset: RuleSet, reason: str) -> None:
     """What a new project must say before the database is asked anything."""
     if kind not in KINDS:
         raise Invalid(f"kind must be one of {', '.join(KINDS)}")
@@ -261,8 +208,6 @@ def _check_new_project(
             f"a {kind} project cannot draw on {ruleset.id}: its text lets only "
             f"{', '.join(eligible)} projects draw on it"
         )
-    if (geometry is None) == (not parcel_ids):
-        raise Invalid("give either a geometry or parcel ids")
     if not says_something(name) or "\x00" in name:
         raise Invalid("a project needs a name that is not blank")
     _nonblank(reason, "recording a project")
@@ -309,108 +254,65 @@ def _check_single_draw(conn: Connection, ruleset: RuleSet, pene_id: str | None) 
         )
 
 
-def change_status(
-    conn: Connection,
-    project_id: int,
-    new_status: str,
-    *,
-    ruleset: RuleSet,
-    author: str,
-    reason: str,
-    occurred_on: datetime.date | None = None,
-    overdraft: bool = False,
-) -> dict[str, Any]:
-    """Move a project along its lifecycle, reserving, converting or releasing hectares."""
-    if new_status not in STATUSES:
-        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
-    if not isinstance(overdraft, bool):
-        raise Invalid("overdraft must be true or false")
-    _nonblank(reason, "a status change")
-    project, state = _locked(conn, project_id, ruleset)
-    if new_status not in TRANSITIONS[state.status]:
-        raise Conflict(
-            f"project {project_id} is {state.status}: it cannot become {new_status} "
-            f"(allowed: {', '.join(TRANSITIONS[state.status]) or 'none'})"
-        )
-    on = _entry_date(ruleset, occurred_on, state.last_on)
-    reserved, consumed = Decimal(0), Decimal(0)
-    if new_status == "authorised":
-        # a listed project already holds its listed hectares: book the difference
-        reserved = project["naf_ha"] - state.reserved_ha
-    elif new_status == "completed":
-        reserved, consumed = -state.reserved_ha, state.reserved_ha
-    elif new_status == "abandoned":
-        reserved = -state.reserved_ha
-    return _book(
-        conn, ruleset, project_id,
-        _Entry("status", new_status, reserved, consumed, on, author, reason, overdraft),
-    )  # fmt: skip
+@dataclass(frozen=True)
+class _NewProject:
+    """A project's row as the ledger records it, however it was described."""
+
+    name: str
+    kind: str
+    ruleset_id: str
+    epci_siren: str
+    commune_insee: str | None
+    departement_code: str | None
+    region_code: str | None
+    communes: list[str]
+    area_ha: Decimal
+    naf_ha: Decimal
+    naf_computation: dict[str, Any]
+    parcel_ids: list[str] | None
+    created_by: str
+    geom: Any  # EWKB; None for a project known by its listed hectares only
+    pene_id: str | None
 
 
-def correct(
+_INSERT_PROJECT = f"""
+INSERT INTO project (name, kind, ruleset_id, epci_siren, commune_insee, communes,
+                     departement_code, region_code, area_ha, naf_ha, naf_computation,
+                     parcel_ids, created_by, geom, pene_id)
+VALUES (:name, :kind, :ruleset_id, :epci_siren, :commune_insee, CAST(:communes AS jsonb),
+        :departement_code, :region_code, :area_ha, :naf_ha, CAST(:naf_computation AS jsonb),
+        CAST(:parcel_ids AS jsonb), :created_by,
+        -- a project without an outline has an empty one
+        coalesce(CAST(:geom AS geometry), ST_GeomFromText('MULTIPOLYGON EMPTY', {LAMBERT93})),
+        :pene_id)
+RETURNING {", ".join(PROJECT_COLUMNS)}, ST_AsEWKB(geom) AS outline"""
+
+
+def _record(
     conn: Connection,
-    project_id: int,
-    delta_ha: float | Decimal,
-    *,
     ruleset: RuleSet,
-    author: str,
+    new: _NewProject,
+    status: str,
+    reserved: Decimal,
+    on: datetime.date,
+    *,
     reason: str,
-    corrects_entry_id: int | None = None,
-    occurred_on: datetime.date | None = None,
-    overdraft: bool = False,
 ) -> dict[str, Any]:
-    """A compensating entry: adds ``delta_ha`` (negative to give back) to what the project
-    holds now, its reservation while authorised or under construction, its consumption
-    once completed. ``delta_ha`` is rounded to the ledger's four decimals (:func:`hectares`);
-    a correction that rounds to nothing is refused."""
-    assert ruleset.envelope is not None
-    _nonblank(reason, "a correction")
-    if isinstance(delta_ha, bool) or not isinstance(delta_ha, int | float | Decimal):
-        raise Invalid("delta_ha must be a number of hectares")
-    if not isinstance(overdraft, bool):
-        raise Invalid("overdraft must be true or false")
-    delta = hectares(delta_ha)
-    if delta == 0:
-        raise Invalid(
-            f"a correction of {delta_ha!r} ha is nothing at the ledger's precision "
-            f"({HECTARE_PLACES} ha)"
-        )
-    if abs(delta) > MAX_CORRECTION_HA:
-        raise Invalid(f"a correction is at most {MAX_CORRECTION_HA:,} ha either way")
-    _, state = _locked(conn, project_id, ruleset)
-    if state.status in ("listed", "authorised", "under_construction"):
-        reserved, consumed = delta, Decimal(0)
-        held = state.reserved_ha
-    elif state.status == "completed":
-        reserved, consumed = Decimal(0), delta
-        held = state.consumed_ha
+    """The one insert of a project, and its first entry: its status, with the hectares it
+    holds from the start. An entry that draws hectares is booked under the envelope's lock;
+    one that draws none only needs the account to exist."""
+    if reserved > 0:
+        lock_envelope(conn, ruleset.id)
     else:
-        raise Conflict(f"project {project_id} is {state.status}: it holds nothing to correct")
-    if held + delta < 0:
-        raise Conflict(f"the correction would leave the project below zero ({held} ha held)")
-    if (
-        corrects_entry_id is not None
-        and not conn.execute(
-            text("SELECT 1 FROM envelope_entry WHERE id = :e AND project_id = :p"),
-            {"e": corrects_entry_id, "p": project_id},
-        ).first()
-    ):
-        raise Invalid(f"entry {corrects_entry_id} is not an entry of project {project_id}")
-    on = _entry_date(ruleset, occurred_on, state.last_on)
-    return _book(
-        conn, ruleset, project_id,
-        _Entry("correction", None, reserved, consumed, on, author, reason, overdraft,
-               corrects=corrects_entry_id),
-    )  # fmt: skip
-
-
-def _locked(conn: Connection, project_id: int, ruleset: RuleSet) -> tuple[dict[str, Any], Holdings]:
-    """The project and its current state, read once its envelope's account is locked."""
-    project = project_row(conn, project_id)
-    if project["ruleset_id"] != ruleset.id:
-        raise Invalid(f"project {project['id']} draws on {project['ruleset_id']}, not {ruleset.id}")
-    lock_envelope(conn, ruleset.id)
-    return project, holdings(conn, project_id)
+        _account(conn, ruleset.id)
+    values = asdict(new)
+    for column in ("communes", "naf_computation", "parcel_ids"):
+        values[column] = None if values[column] is None else json.dumps(values[column])
+    row = dict(conn.execute(text(_INSERT_PROJECT), values).mappings().one())
+    project = Project(row, (), outline=bytes(row.pop("outline")))
+    zero = Decimal(0)
+    entry = _Entry("status", status, reserved, zero, on, new.created_by, reason)
+    return _book(conn, ruleset, project, entry)
 
 
 def _account(conn: Connection, ruleset_id: str) -> None:
@@ -426,6 +328,152 @@ def lock_envelope(conn: Connection, ruleset_id: str) -> None:
     conn.execute(
         text("SELECT 1 FROM envelope_account WHERE ruleset_id = :r FOR UPDATE"), {"r": ruleset_id}
     )
+
+
+# The project, read in the statement that locks its envelope's account row. The row never
+# changes, so reading it with the lock is safe; its entries are read by the next statement,
+# which sees every entry committed before the lock was granted.
+_LOCK_PROJECT = f"""
+SELECT {", ".join(f"p.{column}" for column in PROJECT_COLUMNS)}, ST_AsEWKB(p.geom) AS outline
+FROM project p JOIN envelope_account a ON a.ruleset_id = p.ruleset_id
+WHERE p.id = :p
+FOR UPDATE OF a"""
+
+
+def lock_project(conn: Connection, project_id: int) -> Project:
+    """Lock the envelope a project draws on until the transaction ends, and read the project
+    as it then stands: the one read of a write. A caller that checks something against the
+    project (who may write it) passes what this returns to :func:`change_status` or
+    :func:`correct`, which then read nothing more of it."""
+    row = conn.execute(text(_LOCK_PROJECT), {"p": project_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"no project {project_id}")
+    project = dict(row)
+    outline = bytes(project.pop("outline"))
+    return Project(project, project_entries(conn, project_id), outline=outline, locked=True)
+
+
+def _locked(
+    conn: Connection, project: int | Project, ruleset: RuleSet | None
+) -> tuple[Project, RuleSet]:
+    """The project locked (read now, or as the caller locked it) and the envelope it draws on."""
+    if isinstance(project, Project):
+        if not project.locked:
+            raise ValueError("a project is written as lock_project read it")
+    else:
+        project = lock_project(conn, project)
+    drawn_on = project.row["ruleset_id"]
+    if ruleset is None:
+        ruleset = get_ruleset(drawn_on, kind="envelope")
+    elif drawn_on != ruleset.id:
+        raise Invalid(f"project {project.id} draws on {drawn_on}, not {ruleset.id}")
+    return project, ruleset
+
+
+def change_status(
+    conn: Connection,
+    project: int | Project,
+    new_status: str,
+    *,
+    ruleset: RuleSet | None = None,
+    author: str,
+    reason: str,
+    occurred_on: datetime.date | None = None,
+    overdraft: bool = False,
+) -> dict[str, Any]:
+    """Move a project (its id, or as :func:`lock_project` read it) along its lifecycle,
+    reserving, converting or releasing hectares. ``ruleset``, when given, must be the
+    envelope the project draws on."""
+    if new_status not in STATUSES:
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+    if not isinstance(overdraft, bool):
+        raise Invalid("overdraft must be true or false")
+    _nonblank(reason, "a status change")
+    before, ruleset = _locked(conn, project, ruleset)
+    allowed = TRANSITIONS.get(before.status or "", ())
+    if new_status not in allowed:
+        raise Conflict(
+            f"project {before.id} is {before.status}: it cannot become {new_status} "
+            f"(allowed: {', '.join(allowed) or 'none'})"
+        )
+    on = _entry_date(ruleset, occurred_on, before.last_on)
+    reserved, consumed = Decimal(0), Decimal(0)
+    if new_status == "authorised":
+        # a listed project already holds its listed hectares: book the difference
+        reserved = before.row["naf_ha"] - before.reserved_ha
+    elif new_status == "completed":
+        reserved, consumed = -before.reserved_ha, before.reserved_ha
+    elif new_status == "abandoned":
+        reserved = -before.reserved_ha
+    return _book(
+        conn, ruleset, before,
+        _Entry("status", new_status, reserved, consumed, on, author, reason, overdraft),
+    )  # fmt: skip
+
+
+def correct(
+    conn: Connection,
+    project: int | Project,
+    delta_ha: float | Decimal,
+    *,
+    ruleset: RuleSet | None = None,
+    author: str,
+    reason: str,
+    corrects_entry_id: int | None = None,
+    occurred_on: datetime.date | None = None,
+    overdraft: bool = False,
+) -> dict[str, Any]:
+    """A compensating entry: adds ``delta_ha`` (negative to give back) to what the project
+    holds now, its reservation while authorised or under construction, its consumption
+    once completed. ``delta_ha`` is rounded to the ledger's four decimals
+    (``geo.ledger.naf.hectares``); a correction that rounds to nothing is refused."""
+    _nonblank(reason, "a correction")
+    if isinstance(delta_ha, bool) or not isinstance(delta_ha, int | float | Decimal):
+        raise Invalid("delta_ha must be a number of hectares")
+    if not isinstance(overdraft, bool):
+        raise Invalid("overdraft must be true or false")
+    delta = naf.hectares(delta_ha)
+    if delta == 0:
+        raise Invalid(
+            f"a correction of {delta_ha!r} ha is nothing at the ledger's precision "
+            f"({naf.HECTARE_PLACES} ha)"
+        )
+    if abs(delta) > MAX_CORRECTION_HA:
+        raise Invalid(f"a correction is at most {MAX_CORRECTION_HA:,} ha either way")
+    before, ruleset = _locked(conn, project, ruleset)
+    if before.status in ("listed", "authorised", "under_construction"):
+        reserved, consumed = delta, Decimal(0)
+        held = before.reserved_ha
+    elif before.status == "completed":
+        reserved, consumed = Decimal(0), delta
+        held = before.consumed_ha
+    else:
+        raise Conflict(f"project {before.id} is {before.status}: it holds nothing to correct")
+    if held + delta < 0:
+        raise Conflict(f"the correction would leave the project below zero ({held} ha held)")
+    if corrects_entry_id is not None and all(e["id"] != corrects_entry_id for e in before.entries):
+        raise Invalid(f"entry {corrects_entry_id} is not an entry of project {before.id}")
+    on = _entry_date(ruleset, occurred_on, before.last_on)
+    return _book(
+        conn, ruleset, before,
+        _Entry("correction", None, reserved, consumed, on, author, reason, overdraft,
+               corrects=corrects_entry_id),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A ledger entry as written: hectares reserved and consumed (either way), when, who, why."""
+
+    kind: str  # status | correction
+    status: str | None
+    reserved: Decimal
+    consumed: Decimal
+    occurred_on: datetime.date
+    author: str
+    reason: str
+    overdraft: bool = False
+    corrects: int | None = None
 
 
 def _guard(conn: Connection, ruleset: RuleSet, drawn_ha: Decimal, overdraft: bool) -> None:
@@ -448,39 +496,25 @@ def _guard(conn: Connection, ruleset: RuleSet, drawn_ha: Decimal, overdraft: boo
     )
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """A ledger entry as written: hectares reserved and consumed (either way), when, who, why."""
-
-    kind: str  # status | correction
-    status: str | None
-    reserved: Decimal
-    consumed: Decimal
-    occurred_on: datetime.date
-    author: str
-    reason: str
-    overdraft: bool = False
-    corrects: int | None = None
+_INSERT_ENTRY = f"""
+INSERT INTO envelope_entry (ruleset_id, project_id, kind, status, reserved_delta_ha,
+                            consumed_delta_ha, occurred_on, recorded_by, reason, overdraft,
+                            corrects_entry_id)
+VALUES (:r, :p, :kind, :status, :reserved, :consumed, :occurred_on, :author, :reason,
+        :overdraft, :corrects)
+RETURNING {", ".join(ENTRY_COLUMNS)}"""
 
 
-def _book(conn: Connection, ruleset: RuleSet, project_id: int, entry: _Entry) -> dict[str, Any]:
-    """Write an entry the envelope can afford (the account row is locked), then the project
-    as it now stands."""
+def _book(conn: Connection, ruleset: RuleSet, project: Project, entry: _Entry) -> dict[str, Any]:
+    """Write an entry the envelope can afford (the account row is locked), then answer the
+    project as it now stands: as read, with the entry written."""
     _guard(conn, ruleset, entry.reserved + entry.consumed, entry.overdraft)
-    conn.execute(
-        text(
-            """INSERT INTO envelope_entry (ruleset_id, project_id, kind, status,
-                   reserved_delta_ha, consumed_delta_ha, occurred_on, recorded_by, reason,
-                   overdraft, corrects_entry_id)
-               VALUES (:r, :p, :kind, :status, :reserved, :consumed, :occurred_on, :author,
-                       :reason, :overdraft, :corrects)"""
-        ),
-        {"r": ruleset.id, "p": project_id, **asdict(entry)},
+    written = (
+        conn.execute(text(_INSERT_ENTRY), {"r": ruleset.id, "p": project.id, **asdict(entry)})
+        .mappings()
+        .one()
     )
     # the project's tile shows its status: its commune's tiles are made anew
-    commune, geom = conn.execute(
-        text("SELECT coalesce(commune_insee, ''), ST_AsEWKB(geom) FROM project WHERE id = :p"),
-        {"p": project_id},
-    ).one()
-    tile_generation.bump(conn, [commune], around=bytes(geom))
-    return get_project(conn, project_id)
+    commune = project.row["commune_insee"] or ""
+    tile_generation.bump(conn, [commune], around=project.outline)
+    return Project(project.row, (*project.entries, dict(written))).view()
