@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi import status as http_status
 from pydantic import (
     AfterValidator,
@@ -212,23 +212,28 @@ class Correction(_Body):
     )
 
 
-@router.post(
-    "",
-    status_code=http_status.HTTP_201_CREATED,
-    summary="Record a planned project; its NAF consumption is computed from its geometry",
-)
-def create_project(
-    body: Annotated[ProjectCreate, Body()],
-    conn: ConnectionDep,
-    principal: WriterDep,
-    settings: SettingsDep,
-) -> dict[str, Any]:
+def project_body(body: Annotated[ProjectCreate, Body()], settings: SettingsDep) -> ProjectCreate:
+    """The new project as sent, its outline within the service's vertex limit."""
     if body.geometry is not None:
         vertices = body.geometry.vertex_count()
         if vertices > settings.max_geometry_vertices:
             raise InvalidGeometry(
                 f"the geometry has {vertices} vertices: at most {settings.max_geometry_vertices}"
             )
+    return body
+
+
+@router.post(
+    "",
+    status_code=http_status.HTTP_201_CREATED,
+    summary="Record a planned project; its NAF consumption is computed from its geometry",
+)
+def create_project(
+    # the writer first: a request without a valid token is refused before its body is read
+    conn: ConnectionDep,
+    principal: WriterDep,
+    body: Annotated[ProjectCreate, Depends(project_body)],
+) -> dict[str, Any]:
     return ledger.record_project(conn, principal, body.draft(), body.ruleset)
 
 
