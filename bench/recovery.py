@@ -42,7 +42,7 @@ from app.security.audit_chain import verify
 from app.services import ledger
 from app.settings import PROJECT_DIR
 from geo.access import Principal
-from geo.ledger.envelope import ProjectDraft
+from geo.ledger.write import ProjectDraft
 
 DRILL = Principal(name="recovery drill", role="admin")
 PARIS_SACLAY = "200056232"

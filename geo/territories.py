@@ -1,7 +1,7 @@
 """The territory levels, in one table: where each level's rows live, how its code is
 written, which communes are its members, and which column of a project names it.
 
-ZAN trajectories (geo.zan.trajectories), envelope reports (geo.ledger.envelope), the access
+ZAN trajectories (geo.zan.trajectories), envelope reports (geo.ledger.reports), the access
 policy and tokens (geo.access, app.security.tokens), the searches' and routers'
 parameters, the loaders' checks and the partitions all read this table; the parcel id's
 format (PARCEL_ID_PATTERN) is written from the commune's.

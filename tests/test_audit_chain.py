@@ -262,7 +262,7 @@ def test_concurrent_ledger_writes_are_chained(fresh_engine: Engine) -> None:
     audit row): all acknowledged, each one entry and one link of the chain."""
     from app.services import ledger
     from geo.ingest.cadastre import load_cadastre
-    from geo.ledger.envelope import ProjectDraft
+    from geo.ledger.write import ProjectDraft
     from tests.conftest import CADASTRE_91216
     from tests.test_envelope import PARIS_SACLAY, square
 

@@ -21,7 +21,8 @@ from app.security.audit_chain import verify
 from app.services import ledger
 from geo.access import Principal
 from geo.ingest.admin import load_admin
-from geo.ledger.envelope import ProjectDraft, balance
+from geo.ledger.reports import balance
+from geo.ledger.write import ProjectDraft
 from geo.zan.rulesets import get_ruleset
 from tests.conftest import DATA
 from tests.test_envelope import PARIS_SACLAY, square

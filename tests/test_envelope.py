@@ -17,15 +17,13 @@ from geo.ingest.cadastre import load_cadastre
 from geo.ingest.errors import LoaderError
 from geo.ingest.friches import load_friches
 from geo.ingest.zan_rules import load_pene
-from geo.ledger.envelope import (
+from geo.ledger.reports import balance, envelope_report, get_project
+from geo.ledger.write import (
     EnvelopeExhausted,
     ProjectDraft,
-    balance,
     change_status,
     correct,
     create_project,
-    envelope_report,
-    get_project,
 )
 from geo.zan.rulesets import EnvelopeRules, RuleSet, get_ruleset
 from tests.conftest import CADASTRE_91216, DATA

@@ -8,8 +8,8 @@ from app.api.errors import DOMAIN_STATUS, domain_status
 from geo.access import OutsideTerritory
 from geo.errors import Conflict, Denied, DomainError, Invalid, NotFound
 from geo.ingest.errors import LoaderError
-from geo.ledger.envelope import EnvelopeExhausted
 from geo.ledger.geometry import GeometryError
+from geo.ledger.write import EnvelopeExhausted
 from geo.scoring.profiles import ProfileError
 from geo.zan.rulesets import RuleSetError
 

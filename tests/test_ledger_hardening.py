@@ -17,14 +17,8 @@ from app.api.main import create_app
 from app.security.tokens import create_token
 from geo.errors import Invalid
 from geo.ingest.cadastre import load_cadastre
-from geo.ledger.envelope import (
-    Balance,
-    ProjectDraft,
-    _exhaustion,
-    change_status,
-    correct,
-    create_project,
-)
+from geo.ledger.reports import Balance, _exhaustion
+from geo.ledger.write import ProjectDraft, change_status, correct, create_project
 from geo.zan.rulesets import get_ruleset
 from tests.conftest import CADASTRE_91216, engine_for
 from tests.test_envelope import square

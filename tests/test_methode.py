@@ -32,7 +32,8 @@ from geo.ingest.zan_rules import (
     load_target_members,
     load_targets,
 )
-from geo.ledger.envelope import ProjectDraft, balance, create_project
+from geo.ledger.reports import balance
+from geo.ledger.write import ProjectDraft, create_project
 from geo.zan.artificialisation import net_artificialisation
 from geo.zan.rulesets import get_ruleset
 from geo.zan.trajectories import trajectory

@@ -23,9 +23,11 @@ from geo.ingest.zan_rules import (
     load_target_members,
     load_targets,
 )
-from geo.ledger.envelope import ProjectDraft, balance, change_status, create_project
+from geo.ledger.reports import balance
+from geo.ledger.write import ProjectDraft, change_status, create_project
+from geo.zan.figures import yearly_consumption
 from geo.zan.rulesets import get_ruleset
-from geo.zan.trajectories import trajectory, yearly_consumption
+from geo.zan.trajectories import trajectory
 from tests.conftest import CADASTRE_91216, DATA
 from tests.synthetic import cerema_consumption_csv
 

@@ -399,7 +399,7 @@ _PROJECTS = Collection(
     },
     temporal="t.created_at",
     tile_properties=("name", "kind", "status", "naf_ha"),
-    # a project never changes; its status is a ledger entry (geo.ledger.envelope._book)
+    # a project never changes; its status is a ledger entry (geo.ledger.write)
     tiles_versioned=True,
 )
 

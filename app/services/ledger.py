@@ -1,9 +1,10 @@
 """The ledger's use cases: every read and write of a project as the API (and any other
 caller) performs it, with who may do it and what the audit log keeps.
 
-A write is one transaction: the project's envelope locked (so the audit's "before" is the
-state the write starts from), the principal authorised against that state, the ledger entry
-(geo.ledger.envelope), the audit record (app.security.audit). Nothing here knows HTTP.
+A write is one transaction: the project's envelope locked and the project read once (so the
+audit's "before" is the state the write starts from), the principal authorised against that
+state, the ledger entry (geo.ledger.write), the audit record (app.security.audit). Nothing
+here knows HTTP.
 """
 
 from __future__ import annotations
@@ -22,19 +23,19 @@ from geo.access import (
     authorise_status,
 )
 from geo.errors import NotFound
-from geo.ledger import envelope
-from geo.zan.rulesets import RuleSet, get_ruleset
+from geo.ledger import reports, write
+from geo.zan.rulesets import get_ruleset
 
 
 def record_project(
-    conn: Connection, principal: Principal, draft: envelope.ProjectDraft, ruleset_id: str | None
+    conn: Connection, principal: Principal, draft: write.ProjectDraft, ruleset_id: str | None
 ) -> dict[str, Any]:
     """A planned project recorded in its EPCI, on the envelope of ``ruleset_id`` (the
     default envelope when None), audited."""
     authorise_create(principal, draft.epci_siren)
     ruleset = get_ruleset(ruleset_id, kind="envelope")
     with conn.begin():
-        project = envelope.create_project(conn, draft, ruleset=ruleset, author=principal.name)
+        project = write.create_project(conn, draft, ruleset=ruleset, author=principal.name)
         audit.record(conn, principal, "project.create", "project", project["id"], after=project)
     return project
 
@@ -45,14 +46,14 @@ def visible_projects(
     """The projects matching the filters that this principal may read."""
     if ruleset_id is not None:
         get_ruleset(ruleset_id, kind="envelope")  # an unknown rule set is refused, as on reports
-    projects = envelope.list_projects(conn, ruleset_id=ruleset_id, **filters)
+    projects = reports.list_projects(conn, ruleset_id=ruleset_id, **filters)
     return [p for p in projects if principal.may_read_project(p)]
 
 
 def readable_project(conn: Connection, principal: Principal, project_id: int) -> dict[str, Any]:
     """The project, or NotFound when this principal may not see it (its existence included)."""
     try:
-        project = envelope.get_project(conn, project_id)
+        project = reports.get_project(conn, project_id)
     except NotFound:
         project = None
     if project is None or not principal.may_read_project(project):
@@ -74,8 +75,10 @@ def change_status(
     return _write(
         conn, principal, project_id, "project.status",
         authorise=lambda before: authorise_status(principal, before, status),
-        write=lambda **entry: envelope.change_status(conn, project_id, status, **entry),
-        entry={"reason": reason, "occurred_on": occurred_on, "overdraft": overdraft},
+        book=lambda before: write.change_status(
+            conn, before, status, author=principal.name,
+            reason=reason, occurred_on=occurred_on, overdraft=overdraft,
+        ),
     )  # fmt: skip
 
 
@@ -94,10 +97,10 @@ def correct(
     return _write(
         conn, principal, project_id, "project.correction",
         authorise=lambda before: authorise_correction(principal, before),
-        write=lambda **entry: envelope.correct(
-            conn, project_id, delta_ha, corrects_entry_id=corrects_entry_id, **entry
+        book=lambda before: write.correct(
+            conn, before, delta_ha, author=principal.name, corrects_entry_id=corrects_entry_id,
+            reason=reason, occurred_on=occurred_on, overdraft=overdraft,
         ),
-        entry={"reason": reason, "occurred_on": occurred_on, "overdraft": overdraft},
     )  # fmt: skip
 
 
@@ -108,16 +111,18 @@ def _write(
     action: str,
     *,
     authorise: Callable[[dict[str, Any]], None],
-    write: Callable[..., dict[str, Any]],
-    entry: dict[str, Any],
+    book: Callable[[reports.Project], dict[str, Any]],
 ) -> dict[str, Any]:
-    """Lock, authorise, write the entry, audit: the sequence of every write to a project."""
+    """Lock and read, authorise, write the entry, audit: the sequence of every write to a
+    project. The project is read once, in the statement that locks its envelope, so the
+    audit's "before" is the state the write starts from."""
     with conn.begin():
-        project = readable_project(conn, principal, project_id)
-        envelope.lock_envelope(conn, project["ruleset_id"])
-        before = envelope.get_project(conn, project_id)  # as it stands once locked
+        locked = write.lock_project(conn, project_id)
+        before = locked.view()
+        if not principal.may_read_project(before):
+            raise NotFound(f"no project {project_id}")
         authorise(before)
-        after = write(ruleset=_ruleset_of(before), author=principal.name, **entry)
+        after = book(locked)
         audit.record(
             conn, principal, action, "project", project_id,
             before=_state(before), after=_state(after),
@@ -130,8 +135,3 @@ def _state(project: dict[str, Any]) -> dict[str, Any]:
     state = {k: project[k] for k in keys}
     state["entries"] = len(state["entries"])
     return state
-
-
-def _ruleset_of(project: dict[str, Any]) -> RuleSet:
-    """The envelope a project draws on (each project names its own)."""
-    return get_ruleset(project["ruleset_id"], kind="envelope")

@@ -545,7 +545,7 @@ parcel_hazard = Table(
 )
 
 
-# -- industrial projects and envelopes (geo.ledger.envelope) -------------------------------
+# -- industrial projects and envelopes (geo.ledger.write) -------------------------------
 
 # Land already artificialised (e.g. from IGN's OCS GE): a project's part on it, as on a
 # friche, consumes no NAF land.
@@ -572,7 +572,7 @@ project = Table(
     Column("communes", JSONB, nullable=False),
     Column("departement_code", String(3)),
     Column("region_code", String(3)),
-    # hectares as exact decimals, four places (migration 0009, geo.ledger.envelope.hectares)
+    # hectares as exact decimals, four places (migration 0009, geo.ledger.naf.hectares)
     Column("area_ha", Numeric(14, 4), nullable=False),
     Column("naf_ha", Numeric(14, 4), nullable=False),
     Column("naf_computation", JSONB, nullable=False),

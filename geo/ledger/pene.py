@@ -2,7 +2,7 @@
 31 May 2024, its hectares by commune, and their place in the PENE envelope's ledger.
 
 PENE consumption is counted nationally (loi 2023-630 art. 3): it is deducted from the
-communes it lies in (geo.zan.trajectories) and drawn on the 12,500 ha forfait. Loading the
+communes it lies in (geo.zan.figures) and drawn on the 12,500 ha forfait. Loading the
 list opens the forfait's ledger with each listed project as a ``listed`` entry holding its
 listed hectares (dated the arrêté's day, the list file named as its source), so the
 envelope's balance is what remains of the forfait, not the forfait. Being listed is not
@@ -10,7 +10,7 @@ being authorised: a listed project is never recorded as authorised by the import
 
 The listed hectares are a forecast for the decade, not a consumption: what a PENE actually
 consumed, where and when, is a separate import (``pene_consumption``) and is what ZAN
-trajectories deduct (geo.zan.trajectories).
+trajectories deduct (geo.zan.figures).
 
 The ledger is append-only: a re-import keeps the projects already declared, books a
 correction where a project's hectares changed and abandons a project no longer listed.
@@ -28,12 +28,12 @@ from sqlalchemy import Connection, text
 
 from geo.errors import Conflict
 from geo.ingest.errors import LoaderError
-from geo.ledger.envelope import (
+from geo.ledger.write import (
     Placement,
     change_status,
     correct,
-    get_project,
     lock_envelope,
+    lock_project,
     record_listed_project,
 )
 from geo.zan.rulesets import RuleSet, get_ruleset
@@ -74,10 +74,11 @@ def declare_pene_projects(
         hectares = sum(p["ha"] for p in parts)
         if pene_id in previous:
             ids[pene_id] = previous[pene_id]
-            held = float(get_project(conn, previous[pene_id])["reserved_ha"])
+            declared = lock_project(conn, previous[pene_id])
+            held = float(declared.reserved_ha)
             if abs(held - hectares) > 1e-9:
                 correct(
-                    conn, previous[pene_id], hectares - held, ruleset=ruleset, author=AUTHOR,
+                    conn, declared, hectares - held, ruleset=ruleset, author=AUTHOR,
                     reason=f"liste des PENE mise à jour ({source}): {held:g} → {hectares:g} ha",
                 )  # fmt: skip
                 counts["corrected"] += 1
@@ -90,9 +91,12 @@ def declare_pene_projects(
             raise LoaderError(f"PENE {pene_id}: {exc}") from exc
         counts["declared"] += 1
     for pene_id, project_id in previous.items():
-        if pene_id not in projects and get_project(conn, project_id)["status"] != "abandoned":
+        if pene_id in projects:
+            continue
+        withdrawn = lock_project(conn, project_id)
+        if withdrawn.status != "abandoned":
             change_status(
-                conn, project_id, "abandoned", ruleset=ruleset, author=AUTHOR,
+                conn, withdrawn, "abandoned", ruleset=ruleset, author=AUTHOR,
                 reason=f"retiré de la liste des PENE ({source})",
             )  # fmt: skip
             counts["abandoned"] += 1

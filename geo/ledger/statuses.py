@@ -1,7 +1,7 @@
 """A project's statuses in the ledger, and which of them count for what: the one list.
 
-The ledger (geo.ledger.envelope) moves a project along TRANSITIONS; the access policy
-(geo.access) opens PUBLIC ones to everyone; ZAN accounting (geo.zan.trajectories)
+The ledger (geo.ledger.write) moves a project along TRANSITIONS; the access policy
+(geo.access) opens PUBLIC ones to everyone; ZAN accounting (geo.zan.figures)
 counts ACTIVE ones as consumption of NAF land.
 """
 

@@ -218,7 +218,7 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
             THEN 'ruled_out' END,
        terrain.slope_mean_pct,
        flood.share,
-       -- the ledger's definition (geo.ledger.envelope): the parcel less the union of its parts on
+       -- the ledger's definition (geo.ledger.naf): the parcel less the union of its parts on
        -- friches and on artificialised land, so an overlap of the two counts once
        CASE WHEN link.site_id IS NOT NULL AND fr.site_id IS NULL THEN 0
             WHEN fr.site_id IS NULL AND art.g IS NULL THEN p.area_m2

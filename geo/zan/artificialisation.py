@@ -36,7 +36,7 @@ from sqlalchemy import Connection, text
 
 from geo.errors import Invalid, NotFound
 from geo.zan.rulesets import get_ruleset
-from geo.zan.trajectories import ZAN_LEVELS
+from geo.zan.targets import ZAN_LEVELS
 
 # IGN's artif values (as MTES-MCT/sparte reads them: 'artif' true, 'non artif' false)
 IGN_ARTIF = {"artif": True, "non artif": False}

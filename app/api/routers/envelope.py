@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from app.api.dependencies import EnvelopeRulesetQuery, ReadConnectionDep
 from app.presentation import charts
 from app.presentation.tables import envelope_csv
-from geo.ledger.envelope import GROUPS, envelope_report
+from geo.ledger.reports import GROUPS, envelope_report
 from geo.zan.rulesets import get_ruleset, load_rulesets
 
 router = APIRouter(tags=["envelope"])

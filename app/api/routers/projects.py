@@ -3,7 +3,7 @@
 The bodies are strict: unknown members, booleans for numbers, numbers for
 dates or booleans, NaN and infinities, blank reasons are refused with a 422 before the
 ledger sees them, and the OpenAPI schema says so, so that generated clients and fuzzers
-send the real shapes. The ledger itself (geo.ledger.envelope) checks again what needs the
+send the real shapes. The ledger itself (geo.ledger.write) checks again what needs the
 database: the project's location, dates against its previous entries, the envelope.
 Each route calls one use case of app.services.ledger.
 """
@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi import status as http_status
 from pydantic import (
     AfterValidator,
@@ -42,9 +42,9 @@ from app.api.dependencies import (
 )
 from app.api.errors import InvalidGeometry
 from app.services import ledger
-from geo.ledger.envelope import KINDS, VISIBLE_CHARACTER, ProjectDraft
 from geo.ledger.geometry import MAX_PARCELS, ProjectGeometry
 from geo.ledger.statuses import LISTED_ONLY, STATUSES
+from geo.ledger.write import KINDS, VISIBLE_CHARACTER, ProjectDraft
 from geo.territories import PARCEL_ID_PATTERN
 
 router = APIRouter(prefix="/projects", tags=["envelope"])
@@ -212,23 +212,28 @@ class Correction(_Body):
     )
 
 
-@router.post(
-    "",
-    status_code=http_status.HTTP_201_CREATED,
-    summary="Record a planned project; its NAF consumption is computed from its geometry",
-)
-def create_project(
-    body: Annotated[ProjectCreate, Body()],
-    conn: ConnectionDep,
-    principal: WriterDep,
-    settings: SettingsDep,
-) -> dict[str, Any]:
+def project_body(body: Annotated[ProjectCreate, Body()], settings: SettingsDep) -> ProjectCreate:
+    """The new project as sent, its outline within the service's vertex limit."""
     if body.geometry is not None:
         vertices = body.geometry.vertex_count()
         if vertices > settings.max_geometry_vertices:
             raise InvalidGeometry(
                 f"the geometry has {vertices} vertices: at most {settings.max_geometry_vertices}"
             )
+    return body
+
+
+@router.post(
+    "",
+    status_code=http_status.HTTP_201_CREATED,
+    summary="Record a planned project; its NAF consumption is computed from its geometry",
+)
+def create_project(
+    # the writer first: a request without a valid token is refused before its body is read
+    conn: ConnectionDep,
+    principal: WriterDep,
+    body: Annotated[ProjectCreate, Depends(project_body)],
+) -> dict[str, Any]:
     return ledger.record_project(conn, principal, body.draft(), body.ruleset)
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.api.dependencies import Digits, ReadConnectionDep
 from app.presentation import charts
 from geo.zan.artificialisation import net_artificialisation
+from geo.zan.figures import yearly_consumption
 from geo.zan.rulesets import get_ruleset
-from geo.zan.trajectories import ZAN_LEVEL_NAMES, trajectory, yearly_consumption
+from geo.zan.targets import ZAN_LEVEL_NAMES
+from geo.zan.trajectories import trajectory
 
 router = APIRouter(prefix="/trajectories", tags=["ZAN"])
 
@@ -35,15 +37,27 @@ VintageQuery = Annotated[
 ]
 
 
+class Territory(NamedTuple):
+    level: str
+    code: str
+
+
+def territory_path(level: Level, code: Code) -> Territory:
+    """The territory a route names in its path: every route of this router starts there."""
+    return Territory(level, code)
+
+
+TerritoryDep = Annotated[Territory, Depends(territory_path)]
+
+
 def trajectory_query(
-    level: Level,
-    code: Code,
+    territory: TerritoryDep,
     conn: ReadConnectionDep,
     ruleset: RulesetQuery = None,
     vintage: VintageQuery = None,
 ) -> dict[str, Any]:
     """The territory's trajectory under the rule set asked for: both routes start from it."""
-    return trajectory(conn, level, code, get_ruleset(ruleset, kind="zan"), vintage)
+    return trajectory(conn, *territory, get_ruleset(ruleset, kind="zan"), vintage)
 
 
 TrajectoryDep = Annotated[dict[str, Any], Depends(trajectory_query)]
@@ -63,14 +77,10 @@ def get_trajectory(found: TrajectoryDep) -> dict[str, Any]:
     responses={200: {"content": {"image/png": {}}}},
     summary="The territory's trajectory as a chart",
 )
-def get_trajectory_chart(
-    found: TrajectoryDep,
-    level: Level,
-    code: Code,
-    conn: ReadConnectionDep,
-    vintage: VintageQuery = None,
-) -> Response:
-    yearly = yearly_consumption(conn, level, code, vintage)
+def get_trajectory_chart(found: TrajectoryDep, conn: ReadConnectionDep) -> Response:
+    # the flows year by year of the territory and vintage the trajectory was computed for
+    territory, vintage = found["territory"], found["data"]["vintage"]
+    yearly = yearly_consumption(conn, territory["level"], territory["code"], vintage)
     return Response(charts.trajectory_chart(found, yearly), media_type="image/png")
 
 
@@ -90,10 +100,6 @@ ToQuery = Annotated[
     "(the ZAN unit from 2031; no 2031-2041 target is loaded)",
 )
 def get_net_artificialisation(
-    level: Level,
-    code: Code,
-    conn: ReadConnectionDep,
-    from_: FromQuery = None,
-    to: ToQuery = None,
+    territory: TerritoryDep, conn: ReadConnectionDep, from_: FromQuery = None, to: ToQuery = None
 ) -> dict[str, Any]:
-    return net_artificialisation(conn, level, code, from_, to)
+    return net_artificialisation(conn, *territory, from_, to)
