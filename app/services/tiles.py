@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from typing import TypeVar
 
+import httpx
 import numpy as np
 from pyproj import Transformer
 from sqlalchemy import Connection, text
@@ -15,6 +19,8 @@ from app.services.features import Collection
 from app.services.tile_cache import Sized, TileCache
 from geo.crs import LAMBERT93
 from geo.db.tile_generation import tile_version_sql
+from geo.errors import Invalid, NotFound
+from geo.territories import LEVELS
 
 MAX_ZOOM = 16  # deeper zooms are drawn by the clients from z16 tiles (overzoom)
 SIMPLIFIED_BELOW_ZOOM = MAX_ZOOM  # the geometries of the tiles below are simplified (tile())
@@ -162,6 +168,114 @@ def tile(conn: Connection, collection: Collection, z: int, x: int, y: int) -> by
     # same bytes (and ETag) without sorting.
     conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     return bytes(conn.execute(text(sql), params).scalar_one())
+
+
+def _territory_box_sql(members: str) -> str:
+    """The Web Mercator box of the communes ``members`` selects (LEVELS)."""
+    return f"""
+        SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)
+        FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent(c.geom), {LAMBERT93}), 3857) AS b
+              FROM commune c WHERE {members}) e"""
+
+
+def _territory_tiles_sql(members: str) -> str:
+    """The tiles of zoom :z in the columns :x0-:x1 and rows :y0-:y1 whose envelope meets
+    one of the communes ``members`` selects (the communes' GiST index answers each)."""
+    return f"""
+        SELECT x, y FROM generate_series(CAST(:x0 AS int), :x1) x,
+                        generate_series(CAST(:y0 AS int), :y1) y
+        WHERE EXISTS (
+            SELECT 1 FROM commune c
+            WHERE {members}
+              AND ST_Intersects(c.geom, ST_Transform(ST_Segmentize(
+                  ST_TileEnvelope(CAST(:z AS int), x, y), :segment), {LAMBERT93}))
+        )
+        ORDER BY y, x"""
+
+
+def territory_tiles(
+    conn: Connection, level: str, code: str, zooms: Iterable[int]
+) -> list[tuple[int, int, int]]:
+    """The tiles (z, x, y) of ``zooms`` over the territory ``code`` of ``level``: those
+    meeting one of its communes, by zoom then row."""
+    if level not in LEVELS or not LEVELS[level].is_code(code):
+        raise Invalid(f"{code!r} is not a {level} code")
+    members = LEVELS[level].members
+    box = conn.execute(text(_territory_box_sql(members)), {"code": code}).one()
+    if box[0] is None:
+        raise NotFound(f"no commune in {level} {code}")
+    xmin, ymin, xmax, ymax = box
+    half = WEB_MERCATOR_WORLD_M / 2
+    found = []
+    for z in zooms:
+        if not 0 <= z <= MAX_ZOOM:
+            raise Invalid(f"zoom {z} is not between 0 and {MAX_ZOOM}")
+        n, size = 2**z, WEB_MERCATOR_WORLD_M / 2**z
+
+        def column(m: float, n: int = n, size: float = size) -> int:
+            return min(max(int((m + half) // size), 0), n - 1)
+
+        def row(m: float, n: int = n, size: float = size) -> int:
+            return min(max(int((half - m) // size), 0), n - 1)
+
+        rows = conn.execute(
+            text(_territory_tiles_sql(members)),
+            {
+                "code": code,
+                "z": z,
+                "x0": column(xmin),
+                "x1": column(xmax),
+                "y0": row(ymax),
+                "y1": row(ymin),
+                "segment": size / 8,
+            },
+        ).all()
+        found += [(z, x, y) for x, y in rows]
+    return found
+
+
+@dataclass
+class WarmReport:
+    tiles: int
+    empty: int
+    failed: int
+    bytes: int
+    seconds: float
+
+    def lines(self) -> list[str]:
+        rate = self.tiles / self.seconds if self.seconds else 0
+        return [
+            f"warmed {self.tiles} tiles ({self.empty} empty, {self.failed} failed, "
+            f"{self.bytes / 1e6:.1f} MB) in {self.seconds:.1f} s ({rate:.0f} tiles/s)"
+        ]
+
+
+def warm_tiles(
+    client: httpx.Client,
+    collection: str,
+    tiles: list[tuple[int, int, int]],
+    *,
+    workers: int = 2,
+) -> WarmReport:
+    """Request each tile of ``collection`` from the service ``client`` talks to, so that
+    its tile cache holds them (app.services.tile_cache). The cache is each process's own:
+    a server of several workers has each tile warmed in the worker that answered."""
+    started = time.perf_counter()
+
+    def fetch(tile: tuple[int, int, int]) -> tuple[int, int]:
+        z, x, y = tile
+        response = client.get(f"tiles/{collection}/{z}/{x}/{y}.mvt")
+        return response.status_code, len(response.content)
+
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        answers = list(pool.map(fetch, tiles))
+    return WarmReport(
+        tiles=len(tiles),
+        empty=sum(status == 204 for status, _ in answers),
+        failed=sum(status not in (200, 204) for status, _ in answers),
+        bytes=sum(size for _, size in answers),
+        seconds=time.perf_counter() - started,
+    )
 
 
 # What a styled map reads from the tiles' properties (TileJSON vector_layers fields).
