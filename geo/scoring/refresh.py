@@ -20,7 +20,7 @@ from geo.db import tile_generation
 from geo.errors import Invalid
 from geo.scoring import land
 from geo.scoring import refresh_sql as q
-from geo.scoring.adjacency import refresh_adjacency
+from geo.scoring.adjacency import AdjacencyReport, refresh_adjacency
 from geo.scoring.model import MODEL_VERSION
 from geo.scoring.profiles import load_profiles
 from geo.territories import LEVELS
@@ -30,14 +30,29 @@ from geo.territories import LEVELS
 class RefreshReport:
     parcels: int
     scores: int
-    seconds: float
+    seconds: float  # the whole refresh, the touching parcels' pairs included
+    adjacency: AdjacencyReport | None = None
+
+    @property
+    def scoring_seconds(self) -> float:
+        """The features and scores alone: the pairs of touching parcels are computed once
+        per commune after its import (geo.scoring.adjacency), not by every refresh."""
+        return self.seconds - (self.adjacency.seconds if self.adjacency else 0.0)
 
     def lines(self) -> list[str]:
-        rate = self.parcels / self.seconds if self.seconds else 0
-        return [
+        seconds = self.scoring_seconds
+        rate = self.parcels / seconds if seconds else 0
+        lines = [
             f"  scored {self.parcels} parcels ({self.scores} profile scores, {MODEL_VERSION}) "
-            f"in {self.seconds:.1f} s ({rate:,.0f} parcels/s)"
+            f"in {seconds:.1f} s ({rate:,.0f} parcels/s)"
         ]
+        if self.adjacency and self.adjacency.communes:
+            lines.append(
+                f"  touching parcels of {self.adjacency.communes} communes imported since "
+                f"they were last paired: {self.adjacency.pairs} pairs in "
+                f"{self.adjacency.seconds:.1f} s"
+            )
+        return lines
 
 
 def refresh_scores(
@@ -68,8 +83,10 @@ def refresh_scores(
         parcels, scores = _run_groups(engine, groups, suffix="")
     # the pairs of touching parcels the site search reads, for the communes whose
     # parcels changed since they were computed (none in a plain re-score)
-    refresh_adjacency(engine, [pair for group in groups for pair in group], workers=workers)
-    return RefreshReport(parcels, scores, time.perf_counter() - started)
+    adjacency = refresh_adjacency(
+        engine, [pair for group in groups for pair in group], workers=workers
+    )
+    return RefreshReport(parcels, scores, time.perf_counter() - started, adjacency)
 
 
 _TABLES = ("parcel_features", "parcel_score")
