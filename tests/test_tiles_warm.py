@@ -55,6 +55,24 @@ def test_a_territorys_tiles_cover_its_parcels(scored: Engine) -> None:
         assert {_tile_at(lon, lat, z) for lon, lat in points} <= found, z
 
 
+def test_a_commune_without_outline_has_the_tiles_of_its_parcels(scored: Engine) -> None:
+    """Where the administrative files gave a commune no outline (the France-shaped bench's
+    copies, some vintages), its tiles are those over its parcels' box."""
+    with scored.connect() as conn:
+        outlined = territory_tiles(conn, "commune", "91216", [14])
+        conn.execute(text("UPDATE commune SET geom = NULL WHERE insee = '91216'"))
+        boxed = territory_tiles(conn, "commune", "91216", [14])
+        points = conn.execute(
+            text(
+                "SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Transform(ST_PointOnSurface(geom), "
+                "4326) AS c FROM parcel WHERE commune_insee = '91216') p"
+            )
+        ).all()
+        conn.rollback()
+    assert {_tile_at(lon, lat, 14) for lon, lat in points} <= set(boxed)
+    assert len(boxed) <= 2 * len(outlined)
+
+
 def test_warming_fills_the_cache(scored_db_url: str, base_settings, scored: Engine) -> None:
     """After a warm, each of the territory's non-empty tiles is served from the cache."""
     app = create_app(base_settings.model_copy(update={"database_url": scored_db_url}))

@@ -170,26 +170,33 @@ def tile(conn: Connection, collection: Collection, z: int, x: int, y: int) -> by
     return bytes(conn.execute(text(sql), params).scalar_one())
 
 
-def _territory_box_sql(members: str) -> str:
-    """The Web Mercator box of the communes ``members`` selects (LEVELS)."""
-    return f"""
-        SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)
-        FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent(c.geom), {LAMBERT93}), 3857) AS b
-              FROM commune c WHERE {members}) e"""
-
-
 def _territory_tiles_sql(members: str) -> str:
-    """The tiles of zoom :z in the columns :x0-:x1 and rows :y0-:y1 whose envelope meets
-    one of the communes ``members`` selects (the communes' GiST index answers each)."""
+    """The tiles of zoom :z meeting the communes ``members`` selects (LEVELS): each
+    commune's outline or, where the administrative files gave it none, the box of its
+    parcels; each commune's tiles searched over its own box, so that the work follows the
+    territory's area, not its box's."""
     return f"""
-        SELECT x, y FROM generate_series(CAST(:x0 AS int), :x1) x,
-                        generate_series(CAST(:y0 AS int), :y1) y
-        WHERE EXISTS (
-            SELECT 1 FROM commune c
-            WHERE {members}
-              AND ST_Intersects(c.geom, ST_Transform(ST_Segmentize(
-                  ST_TileEnvelope(CAST(:z AS int), x, y), :segment), {LAMBERT93}))
+        WITH area AS MATERIALIZED (
+            SELECT coalesce(c.geom, (
+                SELECT ST_SetSRID(ST_Extent(p.geom), {LAMBERT93}) FROM parcel p
+                WHERE p.departement_code = c.departement_code AND p.commune_insee = c.insee
+            )) AS geom
+            FROM commune c WHERE {members}
+        ), ranges AS (
+            SELECT a.geom,
+                   greatest(floor((ST_XMin(m) + :half) / :size), 0)::int AS x0,
+                   least(floor((ST_XMax(m) + :half) / :size), :last)::int AS x1,
+                   greatest(floor((:half - ST_YMax(m)) / :size), 0)::int AS y0,
+                   least(floor((:half - ST_YMin(m)) / :size), :last)::int AS y1
+            FROM area a
+            CROSS JOIN LATERAL ST_Transform(
+                ST_Segmentize(ST_Envelope(a.geom), 1000), 3857) AS m
+            WHERE a.geom IS NOT NULL
         )
+        SELECT DISTINCT x, y
+        FROM ranges r, generate_series(r.x0, r.x1) x, generate_series(r.y0, r.y1) y
+        WHERE ST_Intersects(r.geom, ST_Transform(ST_Segmentize(
+            ST_TileEnvelope(CAST(:z AS int), x, y), :segment), {LAMBERT93}))
         ORDER BY y, x"""
 
 
@@ -201,32 +208,26 @@ def territory_tiles(
     if level not in LEVELS or not LEVELS[level].is_code(code):
         raise Invalid(f"{code!r} is not a {level} code")
     members = LEVELS[level].members
-    box = conn.execute(text(_territory_box_sql(members)), {"code": code}).one()
-    if box[0] is None:
-        raise NotFound(f"no commune in {level} {code}")
-    xmin, ymin, xmax, ymax = box
-    half = WEB_MERCATOR_WORLD_M / 2
-    found = []
+    zooms = list(zooms)
     for z in zooms:
         if not 0 <= z <= MAX_ZOOM:
             raise Invalid(f"zoom {z} is not between 0 and {MAX_ZOOM}")
-        n, size = 2**z, WEB_MERCATOR_WORLD_M / 2**z
-
-        def column(m: float, n: int = n, size: float = size) -> int:
-            return min(max(int((m + half) // size), 0), n - 1)
-
-        def row(m: float, n: int = n, size: float = size) -> int:
-            return min(max(int((half - m) // size), 0), n - 1)
-
+    communes = conn.execute(
+        text(f"SELECT count(*) FROM commune c WHERE {members}"), {"code": code}
+    ).scalar_one()
+    if not communes:
+        raise NotFound(f"no commune in {level} {code}")
+    found = []
+    for z in zooms:
+        size = WEB_MERCATOR_WORLD_M / 2**z
         rows = conn.execute(
             text(_territory_tiles_sql(members)),
             {
                 "code": code,
                 "z": z,
-                "x0": column(xmin),
-                "x1": column(xmax),
-                "y0": row(ymax),
-                "y1": row(ymin),
+                "half": WEB_MERCATOR_WORLD_M / 2,
+                "size": size,
+                "last": 2**z - 1,
                 "segment": size / 8,
             },
         ).all()
