@@ -80,7 +80,7 @@ def refresh_scores(
     if departement is None and commune is None:
         parcels, scores = _rebuild(engine, groups)
     else:
-        parcels, scores = _run_groups(engine, groups, suffix="")
+        parcels, scores = _run_groups(engine, groups, full=False)
     # the pairs of touching parcels the site search reads, for the communes whose
     # parcels changed since they were computed (none in a plain re-score)
     adjacency = refresh_adjacency(
@@ -103,7 +103,7 @@ def _rebuild(engine: Engine, groups: list[list[tuple[str, str]]]) -> tuple[int, 
                     q.run(conn, q.drop(q.next_table(table), if_exists=True))
                     q.run(conn, q.create_next(table))
             try:
-                done = _run_groups(engine, groups, suffix="_next")
+                done = _run_groups(engine, groups, full=True)
                 renames = _index_next_tables(engine, workers=len(groups))
                 with engine.begin() as conn:
                     _swap(conn, renames)
@@ -170,13 +170,11 @@ def _swap(conn: Connection, renames: list[sql.Composed]) -> None:
         q.run(conn, statement)
 
 
-def _run_groups(
-    engine: Engine, groups: list[list[tuple[str, str]]], suffix: str
-) -> tuple[int, int]:
+def _run_groups(engine: Engine, groups: list[list[tuple[str, str]]], full: bool) -> tuple[int, int]:
     if len(groups) <= 1:
-        return _refresh_group(engine, groups[0] if groups else [], suffix)
+        return _refresh_group(engine, groups[0] if groups else [], full)
     with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-        done = list(pool.map(lambda g: _refresh_group(engine, g, suffix), groups))
+        done = list(pool.map(lambda g: _refresh_group(engine, g, full), groups))
     parcels, scores = (sum(x) for x in zip(*done, strict=True))
     return parcels, scores
 
@@ -207,9 +205,9 @@ def _commune_groups(
     return [g for g in groups if g]
 
 
-def _refresh_group(engine: Engine, communes: list[tuple[str, str]], suffix: str) -> tuple[int, int]:
+def _refresh_group(engine: Engine, communes: list[tuple[str, str]], full: bool) -> tuple[int, int]:
     """Features then scores of these communes, into the live tables (replacing their rows)
-    or, with a suffix, into the new tables of a full refresh."""
+    or, in a ``full`` refresh, into its new tables."""
     if not communes:
         return 0, 0
     params = {
@@ -220,8 +218,8 @@ def _refresh_group(engine: Engine, communes: list[tuple[str, str]], suffix: str)
         # The plan's estimated cost is high enough to trigger JIT compilation, which takes
         # longer than the work itself at the scale of a commune.
         q.run(conn, q.NO_JIT)
-        if suffix:
-            target = f"parcel_features{suffix}"
+        if full:
+            target = q.next_table("parcel_features")
         else:
             # The scope's parcels featured until now, whose rows the new ones replace; the
             # new features go to a temporary table first, then only what changed is written.
@@ -244,12 +242,12 @@ def _refresh_group(engine: Engine, communes: list[tuple[str, str]], suffix: str)
         for dep in params["deps"]:
             scope = {"deps": [dep], "communes": [c for d, c in communes if d == dep]}
             parcels += _features(conn, {**scope, **covered}, target)
-        if not suffix:
+        if not full:
             _write_changed(
                 conn, "parcel_features", target, q.FEATURE_KEY, q.FEATURES_IN_SCOPE, params
             )
-        scores = _score(conn, params, suffix)
-        if not suffix:
+        scores = _score(conn, params, full)
+        if not full:
             tile_generation.bump(conn, params["communes"])
     return parcels, scores
 
@@ -264,13 +262,13 @@ def _features(conn: Connection, params: dict[str, Any], target: str) -> int:
     params = {**params, "box": box}
     q.run(conn, q.ACTIVITY, params)
     q.run(conn, q.ACTIVITY_INDEX)
-    q.run(conn, q.analyse("refresh_activity"))
+    q.run(conn, q.analyse(q.layer_table("activity")))
     for name in q.LAYERS:
         q.run(conn, q.create_layer(name), params)
-        q.run(conn, q.analyse(f"refresh_{name}"))
+        q.run(conn, q.analyse(q.layer_table(name)))
     parcels = q.run(conn, q.features(target), params).rowcount
     for name in [*q.LAYERS, "activity"]:
-        q.run(conn, q.drop(f"refresh_{name}"))
+        q.run(conn, q.drop(q.layer_table(name)))
     return parcels
 
 
@@ -281,15 +279,16 @@ def _covered(
     return list(q.run(conn, q.covered(table, where), {"deps": deps}).scalars())
 
 
-def _score(conn: Connection, params: dict[str, Any], suffix: str = "") -> int:
+def _score(conn: Connection, params: dict[str, Any], full: bool = False) -> int:
     """Every profile's score in one pass. A full refresh fills its new table; a partial one
     writes what changed (_write_scores)."""
-    select = q.scores(list(load_profiles().values()), f"parcel_features{suffix}")
+    features = q.next_table("parcel_features") if full else "parcel_features"
+    select = q.scores(list(load_profiles().values()), features)
     params = {**params, "version": MODEL_VERSION}
-    if not suffix:
+    if not full:
         return _write_scores(conn, select, params)
     columns = (*q.SCORE_KEY, *q.SCORE_VALUES)
-    return q.run(conn, q.insert(f"parcel_score{suffix}", columns, select), params).rowcount
+    return q.run(conn, q.insert(q.next_table("parcel_score"), columns, select), params).rowcount
 
 
 def _write_scores(conn: Connection, select: sql.Composable, params: dict[str, Any]) -> int:

@@ -237,7 +237,7 @@ LAYERS: dict[str, sql.Composable] = {
 
 def layer_table(name: str) -> sql.Identifier:
     """The temporary table of a layer's hits (or of the activity zones, ``activity``)."""
-    return ident(f"refresh_{name}")
+    return ident("refresh_" + name)
 
 
 def create_layer(name: str) -> sql.Composed:
@@ -246,13 +246,17 @@ def create_layer(name: str) -> sql.Composed:
     )
 
 
-def analyse(table: str) -> sql.Composed:
-    return sql.SQL("ANALYZE {}").format(ident(table))
+def _name(table: str | sql.Identifier) -> sql.Identifier:
+    return table if isinstance(table, sql.Identifier) else ident(table)
 
 
-def drop(table: str, *, if_exists: bool = False) -> sql.Composed:
+def analyse(table: str | sql.Identifier) -> sql.Composed:
+    return sql.SQL("ANALYZE {}").format(_name(table))
+
+
+def drop(table: str | sql.Identifier, *, if_exists: bool = False) -> sql.Composed:
     return sql.SQL("DROP TABLE {}{}").format(
-        sql.SQL("IF EXISTS " if if_exists else ""), ident(table)
+        sql.SQL("IF EXISTS " if if_exists else ""), _name(table)
     )
 
 
@@ -475,7 +479,7 @@ def changed(
         "WHERE ({old}) IS DISTINCT FROM ({new})"
     ).format(
         keys=sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(ident("o", c), ident(f"previous_{c}")) for c in key
+            sql.SQL("{} AS {}").format(ident("o", c), ident("previous_" + c)) for c in key
         ),
         previous=previous,
         fresh=ident(fresh),
@@ -491,7 +495,7 @@ def delete_changed(table: str, key: tuple[str, ...]) -> sql.Composed:
     return sql.SQL("DELETE FROM {} t USING refresh_changed c WHERE {}").format(
         ident(table),
         sql.SQL(" AND ").join(
-            sql.SQL("{} = {}").format(ident("t", k), ident("c", f"previous_{k}")) for k in key
+            sql.SQL("{} = {}").format(ident("t", k), ident("c", "previous_" + k)) for k in key
         ),
     )
 
@@ -520,7 +524,7 @@ SORT_MEMORY = sql.SQL("SET LOCAL maintenance_work_mem = '512MB'")
 
 def next_table(table: str) -> str:
     """The new table a full refresh fills before it takes ``table``'s place."""
-    return f"{table}_next"
+    return table + "_next"
 
 
 def create_next(table: str) -> sql.Composed:
@@ -555,7 +559,7 @@ def index_on_next(unique: bool, index: str, table: str, definition: str) -> sql.
     ``definition`` is the rest of its catalog definition (``USING ...``), trusted."""
     return sql.SQL("CREATE {}INDEX {} ON {} {}").format(
         sql.SQL("UNIQUE " if unique else ""),
-        ident(f"{index}_next"),
+        ident(index + "_next"),
         ident(next_table(table)),
         sql.SQL(definition),
     )
@@ -564,9 +568,9 @@ def index_on_next(unique: bool, index: str, table: str, definition: str) -> sql.
 def key_from_index(table: str, key: str) -> sql.Composed:
     # USING INDEX renames the index after the constraint
     return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}").format(
-        ident(table), ident(key), ident(f"{key}_next")
+        ident(table), ident(key), ident(key + "_next")
     )
 
 
 def rename_index(index: str) -> sql.Composed:
-    return sql.SQL("ALTER INDEX {} RENAME TO {}").format(ident(f"{index}_next"), ident(index))
+    return sql.SQL("ALTER INDEX {} RENAME TO {}").format(ident(index + "_next"), ident(index))
