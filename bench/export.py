@@ -167,7 +167,7 @@ def ogr2ogr_queries(db: str) -> dict[str, tuple[str, str]]:
 
     from sqlalchemy import text
 
-    from app.services.crs import STORAGE
+    from app.services.crs import DEFAULT, STORAGE
     from geo.scoring.export import parcel_table
     from geo.scoring.profiles import get_profile
     from geo.scoring.search import Filters
@@ -176,6 +176,8 @@ def ogr2ogr_queries(db: str) -> dict[str, tuple[str, str]]:
     crs = dataclasses.replace(STORAGE, lat_first=False)
     with engine.connect() as conn, psycopg.connect(conninfo(db)) as raw:
         table = parcel_table(conn, get_profile(None), Filters(departement="91"), crs=crs)
+        # GeoJSON's rows in its own CRS (RFC 7946: longitude, latitude, 6 decimals)
+        lonlat = parcel_table(conn, get_profile(None), Filters(departement="91"), crs=DEFAULT)
 
         def bound(query: str) -> str:
             compiled = str(text(query).compile(dialect=conn.dialect))
@@ -189,6 +191,10 @@ def ogr2ogr_queries(db: str) -> dict[str, tuple[str, str]]:
                 bound(table.rows_sql(wkb=False)),
                 bound(table._sql([*four, "p.geom AS geom"], True)),  # noqa: SLF001
             ),
+            "geojson": (
+                bound(lonlat.rows_sql(wkb=False)),
+                bound(lonlat._sql([*four, "ST_Transform(p.geom, 4326) AS geom"], True)),  # noqa: SLF001
+            ),
         }
     engine.dispose()
     return queries
@@ -199,7 +205,12 @@ def ogr2ogr(db: str, fmt: str, query: str) -> tuple[float, float]:
     import resource
 
     target = Path(tempfile.mkdtemp(prefix="bench-ogr2ogr-")) / f"parcels.{fmt}"
-    driver = {"csv": ["-f", "CSV"], "gpkg": ["-f", "GPKG", "-nlt", "MULTIPOLYGON"]}[fmt]
+    driver = {
+        "csv": ["-f", "CSV"],
+        "gpkg": ["-f", "GPKG", "-nlt", "MULTIPOLYGON"],
+        # RFC 7946 as the export writes it: lon/lat, 6 decimals, right-hand rings
+        "geojson": ["-f", "GeoJSON", "-lco", "RFC7946=YES", "-lco", "COORDINATE_PRECISION=6"],
+    }[fmt]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(

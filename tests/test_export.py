@@ -36,9 +36,7 @@ def _matched(client: TestClient, path: str, params: dict) -> int:
 def test_parcel_search_as_geopackage_holds_every_match(
     scored_client, tmp_path, monkeypatch
 ) -> None:
-    import app.api.routers.search as scoring
-
-    monkeypatch.setattr(scoring, "EXPORT_PAGE", 50)  # several pages appended to the file
+    monkeypatch.setattr("app.presentation.export.TABLE_BATCH", 50)  # several batches
     matched = _matched(scored_client, "/parcels/search", SEARCH)
     assert matched > 100  # more than one JSON page of the default size
     response = scored_client.get("/parcels/search", params={**SEARCH, "format": "gpkg"})
@@ -151,11 +149,25 @@ def test_parcel_search_as_csv_has_the_documented_columns(scored_client) -> None:
 
 
 def test_parcel_search_as_geojson(scored_client) -> None:
+    """Features written by PostgreSQL: the CSV's columns as properties, RFC 7946 geometries
+    (CRS84, outer rings counter-clockwise), in the search's order."""
     response = scored_client.get("/parcels/search", params={**SEARCH, "format": "geojson"})
+    assert response.headers["content-type"].startswith("application/geo+json")
     body = json.loads(response.content)
     assert body["type"] == "FeatureCollection"
+    assert body["profile"]["id"] == "small-industry"
     assert len(body["features"]) == body["numberMatched"] > 100
-    assert body["features"][0]["properties"]["criteria"]
+    first = scored_client.get("/parcels/search", params={**SEARCH, "limit": 1}).json()
+    feature = body["features"][0]
+    assert feature["type"] == "Feature"
+    assert feature["id"] == feature["properties"]["id"] == first["features"][0]["id"]
+    assert list(feature["properties"]) == ["id", *(f.name for f in PARCEL_FIELDS)]
+    assert feature["properties"]["score"] == first["features"][0]["properties"]["score"]
+    # the geometry the search's own page writes (lon/lat, 6 decimals, right-hand rule)
+    assert feature["geometry"] == first["features"][0]["geometry"]
+    assert feature["geometry"]["type"] == "MultiPolygon"
+    lon, lat = feature["geometry"]["coordinates"][0][0][0]
+    assert 2.0 < lon < 2.6 and 48.4 < lat < 48.9
 
 
 def test_sites_export(scored_client, tmp_path) -> None:
@@ -350,10 +362,8 @@ def test_a_database_failure_while_writing_is_a_problem_not_a_truncated_200(
     import psycopg
     from sqlalchemy.exc import OperationalError
 
-    import app.api.routers.search as scoring
     import geo.scoring.export as table
 
-    monkeypatch.setattr(scoring, "EXPORT_PAGE", 50)
     lost = OperationalError("FETCH", {}, psycopg.OperationalError("connection lost"))
 
     def failing(read):  # the connection lost after two pages (or lines) were read
@@ -365,21 +375,9 @@ def test_a_database_failure_while_writing_is_a_problem_not_a_truncated_200(
 
         return reader
 
-    if fmt == "geojson":
-        calls = []
-
-        def pages(*args, **kwargs):
-            calls.append(1)
-            if len(calls) == 3:
-                raise lost
-            return collection(*args, **kwargs)
-
-        collection = scoring.parcels_collection
-        monkeypatch.setattr(scoring, "parcels_collection", pages)
-    else:
-        monkeypatch.setattr(table, "copy_out", failing(table.copy_out))
-        monkeypatch.setattr(table, "row_batches", failing(table.row_batches))
-        monkeypatch.setattr("app.presentation.export.TABLE_BATCH", 50)
+    monkeypatch.setattr(table, "copy_out", failing(table.copy_out))
+    monkeypatch.setattr(table, "row_batches", failing(table.row_batches))
+    monkeypatch.setattr("app.presentation.export.TABLE_BATCH", 50)
     response = scored_client.get("/parcels/search", params={**SEARCH, "format": fmt})
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
@@ -453,11 +451,20 @@ def test_files_a_killed_process_left_are_removed_at_start(
 def test_csv_and_geopackage_columns_are_the_explained_scores(
     scored_client, tmp_path, params
 ) -> None:
-    """The CSV's and GeoPackage's columns, computed by PostgreSQL, are every parcel's
-    figures as the search explains them (the GeoJSON export), in the same order."""
-    explained = json.loads(
+    """The CSV's, GeoJSON's and GeoPackage's columns, computed by PostgreSQL, are every
+    parcel's figures as the search's pages explain them, in the same order."""
+    explained: list[dict] = []
+    while True:
+        page = scored_client.get(
+            "/parcels/search", params={**params, "limit": 1000, "offset": len(explained)}
+        ).json()["features"]
+        explained += page
+        if len(page) < 1000:
+            break
+    geojson = json.loads(
         scored_client.get("/parcels/search", params={**params, "format": "geojson"}).content
     )["features"]
+    assert [f["id"] for f in geojson] == [f["id"] for f in explained]
     rows = _csv(scored_client.get("/parcels/search", params={**params, "format": "csv"}))
     gpkg = scored_client.get("/parcels/search", params={**params, "format": "gpkg"})
     path = tmp_path / "parcels.gpkg"
@@ -465,6 +472,7 @@ def test_csv_and_geopackage_columns_are_the_explained_scores(
     frame = pyogrio.read_dataframe(path)
     assert [r["id"] for r in rows] == [f["id"] for f in explained] == list(frame["id"])
     assert len(rows) > 50
+    exported = list(geojson)
     for row, record, feature in zip(rows, frame.to_dict("records"), explained, strict=True):
         p = feature["properties"]
         points = {c["criterion"]: c["points"] for c in p["criteria"]}
@@ -491,6 +499,7 @@ def test_csv_and_geopackage_columns_are_the_explained_scores(
                 if f.name.startswith("points_")
             },
         }
+        assert {k: v for k, v in exported.pop(0)["properties"].items() if k != "id"} == expected
         for field in PARCEL_FIELDS:
             want, cell, stored = expected[field.name], row[field.name], record[field.name]
             if field.kind == "float":
@@ -527,7 +536,7 @@ def test_a_table_export_stops_when_its_client_goes(scored_db_url, tmp_path, monk
     crs = dataclasses.replace(STORAGE, lat_first=False)
     try:
         with engine.connect() as conn:
-            for fmt in ("csv", "gpkg"):
+            for fmt in ("csv", "gpkg", "geojson"):
                 asked: list[int] = []
 
                 def gone(asked: list[int] = asked) -> bool:

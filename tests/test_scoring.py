@@ -608,11 +608,11 @@ def test_commune_refresh_rewrites_only_what_changed(scored: Engine) -> None:
 
 def test_features_pass_reads_only_the_scope() -> None:
     """The features pass joins the scope's parcels to per-scope temporary tables only
-    (geo.scoring.refresh.LAYERS): a join to a whole national table let the planner hash the
+    (geo.scoring.refresh_sql.LAYERS): a join to a whole national table let the planner hash the
     scope and read that table through (parcel_building: 66 ms of a commune's refresh at 1 M
     parcels). Small reference tables (the PLU documents) are the exception."""
-    from geo.scoring.refresh import _FEATURES
+    from geo.scoring.refresh_sql import features
 
-    joined = set(re.findall(r"(?:FROM|JOIN)\s+(?!LATERAL)(\w+)", _FEATURES))
+    joined = set(re.findall(r"(?:FROM|JOIN)\s+(?!LATERAL)(\w+)", features("t").as_string(None)))
     assert {t for t in joined if not t.startswith("refresh_")} == {"parcel", "plu_document"}
     assert {"refresh_buildings", "refresh_terrain", "refresh_owners"} <= joined

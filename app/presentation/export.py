@@ -152,18 +152,22 @@ class Export:
 
 class Rows(Protocol):
     """A table PostgreSQL computes (geo.scoring.export.ParcelTable): its CSV as COPY
-    writes it, or its rows (id, the fields…, WKB geometry) in batches."""
+    writes it, its rows (id, the fields…, WKB geometry) in batches, or its GeoJSON
+    features (UTF-8 bytes each) in batches."""
 
     def csv(self, delimiter: str = ",", decimal: str = ".") -> Generator[bytes, None, None]: ...
 
     def batches(self, size: int) -> Generator[list[tuple[Any, ...]], None, None]: ...
 
+    def features(self, size: int) -> Generator[list[bytes], None, None]: ...
+
 
 @dataclass
 class TableExport:
     """What to export when PostgreSQL computes every column: ``rows`` with ``fields``
-    (after the id; the CSV adds x and y), under ``name``, geometries in ``crs``. Written
-    at database speed: COPY for a CSV, WKB and typed columns through Arrow for a
+    (after the id; the CSV adds x and y), under ``name``, geometries in ``crs``; a GeoJSON
+    collection's own ``members``. Written at database speed: COPY for a CSV, each feature
+    as PostgreSQL writes it for GeoJSON, WKB and typed columns through Arrow for a
     GeoPackage, no Python object per cell."""
 
     name: str
@@ -171,6 +175,7 @@ class TableExport:
     fields: list[Field]
     geometry_type: str = "Unknown"
     crs: Crs = DEFAULT
+    members: dict[str, Any] = field(default_factory=dict)
 
 
 class ClientGone(Exception):
@@ -352,6 +357,21 @@ def _write_table_csv(
             file.write(bytes(line).replace(b"\n", b"\r\n"))
 
 
+def _write_table_geojson(
+    export: TableExport, file: IO[bytes], gone: Callable[[], bool] | None
+) -> None:
+    head = json.dumps({"type": "FeatureCollection", **export.members}, ensure_ascii=False)
+    file.write((head[:-1] + ', "features": [').encode())
+    separator = b""
+    with contextlib.closing(export.rows.features(TABLE_BATCH)) as pages:
+        for features in pages:
+            if gone is not None and gone():
+                raise ClientGone()
+            file.write(separator + b",".join(features))
+            separator = b","
+    file.write(b"]}")
+
+
 def _write_table_gpkg(export: TableExport, path: str, gone: Callable[[], bool] | None) -> None:
     schema = pa.schema(
         [
@@ -444,6 +464,8 @@ def write_export(
     page: once it says the client has left, ClientGone, and nothing is kept."""
     if isinstance(export, TableExport):
         table = export  # (named again: the lambdas below see its narrowed type)
+        if fmt == "geojson":
+            return _unnamed(lambda file: _write_table_geojson(table, file, gone))
         if fmt in WRITERS:
             return _unnamed(lambda file: _write_table_csv(table, file, fmt, gone))
         return _named(fmt, lambda path: _write_table_gpkg(table, path, gone))

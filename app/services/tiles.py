@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from typing import TypeVar
 
+import httpx
 import numpy as np
 from pyproj import Transformer
 from sqlalchemy import Connection, text
@@ -15,6 +19,8 @@ from app.services.features import Collection
 from app.services.tile_cache import Sized, TileCache
 from geo.crs import LAMBERT93
 from geo.db.tile_generation import tile_version_sql
+from geo.errors import Invalid, NotFound
+from geo.territories import LEVELS
 
 MAX_ZOOM = 16  # deeper zooms are drawn by the clients from z16 tiles (overzoom)
 SIMPLIFIED_BELOW_ZOOM = MAX_ZOOM  # the geometries of the tiles below are simplified (tile())
@@ -162,6 +168,115 @@ def tile(conn: Connection, collection: Collection, z: int, x: int, y: int) -> by
     # same bytes (and ETag) without sorting.
     conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     return bytes(conn.execute(text(sql), params).scalar_one())
+
+
+def _territory_tiles_sql(members: str) -> str:
+    """The tiles of zoom :z meeting the communes ``members`` selects (LEVELS): each
+    commune's outline or, where the administrative files gave it none, the box of its
+    parcels; each commune's tiles searched over its own box, so that the work follows the
+    territory's area, not its box's."""
+    return f"""
+        WITH area AS MATERIALIZED (
+            SELECT coalesce(c.geom, (
+                SELECT ST_SetSRID(ST_Extent(p.geom), {LAMBERT93}) FROM parcel p
+                WHERE p.departement_code = c.departement_code AND p.commune_insee = c.insee
+            )) AS geom
+            FROM commune c WHERE {members}
+        ), ranges AS (
+            SELECT a.geom,
+                   greatest(floor((ST_XMin(m) + :half) / :size), 0)::int AS x0,
+                   least(floor((ST_XMax(m) + :half) / :size), :last)::int AS x1,
+                   greatest(floor((:half - ST_YMax(m)) / :size), 0)::int AS y0,
+                   least(floor((:half - ST_YMin(m)) / :size), :last)::int AS y1
+            FROM area a
+            CROSS JOIN LATERAL ST_Transform(
+                ST_Segmentize(ST_Envelope(a.geom), 1000), 3857) AS m
+            WHERE a.geom IS NOT NULL
+        )
+        SELECT DISTINCT x, y
+        FROM ranges r, generate_series(r.x0, r.x1) x, generate_series(r.y0, r.y1) y
+        WHERE ST_Intersects(r.geom, ST_Transform(ST_Segmentize(
+            ST_TileEnvelope(CAST(:z AS int), x, y), :segment), {LAMBERT93}))
+        ORDER BY y, x"""
+
+
+def territory_tiles(
+    conn: Connection, level: str, code: str, zooms: Iterable[int]
+) -> list[tuple[int, int, int]]:
+    """The tiles (z, x, y) of ``zooms`` over the territory ``code`` of ``level``: those
+    meeting one of its communes, by zoom then row."""
+    if level not in LEVELS or not LEVELS[level].is_code(code):
+        raise Invalid(f"{code!r} is not a {level} code")
+    members = LEVELS[level].members
+    zooms = list(zooms)
+    for z in zooms:
+        if not 0 <= z <= MAX_ZOOM:
+            raise Invalid(f"zoom {z} is not between 0 and {MAX_ZOOM}")
+    communes = conn.execute(
+        text(f"SELECT count(*) FROM commune c WHERE {members}"), {"code": code}
+    ).scalar_one()
+    if not communes:
+        raise NotFound(f"no commune in {level} {code}")
+    found = []
+    for z in zooms:
+        size = WEB_MERCATOR_WORLD_M / 2**z
+        rows = conn.execute(
+            text(_territory_tiles_sql(members)),
+            {
+                "code": code,
+                "z": z,
+                "half": WEB_MERCATOR_WORLD_M / 2,
+                "size": size,
+                "last": 2**z - 1,
+                "segment": size / 8,
+            },
+        ).all()
+        found += [(z, x, y) for x, y in rows]
+    return found
+
+
+@dataclass
+class WarmReport:
+    tiles: int
+    empty: int
+    failed: int
+    bytes: int
+    seconds: float
+
+    def lines(self) -> list[str]:
+        rate = self.tiles / self.seconds if self.seconds else 0
+        return [
+            f"warmed {self.tiles} tiles ({self.empty} empty, {self.failed} failed, "
+            f"{self.bytes / 1e6:.1f} MB) in {self.seconds:.1f} s ({rate:.0f} tiles/s)"
+        ]
+
+
+def warm_tiles(
+    client: httpx.Client,
+    collection: str,
+    tiles: list[tuple[int, int, int]],
+    *,
+    workers: int = 2,
+) -> WarmReport:
+    """Request each tile of ``collection`` from the service ``client`` talks to, so that
+    its tile cache holds them (app.services.tile_cache). The cache is each process's own:
+    a server of several workers has each tile warmed in the worker that answered."""
+    started = time.perf_counter()
+
+    def fetch(tile: tuple[int, int, int]) -> tuple[int, int]:
+        z, x, y = tile
+        response = client.get(f"tiles/{collection}/{z}/{x}/{y}.mvt")
+        return response.status_code, len(response.content)
+
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        answers = list(pool.map(fetch, tiles))
+    return WarmReport(
+        tiles=len(tiles),
+        empty=sum(status == 204 for status, _ in answers),
+        failed=sum(status not in (200, 204) for status, _ in answers),
+        bytes=sum(size for _, size in answers),
+        seconds=time.perf_counter() - started,
+    )
 
 
 # What a styled map reads from the tiles' properties (TileJSON vector_layers fields).

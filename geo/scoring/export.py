@@ -1,12 +1,13 @@
 """Ranked parcels as the table an export writes, every column computed by PostgreSQL.
 
-A parcel search exported as CSV or GeoPackage keeps a dozen figures of each parcel's
+A parcel search exported as CSV, GeoJSON or GeoPackage keeps a dozen figures of each parcel's
 explained score: these are computed in the export's query from the same definitions
 that score every parcel (``Criterion.sql``, ``score_sql``, ``EXCLUSIONS_SQL``), rounded to
 the decimals ``explain`` rounds them to (PostgreSQL's numeric rounding: on an exact decimal
 tie its last digit may differ from Python's round()), instead of each parcel being
 explained in Python (most of an export's time at 100,000 parcels). PostgreSQL then writes
-the CSV itself (COPY), and the GeoPackage's geometries come as WKB, straight from PostGIS
+the CSV itself (COPY), each GeoJSON feature as text (``json_build_object`` and
+``ST_AsGeoJSON``), and the GeoPackage's geometries come as WKB, straight from PostGIS
 (bench/README.md, "Exports").
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from geo.crs import LAMBERT93
-from geo.db.geojson import OutputCrs
+from geo.db.geojson import OutputCrs, output_geojson_sql
 from geo.db.stream import copy_out, row_batches
 from geo.land.buildings import land_use_sql
 from geo.scoring.model import (
@@ -34,8 +35,8 @@ from geo.scoring.model import (
 from geo.scoring.search import Filters, search_rows_sql
 
 # The columns of a parcel export after its id: (name, kind, description). Their meaning is
-# the JSON search's (geo.scoring.model.explain); the GeoJSON export carries the whole
-# explanation instead.
+# the JSON search's (geo.scoring.model.explain), whose pages carry the whole explanation
+# (each criterion's value, label and source).
 PARCEL_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("commune", "str", "INSEE code of the commune"),
     ("commune_name", "str", "name of the commune"),
@@ -196,6 +197,28 @@ class ParcelTable:
     def batches(self, size: int) -> Generator[list[tuple[Any, ...]], None, None]:
         """Rows of (id, PARCEL_COLUMNS…, WKB geometry), ``size`` at a time."""
         return row_batches(self.conn, self.rows_sql(), self.params, size)
+
+    def geojson_sql(self) -> str:
+        """The query of the GeoJSON features, one a row, each the UTF-8 bytes of a
+        Feature: id, PARCEL_COLUMNS as properties, the geometry as PostGIS writes it (in
+        the export's CRS, rings by the right-hand rule), pasted as text rather than parsed
+        again as json."""
+        properties = ", ".join(
+            f"{_text(name)}, {sql}"
+            for name, (sql, _) in {"id": ("s.parcel_id", "str"), **self._typed()}.items()
+        )
+        geometry = output_geojson_sql("p.geom", self.crs)
+        feature = (
+            """'{"type":"Feature","id":' || to_json(s.parcel_id)::text"""
+            f""" || ',"geometry":' || coalesce({geometry}, 'null')"""
+            f""" || ',"properties":' || json_build_object({properties})::text || '}}'"""
+        )
+        return self._sql([f"convert_to({feature}, 'UTF8') AS feature"], True)
+
+    def features(self, size: int) -> Generator[list[bytes], None, None]:
+        """The GeoJSON features (UTF-8 bytes, geojson_sql), ``size`` at a time."""
+        for rows in row_batches(self.conn, self.geojson_sql(), self.params, size):
+            yield [row[0] for row in rows]
 
     def _typed(self) -> dict[str, tuple[str, str]]:
         kinds = {name: kind for name, kind, _ in PARCEL_COLUMNS}

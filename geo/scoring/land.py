@@ -33,7 +33,7 @@ SELECT = """
 # Buildings: the statistics computed at import (geo.land.buildings.count_parcel_buildings);
 # owners: those of the scope. Each is read once, through its commune index, into the
 # refresh's temporary tables ``refresh_buildings`` and ``refresh_owners``
-# (geo.scoring.refresh.LAYERS): joined directly, the planner hashed the scope's parcels
+# (geo.scoring.refresh_sql.LAYERS): joined directly, the planner hashed the scope's parcels
 # and read the whole statistics table for them (66 ms of a commune's refresh at 1 M
 # parcels, ten times that at 10 M). ``{q}``: the scope's condition on the parcels ``q``.
 LAYERS = {

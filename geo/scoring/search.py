@@ -218,33 +218,6 @@ def search_parcels(
     return _explained(conn, rows, profile)
 
 
-def ranked_parcel_pages(
-    conn: Connection,
-    profile: Profile,
-    filters: Filters,
-    *,
-    sort: str = "-score",
-    size: int = 500,
-    geometry: bool = True,
-    crs: OutputCrs | None = None,
-) -> Iterator[list[RankedParcel]]:
-    """Every parcel of the search, ranked as search_parcels ranks them, in pages of
-    ``size``: one query read through a server-side cursor, so that each page costs the
-    same (re-running the search a page with OFFSET made an export quadratic). Without
-    ``geometry``, theirs is None (a table has no use for it); with it, GeoJSON in ``crs``
-    (RFC 7946's when None)."""
-    base, params = _base(profile, filters)
-    order = _order(sort)
-    sql = _ranked_sql(f"SELECT {_PAGE_COLUMNS} {base}", order, geometry, crs)
-    result = (
-        conn.execution_options(stream_results=True, yield_per=size)
-        .execute(text(sql), params)
-        .mappings()
-    )
-    for rows in result.partitions(size):
-        yield _explained(conn, rows, profile)
-
-
 def search_rows_sql(
     profile: Profile, filters: Filters, sort: str
 ) -> tuple[str, str, dict[str, Any]]:

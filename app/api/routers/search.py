@@ -20,7 +20,6 @@ from app.api.dependencies import (
 from app.api.errors import InvalidParameter
 from app.api.responses import paging_links
 from app.presentation.export import (
-    EXPORT_PAGE,
     MAX_EXPORT_FEATURES,
     Export,
     Field,
@@ -38,7 +37,6 @@ from geo.scoring.search import (
     count_parcels,
     matched_parcels,
     parcel_score,
-    ranked_parcel_pages,
     search_parcels,
     search_sites,
 )
@@ -54,8 +52,8 @@ def _fields(*specs: tuple[str, str, str]) -> list[Field]:
 _IMPACT = ("envelope_impact_ha", "float", "NAF hectares consumed if built")
 _REMEDIATION = ("remediation_cost_eur", "float", "remediation estimate, euros")
 _MODEL = (("profile", "str", "scoring profile"), ("model_version", "str", "model version"))
-# Computed by PostgreSQL for the CSV and GeoPackage (geo.scoring.export); the GeoJSON
-# export carries each parcel's whole explanation.
+# Computed by PostgreSQL for every export format (geo.scoring.export); the JSON search's
+# pages carry each parcel's whole explanation.
 PARCEL_FIELDS = _fields(*PARCEL_COLUMNS)
 SITE_FIELDS = _fields(
     ("rank", "int", "rank of the site, best first"),
@@ -220,18 +218,9 @@ def _parcels_export(chosen, filters, sort, fmt, crs, conn) -> Export | TableExpo
             f"the search matches {matched} parcels: an export holds at most "
             f"{MAX_EXPORT_FEATURES}; narrow it (territory, min_score, min_area)"
         )
-    if fmt != "geojson":
-        table = parcel_table(conn, chosen, filters, sort=sort, crs=crs)
-        return TableExport("parcels", table, PARCEL_FIELDS, "MultiPolygon", crs)
-    pages = ranked_parcel_pages(conn, chosen, filters, sort=sort, size=EXPORT_PAGE, crs=crs)
-    return Export(
-        "parcels",
-        (parcels_collection(page, chosen, matched, [])["features"] for page in pages),
-        PARCEL_FIELDS,
-        members={
-            "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},
-            **matched.members(),
-        },
-        geometry_type="MultiPolygon",
-        crs=crs,
-    )
+    table = parcel_table(conn, chosen, filters, sort=sort, crs=crs)
+    members = {
+        "profile": {"id": chosen.id, "name": chosen.name, "weights": chosen.weights},
+        **matched.members(),
+    }
+    return TableExport("parcels", table, PARCEL_FIELDS, "MultiPolygon", crs, members)
