@@ -21,7 +21,6 @@ from geo.scoring.model import (
     EXCLUDED_SQL,
     MODEL_VERSION,
     REMEDIATION_CLEAN_EUR_PER_HA,
-    REMEDIATION_EUR_PER_HA,
     REMEDIATION_POLLUTED_EUR_PER_HA,
     points_lateral,
     score_expressions,
@@ -235,7 +234,8 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
                 WHEN coalesce(fr.pollution, link.pollution) IN (
                      'pollution inexistante', 'pollution traitée', 'pollution peu probable')
                 THEN {REMEDIATION_CLEAN_EUR_PER_HA}
-                ELSE {REMEDIATION_EUR_PER_HA} END,
+                -- pollution unknown: the cost is unknown (NULL), never a guessed 0 €
+                ELSE NULL END,
        NULL, NULL,
        -- risk plans: known inside a loaded plan's perimeter
        risk.interdiction_m2 / nullif(p.area_m2, 0),

@@ -147,6 +147,8 @@ class Vintage:
     last_year: int
     provisional_year: int
     source: str = ""
+    # the file is made-up demonstration data (import_run.synthetic)
+    synthetic: bool = False
 
 
 @dataclass(frozen=True)
@@ -313,8 +315,9 @@ class Targets:
 def latest_vintage(conn: Connection, vintage: int | None = None) -> Vintage:
     row = conn.execute(
         text(
-            "SELECT vintage, first_year, last_year, provisional_year, source "
-            "FROM naf_consumption_vintage "
+            "SELECT vintage, first_year, last_year, provisional_year, source, EXISTS ("
+            "SELECT 1 FROM import_run r WHERE r.source = v.source AND r.synthetic) "
+            "FROM naf_consumption_vintage v "
             "WHERE (CAST(:v AS integer) IS NULL OR vintage = :v) ORDER BY vintage DESC LIMIT 1"
         ),
         {"v": vintage},
@@ -363,6 +366,8 @@ def trajectory(
             "years": [data.first_year, data.last_year],
             "provisional_year": data.provisional_year,
             "source": f"Cerema, consommation d'espaces NAF (import {Path(data.source).name})",
+            # every figure below is computed from made-up data when true
+            "synthetic": data.synthetic,
         },
         "period": [rules.period_first_year, rules.period_last_year],
         "reference_years": [rules.reference_first_year, rules.reference_last_year],
