@@ -45,6 +45,8 @@ const FILTER_LABELS = {
   max_built_share: "Part bâtie maximale (0 à 1)",
   land_use: "Occupation du sol",
   owner: "Propriétaire",
+  exclude_risk: "Exclure les zones des plans de risques (PPR, PPRT)",
+  land_cover: "Espace NAF ou déjà artificialisé",
 };
 // The filters that take a comma-separated list: one checkbox per value, in French.
 const CHOICES = {
@@ -57,6 +59,14 @@ const CHOICES = {
     etat: "État", region: "région", departement: "département", commune: "commune", epci: "EPCI",
     etablissement_public: "établissement public (EPF…)", sem: "SEM ou SPL",
     personne_morale: "autre personne morale", private_or_unknown: "particulier ou inconnu",
+  },
+  exclude_risk: {
+    interdiction: "zones d'interdiction",
+    prescription: "zones de prescription",
+  },
+  land_cover: {
+    naf: "espace agricole, naturel ou forestier (NAF)",
+    artificialised: "friche ou terrain déjà artificialisé",
   },
 };
 // The API's problem documents carry a stable "code" (app/api/errors.py): said in French here.
@@ -651,6 +661,8 @@ function matchedText(answer, offset = state.offset) {
 // them) and the rules of the filters used (a commune without a building layer never
 // matches a land-use filter, without an owner file an owner filter).
 function emptyWhy(answer) {
+  // the API's own explanation, in French (geo/scoring/empty.py)
+  if (answer.why_empty) return answer.why_empty.message;
   const why = [...(answer.notes || [])];
   if (state.filters.land_use) why.push("les communes sans couche de bâtiments chargée ne répondent jamais au filtre d'occupation du sol");
   if (state.filters.owner) why.push("les communes sans fichier des propriétaires chargé ne répondent jamais au filtre de propriétaire");
@@ -676,7 +688,8 @@ function showResults(answer) {
       <td><a href="#" data-open="site:${esc(f.id)}">site ${f.properties.rank}</a></td>
       <td class="num">${fmt(f.properties.area_ha, 2)}</td><td class="num">${fmt(f.properties.score)}</td>
       <td class="num">${f.properties.parcel_count}</td><td class="num">${fmt(f.properties.envelope_impact_ha, 2)}</td></tr>`).join("");
-    $("#results-summary").textContent = `${results.length} site(s) d'au moins ${fmt(Number(state.site_area))} ha, du meilleur au moins bon.`;
+    $("#results-summary").textContent = `${results.length} site(s) d'au moins ${fmt(Number(state.site_area))} ha, du meilleur au moins bon.`
+      + (answer.why_empty ? ` ${answer.why_empty.message}` : "");
     $(".pager").hidden = true;
   } else {
     table.tHead.innerHTML = `<tr><th scope="col">parcelle</th><th scope="col">commune</th>
@@ -766,7 +779,7 @@ function outlineSvg(geometry, title) {
 async function trajectoryBlock(level, code) {
   try {
     const t = await api(`/trajectories/${level}/${code}`, { auth: false });
-    noteSynthetic(t, "les trajectoires ZAN (consommation d'espaces)");
+    noteSynthetic(t.data || t, "les trajectoires ZAN (consommation d'espaces)");
     return `<div class="trajectory"><h4>${esc(t.territory.name)}</h4>
       <p class="status-${t.status}"><strong>${LABELS[t.status] || t.status}</strong>
         (${fmt(100 * t.share_used, 0)} % de l'enveloppe ${t.period.join("-")} consommés)</p>
@@ -913,7 +926,8 @@ async function siteDossier(id) {
       <p class="big">Score <strong class="score">${fmt(p.score)}</strong> / 100</p>
       <ul class="facts"><li>Surface : ${fmt(p.area_ha, 2)} ha en ${p.parcel_count} parcelle(s)</li>
         <li>Impact sur l'enveloppe : ${fmt(p.envelope_impact_ha, 2)} ha NAF</li>
-        <li>Dépollution estimée : ${euros(p.remediation_cost_eur)}</li>
+        <li>Dépollution estimée : ${euros(p.remediation_cost_eur)}${p.remediation_cost_complete === false
+          && p.remediation_cost_known_eur != null ? ` (au moins ${euros(p.remediation_cost_known_eur)} : pollution inconnue sur une partie du site)` : ""}</li>
         <li>Profil ${esc(profileName(p.profile))}, modèle ${esc(p.model_version)}</li></ul></div></div>
     <h3>Parcelles</h3><ul class="parcels">${p.parcels.map((x) =>
       `<li><a href="#" data-open="parcel:${esc(x)}">${esc(x)}</a></li>`).join("")}</ul>
@@ -1068,7 +1082,7 @@ async function loadTrajectories() {
   if (!level) return;
   try {
     const t = await api(`/trajectories/${level}/${code}`, { auth: false });
-    noteSynthetic(t, "les trajectoires ZAN (consommation d'espaces)");
+    noteSynthetic(t.data || t, "les trajectoires ZAN (consommation d'espaces)");
     const groups = Object.entries(t.children || {}).filter(([, list]) => list.length);
     box.innerHTML = `<p><strong>${esc(t.territory.name)}</strong> :
         <span class="status-${t.status}">${LABELS[t.status] || t.status}</span>
