@@ -125,7 +125,8 @@ def test_a_criterion_cites_only_a_source_covering_the_parcel(client: TestClient)
 
 
 def test_a_run_without_recorded_coverage_covers_nothing(truth: Engine) -> None:
-    """An import that said nothing of its coverage (an older row) is cited nowhere."""
+    """An import that said nothing of its coverage (an older row) is cited nowhere; one
+    recorded before communes were covers the départements it recorded."""
     from geo.scoring.lineage import lineage_for
 
     with truth.connect() as conn:
@@ -135,9 +136,18 @@ def test_a_run_without_recorded_coverage_covers_nothing(truth: Engine) -> None:
                 "VALUES ('plu', '/x/somewhere.zip', 'x', '{}')"
             )
         )
-        lineage = lineage_for(conn, ["27412"])
+        nowhere = lineage_for(conn, ["27412"])
+        conn.execute(
+            text(
+                "INSERT INTO import_run (kind, source, sha256, summary, departements) "
+                "VALUES ('plu', '/x/older.zip', 'x', '{}', '{27}')"
+            )
+        )
+        older = lineage_for(conn, ["27412", "91216"])
         conn.rollback()
-    assert lineage.sources("zoning", "27412") == []
+    assert nowhere.sources("zoning", "27412") == []
+    assert [s["file"] for s in older.sources("zoning", "27412")] == ["older.zip"]
+    assert older.sources("zoning", "91216") == []
 
 
 # -- remediation: unknown, never 0 € -------------------------------------------------------

@@ -4,8 +4,9 @@ Each criterion reads one or more imported layers (``SOURCES``, by import_run kin
 parcel, a layer's lineage is the latest import of that kind that covers the parcel: one
 whose recorded communes (import_run.communes) hold the parcel's commune, or, for a layer
 read by département (``BY_DEPARTEMENT``: its absence there is a known "no"), whose
-départements hold the parcel's. An import that recorded no coverage covers nothing: a
-source is never cited for a parcel it says nothing about. A criterion without a covering
+départements hold the parcel's. An import recorded before communes were (migration 0025)
+covers the départements it recorded; one that recorded neither covers nothing: a source is
+never cited for a parcel it says nothing about. A criterion without a covering
 source cites none and says why (``no_source_reason``). One query per answer, whatever its
 number of parcels (:func:`lineage_for`).
 """
@@ -104,9 +105,9 @@ def lineage_for(conn: Connection, communes: list[str]) -> Lineage:
                FROM unnest(CAST(:communes AS text[])) AS c(insee)
                JOIN import_run r ON r.kind = ANY(:kinds)
                     AND (c.insee = ANY(r.communes)
-                         OR (r.kind = ANY(:by_dep) AND CASE WHEN c.insee ~ '^9[78]'
-                             THEN left(c.insee, 3) ELSE left(c.insee, 2) END
-                             = ANY(r.departements)))
+                         OR ((r.kind = ANY(:by_dep) OR r.communes IS NULL)
+                             AND CASE WHEN c.insee ~ '^9[78]' THEN left(c.insee, 3)
+                                      ELSE left(c.insee, 2) END = ANY(r.departements)))
                ORDER BY r.kind, c.insee, r.finished_at DESC, r.id DESC"""
         ),
         {"communes": sorted(set(communes)), "kinds": kinds, "by_dep": sorted(BY_DEPARTEMENT)},

@@ -6,8 +6,10 @@ Create Date: 2026-12-07
 
 ``import_run.communes``: the communes where the import put data (with ``departements``, its
 coverage): a criterion's lineage cites an import only where it covers the parcel
-(geo.scoring.lineage). ``import_run.synthetic``: the file is made-up demonstration data
-(its name says ``SYNTHETIQUE``/``SYNTHETIC``), so every figure computed from it says so.
+(geo.scoring.lineage); an older run keeps the départements it recorded, and one that
+recorded none covers nothing until its file is imported again. ``import_run.synthetic``:
+the file is made-up demonstration data (its name says ``SYNTHETIQUE``/``SYNTHETIC``), so
+every figure computed from it says so.
 ``parcel_features.remediation_cost_eur`` becomes nullable: NULL where the parcel's pollution
 is unknown (docs/methode.md), never a guessed 0 €.
 """
