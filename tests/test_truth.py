@@ -231,6 +231,13 @@ def test_an_empty_search_names_the_communes_and_layers_missing(client: TestClien
     assert "why_empty" not in client.get("/parcels/search", params={"epci": epci}).json()
 
 
+def test_an_empty_search_of_all_france_counts_nothing(client: TestClient) -> None:
+    page = client.get("/parcels/search", params={"min_area": 900000}).json()
+    assert page["features"] == []
+    assert page["why_empty"]["filters"] == []
+    assert "choisissez un territoire" in page["why_empty"]["message"]
+
+
 def test_an_empty_site_search_says_why(client: TestClient) -> None:
     page = client.get(
         "/sites/search", params={"commune": "27412", "min_area": 500, "min_score": 99}

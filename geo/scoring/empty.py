@@ -2,8 +2,8 @@
 layers are absent where parcels are, and which filter removed what.
 
 Asked only when a search's first page is empty, so its cost (one aggregate over the
-territory's scored parcels, one bounded count per filter given) is paid when the answer
-would otherwise say nothing.
+territory's scored parcels, one count per filter given, up to COUNT_UP_TO) is paid when the
+answer would otherwise say nothing; a search of all France without result gets no count.
 """
 
 from __future__ import annotations
@@ -53,9 +53,16 @@ def why_empty(conn: Connection, profile: Profile, filters: Filters) -> dict[str,
     from those with parcels, what each filter given removed, and a French ``message``."""
     out: dict[str, Any] = {}
     territory = _territory(filters)
-    if territory is not None:
-        where, params = territory
-        out |= _coverage(conn, where, params)
+    if territory is None:
+        # a count of all France without one filter may read every parcel: not done
+        out["filters"] = []
+        out["message"] = (
+            "Aucun résultat sur toute la France : choisissez un territoire pour savoir "
+            "quelles communes et quelles couches y manquent."
+        )
+        return out
+    where, params = territory
+    out |= _coverage(conn, where, params)
     out["filters"] = _filters(conn, profile, filters)
     out["message"] = _message(out)
     return out
