@@ -209,6 +209,19 @@ def test_figures_from_synthetic_files_say_so(client: TestClient) -> None:
     assert trajectory["data"]["synthetic"] is True
 
 
+def test_net_artificialisation_from_synthetic_millesimes_says_so(truth: Engine) -> None:
+    from geo.ingest.ocsge import load_ocsge
+    from geo.zan.artificialisation import net_artificialisation
+
+    with truth.connect() as conn:
+        assert net_artificialisation(conn, "commune", "91216")["synthetic"] is False
+    for path in sorted((DATA / "ocsge").glob("*SYNTHETIQUE*.gpkg")):
+        load_ocsge(truth, path)
+    with truth.connect() as conn:
+        measured = net_artificialisation(conn, "commune", "91216")
+    assert measured["synthetic"] is True and measured["periods"]
+
+
 # -- an empty search says why ----------------------------------------------------------------
 
 
