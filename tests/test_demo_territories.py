@@ -386,3 +386,19 @@ def test_tiles_carry_numeric_ids_and_what_a_styled_map_needs(demo_client: TestCl
     assert set(layer["fields"]) == {"id", *COLLECTIONS["parcels"].tile_properties}
     assert layer["fields"]["score"].startswith("Number: ")
     assert layer["fields"]["excluded"].startswith("Boolean: ")
+
+
+def test_the_eure_parcel_cites_only_what_covers_the_eure(demo_client: TestClient) -> None:
+    """Issue 31's done-when check on the whole demo: the Terres-de-Bord parcel's score
+    cites no source that does not cover the Eure (the demo also holds Gard and
+    Charente-Maritime PLU, Ardennes friches, BASOL sites elsewhere), and its pollution being
+    unknown, its remediation cost is unknown, not 0 €."""
+    score = demo_client.get("/parcels/274120000A0734/score").json()
+    files = {s["file"] for c in score["criteria"] for s in c["sources"]}
+    assert files == {
+        "cadastre-27412-parcelles-trimmed.geojson.gz",
+        "cadastre-27412-batiments.geojson.gz",
+    }
+    assert score["remediation_cost_eur"] is None
+    by_name = {c["criterion"]: c for c in score["criteria"]}
+    assert by_name["zoning"]["sources"] == [] and by_name["zoning"]["no_source_reason"]

@@ -321,3 +321,21 @@ def test_the_basemap_drawn_or_said_unreachable(
     for name in ("07-basemap-stub", "08-basemap-unreachable", "09-dossier-1440",
                  "10-phone-unreachable"):  # fmt: skip
         assert (OUTPUT / f"{name}.png").stat().st_size > 10_000
+
+
+def test_the_page_says_what_it_does_not_know(page_server: str, page_db: str) -> None:
+    """The synthetic consumption file is said from the first screen; the risk-plan and
+    NAF-land filters are French checkboxes; an empty search says why, in French."""
+    engine = engine_for(page_db)
+    with engine.connect() as conn:
+        epci = conn.execute(
+            text("SELECT epci_siren FROM commune WHERE insee = :i"), {"i": DEMO_COMMUNE}
+        ).scalar_one()
+    engine.dispose()
+    result = _run_spec("truth.spec.mjs", {"baseUrl": page_server, "epci": epci})
+    assert "consommation d'espaces NAF" in result["notice"]
+    assert "synthétiques" in result["notice"]
+    assert "zones d'interdiction" in result["risk"] and "zones de prescription" in result["risk"]
+    assert "friche ou terrain déjà artificialisé" in result["landCover"]
+    assert result["checkboxes"] == 4
+    assert "bâtiments" in result["summary"] and "occupation du sol" in result["summary"]

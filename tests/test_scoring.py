@@ -159,8 +159,8 @@ def test_bulk_scores_match_the_explained_scores(scored: Engine) -> None:
 
 
 def test_a_friche_outline_makes_its_parcels_friches(scored: Engine) -> None:
-    # A synthetic friche drawn exactly over parcel AB 37: on a friche, no NAF consumed,
-    # remediation at 780 k€/ha.
+    # A synthetic friche drawn exactly over parcel AB 37: on a friche, no NAF consumed;
+    # its pollution is not said, so its remediation cost is unknown (never 0 €).
     with scored.begin() as conn:
         conn.execute(
             text(
@@ -176,7 +176,7 @@ def test_a_friche_outline_makes_its_parcels_friches(scored: Engine) -> None:
     values = {c["criterion"]: (c["value"], c["points"]) for c in r["criteria"]}
     assert values["on_friche"] == (True, 2.0)
     assert values["envelope_impact"] == (0.0, 2.0)
-    assert r["remediation_cost_eur"] == pytest.approx(25.697 * 780_000, rel=0.001)
+    assert r["remediation_cost_eur"] is None
     # the département now has a friche layer: elsewhere "not on a friche" is known
     assert {c["criterion"]: c["points"] for c in other["criteria"]}["on_friche"] == 0.5
 

@@ -769,6 +769,8 @@ PARCEL_SEARCH_VALUES: dict[str, Any] = {
     "max_built_share": 0.5,
     "land_use": "vacant",
     "owner": "commune",
+    "exclude_risk": "interdiction,prescription",
+    "land_cover": "artificialised",
 }
 
 
@@ -819,5 +821,13 @@ def test_a_saved_search_holds_and_reruns_every_filter_of_the_parcel_search(
                 check_query("parcels", stored).filters() != check_query("parcels", base).filters()
             ), name
     # 91216 lies in its EPCI and département; no PLU is loaded, and a parcel whose zoning is
-    # unknown is kept by exclude_zoning; no hazard layer is, and no parcel is excluded
-    assert unchanged == {"commune", "epci", "departement", "exclude_zoning", "include_excluded"}
+    # unknown is kept by exclude_zoning; no hazard layer is, and no parcel is excluded; no
+    # risk plan is loaded either, and a parcel outside every plan is kept by exclude_risk
+    assert unchanged == {
+        "commune",
+        "epci",
+        "departement",
+        "exclude_zoning",
+        "include_excluded",
+        "exclude_risk",
+    }

@@ -16,8 +16,10 @@ def parcels_collection(
     profile: Profile,
     matched: Matched,
     links: list[dict[str, Any]],
+    why_empty: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A page of ranked parcels (geo.scoring.search.search_parcels)."""
+    """A page of ranked parcels (geo.scoring.search.search_parcels); an empty search says
+    why (geo.scoring.empty)."""
     return {
         "type": "FeatureCollection",
         "profile": {"id": profile.id, "name": profile.name, "weights": profile.weights},
@@ -25,6 +27,7 @@ def parcels_collection(
         "numberReturned": len(parcels),
         "links": links,
         "features": [_parcel_feature(parcel) for parcel in parcels],
+        **({"why_empty": why_empty} if why_empty is not None else {}),
     }
 
 
@@ -46,13 +49,16 @@ def _parcel_feature(parcel: RankedParcel) -> dict[str, Any]:
     }
 
 
-def sites_collection(sites: list[RankedSite], profile: Profile) -> dict[str, Any]:
+def sites_collection(
+    sites: list[RankedSite], profile: Profile, why_empty: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Candidate sites, best first (geo.scoring.search.search_sites)."""
     return {
         "type": "FeatureCollection",
         "profile": {"id": profile.id, "name": profile.name},
         "numberReturned": len(sites),
         "features": [_site_feature(site, profile) for site in sites],
+        **({"why_empty": why_empty} if why_empty is not None else {}),
     }
 
 
@@ -70,6 +76,14 @@ def _site_feature(site: RankedSite, profile: Profile) -> dict[str, Any]:
             "parcel_count": len(site.parcel_ids),
             "parcels": site.parcel_ids,
             "envelope_impact_ha": round(site.envelope_impact_ha, 4),
-            "remediation_cost_eur": round(site.remediation_cost_eur),
+            # null ("inconnu") when a parcel's pollution is unknown; the known parcels' sum
+            # is then a lower bound
+            "remediation_cost_eur": _euros(site.remediation_cost_eur),
+            "remediation_cost_known_eur": _euros(site.remediation_cost_known_eur),
+            "remediation_cost_complete": site.remediation_cost_complete,
         },
     }
+
+
+def _euros(value: float | None) -> int | None:
+    return None if value is None else round(value)

@@ -21,7 +21,7 @@ def latest_imports(conn: Connection) -> list[dict]:
     (the file's name only: the server's paths are not the reader's business)."""
     rows = conn.execute(
         text(
-            """SELECT DISTINCT ON (kind) kind, source, sha256, finished_at
+            """SELECT DISTINCT ON (kind) kind, source, sha256, finished_at, synthetic
                FROM import_run ORDER BY kind, finished_at DESC"""
         )
     ).mappings()
@@ -31,6 +31,8 @@ def latest_imports(conn: Connection) -> list[dict]:
             "file": row["source"].replace("\\", "/").rsplit("/", 1)[-1],
             "sha256": row["sha256"],
             "loaded_at": row["finished_at"].isoformat(timespec="seconds"),
+            # made-up demonstration data: every figure computed from it is fictitious
+            "synthetic": row["synthetic"],
         }
         for row in rows
     ]

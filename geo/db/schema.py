@@ -635,7 +635,8 @@ parcel_features = Table(
     Column("slope_mean_pct", Float),
     Column("flood_high_share", Float),
     Column("envelope_impact_ha", Float, nullable=False),
-    Column("remediation_cost_eur", Float, nullable=False),
+    # NULL where the parcel's pollution is unknown: the cost is then unknown, never 0 €
+    Column("remediation_cost_eur", Float),
     Column("motorway_distance_m", Float),
     Column("rail_siding", Boolean),
     # regulatory risk plans (PPR, PPRT) and PLU prescriptions (geo.land.risks, prescriptions)
@@ -706,10 +707,15 @@ import_run = Table(
     Column("sha256", String(64), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("summary", JSONB, nullable=False),
-    # lineage (geo.scoring.lineage): the départements the file covered (NULL: not said)
-    # and the data's vintage as the loader read it
+    # lineage (geo.scoring.lineage): the départements and the communes where the file put
+    # data (its coverage; NULL: not recorded, then it covers nothing) and the data's vintage
+    # as the loader read it
     Column("departements", ARRAY(Text)),
     Column("vintage", Text),
+    Column("communes", ARRAY(Text)),
+    # made-up demonstration data (the file's name says SYNTHETIQUE): every figure computed
+    # from it says so
+    Column("synthetic", Boolean, nullable=False, server_default="false"),
 )
 
 for _table in (

@@ -23,7 +23,7 @@ from pyproj import CRS
 from sqlalchemy import Engine
 
 from geo.crs import departement_codes
-from geo.ingest.common import record_run
+from geo.ingest.common import cover, record_run
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
 from geo.ingest.vector import (
@@ -126,9 +126,9 @@ def load_buildings(engine: Engine, path: Path, *, source_crs: CRS | None = None)
             f"FROM {stage.name}"
         ).one()
         report.tables.update({"hard": hard[0], "light": hard[1]})
-        communes = conn.exec_driver_sql(f"SELECT DISTINCT commune_insee FROM {stage.name}")
+        cover(conn, report, f"SELECT DISTINCT commune_insee FROM {stage.name}")
         report.tables["parcels with a building"] = count_parcel_buildings(
-            conn, sorted(communes.scalars())
+            conn, sorted(report.communes)
         )
         latest = max((pc.max(d).as_py() for d in dates if len(d)), default=None, key=_sortable)
         report.vintage = f"updated up to {latest.isoformat()}" if latest else None

@@ -253,6 +253,7 @@ def _load(
     tile_generation.bump(conn, communes, redrawn=True)
     report.warnings += _commune_warnings(conn, communes)
     report.departements = set(modes)
+    report.communes = set(communes)
     latest = conn.execute(
         text(
             "SELECT max(updated) FROM parcel WHERE departement_code = ANY(:deps) "

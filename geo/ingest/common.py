@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import ProjError
 from sqlalchemy import Connection, insert, text
 
-from geo.crs import LAMBERT93, METRO_LAMBERT93_BOUNDS
+from geo.crs import LAMBERT93, METRO_LAMBERT93_BOUNDS, departement_of
 from geo.db.schema import import_run
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
@@ -43,11 +44,30 @@ def gdal_path(path: Path) -> str:
     return f"/vsigzip/{path}" if path.suffix == ".gz" else str(path)
 
 
+# The demonstration's made-up files say so in their name (data/consommation/README.md,
+# data/ocsge/README.md): a figure computed from them is flagged ``synthetic``.
+SYNTHETIC_NAME = re.compile(r"SYNTH(E|É)TI(C|QUE)", re.IGNORECASE)
+
+
+def is_synthetic(path: Path | str) -> bool:
+    return SYNTHETIC_NAME.search(Path(path).name) is not None
+
+
+def cover(conn: Connection, report: ImportReport, communes_sql: str) -> None:
+    """Add to the import's coverage the communes ``communes_sql`` selects (one column of
+    INSEE codes: where the import put data, read from its staging table) and their
+    départements."""
+    codes = {c for c in conn.exec_driver_sql(communes_sql).scalars() if c}
+    report.communes |= codes
+    report.departements |= {departement_of(c) for c in codes}
+
+
 def record_run(
     conn: Connection, report: ImportReport, path: Path, sha256: str | None = None
 ) -> int:
     """Record the import in import_run (``sha256`` when the caller already has it), with
-    its lineage (départements covered, vintage) when the loader filled them; its id."""
+    its lineage (coverage, vintage) when the loader filled them, in the transaction of its
+    data; its id."""
     return conn.execute(
         insert(import_run)
         .values(
@@ -56,7 +76,9 @@ def record_run(
             sha256=sha256 or sha256_of(path),
             summary=report.as_json(),
             departements=sorted(report.departements) or None,
+            communes=sorted(report.communes) or None,
             vintage=report.vintage,
+            synthetic=is_synthetic(path),
         )
         .returning(import_run.c.id)
     ).scalar_one()

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Engine, text
 
 from geo.crs import departement_codes
-from geo.ingest.common import record_run
+from geo.ingest.common import cover, record_run
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
 from geo.ingest.vector import (
@@ -154,6 +154,7 @@ def load_consumption(engine: Engine, path: Path, *, vintage: int | None = None) 
             f"vintage {vintage}: flows {years[0]}-{years[-1]}, {years[-1]} provisional"
         )
         report.warnings += resolver.warnings()
+        cover(conn, report, f"SELECT DISTINCT commune_insee FROM {stage.name}")
         record_run(conn, report, path)
     return report
 

@@ -202,6 +202,7 @@ def load_owners(engine: Engine, path: Path) -> ImportReport:
                 "(syndic, gérant…): their owner is not in the file, left unknown"
             )
         report.departements = set(out["departement_code"])
+        report.communes = set(communes)
         vintage = re.search(r"PM_(\d{2})_", " ".join(Path(n).name for n in names), re.I)
         report.vintage = f"situation 20{vintage.group(1)}" if vintage else None
         record_run(conn, report, path)

@@ -31,7 +31,7 @@ from rasterio.windows import Window
 from sqlalchemy import Connection, Engine, text
 
 from geo.crs import LAMBERT93, departement_codes
-from geo.ingest.common import record_run
+from geo.ingest.common import cover, record_run
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
 from geo.ingest.vector import Stage
@@ -249,6 +249,7 @@ def parcel_terrain(
         report.unchanged = int(have.sum()) - report.inserted - report.updated
         if (~have).any():
             report.warnings.append(f"{int((~have).sum())} parcels only over nodata cells")
+        cover(conn, report, f"SELECT DISTINCT left(parcel_id, 5) FROM {stage.name}")
         record_run(conn, report, path)
     return report
 
@@ -357,5 +358,6 @@ def parcel_hazard(
         report.inserted, report.updated = stage.merge(
             ["parcel_id", "hazard", "hazard_class", "departement_code"]
         )
+        cover(conn, report, f"SELECT DISTINCT left(parcel_id, 5) FROM {stage.name}")
         record_run(conn, report, path)
     return report

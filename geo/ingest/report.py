@@ -21,9 +21,11 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     # Per-table counts for loaders that write several tables.
     tables: dict[str, int] = field(default_factory=dict)
-    # Lineage (import_run.departements, .vintage): the départements the file covered and
-    # the data's vintage, where the loader can tell them.
+    # Lineage (import_run.departements, .communes, .vintage): the départements and the
+    # communes where the file put data (its coverage) and the data's vintage, where the
+    # loader can tell them.
     departements: set[str] = field(default_factory=set)
+    communes: set[str] = field(default_factory=set)
     vintage: str | None = None
 
     @property

@@ -446,7 +446,8 @@ def sources_state(conn: Connection) -> list[dict[str, Any]]:
         text(
             """SELECT s.source_id, s.part, s.url, s.sha256, s.bytes, s.vintage,
                       s.last_checked_at, s.last_success_at, s.last_error, s.last_error_at,
-                      s.import_run_id, r.finished_at AS imported_at
+                      s.import_run_id, r.finished_at AS imported_at,
+                      coalesce(r.synthetic, false) AS synthetic
                FROM sources s LEFT JOIN import_run r ON r.id = s.import_run_id
                ORDER BY s.source_id, s.part"""
         )
@@ -470,6 +471,8 @@ def sources_state(conn: Connection) -> list[dict[str, Any]]:
                 "loader_available": _load is not None,
                 **({"loader_missing": why} if _load is None else {}),
                 "parts": by_source.get(source.id, []),
+                # a part's data is made-up demonstration data (import_run.synthetic)
+                "synthetic": any(p["synthetic"] for p in by_source.get(source.id, [])),
             }
         )
     return out

@@ -24,7 +24,13 @@ from pyproj import CRS
 from sqlalchemy import Connection, text
 
 from geo.crs import LAMBERT93, WGS84
-from geo.ingest.common import check_extent, gdal_path, make_valid_polygonal, to_lambert93
+from geo.ingest.common import (
+    check_extent,
+    cover,
+    gdal_path,
+    make_valid_polygonal,
+    to_lambert93,
+)
 from geo.ingest.errors import LoaderError
 from geo.ingest.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
 from geo.ingest.report import ImportReport
@@ -504,6 +510,16 @@ def finish(
         )
     report.inserted, report.updated = stage.merge(key, **merge_options)
     report.unchanged = report.read - report.inserted - report.updated
+    # where the file put data is what it covers (geo.scoring.lineage)
+    if "commune_insee" in stage.columns:
+        cover(stage.conn, report, f"SELECT DISTINCT commune_insee FROM {stage.name}")
+    elif "departement_code" in stage.columns:
+        report.departements |= set(
+            stage.conn.exec_driver_sql(
+                f"SELECT DISTINCT departement_code FROM {stage.name} "
+                "WHERE departement_code IS NOT NULL"
+            ).scalars()
+        )
     if resolver is not None:
         report.warnings += resolver.warnings()
 

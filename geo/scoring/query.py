@@ -23,7 +23,7 @@ from geo.land.buildings import STATES as LAND_USE_STATES
 from geo.land.owners import GROUPS as OWNER_GROUPS
 from geo.land.zoning import CLASSES as ZONING_CLASSES
 from geo.scoring.profiles import load_profiles
-from geo.scoring.search import MAX_GAP_M, MAX_SITE_AREA_HA, Filters
+from geo.scoring.search import LAND_COVERS, MAX_GAP_M, MAX_SITE_AREA_HA, RISK_KINDS, Filters
 from geo.territories import LEVELS
 from geo.text import Digits, number_text
 
@@ -190,6 +190,26 @@ class ParcelSearch(SearchArea):
             "commune,epci,etablissement_public",
         ),
     ] = None
+    exclude_risk: Annotated[
+        str | None,
+        _choices(
+            "exclude_risk",
+            tuple(RISK_KINDS),
+            "Drop parcels in a risk plan's (PPR, PPRT) zones of these kinds, over 1 % of the "
+            "parcel (parcels outside every loaded plan are kept: their risk is unknown)",
+            "interdiction",
+        ),
+    ] = None
+    land_cover: Annotated[
+        str | None,
+        _choices(
+            "land_cover",
+            tuple(LAND_COVERS),
+            "Keep NAF land (more than half of the parcel would count as NAF consumption) or "
+            "already artificialised land (friche or artificialised: half or less)",
+            "artificialised",
+        ),
+    ] = None
 
     def filters(self) -> Filters:
         if (
@@ -204,6 +224,8 @@ class ParcelSearch(SearchArea):
             **members,
             land_use=_listed(self.land_use),
             owner=_listed(self.owner),
+            exclude_risk=_listed(self.exclude_risk),
+            land_cover=_listed(self.land_cover),
         )
 
 

@@ -18,7 +18,6 @@ from geo.scoring import land
 from geo.scoring.model import (
     EXCLUDED_SQL,
     REMEDIATION_CLEAN_EUR_PER_HA,
-    REMEDIATION_EUR_PER_HA,
     REMEDIATION_POLLUTED_EUR_PER_HA,
     Profile,
     points_lateral,
@@ -321,7 +320,8 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
                 WHEN coalesce(fr.pollution, link.pollution) IN (
                      'pollution inexistante', 'pollution traitée', 'pollution peu probable')
                 THEN {remediation_clean}
-                ELSE {remediation} END,
+                -- pollution unknown: the cost is unknown (NULL), never a guessed 0 €
+                ELSE NULL END,
        NULL, NULL,
        -- risk plans: known inside a loaded plan's perimeter
        risk.interdiction_m2 / nullif(p.area_m2, 0),
@@ -382,7 +382,6 @@ def features(target: str) -> sql.Composed:
         min_share=sql.Literal(MIN_SHARE),
         remediation_polluted=sql.Literal(REMEDIATION_POLLUTED_EUR_PER_HA),
         remediation_clean=sql.Literal(REMEDIATION_CLEAN_EUR_PER_HA),
-        remediation=sql.Literal(REMEDIATION_EUR_PER_HA),
         scope=scope("p"),
     )
 

@@ -29,6 +29,7 @@ from geo.scoring.model import (
     land_use_criterion,
     score_sql,
 )
+from geo.scoring.refresh import MIN_SHARE
 from geo.scoring.sites import Parcel, Site, WalkTooLong, components, grow_sites
 
 _FEATURE_COLUMNS = (
@@ -75,6 +76,12 @@ class Filters:
     max_built_share: float | None = None
     land_use: tuple[str, ...] = ()
     owner: tuple[str, ...] = ()
+    # drop parcels over a risk plan's zones of these kinds (RISK_KINDS); a parcel outside
+    # every loaded plan's perimeter is kept, its breakdown saying the risk is not known
+    exclude_risk: tuple[str, ...] = ()
+    # keep NAF land, or already artificialised land (friche or artificialised), or both
+    # (LAND_COVERS)
+    land_cover: tuple[str, ...] = ()
 
     @property
     def needs_features(self) -> bool:
@@ -85,6 +92,8 @@ class Filters:
             or self.max_built_share is not None
             or self.land_use
             or self.owner
+            or self.exclude_risk
+            or self.land_cover
         )
 
     def sql(self, profile: Profile | None = None) -> tuple[str, dict[str, Any]]:
@@ -119,12 +128,39 @@ class Filters:
         if self.owner:
             clauses.append("f.owner_group = ANY(:owner)")
             params["owner"] = list(self.owner)
+        clauses += [RISK_KINDS[kind] for kind in self.exclude_risk]
+        if self.land_cover:
+            clauses.append("(" + " OR ".join(LAND_COVERS[c] for c in self.land_cover) + ")")
         if self.min_score is not None:
             clauses.append("s.score >= :min_score")
             params["min_score"] = self.min_score
         if not self.include_excluded:
             clauses.append("NOT s.excluded")
         return " AND ".join(clauses) or "TRUE", params
+
+
+# A risk plan's zone kinds a search may drop (exclude_risk), each as the condition a kept
+# parcel meets: less than MIN_SHARE of it in a zone of that kind, the share under which the
+# refresh reads a zone as digitisation noise (docs/methode.md). Unknown (NULL: no plan
+# loaded over it) is kept.
+RISK_KINDS = {
+    "interdiction": f"coalesce(f.risk_interdiction_share, 0) < {MIN_SHARE}",
+    "prescription": f"coalesce(f.risk_prescription_share, 0) < {MIN_SHARE}",
+}
+# A parcel is NAF land when more than half of it would count as NAF consumption if built
+# (envelope_impact_ha, the ledger's figure: the parcel less its parts on friches and on
+# loaded artificialised land), already artificialised otherwise (docs/methode.md). Where no
+# artificialised layer is loaded, land not on a friche counts as NAF, as in the ledger.
+NAF_MAJORITY = 0.5
+LAND_COVERS = {
+    "naf": f"f.envelope_impact_ha > {NAF_MAJORITY} * f.area_ha",
+    "artificialised": f"f.envelope_impact_ha <= {NAF_MAJORITY} * f.area_ha",
+}
+
+
+def land_cover_of(envelope_impact_ha: float, area_ha: float) -> str:
+    """``naf`` or ``artificialised``, as LAND_COVERS reads it."""
+    return "naf" if envelope_impact_ha > NAF_MAJORITY * area_ha else "artificialised"
 
 
 # The filters that compare one column with the request's value (bound as :<filter name>).
@@ -261,12 +297,12 @@ def _ranked_sql(
 def _explained(conn: Connection, rows: Sequence[Any], profile: Profile) -> list[RankedParcel]:
     """The rows with their score explained and each criterion's source."""
     # every criterion's source, for the départements of the rows: one query
-    lineage = lineage_for(conn, [row["departement_code"] for row in rows])
+    lineage = lineage_for(conn, [row["commune_insee"] for row in rows])
     land_use = land_use_criterion(profile.underused_built_share)
     ranked = []
     for mapping in rows:
         row = dict(mapping)
-        explained = lineage.annotate(explain(row, profile), row["departement_code"])
+        explained = lineage.annotate(explain(row, profile), row["commune_insee"])
         ranked.append(RankedParcel(row, {**_land(row, land_use), **explained}))
     return ranked
 
@@ -320,6 +356,8 @@ def _land(row: Any, land_use: Criterion) -> dict[str, Any]:
         "built_share": None if row["built_share"] is None else round(row["built_share"], 4),
         "built_m2": None if row["built_m2"] is None else round(row["built_m2"], 1),
         "building_count": row["building_count"],
+        # NAF land or already artificialised land (LAND_COVERS)
+        "land_cover": land_cover_of(row["envelope_impact_ha"], row["area_ha"]),
         "owner": None
         if row["owner_group"] is None
         else {"group": row["owner_group"], "siren": row["owner_siren"], "name": row["owner_name"]},
@@ -330,7 +368,7 @@ def parcel_score(conn: Connection, parcel_id: str, profile: Profile) -> dict[str
     row = (
         conn.execute(
             text(
-                f"SELECT {_FEATURE_COLUMNS}, departement_code, computed_at "
+                f"SELECT {_FEATURE_COLUMNS}, departement_code, commune_insee, computed_at "
                 "FROM parcel_features WHERE parcel_id = :id"
             ),
             {"id": parcel_id},
@@ -340,13 +378,13 @@ def parcel_score(conn: Connection, parcel_id: str, profile: Profile) -> dict[str
     )
     if row is None:
         raise NotFound(f"parcel {parcel_id} is unknown or not scored yet (foncier score refresh)")
-    lineage = lineage_for(conn, [row["departement_code"]])
+    lineage = lineage_for(conn, [row["commune_insee"]])
     land_use = land_use_criterion(profile.underused_built_share)
     return {
         "parcel_id": parcel_id,
         "computed_at": row["computed_at"].isoformat(),
         **_land(row, land_use),
-        **lineage.annotate(explain(dict(row), profile), row["departement_code"]),
+        **lineage.annotate(explain(dict(row), profile), row["commune_insee"]),
     }
 
 
@@ -360,7 +398,11 @@ class RankedSite:
     score: float | None
     outline: str
     envelope_impact_ha: float
-    remediation_cost_eur: float
+    # unknown (None) when any of its parcels' cost is unknown (pollution unknown); the
+    # known parcels' sum is then a lower bound (docs/methode.md)
+    remediation_cost_eur: float | None
+    remediation_cost_known_eur: float | None
+    remediation_cost_complete: bool
 
 
 def search_sites(
@@ -429,9 +471,11 @@ def _ranked(
             score=site.score,
             outline=outline,
             envelope_impact_ha=impact,
-            remediation_cost_eur=remediation,
+            remediation_cost_eur=remediation if complete else None,
+            remediation_cost_known_eur=remediation,
+            remediation_cost_complete=complete,
         )
-        for rank, (site, (outline, impact, remediation)) in numbered
+        for rank, (site, (outline, impact, remediation, complete)) in numbered
     ]
 
 
@@ -609,9 +653,10 @@ MAX_SITE_CANDIDATES = 150_000
 
 def _site_details(
     conn: Connection, sites: list[list[str]], crs: OutputCrs | None = None
-) -> list[tuple[str, float, float]]:
+) -> list[tuple[str, float, float | None, bool]]:
     """Each site's outline (its parcels dissolved, GeoJSON in ``crs``, WGS84 by default),
-    envelope impact and remediation estimate, in order."""
+    envelope impact, remediation estimate of the parcels whose cost is known (None: of
+    none) and whether every parcel's is, in order."""
     if not sites:
         return []
     numbers = [n for n, ids in enumerate(sites) for _ in ids]
@@ -619,7 +664,8 @@ def _site_details(
     rows = conn.execute(
         text(
             f"""SELECT t.n, {output_geojson_sql("ST_Union(p.geom)", crs)},
-                       sum(f.envelope_impact_ha), sum(f.remediation_cost_eur)
+                       sum(f.envelope_impact_ha), sum(f.remediation_cost_eur),
+                       bool_and(f.remediation_cost_eur IS NOT NULL)
                 FROM unnest(CAST(:numbers AS int[]), CAST(:ids AS text[])) AS t(n, id)
                 JOIN parcel p ON p.id = t.id
                 JOIN parcel_features f ON f.parcel_id = t.id
@@ -627,4 +673,4 @@ def _site_details(
         ),
         {"numbers": numbers, "ids": ids},
     ).all()
-    return [(geometry, impact, remediation) for _, geometry, impact, remediation in rows]
+    return [(geometry, impact, cost, complete) for _, geometry, impact, cost, complete in rows]

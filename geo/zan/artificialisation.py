@@ -173,14 +173,18 @@ def net_artificialisation(
         {"code": code},
     ).all()
     deliveries: dict[str, dict[int, str]] = {}
-    for dep, millesime, classification in conn.execute(
+    synthetic = False
+    for dep, millesime, classification, made_up in conn.execute(
         text(
-            "SELECT departement_code, millesime, classification FROM ocsge_delivery "
-            "WHERE departement_code = ANY(:deps) ORDER BY millesime"
+            "SELECT d.departement_code, d.millesime, d.classification, EXISTS (SELECT 1 "
+            "FROM import_run r WHERE r.kind = 'ocsge' AND r.synthetic AND (r.source = d.source "
+            "OR right(r.source, length(d.source) + 1) = '/' || d.source)) FROM ocsge_delivery d "
+            "WHERE d.departement_code = ANY(:deps) ORDER BY d.millesime"
         ),
         {"deps": sorted({c.departement_code for c in communes})},
     ):
         deliveries.setdefault(dep, {})[millesime] = classification
+        synthetic |= made_up
     periods: dict[tuple[int, int], Period] = {}
     not_measured: dict[str, str] = {}
     by_dep: dict[str, list[str]] = {}
@@ -209,6 +213,8 @@ def net_artificialisation(
         "target_note": "aucun objectif 2031-2041 chargé : les SRADDET modifiés puis les SCoT "
         "et PLU(i) le fixent ; la mesure est montrée sans objectif",
         "source": "IGN, OCS GE (produit artificialisation), livraisons importées",
+        # a delivery of the territory's départements is made-up demonstration data
+        "synthetic": synthetic,
         "classifications": {k: v for k, v in CLASSIFICATIONS.items()},
         "periods": [periods[k].as_dict() for k in sorted(periods)],
         "communes": len(communes),

@@ -107,6 +107,8 @@ class Vintage:
     last_year: int
     provisional_year: int
     source: str = ""
+    # the file is made-up demonstration data (import_run.synthetic)
+    synthetic: bool = False
 
 
 @dataclass
@@ -125,8 +127,9 @@ class Commune:
 def latest_vintage(conn: Connection, vintage: int | None = None) -> Vintage:
     row = conn.execute(
         text(
-            "SELECT vintage, first_year, last_year, provisional_year, source "
-            "FROM naf_consumption_vintage "
+            "SELECT vintage, first_year, last_year, provisional_year, source, EXISTS ("
+            "SELECT 1 FROM import_run r WHERE r.source = v.source AND r.synthetic) "
+            "FROM naf_consumption_vintage v "
             "WHERE (CAST(:v AS integer) IS NULL OR vintage = :v) ORDER BY vintage DESC LIMIT 1"
         ),
         {"v": vintage},

@@ -79,6 +79,8 @@ def trajectory(
             "years": [data.first_year, data.last_year],
             "provisional_year": data.provisional_year,
             "source": f"Cerema, consommation d'espaces NAF (import {Path(data.source).name})",
+            # every figure below is computed from made-up data when true
+            "synthetic": data.synthetic,
         },
         "period": [rules.period_first_year, rules.period_last_year],
         "reference_years": [rules.reference_first_year, rules.reference_last_year],

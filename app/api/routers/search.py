@@ -30,6 +30,7 @@ from app.presentation.export import (
 )
 from app.presentation.ranking import parcels_collection, sites_collection
 from geo.db.count import page_reach
+from geo.scoring.empty import why_empty
 from geo.scoring.export import PARCEL_COLUMNS, parcel_table
 from geo.scoring.model import Profile
 from geo.scoring.profiles import custom_profile, get_profile
@@ -50,7 +51,11 @@ def _fields(*specs: tuple[str, str, str]) -> list[Field]:
 
 
 _IMPACT = ("envelope_impact_ha", "float", "NAF hectares consumed if built")
-_REMEDIATION = ("remediation_cost_eur", "float", "remediation estimate, euros")
+_REMEDIATION = (
+    "remediation_cost_eur",
+    "float",
+    "remediation estimate, euros (empty: unknown, a parcel's pollution is unknown)",
+)
 _MODEL = (("profile", "str", "scoring profile"), ("model_version", "str", "model version"))
 # Computed by PostgreSQL for every export format (geo.scoring.export); the JSON search's
 # pages carry each parcel's whole explanation.
@@ -63,6 +68,8 @@ SITE_FIELDS = _fields(
     ("parcels", "str", "parcel ids, ';'-separated"),
     _IMPACT,
     _REMEDIATION,
+    ("remediation_cost_known_eur", "float", "remediation of the parcels whose cost is known"),
+    ("remediation_cost_complete", "bool", "every parcel's remediation cost is known"),
     *_MODEL,
 )
 _FORMAT_DOC = (
@@ -144,7 +151,8 @@ def search_ranked_parcels(
     )
     parcels = search_parcels(conn, chosen, filters, sort=sort, limit=page.limit, offset=page.offset)
     links = paging_links(request, page.limit, page.offset, matched)
-    return parcels_collection(parcels, chosen, matched, links)
+    why = why_empty(conn, chosen, filters) if not parcels and page.offset == 0 else None
+    return parcels_collection(parcels, chosen, matched, links, why)
 
 
 @router.get(
@@ -191,7 +199,9 @@ def search_candidate_sites(
             budget_s=settings.site_search_seconds,
             crs=output,
         )
-        return sites_collection(sites, chosen)
+        # an export is the sites found; an empty answer in JSON says why
+        why = why_empty(conn, chosen, search.filters) if not sites and output is None else None
+        return sites_collection(sites, chosen, why)
 
     if output is not None:
         written_in = output  # (named again: the lambda below sees its narrowed type)

@@ -115,7 +115,7 @@ export async function loadTrajectories() {
   if (!level) return;
   try {
     const t = await api(`/trajectories/${level}/${code}`, { auth: false });
-    noteSynthetic(t, "les trajectoires ZAN (consommation d'espaces)");
+    noteSynthetic(t.data || t, "les trajectoires ZAN (consommation d'espaces)");
     const groups = Object.entries(t.children || {}).filter(([, list]) => list.length);
     box.innerHTML = `<p><strong>${esc(t.territory.name)}</strong> :
         <span class="status-${t.status}">${LABELS[t.status] || t.status}</span>

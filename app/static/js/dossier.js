@@ -92,7 +92,7 @@ export function situationSvg(parcel, commune, names) {
 export async function trajectoryBlock(level, code) {
   try {
     const t = await api(`/trajectories/${level}/${code}`, { auth: false });
-    noteSynthetic(t, "les trajectoires ZAN (consommation d'espaces)");
+    noteSynthetic(t.data || t, "les trajectoires ZAN (consommation d'espaces)");
     return `<div class="trajectory"><h4>${esc(t.territory.name)}</h4>
       <p class="status-${t.status}"><strong>${LABELS[t.status] || t.status}</strong>
         (${fmt(100 * t.share_used, 0)} % de l'enveloppe ${t.period.join("-")} consommés)</p>
@@ -198,7 +198,8 @@ export async function siteDossier(id) {
       <p class="big">Score <strong class="score">${fmt(p.score)}</strong> / 100</p>
       <ul class="facts"><li>Surface : ${fmt(p.area_ha, 2)} ha en ${p.parcel_count} parcelle(s)</li>
         <li>Impact sur l'enveloppe : ${fmt(p.envelope_impact_ha, 2)} ha NAF</li>
-        <li>Dépollution estimée : ${euros(p.remediation_cost_eur)}</li>
+        <li>Dépollution estimée : ${euros(p.remediation_cost_eur)}${p.remediation_cost_complete === false
+          && p.remediation_cost_known_eur != null ? ` (au moins ${euros(p.remediation_cost_known_eur)} : pollution inconnue sur une partie du site)` : ""}</li>
         <li>Profil ${esc(profileName(p.profile))}, modèle ${esc(p.model_version)}</li></ul></div></div>
     <h3>Parcelles</h3><ul class="parcels">${p.parcels.map((x) =>
       `<li><a href="#" data-open="parcel:${esc(x)}">${esc(x)}</a></li>`).join("")}</ul>

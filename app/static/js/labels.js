@@ -38,6 +38,8 @@ export const FILTER_LABELS = {
   max_built_share: "Part bâtie maximale (0 à 1)",
   land_use: "Occupation du sol",
   owner: "Propriétaire",
+  exclude_risk: "Exclure les zones des plans de risques (PPR, PPRT)",
+  land_cover: "Espace NAF ou déjà artificialisé",
 };
 // The filters that take a comma-separated list: one checkbox per value, in French.
 export const CHOICES = {
@@ -50,6 +52,14 @@ export const CHOICES = {
     etat: "État", region: "région", departement: "département", commune: "commune", epci: "EPCI",
     etablissement_public: "établissement public (EPF…)", sem: "SEM ou SPL",
     personne_morale: "autre personne morale", private_or_unknown: "particulier ou inconnu",
+  },
+  exclude_risk: {
+    interdiction: "zones d'interdiction",
+    prescription: "zones de prescription",
+  },
+  land_cover: {
+    naf: "espace agricole, naturel ou forestier (NAF)",
+    artificialised: "friche ou terrain déjà artificialisé",
   },
 };
 // The same, short, for the columns of the results table.

@@ -17,6 +17,8 @@ export function matchedText(answer, offset = state.offset) {
 // them) and the rules of the filters used (a commune without a building layer never
 // matches a land-use filter, without an owner file an owner filter).
 export function emptyWhy(answer) {
+  // the API's own explanation, in French (geo/scoring/empty.py)
+  if (answer.why_empty) return answer.why_empty.message;
   const why = [...(answer.notes || [])];
   if (state.filters.land_use) why.push("les communes sans couche de bâtiments chargée ne répondent jamais au filtre d'occupation du sol");
   if (state.filters.owner) why.push("les communes sans fichier des propriétaires chargé ne répondent jamais au filtre de propriétaire");
@@ -74,7 +76,8 @@ export function showResults(answer) {
       <td class="num">${p.parcel_count}</td><td class="num">${fmt(p.envelope_impact_ha, 2)}</td></tr>`;
     }).join("");
     nameSiteCommunes();
-    $("#results-summary").textContent = `${results.length} site(s) d'au moins ${fmt(Number(state.site_area))} ha, du meilleur au moins bon.`;
+    $("#results-summary").textContent = `${results.length} site(s) d'au moins ${fmt(Number(state.site_area))} ha, du meilleur au moins bon.`
+      + (answer.why_empty ? ` ${answer.why_empty.message}` : "");
     $(".pager").hidden = true;
   } else {
     table.tHead.innerHTML = `<tr>${pickHead}<th scope="col">parcelle</th><th scope="col">commune</th>
