@@ -14,6 +14,7 @@ import { frame, map, outlineTerritory, startMap } from "./js/map.js";
 import { bindPlaceSearch, showTerritory } from "./js/place.js";
 import { bindSaved, loadSaved } from "./js/saved.js";
 import { bindSearch, buildForm, runSearch } from "./js/search.js";
+import { noteSyntheticImports } from "./js/notices.js";
 import { matchedText } from "./js/results.js";
 import { config, readAddress, state, writeAddress } from "./js/state.js";
 import { $, say } from "./js/util.js";
@@ -68,6 +69,7 @@ async function main() {
   // the State's bloc-marque, for a State deployment only (DSFR terms of use)
   $("#bloc-marque").hidden = !config.state_deployment;
   document.body.classList.toggle("state", config.state_deployment);
+  noteSyntheticImports();
   readAddress();
   await startMap();
   buildForm();

@@ -29,7 +29,7 @@ from geo.scoring.model import (
     land_use_criterion,
     score_sql,
 )
-from geo.scoring.refresh import MIN_SHARE
+from geo.scoring.refresh_sql import MIN_SHARE
 from geo.scoring.sites import Parcel, Site, WalkTooLong, components, grow_sites
 
 _FEATURE_COLUMNS = (
