@@ -1,0 +1,126 @@
+"""The API behind the DDT (prefecture) agent's journey: a territory's trajectory dossier,
+the envelope dashboard (its legal status, every Territoire d'industrie, projects on the
+map), authorising a project with its date, act and reason, and a project previewed
+before it is recorded."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from app.api.main import create_app
+from app.security.tokens import create_token
+from geo.ingest.cadastre import load_cadastre
+from geo.ingest.consumption import load_consumption
+from tests.conftest import CADASTRE_91216, DATA
+from tests.synthetic import cerema_consumption_csv, random_flows
+
+TOKEN = "test-token-0123456789abcdef"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+EPCI = "200056232"  # CA Communauté Paris-Saclay
+PARCEL = "91216000AB0037"
+
+
+@pytest.fixture
+def engine(fresh_engine: Engine, tmp_path: Path) -> Engine:
+    load_cadastre(fresh_engine, CADASTRE_91216)
+    flows = random_flows(["91216", "91534", "91377"])
+    load_consumption(fresh_engine, cerema_consumption_csv(tmp_path / "c.csv", flows))
+    return fresh_engine
+
+
+@pytest.fixture
+def client(engine: Engine, base_settings):
+    settings = base_settings.model_copy(
+        update={
+            "database_url": engine.url.render_as_string(hide_password=False),
+            "admin_token": TOKEN,
+            "admin_name": "admin-test",
+        }
+    )
+    app = create_app(settings)
+    with TestClient(app) as c:
+        yield c
+    app.state.engine.dispose()
+
+
+def bearer(engine: Engine, role: str, territory: str | None) -> dict[str, str]:
+    with engine.begin() as conn:
+        _, secret = create_token(
+            conn, name=f"{role} test", role=role, territory=territory, created_by="test"
+        )
+    return {"Authorization": f"Bearer {secret}"}
+
+
+# --- the trajectory dossier ----------------------------------------------------------------
+
+
+def test_dossier_of_an_epci_lists_its_communes_with_their_own_status(client: TestClient) -> None:
+    dossier = client.get(f"/trajectories/epci/{EPCI}/dossier")
+    assert dossier.status_code == 200, dossier.text
+    d = dossier.json()
+    assert d["reference"]["years"] == [2011, 2020]
+    assert d["reference"]["ha"] == d["reference_ha"]
+    assert d["target"]["origin"] and "regulatory" in d["target"]
+    for figure in ("allowed_ha", "consumed_ha", "pace_ha_per_year", "projection_ha", "status"):
+        assert figure in d
+    # three communes have data, the others none: the status says so
+    assert d["status"] == "partial_data"
+    source = d["source"]
+    assert source["vintage"] and source["file"] == "c.csv" and source["synthetic"] is False
+    assert "2021-1104" in d["legal_basis"]["text"]
+    members = {m["insee"]: m for m in d["member_communes"]}
+    assert len(members) == d["communes"]
+    assert members["91216"]["status"] in ("on_track", "will_exceed", "exceeded")
+    assert sum(m["status"] == "no_data" for m in members.values()) == d["communes_without_data"]
+    assert sum(d["member_communes_by_status"].values()) == d["communes"]
+    assert d["parents"][0]["level"] == "departement" and d["parents"][0]["code"] == "91"
+
+
+def test_dossier_of_a_commune_goes_up_to_its_epci(client: TestClient) -> None:
+    d = client.get("/trajectories/commune/91216/dossier").json()
+    assert [p["level"] for p in d["parents"]] == ["epci", "departement", "region"]
+    assert d["parents"][0]["code"] == EPCI
+    assert [m["insee"] for m in d["member_communes"]] == ["91216"]
+    assert d["target"]["origin"].startswith("inherited from")
+    assert d["target"]["regulatory"] is False  # an inherited target is not its own rule
+
+
+def test_dossier_of_a_departement_and_of_a_region(client: TestClient) -> None:
+    for level, code in (("departement", "91"), ("region", "11")):
+        d = client.get(f"/trajectories/{level}/{code}/dossier").json()
+        assert d["status"] == "partial_data"
+        assert len(d["member_communes"]) == d["communes"] > 3
+        assert d["children"]  # the next level down, grouped by status
+
+
+def test_dossier_says_a_synthetic_source(engine: Engine, client: TestClient) -> None:
+    load_consumption(engine, DATA / "consommation" / "conso-naf-SYNTHETIQUE-2009-2023.csv")
+    d = client.get(f"/trajectories/epci/{EPCI}/dossier").json()
+    assert d["source"]["synthetic"] is True and "synthetic" in d["source"]["note"]
+
+
+def test_a_prefecture_opens_any_commune_of_its_departement(
+    engine: Engine, client: TestClient
+) -> None:
+    prefecture = bearer(engine, "prefecture", "departement:91")
+    with engine.connect() as conn:
+        communes = conn.execute(
+            text("SELECT insee FROM commune WHERE departement_code = '91' ORDER BY insee LIMIT 5")
+        ).scalars()
+        for insee in communes:
+            answer = client.get(f"/trajectories/commune/{insee}/dossier", headers=prefecture)
+            assert answer.status_code == 200, answer.text
+
+
+def test_dossier_of_an_unknown_territory_is_a_problem(client: TestClient) -> None:
+    assert client.get("/trajectories/epci/999999999/dossier").status_code == 404
+    assert client.get("/trajectories/planet/1/dossier").status_code == 422
+
+
+def today() -> str:
+    return datetime.date.today().isoformat()
