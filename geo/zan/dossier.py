@@ -11,6 +11,7 @@ parents (to go up), and every member commune with its own status (to go down).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,7 @@ def trajectory_dossier(
         }
         for c in communes
     ]
-    by_status: dict[str, int] = {}
-    for member in members:
-        by_status[member["status"]] = by_status.get(member["status"], 0) + 1
+    by_status = Counter(c.figures.status(c.allowed) for c in communes)
     summary = found["ruleset"]
     return {
         **found,
@@ -101,7 +100,7 @@ def trajectory_dossier(
         },
         "parents": _parents(conn, level, code),
         "member_communes": members,
-        "member_communes_by_status": by_status,
+        "member_communes_by_status": dict(by_status),
     }
 
 
