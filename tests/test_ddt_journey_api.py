@@ -16,7 +16,8 @@ from app.api.main import create_app
 from app.security.tokens import create_token
 from geo.ingest.cadastre import load_cadastre
 from geo.ingest.consumption import load_consumption
-from tests.conftest import CADASTRE_91216, DATA
+from geo.ingest.territoires import load_territoires_industrie
+from tests.conftest import CADASTRE_91216, DATA, authorisation
 from tests.synthetic import cerema_consumption_csv, random_flows
 
 TOKEN = "test-token-0123456789abcdef"
@@ -124,3 +125,82 @@ def test_dossier_of_an_unknown_territory_is_a_problem(client: TestClient) -> Non
 
 def today() -> str:
     return datetime.date.today().isoformat()
+
+
+# --- authorising: its date, its act, its reason ----------------------------------------------
+
+
+def new_project(client: TestClient, headers: dict[str, str] = ADMIN, **extra) -> dict:
+    body = {"name": "Usine", "epci_siren": EPCI, "parcel_ids": [PARCEL]} | extra
+    response = client.post("/projects", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_authorising_needs_its_date_and_act(engine: Engine, client: TestClient) -> None:
+    prefecture = bearer(engine, "prefecture", "departement:91")
+    pid = new_project(client)["id"]
+    url = f"/projects/{pid}/status"
+    whole = {"status": "authorised", "reason": "PC accordé", "act": "arrêté préfectoral n° 2026-17",
+             "occurred_on": today()}  # fmt: skip
+    for missing in ("act", "occurred_on", "reason"):
+        body = {k: v for k, v in whole.items() if k != missing}
+        refused = client.post(url, json=body, headers=prefecture)
+        assert refused.status_code == 422, (missing, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+    blank = client.post(url, json=whole | {"act": "  "}, headers=prefecture)
+    assert blank.status_code == 422
+    assert client.get(f"/projects/{pid}", headers=prefecture).json()["status"] == "planned"
+    # the act and the reason in the ledger's history, the act in the audit record
+    done = client.post(url, json=whole, headers=prefecture)
+    assert done.status_code == 200, done.text
+    last = done.json()["entries"][-1]
+    assert last["status"] == "authorised" and last["occurred_on"] == today()
+    assert last["reason"] == "arrêté préfectoral n° 2026-17 : PC accordé"
+    with engine.connect() as conn:
+        after = conn.execute(
+            text(
+                "SELECT after FROM audit_log WHERE action = 'project.status' "
+                "ORDER BY id DESC LIMIT 1"
+            )
+        ).scalar_one()
+    assert after["act"] == "arrêté préfectoral n° 2026-17" and after["status"] == "authorised"
+    # moving along afterwards needs no act
+    started = client.post(url, json={"status": "under_construction", "reason": "chantier"},
+                          headers=prefecture)  # fmt: skip
+    assert started.status_code == 200, started.text
+
+
+# --- the envelope's dashboard ------------------------------------------------------------------
+
+
+def test_every_territoire_d_industrie_listed_with_the_envelope_standing(
+    engine: Engine, client: TestClient
+) -> None:
+    load_territoires_industrie(
+        engine, DATA / "territoires-industrie" / "territoires-industrie-anct.geojson.gz"
+    )
+    with engine.begin() as conn:
+        ti = conn.execute(
+            text(
+                "UPDATE epci SET territoire_industrie_id = "
+                "(SELECT id FROM territoire_industrie ORDER BY id LIMIT 1) "
+                "WHERE siren = :s RETURNING territoire_industrie_id"
+            ),
+            {"s": EPCI},
+        ).scalar_one()
+    pid = new_project(client)["id"]
+    body = {"status": "authorised", "reason": "PC"} | authorisation()
+    naf = client.post(f"/projects/{pid}/status", json=body, headers=ADMIN).json()["naf_ha"]
+    answer = client.get("/envelope/territoires-industrie")
+    assert answer.status_code == 200, answer.text
+    d = answer.json()
+    assert d["count"] == len(d["territories"]) == 149
+    drawing = [t for t in d["territories"] if t["reserved_ha"] or t["consumed_ha"]]
+    assert [t["id"] for t in drawing] == [ti] and drawing[0]["reserved_ha"] == naf
+    assert sum(r["territories"] for r in d["by_region"]) == 149
+    assert sum(r["territories_drawing"] for r in d["by_region"]) == 1
+    assert all(t["region_name"] for t in d["territories"])
+    standing = d["legal_standing"]
+    assert standing["legal_status"] == "bill" and standing["in_force"] is False
+    assert "simplification" in standing["legal_basis"] and standing["sources"]

@@ -69,13 +69,19 @@ def change_status(
     reason: str,
     occurred_on: datetime.date | None,
     overdraft: bool,
+    act: str | None = None,
 ) -> dict[str, Any]:
-    """Authorise (reserve), complete (consume) or abandon (release) a project."""
+    """Authorise (reserve), complete (consume) or abandon (release) a project. The act
+    behind it (an arrêté's reference) heads the entry's reason, so that the ledger's
+    history says it, and the audit record keeps it apart."""
+    if act is not None:
+        reason = f"{act.strip()} : {reason}"
     return _write(
         conn, principal, project_id, "project.status",
         authorise=lambda before: authorise_status(principal, before, status),
         write=lambda **entry: envelope.change_status(conn, project_id, status, **entry),
         entry={"reason": reason, "occurred_on": occurred_on, "overdraft": overdraft},
+        audited={"act": act} if act is not None else None,
     )  # fmt: skip
 
 
@@ -110,8 +116,10 @@ def _write(
     authorise: Callable[[dict[str, Any]], None],
     write: Callable[..., dict[str, Any]],
     entry: dict[str, Any],
+    audited: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Lock, authorise, write the entry, audit: the sequence of every write to a project."""
+    """Lock, authorise, write the entry, audit: the sequence of every write to a project
+    (``audited``: what the audit's "after" keeps beside the project's state)."""
     with conn.begin():
         project = readable_project(conn, principal, project_id)
         envelope.lock_envelope(conn, project["ruleset_id"])
@@ -120,7 +128,7 @@ def _write(
         after = write(ruleset=_ruleset_of(before), author=principal.name, **entry)
         audit.record(
             conn, principal, action, "project", project_id,
-            before=_state(before), after=_state(after),
+            before=_state(before), after={**_state(after), **(audited or {})},
         )  # fmt: skip
     return after
 

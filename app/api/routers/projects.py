@@ -193,13 +193,40 @@ class ProjectCreate(_Body):
 
 
 class StatusChange(_Body):
+    # authorising is an administrative act: its date, its reference and its reason are
+    # required and kept in the ledger entry
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"status": {"const": "authorised"}}},
+            "then": {"required": ["status", "reason", "act", "occurred_on"]},
+        }
+    )
+
     # a project is planned (or listed, by a list import) when recorded, and never again
     status: Literal[tuple(s for s in STATUSES if s not in ("planned", *LISTED_ONLY))]  # type: ignore[valid-type]
     reason: Reason
+    act: (
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=200, pattern=_TEXT_PATTERN),
+            Field(
+                description="The act that decides it (e.g. « arrêté préfectoral n° 2026-123 »): "
+                "required to authorise",
+                examples=["arrêté préfectoral n° 2026-123"],
+            ),
+        ]
+        | None
+    ) = None
     occurred_on: EntryDate | None = None
     overdraft: StrictBool = Field(
         default=False, description="Ask to overdraw the envelope (if its rule set allows it)"
     )
+
+    @model_validator(mode="after")
+    def _authorisation_says_its_act(self) -> StatusChange:
+        if self.status == "authorised" and (self.act is None or self.occurred_on is None):
+            raise ValueError("authorising needs its date (occurred_on) and its act (act)")
+        return self
 
 
 class Correction(_Body):
@@ -279,6 +306,7 @@ def change_project_status(
     return ledger.change_status(
         conn, principal, int(project_id), body.status,
         reason=body.reason, occurred_on=body.occurred_on, overdraft=body.overdraft,
+        act=body.act,
     )  # fmt: skip
 
 
