@@ -204,3 +204,64 @@ def test_every_territoire_d_industrie_listed_with_the_envelope_standing(
     standing = d["legal_standing"]
     assert standing["legal_status"] == "bill" and standing["in_force"] is False
     assert "simplification" in standing["legal_basis"] and standing["sources"]
+
+
+# --- a project previewed before it is recorded -------------------------------------------------
+
+
+def written(engine: Engine) -> tuple[int, int, int]:
+    with engine.connect() as conn:
+        return tuple(
+            conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("project", "envelope_entry", "audit_log")
+        )  # type: ignore[return-value]
+
+
+def test_a_preview_says_what_recording_would_do_and_writes_nothing(
+    engine: Engine, client: TestClient
+) -> None:
+    editor = bearer(engine, "epci_editor", f"epci:{EPCI}")
+    body = {"name": "Usine", "epci_siren": EPCI, "parcel_ids": [PARCEL, "91216000AB0025"]}
+    before = written(engine)
+    answer = client.post("/projects/preview", json=body, headers=editor)
+    assert answer.status_code == 200, answer.text
+    p = answer.json()
+    assert written(engine) == before and p["written"] is False
+    assert p["commune_insee"] == "91216" and p["naf_ha"] > 0
+    assert p["envelope"]["draws_ha"] == p["naf_ha"]
+    assert p["envelope"]["after"]["remaining_ha"] == pytest.approx(
+        p["envelope"]["before"]["remaining_ha"] - p["naf_ha"], abs=1e-4
+    )
+    commune, epci = p["trajectories"]
+    assert (commune["level"], commune["code"]) == ("commune", "91216")
+    assert (epci["level"], epci["code"]) == ("epci", EPCI)
+    for t in (commune, epci):  # the envelope is not in force: its projects count locally
+        assert t["after"]["consumed_ha"] == pytest.approx(
+            t["before"]["consumed_ha"] + p["naf_ha"], abs=1e-3
+        )
+        assert t["before"]["status"] and t["after"]["status"]
+    # the same figures as recording it
+    recorded = client.post("/projects", json=body, headers=editor).json()
+    assert recorded["naf_ha"] == p["naf_ha"] and recorded["area_ha"] == p["area_ha"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM project")).scalar_one() == before[0] + 1
+
+
+def test_a_preview_needs_the_right_to_record(engine: Engine, client: TestClient) -> None:
+    body = {"name": "Usine", "epci_siren": EPCI, "parcel_ids": [PARCEL]}
+    before = written(engine)
+    assert client.post("/projects/preview", json=body).status_code == 401
+    prefecture = bearer(engine, "prefecture", "departement:91")
+    assert client.post("/projects/preview", json=body, headers=prefecture).status_code == 403
+    other = bearer(engine, "epci_editor", "epci:200057859")
+    assert client.post("/projects/preview", json=body, headers=other).status_code == 403
+    editor = bearer(engine, "epci_editor", f"epci:{EPCI}")
+    bad = client.post("/projects/preview", json=body | {"parcel_ids": []}, headers=editor)
+    assert bad.status_code == 422
+    elsewhere = body | {"parcel_ids": ["91027000AB0001"]}
+    assert client.post("/projects/preview", json=elsewhere, headers=editor).status_code in (
+        403,
+        404,
+        422,
+    )
+    assert written(engine) == before

@@ -23,6 +23,7 @@ from geo.access import (
 )
 from geo.errors import NotFound
 from geo.ledger import envelope
+from geo.ledger.preview import preview
 from geo.zan.rulesets import RuleSet, get_ruleset
 
 
@@ -37,6 +38,17 @@ def record_project(
         project = envelope.create_project(conn, draft, ruleset=ruleset, author=principal.name)
         audit.record(conn, principal, "project.create", "project", project["id"], after=project)
     return project
+
+
+def preview_project(
+    conn: Connection, principal: Principal, draft: envelope.ProjectDraft, ruleset_id: str | None
+) -> dict[str, Any]:
+    """What recording the project would do (NAF hectares, envelope, trajectories), for
+    whoever may record it; nothing is written, nothing audited."""
+    authorise_create(principal, draft.epci_siren)
+    ruleset = get_ruleset(ruleset_id, kind="envelope")
+    return preview(conn, draft, ruleset=ruleset, zan=get_ruleset(None, kind="zan"),
+                   author=principal.name)  # fmt: skip
 
 
 def visible_projects(

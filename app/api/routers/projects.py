@@ -250,13 +250,31 @@ def create_project(
     principal: WriterDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
+    _check_vertices(body, settings.max_geometry_vertices)
+    return ledger.record_project(conn, principal, body.draft(), body.ruleset)
+
+
+def _check_vertices(body: ProjectCreate, most: int) -> None:
     if body.geometry is not None:
         vertices = body.geometry.vertex_count()
-        if vertices > settings.max_geometry_vertices:
-            raise InvalidGeometry(
-                f"the geometry has {vertices} vertices: at most {settings.max_geometry_vertices}"
-            )
-    return ledger.record_project(conn, principal, body.draft(), body.ruleset)
+        if vertices > most:
+            raise InvalidGeometry(f"the geometry has {vertices} vertices: at most {most}")
+
+
+@router.post(
+    "/preview",
+    summary="What recording this project would do, without recording it: its NAF hectares, "
+    "what it would draw on the envelope once authorised, its commune's and EPCI's "
+    "trajectories before and after",
+)
+def preview_project(
+    body: Annotated[ProjectCreate, Body()],
+    conn: ConnectionDep,
+    principal: WriterDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    _check_vertices(body, settings.max_geometry_vertices)
+    return ledger.preview_project(conn, principal, body.draft(), body.ruleset)
 
 
 @router.get("", summary="Projects with their status, by territory or status")
