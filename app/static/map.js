@@ -392,6 +392,7 @@ async function startMap() {
   window.foncierMap = map; // for the browser tests and for debugging
   watchBasemap();
   map.on("click", (event) => {
+    if (window.foncierDraft && window.foncierDraft.picking()) return; // js/draft.js takes the click
     const [result] = map.queryRenderedFeatures(event.point, { layers: ["results-fill"] });
     if (result) return openDossier(state.mode === "sites" ? `site:${result.id}` : `parcel:${result.id}`);
     const [parcel] = map.queryRenderedFeatures(event.point, { layers: ["parcels-fill"] });
@@ -1013,7 +1014,12 @@ function projectRow(p) {
   const next = { planned: ["authorised", "abandoned"], listed: ["authorised", "abandoned"], authorised: ["under_construction", "completed", "abandoned"],
     under_construction: ["completed", "abandoned"] }[p.status] || [];
   const verbs = { authorised: "Autoriser", under_construction: "Démarrer", completed: "Achever", abandoned: "Abandonner" };
-  const buttons = me ? next.map((s) => `<button type="button" data-project="${p.id}" data-status="${s}">${verbs[s]}</button>`).join(" ") : "";
+  // only what the token's role may do (geo/access.py): authorising is the prefecture's act
+  const may = (s) => me && (me.role === "admin" || (me.role === "prefecture")
+    || (me.role === "epci_editor" && s !== "authorised" && me.territory_code === p.epci_siren));
+  const buttons = next.filter(may).map((s) => `<button type="button" data-project="${p.id}" data-status="${s}"
+    aria-label="${verbs[s]} le projet ${p.id}">${verbs[s]}</button>`).join(" ")
+    + ` <button type="button" data-history="${p.id}" aria-label="Historique du projet ${p.id}">Historique</button>`;
   return `<tr data-project="${p.id}"><td>${p.id}</td><td>${esc(p.name)}</td><td>${LABELS[p.kind] || esc(p.kind)}</td>
     <td data-status="${esc(p.status)}">${LABELS[p.status] || esc(p.status)}</td><td>${esc(p.epci_siren)}</td>
     <td class="num">${fmt(p.naf_ha, 2)}</td><td>${esc((p.last_entry_on || "").slice(0, 10))}</td><td>${buttons}</td></tr>`;
@@ -1050,10 +1056,10 @@ function projectsCsv() {
   link.click();
 }
 
-async function changeStatus(id, status) {
+async function changeStatus(id, status, extra = {}) {
   try {
     await api(`/projects/${id}/status`, { method: "POST",
-      body: JSON.stringify({ status, reason: `${LABELS[status]} depuis le tableau de bord` }) });
+      body: JSON.stringify({ status, reason: `${LABELS[status]} depuis le tableau de bord`, ...extra }) });
     say(`Projet ${id} : ${LABELS[status]}.`);
     await Promise.all([loadProjects(), loadEnvelope()]);
   } catch (error) {
@@ -1088,6 +1094,7 @@ async function login(token) {
   if (!sessionStorage.getItem("foncier-token")) { me = null; return; }
   try {
     me = await api("/me");
+    document.dispatchEvent(new CustomEvent("foncier:login", { detail: me }));
     const role = { epci_editor: "éditeur d'EPCI", prefecture: "préfecture", admin: "administrateur" }[me.role] || me.role;
     $("#whoami").textContent = `Connecté : ${me.name} (${role}${me.territory_level ? `, ${LEVELS[me.territory_level] || me.territory_level} ${me.territory_code}` : ""}).`;
   } catch (error) {
@@ -1098,6 +1105,7 @@ async function login(token) {
 }
 
 async function openTrajectory(level, code) {
+  if (window.foncierZan) return window.foncierZan.open(level, code);
   const section = $("#dossier");
   section.hidden = false;
   $("#dossier-body").innerHTML = `<h2 id="dossier-title">Dossier — trajectoire ZAN</h2>${await trajectoryBlock(level, code)}`;
@@ -1121,6 +1129,7 @@ function bindDashboard() {
     sessionStorage.removeItem("foncier-token");
     me = null;
     $("#whoami").textContent = "Déconnecté.";
+    document.dispatchEvent(new CustomEvent("foncier:login", { detail: null }));
     loadProjects();
   });
   $("#group-by").addEventListener("change", loadEnvelope);
@@ -1128,7 +1137,10 @@ function bindDashboard() {
   $("#projects-csv").addEventListener("click", projectsCsv);
   $("#projects-table").addEventListener("click", (e) => {
     const button = e.target.closest("button[data-status]");
-    if (button) changeStatus(button.dataset.project, button.dataset.status);
+    if (!button) return;
+    // authorising asks its date, its act and its reason, then a confirmation (js/envelope.js)
+    if (button.dataset.status === "authorised" && window.foncierEnvelope) window.foncierEnvelope.authorise(button.dataset.project);
+    else changeStatus(button.dataset.project, button.dataset.status);
   });
   $("#project-form").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -1136,7 +1148,8 @@ function bindDashboard() {
     try {
       const created = await api("/projects", { method: "POST", body: JSON.stringify({
         name: form.name.value, kind: form.kind.value, epci_siren: form.epci_siren.value.trim(),
-        parcel_ids: form.parcel_ids.value.split(/[\s,;]+/).filter(Boolean) }) });
+        parcel_ids: form.parcel_ids.value.split(/[\s,;]+/).filter(Boolean),
+        reason: "projet enregistré depuis le tableau de bord" }) });
       say(`Projet ${created.id} enregistré (prévu).`);
       form.reset();
       loadProjects();
@@ -1162,6 +1175,7 @@ function showView() {
     $("#dossier").hidden = true;
     loadEnvelope(); loadProjects(); loadTrajectories();
   }
+  document.dispatchEvent(new CustomEvent("foncier:view", { detail: state.view }));
 }
 
 function bindNav() {
@@ -1190,6 +1204,12 @@ function noteSynthetic(answer, what) {
   notice.hidden = false;
 }
 window.foncierNoteSynthetic = noteSynthetic;
+// What the page's ES modules (js/*.js) use of this script.
+window.foncier = {
+  api, esc, fmt, day, say, noteSynthetic, LABELS, LEVELS, tiles,
+  get map() { return map; }, get me() { return me; },
+  reloadDashboard: () => Promise.all([loadProjects(), loadEnvelope()]),
+};
 
 async function main() {
   config = await api("/page/config", { auth: false });
@@ -1223,6 +1243,7 @@ async function main() {
     showView();
     if (state.ran && state.place && state.view === "search") await runSearch();
     if (state.dossier && state.view === "search") await openDossier(state.dossier);
+    document.dispatchEvent(new CustomEvent("foncier:ready"));
     document.body.dataset.ready = "true";
   });
 }
