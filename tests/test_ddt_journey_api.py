@@ -265,3 +265,11 @@ def test_a_preview_needs_the_right_to_record(engine: Engine, client: TestClient)
         422,
     )
     assert written(engine) == before
+
+
+def test_the_preview_route_allows_post_only(client: TestClient) -> None:
+    # /projects/{project_id} is digits: /projects/preview is not one of its paths
+    refused = client.request("OPTIONS", "/projects/preview")
+    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+    project = client.request("DELETE", "/projects/12")
+    assert project.status_code == 405 and project.headers["allow"] == "GET, HEAD"
