@@ -271,5 +271,6 @@ def test_the_preview_route_allows_post_only(client: TestClient) -> None:
     # /projects/{project_id} is digits: /projects/preview is not one of its paths
     refused = client.request("OPTIONS", "/projects/preview")
     assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+    assert client.get("/projects/preview").headers["allow"] == "POST"
     project = client.request("DELETE", "/projects/12")
     assert project.status_code == 405 and project.headers["allow"] == "GET, HEAD"

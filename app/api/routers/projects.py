@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, HTTPException, Path, Query
 from fastapi import status as http_status
 from pydantic import (
     AfterValidator,
@@ -275,6 +275,13 @@ def preview_project(
 ) -> dict[str, Any]:
     _check_vertices(body, settings.max_geometry_vertices)
     return ledger.preview_project(conn, principal, body.draft(), body.ruleset)
+
+
+@router.get("/preview", include_in_schema=False)
+def preview_is_posted() -> None:
+    # GET /projects/{project_id} would take this path (its id's pattern is checked after
+    # routing) and answer 422: a preview is POSTed, any other method is a 405
+    raise HTTPException(http_status.HTTP_405_METHOD_NOT_ALLOWED, headers={"Allow": "POST"})
 
 
 @router.get("", summary="Projects with their status, by territory or status")
