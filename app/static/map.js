@@ -1209,6 +1209,13 @@ window.foncier = {
   api, esc, fmt, day, say, noteSynthetic, LABELS, LEVELS, tiles,
   get map() { return map; }, get me() { return me; },
   reloadDashboard: () => Promise.all([loadProjects(), loadEnvelope()]),
+  // a territory outlined and framed on the map (a dossier opened from a list)
+  showPlace: async (level, code) => {
+    outlineTerritory({ level, code });
+    const found = await api(`/places?q=${encodeURIComponent(code)}&limit=20`, { auth: false }).catch(() => []);
+    const place = found.find((p) => p.level === level && String(p.code) === String(code));
+    if (place) frame(place.bbox);
+  },
 };
 
 async function main() {

@@ -127,6 +127,7 @@ async function open(level, code) {
       <img src="/trajectories/${esc(level)}/${esc(code)}/chart.png" alt="Graphique de la trajectoire ZAN de ${esc(d.territory.name)}" width="300"></div>
       ${source(d)}${children(d)}${members(d)}`;
     section.dataset.trajectory = `${level}:${code}`;
+    f().showPlace(level, code);
   } catch (error) {
     body.innerHTML = `<h2 id="dossier-title">Trajectoire ZAN</h2><p class="error">${esc(error.message)}</p>`;
   }
