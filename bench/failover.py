@@ -27,6 +27,7 @@ Everything it made is removed at the end.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import pwd
 import shutil
@@ -114,7 +115,10 @@ class Clients:
                 created = self._post(http, "/projects", body)
                 if self._note("create", name, created) and created is not None:
                     pid = created.json()["id"]
-                    status = {"status": "authorised", "reason": "drill: permis accordé"}
+                    status = {
+                        "status": "authorised", "reason": "drill: permis accordé",
+                        "act": "arrêté n° drill", "occurred_on": datetime.date.today().isoformat(),
+                    }  # fmt: skip
                     answer = self._post(http, f"/projects/{pid}/status", status)
                     self._note("authorise", str(pid), answer)
                 i += 1

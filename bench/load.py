@@ -19,6 +19,7 @@ entry per acknowledged write, and /envelope reports the same total.
 from __future__ import annotations
 
 import argparse
+import datetime
 import random
 import statistics
 import sys
@@ -125,7 +126,12 @@ def run_clients(base: str, clients: int, seconds: float, editor: str, prefecture
                         "authorise",
                         lambda pid=pid: http.post(
                             f"/projects/{pid}/status",
-                            json={"status": "authorised", "reason": "load test"},
+                            json={
+                                "status": "authorised",
+                                "reason": "load test",
+                                "act": "arrêté n° load",
+                                "occurred_on": datetime.date.today().isoformat(),
+                            },  # fmt: skip
                             headers={"Authorization": f"Bearer {prefecture}"},
                         ),
                     )

@@ -9,6 +9,7 @@ that also holds the 91216 cadastre (``api_client``).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import socket
 import subprocess
@@ -245,3 +246,9 @@ def throwaway_cluster(base_settings: Settings):
     if cluster.is_running():
         cluster.stop(echo=lambda _m: None)
     shutil.rmtree(parent, ignore_errors=True)
+
+
+def authorisation(on: datetime.date | None = None) -> dict[str, str]:
+    """What authorising a project says beside its status and reason: its date and its act."""
+    day = on or datetime.date.today()
+    return {"act": "arrêté préfectoral n° test", "occurred_on": day.isoformat()}

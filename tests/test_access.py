@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from app.api.main import create_app
 from app.cli import main
 from geo.ingest.cadastre import load_cadastre
-from tests.conftest import CADASTRE_91216
+from tests.conftest import CADASTRE_91216, authorisation
 
 PARIS_SACLAY = "200056232"  # EPCI of 91216
 ARDENNE_METROPOLE = "200041630"  # CA Ardenne Métropole (08)
@@ -65,7 +65,8 @@ def create(client: TestClient, secret: str, epci: str = PARIS_SACLAY):
 def set_status(client: TestClient, secret: str, project_id: int, status: str):
     return client.post(
         f"/projects/{project_id}/status",
-        json={"status": status, "reason": "test"},
+        json={"status": status, "reason": "test"}
+        | (authorisation() if status == "authorised" else {}),
         headers=bearer(secret),
     )
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from app.api.main import create_app
 from geo.ingest.cadastre import load_cadastre
 from geo.ingest.consumption import load_consumption
-from tests.conftest import CADASTRE_91216
+from tests.conftest import CADASTRE_91216, authorisation
 from tests.synthetic import cerema_consumption_csv, random_flows
 
 TOKEN = "test-token-0123456789abcdef"
@@ -67,7 +67,7 @@ def test_project_lifecycle_over_http(client: TestClient) -> None:
     pid = project["id"]
     authorised = client.post(
         f"/projects/{pid}/status",
-        json={"status": "authorised", "reason": "PC accordé"},
+        json={"status": "authorised", "reason": "PC accordé"} | authorisation(),
         headers=AUTH,
     ).json()
     assert authorised["reserved_ha"] == pytest.approx(project["naf_ha"])
@@ -97,7 +97,7 @@ def test_project_lifecycle_over_http(client: TestClient) -> None:
         )
     )
     assert table[0][:3] == ["level", "code", "name"] and table[2][1:3] == ["11", "Île-de-France"]
-    assert client.get(f"/projects/{pid}").json()["entries"][-1]["reason"] == "PC accordé"
+    assert client.get(f"/projects/{pid}").json()["entries"][-1]["reason"].endswith(" : PC accordé")
 
 
 def test_bad_bodies_are_problems(client: TestClient) -> None:
@@ -118,7 +118,7 @@ def test_envelope_exhausted_is_409(client: TestClient) -> None:
     project = new_project(client, ruleset="pene-2021-2031")
     client.post(
         f"/projects/{project['id']}/status",
-        json={"status": "authorised", "reason": "x"},
+        json={"status": "authorised", "reason": "x"} | authorisation(),
         headers=AUTH,
     )
     response = client.post(
@@ -159,7 +159,9 @@ def test_projects_list_filters(client: TestClient) -> None:
     a = new_project(client)
     new_project(client, parcel_ids=["91216000AB0025"])
     client.post(
-        f"/projects/{a['id']}/status", json={"status": "authorised", "reason": "x"}, headers=AUTH
+        f"/projects/{a['id']}/status",
+        json={"status": "authorised", "reason": "x"} | authorisation(),
+        headers=AUTH,
     )
     everything = client.get("/projects", params={"departement": "91"}, headers=AUTH).json()
     assert [p["status"] for p in everything] == ["authorised", "planned"]

@@ -15,6 +15,7 @@ from app.security import audit
 from app.settings import DatabaseSettings
 from bench import failover
 from geo.access import Principal
+from tests.conftest import authorisation
 
 TOKEN = "failover-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -87,7 +88,7 @@ def test_ledger_writes_through_the_api_set_it_reads_do_not(
         assert created.status_code == 201, created.text
         assert waiting() == 1
         pid = created.json()["id"]
-        status = {"status": "authorised", "reason": "permis accordé"}
+        status = {"status": "authorised", "reason": "permis accordé"} | authorisation()
         assert client.post(f"/projects/{pid}/status", json=status, headers=AUTH).is_success
         assert waiting() == 1
         assert client.get(f"/projects/{pid}", headers=AUTH).status_code == 200

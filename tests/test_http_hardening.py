@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from app.api.main import create_app
 from app.settings import Settings
 from geo.ingest.cadastre import load_cadastre
-from tests.conftest import CADASTRE_91216
+from tests.conftest import CADASTRE_91216, authorisation
 
 PROBLEM = "application/problem+json"
 
@@ -323,7 +323,7 @@ def test_non_canonical_integer_feature_ids(base_settings: Settings, fresh_engine
     with TestClient(app) as client:
         body = {"name": "Usine", "epci_siren": "200056232", "parcel_ids": ["91216000AB0037"]}
         pid = client.post("/projects", json=body, headers=auth).json()["id"]
-        status = {"status": "authorised", "reason": "PC accordé"}
+        status = {"status": "authorised", "reason": "PC accordé"} | authorisation()
         assert client.post(f"/projects/{pid}/status", json=status, headers=auth).is_success
         assert client.get(f"/collections/projects/items/{pid}").status_code == 200
         for alias in (f"0{pid}", f"%20{pid}", f"+{pid}", f"{pid}%0A", f"{pid}_0"):

@@ -20,7 +20,7 @@ from geo.ingest.cadastre import load_cadastre
 from geo.ledger.reports import Balance, _exhaustion
 from geo.ledger.write import ProjectDraft, change_status, correct, create_project
 from geo.zan.rulesets import get_ruleset
-from tests.conftest import CADASTRE_91216, engine_for
+from tests.conftest import CADASTRE_91216, authorisation, engine_for
 from tests.test_envelope import square
 
 ADMIN_TOKEN = "hardening-admin-token-0123456789"
@@ -112,6 +112,8 @@ def record(client: TestClient, body: dict, headers=ADMIN) -> dict:
 
 def move(client: TestClient, pid: int, status: str, headers=ADMIN, **extra) -> dict:
     body = {"status": status, "reason": "test"} | extra
+    if status == "authorised":
+        body = authorisation() | body
     response = client.post(f"/projects/{pid}/status", json=body, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
@@ -343,7 +345,7 @@ def test_entry_dates_lie_in_the_period_and_in_order(client: TestClient, fresh_en
     pid = record(client, body | {"occurred_on": "2025-06-02"})["id"]
     before = client.post(
         f"/projects/{pid}/status",
-        json={"status": "authorised", "reason": "PC", "occurred_on": "2025-05-30"},
+        json={"status": "authorised", "reason": "PC", "occurred_on": "2025-05-30", "act": "n° 1"},
         headers=ADMIN,
     )
     refused(before, 409, "precedes the project's previous entry (2025-06-02)")
@@ -454,7 +456,9 @@ def test_state_conflicts_are_409(client: TestClient, fresh_engine: Engine) -> No
     refused(below, 409, "below zero")
     move(client, pid, "abandoned")
     again = client.post(
-        f"/projects/{pid}/status", json={"status": "authorised", "reason": "x"}, headers=ADMIN
+        f"/projects/{pid}/status",
+        json={"status": "authorised", "reason": "x"} | authorisation(),
+        headers=ADMIN,
     )
     refused(again, 409, "is abandoned: it cannot become authorised")
     planned = client.post(

@@ -34,7 +34,7 @@ from sqlalchemy import Engine, text
 
 from geo.crs import METRO_WGS84_BOUNDS
 from geo.ledger.geometry import GeometryError, check_extent, parse_geometry
-from tests.conftest import engine_for
+from tests.conftest import authorisation, engine_for
 from tests.test_envelope import square
 from tests.test_ledger_hardening import ADMIN, PARIS_SACLAY, PROBLEM, make_client, written
 
@@ -250,7 +250,10 @@ class Ledger(RuleBasedStateMachine):
         status=st.sampled_from(["authorised", "under_construction", "completed", "abandoned"]),
     )
     def move(self, pid: int, status: str) -> None:
-        self._write(f"/projects/{pid}/status", {"status": status, "reason": "generated"})
+        body = {"status": status, "reason": "generated"}
+        if status == "authorised":
+            body |= authorisation()
+        self._write(f"/projects/{pid}/status", body)
 
     @rule(
         pid=projects,

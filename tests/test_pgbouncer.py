@@ -25,6 +25,7 @@ from app.db import make_engine
 from app.localdb.cluster import SERVER_USER
 from app.localdb.ports import free_port
 from bench.failover import square
+from tests.conftest import authorisation
 
 TOKEN = "pgbouncer-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -113,7 +114,7 @@ def test_ledger_writes_through_the_pooler(pooled_url: str, base_settings) -> Non
             created = client.post("/projects", json={**body, "geometry": square(i)}, headers=AUTH)
             assert created.status_code == 201, created.text
             pid = created.json()["id"]
-            status = {"status": "authorised", "reason": "permis accordé"}
+            status = {"status": "authorised", "reason": "permis accordé"} | authorisation()
             assert client.post(f"/projects/{pid}/status", json=status, headers=AUTH).is_success
         assert len(client.get("/projects", headers=AUTH).json()) == 6
         chain = client.get("/audit", headers=AUTH).json()

@@ -17,7 +17,7 @@ from app.api.main import create_app
 from app.services.tile_cache import TileCache
 from geo.ingest.cadastre import load_cadastre
 from geo.scoring.refresh import refresh_scores
-from tests.conftest import CADASTRE_91216, DATA
+from tests.conftest import CADASTRE_91216, DATA, authorisation
 
 CADASTRE_91326 = DATA / "cadastre" / "cadastre-91326-parcelles.json.gz"
 TOKEN = "test-token-0123456789abcdef"
@@ -166,7 +166,7 @@ def test_a_ledger_entry_remakes_the_projects_tile(
     parcels = _get(b, "parcels", tile).headers["etag"]
     authorised = a.post(
         f"/projects/{created.json()['id']}/status",
-        json={"status": "authorised", "reason": "PC accordé"},
+        json={"status": "authorised", "reason": "PC accordé"} | authorisation(),
         headers=AUTH,
     )
     assert authorised.status_code == 200, authorised.text

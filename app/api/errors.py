@@ -233,15 +233,33 @@ def _route_path(request: Request) -> str:
     return getattr(route, "path", None) or request.url.path
 
 
+def _template_pattern(template: str, operation: dict[str, Any]) -> str:
+    """A path template as a regular expression: each parameter as the pattern its schema
+    gives (/projects/{project_id} is digits: /projects/preview is another path), else
+    any segment."""
+    patterns = {
+        p["name"]: p.get("schema", {}).get("pattern")
+        for p in operation.get("parameters", [])
+        if p.get("in") == "path"
+    }
+
+    def parameter(name: str) -> str:
+        pattern = patterns.get(name)
+        return f"(?:{pattern.removeprefix('^').removesuffix('$')})" if pattern else "[^/]+"
+
+    parts = re.split(r"(\{[^}]+\})", template)
+    return "".join(parameter(p[1:-1]) if p.startswith("{") else re.escape(p) for p in parts)
+
+
 def _allowed_methods(request: Request, routed: set[str]) -> list[str]:
     """Every method the API documents on this path, with ``routed`` (the router's own 405,
     which names only the first matching route's: GET and POST /projects are two routes),
     for the Allow header of a 405 (RFC 9110 §15.5.6). HEAD goes with GET (HeadAsGet)."""
     methods = set(routed)
     for template, operations in request.app.openapi()["paths"].items():
-        pattern = "[^/]+".join(re.escape(part) for part in re.split(r"\{[^}]+\}", template))
-        if re.fullmatch(pattern, request.url.path):
-            methods |= {m.upper() for m in operations}
+        for method, operation in operations.items():
+            if re.fullmatch(_template_pattern(template, operation), request.url.path):
+                methods.add(method.upper())
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)

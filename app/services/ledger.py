@@ -24,6 +24,7 @@ from geo.access import (
 )
 from geo.errors import NotFound
 from geo.ledger import reports, write
+from geo.ledger.preview import preview
 from geo.zan.rulesets import get_ruleset
 
 
@@ -38,6 +39,17 @@ def record_project(
         project = write.create_project(conn, draft, ruleset=ruleset, author=principal.name)
         audit.record(conn, principal, "project.create", "project", project["id"], after=project)
     return project
+
+
+def preview_project(
+    conn: Connection, principal: Principal, draft: write.ProjectDraft, ruleset_id: str | None
+) -> dict[str, Any]:
+    """What recording the project would do (NAF hectares, envelope, trajectories), for
+    whoever may record it; nothing is written, nothing audited."""
+    authorise_create(principal, draft.epci_siren)
+    ruleset = get_ruleset(ruleset_id, kind="envelope")
+    return preview(conn, draft, ruleset=ruleset, zan=get_ruleset(None, kind="zan"),
+                   author=principal.name)  # fmt: skip
 
 
 def visible_projects(
@@ -70,8 +82,13 @@ def change_status(
     reason: str,
     occurred_on: datetime.date | None,
     overdraft: bool,
+    act: str | None = None,
 ) -> dict[str, Any]:
-    """Authorise (reserve), complete (consume) or abandon (release) a project."""
+    """Authorise (reserve), complete (consume) or abandon (release) a project. The act
+    behind it (an arrêté's reference) heads the entry's reason, so that the ledger's
+    history says it, and the audit record keeps it apart."""
+    if act is not None:
+        reason = f"{act.strip()} : {reason}"
     return _write(
         conn, principal, project_id, "project.status",
         authorise=lambda before: authorise_status(principal, before, status),
@@ -79,6 +96,7 @@ def change_status(
             conn, before, status, author=principal.name,
             reason=reason, occurred_on=occurred_on, overdraft=overdraft,
         ),
+        audited={"act": act} if act is not None else None,
     )  # fmt: skip
 
 
@@ -112,10 +130,12 @@ def _write(
     *,
     authorise: Callable[[dict[str, Any]], None],
     book: Callable[[reports.Project], dict[str, Any]],
+    audited: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Lock and read, authorise, write the entry, audit: the sequence of every write to a
     project. The project is read once, in the statement that locks its envelope, so the
-    audit's "before" is the state the write starts from."""
+    audit's "before" is the state the write starts from (``audited``: what the audit's
+    "after" keeps beside the project's state)."""
     with conn.begin():
         locked = write.lock_project(conn, project_id)
         before = locked.view()
@@ -125,7 +145,7 @@ def _write(
         after = book(locked)
         audit.record(
             conn, principal, action, "project", project_id,
-            before=_state(before), after=_state(after),
+            before=_state(before), after={**_state(after), **(audited or {})},
         )  # fmt: skip
     return after
 

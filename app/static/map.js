@@ -37,6 +37,7 @@ function showView() {
   } else {
     loadSaved();
   }
+  document.dispatchEvent(new CustomEvent("foncier:view", { detail: state.view }));
 }
 
 // On a phone the map collapses to leave the screen to the panel, and comes back.
@@ -100,6 +101,7 @@ async function main() {
     showView();
     if (state.ran && state.place && state.view === "search") await runSearch();
     if (state.dossier && state.view === "search") await openDossier(state.dossier);
+    document.dispatchEvent(new CustomEvent("foncier:ready"));
     document.body.dataset.ready = "true";
   });
 }

@@ -178,6 +178,11 @@ try {
   const before = await page.evaluate(() => ({ ...document.querySelector("#dash-envelope").dataset,
     width: document.querySelector("#dash-envelope .reserved").style.width }));
   await page.click(button);
+  // authorising asks its act and its reason (the date defaults to today), then a confirmation
+  await page.fill("#a-act", "arrêté préfectoral n° 2026-001");
+  await page.fill("#a-reason", "permis de construire accordé");
+  await page.click("#authorise-form button[type=submit]");
+  await page.click("#authorise-yes");
   await page.waitForFunction((b) => document.querySelector("#dash-envelope").dataset.reserved !== b,
     before.reserved, { timeout: TIMEOUT });
   const after = await page.evaluate(() => ({ ...document.querySelector("#dash-envelope").dataset,
@@ -192,7 +197,8 @@ try {
   await page.click("#trajectories [data-trajectory]");
   await page.waitForSelector("#dossier[data-trajectory] .trajectory img", { timeout: TIMEOUT });
   // a refused write is said in words: authorising it again is a conflict
-  await page.evaluate((id) => window.foncier.changeStatus(id, "authorised"), args.projectId);
+  await page.evaluate((id) => window.foncier.changeStatus(id, "authorised",
+    { act: "arrêté n° 2", occurred_on: new Date().toISOString().slice(0, 10) }), args.projectId);
   await page.waitForSelector("#status.error", { timeout: TIMEOUT });
   summary.refusal = await page.locator("#status").innerText();
   problems.splice(0, problems.length, ...problems.filter((p) => !p.includes(`/projects/${args.projectId}/status`)));

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from app.api.dependencies import EnvelopeRulesetQuery, ReadConnectionDep
 from app.presentation import charts
 from app.presentation.tables import envelope_csv
+from geo.ledger.dashboard import territoires_industrie
 from geo.ledger.reports import GROUPS, envelope_report
 from geo.zan.rulesets import get_ruleset, load_rulesets
 
@@ -63,3 +64,14 @@ def get_envelope(
 def get_envelope_chart(conn: ReadConnectionDep, ruleset: EnvelopeRulesetQuery = None) -> Response:
     report = envelope_report(conn, get_ruleset(ruleset, kind="envelope"))
     return Response(charts.envelope_burndown(report), media_type="image/png")
+
+
+@router.get(
+    "/envelope/territoires-industrie",
+    summary="Every Territoire d'industrie (0 ha where nothing is drawn) and by région, with "
+    "the envelope's legal standing",
+)
+def get_envelope_territoires_industrie(
+    conn: ReadConnectionDep, ruleset: EnvelopeRulesetQuery = None
+) -> dict[str, Any]:
+    return territoires_industrie(conn, get_ruleset(ruleset, kind="envelope"))

@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query
 from fastapi import status as http_status
 from pydantic import (
     AfterValidator,
@@ -193,13 +193,40 @@ class ProjectCreate(_Body):
 
 
 class StatusChange(_Body):
+    # authorising is an administrative act: its date, its reference and its reason are
+    # required and kept in the ledger entry
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"status": {"const": "authorised"}}},
+            "then": {"required": ["status", "reason", "act", "occurred_on"]},
+        }
+    )
+
     # a project is planned (or listed, by a list import) when recorded, and never again
     status: Literal[tuple(s for s in STATUSES if s not in ("planned", *LISTED_ONLY))]  # type: ignore[valid-type]
     reason: Reason
+    act: (
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=200, pattern=_TEXT_PATTERN),
+            Field(
+                description="The act that decides it (e.g. « arrêté préfectoral n° 2026-123 »): "
+                "required to authorise",
+                examples=["arrêté préfectoral n° 2026-123"],
+            ),
+        ]
+        | None
+    ) = None
     occurred_on: EntryDate | None = None
     overdraft: StrictBool = Field(
         default=False, description="Ask to overdraw the envelope (if its rule set allows it)"
     )
+
+    @model_validator(mode="after")
+    def _authorisation_says_its_act(self) -> StatusChange:
+        if self.status == "authorised" and (self.act is None or self.occurred_on is None):
+            raise ValueError("authorising needs its date (occurred_on) and its act (act)")
+        return self
 
 
 class Correction(_Body):
@@ -235,6 +262,27 @@ def create_project(
     body: Annotated[ProjectCreate, Depends(project_body)],
 ) -> dict[str, Any]:
     return ledger.record_project(conn, principal, body.draft(), body.ruleset)
+
+
+@router.post(
+    "/preview",
+    summary="What recording this project would do, without recording it: its NAF hectares, "
+    "what it would draw on the envelope once authorised, its commune's and EPCI's "
+    "trajectories before and after",
+)
+def preview_project(
+    conn: ConnectionDep,
+    principal: WriterDep,
+    body: Annotated[ProjectCreate, Depends(project_body)],
+) -> dict[str, Any]:
+    return ledger.preview_project(conn, principal, body.draft(), body.ruleset)
+
+
+@router.get("/preview", include_in_schema=False)
+def preview_is_posted() -> None:
+    # GET /projects/{project_id} would take this path (its id's pattern is checked after
+    # routing) and answer 422: a preview is POSTed, any other method is a 405
+    raise HTTPException(http_status.HTTP_405_METHOD_NOT_ALLOWED, headers={"Allow": "POST"})
 
 
 @router.get("", summary="Projects with their status, by territory or status")
@@ -284,6 +332,7 @@ def change_project_status(
     return ledger.change_status(
         conn, principal, int(project_id), body.status,
         reason=body.reason, occurred_on=body.occurred_on, overdraft=body.overdraft,
+        act=body.act,
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from app.api.dependencies import Digits, ReadConnectionDep
 from app.presentation import charts
 from geo.zan.artificialisation import net_artificialisation
+from geo.zan.dossier import trajectory_dossier
 from geo.zan.figures import yearly_consumption
 from geo.zan.rulesets import get_ruleset
 from geo.zan.targets import ZAN_LEVEL_NAMES
@@ -69,6 +70,20 @@ TrajectoryDep = Annotated[dict[str, Any], Depends(trajectory_query)]
 )
 def get_trajectory(found: TrajectoryDep) -> dict[str, Any]:
     return found
+
+
+@router.get(
+    "/{level}/{code}/dossier",
+    summary="The trajectory with its reference period, source (dataset, vintage, synthetic), "
+    "legal basis, parents and the status of each member commune",
+)
+def get_trajectory_dossier(
+    territory: TerritoryDep,
+    conn: ReadConnectionDep,
+    ruleset: RulesetQuery = None,
+    vintage: VintageQuery = None,
+) -> dict[str, Any]:
+    return trajectory_dossier(conn, *territory, get_ruleset(ruleset, kind="zan"), vintage)
 
 
 @router.get(

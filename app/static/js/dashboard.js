@@ -1,7 +1,8 @@
 // The prefecture's dashboard: the envelope, the projects and their statuses, the
 // territory's trajectories; the token entered here is used by the whole page.
 import { api } from "./api.js";
-import { trajectoryBlock } from "./dossier.js";
+import { open as openZanDossier } from "./dossier-zan.js";
+import { authorise } from "./envelope.js";
 import { LABELS, LEVELS } from "./labels.js";
 import { state } from "./state.js";
 import { $, day, esc, fmt, noteSynthetic, say } from "./util.js";
@@ -60,7 +61,12 @@ export function projectRow(p) {
   const next = { planned: ["authorised", "abandoned"], listed: ["authorised", "abandoned"], authorised: ["under_construction", "completed", "abandoned"],
     under_construction: ["completed", "abandoned"] }[p.status] || [];
   const verbs = { authorised: "Autoriser", under_construction: "Démarrer", completed: "Achever", abandoned: "Abandonner" };
-  const buttons = me ? next.map((s) => `<button type="button" data-project="${p.id}" data-status="${s}">${verbs[s]}</button>`).join(" ") : "";
+  // only what the token's role may do (geo/access.py): authorising is the prefecture's act
+  const may = (s) => me && (me.role === "admin" || (me.role === "prefecture")
+    || (me.role === "epci_editor" && s !== "authorised" && me.territory_code === p.epci_siren));
+  const buttons = next.filter(may).map((s) => `<button type="button" data-project="${p.id}" data-status="${s}"
+    aria-label="${verbs[s]} le projet ${p.id}">${verbs[s]}</button>`).join(" ")
+    + ` <button type="button" data-history="${p.id}" aria-label="Historique du projet ${p.id}">Historique</button>`;
   return `<tr data-project="${p.id}"><td>${p.id}</td><td>${esc(p.name)}</td><td>${LABELS[p.kind] || esc(p.kind)}</td>
     <td data-status="${esc(p.status)}">${LABELS[p.status] || esc(p.status)}</td><td>${esc(p.epci_siren)}</td>
     <td class="num">${fmt(p.naf_ha, 2)}</td><td>${esc((p.last_entry_on || "").slice(0, 10))}</td><td>${buttons}</td></tr>`;
@@ -97,10 +103,10 @@ export function projectsCsv() {
   link.click();
 }
 
-export async function changeStatus(id, status) {
+export async function changeStatus(id, status, extra = {}) {
   try {
     await api(`/projects/${id}/status`, { method: "POST",
-      body: JSON.stringify({ status, reason: `${LABELS[status]} depuis le tableau de bord` }) });
+      body: JSON.stringify({ status, reason: `${LABELS[status]} depuis le tableau de bord`, ...extra }) });
     say(`Projet ${id} : ${LABELS[status]}.`);
     await Promise.all([loadProjects(), loadEnvelope()]);
   } catch (error) {
@@ -135,6 +141,7 @@ export async function login(token) {
   if (!sessionStorage.getItem("foncier-token")) { me = null; return; }
   try {
     me = await api("/me");
+    document.dispatchEvent(new CustomEvent("foncier:login", { detail: me }));
     const role = { epci_editor: "éditeur d'EPCI", prefecture: "préfecture", admin: "administrateur" }[me.role] || me.role;
     $("#whoami").textContent = `Connecté : ${me.name} (${role}${me.territory_level ? `, ${LEVELS[me.territory_level] || me.territory_level} ${me.territory_code}` : ""}).`;
   } catch (error) {
@@ -144,13 +151,8 @@ export async function login(token) {
   }
 }
 
-export async function openTrajectory(level, code) {
-  const section = $("#dossier");
-  section.hidden = false;
-  $("#dossier-body").innerHTML = `<h2 id="dossier-title">Dossier — trajectoire ZAN</h2>${await trajectoryBlock(level, code)}`;
-  section.dataset.trajectory = `${level}:${code}`;
-  section.scrollIntoView({ block: "start" });
-  section.focus();
+export function openTrajectory(level, code) {
+  return openZanDossier(level, code);
 }
 
 export function bindDashboard() {
@@ -168,6 +170,7 @@ export function bindDashboard() {
     sessionStorage.removeItem("foncier-token");
     me = null;
     $("#whoami").textContent = "Déconnecté.";
+    document.dispatchEvent(new CustomEvent("foncier:login", { detail: null }));
     loadProjects();
   });
   $("#group-by").addEventListener("change", loadEnvelope);
@@ -175,7 +178,10 @@ export function bindDashboard() {
   $("#projects-csv").addEventListener("click", projectsCsv);
   $("#projects-table").addEventListener("click", (e) => {
     const button = e.target.closest("button[data-status]");
-    if (button) changeStatus(button.dataset.project, button.dataset.status);
+    if (!button) return;
+    // authorising asks its date, its act and its reason, then a confirmation (envelope.js)
+    if (button.dataset.status === "authorised") authorise(button.dataset.project);
+    else changeStatus(button.dataset.project, button.dataset.status);
   });
   $("#project-form").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -183,7 +189,8 @@ export function bindDashboard() {
     try {
       const created = await api("/projects", { method: "POST", body: JSON.stringify({
         name: form.name.value, kind: form.kind.value, epci_siren: form.epci_siren.value.trim(),
-        parcel_ids: form.parcel_ids.value.split(/[\s,;]+/).filter(Boolean) }) });
+        parcel_ids: form.parcel_ids.value.split(/[\s,;]+/).filter(Boolean),
+        reason: "projet enregistré depuis le tableau de bord" }) });
       say(`Projet ${created.id} enregistré (prévu).`);
       form.reset();
       loadProjects();

@@ -2,6 +2,7 @@
 // IGN's Plan IGN by default, the aerial imagery as a second choice); when its host cannot
 // be reached the page says so and the territories' outlines from Foncier's own tiles
 // carry the map.
+import { isPicking } from "./draft.js";
 import { openDossier } from "./dossier.js";
 import { config, results, state } from "./state.js";
 import { $ } from "./util.js";
@@ -219,6 +220,7 @@ export async function startMap() {
   window.foncierMap = map; // for the browser tests and for debugging
   watchBasemap();
   map.on("click", (event) => {
+    if (isPicking()) return; // a project being drafted takes the click (draft.js)
     const [result] = map.queryRenderedFeatures(event.point, { layers: ["results-fill"] });
     if (result) return openDossier(state.mode === "sites" ? `site:${result.id}` : `parcel:${result.id}`);
     const [parcel] = map.queryRenderedFeatures(event.point, { layers: ["parcels-fill"] });
