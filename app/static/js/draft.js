@@ -22,7 +22,6 @@ function body() {
 }
 
 function show() {
-  const map = map;
   const ids = [...chosen];
   if (map && map.getLayer("draft-line")) {
     map.setFilter("draft-line", ["in", ["get", "id"], ["literal", ids]]);
@@ -42,12 +41,10 @@ function togglePicking(on = !picking) {
   button.setAttribute("aria-pressed", String(on));
   button.textContent = on ? "Terminer le choix sur la carte" : "Choisir les parcelles sur la carte";
   $("#draft-hint").hidden = !on;
-  const map = map;
   if (map) map.getCanvas().style.cursor = on ? "crosshair" : "";
 }
 
 function onMapClick(event) {
-  const map = map;
   const [parcel] = map.queryRenderedFeatures(event.point, { layers: ["parcels-fill"] });
   if (!parcel) return;
   const id = parcel.properties.id;
@@ -56,7 +53,6 @@ function onMapClick(event) {
 }
 
 function drawLayers() {
-  const map = map;
   if (!map || map.getLayer("draft-line")) return;
   const none = ["in", ["get", "id"], ["literal", []]];
   map.addLayer({ id: "draft-fill", type: "fill", source: "parcels", "source-layer": "parcels", filter: none,

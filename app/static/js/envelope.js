@@ -60,7 +60,6 @@ async function loadDashboard() {
 // --- the projects on the map -----------------------------------------------------------
 
 function drawProjects() {
-  const map = map;
   if (!map || map.getSource("projects")) return;
   map.addSource("projects", tiles("projects"));
   map.addLayer({ id: "projects-fill", type: "fill", source: "projects", "source-layer": "projects",
@@ -70,7 +69,6 @@ function drawProjects() {
 }
 
 async function refreshProjects() {
-  const map = map;
   const source = map && map.getSource("projects");
   if (!source) return;
   // a ledger entry remakes its commune's tiles, but the browser keeps a tile for a while
