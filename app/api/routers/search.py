@@ -40,8 +40,8 @@ from geo.scoring.search import (
     parcel_score,
     ranked_parcel_pages,
     search_parcels,
-    search_sites,
 )
+from geo.scoring.sites import search_sites
 from geo.territories import PARCEL_ID_PATTERN
 
 router = APIRouter(tags=["ranking"])
