@@ -24,6 +24,7 @@ from pyproj import CRS
 from sqlalchemy import Connection, text
 
 from geo.crs import LAMBERT93, WGS84
+from geo.db.sql import Sql, compose, ident, idents, trusted
 from geo.ingest.common import check_extent, gdal_path, make_valid_polygonal, to_lambert93
 from geo.ingest.errors import LoaderError
 from geo.ingest.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
@@ -379,18 +380,27 @@ def geometries_from_wkb(batch: pa.RecordBatch) -> np.ndarray:
 
 @dataclass
 class Stage:
-    """A temporary copy of a table's columns, filled batch by batch, merged at the end."""
+    """A temporary copy of a table's columns, filled batch by batch, merged at the end.
+
+    ``name`` (the stage) and ``cols`` (its columns) are quoted SQL, ready to paste."""
 
     conn: Connection
     table: str
     columns: dict[str, str]  # name -> pgcopy kind ("geometry" for EWKB)
-    name: str = ""
+    name: Sql = field(default=Sql(""), init=False)
+    cols: Sql = field(default=Sql(""), init=False)
 
     def __post_init__(self) -> None:
-        self.name = f"{self.table}_stage"
+        self.name = ident(f"{self.table}_stage")
+        self.cols = idents(self.columns)
         self.conn.exec_driver_sql(
-            f"CREATE TEMP TABLE {self.name} ON COMMIT DROP AS "
-            f"SELECT {', '.join(self.columns)} FROM {self.table} WITH NO DATA"
+            compose(
+                "CREATE TEMP TABLE {stage} ON COMMIT DROP AS "
+                "SELECT {cols} FROM {table} WITH NO DATA",
+                stage=self.name,
+                cols=self.cols,
+                table=ident(self.table),
+            )
         )
 
     def copy(self, values: dict[str, pa.Array]) -> None:
@@ -400,21 +410,16 @@ class Stage:
         ]
         if len(fields[0].values) == 0:
             return
-        dbapi = self.conn.connection.dbapi_connection
-        assert dbapi is not None  # a checked-out connection always has one
-        cursor = dbapi.cursor()
-        with cursor.copy(
-            f"COPY {self.name} ({', '.join(self.columns)}) FROM STDIN (FORMAT binary)"
-        ) as copy:
-            copy.write(SIGNATURE)
-            copy.write(encode_rows(fields))
-            copy.write(TRAILER)
+        copy_binary(self.conn, self.name, self.cols, fields)
 
     def duplicates(self, key: list[str]) -> list[str]:
-        cols = ", ".join(key)
         rows = self.conn.exec_driver_sql(
-            f"SELECT concat_ws('/', {cols}) FROM {self.name} GROUP BY {cols} "
-            f"HAVING count(*) > 1 ORDER BY 1 LIMIT 5"
+            compose(
+                "SELECT concat_ws('/', {key}) FROM {stage} GROUP BY {key} "
+                "HAVING count(*) > 1 ORDER BY 1 LIMIT 5",
+                key=idents(key),
+                stage=self.name,
+            )
         ).all()
         return [r[0] for r in rows]
 
@@ -434,31 +439,48 @@ class Stage:
         """
         others = [c for c in self.columns if c not in key]
 
-        def new(c: str) -> str:
+        def new(c: str) -> Sql:
             if c in fill_only:
-                return f"coalesce(t.{c}, EXCLUDED.{c})"
-            return f"coalesce(EXCLUDED.{c}, t.{c})" if keep_when_null else f"EXCLUDED.{c}"
+                template = "coalesce(t.{c}, EXCLUDED.{c})"
+            elif keep_when_null:
+                template = "coalesce(EXCLUDED.{c}, t.{c})"
+            else:
+                template = "EXCLUDED.{c}"
+            return compose(template, c=ident(c))
 
-        def comparable(expr: str, c: str) -> str:
-            return f"ST_AsEWKB({expr})" if self.columns[c] == "geometry" else expr
+        def comparable(expr: Sql, c: str) -> Sql:
+            geometry = self.columns[c] == "geometry"
+            return compose("ST_AsEWKB({e})", e=expr) if geometry else expr
 
-        cols = ", ".join(self.columns)
-        sets = ", ".join(f"{c} = {new(c)}" for c in others)
-        before = ", ".join(comparable(f"t.{c}", c) for c in others)
-        after = ", ".join(comparable(new(c), c) for c in others)
+        comma = Sql(", ")
+        sets = comma.join(compose("{c} = {v}", c=ident(c), v=new(c)) for c in others)
+        before = comma.join(comparable(compose("t.{c}", c=ident(c)), c) for c in others)
+        after = comma.join(comparable(new(c), c) for c in others)
         action = (
-            f"DO UPDATE SET {sets} WHERE ROW({before}) IS DISTINCT FROM ROW({after})"
+            compose(
+                "DO UPDATE SET {sets} WHERE ROW({before}) IS DISTINCT FROM ROW({after})",
+                sets=sets,
+                before=before,
+                after=after,
+            )
             if others
-            else "DO NOTHING"
+            else trusted("DO NOTHING")
         )
         inserted, updated = self.conn.exec_driver_sql(
-            f"""WITH upserted AS (
-                    INSERT INTO {self.table} AS t ({cols}) SELECT {cols} FROM {self.name}
-                    ON CONFLICT ({", ".join(key)}) {action}
+            compose(
+                """WITH upserted AS (
+                    INSERT INTO {table} AS t ({cols}) SELECT {cols} FROM {stage}
+                    ON CONFLICT ({key}) {action}
                     RETURNING (xmax = 0) AS inserted
                 )
                 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-                FROM upserted"""
+                FROM upserted""",
+                table=ident(self.table),
+                cols=self.cols,
+                stage=self.name,
+                key=idents(key),
+                action=action,
+            )
         ).one()
         return inserted, updated
 
@@ -468,11 +490,29 @@ class Stage:
         document replaces its previous one. Returns how many went."""
         return self.conn.execute(
             text(
-                f"DELETE FROM {self.table} t WHERE t.{group} = ANY(:values) AND NOT EXISTS "
-                f"(SELECT 1 FROM {self.name} s WHERE s.{key} = t.{key})"
+                compose(
+                    "DELETE FROM {table} t WHERE t.{group} = ANY(:values) AND NOT EXISTS "
+                    "(SELECT 1 FROM {stage} s WHERE s.{key} = t.{key})",
+                    table=ident(self.table),
+                    group=ident(group),
+                    stage=self.name,
+                    key=ident(key),
+                )
             ),
             {"values": sorted(values)},
         ).rowcount
+
+
+def copy_binary(conn: Connection, table: Sql, cols: Sql, fields: list[Field]) -> None:
+    """The rows of ``fields`` into ``table``'s ``cols`` by binary COPY."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None  # a checked-out connection always has one
+    cursor = dbapi.cursor()
+    statement = compose("COPY {table} ({cols}) FROM STDIN (FORMAT binary)", table=table, cols=cols)
+    with cursor.copy(statement) as copy:
+        copy.write(SIGNATURE)
+        copy.write(encode_rows(fields))
+        copy.write(TRAILER)
 
 
 def rejection_error(path: Path, report: ImportReport, noun: str = "rows") -> LoaderError:
@@ -527,24 +567,36 @@ def replace_links(
     conn: Connection, table: str, owner_column: str, owners: pa.Array, parcels: pa.Array
 ) -> int:
     """Make ``table`` hold exactly these (owner, parcel) links for the owners named."""
-    stage = f"{table}_stage"
+    pieces = {
+        "table": ident(table),
+        "stage": ident(f"{table}_stage"),
+        "owner": ident(owner_column),
+    }
     conn.exec_driver_sql(
-        f"CREATE TEMP TABLE IF NOT EXISTS {stage} (owner text, parcel_id text) ON COMMIT DROP"
+        compose(
+            "CREATE TEMP TABLE IF NOT EXISTS {stage} (owner text, parcel_id text) ON COMMIT DROP",
+            **pieces,
+        )
     )
-    conn.exec_driver_sql(f"TRUNCATE {stage}")
+    conn.exec_driver_sql(compose("TRUNCATE {stage}", **pieces))
     if len(owners):
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None  # a checked-out connection always has one
-        cursor = dbapi.cursor()
-        with cursor.copy(f"COPY {stage} (owner, parcel_id) FROM STDIN (FORMAT binary)") as copy:
-            copy.write(SIGNATURE)
-            copy.write(encode_rows([Field(owners, "text"), Field(parcels, "text")]))
-            copy.write(TRAILER)
+        copy_binary(
+            conn,
+            pieces["stage"],
+            trusted("owner, parcel_id"),
+            [Field(owners, "text"), Field(parcels, "text")],
+        )
     conn.exec_driver_sql(
-        f"DELETE FROM {table} l USING (SELECT DISTINCT owner FROM {stage}) s "
-        f"WHERE l.{owner_column} = s.owner"
+        compose(
+            "DELETE FROM {table} l USING (SELECT DISTINCT owner FROM {stage}) s "
+            "WHERE l.{owner} = s.owner",
+            **pieces,
+        )
     )
     return conn.exec_driver_sql(
-        f"INSERT INTO {table} ({owner_column}, parcel_id) SELECT DISTINCT owner, parcel_id "
-        f"FROM {stage} ON CONFLICT DO NOTHING"
+        compose(
+            "INSERT INTO {table} ({owner}, parcel_id) SELECT DISTINCT owner, parcel_id "
+            "FROM {stage} ON CONFLICT DO NOTHING",
+            **pieces,
+        )
     ).rowcount
