@@ -40,6 +40,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from geo.db.sql import compose, ident
 from geo.ingest.common import record_run, warn_count
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
@@ -96,6 +97,14 @@ def _land(path: Path, value: str | None, line: int) -> tuple[str, str] | None:
     if level == "commune" and not _INSEE.match(code):
         raise LoaderError(f"{path}: row {line}: {code!r} is not an INSEE commune code")
     return level, code
+
+
+def _check_pene_row(path: Path, line: int, row: dict[str, Any]) -> None:
+    """A PENE row names its PENE (1 to 32 characters) and a commune by its INSEE code."""
+    if not row["pene_id"] or len(row["pene_id"]) > 32:
+        raise LoaderError(f"{path}: row {line}: pene_id must be 1 to 32 characters")
+    if not _INSEE.match(row["commune_insee"]):
+        raise LoaderError(f"{path}: row {line}: {row['commune_insee']!r} is not an INSEE code")
 
 
 def _number(path: Path, value: str, line: int, what: str, low: float, high: float) -> float:
@@ -370,7 +379,7 @@ def _replace_table(
     with engine.begin() as conn:
         if prepare is not None:
             prepare(conn)
-        conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(text(compose("DELETE FROM {table}", table=ident(table))))
         if rows:
             conn.execute(text(insert), rows)
         report.inserted = len(rows)
@@ -388,12 +397,9 @@ def load_pene(engine: Engine, path: Path) -> ImportReport:
     report = ImportReport(kind="pene", source=str(path))
     rows, seen = [], set()
     for line, row in enumerate(_rows(path, ["pene_id", "name", "commune_insee", "hectares"]), 2):
-        if not row["pene_id"] or len(row["pene_id"]) > 32:
-            raise LoaderError(f"{path}: row {line}: pene_id must be 1 to 32 characters")
+        _check_pene_row(path, line, row)
         if not row["name"]:
             raise LoaderError(f"{path}: row {line}: a PENE needs its name")
-        if not _INSEE.match(row["commune_insee"]):
-            raise LoaderError(f"{path}: row {line}: {row['commune_insee']!r} is not an INSEE code")
         key = (row["pene_id"], row["commune_insee"])
         if key in seen:
             raise LoaderError(f"{path}: PENE {key[0]} lists commune {key[1]} twice")
@@ -440,10 +446,7 @@ def load_pene_consumption(engine: Engine, path: Path) -> ImportReport:
     rows: list[dict[str, Any]] = []
     seen = set()
     for line, row in enumerate(_rows(path, ["pene_id", "commune_insee", "year", "hectares"]), 2):
-        if not row["pene_id"] or len(row["pene_id"]) > 32:
-            raise LoaderError(f"{path}: row {line}: pene_id must be 1 to 32 characters")
-        if not _INSEE.match(row["commune_insee"]):
-            raise LoaderError(f"{path}: row {line}: {row['commune_insee']!r} is not an INSEE code")
+        _check_pene_row(path, line, row)
         year = int(_number(path, row["year"], line, "year", 2009, 2100))
         if str(year) != row["year"]:
             raise LoaderError(f"{path}: row {line}: year must be a whole year (YYYY)")
