@@ -7,7 +7,7 @@ from sqlalchemy import Engine, text
 
 from geo.db.partitions import partition_name
 from geo.db.sql import Sql, compose, ident, idents, literal, trusted
-from geo.ingest.vector import Stage
+from geo.ingest.staging import Stage
 
 HOSTILE = 'x"; DROP TABLE victim; --'
 
@@ -47,7 +47,7 @@ def test_a_hostile_name_is_a_name_never_a_statement(fresh_engine: Engine) -> Non
 
 
 def test_a_stage_of_a_hostile_table_stays_quoted(fresh_engine: Engine) -> None:
-    """The loaders' staging (geo.ingest.vector.Stage) quotes the table and its columns."""
+    """The loaders' staging (geo.ingest.staging.Stage) quotes the table and its columns."""
     with fresh_engine.begin() as conn:
         conn.execute(text("CREATE TEMP TABLE victim (a int)"))
         conn.exec_driver_sql(
