@@ -54,15 +54,17 @@ def after_import(
     """The steps after an import that may have changed ``communes`` (else the communes of
     ``departements``; neither: the whole base).
 
-    With ``rescore``, the parcels of those communes get their scores recomputed (a line per
-    commune or département to ``echo``). Then the saved searches whose territory holds one
-    of them run again, ``cause`` saying why in their alerts; none runs when there is no
-    saved search at all."""
+    With ``rescore`` (which needs ``communes``), the parcels of those communes get their
+    scores recomputed (a line per commune or département to ``echo``). Then the saved
+    searches whose territory holds one of them run again, ``cause`` saying why in their
+    alerts; none runs when there is no saved search at all."""
     from geo.scoring.watch import RERUN_TOTAL_BUDGET_S, communes_of, rerun
 
     done = PostImport()
     touched = None if communes is None else sorted(set(communes))
     if rescore:
+        if touched is None:
+            raise ValueError("rescoring after an import needs the communes it touched")
         done.rescored = _rescore(engine, touched, echo)
     with engine.connect() as conn:
         if not conn.execute(text("SELECT EXISTS (SELECT 1 FROM saved_search)")).scalar():
@@ -74,25 +76,18 @@ def after_import(
     return done
 
 
-def _rescore(engine: Engine, communes: list[str] | None, echo: Callable[[str], None]) -> list[str]:
-    """The scores of ``communes``' parcels (None: of the whole base) recomputed; the
-    communes that have parcels, sorted."""
+def _rescore(engine: Engine, communes: list[str], echo: Callable[[str], None]) -> list[str]:
+    """The scores of ``communes``' parcels recomputed; the communes that have parcels,
+    sorted."""
     from geo.scoring.refresh import refresh_scores
 
     with engine.connect() as conn:
         with_parcels = sorted(
             conn.execute(
-                text(
-                    "SELECT DISTINCT commune_insee FROM parcel"
-                    " WHERE CAST(:c AS text[]) IS NULL OR commune_insee = ANY(:c)"
-                ),
+                text("SELECT DISTINCT commune_insee FROM parcel WHERE commune_insee = ANY(:c)"),
                 {"c": communes},
             ).scalars()
         )
-    if communes is None:
-        for line in refresh_scores(engine).lines():
-            echo(line.strip())
-        return with_parcels
     by_departement: dict[str, list[str]] = defaultdict(list)
     for insee in with_parcels:
         by_departement[departement_of(insee)].append(insee)
