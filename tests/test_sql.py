@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sqlalchemy import Engine, text
 
 from geo.db.partitions import partition_name
 from geo.db.sql import Sql, compose, ident, idents, literal, trusted
 from geo.ingest.staging import Stage
+from geo.scoring.model import score_sql
+from geo.scoring.profiles import get_profile
 
 HOSTILE = 'x"; DROP TABLE victim; --'
 
@@ -64,3 +68,14 @@ def test_partition_names_are_checked_then_quoted() -> None:
     assert partition_name("2A") == "parcel_d2a"
     with pytest.raises(Exception, match="not a département code"):
         partition_name("91; DROP TABLE parcel")
+
+
+def test_a_profile_id_in_column_names_stays_quoted(fresh_engine: Engine) -> None:
+    """A profile's id becomes part of the names of its score columns (geo.scoring.model):
+    quoted, an id with a quote and a semicolon is still one name."""
+    profile = dataclasses.replace(get_profile(None), id=HOSTILE)
+    lateral, score, reliability = score_sql(profile)
+    with fresh_engine.begin() as conn:
+        conn.execute(text("CREATE TEMP TABLE victim (a int)"))
+        conn.execute(text(f"SELECT {score}, {reliability} FROM parcel_features f {lateral}")).all()
+        assert conn.execute(text("SELECT count(*) FROM victim")).scalar() == 0
