@@ -1,4 +1,4 @@
-"""Candidate sites over whole EPCIs: the time of a site search (geo.scoring.search.
+"""Candidate sites over whole EPCIs: the time of a site search (geo.scoring.sites.
 search_sites, as `/sites/search` calls it, with its budget) on every EPCI of the demo and on
 a 35,000-parcel synthetic EPCI, and whether its sites are those of an unbounded walk.
 
@@ -27,12 +27,12 @@ from app.settings import PROJECT_DIR, get_settings
 from bench.import_cadastre import build_input, conninfo
 from geo.errors import Invalid
 from geo.ingest.cadastre import load_cadastre
-from geo.scoring import search
+from geo.scoring import sites
 from geo.scoring.adjacency import forget, pairs_of, refresh_adjacency
 from geo.scoring.profiles import get_profile
 from geo.scoring.refresh import refresh_scores
-from geo.scoring.search import Filters, search_sites
-from geo.scoring.sites import grow_sites
+from geo.scoring.search import Filters
+from geo.scoring.sites import grow_sites, search_sites
 
 DB = "foncier_bench_sites"
 SYNTHETIC_EPCI = "200056232"  # CA Communauté Paris-Saclay
@@ -95,14 +95,14 @@ def unbounded(conn, profile, epci: str, min_area: float, gap: float) -> list[lis
     """The best 20 sites of the plain walk: every seed walked (no limit, no block passed
     over, no budget), over the stored pairs (gap 0; tests/test_sites.py checks them against
     the geometries) or the pairs tested in one query."""
-    budget = search._Budget(conn, None)
-    parcels, communes = search._eligible(conn, profile, Filters(epci=epci), False, budget)
+    budget = sites._Budget(conn, None)
+    parcels, communes = sites._eligible(conn, profile, Filters(epci=epci), budget)
     pairs = pairs_of(budget.query, communes) if gap == 0 else None
     if pairs is None:
-        pairs = search._tested_pairs(parcels, gap, budget)
-    search._link(parcels, pairs)
+        pairs = sites._tested_pairs(parcels, gap, budget)
+    sites._link(parcels, pairs)
     found = grow_sites(parcels, min_area)
-    return [site.parcel_ids for site in search._ranked(conn, found, 20)]
+    return [site.parcel_ids for site in sites._ranked(conn, found, 20)]
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from geo.ingest import cadastre, chunks
+from geo.ingest import cadastre, cadastre_read, chunks
 from geo.ingest.cadastre import load_cadastre
 from geo.ingest.errors import LoaderError
 from tests.conftest import CADASTRE_91216, write
@@ -92,14 +92,14 @@ def test_the_real_file_is_read_in_chunks(
     fresh_engine: Engine, small_chunks: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every GDAL read is of a chunk, never of the whole file (no fallback).
-    original = cadastre._read_file
+    original = cadastre_read.read_file
     calls: list[Path] = []
 
     def spy(gdal_file, *args, **kwargs):
         calls.append(gdal_file)
         return original(gdal_file, *args, **kwargs)
 
-    monkeypatch.setattr(cadastre, "_read_file", spy)
+    monkeypatch.setattr(cadastre_read, "read_file", spy)
     assert load_cadastre(fresh_engine, CADASTRE_91216, readers=2).inserted == 4241
     assert len(calls) > 5 and CADASTRE_91216 not in calls
 

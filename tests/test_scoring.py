@@ -19,8 +19,8 @@ from geo.scoring.search import (
     count_parcels,
     parcel_score,
     search_parcels,
-    search_sites,
 )
+from geo.scoring.sites import search_sites
 from tests.conftest import CADASTRE_91216
 
 TWO = Profile("t", "test", {"site_area": 2.0, "zoning": 1.0})

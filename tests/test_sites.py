@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import Engine, text
 
 from geo.ingest.cadastre import load_cadastre
-from geo.scoring import search
+from geo.scoring import sites
 from geo.scoring.adjacency import pairs_of
 from geo.scoring.profiles import get_profile
 from geo.scoring.refresh import refresh_scores
-from geo.scoring.search import Filters, search_sites
-from geo.scoring.sites import Parcel, components, grow_sites
+from geo.scoring.search import Filters
+from geo.scoring.sites import Parcel, components, grow_sites, search_sites
 from tests.conftest import CADASTRE_91216, engine_for
 
 COMMUNE = {("91", "91216")}
@@ -94,7 +94,7 @@ def test_stored_pairs_are_the_pairs_tested_on_the_fly(scored_url: str) -> None:
             conn.execute(text("SELECT id FROM parcel WHERE commune_insee = '91216'")).scalars()
         )
         tested = {
-            tuple(r) for r in conn.execute(text(search._PAIRS), {"ids": ids, "gap": 0.0}).all()
+            tuple(r) for r in conn.execute(text(sites._PAIRS), {"ids": ids, "gap": 0.0}).all()
         }
         stored = pairs_of(lambda sql, params: conn.execute(text(sql), params).all(), COMMUNE)
     engine.dispose()
@@ -105,11 +105,11 @@ def test_stored_pairs_are_the_pairs_tested_on_the_fly(scored_url: str) -> None:
 def _unbounded(conn, profile, filters: Filters, min_area_ha: float) -> list[list[str]]:
     """The sites of the plain walk: every parcel's neighbours tested on the fly, every
     seed walked (no limit, no blocks passed over), then the best 20."""
-    budget = search._Budget(conn, None)
-    parcels, _ = search._eligible(conn, profile, filters, budget)
-    search._link(parcels, search._tested_pairs(parcels, 0.0, budget))
+    budget = sites._Budget(conn, None)
+    parcels, _ = sites._eligible(conn, profile, filters, budget)
+    sites._link(parcels, sites._tested_pairs(parcels, 0.0, budget))
     found = grow_sites(parcels, min_area_ha)
-    return [site.parcel_ids for site in search._ranked(conn, found, 20)]
+    return [site.parcel_ids for site in sites._ranked(conn, found, 20)]
 
 
 @pytest.mark.parametrize(
@@ -141,8 +141,8 @@ def test_stored_pairs_need_no_geometry_during_the_walk(
 ) -> None:
     """Over more candidates than are prefetched, the walk used to test the geometries of
     each parcel it reached; it now reads the stored pairs once."""
-    monkeypatch.setattr(search, "PREFETCH_NEIGHBOURS", 0)
-    monkeypatch.setattr(search, "MAX_LOOKUPS", 1)
+    monkeypatch.setattr(sites, "PREFETCH_NEIGHBOURS", 0)
+    monkeypatch.setattr(sites, "MAX_LOOKUPS", 1)
     profile = get_profile("small-industry")
     engine = engine_for(scored_url)
     with engine.connect() as conn:

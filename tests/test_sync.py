@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from app.settings import Settings
-from geo.ingest import fetch as fetch_module
+from geo.ingest import bodies
 from geo.ingest.catalogue import load_catalogue, mirrored
 from geo.ingest.fetch import (
     Expect,
@@ -271,7 +271,7 @@ def test_a_gzip_bomb_is_refused_as_it_expands(
     with pytest.raises(FetchError, match="expands more than 500 times"):
         check_body(bomb, Expect("geojson"))
     # a JSON value larger than the check holds in memory
-    monkeypatch.setattr(fetch_module, "MAX_VALUE_BYTES", 1 << 20)
+    monkeypatch.setattr(bodies, "MAX_VALUE_BYTES", 1 << 20)
     with pytest.raises(FetchError, match="a value longer than"):
         check_body(bomb, Expect("geojson"), replace(FAST, max_ratio=10_000).limits)
 
@@ -315,7 +315,7 @@ def test_json_is_checked_as_a_stream(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: bytes, error: str | None
 ) -> None:
     """Read in blocks of 7 bytes: every value is cut somewhere, and still parsed whole."""
-    monkeypatch.setattr(fetch_module, "_READ", 7)
+    monkeypatch.setattr(bodies, "_READ", 7)
     path = tmp_path / "b.json"
     path.write_bytes(body)
     if error is None:

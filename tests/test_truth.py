@@ -24,7 +24,7 @@ from geo.ingest.plu import load_plu
 from geo.scoring.lineage import NO_COVERING_SOURCE, NO_SOURCE_KIND
 from geo.scoring.model import REMEDIATION_POLLUTED_EUR_PER_HA
 from geo.scoring.refresh import refresh_scores
-from geo.scoring.search import _site_details
+from geo.scoring.sites import _site_details
 from tests.conftest import CADASTRE_91216, DATA, Databases, engine_for
 
 PARCELS_27412 = DATA / "batiments" / "cadastre-27412-parcelles-trimmed.geojson.gz"
@@ -174,7 +174,7 @@ def test_a_site_with_an_unknown_parcel_has_an_unknown_cost_and_a_lower_bound(
     parcel of unknown pollution: total unknown, the known part a lower bound."""
     from app.presentation.ranking import _site_feature
     from geo.scoring.profiles import get_profile
-    from geo.scoring.search import RankedSite
+    from geo.scoring.sites import RankedSite
 
     with truth.connect() as conn:
         ((_, _, known, complete), (_, _, alone, alone_complete)) = _site_details(

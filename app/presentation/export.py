@@ -45,15 +45,16 @@ from starlette.types import Message, Receive, Scope, Send
 
 from app.services.crs import DEFAULT, Crs
 
-FORMATS = ("csv", "csv-fr", "geojson", "gpkg")
-# The formats whose features are read with their geometry (a CSV's x and y come from it).
-GEOMETRY_FORMATS = FORMATS
+# The export formats and their media types.
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "csv-fr": "text/csv; charset=utf-8",
     "geojson": "application/geo+json",
     "gpkg": "application/geopackage+sqlite3",
 }
+# The formats whose features are read with their geometry (a CSV's x and y come from it):
+# all of them.
+GEOMETRY_FORMATS = tuple(MEDIA_TYPES)
 # The file name's extension of each format.
 EXTENSIONS = {"csv": "csv", "csv-fr": "csv", "geojson": "geojson", "gpkg": "gpkg"}
 

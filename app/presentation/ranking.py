@@ -8,7 +8,8 @@ from typing import Any
 
 from geo.db.count import Matched
 from geo.scoring.model import MODEL_VERSION, Profile
-from geo.scoring.search import RankedParcel, RankedSite
+from geo.scoring.search import RankedParcel
+from geo.scoring.sites import RankedSite
 
 
 def parcels_collection(
@@ -52,7 +53,7 @@ def _parcel_feature(parcel: RankedParcel) -> dict[str, Any]:
 def sites_collection(
     sites: list[RankedSite], profile: Profile, why_empty: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Candidate sites, best first (geo.scoring.search.search_sites)."""
+    """Candidate sites, best first (geo.scoring.sites.search_sites)."""
     return {
         "type": "FeatureCollection",
         "profile": {"id": profile.id, "name": profile.name},

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from geo.db.sql import compose, ident
+
 OUTLINE_VIEWS = ("epci_outline", "territoire_industrie_outline")
 
 
 def refresh_outlines(conn: Connection) -> None:
     for view in OUTLINE_VIEWS:
-        conn.execute(text(f"REFRESH MATERIALIZED VIEW {view}"))
+        conn.execute(text(compose("REFRESH MATERIALIZED VIEW {view}", view=ident(view))))

@@ -13,6 +13,7 @@ import re
 
 from sqlalchemy import Connection, text
 
+from geo.db.sql import compose, ident, literal
 from geo.errors import Invalid
 from geo.territories import LEVELS
 
@@ -49,7 +50,10 @@ def create_detached(conn: Connection, departement: str) -> str:
     """A plain table shaped like ``parcel`` (columns, NOT NULL, CHECK), without indexes."""
     name = partition_name(departement)
     conn.exec_driver_sql(
-        f"CREATE TABLE {name} (LIKE parcel INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        compose(
+            "CREATE TABLE {name} (LIKE parcel INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
+            name=ident(name),
+        )
     )
     return name
 
@@ -60,17 +64,20 @@ def index_and_attach(conn: Connection, departement: str) -> None:
     The CHECK on the département lets ATTACH skip its validation scan.
     """
     name = partition_name(departement)
-    conn.exec_driver_sql(f"ALTER TABLE {name} ADD PRIMARY KEY (id, departement_code)")
-    conn.exec_driver_sql(f"CREATE INDEX ON {name} USING gist (geom)")
-    conn.exec_driver_sql(f"CREATE INDEX ON {name} (commune_insee)")
-    conn.exec_driver_sql(
-        f"ALTER TABLE {name} ADD CONSTRAINT {name}_departement "
-        f"CHECK (departement_code = '{departement}')"
-    )
-    conn.exec_driver_sql(
-        f"ALTER TABLE parcel ATTACH PARTITION {name} FOR VALUES IN ('{departement}')"
-    )
-    conn.exec_driver_sql(f"ANALYZE {name}")
+    pieces = {
+        "name": ident(name),
+        "check": ident(f"{name}_departement"),
+        "code": literal(departement),
+    }
+    for statement in (
+        "ALTER TABLE {name} ADD PRIMARY KEY (id, departement_code)",
+        "CREATE INDEX ON {name} USING gist (geom)",
+        "CREATE INDEX ON {name} (commune_insee)",
+        "ALTER TABLE {name} ADD CONSTRAINT {check} CHECK (departement_code = {code})",
+        "ALTER TABLE parcel ATTACH PARTITION {name} FOR VALUES IN ({code})",
+        "ANALYZE {name}",
+    ):
+        conn.exec_driver_sql(compose(statement, **pieces))
 
 
 def recount(conn: Connection, departements: list[str]) -> None:

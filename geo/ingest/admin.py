@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, text
 
 from geo.crs import LAMBERT93, WGS84
 from geo.db.outlines import refresh_outlines
+from geo.db.sql import compose, ident, trusted
 from geo.ingest.common import record_run
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
@@ -188,10 +189,10 @@ def _load_communes(conn, communes, epcis, report) -> None:
     )
 
 
-_BOUNDARY = f"""
+_BOUNDARY = trusted(f"""
     ST_Multi(ST_CollectionExtract(ST_MakeValid(
         ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:geometry), {WGS84}), {LAMBERT93})), 3))
-"""
+""")
 
 
 def _load_boundaries(conn: Connection, directory: Path, report: ImportReport) -> None:
@@ -200,11 +201,22 @@ def _load_boundaries(conn: Connection, directory: Path, report: ImportReport) ->
         rows = [_boundary_row(f) for f in features]
         if not rows:
             continue
-        conn.execute(text(f"UPDATE {level} SET geom = {_BOUNDARY} WHERE code = :code"), rows)
+        conn.execute(
+            text(
+                compose(
+                    "UPDATE {level} SET geom = {boundary} WHERE code = :code",
+                    level=ident(level),
+                    boundary=_BOUNDARY,
+                )
+            ),
+            rows,
+        )
         known = {
             code
             for (code,) in conn.execute(
-                text(f"SELECT code FROM {level} WHERE code = ANY(:codes)"),
+                text(
+                    compose("SELECT code FROM {level} WHERE code = ANY(:codes)", level=ident(level))
+                ),
                 {"codes": [r["code"] for r in rows]},
             )
         }

@@ -114,9 +114,10 @@ def load_buildings(engine: Engine, path: Path, *, source_crs: CRS | None = None)
         report.departements = set(deps)
         report.tables["replaced (same source, same communes)"] = conn.exec_driver_sql(
             f"DELETE FROM building b USING (SELECT DISTINCT commune_insee FROM {stage.name}) s "
-            f"WHERE b.commune_insee = s.commune_insee AND b.source = '{source}'"
+            "WHERE b.commune_insee = s.commune_insee AND b.source = %(source)s",
+            {"source": source},
         ).rowcount
-        cols = ", ".join(COLUMNS)
+        cols = stage.cols
         report.inserted = conn.exec_driver_sql(
             f"INSERT INTO building ({cols}, geom_point) "
             f"SELECT {cols}, ST_PointOnSurface(geom) FROM {stage.name}"

@@ -1,5 +1,5 @@
 """The loaders, registered once: each one's name (and its older names), function, help and
-accepted formats. ``foncier import <name>`` (app/cli.py), ``foncier sync`` (the ``loader``
+accepted formats. ``foncier import <name>`` (app/cli/imports.py), ``foncier sync`` (the ``loader``
 of geo/ingest/sources.toml) and the demo data set (app/services/demo.py) read this table.
 
 Every loader here is called ``load(engine, path, **options)`` and writes in one

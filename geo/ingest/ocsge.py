@@ -175,7 +175,7 @@ def load_ocsge(engine: Engine, path: Path) -> ImportReport:
             ),
             {**key, "classification": classification, "source": path.name, "n": report.read},
         )
-        cols = ", ".join(COLUMNS)
+        cols = stage.cols
         report.inserted = conn.exec_driver_sql(
             f"INSERT INTO ocsge_polygon ({cols}) SELECT {cols} FROM {stage.name}"
         ).rowcount

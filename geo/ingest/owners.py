@@ -30,11 +30,12 @@ import re
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, Any, TextIO
 
 import pyarrow as pa
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from geo.ingest.archives import check_zip
 from geo.ingest.common import record_run
@@ -129,11 +130,22 @@ def parcel_id(dep: str, direction: str, commune: str, prefixe: str, section: str
 
 def load_owners(engine: Engine, path: Path) -> ImportReport:
     """Import a part of the legal-entity parcel file, or the publisher's zip of a
-    département's parts, in one transaction."""
+    département's parts: read, each parcel's owner chosen, written in one transaction."""
     path = Path(path)
     report = ImportReport(kind="proprietaires", source=str(path))
+    parcels, names = _read(path, report)
+    owners = _choose_owners(parcels, report)
+    vintage = re.search(r"PM_(\d{2})_", " ".join(Path(n).name for n in names), re.I)
+    report.vintage = f"situation 20{vintage.group(1)}" if vintage else None
+    with engine.begin() as conn:
+        _write(conn, owners, report)
+        record_run(conn, report, path)
+    return report
+
+
+def _read(path: Path, report: ImportReport) -> tuple[dict[str, list[tuple[str, ...]]], list[str]]:
+    """Each parcel's rights, from the file or each file of the zip; and the files' names."""
     parcels: dict[str, list[tuple[str, ...]]] = {}
-    management_only: Counter[str] = Counter()
     names = [path.name]
     for label, opener in _texts(path):
         names.append(label)
@@ -148,8 +160,27 @@ def load_owners(engine: Engine, path: Path) -> ImportReport:
             raise LoaderError(f"{label}: not readable ({exc})") from exc
     if report.read == 0:
         raise LoaderError(f"{path}: the file holds no row")
-    out: dict[str, list] = {name: [] for name in COLUMNS}
+    return parcels, names
+
+
+@dataclass
+class _Owners:
+    """What a file says: the rows of ``parcel_owner`` (by column), the communes it covers,
+    how many parcels it names, how many owners of each group."""
+
+    rows: dict[str, list[Any]]
+    communes: list[str]
+    parcels: int
+    groups: Counter[str]
+
+
+def _choose_owners(parcels: dict[str, list[tuple[str, ...]]], report: ImportReport) -> _Owners:
+    """The rows of ``parcel_owner``: each parcel's owner, the highest-ranked
+    group among its owner rights. Parcels with management rights only are left out (said
+    in the report), the groups counted."""
+    out: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     groups: Counter[str] = Counter()
+    management_only: Counter[str] = Counter()
     for pid, rights in parcels.items():
         owners = [r for r in rights if is_owner_right(r[0])]
         if not owners:
@@ -174,39 +205,40 @@ def load_owners(engine: Engine, path: Path) -> ImportReport:
             ("owner_rows", len(owners)),
         ):
             out[key].append(value)
-    with engine.begin() as conn:
-        stage = Stage(conn, "parcel_owner", COLUMNS)
-        stage.copy(
-            {
-                k: pa.array(v, pa.int32() if COLUMNS[k] == "int4" else pa.string())
-                for k, v in out.items()
-            }
+    if management_only:
+        report.warnings.append(
+            f"{sum(management_only.values())} parcels with management rights only "
+            "(syndic, gérant…): their owner is not in the file, left unknown"
         )
-        communes = sorted({pid[:5] for pid in parcels})
-        report.tables["replaced (same communes)"] = conn.exec_driver_sql(
-            "DELETE FROM parcel_owner WHERE commune_insee = ANY(%(c)s)", {"c": communes}
-        ).rowcount
-        cols = ", ".join(COLUMNS)
-        report.inserted = conn.exec_driver_sql(
-            f"INSERT INTO parcel_owner ({cols}) SELECT {cols} FROM {stage.name}"
-        ).rowcount
-        report.tables["parcels"] = len(parcels)
-        report.tables["parcels matched in the loaded cadastre"] = conn.exec_driver_sql(
-            f"SELECT count(*) FROM {stage.name} s WHERE EXISTS (SELECT 1 FROM parcel p "
-            "WHERE p.departement_code = s.departement_code AND p.id = s.parcel_id)"
-        ).scalar_one()
-        report.tables.update({f"group {g}": n for g, n in sorted(groups.items())})
-        if management_only:
-            report.warnings.append(
-                f"{sum(management_only.values())} parcels with management rights only "
-                "(syndic, gérant…): their owner is not in the file, left unknown"
-            )
-        report.departements = set(out["departement_code"])
-        report.communes = set(communes)
-        vintage = re.search(r"PM_(\d{2})_", " ".join(Path(n).name for n in names), re.I)
-        report.vintage = f"situation 20{vintage.group(1)}" if vintage else None
-        record_run(conn, report, path)
-    return report
+    report.departements = set(out["departement_code"])
+    # every commune of the file is replaced, even one whose parcels all lack an owner
+    return _Owners(out, sorted({pid[:5] for pid in parcels}), len(parcels), groups)
+
+
+def _write(conn: Connection, owners: _Owners, report: ImportReport) -> None:
+    """The owners of the file's communes replaced by the file's, in the caller's
+    transaction."""
+    stage = Stage(conn, "parcel_owner", COLUMNS)
+    stage.copy(
+        {
+            k: pa.array(v, pa.int32() if COLUMNS[k] == "int4" else pa.string())
+            for k, v in owners.rows.items()
+        }
+    )
+    report.tables["replaced (same communes)"] = conn.exec_driver_sql(
+        "DELETE FROM parcel_owner WHERE commune_insee = ANY(%(c)s)", {"c": owners.communes}
+    ).rowcount
+    cols = stage.cols
+    report.inserted = conn.exec_driver_sql(
+        f"INSERT INTO parcel_owner ({cols}) SELECT {cols} FROM {stage.name}"
+    ).rowcount
+    report.tables["parcels"] = owners.parcels
+    report.tables["parcels matched in the loaded cadastre"] = conn.exec_driver_sql(
+        f"SELECT count(*) FROM {stage.name} s WHERE EXISTS (SELECT 1 FROM parcel p "
+        "WHERE p.departement_code = s.departement_code AND p.id = s.parcel_id)"
+    ).scalar_one()
+    report.tables.update({f"group {g}": n for g, n in sorted(owners.groups.items())})
+    report.communes = set(owners.communes)
 
 
 # The longest line read: a DGFiP row is a few hundred characters.

@@ -30,12 +30,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.dialects.postgresql import insert
 
-from geo.crs import departement_of
 from geo.db.schema import sources
 from geo.errors import DomainError, Invalid, NotFound
 from geo.ingest.catalogue import Part, Source, load_catalogue, parts
 from geo.ingest.fetch import Expect, Fetched, Fetcher, FetchSettings, Progress
 from geo.ingest.loaders import BY_NAME, loader
+from geo.ingest.post_import import PostImport, after_import
 from geo.ingest.redact import public_text
 from geo.territories import LEVELS as TERRITORY_LEVELS
 
@@ -129,9 +129,12 @@ class SyncSummary:
     territory: str
     results: list[PartResult] = field(default_factory=list)
     skipped_sources: dict[str, str] = field(default_factory=dict)
-    rescored: list[str] = field(default_factory=list)
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    search_problems: list[str] = field(default_factory=list)
+    # the rescoring and saved searches' re-run after the imports
+    after: PostImport = field(default_factory=PostImport)
+
+    @property
+    def alerts(self) -> list[dict[str, Any]]:
+        return self.after.alerts
 
     def by_source(self) -> dict[str, Counter[str]]:
         out: dict[str, Counter[str]] = defaultdict(Counter)
@@ -161,15 +164,9 @@ class SyncSummary:
                     out.append(f"    {r.part}: {r.outcome}: {r.reason}")
                 elif r.outcome == "fetched" and r.reason:
                     out.append(f"    {r.part}: {r.reason}")
-        if self.rescored:
-            out.append(f"  rescored: {len(self.rescored)} communes")
-        for a in self.alerts:
-            out.append(
-                f"  alert: {a['change']} {a['item_id']} in {a['commune_insee']} "
-                f"(saved search {a['saved_search_id']} {a['saved_search_name']!r})"
-            )
-        out += [f"  saved search not run: {p}" for p in self.search_problems]
-        return out
+        if self.after.rescored:
+            out.append(f"  rescored: {len(self.after.rescored)} communes")
+        return out + [f"  {line}" for line in self.after.lines()]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -177,7 +174,7 @@ class SyncSummary:
             "sources": {s: dict(c) for s, c in self.by_source().items()},
             "skipped_sources": self.skipped_sources,
             "parts": [r.__dict__ for r in self.results],
-            "rescored": self.rescored,
+            "rescored": self.after.rescored,
             "alerts": [
                 {k: a[k] for k in ("id", "saved_search_id", "change", "item_id", "commune_insee")}
                 for a in self.alerts
@@ -263,13 +260,14 @@ def sync(
                 else:
                     todo.append(part)
         _sync_parts(engine, fetcher, todo, options, summary, touched, echo)
-    if touched and options.rescore:
-        summary.rescored = _rescore(engine, sorted(touched), echo)
     if touched:
-        from geo.scoring.watch import rerun
-
-        summary.alerts, summary.search_problems = rerun(
-            engine, touched, cause=f"sync {summary.territory}", budget_s=options.rerun_budget_s
+        summary.after = after_import(
+            engine,
+            f"sync {summary.territory}",
+            communes=touched,
+            rescore=options.rescore,
+            rerun_budget_s=options.rerun_budget_s,
+            echo=echo,
         )
     return summary
 
@@ -408,35 +406,6 @@ def _record(
     stmt = insert(sources).values(source_id=source_id, part=part, **values)
     with engine.begin() as conn:
         conn.execute(stmt.on_conflict_do_update(index_elements=["source_id", "part"], set_=values))
-
-
-def _rescore(engine: Engine, communes: list[str], echo: Callable[[str], None]) -> list[str]:
-    from geo.scoring.refresh import refresh_scores
-
-    with engine.connect() as conn:
-        with_parcels = [
-            r.commune_insee
-            for r in conn.execute(
-                text("SELECT DISTINCT commune_insee FROM parcel WHERE commune_insee = ANY(:c)"),
-                {"c": communes},
-            )
-        ]
-    by_departement: dict[str, list[str]] = defaultdict(list)
-    for insee in sorted(with_parcels):
-        by_departement[departement_of(insee)].append(insee)
-    for dep, insees in by_departement.items():
-        # many communes of a département: one refresh of it (its other communes' scores
-        # are recomputed too, from unchanged data) rather than a query round per commune
-        whole = len(insees) > 20
-        for code in [dep] if whole else insees:
-            report = (
-                refresh_scores(engine, departement=code)
-                if whole
-                else refresh_scores(engine, commune=code)
-            )
-            for line in report.lines():
-                echo(f"{code}: {line.strip()}")
-    return sorted(with_parcels)
 
 
 def sources_state(conn: Connection) -> list[dict[str, Any]]:

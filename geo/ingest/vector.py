@@ -24,16 +24,12 @@ from pyproj import CRS
 from sqlalchemy import Connection, text
 
 from geo.crs import LAMBERT93, WGS84
-from geo.ingest.common import (
-    check_extent,
-    cover,
-    gdal_path,
-    make_valid_polygonal,
-    to_lambert93,
-)
+from geo.db.sql import compose, ident, trusted
+from geo.ingest.common import check_extent, cover, gdal_path, make_valid_polygonal, to_lambert93
 from geo.ingest.errors import LoaderError
-from geo.ingest.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
+from geo.ingest.pgcopy import Field
 from geo.ingest.report import ImportReport
+from geo.ingest.staging import Stage, copy_binary
 from geo.territories import PARCEL_ID_PATTERN
 
 # Values that mean "no value" in the open data we read (Cartofriches writes NA).
@@ -383,104 +379,6 @@ def geometries_from_wkb(batch: pa.RecordBatch) -> np.ndarray:
 # -- writing --------------------------------------------------------------------
 
 
-@dataclass
-class Stage:
-    """A temporary copy of a table's columns, filled batch by batch, merged at the end."""
-
-    conn: Connection
-    table: str
-    columns: dict[str, str]  # name -> pgcopy kind ("geometry" for EWKB)
-    name: str = ""
-
-    def __post_init__(self) -> None:
-        self.name = f"{self.table}_stage"
-        self.conn.exec_driver_sql(
-            f"CREATE TEMP TABLE {self.name} ON COMMIT DROP AS "
-            f"SELECT {', '.join(self.columns)} FROM {self.table} WITH NO DATA"
-        )
-
-    def copy(self, values: dict[str, pa.Array]) -> None:
-        fields = [
-            Field(values[name], "bytes" if kind == "geometry" else kind)
-            for name, kind in self.columns.items()
-        ]
-        if len(fields[0].values) == 0:
-            return
-        dbapi = self.conn.connection.dbapi_connection
-        assert dbapi is not None  # a checked-out connection always has one
-        cursor = dbapi.cursor()
-        with cursor.copy(
-            f"COPY {self.name} ({', '.join(self.columns)}) FROM STDIN (FORMAT binary)"
-        ) as copy:
-            copy.write(SIGNATURE)
-            copy.write(encode_rows(fields))
-            copy.write(TRAILER)
-
-    def duplicates(self, key: list[str]) -> list[str]:
-        cols = ", ".join(key)
-        rows = self.conn.exec_driver_sql(
-            f"SELECT concat_ws('/', {cols}) FROM {self.name} GROUP BY {cols} "
-            f"HAVING count(*) > 1 ORDER BY 1 LIMIT 5"
-        ).all()
-        return [r[0] for r in rows]
-
-    def merge(
-        self,
-        key: list[str],
-        *,
-        keep_when_null: bool = False,
-        fill_only: frozenset[str] = frozenset(),
-    ) -> tuple[int, int]:
-        """Upsert into the table: (inserted, updated). Unchanged rows are not rewritten.
-
-        With ``keep_when_null``, a null in this source leaves the stored value alone, so
-        that two files describing the same objects (attributes, outlines) complete each
-        other; columns in ``fill_only`` are only set where nothing is stored yet (a
-        secondary source never overrides the main one, whatever the import order).
-        """
-        others = [c for c in self.columns if c not in key]
-
-        def new(c: str) -> str:
-            if c in fill_only:
-                return f"coalesce(t.{c}, EXCLUDED.{c})"
-            return f"coalesce(EXCLUDED.{c}, t.{c})" if keep_when_null else f"EXCLUDED.{c}"
-
-        def comparable(expr: str, c: str) -> str:
-            return f"ST_AsEWKB({expr})" if self.columns[c] == "geometry" else expr
-
-        cols = ", ".join(self.columns)
-        sets = ", ".join(f"{c} = {new(c)}" for c in others)
-        before = ", ".join(comparable(f"t.{c}", c) for c in others)
-        after = ", ".join(comparable(new(c), c) for c in others)
-        action = (
-            f"DO UPDATE SET {sets} WHERE ROW({before}) IS DISTINCT FROM ROW({after})"
-            if others
-            else "DO NOTHING"
-        )
-        inserted, updated = self.conn.exec_driver_sql(
-            f"""WITH upserted AS (
-                    INSERT INTO {self.table} AS t ({cols}) SELECT {cols} FROM {self.name}
-                    ON CONFLICT ({", ".join(key)}) {action}
-                    RETURNING (xmax = 0) AS inserted
-                )
-                SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-                FROM upserted"""
-        ).one()
-        return inserted, updated
-
-    def remove_absent(self, key: str, group: str, values: set[str]) -> int:
-        """Delete the table's rows of the ``group`` values this file delivers (a planning
-        document, a risk plan) whose ``key`` the file no longer has: a re-delivered
-        document replaces its previous one. Returns how many went."""
-        return self.conn.execute(
-            text(
-                f"DELETE FROM {self.table} t WHERE t.{group} = ANY(:values) AND NOT EXISTS "
-                f"(SELECT 1 FROM {self.name} s WHERE s.{key} = t.{key})"
-            ),
-            {"values": sorted(values)},
-        ).rowcount
-
-
 def rejection_error(path: Path, report: ImportReport, noun: str = "rows") -> LoaderError:
     """The one-line reason a file with rejected rows is refused."""
     reasons = ", ".join(f"{reason}: {n}" for reason, n in report.rejected.items())
@@ -543,24 +441,36 @@ def replace_links(
     conn: Connection, table: str, owner_column: str, owners: pa.Array, parcels: pa.Array
 ) -> int:
     """Make ``table`` hold exactly these (owner, parcel) links for the owners named."""
-    stage = f"{table}_stage"
+    pieces = {
+        "table": ident(table),
+        "stage": ident(f"{table}_stage"),
+        "owner": ident(owner_column),
+    }
     conn.exec_driver_sql(
-        f"CREATE TEMP TABLE IF NOT EXISTS {stage} (owner text, parcel_id text) ON COMMIT DROP"
+        compose(
+            "CREATE TEMP TABLE IF NOT EXISTS {stage} (owner text, parcel_id text) ON COMMIT DROP",
+            **pieces,
+        )
     )
-    conn.exec_driver_sql(f"TRUNCATE {stage}")
+    conn.exec_driver_sql(compose("TRUNCATE {stage}", **pieces))
     if len(owners):
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None  # a checked-out connection always has one
-        cursor = dbapi.cursor()
-        with cursor.copy(f"COPY {stage} (owner, parcel_id) FROM STDIN (FORMAT binary)") as copy:
-            copy.write(SIGNATURE)
-            copy.write(encode_rows([Field(owners, "text"), Field(parcels, "text")]))
-            copy.write(TRAILER)
+        copy_binary(
+            conn,
+            pieces["stage"],
+            trusted("owner, parcel_id"),
+            [Field(owners, "text"), Field(parcels, "text")],
+        )
     conn.exec_driver_sql(
-        f"DELETE FROM {table} l USING (SELECT DISTINCT owner FROM {stage}) s "
-        f"WHERE l.{owner_column} = s.owner"
+        compose(
+            "DELETE FROM {table} l USING (SELECT DISTINCT owner FROM {stage}) s "
+            "WHERE l.{owner} = s.owner",
+            **pieces,
+        )
     )
     return conn.exec_driver_sql(
-        f"INSERT INTO {table} ({owner_column}, parcel_id) SELECT DISTINCT owner, parcel_id "
-        f"FROM {stage} ON CONFLICT DO NOTHING"
+        compose(
+            "INSERT INTO {table} ({owner}, parcel_id) SELECT DISTINCT owner, parcel_id "
+            "FROM {stage} ON CONFLICT DO NOTHING",
+            **pieces,
+        )
     ).rowcount

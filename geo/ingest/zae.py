@@ -13,13 +13,14 @@ date, the history from which :mod:`geo.land.zae` computes the legal vacancy rate
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyproj import CRS
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from geo.crs import departement_codes
 from geo.ingest import vector
@@ -158,79 +159,67 @@ def load_site_eco(engine: Engine, path: Path, *, source_crs: CRS | None = None) 
     return report
 
 
+@dataclass
+class _Units:
+    """A TERRAIN-ECO batch checked: its units' rows, the rows rejected, and what the units
+    say besides (their state, their parcel references)."""
+
+    values: dict[str, pa.Array]  # the unit's columns, and its parcel references (refs)
+    rejected: np.ndarray
+    mismatches: int
+
+    def kept(self, name: str) -> pa.Array:
+        return pc.filter(self.values[name], pa.array(~self.rejected))
+
+
+@dataclass
+class _Links:
+    """Each kept unit's parcels (unit id, parcel id), and the malformed references."""
+
+    units: list[pa.Array] = field(default_factory=list)
+    parcels: list[pa.Array] = field(default_factory=list)
+    malformed: int = 0
+
+    def add(self, units: _Units) -> None:
+        unit, parcel, bad = vector.parcel_links(units.kept("refs"), units.kept("terr_id"))
+        self.units.append(unit)
+        self.parcels.append(parcel)
+        self.malformed += bad
+
+    def arrays(self) -> tuple[pa.Array, pa.Array]:
+        if not self.units:
+            return pa.array([], pa.string()), pa.array([], pa.string())
+        return pa.concat_arrays(self.units), pa.concat_arrays(self.parcels)
+
+
+TERRAIN_REQUIRED = ("terr_id", "site_id", "terr_etat_occup", "terr_actu_date")
+STATE_COLUMNS = {"terr_id": "text", "observed_on": "date", "etat_occup": "text"}
+
+
 def load_terrain_eco(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> ImportReport:
-    """TERRAIN-ECO CSV: land units, their state (recorded as an observation) and parcels."""
+    """TERRAIN-ECO CSV: land units, their state (recorded as an observation) and parcels.
+
+    Each batch read and checked into staging tables, then written, in one transaction."""
     path = Path(path)
     report = ImportReport(kind="terrain-eco", source=str(path))
+    links, mismatches = _Links(), 0
     with engine.begin() as conn:
         stage = Stage(conn, "economic_land_unit", UNIT_COLUMNS)
-        states = Stage(
-            conn,
-            "economic_land_unit_state",
-            {"terr_id": "text", "observed_on": "date", "etat_occup": "text"},
-        )
-        owners, parcels, malformed, mismatches = [], [], 0, 0
-        for batch in vector.read_csv(
-            path, required=("terr_id", "site_id", "terr_etat_occup", "terr_actu_date")
-        ):
+        states = Stage(conn, "economic_land_unit_state", STATE_COLUMNS)
+        for batch in vector.read_csv(path, required=TERRAIN_REQUIRED):
             report.read += batch.num_rows
-            ids = column(batch, "terr_id")
-            outlines = _outlines(path, batch, "terr_geomsurf", ids, source_crs, report, False)
-            refs = column(batch, "terr_refcad")
-            first_ref = pc.utf8_slice_codeunits(refs, 0, 5)
-            updated_on = to_date(path, column(batch, "terr_actu_date"), "terr_actu_date")
-            etat = column(batch, "terr_etat_occup")
-            values = {
-                "terr_id": ids,
-                "site_id": column(batch, "site_id"),
-                "surf_brute_ha": to_number(
-                    path, column(batch, "terr_surf_brute"), "terr_surf_brute"
-                ),
-                "utile": to_bool(column(batch, "terr_utile")),
-                "maitrise_fonc": column(batch, "terr_maitrise_fonc"),
-                "stade_amngt": column(batch, "terr_stade_amngt"),
-                "stade_comm": column(batch, "terr_stade_comm"),
-                "etat_occup": etat,
-                "usage": column(batch, "terr_usage"),
-                "cle_en_main": to_bool(column(batch, "terr_cle_en_main")),
-                "identified_on": to_date(
-                    path, column(batch, "terr_identif_date"), "terr_identif_date"
-                ),
-                "updated_on": updated_on,
-                # A unit's département, from its first parcel when it has one.
-                "departement_code": departement_codes(vector.normalise_insee(first_ref)),
-                "area_m2": outlines.area_m2,
-                "geom": outlines.ewkb,
-            }
-            mismatches += _surface_mismatches(values["surf_brute_ha"], outlines.area_m2)
-            rejected = outlines.rejected | _missing(ids, report, "terr_id")
-            rejected |= _missing(updated_on, report, "terr_actu_date")
-            rejected |= _missing(etat, report, "terr_etat_occup")
-            _copy_kept(stage, values, rejected)
-            keep = pa.array(~rejected)
+            units = _checked_units(path, batch, source_crs, report)
+            mismatches += units.mismatches
+            stage.copy({k: units.kept(k) for k in UNIT_COLUMNS})
             states.copy(
                 {
-                    "terr_id": pc.filter(ids, keep),
-                    "observed_on": pc.filter(updated_on, keep),
-                    "etat_occup": pc.filter(etat, keep),
+                    "terr_id": units.kept("terr_id"),
+                    "observed_on": units.kept("updated_on"),
+                    "etat_occup": units.kept("etat_occup"),
                 }
             )
-            owner, parcel, bad = vector.parcel_links(pc.filter(refs, keep), pc.filter(ids, keep))
-            owners.append(owner)
-            parcels.append(parcel)
-            malformed += bad
-        vector.finish(path, stage, ["terr_id"], report)
-        observed, _ = states.merge(["terr_id", "observed_on"])
-        report.tables["new occupation observations"] = observed
-        report.tables["economic_land_unit_parcel links"] = vector.replace_links(
-            conn,
-            "economic_land_unit_parcel",
-            "terr_id",
-            pa.concat_arrays(owners) if owners else pa.array([], pa.string()),
-            pa.concat_arrays(parcels) if parcels else pa.array([], pa.string()),
-        )
-        if malformed:
-            report.warnings.append(f"{malformed} malformed parcel references ignored")
+            links.add(units)
+        _write_units(conn, path, stage, states, links, report)
         report.warnings += _surface_warning(mismatches)
         warn_count(
             conn,
@@ -241,6 +230,64 @@ def load_terrain_eco(engine: Engine, path: Path, *, source_crs: CRS | None = Non
         )
         record_run(conn, report, path)
     return report
+
+
+def _checked_units(
+    path: Path, batch: pa.RecordBatch, source_crs: CRS | None, report: ImportReport
+) -> _Units:
+    """A batch's land units as rows of ``economic_land_unit``: outlines projected, values
+    parsed; a unit without id, update date or state, or without a usable outline, is
+    rejected (counted in the report by reason)."""
+    ids = column(batch, "terr_id")
+    outlines = _outlines(path, batch, "terr_geomsurf", ids, source_crs, report, False)
+    refs = column(batch, "terr_refcad")
+    first_ref = pc.utf8_slice_codeunits(refs, 0, 5)
+    updated_on = to_date(path, column(batch, "terr_actu_date"), "terr_actu_date")
+    etat = column(batch, "terr_etat_occup")
+    values = {
+        "terr_id": ids,
+        "site_id": column(batch, "site_id"),
+        "surf_brute_ha": to_number(path, column(batch, "terr_surf_brute"), "terr_surf_brute"),
+        "utile": to_bool(column(batch, "terr_utile")),
+        "maitrise_fonc": column(batch, "terr_maitrise_fonc"),
+        "stade_amngt": column(batch, "terr_stade_amngt"),
+        "stade_comm": column(batch, "terr_stade_comm"),
+        "etat_occup": etat,
+        "usage": column(batch, "terr_usage"),
+        "cle_en_main": to_bool(column(batch, "terr_cle_en_main")),
+        "identified_on": to_date(path, column(batch, "terr_identif_date"), "terr_identif_date"),
+        "updated_on": updated_on,
+        # A unit's département, from its first parcel when it has one.
+        "departement_code": departement_codes(vector.normalise_insee(first_ref)),
+        "area_m2": outlines.area_m2,
+        "geom": outlines.ewkb,
+        "refs": refs,
+    }
+    rejected = outlines.rejected | _missing(ids, report, "terr_id")
+    rejected |= _missing(updated_on, report, "terr_actu_date")
+    rejected |= _missing(etat, report, "terr_etat_occup")
+    mismatches = _surface_mismatches(values["surf_brute_ha"], outlines.area_m2)
+    return _Units(values, rejected, mismatches)
+
+
+def _write_units(
+    conn: Connection,
+    path: Path,
+    stage: Stage,
+    states: Stage,
+    links: _Links,
+    report: ImportReport,
+) -> None:
+    """The staged units merged (refused whole when one was rejected or an id appears
+    twice), their states recorded as observations, their parcel links replaced."""
+    vector.finish(path, stage, ["terr_id"], report)
+    observed, _ = states.merge(["terr_id", "observed_on"])
+    report.tables["new occupation observations"] = observed
+    report.tables["economic_land_unit_parcel links"] = vector.replace_links(
+        conn, "economic_land_unit_parcel", "terr_id", *links.arrays()
+    )
+    if links.malformed:
+        report.warnings.append(f"{links.malformed} malformed parcel references ignored")
 
 
 def load_economic_sites(

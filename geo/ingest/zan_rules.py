@@ -40,6 +40,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from geo.db.sql import compose, ident
 from geo.ingest.common import record_run, warn_count
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
@@ -96,6 +97,30 @@ def _land(path: Path, value: str | None, line: int) -> tuple[str, str] | None:
     if level == "commune" and not _INSEE.match(code):
         raise LoaderError(f"{path}: row {line}: {code!r} is not an INSEE commune code")
     return level, code
+
+
+def _pene_row(
+    path: Path, line: int, row: dict[str, Any], seen: set[tuple[Any, ...]], **fields: Any
+) -> dict[str, Any]:
+    """A PENE row (of the list, or of their consumption by ``year``) as stored: it names
+    its PENE (1 to 32 characters), a commune by its INSEE code, hectares; a PENE does not
+    list a commune (in a year) twice (``seen``)."""
+    if not row["pene_id"] or len(row["pene_id"]) > 32:
+        raise LoaderError(f"{path}: row {line}: pene_id must be 1 to 32 characters")
+    if not _INSEE.match(row["commune_insee"]):
+        raise LoaderError(f"{path}: row {line}: {row['commune_insee']!r} is not an INSEE code")
+    key = (row["pene_id"], row["commune_insee"], fields.get("year"))
+    if key in seen:
+        when = "" if key[2] is None else f" in {key[2]}"
+        raise LoaderError(f"{path}: PENE {key[0]} lists commune {key[1]}{when} twice")
+    seen.add(key)
+    return {
+        "id": row["pene_id"],
+        "insee": row["commune_insee"],
+        **fields,
+        "ha": _number(path, row["hectares"], line, "hectares", 0, 100_000),
+        "source": path.name,
+    }
 
 
 def _number(path: Path, value: str, line: int, what: str, low: float, high: float) -> float:
@@ -370,7 +395,7 @@ def _replace_table(
     with engine.begin() as conn:
         if prepare is not None:
             prepare(conn)
-        conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(text(compose("DELETE FROM {table}", table=ident(table))))
         if rows:
             conn.execute(text(insert), rows)
         report.inserted = len(rows)
@@ -386,27 +411,12 @@ def load_pene(engine: Engine, path: Path) -> ImportReport:
 
     path = Path(path)
     report = ImportReport(kind="pene", source=str(path))
-    rows, seen = [], set()
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
     for line, row in enumerate(_rows(path, ["pene_id", "name", "commune_insee", "hectares"]), 2):
-        if not row["pene_id"] or len(row["pene_id"]) > 32:
-            raise LoaderError(f"{path}: row {line}: pene_id must be 1 to 32 characters")
         if not row["name"]:
             raise LoaderError(f"{path}: row {line}: a PENE needs its name")
-        if not _INSEE.match(row["commune_insee"]):
-            raise LoaderError(f"{path}: row {line}: {row['commune_insee']!r} is not an INSEE code")
-        key = (row["pene_id"], row["commune_insee"])
-        if key in seen:
-            raise LoaderError(f"{path}: PENE {key[0]} lists commune {key[1]} twice")
-        seen.add(key)
-        rows.append(
-            {
-                "id": row["pene_id"],
-                "name": row["name"],
-                "insee": row["commune_insee"],
-                "ha": _number(path, row["hectares"], line, "hectares", 0, 100_000),
-                "source": path.name,
-            }
-        )
+        rows.append(_pene_row(path, line, row, seen, name=row["name"]))
     report.read = len(rows)
     with engine.begin() as conn:
         unknown: list[str] = sorted(
@@ -438,28 +448,12 @@ def load_pene_consumption(engine: Engine, path: Path) -> ImportReport:
     path = Path(path)
     report = ImportReport(kind="pene-consumption", source=str(path))
     rows: list[dict[str, Any]] = []
-    seen = set()
+    seen: set[tuple[Any, ...]] = set()
     for line, row in enumerate(_rows(path, ["pene_id", "commune_insee", "year", "hectares"]), 2):
-        if not row["pene_id"] or len(row["pene_id"]) > 32:
-            raise LoaderError(f"{path}: row {line}: pene_id must be 1 to 32 characters")
-        if not _INSEE.match(row["commune_insee"]):
-            raise LoaderError(f"{path}: row {line}: {row['commune_insee']!r} is not an INSEE code")
         year = int(_number(path, row["year"], line, "year", 2009, 2100))
         if str(year) != row["year"]:
             raise LoaderError(f"{path}: row {line}: year must be a whole year (YYYY)")
-        key = (row["pene_id"], row["commune_insee"], year)
-        if key in seen:
-            raise LoaderError(f"{path}: PENE {key[0]} lists {key[1]} in {year} twice")
-        seen.add(key)
-        rows.append(
-            {
-                "id": row["pene_id"],
-                "insee": row["commune_insee"],
-                "year": year,
-                "ha": _number(path, row["hectares"], line, "hectares", 0, 100_000),
-                "source": path.name,
-            }
-        )
+        rows.append(_pene_row(path, line, row, seen, year=year))
     return _replace_table(
         engine, path, report, rows,
         "pene_consumption",

@@ -1,7 +1,7 @@
 """The envelope's dashboard for a prefecture: the rule set's legal standing, and every
 Territoire d'industrie with what its projects hold, by région too.
 
-The envelope report (geo.ledger.envelope) groups the entries of public projects by
+The envelope report (geo.ledger.reports) groups the entries of public projects by
 territory, so it lists only territories where something is drawn; a prefecture checks the
 whole programme, so every Territoire d'industrie loaded is listed here, with 0 ha where
 nothing is drawn.

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from geo.db.sql import Sql, ident
 from geo.land.buildings import DEFAULT_UNDERUSED_SHARE, land_use_of, land_use_sql
 
 MODEL_VERSION = "foncier-score-1.1"
@@ -407,10 +408,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def column_of(criterion: Criterion, profile: Profile) -> str:
-    """The criterion's column in ``pts`` (points_lateral)."""
+def column_of(criterion: Criterion, profile: Profile) -> Sql:
+    """The criterion's column in ``pts`` (points_lateral), quoted: a profile's id (from its
+    TOML file) becomes part of a name."""
     # size_fit depends on the profile's requested size: one column per profile
-    return (
+    return ident(
         f"{criterion.name}__{profile.id.replace('-', '_')}"
         if criterion.name == "size_fit" or criterion.per_profile
         else criterion.name
@@ -420,7 +422,7 @@ def column_of(criterion: Criterion, profile: Profile) -> str:
 def points_lateral(profiles: list[Profile], alias: str = "f") -> str:
     """A LATERAL select ``pts`` of every criterion's points, computed once for all profiles
     (OFFSET 0 keeps PostgreSQL from inlining it into every expression that reads it)."""
-    columns: dict[str, str] = {}
+    columns: dict[Sql, str] = {}
     for profile in profiles:
         for criterion, _ in profile.criteria():
             columns[column_of(criterion, profile)] = criterion.sql(criterion.value_sql(alias))
@@ -434,7 +436,7 @@ def points_lateral(profiles: list[Profile], alias: str = "f") -> str:
 def score_expressions(profile: Profile) -> tuple[str, str, str]:
     """For ``profile``, from the ``pts`` columns: a LATERAL of its advantages, constraints
     and known weight, then its score and reliability expressions over that LATERAL."""
-    name = "s_" + profile.id.replace("-", "_")
+    name = ident("s_" + profile.id.replace("-", "_"))
     terms = [(f"pts.{column_of(c, profile)}", w) for c, w in profile.criteria()]
     zero, neutral = _float(0), _float(NEUTRAL)
     adv = " + ".join(f"{_float(w)} * greatest(coalesce({col}, {zero}), {zero})" for col, w in terms)

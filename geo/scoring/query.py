@@ -23,7 +23,8 @@ from geo.land.buildings import STATES as LAND_USE_STATES
 from geo.land.owners import GROUPS as OWNER_GROUPS
 from geo.land.zoning import CLASSES as ZONING_CLASSES
 from geo.scoring.profiles import load_profiles
-from geo.scoring.search import LAND_COVERS, MAX_GAP_M, MAX_SITE_AREA_HA, RISK_KINDS, Filters
+from geo.scoring.search import LAND_COVERS, RISK_KINDS, Filters
+from geo.scoring.sites import MAX_GAP_M, MAX_SITE_AREA_HA
 from geo.territories import LEVELS
 from geo.text import Digits, number_text
 

@@ -14,11 +14,24 @@ once, such blocks are passed over without a walk (their connected components).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import heapq
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg.errors import QueryCanceled
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from geo.db.geojson import OutputCrs, output_geojson_sql
+from geo.errors import Invalid
+from geo.scoring.adjacency import SHARE_BOUNDARY_SQL, pairs_of
+from geo.scoring.model import Profile
+from geo.scoring.search import Filters, search_from
 
 
 @dataclass(slots=True)
@@ -179,3 +192,292 @@ def components(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[str
             parent[x] = x = parent[parent[x]]
         roots.append(x)
     return {i: roots[n] for i, n in number.items()}
+
+
+# -- the search: eligible parcels, their neighbours, the sites kept ------------------
+
+
+@dataclass(frozen=True)
+class RankedSite:
+    """A candidate site as found: its parcels, figures, and outline (GeoJSON WGS84 text)."""
+
+    rank: int
+    parcel_ids: list[str]
+    area_ha: float
+    score: float | None
+    outline: str
+    envelope_impact_ha: float
+    # unknown (None) when any of its parcels' cost is unknown (pollution unknown); the
+    # known parcels' sum is then a lower bound (docs/methode.md)
+    remediation_cost_eur: float | None
+    remediation_cost_known_eur: float | None
+    remediation_cost_complete: bool
+
+
+def search_sites(
+    conn: Connection,
+    profile: Profile,
+    filters: Filters,
+    *,
+    min_area_ha: float,
+    gap_m: float = 0.0,
+    limit: int = 20,
+    budget_s: float | None = None,
+    crs: OutputCrs | None = None,
+) -> list[RankedSite]:
+    """Contiguous eligible parcels (touching, or within ``gap_m``) grown into candidate
+    sites that reach ``min_area_ha`` (geo.scoring.sites), best first.
+
+    ``budget_s`` bounds the time spent finding neighbours and walking (the queries get
+    what is left of it as their statement_timeout): past it, Invalid. Outlines are
+    GeoJSON in ``crs`` (RFC 7946's when None).
+    """
+    if not 0 < min_area_ha <= MAX_SITE_AREA_HA:
+        raise Invalid(f"min_area_ha must be above 0 and at most {MAX_SITE_AREA_HA:g}")
+    if not 0 <= gap_m <= MAX_GAP_M:
+        raise Invalid(f"gap_m must be between 0 and {MAX_GAP_M:g} metres")
+    deadline = None if budget_s is None else time.monotonic() + budget_s
+    with _caller_timeout_kept(conn), _collector_paused():
+        try:
+            found = _walk(conn, profile, filters, min_area_ha, gap_m, limit, deadline)
+        except WalkTooLong:
+            raise Invalid(
+                "the search did not settle its best sites within its budget (few parcels "
+                "reach the requested size together, or the gap joins too many): add "
+                "min_score, narrow the territory or lower the gap"
+            ) from None
+    return _ranked(conn, found, limit, crs)
+
+
+@contextlib.contextmanager
+def _caller_timeout_kept(conn: Connection) -> Iterator[None]:
+    """The walk sets statement_timeout to what is left of its budget; the caller's comes
+    back after it (impossible, and moot, in a transaction a cancel aborted)."""
+    previous = conn.execute(text("SELECT current_setting('statement_timeout')")).scalar()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(DBAPIError):
+            conn.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": previous}
+            )
+
+
+def _ranked(
+    conn: Connection, found: list[Site], limit: int, crs: OutputCrs | None = None
+) -> list[RankedSite]:
+    """The best ``limit`` sites (score, then area), with their outline and figures."""
+    best = sorted(
+        found, key=lambda site: (-(site.score if site.score is not None else -1), -site.area_ha)
+    )[:limit]
+    details = _site_details(conn, [[p.id for p in site.parcels] for site in best], crs)
+    numbered = enumerate(zip(best, details, strict=True), start=1)
+    return [
+        RankedSite(
+            rank=rank,
+            parcel_ids=sorted(p.id for p in site.parcels),
+            area_ha=site.area_ha,
+            score=site.score,
+            outline=outline,
+            envelope_impact_ha=impact,
+            remediation_cost_eur=remediation if complete else None,
+            remediation_cost_known_eur=remediation,
+            remediation_cost_complete=complete,
+        )
+        for rank, (site, (outline, impact, remediation, complete)) in numbered
+    ]
+
+
+def _walk(
+    conn: Connection,
+    profile: Profile,
+    filters: Filters,
+    min_area_ha: float,
+    gap_m: float,
+    limit: int,
+    deadline: float | None,
+) -> list[Site]:
+    """The sites found (geo.scoring.sites.grow_sites) among the eligible parcels; WalkTooLong
+    past ``deadline``, in a query or in the walk."""
+    budget = _Budget(conn, deadline)
+    parcels, communes = _eligible(conn, profile, filters, budget)
+    # Every eligible parcel's neighbours at once: stored for touching parcels
+    # (geo.scoring.adjacency), else tested here when there are few candidates.
+    pairs = pairs_of(budget.query, communes) if gap_m == 0 else None
+    if pairs is None and len(parcels) <= PREFETCH_NEIGHBOURS:
+        pairs = _tested_pairs(parcels, gap_m, budget)
+    if pairs is not None:
+        return grow_sites(
+            parcels,
+            min_area_ha,
+            limit=limit,
+            deadline=deadline,
+            # blocks too small for the request are passed over without a walk
+            groups=components(parcels, _link(parcels, pairs)),
+        )
+    # Otherwise the walk asks for the parcels it reaches, one query a step.
+    return grow_sites(
+        parcels,
+        min_area_ha,
+        limit=limit,
+        neighbours=_neighbour_lookup(gap_m, budget),
+        max_lookups=MAX_LOOKUPS,
+        deadline=deadline,
+    )
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """What is left of a site search's time, given to each of its queries."""
+
+    conn: Connection
+    deadline: float | None
+
+    def query(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        """The rows of a query run within what is left (statement_timeout local to the
+        transaction); WalkTooLong when nothing is left or the query is cancelled."""
+        if self.deadline is not None:
+            left_ms = int((self.deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                raise WalkTooLong("out of time")
+            self.conn.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(left_ms)}
+            )
+        try:
+            return list(self.conn.execute(text(sql), params).all())
+        except OperationalError as exc:
+            raise _timed_out(exc) from None
+
+
+def _eligible(
+    conn: Connection, profile: Profile, filters: Filters, budget: _Budget
+) -> tuple[dict[str, Parcel], set[tuple[str, str]]]:
+    """The parcels a site may be built of. Only what the walk needs: this may be 100,000
+    parcels; geometry and criteria are read for the sites kept (_site_details)."""
+    base, params = search_from(profile, filters)
+    rows = budget.query(
+        f"SELECT s.parcel_id, s.score, s.area_ha, s.departement_code, s.commune_insee {base}",
+        params,
+    )
+    if len(rows) > MAX_SITE_CANDIDATES:
+        raise Invalid(
+            f"{len(rows):,} eligible parcels: a site search assembles at most "
+            f"{MAX_SITE_CANDIDATES:,}; narrow the territory or add min_score"
+        )
+    return {r[0]: Parcel(r[0], r[1], r[2]) for r in rows}, {(r[3], r[4]) for r in rows}
+
+
+def _link(parcels: dict[str, Parcel], pairs: Sequence[Any]) -> list[tuple[str, str]]:
+    """Each parcel's neighbours among ``parcels`` (their ``neighbours``), from pairs of
+    ids; the pairs kept."""
+    linked = []
+    for a, b in pairs:
+        first, second = parcels.get(a), parcels.get(b)
+        if first is not None and second is not None:
+            first.neighbours.add(b)
+            second.neighbours.add(a)
+            linked.append((a, b))
+    return linked
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while the walk's objects are made: 40,000
+    parcels with their sets of neighbours and 100,000 pairs started collection after
+    collection, each scanning every object of the process; they hold no cycle."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _tested_pairs(parcels: dict[str, Parcel], gap_m: float, budget: _Budget) -> list[Any]:
+    """Every pair of neighbours among the eligible parcels, tested in one query."""
+    pairs = budget.query(f"{_PAIRS} LIMIT {MAX_PAIRS + 1}", {"ids": list(parcels), "gap": gap_m})
+    if len(pairs) > MAX_PAIRS:
+        raise WalkTooLong(f"more than {MAX_PAIRS} neighbour pairs")
+    return pairs
+
+
+def _neighbour_lookup(gap_m: float, budget: _Budget) -> Callable[[list[str]], dict[str, set[str]]]:
+    """The neighbours of the parcels the walk reaches, one query a step."""
+
+    def look_up(ids: list[str]) -> dict[str, set[str]]:
+        rows = budget.query(_NEIGHBOURS, {"ids": ids, "gap": gap_m})
+        return {parcel_id: set(near) for parcel_id, near in rows}
+
+    return look_up
+
+
+def _timed_out(exc: OperationalError) -> Exception:
+    """A query cancelled by the budget's statement_timeout is the walk out of time."""
+    if isinstance(exc.orig, QueryCanceled):
+        return WalkTooLong("out of time")
+    return exc
+
+
+# The parcels next to each of :ids, through the parcels' spatial index: without a gap,
+# those sharing a stretch of boundary (geo.scoring.adjacency's rule, the stored pairs'); with
+# a gap, any parcel within it.
+_NEIGHBOURS = f"""
+SELECT p.id, ARRAY(
+    SELECT q.id FROM parcel q
+    WHERE q.departement_code = p.departement_code AND q.id <> p.id
+      AND q.geom && ST_Expand(p.geom, :gap)
+      AND CASE WHEN :gap > 0 THEN ST_DWithin(q.geom, p.geom, :gap)
+               ELSE {SHARE_BOUNDARY_SQL} END)
+FROM parcel p WHERE p.id = ANY(:ids)
+"""
+# The same, for a whole set at once: each pair once, from its smaller id (both parcels
+# being in :ids, the pair is met from that side), half the geometry tests.
+_PAIRS = f"""
+SELECT p.id, q.id FROM parcel p
+JOIN parcel q ON q.departement_code = p.departement_code AND q.id > p.id
+             AND q.geom && ST_Expand(p.geom, :gap)
+             AND CASE WHEN :gap > 0 THEN ST_DWithin(q.geom, p.geom, :gap)
+                      ELSE {SHARE_BOUNDARY_SQL} END
+WHERE p.id = ANY(:ids)
+"""
+# Up to this many eligible parcels, their neighbours come in one query (about 0.05 ms a
+# parcel); beyond, the walk asks for the parcels it reaches, one query a step, and stops
+# as soon as the best sites are certain.
+PREFETCH_NEIGHBOURS = 10_000
+MAX_LOOKUPS = 5_000  # about 2.5 s of walking
+# Pairs of neighbours fetched at once: about 20 a parcel within 50 m in the demo cadastre;
+# a wide gap over a dense commune joins far more, and their sets outgrow the budget.
+MAX_PAIRS = 500_000
+# Sites are contiguous land for one project: the largest industrial sites are a few
+# hundred hectares, and 100 m of gap bridges a road or a railway, not a neighbourhood.
+MAX_SITE_AREA_HA = 500.0
+MAX_GAP_M = 100.0
+# A site search walks the parcels one neighbourhood at a time; over more eligible parcels
+# than this, a search that finds few sites would walk for minutes.
+MAX_SITE_CANDIDATES = 150_000
+
+
+def _site_details(
+    conn: Connection, sites: list[list[str]], crs: OutputCrs | None = None
+) -> list[tuple[str, float, float | None, bool]]:
+    """Each site's outline (its parcels dissolved, GeoJSON in ``crs``, WGS84 by default),
+    envelope impact, remediation estimate of the parcels whose cost is known (None: of
+    none) and whether every parcel's is, in order."""
+    if not sites:
+        return []
+    numbers = [n for n, ids in enumerate(sites) for _ in ids]
+    ids = [i for site in sites for i in site]
+    rows = conn.execute(
+        text(
+            f"""SELECT t.n, {output_geojson_sql("ST_Union(p.geom)", crs)},
+                       sum(f.envelope_impact_ha), sum(f.remediation_cost_eur),
+                       bool_and(f.remediation_cost_eur IS NOT NULL)
+                FROM unnest(CAST(:numbers AS int[]), CAST(:ids AS text[])) AS t(n, id)
+                JOIN parcel p ON p.id = t.id
+                JOIN parcel_features f ON f.parcel_id = t.id
+                GROUP BY t.n ORDER BY t.n"""
+        ),
+        {"numbers": numbers, "ids": ids},
+    ).all()
+    return [(geometry, impact, cost, complete) for _, geometry, impact, cost, complete in rows]

@@ -29,7 +29,8 @@ from geo.errors import Conflict, Invalid, NotFound
 from geo.scoring.owners import ACTIVE_OWNER_SQL
 from geo.scoring.profiles import get_profile
 from geo.scoring.query import CODE_KEYS, SEARCHES, SearchArea, SiteSearch
-from geo.scoring.search import count_parcels, search_parcels, search_sites
+from geo.scoring.search import count_parcels, search_parcels
+from geo.scoring.sites import search_sites
 from geo.scoring.webhook import WebhookPolicy, check_webhook_url
 from geo.territories import LEVELS
 

@@ -39,8 +39,8 @@ from geo.scoring.search import (
     matched_parcels,
     parcel_score,
     search_parcels,
-    search_sites,
 )
+from geo.scoring.sites import search_sites
 from geo.territories import PARCEL_ID_PATTERN
 
 router = APIRouter(tags=["ranking"])
