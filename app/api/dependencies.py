@@ -20,9 +20,10 @@ from app.replicas import (
     bearer_key,
     consistency_token,
 )
+from app.services.collections import COLLECTIONS, Collection
 from app.services.cql2 import LANGUAGES, TEXT, FilterError, SqlFilter, compile_filter
 from app.services.crs import CRSS, DEFAULT, STORAGE, Crs, crs_by_uri, xy
-from app.services.features import COLLECTIONS, Collection, ItemsQuery
+from app.services.features import ItemsQuery
 from app.settings import Settings
 from geo.db.bbox import BBox
 from geo.errors import Invalid, NotFound

@@ -1,50 +1,56 @@
-"""Small SQL pieces shared by the GeoJSON-producing queries (RFC 7946: WGS84, 6 decimals)."""
+"""GeoJSON answers assembled as data: the features PostgreSQL wrote, each a complete JSON
+text, are placed as values beside the members Python adds (links, counts); no JSON text is
+cut open or patched."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from geo.crs import GEOJSON_DECIMALS, WGS84
 from geo.db.count import Matched
-from geo.db.geojson import lambert93_as_geojson_sql
 
 
-def geometry_sql(
-    column: str, srid: int = WGS84, decimals: int = GEOJSON_DECIMALS, lat_first: bool = False
-) -> str:
-    """SQL expression: a Lambert-93 geometry column as a GeoJSON geometry (json), or null.
-    RFC 7946 by default; another ``srid`` (and axis order) for OGC API Features, Part 2."""
-    return f"{lambert93_as_geojson_sql(column, srid, decimals, lat_first)}::json"
+class RawJSON(str):
+    """A complete JSON text written by PostgreSQL (json_build_object, json_agg), placed in
+    an answer as it is: parsing a page of features only to write them again would cost
+    more than the query that built them."""
 
 
-def feature_sql(
-    id_sql: str, geom_sql: str, properties_sql: str, geometry: str | None = None
-) -> str:
-    """SQL expression building one GeoJSON Feature as json (key order kept); ``geometry``:
-    the geometry's own SQL (geometry_sql with another CRS), WGS84 when not given."""
-    return (
-        f"json_build_object('type', 'Feature', 'id', {id_sql}, "
-        f"'geometry', {geometry or geometry_sql(geom_sql)}, 'properties', {properties_sql})"
-    )
+def dumps(value: Any) -> str:
+    """The JSON text of ``value``: dicts and lists are walked, a RawJSON is written as it
+    is, anything else as json.dumps writes it."""
+    if isinstance(value, RawJSON):
+        return value
+    if isinstance(value, dict):
+        members = (f"{json.dumps(str(k))}: {dumps(v)}" for k, v in value.items())
+        return "{" + ", ".join(members) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(dumps(v) for v in value) + "]"
+    return json.dumps(value)
 
 
 def feature_collection(
-    features_json: str,
+    features: list[RawJSON] | RawJSON,
     number_matched: Matched,
     number_returned: int,
     links: list[dict[str, Any]],
     **members: Any,
 ) -> str:
-    """Wrap a JSON array of features made by PostGIS, without parsing it again in Python;
-    ``members`` (e.g. timeStamp) come after "type"."""
-    head = json.dumps(
+    """A FeatureCollection of features written by PostgreSQL (a list of them, or one JSON
+    array); ``members`` (e.g. timeStamp) come after "type"."""
+    return dumps(
         {
             "type": "FeatureCollection",
             **members,
             **number_matched.members(),
             "numberReturned": number_returned,
             "links": links,
+            "features": features,
         }
     )
-    return f'{head[:-1]}, "features": {features_json}}}'
+
+
+def feature_with_links(feature: str, links: list[dict[str, Any]]) -> str:
+    """One feature written by PostgreSQL, with the links of its answer as a member: the
+    feature is parsed (one, so cheaply) and written again with them."""
+    return json.dumps({**json.loads(feature), "links": links}, ensure_ascii=False)
