@@ -21,7 +21,8 @@ from app.replicas import (
     consistency_token,
 )
 from app.services.collections import COLLECTIONS, Collection
-from app.services.cql2 import LANGUAGES, TEXT, FilterError, SqlFilter, compile_filter
+from app.services.cql2 import SqlFilter, compile_filter
+from app.services.cql2_parse import LANGUAGES, TEXT, FilterError
 from app.services.crs import CRSS, DEFAULT, STORAGE, Crs, crs_by_uri, xy
 from app.services.features import ItemsQuery
 from app.settings import Settings
