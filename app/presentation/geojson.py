@@ -5,6 +5,7 @@ cut open or patched."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from geo.db.count import Matched
@@ -25,7 +26,7 @@ def dumps(value: Any) -> str:
         members = (f"{json.dumps(str(k))}: {dumps(v)}" for k, v in value.items())
         return "{" + ", ".join(members) + "}"
     if isinstance(value, list | tuple):
-        return "[" + ",".join(dumps(v) for v in value) + "]"
+        return "[" + ",".join([dumps(v) for v in value]) + "]"
     return json.dumps(value)
 
 
@@ -48,6 +49,23 @@ def feature_collection(
             "features": features,
         }
     )
+
+
+def feature_collection_pieces(
+    members: dict[str, Any], pages: Iterable[Iterable[str]]
+) -> Iterator[str]:
+    """A FeatureCollection written as its pages come (a streamed export): its ``members``
+    (after "type"), then the features of each page, complete JSON texts, in one array."""
+    head = {"type": "FeatureCollection", **members}
+    written = (f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}, " for k, v in head.items())
+    yield "{" + "".join(written) + '"features": ['
+    first = True
+    for page in pages:
+        body = ",".join(page)
+        if body:
+            yield body if first else "," + body
+            first = False
+    yield "]}"
 
 
 def feature_with_links(feature: str, links: list[dict[str, Any]]) -> str:
