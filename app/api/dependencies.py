@@ -284,7 +284,6 @@ EXPORT_CRS_DESCRIPTION = (
     "CRS of an export's geometries (and of a CSV's x and y): by default CRS84 for geojson "
     "(RFC 7946), Lambert-93 (EPSG:2154) for gpkg and csv. " + CRS_DESCRIPTION
 )
-ExportCrsQuery = Annotated[str | None, Query(description=EXPORT_CRS_DESCRIPTION, max_length=200)]
 
 
 OutputCrsDep = Annotated[Crs, Depends(output_crs)]
