@@ -9,7 +9,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 
@@ -79,9 +79,29 @@ class ItemsPage:
     has_more: bool
 
 
-def _feature(collection: Collection, crs: Crs) -> str:
-    geometry = geometry_sql(collection.geom, crs.srid, crs.decimals, crs.lat_first)
-    return feature_sql(collection.key, collection.geom, collection.properties_sql(), geometry)
+# What a feature's geometry is: its outline, a point on its surface (what a CSV's x and y
+# need), or null (an export without geometries)
+Geometry = Literal["outline", "point", "none"]
+
+
+def _feature(collection: Collection, crs: Crs, geometry: Geometry = "outline") -> str:
+    """SQL of one feature of ``collection`` as GeoJSON (json), its geometry in ``crs``."""
+    if geometry == "none":
+        shape = "NULL"
+    else:
+        column = (
+            collection.geom if geometry == "outline" else f"ST_PointOnSurface({collection.geom})"
+        )
+        shape = geometry_sql(column, crs.srid, crs.decimals, crs.lat_first)
+    return feature_sql(collection.key, collection.geom, collection.properties_sql(), shape)
+
+
+def _features_sql(collection: Collection, feature: str, clause: str) -> str:
+    """SQL: the key and the GeoJSON text of the features matching ``clause``, in key order."""
+    return (
+        f"SELECT {collection.key} AS k, {feature}::text "
+        f"FROM {collection.source} WHERE {clause} ORDER BY {collection.key}"
+    )
 
 
 def count_items(conn: Connection, collection: Collection, query: ItemsQuery, up_to: int) -> Matched:
@@ -115,17 +135,11 @@ def items_page(
     A first page that holds every match is its own count: no count is run (a map's small
     boxes are most requests, and the count was two thirds of their time, bench/README.md)."""
     clause, params = query.where(collection)
-    after = ""
     if query.after is not None:
-        after = f" AND {collection.key} > :after"
+        clause += f" AND {collection.key} > :after"
         params["after"] = query.after
-    feature = _feature(collection, crs)
     rows = conn.execute(
-        text(
-            f"""SELECT {collection.key} AS k, {feature}::text
-                FROM {collection.source} WHERE {clause}{after}
-                ORDER BY {collection.key} LIMIT :limit"""
-        ),
+        text(_features_sql(collection, _feature(collection, crs), clause) + " LIMIT :limit"),
         {**params, "limit": limit + 1},
     ).all()
     has_more = len(rows) > limit
@@ -148,35 +162,16 @@ def item_pages(
     query: ItemsQuery,
     size: int,
     crs: Crs = DEFAULT,
-    geometry: bool = True,
-    points: bool = False,
+    geometry: Geometry = "outline",
 ) -> Iterator[list[str]]:
     """Every feature matching ``query``, in feature id order, as pages of ``size`` GeoJSON
-    strings: one query read through a server-side cursor (an export), not a query a page.
-    Without ``geometry``, theirs is null; with ``points``, a point on its surface (what a
-    CSV's x and y need, not the whole outline)."""
+    strings: one query read through a server-side cursor (an export), not a query a page."""
     clause, params = query.where(collection)
-    if not geometry:
-        feature = feature_sql(collection.key, collection.geom, collection.properties_sql(), "NULL")
-    elif points:
-        surface = f"ST_PointOnSurface({collection.geom})"
-        feature = feature_sql(
-            collection.key,
-            collection.geom,
-            collection.properties_sql(),
-            geometry_sql(surface, crs.srid, crs.decimals, crs.lat_first),
-        )
-    else:
-        feature = _feature(collection, crs)
     result = conn.execution_options(stream_results=True, yield_per=size).execute(
-        text(
-            f"""SELECT {feature}::text
-                FROM {collection.source} WHERE {clause} ORDER BY {collection.key}"""
-        ),
-        params,
+        text(_features_sql(collection, _feature(collection, crs, geometry), clause)), params
     )
     for rows in result.partitions(size):
-        yield [r[0] for r in rows]
+        yield [r[1] for r in rows]
 
 
 def item(

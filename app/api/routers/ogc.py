@@ -46,7 +46,7 @@ from app.presentation.geojson import RawJSON, feature_collection, feature_with_l
 from app.presentation.schemas import collection_schema, geojson_feature_schema, queryables_schema
 from app.services.collections import COLLECTIONS, Collection
 from app.services.crs import CRS84, CRSS, STORAGE, Crs
-from app.services.features import count_items, item, item_pages, items_page
+from app.services.features import Geometry, count_items, item, item_pages, items_page
 from geo.errors import NotFound
 
 router = APIRouter(tags=["OGC API - Features"])
@@ -326,16 +326,10 @@ def _items_export(collection: Collection, params: OgcItemsRequest, conn) -> Expo
             f"at most {MAX_EXPORT_FEATURES}; filter it (bbox, queryables)"
         )
     export = params.export or ""
-    pages = item_pages(
-        conn,
-        collection,
-        params.query,
-        EXPORT_PAGE,
-        params.crs,
-        geometry=export in GEOMETRY_FORMATS,
-        # a CSV's x and y: a point on each surface, computed by PostGIS
-        points=export.startswith("csv"),
-    )
+    geometry: Geometry = "outline" if export in GEOMETRY_FORMATS else "none"
+    if geometry == "outline" and export.startswith("csv"):
+        geometry = "point"  # a CSV's x and y: a point on each surface, computed by PostGIS
+    pages = item_pages(conn, collection, params.query, EXPORT_PAGE, params.crs, geometry)
     return Export(
         collection.id,
         ([json.loads(f) for f in page] for page in pages),
