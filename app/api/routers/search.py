@@ -90,11 +90,9 @@ ProfileQuery = Annotated[
     ),
 ]
 # Its JSON shape is described in the OpenAPI document by app.api.openapi.
-WEIGHTS_FIELD: dict[str, Any] = {
-    "max_length": 1000,
-    "description": 'Custom weights as JSON, e.g. {"zoning": 2}: replace the profile\'s',
-}
-WeightsQuery = Annotated[str | None, Query(**WEIGHTS_FIELD)]
+WEIGHTS_MAX_CHARS = 1000
+WEIGHTS_DOC = 'Custom weights as JSON, e.g. {"zoning": 2}: replace the profile\'s'
+WeightsQuery = Annotated[str | None, Query(max_length=WEIGHTS_MAX_CHARS, description=WEIGHTS_DOC)]
 
 
 def _profile(profile: str | None, weights: str | None) -> Profile:
@@ -120,7 +118,9 @@ class RankedAnswer(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    weights: str | None = pydantic.Field(None, **WEIGHTS_FIELD)
+    weights: str | None = pydantic.Field(
+        None, max_length=WEIGHTS_MAX_CHARS, description=WEIGHTS_DOC
+    )
     format: ExportFormat = pydantic.Field("json", description=PARCEL_FORMAT_DOC)
     crs: str | None = pydantic.Field(None, max_length=200, description=EXPORT_CRS_DESCRIPTION)
 
