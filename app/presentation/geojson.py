@@ -70,5 +70,7 @@ def feature_collection_pieces(
 
 def feature_with_links(feature: str, links: list[dict[str, Any]]) -> str:
     """One feature written by PostgreSQL, with the links of its answer as a member: the
-    feature is parsed (one, so cheaply) and written again with them."""
-    return json.dumps({**json.loads(feature), "links": links}, ensure_ascii=False)
+    feature is parsed (one, so cheaply) and written again with them, compactly as
+    ST_AsGeoJSON writes coordinates."""
+    feature_links = {**json.loads(feature), "links": links}
+    return json.dumps(feature_links, ensure_ascii=False, separators=(",", ":"))
