@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from app.presentation.geojson import (
     RawJSON,
     dumps,
@@ -20,9 +22,7 @@ LINKS = [{"href": "http://x/items?f=json", "rel": "self", "type": "application/g
 
 
 def test_a_page_is_one_document_with_the_features_as_written() -> None:
-    text = feature_collection(
-        [RawJSON(FEATURE), RawJSON(FEATURE)], Matched(7), 2, LINKS, timeStamp="2026-01-01"
-    )
+    text = feature_collection([FEATURE, FEATURE], Matched(7), 2, LINKS, timeStamp="2026-01-01")
     document = json.loads(text)
     assert list(document) == [
         "type",
@@ -46,6 +46,11 @@ def test_an_array_written_by_postgresql_and_an_empty_page() -> None:
 def test_python_values_are_written_as_json_writes_them() -> None:
     value = {"a": [1, 2.5, None, True, "é"], "b": {"c": RawJSON("[]")}}
     assert json.loads(dumps(value)) == {"a": [1, 2.5, None, True, "é"], "b": {"c": []}}
+
+
+def test_a_raw_text_is_never_quoted_as_a_string() -> None:
+    with pytest.raises(TypeError):
+        dumps({"a": [RawJSON("{}")]})  # only a member's value: refused, not written "{}"
 
 
 def test_a_streamed_collection_skips_empty_pages() -> None:

@@ -11,34 +11,43 @@ from typing import Any
 from geo.db.count import Matched
 
 
-class RawJSON(str):
+class RawJSON:
     """A complete JSON text written by PostgreSQL (json_build_object, json_agg), placed in
     an answer as it is: parsing a page of features only to write them again would cost
-    more than the query that built them."""
+    more than the query that built them. Not a str, so that json.dumps refuses it rather
+    than quote it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def json_array(texts: Iterable[str]) -> RawJSON:
+    """One JSON array of complete JSON texts (features PostgreSQL wrote)."""
+    return RawJSON("[" + ",".join(texts) + "]")
 
 
 def dumps(value: Any) -> str:
-    """The JSON text of ``value``: dicts and lists are walked, a RawJSON is written as it
-    is, anything else as json.dumps writes it."""
+    """The JSON text of ``value``: a RawJSON as it is, a dict member by member, anything
+    else as json.dumps writes it."""
     if isinstance(value, RawJSON):
-        return value
+        return value.text
     if isinstance(value, dict):
         members = (f"{json.dumps(str(k))}: {dumps(v)}" for k, v in value.items())
         return "{" + ", ".join(members) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join([dumps(v) for v in value]) + "]"
     return json.dumps(value)
 
 
 def feature_collection(
-    features: list[RawJSON] | RawJSON,
+    features: Iterable[str] | RawJSON,
     number_matched: Matched,
     number_returned: int,
     links: list[dict[str, Any]],
     **members: Any,
 ) -> str:
-    """A FeatureCollection of features written by PostgreSQL (a list of them, or one JSON
-    array); ``members`` (e.g. timeStamp) come after "type"."""
+    """A FeatureCollection of features written by PostgreSQL (each a complete JSON text, or
+    one JSON array of them); ``members`` (e.g. timeStamp) come after "type"."""
     return dumps(
         {
             "type": "FeatureCollection",
@@ -46,7 +55,7 @@ def feature_collection(
             **number_matched.members(),
             "numberReturned": number_returned,
             "links": links,
-            "features": features,
+            "features": features if isinstance(features, RawJSON) else json_array(features),
         }
     )
 

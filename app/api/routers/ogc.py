@@ -42,7 +42,7 @@ from app.presentation.export import (
     Export,
     with_exports,
 )
-from app.presentation.geojson import RawJSON, feature_collection, feature_with_links
+from app.presentation.geojson import feature_collection, feature_with_links
 from app.presentation.schemas import collection_schema, geojson_feature_schema, queryables_schema
 from app.services.collections import COLLECTIONS, Collection
 from app.services.crs import CRS84, CRSS, STORAGE, Crs
@@ -301,7 +301,7 @@ def list_items(
         _link(f"{base_url(request)}collections/{collection.id}", "collection", "application/json")
     )
     body = feature_collection(
-        [RawJSON(f) for f in page.features],
+        page.features,
         page.number_matched,
         len(page.features),
         links,
