@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from app.api.main import create_app
-from app.services.features import COLLECTIONS
+from app.services.collections import COLLECTIONS
 from app.settings import PROJECT_DIR, Settings
 from geo.scoring.profiles import get_profile
 from tests.conftest import engine_for, running_server
@@ -104,7 +104,7 @@ def _ids(scored_db_url: str, sql: str) -> list[str]:
     return ids
 
 
-# How GDAL names the declared types of app.services.features (`ogrinfo -so`)
+# How GDAL names the declared types of app.services.collections (`ogrinfo -so`)
 GDAL_TYPES = {
     "string": "String",
     "integer": "Integer",

@@ -14,8 +14,8 @@ import shapely.geometry
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from app.services.collections import COLLECTIONS
 from app.services.demo import demo_steps
-from app.services.features import COLLECTIONS
 from app.settings import Settings
 from geo.db.count import Matched, count_within
 from geo.scoring.refresh import refresh_scores

@@ -15,7 +15,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import event
 
 from app.services import features, tiles
-from app.services.features import COLLECTIONS
+from app.services.collections import COLLECTIONS
 
 EPINAY_BBOX = "2.30,48.67,2.33,48.69"
 # z14 tile over Épinay-sur-Orge (91216)

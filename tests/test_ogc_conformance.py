@@ -18,8 +18,8 @@ from sqlalchemy import Engine, text
 
 from app.api.main import create_app
 from app.api.routers.ogc import CONFORMANCE
+from app.services.collections import COLLECTIONS
 from app.services.crs import CRS84, CRSS
-from app.services.features import COLLECTIONS
 from tests.conftest import engine_for
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"

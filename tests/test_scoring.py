@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import Connection, Engine, text
 
-from app.services.features import COLLECTIONS
+from app.services.collections import COLLECTIONS
 from geo.db.count import Matched
 from geo.ingest.cadastre import load_cadastre
 from geo.scoring.model import CRITERIA, Profile, explain

@@ -20,9 +20,11 @@ from app.replicas import (
     bearer_key,
     consistency_token,
 )
-from app.services.cql2 import LANGUAGES, TEXT, FilterError, SqlFilter, compile_filter
+from app.services.collections import COLLECTIONS, Collection
+from app.services.cql2 import SqlFilter, compile_filter
+from app.services.cql2_parse import LANGUAGES, TEXT, FilterError
 from app.services.crs import CRSS, DEFAULT, STORAGE, Crs, crs_by_uri, xy
-from app.services.features import COLLECTIONS, Collection, ItemsQuery
+from app.services.features import ItemsQuery
 from app.settings import Settings
 from geo.db.bbox import BBox
 from geo.errors import Invalid, NotFound
@@ -282,7 +284,6 @@ EXPORT_CRS_DESCRIPTION = (
     "CRS of an export's geometries (and of a CSV's x and y): by default CRS84 for geojson "
     "(RFC 7946), Lambert-93 (EPSG:2154) for gpkg and csv. " + CRS_DESCRIPTION
 )
-ExportCrsQuery = Annotated[str | None, Query(description=EXPORT_CRS_DESCRIPTION, max_length=200)]
 
 
 OutputCrsDep = Annotated[Crs, Depends(output_crs)]

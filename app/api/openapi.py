@@ -21,9 +21,9 @@ from typing import Any
 from fastapi import FastAPI, Response
 
 from app.api.errors import is_ogc_path
-from app.services.cql2 import LANGUAGES
+from app.services.collections import COLLECTIONS
+from app.services.cql2_parse import LANGUAGES
 from app.services.crs import CRSS
-from app.services.features import COLLECTIONS
 from geo.scoring.profiles import ALLOWED_WEIGHTS, CRITERIA_NAMES, load_profiles
 from geo.zan.rulesets import load_rulesets
 

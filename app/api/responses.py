@@ -4,7 +4,7 @@ what answers share: the links they carry and their conditional (ETag) form."""
 import gzip
 import hashlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -204,19 +204,25 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Whether an Accept-Encoding header accepts gzip (RFC 9110 §12.5.3): named, or covered
     by "*", with a weight above 0; codings are compared without regard to case."""
-    weights: dict[str, float] = {}
-    for item in (accept_encoding or "").split(","):
-        coding, *params = (part.strip() for part in item.split(";"))
+    weights = dict(_weighted(accept_encoding or ""))  # named twice: the last says
+    return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0
+
+
+def _weighted(header: str) -> Iterator[tuple[str, float]]:
+    """The items of an Accept or Accept-Encoding header, lowercased, with their weight
+    (RFC 9110 §12.4.2: 1 when not given, 0 when unreadable, which accepts nothing)."""
+    for item in header.split(","):
+        name, *params = (part.strip() for part in item.split(";"))
         weight = 1.0
         for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
                 try:
                     weight = float(value)
                 except ValueError:
-                    weight = 0.0  # an unreadable weight accepts nothing
-        weights[coding.lower()] = weight
-    return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0
+                    weight = 0.0
+        if name:
+            yield name.lower(), weight
 
 
 @dataclass(frozen=True)
@@ -278,18 +284,8 @@ def send_encoded(
 
 def _accept_weights(accept: str) -> dict[str, float]:
     weights: dict[str, float] = {}
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if media:
-            weights[media.lower()] = max(q, weights.get(media.lower(), 0.0))
+    for media, q in _weighted(accept):  # named twice: the higher weight says
+        weights[media] = max(q, weights.get(media, 0.0))
     return weights
 
 

@@ -43,6 +43,7 @@ import shapely
 from fastapi.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
+from app.presentation.geojson import feature_collection_pieces
 from app.services.crs import DEFAULT, Crs
 
 # The export formats and their media types.
@@ -254,16 +255,12 @@ def _write_csv(export: Export, fields: list[Field], file: IO[bytes], fmt: str = 
 def _write_geojson(
     export: Export, fields: list[Field], file: IO[bytes], fmt: str = "geojson"
 ) -> None:
-    head = json.dumps({"type": "FeatureCollection", **export.members}, ensure_ascii=False)
-    file.write((head[:-1] + ', "features": [').encode())
-    first = True
-    for page in export.pages:
-        if not page:
-            continue
-        body = ",".join(json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in page)
-        file.write((body if first else "," + body).encode())
-        first = False
-    file.write(b"]}")
+    pages = (
+        [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in page]
+        for page in export.pages
+    )
+    for piece in feature_collection_pieces(export.members, pages):
+        file.write(piece.encode())
 
 
 def _array(values: list[Any], kind: str) -> tuple[np.ndarray, np.ndarray | None]:

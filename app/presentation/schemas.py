@@ -1,4 +1,4 @@
-"""JSON Schemas of a collection's features, built from its declaration (app.services.features):
+"""JSON Schemas of a collection's features, built from its declaration (app.services.collections):
 the properties and their types are written once there, and read here by the three documents
 clients ask for, so that they cannot disagree.
 
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.services.features import Collection
+from app.services.collections import Collection
 
 JSON_SCHEMA = "https://json-schema.org/draft/2020-12/schema"
-# the formats a declared type may be, rather than a JSON type (app.services.features)
+# the formats a declared type may be, rather than a JSON type (app.services.collections)
 _FORMATS = ("date", "date-time")
 
 

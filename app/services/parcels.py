@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from app.presentation.geojson import feature_sql
 from geo.crs import departement_of
 from geo.db.bbox import bbox_params, bbox_sql
 from geo.db.count import COUNT_BUDGET_MS, Matched, count_within, page_reach
+from geo.db.geojson import feature_sql
 from geo.db.partitions import KNOWN_PARCELS_SQL
 
 _PROPERTIES = """json_build_object(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from app.presentation.geojson import feature_sql
+from geo.db.geojson import feature_sql
 
 _COMMUNE_FEATURE = f"""
 SELECT {

@@ -15,7 +15,7 @@ import numpy as np
 from pyproj import Transformer
 from sqlalchemy import Connection, text
 
-from app.services.features import Collection
+from app.services.collections import Collection
 from app.services.tile_cache import Sized, TileCache
 from geo.crs import LAMBERT93
 from geo.db.tile_generation import tile_version_sql

@@ -1,4 +1,5 @@
-"""GeoJSON geometries written by PostGIS: one expression for every answer and export."""
+"""GeoJSON written by PostGIS: one expression for every geometry and feature of the answers
+and exports (RFC 7946: WGS84, 6 decimals, unless another CRS is asked)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,22 @@ def output_geojson_sql(column: str, crs: OutputCrs | None = None) -> str:
     if crs is None:
         return lambert93_as_geojson_sql(column)
     return lambert93_as_geojson_sql(column, crs.srid, crs.decimals, crs.lat_first)
+
+
+def geometry_sql(
+    column: str, srid: int = WGS84, decimals: int = GEOJSON_DECIMALS, lat_first: bool = False
+) -> str:
+    """SQL expression: a Lambert-93 geometry column as a GeoJSON geometry (json), or null.
+    RFC 7946 by default; another ``srid`` (and axis order) for OGC API Features, Part 2."""
+    return f"{lambert93_as_geojson_sql(column, srid, decimals, lat_first)}::json"
+
+
+def feature_sql(
+    id_sql: str, geom_sql: str, properties_sql: str, geometry: str | None = None
+) -> str:
+    """SQL expression building one GeoJSON Feature as json (key order kept); ``geometry``:
+    the geometry's own SQL (geometry_sql with another CRS), WGS84 when not given."""
+    return (
+        f"json_build_object('type', 'Feature', 'id', {id_sql}, "
+        f"'geometry', {geometry or geometry_sql(geom_sql)}, 'properties', {properties_sql})"
+    )

@@ -1,4 +1,4 @@
-"""OGC API - Features over the collections of app.services.features: Part 1 (Core, GeoJSON,
+"""OGC API - Features over the collections of app.services.collections: Part 1 (Core, GeoJSON,
 OpenAPI 3.0), Part 2 (CRS by reference) and Part 3 (queryables, CQL2 filters). The
 landing page's HTML face is the map (app.api.routers.home); the tiles are in
 app.api.routers.tiles (OGC API - Tiles)."""
@@ -42,17 +42,11 @@ from app.presentation.export import (
     Export,
     with_exports,
 )
-from app.presentation.geojson import feature_collection
+from app.presentation.geojson import feature_collection, feature_with_links
 from app.presentation.schemas import collection_schema, geojson_feature_schema, queryables_schema
+from app.services.collections import COLLECTIONS, Collection
 from app.services.crs import CRS84, CRSS, STORAGE, Crs
-from app.services.features import (
-    COLLECTIONS,
-    Collection,
-    count_items,
-    item,
-    item_pages,
-    items_page,
-)
+from app.services.features import Geometry, count_items, item, item_pages, items_page
 from geo.errors import NotFound
 
 router = APIRouter(tags=["OGC API - Features"])
@@ -307,7 +301,7 @@ def list_items(
         _link(f"{base_url(request)}collections/{collection.id}", "collection", "application/json")
     )
     body = feature_collection(
-        f"[{','.join(page.features)}]",
+        page.features,
         page.number_matched,
         len(page.features),
         links,
@@ -332,16 +326,10 @@ def _items_export(collection: Collection, params: OgcItemsRequest, conn) -> Expo
             f"at most {MAX_EXPORT_FEATURES}; filter it (bbox, queryables)"
         )
     export = params.export or ""
-    pages = item_pages(
-        conn,
-        collection,
-        params.query,
-        EXPORT_PAGE,
-        params.crs,
-        geometry=export in GEOMETRY_FORMATS,
-        # a CSV's x and y: a point on each surface, computed by PostGIS
-        points=export.startswith("csv"),
-    )
+    geometry: Geometry = "outline" if export in GEOMETRY_FORMATS else "none"
+    if geometry == "outline" and export.startswith("csv"):
+        geometry = "point"  # a CSV's x and y: a point on each surface, computed by PostGIS
+    pages = item_pages(conn, collection, params.query, EXPORT_PAGE, params.crs, geometry)
     return Export(
         collection.id,
         ([json.loads(f) for f in page] for page in pages),
@@ -380,7 +368,7 @@ def get_item(
         _html_link(link_to(request)),
         _link(base, "collection", "application/json"),
     ]
-    body = f'{found[:-1]}, "links": {json.dumps(links)}}}'
+    body = feature_with_links(found, links)
     if wants_html(request, f):
         description = _describe(request, conn, collection)
         return HTMLResponse(

@@ -15,7 +15,7 @@ from app.api.responses import (
     add_feature_route,
     paging_links,
 )
-from app.presentation.geojson import feature_collection
+from app.presentation.geojson import RawJSON, feature_collection
 from app.services.parcels import ParcelFilter, parcel_feature, parcel_page
 from geo.territories import PARCEL_ID_PATTERN
 
@@ -45,11 +45,8 @@ def list_parcels(
         page.offset,
         settings.count_budget_ms,
     )
-    return GeoJSONResponse(
-        feature_collection(
-            features, matched, returned, paging_links(request, page.limit, page.offset, matched)
-        )
-    )
+    links = paging_links(request, page.limit, page.offset, matched)
+    return GeoJSONResponse(feature_collection(RawJSON(features), matched, returned, links))
 
 
 add_feature_route(

@@ -6,10 +6,12 @@ import json
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+import pydantic
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict
 
 from app.api.dependencies import (
-    ExportCrsQuery,
+    EXPORT_CRS_DESCRIPTION,
     PageDep,
     ParcelSearchDep,
     ReadConnectionDep,
@@ -29,6 +31,7 @@ from app.presentation.export import (
     with_exports,
 )
 from app.presentation.ranking import parcels_collection, sites_collection
+from app.services.crs import Crs
 from geo.db.count import page_reach
 from geo.scoring.empty import why_empty
 from geo.scoring.export import PARCEL_COLUMNS, parcel_table
@@ -92,13 +95,9 @@ ProfileQuery = Annotated[
     ),
 ]
 # Its JSON shape is described in the OpenAPI document by app.api.openapi.
-WeightsQuery = Annotated[
-    str | None,
-    Query(
-        max_length=1000,
-        description='Custom weights as JSON, e.g. {"zoning": 2}: replace the profile\'s',
-    ),
-]
+WEIGHTS_MAX_CHARS = 1000
+WEIGHTS_DOC = 'Custom weights as JSON, e.g. {"zoning": 2}: replace the profile\'s'
+WeightsQuery = Annotated[str | None, Query(max_length=WEIGHTS_MAX_CHARS, description=WEIGHTS_DOC)]
 
 
 def _profile(profile: str | None, weights: str | None) -> Profile:
@@ -117,6 +116,43 @@ def _profile(profile: str | None, weights: str | None) -> Profile:
     return custom_profile(base, parsed)
 
 
+class RankedAnswer(BaseModel):
+    """How a ranked search is answered, asked the same way by both searches: the profile's
+    custom weights, and the JSON answer or an export of every match (its format, its CRS).
+    Read after the search's own parameters, profile first."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    weights: str | None = pydantic.Field(
+        None, max_length=WEIGHTS_MAX_CHARS, description=WEIGHTS_DOC
+    )
+    format: ExportFormat = pydantic.Field("json", description=PARCEL_FORMAT_DOC)
+    crs: str | None = pydantic.Field(None, max_length=200, description=EXPORT_CRS_DESCRIPTION)
+
+    def profile(self, name: str | None) -> Profile:
+        return _profile(name, self.weights)
+
+    def export_crs(self) -> Crs | None:
+        """The export's CRS; None for the JSON answer, which takes no crs."""
+        if self.format == "json":
+            if self.crs is not None:
+                raise InvalidParameter("crs is the CRS of an export: give format too")
+            return None
+        return export_crs(self.format, self.crs)
+
+
+class SiteAnswer(RankedAnswer):
+    format: ExportFormat = pydantic.Field("json", description=SITE_FORMAT_DOC)
+
+
+def parcel_answer(answer: Annotated[RankedAnswer, Query()]) -> RankedAnswer:
+    return answer
+
+
+def site_answer(answer: Annotated[SiteAnswer, Query()]) -> RankedAnswer:
+    return answer
+
+
 @router.get(
     "/parcels/search",
     summary="Parcels ranked for industry, with each score explained",
@@ -128,20 +164,17 @@ def search_ranked_parcels(
     settings: SettingsDep,
     search: ParcelSearchDep,
     page: PageDep,
-    weights: WeightsQuery = None,
+    answer: Annotated[RankedAnswer, Depends(parcel_answer)],
     sort: Literal["-score", "score", "-area", "area"] = "-score",
-    format: Annotated[ExportFormat, Query(description=PARCEL_FORMAT_DOC)] = "json",
-    crs: ExportCrsQuery = None,
 ) -> Any:
-    chosen = _profile(search.asked.profile, weights)
+    chosen = answer.profile(search.asked.profile)
     filters = search.filters
-    if format != "json":
-        output = export_crs(format, crs)
+    output = answer.export_crs()
+    if output is not None:
+        fmt = answer.format
         return request.app.state.exports.respond(
-            request, format, partial(_parcels_export, chosen, filters, sort, format, output)
+            request, fmt, partial(_parcels_export, chosen, filters, sort, fmt, output)
         )
-    if crs is not None:
-        raise InvalidParameter("crs is the CRS of an export: give format too")
     matched = matched_parcels(
         conn,
         chosen,
@@ -178,15 +211,10 @@ def search_candidate_sites(
     conn: ReadConnectionDep,
     settings: SettingsDep,
     search: SiteSearchDep,
-    weights: WeightsQuery = None,
-    format: Annotated[ExportFormat, Query(description=SITE_FORMAT_DOC)] = "json",
-    crs: ExportCrsQuery = None,
+    answer: Annotated[RankedAnswer, Depends(site_answer)],
 ) -> Any:
-    chosen = _profile(search.asked.profile, weights)
-
-    if format == "json" and crs is not None:
-        raise InvalidParameter("crs is the CRS of an export: give format too")
-    output = export_crs(format, crs) if format != "json" else None
+    chosen = answer.profile(search.asked.profile)
+    output = answer.export_crs()
 
     def run(conn) -> dict[str, Any]:
         sites = search_sites(
@@ -207,7 +235,7 @@ def search_candidate_sites(
         written_in = output  # (named again: the lambda below sees its narrowed type)
         return request.app.state.exports.respond(
             request,
-            format,
+            answer.format,
             lambda own: Export(
                 "sites",
                 [run(own)["features"]],

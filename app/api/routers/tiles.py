@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from app.api.dependencies import CollectionDep, ReadConnectionDep, SettingsDep
 from app.api.responses import MVT, base_url, encode, send_encoded
-from app.services.features import Collection
+from app.services.collections import Collection
 from app.services.tiles import (
     MAX_ZOOM,
     WEB_MERCATOR_QUAD,
