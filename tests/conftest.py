@@ -30,6 +30,20 @@ from tests.helpers import (
     free_port,
     running_server,
 )
+from tests.helpers.order import seed_from_env, shuffled_by_module
+
+SHUFFLE_SEED = seed_from_env()
+
+
+def pytest_report_header() -> str | None:
+    if SHUFFLE_SEED is None:
+        return None
+    return f"random order: FONCIER_TEST_SHUFFLE={SHUFFLE_SEED} replays it"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if SHUFFLE_SEED is not None:
+        items[:] = shuffled_by_module(items, lambda item: item.nodeid.split("::")[0], SHUFFLE_SEED)
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,8 @@ import io
 import json
 import shutil
 import subprocess
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pyogrio
@@ -27,6 +25,7 @@ from app.security.tokens import create_token
 from app.settings import PROJECT_DIR
 from geo.ingest.cadastre import load_cadastre
 from tests.helpers import CADASTRE_91216, DATA, Databases, engine_for, running_server
+from tests.helpers.servers import QuietHandler, QuietHTTPServer
 
 OUTPUT = PROJECT_DIR / "tests" / "output"
 SPEC = PROJECT_DIR / "web" / "tests" / "tool.spec.mjs"
@@ -74,7 +73,7 @@ def basemap_stub() -> Iterator[tuple[str, Counter]]:
     tiles = {"plan": _tile("#f2efe6", "#c9c1ad"), "aerial": _tile("#5b6b45", "#3d4a2c")}
     served: Counter = Counter()
 
-    class Tiles(BaseHTTPRequestHandler):
+    class Tiles(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             kind = self.path.strip("/").split("/")[0]
             if kind not in tiles:
@@ -88,15 +87,9 @@ def basemap_stub() -> Iterator[tuple[str, Counter]]:
             self.end_headers()
             self.wfile.write(tiles[kind])
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", served
-    server.shutdown()
-    server.server_close()
+    server = QuietHTTPServer(Tiles).start()
+    yield f"http://127.0.0.1:{server.port}", served
+    server.stop()
 
 
 @pytest.fixture(scope="module")

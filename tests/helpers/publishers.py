@@ -7,19 +7,21 @@ as queued: ``503``, ``timeout`` (answers after the client gave up), ``truncate``
 the whole length, sends half, hangs up), ``html`` (an HTML error page with 200); and
 redirects (``redirect``). It also receives webhook calls (POST /hooks/…).
 
-It is quiet: a connection the client dropped (a timeout played) is recorded in ``errors``,
-never printed on stderr, which the tests read for the command's own messages.
+It is quiet (tests.helpers.servers): a connection the client dropped (a timeout played) is
+recorded in ``errors``, never printed on stderr, which the tests read for the command's own
+messages.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.helpers.servers import QuietHandler, QuietHTTPServer
 
 
 @dataclass
@@ -34,14 +36,6 @@ class Route:
         return '"' + hashlib.sha256(self.body).hexdigest()[:16] + '"'
 
 
-class _QuietServer(ThreadingHTTPServer):
-    errors: list[str]
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # socketserver prints the traceback of a failed request on stderr: recorded instead
-        self.errors.append(f"{client_address}: {sys.exc_info()[1]!r}")
-
-
 class Publishers:
     def __init__(self, fault_delay_s: float = 1.0) -> None:
         self.routes: dict[str, Route] = {}
@@ -53,20 +47,16 @@ class Publishers:
         self.most_in_flight = 0
         self.lock = threading.Lock()
         self.redirects: dict[str, tuple[int, str]] = {}
-        self.errors: list[str] = []
-        self.server = _QuietServer(("127.0.0.1", 0), self._handler())
-        self.server.errors = self.errors
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.server = QuietHTTPServer(self._handler())
+        self.errors = self.server.errors
+        self.url = f"http://127.0.0.1:{self.server.port}"
 
     def start(self) -> Publishers:
-        self.thread.start()
+        self.server.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     def serve(self, path: str, body: bytes, content_type: str, validators: bool = True) -> None:
         with self.lock:
@@ -86,10 +76,7 @@ class Publishers:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         publishers = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _send(self, status: int, headers: dict[str, str], body: bytes = b"") -> None:
                 publishers.log.append((self.command, self.path, status))
                 self.send_response(status)
