@@ -42,6 +42,10 @@ def pytest_report_header() -> str | None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        # a test that makes a throwaway cluster is a cluster test, marked or not
+        if "throwaway_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cluster)
     if SHUFFLE_SEED is not None:
         items[:] = shuffled_by_module(items, lambda item: item.nodeid.split("::")[0], SHUFFLE_SEED)
 

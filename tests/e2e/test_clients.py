@@ -22,6 +22,8 @@ from app.settings import PROJECT_DIR, Settings
 from geo.scoring.profiles import get_profile
 from tests.helpers import engine_for, running_server
 
+pytestmark = pytest.mark.clients
+
 SCREENSHOT = PROJECT_DIR / "tests" / "output" / "map.png"
 DOCS_SCREENSHOT = PROJECT_DIR / "tests" / "output" / "docs.png"
 
@@ -264,6 +266,7 @@ def test_qgis_loads_a_collection_and_a_filtered_layer(
     assert 2.2 < lon < 2.4 and 48.6 < lat < 48.7
 
 
+@pytest.mark.browser
 def test_map_page_in_headless_chromium(live_server: str, scored_db_url: str) -> None:
     """Loads the map on a parcel, waits for its tiles, clicks it and reads its dossier."""
     node = _require("node", "apt-get install nodejs npm")
@@ -302,6 +305,7 @@ def test_map_page_in_headless_chromium(live_server: str, scored_db_url: str) -> 
     assert SCREENSHOT.stat().st_size > 10_000
 
 
+@pytest.mark.browser
 def test_a_map_on_another_origin_draws_foncier_parcels(
     live_server: str, scored_db_url: str
 ) -> None:
@@ -338,6 +342,7 @@ def docs_server(demo_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         yield base
 
 
+@pytest.mark.browser
 def test_docs_page_offline_in_headless_chromium(docs_server: str, demo_db_url: str) -> None:
     """/docs with every request to another host than the service refused: Swagger UI comes
     from the service's own static files and lists every operation of the schema."""

@@ -30,6 +30,8 @@ from geo.ingest.cadastre import load_cadastre
 from geo.scoring.refresh import refresh_scores
 from tests.helpers import CADASTRE_91216, RUN_ID, SERVERS, Databases, engine_for, running_server
 
+pytestmark = pytest.mark.fuzz
+
 TOKEN = "fuzz-admin-token-0123456789"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 # Examples per operation and time budget of the whole run (the stateful phase repeats

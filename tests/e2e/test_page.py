@@ -5,7 +5,7 @@ basemap (web/tests/basemap.spec.mjs): a stub tile server on loopback drawn, then
 refused and the fallback said and drawn. The suite never reaches the internet.
 
 Its own database (the flow writes: a token, a project, its authorisation), built like
-the scored demo. Screenshots of each step go to tests/output/ (shown in the README)."""
+the scored demo. Screenshots of each step go to tests/output/ (shown in docs/maps-ogc.md)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from app.settings import PROJECT_DIR
 from geo.ingest.cadastre import load_cadastre
 from tests.helpers import CADASTRE_91216, DATA, Databases, engine_for, running_server
 from tests.helpers.servers import QuietHandler, QuietHTTPServer
+
+pytestmark = pytest.mark.browser
 
 OUTPUT = PROJECT_DIR / "tests" / "output"
 SPEC = PROJECT_DIR / "web" / "tests" / "tool.spec.mjs"

@@ -26,9 +26,12 @@ from geo.zan.rulesets import get_ruleset
 from tests.helpers import DATA, PARIS_SACLAY
 from tests.helpers.ledger import square
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("pgbackrest") is None, reason="pgbackrest is not installed (./dev test does)"
-)
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(
+        shutil.which("pgbackrest") is None, reason="pgbackrest is not installed (./dev test does)"
+    ),
+]
 
 ADMIN = Principal(name="Équipe Foncier", role="admin")
 

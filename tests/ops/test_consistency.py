@@ -22,6 +22,8 @@ from geo.ingest.admin import load_admin
 from tests.helpers import DATA, PARIS_SACLAY, engine_for, running_server
 from tests.helpers.ledger import square
 
+pytestmark = pytest.mark.cluster
+
 TOKEN = "consistency-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

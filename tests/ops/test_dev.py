@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import subprocess
 import time
+import tomllib
 from pathlib import Path
 
 from app.settings import PROJECT_DIR
@@ -34,3 +36,15 @@ def test_apt_waits_for_the_dpkg_lock_then_gives_up(tmp_path: Path) -> None:
     assert held.returncode == 1
     assert "waiting for another apt-get or dpkg" in held.stdout
     assert "still holds its lock after 2 s" in held.stderr
+
+
+def test_the_quick_loop_leaves_out_registered_markers_as_documented() -> None:
+    """`./dev test --quick` deselects markers pyproject.toml registers (pytest runs with
+    --strict-markers, so a marker misspelt on a test fails the run)."""
+    quick = re.search(r'^QUICK_TESTS="(.+)"$', (PROJECT_DIR / "dev").read_text(), re.M)
+    assert quick is not None
+    config = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["tool"]["pytest"]
+    registered = {line.split(":")[0] for line in config["ini_options"]["markers"]}
+    left_out = set(re.findall(r"[a-z_]+", quick.group(1))) - {"not", "or", "and"}
+    assert left_out == {"slow", "browser", "clients", "fuzz", "cluster"} <= registered
+    assert "--strict-markers" in config["ini_options"]["addopts"]

@@ -96,6 +96,7 @@ def test_ledger_writes_through_the_api_set_it_reads_do_not(
     app.state.engine.dispose()
 
 
+@pytest.mark.cluster
 def test_failover_under_writes_loses_no_acknowledged_write(base_settings) -> None:
     """The drill, short: two clients, a few seconds of writes either side of the loss."""
     if not base_settings.uses_embedded_db:

@@ -33,6 +33,8 @@ from app.localdb.cluster import (
 from app.settings import PROJECT_DIR, Settings
 from tests.helpers import free_port
 
+pytestmark = pytest.mark.cluster
+
 
 def postmaster_pid(cluster: LocalCluster) -> int:
     return int((cluster.data_dir / "postmaster.pid").read_text().split()[0])

@@ -29,9 +29,12 @@ from bench.failover import square
 TOKEN = "pgbouncer-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("pgbouncer") is None, reason="no pgbouncer (apt-get install pgbouncer)"
-)
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(
+        shutil.which("pgbouncer") is None, reason="no pgbouncer (apt-get install pgbouncer)"
+    ),
+]
 
 
 @pytest.fixture

@@ -23,6 +23,8 @@ from geo.ingest.cadastre import load_cadastre
 from geo.scoring.refresh import refresh_scores
 from tests.helpers import CADASTRE_91216, Databases, engine_for
 
+pytestmark = pytest.mark.cluster
+
 TOKEN = "replica-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
