@@ -312,6 +312,7 @@ def test_csv_writer_keeps_numbers_and_quotes_formulas() -> None:
     assert lines == ["a;'@SUM(1,1);-2,5;;", "'-b;plain - text;;;", 'c;"\'-x;y";3;;']
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("collection", ["epci", "territoires-industrie", "communes"])
 def test_geopackage_of_features_without_geometry(
     fresh_client, fresh_engine, collection, tmp_path

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, text
 
 from tests.helpers import CADASTRE_91216, write
 from tests.helpers.cli import foncier
+
+pytestmark = pytest.mark.slow
 
 
 def test_import_cadastre_then_reimport(fresh_engine: Engine) -> None:

@@ -325,6 +325,7 @@ def test_cpg_naming_no_text_encoding_is_unknown() -> None:
         assert cpg_codec(value) is None, value
 
 
+@pytest.mark.slow
 def test_plu_garbage_prj_or_bogus_cpg_is_one_line(fresh_engine: Engine, tmp_path: Path) -> None:
     """Derived from the real delivery: a .prj that is not a CRS, a .cpg naming no known
     encoding; the command says so in one line and exits 1."""
@@ -545,6 +546,7 @@ def test_copied_files_are_the_published_ones() -> None:
     assert PLU_ZIP.read_bytes() == (shared / "plu" / PLU_ZIP.name).read_bytes()
 
 
+@pytest.mark.slow
 def test_cli_imports_and_refuses_broken_copies(fresh_engine: Engine, tmp_path: Path) -> None:
     from tests.helpers.cli import foncier
 

@@ -508,6 +508,7 @@ def test_broken_owner_files_write_nothing(
         assert conn.execute(text("SELECT count(*) FROM parcel_owner")).scalar_one() == 0
 
 
+@pytest.mark.slow
 def test_cli_imports_and_refuses_with_one_line(fresh_engine: Engine, tmp_path: Path) -> None:
     env = {
         **os.environ,

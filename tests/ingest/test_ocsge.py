@@ -135,6 +135,7 @@ def test_couverture_usage_matrix(code_cs: str, code_us: str, artificial: bool) -
     assert classify(code_cs, code_us) is artificial
 
 
+@pytest.mark.slow
 def test_cli_and_route(fresh_engine: Engine, base_settings: Any) -> None:
     for path in DELIVERY.values():
         run = foncier(fresh_engine, "import", "ocsge", str(path))

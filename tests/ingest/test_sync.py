@@ -460,6 +460,7 @@ def api(base_settings: Settings, fresh_engine: Engine) -> Iterator[TestClient]:
     app.state.engine.dispose()
 
 
+@pytest.mark.slow
 def test_sync_epci_then_304_then_changed_file_raises_an_alert(
     fresh_engine: Engine, publishers: Publishers, api: TestClient, tmp_path: Path
 ) -> None:
@@ -790,6 +791,7 @@ def test_saved_search_api_refuses_bad_input(api: TestClient) -> None:
     assert api.get("/alerts", params={"format": "rss"}).status_code == 422
 
 
+@pytest.mark.slow
 def test_rerun_alerts_only_on_changed_communes_and_lost_matches(
     fresh_engine: Engine, tmp_path: Path
 ) -> None:
@@ -836,6 +838,7 @@ def test_rerun_alerts_only_on_changed_communes_and_lost_matches(
     assert rerun(fresh_engine, ["91216"], cause="again") == ([], [])
 
 
+@pytest.mark.slow
 def test_admin_reference_through_sync(
     fresh_engine: Engine, publishers: Publishers, tmp_path: Path
 ) -> None:

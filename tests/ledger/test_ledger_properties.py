@@ -37,6 +37,8 @@ from geo.ledger.geometry import GeometryError, check_extent, parse_geometry
 from tests.helpers import PARIS_SACLAY, PROBLEM, engine_for
 from tests.helpers.ledger import ADMIN, make_client, square, written
 
+pytestmark = pytest.mark.slow
+
 FAST = settings(
     max_examples=60,
     deadline=None,

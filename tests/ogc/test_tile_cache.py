@@ -81,6 +81,7 @@ def _features(response) -> list[dict]:
     return mapbox_vector_tile.decode(response.content)["parcels"]["features"]
 
 
+@pytest.mark.slow
 def test_a_refresh_remakes_its_communes_tiles_only(
     two_processes: tuple[TestClient, TestClient], fresh_engine: Engine
 ) -> None:

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.bench
 ADMIN = PROJECT_DIR / "data" / "admin"
 
 
+@pytest.mark.slow
 def test_parcels_are_well_formed_real_and_inside_their_departement(tmp_path):
     directory = france.generate(20_000, tmp_path / "france")
     files = france.files(directory)

@@ -151,6 +151,7 @@ def test_stored_pairs_need_no_geometry_during_the_walk(
     assert len(found) == 20
 
 
+@pytest.mark.slow
 def test_an_import_makes_its_communes_pairs_stale_until_the_refresh(
     fresh_engine: Engine,
 ) -> None:

@@ -519,6 +519,7 @@ def test_unknown_territory(consumption: Engine) -> None:
         zan(consumption, "epci", "999999999")
 
 
+@pytest.mark.slow
 def test_command_line_imports(fresh_engine: Engine, tmp_path: Path) -> None:
     from tests.helpers.cli import foncier
 
