@@ -30,6 +30,8 @@ OUTPUT = PROJECT_DIR / "tests" / "output"
 RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 PROBLEM = "application/problem+json"
 PARIS_SACLAY = "200056232"  # the demo EPCI, CA Communauté Paris-Saclay (holds 91216)
+# The count budget of the services the tests run (tests/conftest.py, base_settings).
+UNHURRIED_COUNT_MS = 60_000
 
 
 class Databases:
@@ -103,7 +105,8 @@ def running_server(db_url: str, log: Path, **env: str) -> Iterator[str]:
     port = free_port()
     nowhere = f"http://127.0.0.1:{free_port()}/{{z}}/{{x}}/{{y}}.png"
     basemap = {"FONCIER_BASEMAP_URL": nowhere, "FONCIER_BASEMAP_AERIAL_URL": nowhere}
-    environ = {**os.environ, **basemap, "FONCIER_DATABASE_URL": db_url, **env}
+    unhurried = {"FONCIER_COUNT_BUDGET_MS": str(UNHURRIED_COUNT_MS)}
+    environ = {**os.environ, **basemap, **unhurried, "FONCIER_DATABASE_URL": db_url, **env}
     with log.open("wb") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.api.main:app", "--host", "127.0.0.1",
