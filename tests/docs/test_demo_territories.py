@@ -1,5 +1,6 @@
 """The demo territories: what `foncier import demo` loads where the layers overlap, and the
-README's searches reproduced on it (same steps: app.services.demo)."""
+searches the README and docs/ranking.md show, reproduced on it (same steps:
+app.services.demo) and found in the text with the answers it states."""
 
 from __future__ import annotations
 
@@ -16,16 +17,18 @@ from sqlalchemy import text
 
 from app.services.demo import demo_steps
 from app.services.features import COLLECTIONS
-from app.settings import Settings
+from app.settings import PROJECT_DIR, Settings
 from geo.db.count import Matched, count_within
 from geo.scoring.refresh import refresh_scores
 from tests.helpers import DATA, Databases, engine_for
 
+pytestmark = pytest.mark.slow
+
 DEMO_COMMUNES = ("91027", "91326", "91432", "91479")  # TI Grand-Orly Seine Bièvre
 MGP = "200054781"  # their EPCI in the COG reference: the Métropole du Grand Paris
 
-# The README's EPCI search, "2 ha or more, not in a housing zone" (README, "A search on
-# the demo territory"): its real answer on the demo data.
+# The EPCI search "2 ha or more, not in a housing zone" (README, "A first search", and
+# docs/ranking.md, "A search on the demo territory"): its real answer on the demo data.
 README_SEARCH = f"/parcels/search?epci={MGP}&min_area=2&exclude_zoning=housing&limit=5"
 README_MATCHED = 81
 README_TOP = [
@@ -34,6 +37,19 @@ README_TOP = [
     "910270000A0233",
     "910270000D0395",
     "910270000O0026",
+]
+# The search on Terres-de-Bord (27412), whose cadastre buildings are loaded (docs/ranking.md).
+VACANT_SEARCH = (
+    "/parcels/search?epci=200089456&min_area=2&land_use=vacant,underused"
+    "&exclude_zoning=housing&limit=5"
+)
+VACANT_MATCHED = 224
+VACANT_TOP = [
+    "274120000A0734",
+    "274120000A0810",
+    "274120000A0831",
+    "274120000A1293",
+    "27412000ZA0205",
 ]
 
 
@@ -72,25 +88,33 @@ def test_readme_epci_search(demo_client: TestClient) -> None:
 
 
 def test_readme_vacant_or_underused_search(demo_client: TestClient) -> None:
-    """The README's search on Terres-de-Bord (27412), whose cadastre buildings are loaded."""
-    answer = demo_client.get(
-        "/parcels/search?epci=200089456&min_area=2&land_use=vacant,underused"
-        "&exclude_zoning=housing&limit=5"
-    ).json()
-    assert answer["numberMatched"] == 224
-    assert [f["id"] for f in answer["features"]] == [
-        "274120000A0734",
-        "274120000A0810",
-        "274120000A0831",
-        "274120000A1293",
-        "27412000ZA0205",
-    ]
+    answer = demo_client.get(VACANT_SEARCH).json()
+    assert answer["numberMatched"] == VACANT_MATCHED
+    assert [f["id"] for f in answer["features"]] == VACANT_TOP
     assert all(f["properties"]["land_use"] == "vacant" for f in answer["features"])
     built = demo_client.get("/parcels/search?epci=200089456&min_area=2&land_use=built").json()
     assert built["numberMatched"] == 0
     covered = demo_client.get("/parcels/274120000A0584/score").json()
     land_use = next(c for c in covered["criteria"] if c["criterion"] == "land_use")
     assert (land_use["value"], land_use["points"]) == ("built", -2.0)
+
+
+@pytest.mark.parametrize(
+    ("doc", "search", "matched", "top"),
+    [
+        ("README.md", README_SEARCH, README_MATCHED, README_TOP),
+        ("docs/ranking.md", README_SEARCH, README_MATCHED, README_TOP),
+        ("docs/ranking.md", VACANT_SEARCH, VACANT_MATCHED, VACANT_TOP),
+    ],
+)
+def test_the_documents_show_the_searches_checked_here(
+    doc: str, search: str, matched: int, top: list[str]
+) -> None:
+    """The text shows the very request the tests above send, and the answer they get."""
+    text = (PROJECT_DIR / doc).read_text(encoding="utf-8")
+    assert f"localhost:8000{search}" in text
+    assert f"numberMatched {matched}" in text
+    assert all(parcel in text for parcel in top), [p for p in top if p not in text]
 
 
 def test_the_territoire_industrie_search_gives_the_same_parcels(demo_client: TestClient) -> None:

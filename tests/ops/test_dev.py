@@ -40,7 +40,8 @@ def test_apt_waits_for_the_dpkg_lock_then_gives_up(tmp_path: Path) -> None:
 
 def test_the_quick_loop_leaves_out_registered_markers_as_documented() -> None:
     """`./dev test --quick` deselects markers pyproject.toml registers (pytest runs with
-    --strict-markers, so a marker misspelt on a test fails the run)."""
+    --strict-markers, so a marker misspelt on a test fails the run), and
+    docs/development.md states the same expression."""
     quick = re.search(r'^QUICK_TESTS="(.+)"$', (PROJECT_DIR / "dev").read_text(), re.M)
     assert quick is not None
     config = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["tool"]["pytest"]
@@ -48,3 +49,4 @@ def test_the_quick_loop_leaves_out_registered_markers_as_documented() -> None:
     left_out = set(re.findall(r"[a-z_]+", quick.group(1))) - {"not", "or", "and"}
     assert left_out == {"slow", "browser", "clients", "fuzz", "cluster"} <= registered
     assert "--strict-markers" in config["ini_options"]["addopts"]
+    assert f'-m "{quick.group(1)}"' in (PROJECT_DIR / "docs" / "development.md").read_text()
