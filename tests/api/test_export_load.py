@@ -24,6 +24,8 @@ from sqlalchemy.engine import make_url
 
 from tests.helpers import SERVERS, running_server
 
+pytestmark = pytest.mark.slow
+
 EXPORT = "/parcels/search?commune=91216&format="
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 from sqlalchemy import Engine, text
 
 from app.db import migrate
@@ -149,6 +150,7 @@ def counts(engine: Engine) -> tuple[int, int]:
         )
 
 
+@pytest.mark.slow
 def test_an_import_killed_midway_leaves_nothing_and_can_be_rerun(
     fresh_engine: Engine, tmp_path: Path
 ) -> None:
@@ -197,6 +199,7 @@ def test_an_import_killed_midway_leaves_nothing_and_can_be_rerun(
     assert counts(fresh_engine) == (expected, runs_before + 1)
 
 
+@pytest.mark.slow
 def test_two_import_processes_of_the_same_file_do_not_duplicate(fresh_engine: Engine) -> None:
     url = fresh_engine.url.render_as_string(hide_password=False)
     env = {**os.environ, "FONCIER_DATABASE_URL": url}
