@@ -1,4 +1,4 @@
-"""Settings read from the environment (prefix ``FONCIER_``), documented in the README."""
+"""Settings read from the environment (prefix ``FONCIER_``), documented in docs/deployment.md."""
 
 from __future__ import annotations
 

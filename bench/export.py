@@ -19,7 +19,7 @@ X-Forwarded-For, which uvicorn trusts from the loopback), half reading 4 KB ever
 second for 20 s, half dropping after a second, each retrying twice after a 429's
 Retry-After; /health probed meanwhile. Printed: statuses, slowest /health, sessions left
 on the database, temporary export files left, server peak memory. The suite runs the
-same on the 4,241-parcel commune (tests/test_export_load.py).
+same on the 4,241-parcel commune (tests/api/test_export_load.py).
 """
 
 from __future__ import annotations

@@ -318,7 +318,7 @@ def check(standby: LocalCluster, answers: list[Answer], lost_at: float) -> Outco
 def run(
     before: float, after: float, clients: int, pace: float, detect: float, echo=print
 ) -> Outcome:
-    from tests.conftest import running_server
+    from tests.helpers import running_server
 
     parent = Path(tempfile.mkdtemp(prefix="foncier-failover-", dir="/var/tmp"))
     parent.chmod(0o755)

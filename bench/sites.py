@@ -93,7 +93,7 @@ def cases(conn) -> list[tuple[str, str, float, float, str | None]]:
 
 def unbounded(conn, profile, epci: str, min_area: float, gap: float) -> list[list[str]]:
     """The best 20 sites of the plain walk: every seed walked (no limit, no block passed
-    over, no budget), over the stored pairs (gap 0; tests/test_sites.py checks them against
+    over, no budget), over the stored pairs (gap 0; tests/scoring/test_sites.py checks them against
     the geometries) or the pairs tested in one query."""
     budget = sites._Budget(conn, None)
     parcels, communes = sites._eligible(conn, profile, Filters(epci=epci), budget)

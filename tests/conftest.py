@@ -1,46 +1,62 @@
-"""Test databases on a real PostGIS.
+"""Test databases on a real PostGIS, as fixtures.
 
 Once per run: a template database gets the migrations and the administrative
 reference. Tests that write get a fresh clone of it (``fresh_engine``,
 CREATE DATABASE … TEMPLATE takes ~0.1 s); read-only API tests share one clone
-that also holds the 91216 cadastre (``api_client``).
+that also holds the 91216 cadastre (``api_client``). The helpers these fixtures use,
+and tests import, are in tests/helpers/.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import sql
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Engine
 
 from app.db import migrate
-from app.settings import PROJECT_DIR, Settings
+from app.settings import Settings
 from geo.ingest.admin import load_admin
 from geo.ingest.cadastre import load_cadastre
+from tests.helpers import (
+    CADASTRE_91216,
+    DATA,
+    RUN_ID,
+    UNHURRIED_COUNT_MS,
+    Databases,
+    engine_for,
+    free_port,
+    running_server,
+)
+from tests.helpers.order import seed_from_env, shuffled_by_module
 
-DATA = PROJECT_DIR / "data"
-CADASTRE_91216 = DATA / "cadastre" / "cadastre-91216-parcelles.json"
-RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+SHUFFLE_SEED = seed_from_env()
+
+
+def pytest_report_header() -> str | None:
+    if SHUFFLE_SEED is None:
+        return None
+    return f"random order: FONCIER_TEST_SHUFFLE={SHUFFLE_SEED} replays it"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        # a test that makes a throwaway cluster is a cluster test, marked or not
+        if "throwaway_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cluster)
+    if SHUFFLE_SEED is not None:
+        items[:] = shuffled_by_module(items, lambda item: item.nodeid.split("::")[0], SHUFFLE_SEED)
 
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    settings = Settings()
+    # Counting a search's matches gets all the time it needs: tests compare numberMatched
+    # with counts of their own, and on a loaded machine the service's budget (300 ms) would
+    # leave the count out now and then. The tests of the budget set their own.
+    settings = Settings().model_copy(update={"count_budget_ms": UNHURRIED_COUNT_MS})
     if settings.uses_embedded_db:
         # `./dev test` has started it; starting again is a no-op, and lets a bare
         # `pytest` work too.
@@ -48,52 +64,6 @@ def base_settings() -> Settings:
 
         LocalCluster.from_settings(settings).start(echo=lambda _msg: None)
     return settings
-
-
-class Databases:
-    """Creates and drops databases on the test server."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        url = make_url(settings.url_for("postgres"))
-        self.conninfo = psycopg.conninfo.make_conninfo(
-            host=url.host,
-            port=url.port,
-            user=url.username,
-            password=url.password or "",
-            dbname=url.database,
-        )
-        self.created: list[str] = []
-
-    def url(self, name: str) -> str:
-        return self.settings.url_for(name)
-
-    def create(self, name: str, template: str | None = None) -> str:
-        with psycopg.connect(self.conninfo, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-            stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-            if template:
-                stmt += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-            conn.execute(stmt)
-        self.created.append(name)
-        return self.url(name)
-
-    def drop(self, name: str) -> None:
-        with psycopg.connect(self.conninfo, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-    def drop_all(self) -> None:
-        for name in reversed(self.created):
-            self.drop(name)
-
-
-def engine_for(url: str) -> Engine:
-    # NullPool: no connection outlives its test, so the database can be dropped.
-    return create_engine(url, poolclass=NullPool)
 
 
 @pytest.fixture(scope="session")
@@ -146,13 +116,6 @@ def api_client(base_settings: Settings, demo_db_url: str) -> Iterator[TestClient
     app.state.engine.dispose()
 
 
-def write(path: Path, content: str | bytes) -> Path:
-    if isinstance(content, str):
-        content = content.encode()
-    path.write_bytes(content)
-    return path
-
-
 @pytest.fixture(scope="session")
 def scored_db_url(databases: Databases, template_db: str) -> str:
     """A clone with the 91216 cadastre scored, and the consumption data for trajectories
@@ -167,51 +130,6 @@ def scored_db_url(databases: Databases, template_db: str) -> str:
     refresh_scores(engine)
     engine.dispose()
     return url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# The uvicorn process behind each base URL running_server yields (its memory is measured).
-SERVERS: dict[str, subprocess.Popen] = {}
-
-
-@contextlib.contextmanager
-def running_server(db_url: str, log: Path, **env: str) -> Iterator[str]:
-    """The service under uvicorn on a free loopback port, for real HTTP clients. The
-    suite never reaches the internet: unless a test names its own, the page's basemap
-    (IGN's, by default) is a loopback port where nothing listens."""
-    port = free_port()
-    nowhere = f"http://127.0.0.1:{free_port()}/{{z}}/{{x}}/{{y}}.png"
-    basemap = {"FONCIER_BASEMAP_URL": nowhere, "FONCIER_BASEMAP_AERIAL_URL": nowhere}
-    environ = {**os.environ, **basemap, "FONCIER_DATABASE_URL": db_url, **env}
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.api.main:app", "--host", "127.0.0.1",
-             "--port", str(port)],
-            cwd=PROJECT_DIR, env=environ, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-        SERVERS[base] = server
-        yield base
-    finally:
-        SERVERS.pop(base, None)
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -246,9 +164,3 @@ def throwaway_cluster(base_settings: Settings):
     if cluster.is_running():
         cluster.stop(echo=lambda _m: None)
     shutil.rmtree(parent, ignore_errors=True)
-
-
-def authorisation(on: datetime.date | None = None) -> dict[str, str]:
-    """What authorising a project says beside its status and reason: its date and its act."""
-    day = on or datetime.date.today()
-    return {"act": "arrêté préfectoral n° test", "occurred_on": day.isoformat()}

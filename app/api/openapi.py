@@ -3,7 +3,7 @@
 ``weights`` is JSON, ``bbox`` four comma-separated numbers, ``profile`` and ``ruleset``
 ids from the shipped data. FastAPI sees them as strings (the routers parse them, with their
 own error messages); the document states their real shape, so that a client generator, or
-the schemathesis fuzzing (tests/test_fuzz.py), produces real values and their near misses.
+the schemathesis fuzzing (tests/e2e/test_fuzz.py), produces real values and their near misses.
 
 The service declares the OGC ``oas30`` conformance classes: the document is OpenAPI 3.0.3.
 FastAPI writes 3.1 (JSON Schema 2020-12); ``to_openapi30`` rewrites what 3.0 says otherwise

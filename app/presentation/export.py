@@ -17,7 +17,7 @@ when the file is closed (sent, or the client gone), and whatever a killed proces
 is removed at start-up (``remove_stale``).
 
 The column lists are documented by ``describe`` (the OpenAPI text of the ``format``
-parameter) and in the README ("Using the web page").
+parameter) and in docs/maps-ogc.md ("Exports").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The demo data set: every real file shipped under data/ (see data/README.md), in the
 order the loaders need, each by its loader's name (geo.ingest.loaders). ``foncier import
-demo`` and the README's reproduced searches (tests/test_demo_territories.py) run these
+demo`` and the README's reproduced searches (tests/docs/test_demo_territories.py) run these
 same steps."""
 
 from __future__ import annotations

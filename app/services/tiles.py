@@ -44,7 +44,7 @@ def simplify_tolerance_m(z: int) -> float:
 # instead of ST_Transform (a third of a dense z14 tile's time, bench/README.md): over a tile
 # and its buffer the two projections differ from an affine map by at most 0.6 grid units
 # at z13, 0.3 at z14, 0.08 at z16 (1/16 of a pixel of a 256-pixel tile per unit; measured
-# in tests/test_ogc.py), below the grid's own rounding.
+# in tests/ogc/test_ogc.py), below the grid's own rounding.
 AFFINE_FROM_ZOOM = 13
 
 

@@ -1,5 +1,5 @@
 // The page's basemap, in Debian's headless Chromium driven by playwright-core. The server's
-// basemap is a stub tile server on loopback (tests/test_page.py): its tiles are drawn; the
+// basemap is a stub tile server on loopback (tests/e2e/test_page.py): its tiles are drawn; the
 // aerial imagery is chosen with the switch; then, the stub's host refused by the browser
 // (as an offline network would), the page says the basemap is out of reach and draws the
 // territories' outlines from Foncier's own tiles. Choosing a territory outlines it and

@@ -1,5 +1,5 @@
 // The DDT (prefecture) agent's journey, in Debian's headless Chromium driven by
-// playwright-core, in French (tests/test_journey_ddt.py prepares the data and checks the
+// playwright-core, in French (tests/e2e/test_journey_ddt.py prepares the data and checks the
 // summary):
 //   1. an EPCI's editor drafts a project from the map (two parcels clicked), previews it
 //      and records it;

@@ -1,4 +1,4 @@
-// The page shows only what it knows (tests/test_page.py): the synthetic-data notice from
+// The page shows only what it knows (tests/e2e/test_page.py): the synthetic-data notice from
 // the first screen, the risk-plan and NAF-land filters as French checkboxes, and an empty
 // search's explanation as the API gives it (why_empty.message).
 // Usage: node truth.spec.mjs '{"baseUrl": …, "epci": …}'; prints a JSON summary, exits 1

@@ -1,0 +1,1 @@
+"""Foncier's tests, by subject (docs/development.md, "Tests")."""

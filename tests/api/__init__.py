@@ -1,0 +1,1 @@
+"""The HTTP API: read routes, limits, hostile requests, CORS, exports, saved searches."""

@@ -1,0 +1,1 @@
+"""The documentation's figures and searches, recomputed; the layout it describes."""

@@ -1,0 +1,1 @@
+"""Real clients end to end: the page in Chromium, GDAL, QGIS, the schemathesis fuzzer."""

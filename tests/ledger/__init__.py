@@ -1,0 +1,1 @@
+"""The project ledger: the envelope, hostile input, properties, its API, the audit chain, access."""

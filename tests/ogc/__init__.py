@@ -1,0 +1,1 @@
+"""OGC API - Features, Tiles and CQL2: conformance, HTML, the tile cache."""

@@ -1,0 +1,1 @@
+"""Operations: the embedded PostGIS, backups, standbys, failover, pgbouncer, faults, ./dev."""

@@ -1,0 +1,1 @@
+"""The parcel ranking, candidate sites, profiles and zoning classes."""

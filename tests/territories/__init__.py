@@ -1,0 +1,1 @@
+"""Territory codes and the département of a commune."""

@@ -1,0 +1,1 @@
+"""ZAN trajectories and their rule sets."""
