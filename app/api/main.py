@@ -175,15 +175,19 @@ def add_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=OPENAPI_PATH,
-            title=f"{app.title} - API",
+            title=f"{app.title} – documentation de l'API",
             swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
             swagger_css_url=f"{vendor}/swagger-ui.css",
             swagger_favicon_url="/static/favicon.svg",
             # No badge fetched from the public validator.swagger.io.
             swagger_ui_parameters={"validatorUrl": None},
         )
+        # The page around Swagger UI is French (its own labels are Swagger's, in English):
+        # said to screen readers and translators
+        html = bytes(page.body).decode().replace("<html>", '<html lang="fr">', 1)
+        return HTMLResponse(html)
 
 
 app = create_app()
