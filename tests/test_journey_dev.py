@@ -65,6 +65,7 @@ def test_the_developer_journey_in_headless_chromium(
         # /docs: Swagger UI, every operation listed, the page said French
         assert seen["docs"]["lang"] == "fr" and seen["docs"]["operations"] > 20
         assert "Foncier" in seen["docs"]["info"]
+        assert "réindustrialisation" in seen["docs"]["description"]
         # the collections in HTML, the parcels among them
         collections = seen["collections"]
         assert collections["contentType"] == "text/html" and collections["lang"] == "fr"

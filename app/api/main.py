@@ -91,9 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Foncier",
         version="0.1.0",
         description=(
-            "Land availability for French reindustrialisation: cadastre parcels, territories, "
-            "friches and industrial zones on PostGIS. GeoJSON is RFC 7946 (WGS84); areas are "
-            "computed in Lambert-93. Errors are RFC 9457 problem documents."
+            "Le foncier disponible pour la réindustrialisation : parcelles cadastrales, "
+            "territoires, friches et zones d'activité sur PostGIS. Le GeoJSON suit la RFC 7946 "
+            "(WGS84) ; les surfaces sont calculées en Lambert-93. Les erreurs sont des documents "
+            "problem+json (RFC 9457) avec un `code` stable. Pour une carte : les tuiles "
+            "vectorielles des parcelles, `/tiles/parcels/tilejson.json` (CORS ouvert en lecture)."
         ),
         # Served below from our own static files, not from a CDN (see add_docs).
         docs_url=None,

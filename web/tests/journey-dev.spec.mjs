@@ -123,6 +123,7 @@ async function docs(page, size) {
     title: await page.title(),
     operations: await page.locator(".opblock").count(),
     info: await page.locator(".info .title").innerText(),
+    description: await page.locator(".info .description").innerText(),
   };
   await shot(page, `dev-02-docs-${size}`);
   await page.goBack({ timeout: TIMEOUT });
