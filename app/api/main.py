@@ -91,9 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Foncier",
         version="0.1.0",
         description=(
-            "Land availability for French reindustrialisation: cadastre parcels, territories, "
-            "friches and industrial zones on PostGIS. GeoJSON is RFC 7946 (WGS84); areas are "
-            "computed in Lambert-93. Errors are RFC 9457 problem documents."
+            "Le foncier disponible pour la réindustrialisation : parcelles cadastrales, "
+            "territoires, friches et zones d'activité sur PostGIS. Le GeoJSON suit la RFC 7946 "
+            "(WGS84) ; les surfaces sont calculées en Lambert-93. Les erreurs sont des documents "
+            "problem+json (RFC 9457) avec un `code` stable. Pour une carte : les tuiles "
+            "vectorielles des parcelles, `/tiles/parcels/tilejson.json` (CORS ouvert en lecture)."
         ),
         # Served below from our own static files, not from a CDN (see add_docs).
         docs_url=None,
@@ -175,15 +177,19 @@ def add_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=OPENAPI_PATH,
-            title=f"{app.title} - API",
+            title=f"{app.title} – documentation de l'API",
             swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
             swagger_css_url=f"{vendor}/swagger-ui.css",
             swagger_favicon_url="/static/favicon.svg",
             # No badge fetched from the public validator.swagger.io.
             swagger_ui_parameters={"validatorUrl": None},
         )
+        # The page around Swagger UI is French (its own labels are Swagger's, in English):
+        # said to screen readers and translators
+        html = bytes(page.body).decode().replace("<html>", '<html lang="fr">', 1)
+        return HTMLResponse(html)
 
 
 app = create_app()

@@ -334,7 +334,7 @@ def tilejson(collection: Collection, base_url: str, bounds: list[float] | None) 
                 "fields": fields,
             }
         ],
-        "attribution": "Foncier; data: Etalab, Cerema, DGALN (Licence Ouverte 2.0)",
+        "attribution": "Foncier ; données : Etalab, Cerema, DGALN (Licence Ouverte 2.0)",
     }
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from geo.crs import departement_codes
 from geo.ingest.common import cover, record_run
 from geo.ingest.errors import LoaderError
-from geo.ingest.report import ImportReport
+from geo.ingest.report import ImportReport, updated_up_to
 from geo.ingest.vector import (
     POLYGONAL,
     Stage,
@@ -132,7 +132,7 @@ def load_buildings(engine: Engine, path: Path, *, source_crs: CRS | None = None)
             conn, sorted(report.communes)
         )
         latest = max((pc.max(d).as_py() for d in dates if len(d)), default=None, key=_sortable)
-        report.vintage = f"updated up to {latest.isoformat()}" if latest else None
+        report.vintage = updated_up_to(latest)
         record_run(conn, report, path)
     return report
 

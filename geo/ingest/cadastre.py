@@ -49,7 +49,7 @@ from geo.ingest.common import (
 )
 from geo.ingest.errors import LoaderError
 from geo.ingest.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
-from geo.ingest.report import ImportReport
+from geo.ingest.report import ImportReport, updated_up_to
 from geo.land.buildings import count_parcel_buildings
 from geo.scoring import adjacency
 from geo.territories import PARCEL_ID_PATTERN
@@ -257,7 +257,7 @@ def _load(
         ),
         {"deps": sorted(modes), "communes": sorted(communes)},
     ).scalar()
-    report.vintage = f"updated up to {latest.isoformat()}" if latest else None
+    report.vintage = updated_up_to(latest)
     # parcels redrawn: the buildings standing on them are counted again, where loaded
     built = conn.execute(
         text("SELECT DISTINCT commune_insee FROM building WHERE commune_insee = ANY(:c)"),

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import datetime
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+# A vintage is read by people (a dossier's sources, GET /sources): French. Imports recorded
+# before it was written in French said "updated up to YYYY-MM-DD": read as the same words.
+_UPDATED_UP_TO_EN = re.compile(r"^updated up to (\d{4})-(\d{2})-(\d{2})$")
+
+
+def updated_up_to(day: datetime.date | None) -> str | None:
+    """The vintage of a layer whose features carry their own update date: the latest one."""
+    return f"mis à jour jusqu'au {day:%d/%m/%Y}" if day else None
+
+
+def vintage_text(stored: str | None) -> str | None:
+    """A recorded vintage as a reader is shown it (an older import's English said in French)."""
+    match = _UPDATED_UP_TO_EN.match(stored or "")
+    if match is None:
+        return stored
+    year, month, day = match.groups()
+    return f"mis à jour jusqu'au {day}/{month}/{year}"
 
 
 @dataclass

@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo.ingest.report import vintage_text
+
 # criterion -> the import kinds (geo.ingest, ImportReport.kind) its value is computed from
 SOURCES: dict[str, tuple[str, ...]] = {
     "site_area": ("cadastre",),
@@ -43,17 +45,20 @@ SOURCES: dict[str, tuple[str, ...]] = {
 BY_DEPARTEMENT = frozenset({"friches", "site-eco", "basol"})
 NO_COVERING_SOURCE = "aucune source chargée ne couvre cette commune"
 NO_SOURCE_KIND = "aucune source de ce critère n'est chargée par Foncier"
-# import kind -> (dataset, producer)
+# import kind -> (dataset, producer), as a reader of a dossier is shown them (French)
 DATASETS: dict[str, tuple[str, str]] = {
     "cadastre": ("Plan cadastral informatisé, parcelles (Etalab GeoJSON)", "DGFiP, Etalab"),
-    "plu": ("PLU/PLUi zone_urba (Géoportail de l'Urbanisme)", "commune or EPCI, via IGN GPU"),
-    "friches": ("friches (CNIG Standard Friches)", "Cerema Cartofriches or local observatory"),
-    "site-eco": ("sites économiques (CNIG standard)", "EPCI (ZAE inventory)"),
-    "basol": ("BASOL polluted sites", "Ministère de la Transition écologique"),
-    "terrain": ("elevation raster", "IGN (RGE ALTI / BD ALTI)"),
-    "hazard flood": ("flood hazard raster", "as declared at import"),
+    "plu": ("PLU/PLUi zone_urba (Géoportail de l'urbanisme)", "commune ou EPCI, via le GPU (IGN)"),
+    "friches": (
+        "friches (standard CNIG Friches)",
+        "Cerema (Cartofriches) ou observatoire local",
+    ),
+    "site-eco": ("sites économiques (standard CNIG)", "EPCI (inventaire des ZAE)"),
+    "basol": ("sites et sols pollués (BASOL)", "Ministère de la Transition écologique"),
+    "terrain": ("modèle numérique de terrain (raster)", "IGN (RGE ALTI / BD ALTI)"),
+    "hazard flood": ("aléa inondation (raster)", "déclaré à l'import"),
     "batiments": ("Plan cadastral informatisé, bâtiments (Etalab)", "DGFiP, Etalab"),
-    "bdtopo-batiment": ("BD TOPO BATIMENT", "IGN"),
+    "bdtopo-batiment": ("BD TOPO, bâtiments", "IGN"),
     "proprietaires": ("fichier des parcelles des personnes morales", "DGFiP"),
 }
 
@@ -118,7 +123,7 @@ def lineage_for(conn: Connection, communes: list[str]) -> Lineage:
         runs[(kind, commune)] = {
             "dataset": dataset,
             "producer": producer,
-            "vintage": vintage,
+            "vintage": vintage_text(vintage),
             "file": PurePath(source).name,
             "import_run_id": run_id,
             "imported_at": finished_at.isoformat(),

@@ -108,6 +108,8 @@ def test_page_config_offers_every_search_filter_of_the_api(api_client: TestClien
     expected = [p["name"] for p in operation["parameters"] if p["name"] not in _PAGE_OWN_PARAMETERS]
     assert [f["name"] for f in config["search_filters"]] == expected
     assert {"min_area", "max_area", "zoning", "on_friche", "min_score"} <= set(expected)
+    # not a filter: the map draws WGS84 whatever the form says
+    assert "crs" not in [f["name"] for f in config["search_filters"]]
     zoning = next(f for f in config["search_filters"] if f["name"] == "zoning")
     assert zoning["type"] == "enum" and "activity" in zoning["enum"]
     assert config["default_profile"] in {p["id"] for p in config["profiles"]}

@@ -228,7 +228,7 @@ def test_the_basemap_drawn_or_said_unreachable(
     # the dossier in French: no criterion defined in English
     text_ = result["dossierText"]
     assert "Critères" in text_ and "surface (méthode Mutafriches" in text_
-    for english in ("site area", "mean slope", "unknown where", "no layer loaded"):
+    for english in ("site area", "mean slope", "unknown where", "no layer loaded", "updated up to"):
         assert english not in text_
     for name in ("07-basemap-stub", "08-basemap-unreachable", "09-dossier-1440",
                  "10-phone-unreachable"):  # fmt: skip

@@ -308,7 +308,7 @@ def test_every_criterion_names_its_source(land: Engine) -> None:
     assert cadastre["producer"] == "DGFiP, Etalab"
     (buildings,) = by_name["land_use"]["sources"]
     assert buildings["import_run_id"] == runs["batiments"]
-    assert buildings["vintage"] == "updated up to 2018-08-06"
+    assert buildings["vintage"] == "mis à jour jusqu'au 06/08/2018"  # French: people read it
     assert buildings["file"] == BATIMENTS.name
     assert by_name["motorway_distance"]["sources"] == []  # no layer: said, not invented
     assert by_name["zoning"]["sources"] == []

@@ -43,12 +43,20 @@ def get_home(
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def get_favicon() -> FileResponse:
+    """The icon a browser asks for by itself on a page that names none (a JSON document,
+    the TileJSON opened from the page's developer links): Foncier's own, not a 404."""
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
+
 # The filters of /parcels/search the page does not draw itself (territory, paging, sort,
 # profile and weights have their own controls); any other parameter becomes a form field,
-# so a filter added to the API (land_use, owner…) appears on the page with no change.
+# so a filter added to the API (land_use, owner…) appears on the page with no change. The
+# output CRS is not a filter: the map draws WGS84 (a Lambert-93 answer would land off it).
 _PAGE_OWN_PARAMETERS = {
     "commune", "epci", "territoire_industrie", "departement", "bbox", "limit", "offset",
-    "sort", "format", "profile", "weights", "include_excluded",
+    "sort", "format", "profile", "weights", "include_excluded", "crs",
 }  # fmt: skip
 
 
