@@ -1,5 +1,5 @@
 // The journey of a developer of a map front-end, in Debian's headless Chromium driven by
-// playwright-core, in French (tests/test_journey_dev.py prepares the data and checks the
+// playwright-core, in French (tests/e2e/test_journey_dev.py prepares the data and checks the
 // summary):
 //   1. on the page, the links "Pour les développeurs": the API documentation (/docs, Swagger
 //      UI), the OGC collections (HTML), the parcels' TileJSON, each followed;

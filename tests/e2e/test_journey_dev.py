@@ -7,7 +7,7 @@ phone with the basemap host refused (the fallback said). axe-core on Foncier's s
 page, the OGC HTML); /docs is the vendored Swagger UI, third-party: loaded without error,
 not audited. Screenshots go to docs/page/ (dev-*.png).
 
-The page's server, database and stub basemap are tests/test_page.py's."""
+The page's server, database and stub basemap are tests/e2e/conftest.py's."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ import pytest
 from sqlalchemy import text
 
 from app.settings import PROJECT_DIR
-from tests.conftest import engine_for
-from tests.test_page import DEMO_COMMUNE, basemap_stub, page_db, page_server  # noqa: F401
+from tests.helpers import DEMO_COMMUNE, engine_for
+
+pytestmark = pytest.mark.browser
 
 SPEC = PROJECT_DIR / "web" / "tests" / "journey-dev.spec.mjs"
 SCREENSHOTS = PROJECT_DIR / "docs" / "page"
