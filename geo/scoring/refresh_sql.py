@@ -70,9 +70,17 @@ def parcels_under(feature: str, geom: str = "geom") -> sql.Composed:
 
 def _layer(select: str, feature: str = "", geom: str = "geom") -> sql.Composed:
     """A layer's select: ``{parcels_under}`` is :func:`parcels_under` of ``feature``'s
-    ``geom``, ``{q}`` the scope on the parcels ``q``."""
-    under = parcels_under(feature, geom) if feature else sql.SQL("")
-    return sql.SQL(select).format(parcels_under=under, q=scope("q"))
+    ``geom``, ``{in_scope}`` what the layer's query filters beside it (the feature's box
+    meets the scope's, ``:box``; the parcel is in one of the scope's communes), ``{q}`` the
+    scope on the parcels ``q``."""
+    if not feature:
+        return sql.SQL(select).format(q=scope("q"))
+    in_scope = sql.SQL("{g} && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)").format(
+        g=ident(feature, geom)
+    )
+    return sql.SQL(select).format(
+        parcels_under=parcels_under(feature, geom), in_scope=in_scope, q=scope("q")
+    )
 
 
 # Each layer is read from its own side: the features whose box meets the scope's box
@@ -92,8 +100,7 @@ LAYERS: dict[str, sql.Composable] = {
         SELECT DISTINCT ON (q.id) q.id AS parcel_id, z.zoning_class, z.idurba
         FROM plu_zone z
         {parcels_under}
-        WHERE z.geom && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
-          AND ST_Intersects(z.geom, ST_PointOnSurface(q.geom))
+        WHERE {in_scope} AND ST_Intersects(z.geom, ST_PointOnSurface(q.geom))
         ORDER BY q.id, z.gpu_id""",
         "z",
     ),
@@ -116,8 +123,7 @@ LAYERS: dict[str, sql.Composable] = {
             CROSS JOIN LATERAL (
                 SELECT ST_Intersects(fl.geom, ST_PointOnSurface(q.geom)) AS under
             ) u
-            WHERE fl.geom && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
-              AND ST_Intersects(fl.geom, q.geom)
+            WHERE {in_scope} AND ST_Intersects(fl.geom, q.geom)
             GROUP BY q.id
             -- outlines over the parcel matter only when one lies under its point on surface
             HAVING bool_or(u.under)
@@ -141,8 +147,7 @@ LAYERS: dict[str, sql.Composable] = {
         """
         SELECT DISTINCT q.id AS parcel_id FROM economic_site e
         {parcels_under}
-        WHERE e.geom && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
-          AND ST_Intersects(e.geom, ST_PointOnSurface(q.geom))""",
+        WHERE {in_scope} AND ST_Intersects(e.geom, ST_PointOnSurface(q.geom))""",
         "e",
     ),
     # a polluted site on the parcel, listed by it or by its point
@@ -153,8 +158,7 @@ LAYERS: dict[str, sql.Composable] = {
         UNION
         SELECT q.id FROM polluted_site s
         {parcels_under}
-        WHERE s.geom_point && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
-          AND ST_Intersects(q.geom, s.geom_point)""",
+        WHERE {in_scope} AND ST_Intersects(q.geom, s.geom_point)""",
         "s",
         "geom_point",
     ),
@@ -163,8 +167,7 @@ LAYERS: dict[str, sql.Composable] = {
         SELECT q.id AS parcel_id, ST_Union(ST_Intersection(a.geom, q.geom)) AS g
         FROM artificialised_land a
         {parcels_under}
-        WHERE a.geom && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
-          AND ST_Intersects(a.geom, q.geom)
+        WHERE {in_scope} AND ST_Intersects(a.geom, q.geom)
         GROUP BY q.id""",
         "a",
     ),
@@ -203,8 +206,8 @@ LAYERS: dict[str, sql.Composable] = {
                    FILTER (WHERE z.layer = 'zone_reg') AS zones
         FROM risk_zone z
         {parcels_under}
-        WHERE z.layer IN ('zone_reg', 'perimetre') AND z.geom && CAST(:box AS geometry)
-          AND q.commune_insee = ANY(:communes) AND ST_Intersects(z.geom, q.geom)
+        WHERE z.layer IN ('zone_reg', 'perimetre') AND {in_scope}
+          AND ST_Intersects(z.geom, q.geom)
         GROUP BY q.id""",
         "z",
     ),
@@ -226,8 +229,7 @@ LAYERS: dict[str, sql.Composable] = {
                    'effect', r.effect, 'geometry', r.kind, 'document', r.idurba)) AS list
         FROM plu_prescription r
         {parcels_under}
-        WHERE r.geom && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
-          AND ST_Intersects(r.geom, q.geom)
+        WHERE {in_scope} AND ST_Intersects(r.geom, q.geom)
         GROUP BY q.id""",
         "r",
     ),
