@@ -345,17 +345,8 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
             ELSE 'none' END,
        CASE WHEN doc.idurba IS NOT NULL THEN psc.list END,{land_select}
 FROM parcel p
-LEFT JOIN refresh_zone zone ON zone.parcel_id = p.id
+{layer_joins}
 LEFT JOIN plu_document doc ON doc.idurba = zone.idurba
-LEFT JOIN refresh_terrain terrain ON terrain.parcel_id = p.id
-LEFT JOIN refresh_friche fr ON fr.parcel_id = p.id
-LEFT JOIN refresh_friche_link link ON link.parcel_id = p.id
-LEFT JOIN refresh_economic eco ON eco.parcel_id = p.id
-LEFT JOIN refresh_polluted basol ON basol.parcel_id = p.id
-LEFT JOIN refresh_artificialised art ON art.parcel_id = p.id
-LEFT JOIN refresh_flood flood ON flood.parcel_id = p.id
-LEFT JOIN refresh_risk risk ON risk.parcel_id = p.id
-LEFT JOIN refresh_prescription psc ON psc.parcel_id = p.id
 -- The criterion only tells < 500 m, < 2 km and beyond: the nearest activity zone by an
 -- index KNN search (for geometries <-> is the exact distance, rechecked on the boxes'
 -- order), and "2 km" for anything farther when an activity layer exists. No box filter
@@ -372,11 +363,34 @@ WHERE {scope}
 """
 
 
+# The alias of each layer's table (of LAYERS but the land layers, which land.JOINS joins)
+# in FEATURES: at most one row a parcel each, joined on its parcel_id.
+FEATURE_ALIASES = {
+    "zone": "zone",
+    "terrain": "terrain",
+    "friche": "fr",
+    "friche_link": "link",
+    "economic": "eco",
+    "polluted": "basol",
+    "artificialised": "art",
+    "flood": "flood",
+    "risk": "risk",
+    "prescription": "psc",
+}
+
+
 def features(target: str) -> sql.Composed:
     """Every criterion's value of the parcels in scope, from the layers' temporary
     tables, into ``target``."""
+    layer_joins = sql.SQL("\n").join(
+        sql.SQL("LEFT JOIN {table} {t} ON {t}.parcel_id = p.id").format(
+            table=layer_table(name), t=ident(alias)
+        )
+        for name, alias in FEATURE_ALIASES.items()
+    )
     return sql.SQL(_FEATURES).format(
         features_table=ident(target),
+        layer_joins=layer_joins,
         land_columns=sql.SQL(land.COLUMNS),
         land_select=sql.SQL(land.SELECT),
         land_joins=sql.SQL(land.JOINS),
