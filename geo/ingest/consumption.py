@@ -26,9 +26,11 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, text
 
 from geo.crs import departement_codes
+from geo.db.schema import naf_consumption
 from geo.ingest.common import cover, record_run
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
+from geo.ingest.staging import copy_columns
 from geo.ingest.vector import (
     CommuneResolver,
     Stage,
@@ -48,15 +50,7 @@ DESTINATIONS = {
 }
 # Destinations may be rounded in the published files: a gap of up to 1 m² is not reported.
 SUM_TOLERANCE_M2 = 1.0
-COLUMNS = {
-    "vintage": "int4",
-    "commune_insee_source": "text",
-    "year": "int4",
-    "commune_insee": "text",
-    "departement_code": "text",
-    "total_m2": "float8",
-    **{name: "float8" for name in DESTINATIONS.values()},
-}
+COLUMNS = copy_columns(naf_consumption)
 _FLOW = re.compile(r"^naf(\d{2})art(\d{2})$")
 
 

@@ -41,16 +41,19 @@ RETRY_STATUS = {429, 500, 502, 503, 504}
 
 @dataclass(frozen=True)
 class FetchSettings:
-    timeout_s: float = 30.0
-    retries: int = 4
-    backoff_s: float = 1.0
-    backoff_max_s: float = 30.0
-    concurrency: int = 4
-    max_bytes: int = 2_000_000_000  # as downloaded
+    """The HTTP client's settings. No defaults here: they are the environment's, the
+    settings ``FONCIER_SYNC_<field>`` (app.settings), given whole by ``fetch_settings``."""
+
+    timeout_s: float
+    retries: int
+    backoff_s: float
+    backoff_max_s: float
+    concurrency: int
+    max_bytes: int  # as downloaded
     # What a gzip or zip body may expand to, and by how many times its own size: checked
     # as it is decompressed, before anyone imports it (geo.ingest.archives).
-    max_expanded_bytes: int = 4_000_000_000
-    max_ratio: float = 500
+    max_expanded_bytes: int
+    max_ratio: float
 
     @property
     def limits(self) -> Limits:

@@ -31,9 +31,11 @@ from pyproj import CRS
 from sqlalchemy import Engine
 
 from geo.crs import WGS84, departement_codes
+from geo.db.schema import friche
 from geo.ingest import vector
 from geo.ingest.common import record_run
 from geo.ingest.report import ImportReport
+from geo.ingest.staging import copy_columns
 from geo.ingest.vector import column
 
 # Column of the friche table <- the names a source may give it (first found wins).
@@ -59,30 +61,7 @@ ALIASES = {
 # Fields checked against the enumerations of the standard.
 ENUM_FIELDS = ("site_type", "site_statut", "sol_pollution_existe", "urba_zone_type")
 
-COLUMNS = {
-    "site_id": "text",
-    "name": "text",
-    "site_type": "text",
-    "site_statut": "text",
-    "sol_pollution_existe": "text",
-    "proprio_type": "text",
-    "proprio_personne": "text",
-    "activite_libelle": "text",
-    "commune_insee_source": "text",
-    "commune_insee": "text",
-    "departement_code": "text",
-    "unite_fonciere_surface_m2": "float8",
-    "bati_surface_m2": "float8",
-    "urba_zone_type": "text",
-    "urba_zone_lib": "text",
-    "source_nom": "text",
-    "source_producteur": "text",
-    "identified_on": "date",
-    "updated_on": "date",
-    "area_m2": "float8",
-    "geom_point": "geometry",
-    "geom": "geometry",
-}
+COLUMNS = copy_columns(friche)
 
 
 @lru_cache

@@ -33,22 +33,15 @@ from pyogrio.errors import DataSourceError
 from pyproj import CRS
 from sqlalchemy import Engine, text
 
+from geo.db.schema import ocsge_polygon
 from geo.ingest.common import record_run
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
+from geo.ingest.staging import copy_columns
 from geo.ingest.vector import POLYGONAL, Stage, column, prepare_geometries, to_bool
 from geo.zan.artificialisation import IGN_ARTIF, classify, code_of
 
-COLUMNS = {
-    "departement_code": "text",
-    "millesime": "int4",
-    "id": "text",
-    "code_cs": "text",
-    "code_us": "text",
-    "artificial": "bool",
-    "crit_seuil": "bool",
-    "geom": "geometry",
-}
+COLUMNS = copy_columns(ocsge_polygon)
 # layer artif_2021_91 (IGN artificialisation product); file names of IGN's deliveries
 _ARTIF_LAYER = re.compile(r"^artif_([0-9]{4})_([0-9]{2,3}|2[AB])$", re.IGNORECASE)
 _FILE_DEP = re.compile(r"_D(0[0-9]{2}|02[AB]|9[0-9]{2})_", re.IGNORECASE)

@@ -37,10 +37,12 @@ from typing import IO, Any, TextIO
 import pyarrow as pa
 from sqlalchemy import Connection, Engine
 
+from geo.db.schema import parcel_owner
 from geo.ingest.archives import check_zip
 from geo.ingest.common import record_run
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
+from geo.ingest.staging import copy_columns
 from geo.ingest.vector import PARCEL_REF, Stage
 from geo.land.owners import GROUPS, is_owner_right, owner_group
 from geo.territories import SIREN_PATTERN
@@ -59,18 +61,7 @@ HEADER = (
     "Forme juridique abrégée - par",
     "Dénomination - par",
 )
-COLUMNS = {
-    "parcel_id": "text",
-    "departement_code": "text",
-    "commune_insee": "text",
-    "owner_group": "text",
-    "siren": "text",
-    "name": "text",
-    "legal_form": "text",
-    "legal_form_short": "text",
-    "right_code": "text",
-    "owner_rows": "int4",
-}
+COLUMNS = copy_columns(parcel_owner)
 _RANK = {g: i for i, g in enumerate(GROUPS)}
 
 

@@ -34,44 +34,20 @@ from pyproj import CRS
 from sqlalchemy import Connection, Engine, text
 
 from geo.crs import departement_codes
+from geo.db.schema import plu_prescription, plu_zone
 from geo.ingest import vector
 from geo.ingest.common import record_run
 from geo.ingest.deliveries import Layer, find_layer, list_layers, read_layer
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
+from geo.ingest.staging import copy_columns
 from geo.ingest.vector import Stage, column, to_date
 from geo.land.prescriptions import normalise_code, prescription_effect
 from geo.land.zoning import STANDARD_TYPEZONES, standard_typezone, zoning_class
 from geo.territories import LEVELS, unanchored
 
-COLUMNS = {
-    "gpu_id": "text",
-    "idurba": "text",
-    "partition": "text",
-    "libelle": "text",
-    "libelong": "text",
-    "typezone": "text",
-    "destdomi": "text",
-    "datvalid": "date",
-    "zoning_class": "text",
-    "commune_insee": "text",
-    "departement_code": "text",
-    "area_m2": "float8",
-    "geom": "geometry",
-}
-PRESCRIPTION_COLUMNS = {
-    "id": "text",
-    "idurba": "text",
-    "kind": "text",
-    "typepsc": "text",
-    "stypepsc": "text",
-    "libelle": "text",
-    "txt": "text",
-    "effect": "text",
-    "commune_insee": "text",
-    "departement_code": "text",
-    "geom": "geometry",
-}
+COLUMNS = copy_columns(plu_zone)
+PRESCRIPTION_COLUMNS = copy_columns(plu_prescription)
 # shapely type ids per prescription layer
 _KINDS = {"surf": vector.POLYGONAL, "lin": (1, 5), "pct": (0, 4)}
 # the document's territory (a commune's INSEE code, an EPCI's SIREN), its kind, its date

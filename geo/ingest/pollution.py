@@ -17,23 +17,14 @@ from pyproj import CRS
 from sqlalchemy import Engine
 
 from geo.crs import departement_codes
+from geo.db.schema import polluted_site
 from geo.ingest import vector
 from geo.ingest.common import record_run
 from geo.ingest.report import ImportReport
+from geo.ingest.staging import copy_columns
 from geo.ingest.vector import column
 
-COLUMNS = {
-    "id": "text",
-    "source": "text",
-    "name": "text",
-    "commune_insee_source": "text",
-    "commune_insee": "text",
-    "departement_code": "text",
-    "address": "text",
-    "pollutants_soil": "text",
-    "pollutants_groundwater": "text",
-    "geom_point": "geometry",
-}
+COLUMNS = copy_columns(polluted_site)
 
 
 def load_basol(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> ImportReport:

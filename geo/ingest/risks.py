@@ -25,10 +25,12 @@ import pyarrow.compute as pc
 from sqlalchemy import Engine, text
 
 from geo.crs import departement_codes
+from geo.db.schema import risk_zone
 from geo.ingest.common import record_run
 from geo.ingest.deliveries import find_layer, list_layers, read_layer
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
+from geo.ingest.staging import copy_columns
 from geo.ingest.vector import (
     POLYGONAL,
     Stage,
@@ -40,20 +42,7 @@ from geo.ingest.vector import (
 )
 from geo.land.risks import hazard_family, regulatory_class
 
-COLUMNS = {
-    "id": "text",
-    "document": "text",
-    "plan": "text",
-    "layer": "text",
-    "code": "text",
-    "label": "text",
-    "hazard_family": "text",
-    "hazard_level": "text",
-    "regulatory_class": "text",
-    "departement_code": "text",
-    "approved_on": "date",
-    "geom": "geometry",
-}
+COLUMNS = copy_columns(risk_zone)
 _PLAN = re.compile(r"_(PPRN|PPRM|PPRT|PPRI|PPRL|PPRMT|PPRIF)_", re.I)
 
 

@@ -5,9 +5,24 @@ leaves unchanged rows alone). Table and column names are quoted (geo.db.sql)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, text
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    text,
+)
+from sqlalchemy.types import TypeEngine
 
 from geo.db.sql import Sql, compose, ident, idents, trusted
 from geo.ingest.pgcopy import SIGNATURE, TRAILER, Field, encode_rows
@@ -148,3 +163,26 @@ def copy_binary(conn: Connection, table: Sql, cols: Sql, fields: list[Field]) ->
         copy.write(SIGNATURE)
         copy.write(encode_rows(fields))
         copy.write(TRAILER)
+
+
+def copy_columns(table: Table) -> dict[str, str]:
+    """Every column of ``table`` (in its order) with the kind a :class:`Stage` copies it as:
+    a loader that fills a whole table reads its columns from the schema instead of
+    declaring them again."""
+    return {c.name: _copy_kind(c.type) for c in table.columns}
+
+
+def _copy_kind(type_: TypeEngine[Any]) -> str:
+    if isinstance(type_, Geometry):
+        return "geometry"  # as EWKB
+    if isinstance(type_, Boolean):
+        return "bool"
+    if isinstance(type_, Integer) and not isinstance(type_, BigInteger | SmallInteger):
+        return "int4"
+    if isinstance(type_, Float):
+        return "float8"
+    if isinstance(type_, Date) and not isinstance(type_, DateTime):
+        return "date"
+    if isinstance(type_, String):  # Text too
+        return "text"
+    raise TypeError(f"no COPY kind for a column of type {type_!r}")

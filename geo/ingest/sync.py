@@ -188,7 +188,7 @@ class SyncSummary:
 @dataclass(frozen=True)
 class SyncOptions:
     cache_dir: Path
-    fetch: FetchSettings = FetchSettings()
+    fetch: FetchSettings
     mirror: str | None = None
     only: tuple[str, ...] = ()
     stale_after: datetime.timedelta | None = None

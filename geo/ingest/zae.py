@@ -23,55 +23,16 @@ from pyproj import CRS
 from sqlalchemy import Connection, Engine
 
 from geo.crs import departement_codes
+from geo.db.schema import economic_land_unit, economic_land_unit_state, economic_site
 from geo.ingest import vector
 from geo.ingest.common import record_run, warn_count
 from geo.ingest.errors import LoaderError
 from geo.ingest.report import ImportReport
+from geo.ingest.staging import copy_columns
 from geo.ingest.vector import Stage, column, to_bool, to_date, to_number
 
-SITE_COLUMNS = {
-    "site_id": "text",
-    "kind": "text",
-    "pole_id": "text",
-    "name": "text",
-    "site_type": "text",
-    "vocadomi": "text",
-    "etat": "text",
-    "surf_brute_ha": "float8",
-    "surf_utile_ha": "float8",
-    "epci_siren": "text",
-    "commune_insee_source": "text",
-    "commune_insee": "text",
-    "departement_code": "text",
-    "declared_vacancy_rate": "float8",
-    "label_cle_en_main": "bool",
-    "voca_industrielle": "bool",
-    "voca_commerciale": "bool",
-    "reseau_fret_ferroviaire": "bool",
-    "autoroute_echang_dist_km": "float8",
-    "gare_fret_dist_km": "float8",
-    "identified_on": "date",
-    "updated_on": "date",
-    "area_m2": "float8",
-    "geom": "geometry",
-}
-UNIT_COLUMNS = {
-    "terr_id": "text",
-    "site_id": "text",
-    "surf_brute_ha": "float8",
-    "utile": "bool",
-    "maitrise_fonc": "text",
-    "stade_amngt": "text",
-    "stade_comm": "text",
-    "etat_occup": "text",
-    "usage": "text",
-    "cle_en_main": "bool",
-    "identified_on": "date",
-    "updated_on": "date",
-    "departement_code": "text",
-    "area_m2": "float8",
-    "geom": "geometry",
-}
+SITE_COLUMNS = copy_columns(economic_site)
+UNIT_COLUMNS = copy_columns(economic_land_unit)
 KINDS = ("zae", "commercial_zone", "site_cle_en_main")
 
 
@@ -193,7 +154,7 @@ class _Links:
 
 
 TERRAIN_REQUIRED = ("terr_id", "site_id", "terr_etat_occup", "terr_actu_date")
-STATE_COLUMNS = {"terr_id": "text", "observed_on": "date", "etat_occup": "text"}
+STATE_COLUMNS = copy_columns(economic_land_unit_state)
 
 
 def load_terrain_eco(engine: Engine, path: Path, *, source_crs: CRS | None = None) -> ImportReport:

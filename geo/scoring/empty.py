@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo.db.bbox import bbox_params, bbox_sql
 from geo.scoring.profiles import Profile
 from geo.scoring.search import Filters, count_parcels
 
@@ -70,26 +69,7 @@ def why_empty(conn: Connection, profile: Profile, filters: Filters) -> dict[str,
 
 def _territory(filters: Filters) -> tuple[str, dict[str, Any]] | None:
     """The search's territory as a condition on ``commune c``; None: all of France."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    if filters.commune:
-        clauses.append("c.insee = :commune")
-        params["commune"] = filters.commune
-    if filters.epci:
-        clauses.append("c.epci_siren = :epci")
-        params["epci"] = filters.epci
-    if filters.departement:
-        clauses.append("c.departement_code = :departement")
-        params["departement"] = filters.departement
-    if filters.territoire_industrie:
-        clauses.append(
-            "c.insee IN (SELECT insee FROM territoire_industrie_commune "
-            "WHERE territoire_industrie_id = :ti)"
-        )
-        params["ti"] = filters.territoire_industrie
-    if filters.bbox:
-        clauses.append(bbox_sql("c.geom"))
-        params |= bbox_params(filters.bbox)
+    clauses, params = filters.territory_sql("c", "insee", "c.geom")
     return (" AND ".join(clauses), params) if clauses else None
 
 

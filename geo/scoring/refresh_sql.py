@@ -70,9 +70,17 @@ def parcels_under(feature: str, geom: str = "geom") -> sql.Composed:
 
 def _layer(select: str, feature: str = "", geom: str = "geom") -> sql.Composed:
     """A layer's select: ``{parcels_under}`` is :func:`parcels_under` of ``feature``'s
-    ``geom``, ``{q}`` the scope on the parcels ``q``."""
-    under = parcels_under(feature, geom) if feature else sql.SQL("")
-    return sql.SQL(select).format(parcels_under=under, q=scope("q"))
+    ``geom``, ``{in_scope}`` what the layer's query filters beside it (the feature's box
+    meets the scope's, ``:box``; the parcel is in one of the scope's communes), ``{q}`` the
+    scope on the parcels ``q``."""
+    if not feature:
+        return sql.SQL(select).format(q=scope("q"))
+    in_scope = sql.SQL("{g} && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)").format(
+        g=ident(feature, geom)
+    )
+    return sql.SQL(select).format(
+        parcels_under=parcels_under(feature, geom), in_scope=in_scope, q=scope("q")
+    )
 
 
 # Each layer is read from its own side: the features whose box meets the scope's box
@@ -92,8 +100,7 @@ LAYERS: dict[str, sql.Composable] = {
         SELECT DISTINCT ON (q.id) q.id AS parcel_id, z.zoning_class, z.idurba
         FROM plu_zone z
         {parcels_under}
-        WHERE z.geom && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
-          AND ST_Intersects(z.geom, ST_PointOnSurface(q.geom))
+        WHERE {in_scope} AND ST_Intersects(z.geom, ST_PointOnSurface(q.geom))
         ORDER BY q.id, z.gpu_id""",
         "z",
     ),
@@ -116,8 +123,7 @@ LAYERS: dict[str, sql.Composable] = {
             CROSS JOIN LATERAL (
                 SELECT ST_Intersects(fl.geom, ST_PointOnSurface(q.geom)) AS under
             ) u
-            WHERE fl.geom && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
-              AND ST_Intersects(fl.geom, q.geom)
+            WHERE {in_scope} AND ST_Intersects(fl.geom, q.geom)
             GROUP BY q.id
             -- outlines over the parcel matter only when one lies under its point on surface
             HAVING bool_or(u.under)
@@ -141,8 +147,7 @@ LAYERS: dict[str, sql.Composable] = {
         """
         SELECT DISTINCT q.id AS parcel_id FROM economic_site e
         {parcels_under}
-        WHERE e.geom && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
-          AND ST_Intersects(e.geom, ST_PointOnSurface(q.geom))""",
+        WHERE {in_scope} AND ST_Intersects(e.geom, ST_PointOnSurface(q.geom))""",
         "e",
     ),
     # a polluted site on the parcel, listed by it or by its point
@@ -153,8 +158,7 @@ LAYERS: dict[str, sql.Composable] = {
         UNION
         SELECT q.id FROM polluted_site s
         {parcels_under}
-        WHERE s.geom_point && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
-          AND ST_Intersects(q.geom, s.geom_point)""",
+        WHERE {in_scope} AND ST_Intersects(q.geom, s.geom_point)""",
         "s",
         "geom_point",
     ),
@@ -163,8 +167,7 @@ LAYERS: dict[str, sql.Composable] = {
         SELECT q.id AS parcel_id, ST_Union(ST_Intersection(a.geom, q.geom)) AS g
         FROM artificialised_land a
         {parcels_under}
-        WHERE a.geom && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
-          AND ST_Intersects(a.geom, q.geom)
+        WHERE {in_scope} AND ST_Intersects(a.geom, q.geom)
         GROUP BY q.id""",
         "a",
     ),
@@ -203,8 +206,8 @@ LAYERS: dict[str, sql.Composable] = {
                    FILTER (WHERE z.layer = 'zone_reg') AS zones
         FROM risk_zone z
         {parcels_under}
-        WHERE z.layer IN ('zone_reg', 'perimetre') AND z.geom && CAST(:box AS geometry)
-          AND q.commune_insee = ANY(:communes) AND ST_Intersects(z.geom, q.geom)
+        WHERE z.layer IN ('zone_reg', 'perimetre') AND {in_scope}
+          AND ST_Intersects(z.geom, q.geom)
         GROUP BY q.id""",
         "z",
     ),
@@ -226,8 +229,7 @@ LAYERS: dict[str, sql.Composable] = {
                    'effect', r.effect, 'geometry', r.kind, 'document', r.idurba)) AS list
         FROM plu_prescription r
         {parcels_under}
-        WHERE r.geom && CAST(:box AS geometry) AND q.commune_insee = ANY(:communes)
-          AND ST_Intersects(r.geom, q.geom)
+        WHERE {in_scope} AND ST_Intersects(r.geom, q.geom)
         GROUP BY q.id""",
         "r",
     ),
@@ -343,17 +345,8 @@ SELECT p.id, p.departement_code, p.commune_insee, p.area_m2 / 10000,
             ELSE 'none' END,
        CASE WHEN doc.idurba IS NOT NULL THEN psc.list END,{land_select}
 FROM parcel p
-LEFT JOIN refresh_zone zone ON zone.parcel_id = p.id
+{layer_joins}
 LEFT JOIN plu_document doc ON doc.idurba = zone.idurba
-LEFT JOIN refresh_terrain terrain ON terrain.parcel_id = p.id
-LEFT JOIN refresh_friche fr ON fr.parcel_id = p.id
-LEFT JOIN refresh_friche_link link ON link.parcel_id = p.id
-LEFT JOIN refresh_economic eco ON eco.parcel_id = p.id
-LEFT JOIN refresh_polluted basol ON basol.parcel_id = p.id
-LEFT JOIN refresh_artificialised art ON art.parcel_id = p.id
-LEFT JOIN refresh_flood flood ON flood.parcel_id = p.id
-LEFT JOIN refresh_risk risk ON risk.parcel_id = p.id
-LEFT JOIN refresh_prescription psc ON psc.parcel_id = p.id
 -- The criterion only tells < 500 m, < 2 km and beyond: the nearest activity zone by an
 -- index KNN search (for geometries <-> is the exact distance, rechecked on the boxes'
 -- order), and "2 km" for anything farther when an activity layer exists. No box filter
@@ -370,11 +363,34 @@ WHERE {scope}
 """
 
 
+# The alias of each layer's table (of LAYERS but the land layers, which land.JOINS joins)
+# in FEATURES: at most one row a parcel each, joined on its parcel_id.
+FEATURE_ALIASES = {
+    "zone": "zone",
+    "terrain": "terrain",
+    "friche": "fr",
+    "friche_link": "link",
+    "economic": "eco",
+    "polluted": "basol",
+    "artificialised": "art",
+    "flood": "flood",
+    "risk": "risk",
+    "prescription": "psc",
+}
+
+
 def features(target: str) -> sql.Composed:
     """Every criterion's value of the parcels in scope, from the layers' temporary
     tables, into ``target``."""
+    layer_joins = sql.SQL("\n").join(
+        sql.SQL("LEFT JOIN {table} {t} ON {t}.parcel_id = p.id").format(
+            table=layer_table(name), t=ident(alias)
+        )
+        for name, alias in FEATURE_ALIASES.items()
+    )
     return sql.SQL(_FEATURES).format(
         features_table=ident(target),
+        layer_joins=layer_joins,
         land_columns=sql.SQL(land.COLUMNS),
         land_select=sql.SQL(land.SELECT),
         land_joins=sql.SQL(land.JOINS),

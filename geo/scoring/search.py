@@ -89,27 +89,35 @@ class Filters:
             or self.land_cover
         )
 
-    def sql(self, profile: Profile | None = None) -> tuple[str, dict[str, Any]]:
+    def territory_sql(self, t: str, insee: str, geom: str) -> tuple[list[str], dict[str, Any]]:
+        """The conditions of the search's territory on the relation aliased ``t`` (its
+        ``departement_code``, ``epci_siren`` and commune code column ``insee``) and the bbox
+        on ``geom``: the search's own on the scored parcels, why_empty's on the communes."""
         clauses: list[str] = []
         params: dict[str, Any] = {}
         if self.commune:
-            clauses.append("s.departement_code = :dep AND s.commune_insee = :commune")
+            # the département too: it prunes the partitions of parcel_score
+            clauses.append(f"{t}.departement_code = :dep AND {t}.{insee} = :commune")
             params.update(commune=self.commune, dep=departement_of(self.commune))
         if self.departement:
-            clauses.append("s.departement_code = :departement")
+            clauses.append(f"{t}.departement_code = :departement")
             params["departement"] = self.departement
         if self.epci:
-            clauses.append("s.epci_siren = :epci")
+            clauses.append(f"{t}.epci_siren = :epci")
             params["epci"] = self.epci
         if self.territoire_industrie:
             clauses.append(
-                "s.commune_insee IN (SELECT insee FROM territoire_industrie_commune "
+                f"{t}.{insee} IN (SELECT insee FROM territoire_industrie_commune "
                 "WHERE territoire_industrie_id = :ti)"
             )
             params["ti"] = self.territoire_industrie
         if self.bbox:
-            clauses.append(bbox_sql("p.geom"))
+            clauses.append(bbox_sql(geom))
             params.update(bbox_params(self.bbox))
+        return clauses, params
+
+    def sql(self, profile: Profile | None = None) -> tuple[str, dict[str, Any]]:
+        clauses, params = self.territory_sql("s", "commune_insee", "p.geom")
         for name, condition in _VALUE_FILTERS.items():
             if (value := getattr(self, name)) not in (None, ""):
                 clauses.append(condition)

@@ -44,7 +44,16 @@ DEMO_EPCI = "200056232"  # CA Communauté Paris-Saclay, 27 communes, 91216 among
 # The real cadastre of 91216, gzipped as cadastre.data.gouv.fr serves it (re-compressed here).
 CAD_GZ = gzip.compress(CADASTRE_91216.read_bytes(), mtime=0)
 GEOJSON = "application/json"
-FAST = FetchSettings(timeout_s=0.5, retries=2, backoff_s=0.01, backoff_max_s=0.05, concurrency=3)
+FAST = FetchSettings(
+    timeout_s=0.5,
+    retries=2,
+    backoff_s=0.01,
+    backoff_max_s=0.05,
+    concurrency=3,
+    max_bytes=2_000_000_000,
+    max_expanded_bytes=4_000_000_000,
+    max_ratio=500,
+)
 
 
 @pytest.fixture

@@ -613,6 +613,7 @@ def test_features_pass_reads_only_the_scope() -> None:
     parcels). Small reference tables (the PLU documents) are the exception."""
     from geo.scoring.refresh_sql import features
 
-    joined = set(re.findall(r"(?:FROM|JOIN)\s+(?!LATERAL)(\w+)", features("t").as_string(None)))
+    statement = features("t").as_string(None)
+    joined = set(re.findall(r'(?:FROM|JOIN)\s+(?!LATERAL)"?(\w+)', statement))
     assert {t for t in joined if not t.startswith("refresh_")} == {"parcel", "plu_document"}
     assert {"refresh_buildings", "refresh_terrain", "refresh_owners"} <= joined

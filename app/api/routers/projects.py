@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections import Counter
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query
 from fastapi import status as http_status
@@ -28,6 +28,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from sqlalchemy import Connection
 
 from app.api.auth import PrincipalDep, WriterDep
 from app.api.dependencies import (
@@ -42,6 +43,7 @@ from app.api.dependencies import (
 )
 from app.api.errors import InvalidGeometry
 from app.services import ledger
+from geo.access import Principal
 from geo.ledger.geometry import MAX_PARCELS, ProjectGeometry
 from geo.ledger.statuses import LISTED_ONLY, STATUSES
 from geo.ledger.write import KINDS, VISIBLE_CHARACTER, ProjectDraft
@@ -250,18 +252,35 @@ def project_body(body: Annotated[ProjectCreate, Body()], settings: SettingsDep) 
     return body
 
 
+class ProjectWrite(NamedTuple):
+    """A project as a writer sent it, with the connection its use case runs on."""
+
+    conn: Connection
+    principal: Principal
+    draft: ProjectDraft
+    ruleset: str | None
+
+
+def project_write(
+    # the writer first: a request without a valid token is refused before its body is read
+    conn: ConnectionDep,
+    principal: WriterDep,
+    body: Annotated[ProjectCreate, Depends(project_body)],
+) -> ProjectWrite:
+    """What recording a project and previewing it both read."""
+    return ProjectWrite(conn, principal, body.draft(), body.ruleset)
+
+
+ProjectWriteDep = Annotated[ProjectWrite, Depends(project_write)]
+
+
 @router.post(
     "",
     status_code=http_status.HTTP_201_CREATED,
     summary="Record a planned project; its NAF consumption is computed from its geometry",
 )
-def create_project(
-    # the writer first: a request without a valid token is refused before its body is read
-    conn: ConnectionDep,
-    principal: WriterDep,
-    body: Annotated[ProjectCreate, Depends(project_body)],
-) -> dict[str, Any]:
-    return ledger.record_project(conn, principal, body.draft(), body.ruleset)
+def create_project(write: ProjectWriteDep) -> dict[str, Any]:
+    return ledger.record_project(*write)
 
 
 @router.post(
@@ -270,12 +289,8 @@ def create_project(
     "what it would draw on the envelope once authorised, its commune's and EPCI's "
     "trajectories before and after",
 )
-def preview_project(
-    conn: ConnectionDep,
-    principal: WriterDep,
-    body: Annotated[ProjectCreate, Depends(project_body)],
-) -> dict[str, Any]:
-    return ledger.preview_project(conn, principal, body.draft(), body.ruleset)
+def preview_project(write: ProjectWriteDep) -> dict[str, Any]:
+    return ledger.preview_project(*write)
 
 
 @router.get("/preview", include_in_schema=False)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, NamedTuple
 
 from fastapi import APIRouter, Depends, Path, Query, Response
+from sqlalchemy import Connection
 
 from app.api.dependencies import Digits, ReadConnectionDep
 from app.presentation import charts
 from geo.zan.artificialisation import net_artificialisation
 from geo.zan.dossier import trajectory_dossier
 from geo.zan.figures import yearly_consumption
-from geo.zan.rulesets import get_ruleset
+from geo.zan.rulesets import RuleSet, get_ruleset
 from geo.zan.targets import ZAN_LEVEL_NAMES
 from geo.zan.trajectories import trajectory
 
@@ -51,14 +52,33 @@ def territory_path(level: Level, code: Code) -> Territory:
 TerritoryDep = Annotated[Territory, Depends(territory_path)]
 
 
-def trajectory_query(
+class TrajectoryAsked(NamedTuple):
+    """What a route of this router reads: a territory, under a rule set, at a vintage."""
+
+    conn: Connection
+    level: str
+    code: str
+    ruleset: RuleSet
+    vintage: int | None
+
+
+def trajectory_asked(
     territory: TerritoryDep,
     conn: ReadConnectionDep,
     ruleset: RulesetQuery = None,
     vintage: VintageQuery = None,
-) -> dict[str, Any]:
-    """The territory's trajectory under the rule set asked for: both routes start from it."""
-    return trajectory(conn, *territory, get_ruleset(ruleset, kind="zan"), vintage)
+) -> TrajectoryAsked:
+    """The territory's rule set and vintage: the trajectory, dossier and chart routes
+    start there."""
+    return TrajectoryAsked(conn, *territory, get_ruleset(ruleset, kind="zan"), vintage)
+
+
+AskedDep = Annotated[TrajectoryAsked, Depends(trajectory_asked)]
+
+
+def trajectory_query(asked: AskedDep) -> dict[str, Any]:
+    """The territory's trajectory: the trajectory and chart routes read it."""
+    return trajectory(*asked)
 
 
 TrajectoryDep = Annotated[dict[str, Any], Depends(trajectory_query)]
@@ -77,13 +97,8 @@ def get_trajectory(found: TrajectoryDep) -> dict[str, Any]:
     summary="The trajectory with its reference period, source (dataset, vintage, synthetic), "
     "legal basis, parents and the status of each member commune",
 )
-def get_trajectory_dossier(
-    territory: TerritoryDep,
-    conn: ReadConnectionDep,
-    ruleset: RulesetQuery = None,
-    vintage: VintageQuery = None,
-) -> dict[str, Any]:
-    return trajectory_dossier(conn, *territory, get_ruleset(ruleset, kind="zan"), vintage)
+def get_trajectory_dossier(asked: AskedDep) -> dict[str, Any]:
+    return trajectory_dossier(*asked)
 
 
 @router.get(
