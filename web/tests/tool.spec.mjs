@@ -188,6 +188,10 @@ try {
   const after = await page.evaluate(() => ({ ...document.querySelector("#dash-envelope").dataset,
     width: document.querySelector("#dash-envelope .reserved").style.width }));
   summary.gauge = { before, after };
+  // the gauge and the projects table are reloaded side by side: read the row once it is
+  // drawn again (the assertion on its status stays in tests/e2e/test_page.py)
+  await page.waitForSelector(`#projects-table tr[data-project="${args.projectId}"] td[data-status="authorised"]`,
+    { timeout: TIMEOUT }).catch(() => {});
   summary.projectStatus = await page.locator(`#projects-table tr[data-project="${args.projectId}"] td[data-status]`).getAttribute("data-status");
   await page.locator("#dashboard-title").scrollIntoViewIfNeeded();
   await page.screenshot({ path: shot("05-dashboard.png") });
