@@ -192,7 +192,25 @@ def _write(
     owner: dict[str, str],
     report: ImportReport,
 ) -> None:
+    """The file's territories written in the caller's transaction: members resolved,
+    régions assigned, territories upserted, memberships replaced, EPCI linked, communes
+    located, and what the publisher got wrong reported."""
     sirens = sorted(owner)
+    resolved, epcis = _resolve_members(conn, sirens)
+    _assign_regions(conn, path, territories, owner, sirens)
+    tis = sorted(territories.names)
+    _upsert_territories(conn, territories, tis, report)
+    _replace_members(conn, territories, tis, resolved)
+    _link_epcis(conn, tis, sorted(epcis), owner, report)
+    report.tables["member communes (listed as such)"] = sum(
+        1 for s in sirens if resolved[s] == "commune"
+    )
+    located = _locate_communes(conn, tis, report)
+    _warn(conn, territories, tis, sirens, resolved, owner, located, report)
+
+
+def _resolve_members(conn: Connection, sirens: list[str]) -> tuple[dict[str, str], set[str]]:
+    """Each member SIREN as an EPCI, a commune or unknown to the reference; the EPCI."""
     epcis = set(
         conn.execute(text("SELECT siren FROM epci WHERE siren = ANY(:s)"), {"s": sirens}).scalars()
     )
@@ -208,7 +226,18 @@ def _write(
     resolved = {
         s: "epci" if s in epcis else "commune" if s in communes else "unknown" for s in sirens
     }
-    # régions: given (CSV), else most of the communes of the members, else under the outline
+    return resolved, epcis
+
+
+def _assign_regions(
+    conn: Connection,
+    path: Path,
+    territories: _Territories,
+    owner: dict[str, str],
+    sirens: list[str],
+) -> None:
+    """Each territory's région: given (CSV), else most of the communes of the members, else
+    under the outline; a territory without one, or with an unknown one, is refused."""
     majority: dict[str, str] = dict(
         conn.execute(
             text(
@@ -242,7 +271,12 @@ def _write(
         if region not in known_regions:
             raise LoaderError(f"{path}: unknown région code(s) {region}")
         territories.regions[ti] = region
-    tis = sorted(territories.names)
+
+
+def _upsert_territories(
+    conn: Connection, territories: _Territories, tis: list[str], report: ImportReport
+) -> None:
+    """Each territory inserted, or updated where it differs; counted in the report."""
     for ti in tis:
         result = conn.execute(
             text(
@@ -267,6 +301,12 @@ def _write(
             report.updated += 1
     report.unchanged = len(tis) - report.inserted - report.updated
     report.read = len(tis)
+
+
+def _replace_members(
+    conn: Connection, territories: _Territories, tis: list[str], resolved: dict[str, str]
+) -> None:
+    """The members (and located communes) of the file's territories replaced by the file's."""
     # membership, replaced for the territories of the file
     conn.execute(
         text("DELETE FROM territoire_industrie_member WHERE territoire_industrie_id = ANY(:t)"),
@@ -290,14 +330,23 @@ def _write(
             ),
             rows,
         )
+
+
+def _link_epcis(
+    conn: Connection,
+    tis: list[str],
+    members_known: list[str],
+    owner: dict[str, str],
+    report: ImportReport,
+) -> None:
+    """Each member EPCI points at its territory; former members of these territories at none."""
     conn.execute(
         text(
             "UPDATE epci SET territoire_industrie_id = NULL "
             "WHERE territoire_industrie_id = ANY(:tis) AND NOT (siren = ANY(:sirens))"
         ),
-        {"tis": tis, "sirens": sorted(epcis)},
+        {"tis": tis, "sirens": members_known},
     )
-    members_known = sorted(epcis)
     report.tables["member EPCI"] = conn.execute(
         text(
             "UPDATE epci SET territoire_industrie_id = m.ti "
@@ -306,9 +355,12 @@ def _write(
         ),
         {"sirens": members_known, "tis": [owner[s] for s in members_known]},
     ).rowcount
-    report.tables["member communes (listed as such)"] = sum(
-        1 for s in sirens if resolved[s] == "commune"
-    )
+
+
+def _locate_communes(conn: Connection, tis: list[str], report: ImportReport) -> int:
+    """The communes of each territory: its member EPCI's and member communes, then, where a
+    member is unknown, those inside the published outline (within its région); how many
+    were located by outline."""
     conn.execute(
         text(
             """INSERT INTO territoire_industrie_commune (territoire_industrie_id, insee, via)
@@ -349,6 +401,21 @@ def _write(
         ),
         {"t": tis},
     ).scalar_one()
+    return int(located)
+
+
+def _warn(
+    conn: Connection,
+    territories: _Territories,
+    tis: list[str],
+    sirens: list[str],
+    resolved: dict[str, str],
+    owner: dict[str, str],
+    located: int,
+    report: ImportReport,
+) -> None:
+    """What the publisher's file gets wrong, said in the report: outlines overlapping
+    another territory's, members unknown to the reference."""
     # An EPCI belongs to one territory: outlines that overlap are a publisher's error
     # (ti-1104's outline carries parts of ti-2701 and ti-4405 in the ANCT file). Kept as
     # published, reported; communes are located inside an outline within its région only.
