@@ -33,11 +33,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Generator
 from pathlib import Path
 
 import httpx
 import psycopg
 from psycopg import sql
+from sqlalchemy import text
 
 from app.db import make_engine, migrate
 from app.settings import PROJECT_DIR, get_settings
@@ -47,6 +49,7 @@ from geo.ingest.admin import load_admin
 from geo.ingest.cadastre import load_cadastre
 from geo.scoring.profiles import DEFAULT_PROFILE
 from geo.scoring.refresh import refresh_scores
+from geo.scoring.search import Filters
 
 DB = "foncier_bench_export"
 
@@ -103,64 +106,83 @@ def main() -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        search = f"{base}/parcels/search?departement=91"
         if args.clients:
             hostile(base, "/parcels/search?departement=91&format=", args.clients, db)
             left = [p for p in Path(temporary).rglob("foncier-export-*") if p.is_file()]
             print(f"temporary export files left: {len(left)}")
             print(f"server peak memory: {peak_mb(server.pid):.0f} MB")
             return
-        with httpx.Client(timeout=600) as client:
-            # Counted here, not read from an answer: a search leaves numberMatched out when
-            # its count outlasts FONCIER_COUNT_BUDGET_MS (geo/db/count.py).
-            client.get(f"{search}&limit=1").raise_for_status()
-            with psycopg.connect(conninfo(db)) as conn:
-                matched = conn.execute(
-                    "SELECT count(*) FROM parcel_score WHERE profile = %s "
-                    "AND departement_code = '91' AND NOT excluded",
-                    (DEFAULT_PROFILE,),
-                ).fetchone()[0]  # type: ignore[index]
-            print(f"parcels matched: {matched:,}")
-            print(f"server peak after start and one JSON page: {peak_mb(server.pid):.0f} MB")
-            print(
-                f"{'format':<8} {'run':>3} {'MB sent':>8} {'1st byte s':>10} {'seconds':>8} "
-                f"{'server CPU s':>12} {'peak MB after':>14} {'ogr2ogr s':>9} {'its CPU s':>9} "
-                f"{'ratio':>6} {'ogr2ogr 4 cols s':>16}"
-            )
-            peers = ogr2ogr_queries(db)
-            for run in range(1, args.runs + 1):
-                for fmt in args.formats.split(","):
-                    started = time.perf_counter()
-                    cpu = cpu_seconds(server.pid)
-                    size = 0
-                    # identity: the bytes as the export writes them, not gzip's
-                    headers = {"Accept-Encoding": "identity"}
-                    url = f"{search}&format={fmt}"
-                    with client.stream("GET", url, headers=headers) as response:
-                        response.raise_for_status()
-                        first = None
-                        for chunk in response.iter_raw():
-                            first = first or time.perf_counter() - started
-                            size += len(chunk)
-                    elapsed = time.perf_counter() - started
-                    line = (
-                        f"{fmt:<8} {run:>3} {size / 1e6:>8.1f} {first or 0:>10.1f} "
-                        f"{elapsed:>8.1f} {cpu_seconds(server.pid) - cpu:>12.1f} "
-                        f"{peak_mb(server.pid):>14.0f}"
-                    )
-                    if fmt in peers:
-                        same, same_cpu = ogr2ogr(db, fmt, peers[fmt][0])
-                        four, _ = ogr2ogr(db, fmt, peers[fmt][1])
-                        line += (
-                            f" {same:>9.1f} {same_cpu:>9.1f} {same / elapsed:>6.2f} {four:>16.1f}"
-                        )
-                    print(line, flush=True)
+        print(f"server peak after start: {peak_mb(server.pid):.0f} MB")
+        for line in compare(base, db, Filters(departement="91"), server.pid, args.runs,
+                            args.formats.split(",")):  # fmt: skip
+            print(line, flush=True)
     finally:
         server.terminate()
         server.wait()
 
 
-def ogr2ogr_queries(db: str) -> dict[str, tuple[str, str]]:
+HEADER = (
+    f"{'format':<8} {'run':>3} {'MB sent':>8} {'1st byte s':>10} {'seconds':>8} "
+    f"{'server CPU s':>12} {'peak MB after':>14} {'ogr2ogr s':>9} {'its CPU s':>9} "
+    f"{'ratio':>6} {'ogr2ogr 4 cols s':>16}"
+)
+
+
+def compare(
+    base: str, db: str, filters: Filters, server_pid: int, runs: int, formats: list[str]
+) -> Generator[str, None, None]:
+    """Lines of a table: each format exported ``runs`` times by the server at ``base``
+    (``/parcels/search`` with ``filters``' territory), each followed by ogr2ogr writing the
+    same parcels from the same database to the same format (the export's own query, then
+    id, commune, area and geometry only). Yields the matches first, then the header."""
+    query = "&".join(
+        f"{k}={v}" for k, v in (("commune", filters.commune), ("epci", filters.epci),
+                                ("departement", filters.departement)) if v
+    )  # fmt: skip
+    search = f"{base}/parcels/search?{query}"
+    with httpx.Client(timeout=600) as client:
+        client.get(f"{search}&limit=1").raise_for_status()
+        # Counted here, not read from an answer: a search leaves numberMatched out when
+        # its count outlasts FONCIER_COUNT_BUDGET_MS (geo/db/count.py).
+        engine = make_engine(get_settings().url_for(db))
+        with engine.connect() as conn:
+            clauses, params = filters.territory_sql("s", "commune_insee", "NULL")
+            where = " AND ".join(["s.profile = :profile", "NOT s.excluded", *clauses])
+            matched = conn.execute(
+                text(f"SELECT count(*) FROM parcel_score s WHERE {where}"),
+                {**params, "profile": DEFAULT_PROFILE},
+            ).scalar_one()
+        engine.dispose()
+        yield f"parcels matched ({query}): {matched:,}"
+        yield HEADER
+        peers = ogr2ogr_queries(db, filters)
+        for run in range(1, runs + 1):
+            for fmt in formats:
+                started = time.perf_counter()
+                cpu = cpu_seconds(server_pid)
+                size = 0
+                # identity: the bytes as the export writes them, not gzip's
+                headers = {"Accept-Encoding": "identity"}
+                with client.stream("GET", f"{search}&format={fmt}", headers=headers) as response:
+                    response.raise_for_status()
+                    first = None
+                    for chunk in response.iter_raw():
+                        first = first or time.perf_counter() - started
+                        size += len(chunk)
+                elapsed = time.perf_counter() - started
+                line = (
+                    f"{fmt:<8} {run:>3} {size / 1e6:>8.1f} {first or 0:>10.1f} "
+                    f"{elapsed:>8.1f} {cpu_seconds(server_pid) - cpu:>12.1f} "
+                    f"{peak_mb(server_pid):>14.0f}"
+                )
+                if fmt in peers:
+                    same, same_cpu = ogr2ogr(db, fmt, peers[fmt][0])
+                    four, _ = ogr2ogr(db, fmt, peers[fmt][1])
+                    line += f" {same:>9.1f} {same_cpu:>9.1f} {same / elapsed:>6.2f} {four:>16.1f}"
+                yield line
+
+
+def ogr2ogr_queries(db: str, filters: Filters) -> dict[str, tuple[str, str]]:
     """Per format, the SQL ogr2ogr runs: the export's own query (parameters bound), and
     issue 33's id, commune, area and geometry of the same parcels, in the same order."""
     import dataclasses
@@ -170,14 +192,13 @@ def ogr2ogr_queries(db: str) -> dict[str, tuple[str, str]]:
     from app.services.crs import DEFAULT, STORAGE
     from geo.scoring.export import parcel_table
     from geo.scoring.profiles import get_profile
-    from geo.scoring.search import Filters
 
     engine = make_engine(get_settings().url_for(db))
     crs = dataclasses.replace(STORAGE, lat_first=False)
     with engine.connect() as conn, psycopg.connect(conninfo(db)) as raw:
-        table = parcel_table(conn, get_profile(None), Filters(departement="91"), crs=crs)
+        table = parcel_table(conn, get_profile(None), filters, crs=crs)
         # GeoJSON's rows in its own CRS (RFC 7946: longitude, latitude, 6 decimals)
-        lonlat = parcel_table(conn, get_profile(None), Filters(departement="91"), crs=DEFAULT)
+        lonlat = parcel_table(conn, get_profile(None), filters, crs=DEFAULT)
 
         def bound(query: str) -> str:
             compiled = str(text(query).compile(dialect=conn.dialect))

@@ -3,6 +3,7 @@ cadastre, printed as one markdown table.
 
     .venv/bin/python -m bench.scale --parcels 1000000 [--skip-import | --reuse]
                                     [--skip-ogr2ogr] [--skip-tipg] [--seconds 10]
+                                    [--export-runs 3]
 
 For ``--parcels N`` (the input of ``bench/france.py``, generated once under
 ``bench/out/france-N/``), in the database ``foncier_scale_N``:
@@ -20,7 +21,12 @@ For ``--parcels N`` (the input of ``bench/france.py``, generated once under
    tiles z13-z16 of the z13 tile holding the most parcels and its children (made anew at
    each request: the tile cache is off for this server);
 4. table and index sizes per parcel, the uvicorn process's memory and the PostgreSQL
-   backends' (RSS and PSS, from /proc).
+   backends' (RSS and PSS, from /proc);
+5. the densest z13 tile and its densest z14 child cold (cache off), first, warm (from the
+   tile cache) and after their commune's refresh, against tipg's tiles (``bench/tiles.py``);
+6. exports of the département or EPCI whose ranked parcels are nearest 100,000, as CSV,
+   GeoPackage and GeoJSON, each against ogr2ogr writing the same rows from the same database
+   (``bench/export.py``), ``--export-runs`` times (0: none).
 
 ``--skip-import`` keeps the database a previous run loaded at this size (no import, no
 overlays); ``--reuse`` also keeps its scores (no full refresh). The peers are skipped
@@ -39,7 +45,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,14 +55,19 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
+import bench.export
+import bench.tiles
 from app.db import make_engine, migrate
 from app.settings import PROJECT_DIR, get_settings
 from bench import france
 from bench.features import bbox_urls, ensure_tipg, hammer, percentile, start
 from bench.import_cadastre import conninfo, fresh_database, measure
 from bench.scoring import SPARSE_OVERLAYS, draw_overlays, timed
+from bench.tiles import DENSEST_Z13
 from geo.ingest.admin import load_admin
+from geo.scoring.profiles import DEFAULT_PROFILE
 from geo.scoring.refresh import refresh_scores
+from geo.scoring.search import Filters
 
 # bench/scoring.py's 1 km grid of PLU zones of every class, drawn only over the cells
 # that hold parcels: over France's extent a full grid would be ~500,000 empty zones.
@@ -81,25 +94,6 @@ SIZED_TABLES = (
     "parcel_owner",
     "plu_zone",
 )
-# The z13 tile (Web Mercator) holding the most parcels: the five most populated in a 10 %
-# sample of the parcels' centres, then the one of them over which the most parcels lie
-# (counted through the spatial index). The sample alone picked different tiles from one
-# import to the next (near ties; a sample of blocks once a tile with 13 % fewer parcels).
-DENSEST_Z13 = """
-WITH candidates AS (
-    SELECT floor((ST_X(p) + 20037508.342789244) / (40075016.68557849 / 8192))::int AS x,
-           floor((20037508.342789244 - ST_Y(p)) / (40075016.68557849 / 8192))::int AS y
-    FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint((ST_XMin(geom) + ST_XMax(geom)) / 2,
-                                                      (ST_YMin(geom) + ST_YMax(geom)) / 2),
-                                         2154), 3857) AS p
-          FROM parcel TABLESAMPLE BERNOULLI (10) REPEATABLE (17)) s
-    GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 5
-)
-SELECT x, y FROM candidates c
-ORDER BY (SELECT count(*) FROM parcel
-          WHERE geom && ST_Transform(ST_TileEnvelope(13, c.x, c.y), 2154)) DESC, x, y
-LIMIT 1
-"""
 
 
 @dataclass
@@ -461,6 +455,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="sequential requests a case")
     parser.add_argument("--seconds", type=float, default=10, help="items load per server")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--export-runs", type=int, default=3, help="exports of each format (0: none)"
+    )
     args = parser.parse_args()
     db = args.db or f"foncier_scale_{args.parcels}"
     url = get_settings().url_for(db)
@@ -494,6 +491,48 @@ def main() -> None:
     rows += size_rows(db, places.total)
     print()
     print(table(rows, places.total))
+    print()
+    print("The densest tiles, cold, warm and after a refresh (bench.tiles):")
+    print("\n".join(bench.tiles.measure(url, args.requests, not args.skip_tipg)))
+    if args.export_runs:
+        print()
+        print("Exports against ogr2ogr (bench.export):")
+        for line in export_lines(db, url, args.export_runs):
+            print(line, flush=True)
+
+
+# the size of the export the issue measures against ogr2ogr
+EXPORT_PARCELS = 100_000
+
+
+def export_lines(db: str, url: str, runs: int) -> Generator[str, None, None]:
+    """Exports of the département or EPCI whose ranked parcels are nearest 100,000, each
+    format against ogr2ogr (bench.export.compare), on a server of its own."""
+    with psycopg.connect(conninfo(db)) as conn:
+        level, code, n = conn.execute(
+            "SELECT level, code, n FROM ("
+            " SELECT 'departement' AS level, departement_code AS code, count(*) AS n"
+            " FROM parcel_score WHERE profile = %(p)s AND NOT excluded GROUP BY 2"
+            " UNION ALL SELECT 'epci', epci_siren, count(*)"
+            " FROM parcel_score WHERE profile = %(p)s AND NOT excluded"
+            " AND epci_siren IS NOT NULL GROUP BY 2) t"
+            " ORDER BY abs(n - %(target)s), level, code LIMIT 1",
+            {"p": DEFAULT_PROFILE, "target": EXPORT_PARCELS},
+        ).fetchone()  # type: ignore[misc]
+    temporary = tempfile.mkdtemp(prefix="bench-export-")
+    server = start("foncier-export", sys.executable, "app.api.main:app",
+                   {"FONCIER_DATABASE_URL": url, "TMPDIR": temporary})  # fmt: skip
+    try:
+        yield f"{level} {code}: {n:,} ranked parcels; server peak after start " + (
+            f"{bench.export.peak_mb(server.process.pid):.0f} MB"
+        )
+        filters = Filters(**{level: code})
+        yield from bench.export.compare(
+            server.base, db, filters, server.process.pid, runs, ["csv", "gpkg", "geojson"]
+        )
+    finally:
+        server.stop()
+        shutil.rmtree(temporary, ignore_errors=True)
 
 
 if __name__ == "__main__":
