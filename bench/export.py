@@ -138,7 +138,7 @@ def compare(
     query = "&".join(
         f"{k}={v}" for k, v in (("commune", filters.commune), ("epci", filters.epci),
                                 ("departement", filters.departement)) if v
-    )  # fmt: skip
+    ) + ("&include_excluded=true" if filters.include_excluded else "")  # fmt: skip
     search = f"{base}/parcels/search?{query}"
     with httpx.Client(timeout=600) as client:
         client.get(f"{search}&limit=1").raise_for_status()
@@ -147,7 +147,8 @@ def compare(
         engine = make_engine(get_settings().url_for(db))
         with engine.connect() as conn:
             clauses, params = filters.territory_sql("s", "commune_insee", "NULL")
-            where = " AND ".join(["s.profile = :profile", "NOT s.excluded", *clauses])
+            kept = [] if filters.include_excluded else ["NOT s.excluded"]
+            where = " AND ".join(["s.profile = :profile", *kept, *clauses])
             matched = conn.execute(
                 text(f"SELECT count(*) FROM parcel_score s WHERE {where}"),
                 {**params, "profile": DEFAULT_PROFILE},

@@ -506,16 +506,16 @@ EXPORT_PARCELS = 100_000
 
 
 def export_lines(db: str, url: str, runs: int) -> Generator[str, None, None]:
-    """Exports of the département or EPCI whose ranked parcels are nearest 100,000, each
-    format against ogr2ogr (bench.export.compare), on a server of its own."""
+    """Exports of the département or EPCI whose parcels are nearest 100,000 (excluded ones
+    included: at 1 M no territory ranks that many), each format against ogr2ogr
+    (bench.export.compare), on a server of its own."""
     with psycopg.connect(conninfo(db)) as conn:
         level, code, n = conn.execute(
             "SELECT level, code, n FROM ("
             " SELECT 'departement' AS level, departement_code AS code, count(*) AS n"
-            " FROM parcel_score WHERE profile = %(p)s AND NOT excluded GROUP BY 2"
+            " FROM parcel_score WHERE profile = %(p)s GROUP BY 2"
             " UNION ALL SELECT 'epci', epci_siren, count(*)"
-            " FROM parcel_score WHERE profile = %(p)s AND NOT excluded"
-            " AND epci_siren IS NOT NULL GROUP BY 2) t"
+            " FROM parcel_score WHERE profile = %(p)s AND epci_siren IS NOT NULL GROUP BY 2) t"
             " ORDER BY abs(n - %(target)s), level, code LIMIT 1",
             {"p": DEFAULT_PROFILE, "target": EXPORT_PARCELS},
         ).fetchone()  # type: ignore[misc]
@@ -523,10 +523,10 @@ def export_lines(db: str, url: str, runs: int) -> Generator[str, None, None]:
     server = start("foncier-export", sys.executable, "app.api.main:app",
                    {"FONCIER_DATABASE_URL": url, "TMPDIR": temporary})  # fmt: skip
     try:
-        yield f"{level} {code}: {n:,} ranked parcels; server peak after start " + (
+        yield f"{level} {code}: {n:,} parcels; server peak after start " + (
             f"{bench.export.peak_mb(server.process.pid):.0f} MB"
         )
-        filters = Filters(**{level: code})
+        filters = Filters(include_excluded=True, **{level: code})
         yield from bench.export.compare(
             server.base, db, filters, server.process.pid, runs, ["csv", "gpkg", "geojson"]
         )
