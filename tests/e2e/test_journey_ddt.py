@@ -10,9 +10,6 @@ fallback). Screenshots go to docs/page/ (1x-ddt-*.png)."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 
@@ -25,11 +22,12 @@ from app.settings import PROJECT_DIR
 from geo.ingest.cadastre import load_cadastre
 from geo.ingest.territoires import load_territoires_industrie
 from tests.helpers import CADASTRE_91216, DATA, Databases, engine_for, running_server
+from tests.helpers.browser import run_spec
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = PROJECT_DIR / "docs" / "page"
-SPEC = PROJECT_DIR / "web" / "tests" / "journey-ddt.spec.mjs"
+SPEC = "journey-ddt.spec.mjs"
 # Épinay-sur-Orge, in CA Communauté Paris-Saclay: its consumption is in the demo's file, so
 # the preview shows the commune's and the EPCI's statuses before and after
 COMMUNE = "91216"
@@ -110,20 +108,6 @@ def _setup(ddt_db: str) -> dict:
     }
 
 
-def _run(spec_args: dict) -> dict:
-    node = shutil.which("node")
-    if node is None or shutil.which("chromium") is None:
-        pytest.fail("node and chromium are needed: apt-get install nodejs npm chromium")
-    run = subprocess.run(
-        [node, str(SPEC), json.dumps(spec_args)],
-        capture_output=True, text=True, timeout=400, cwd=SPEC.parent,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr + run.stdout
-    result = json.loads(run.stdout)
-    print(json.dumps(result, ensure_ascii=False, indent=1))  # pytest -s shows what was seen
-    return result
-
-
 def test_the_ddt_journey_in_headless_chromium(
     ddt_server: str,
     ddt_db: str,
@@ -131,7 +115,11 @@ def test_the_ddt_journey_in_headless_chromium(
 ) -> None:
     setup = _setup(ddt_db)
     stub, _ = basemap_stub
-    result = _run({"baseUrl": ddt_server, "outDir": str(SCREENSHOTS), "stubOrigin": stub} | setup)
+    result = run_spec(
+        SPEC,
+        {"baseUrl": ddt_server, "outDir": str(SCREENSHOTS), "stubOrigin": stub} | setup,
+        timeout=400,
+    )
 
     # the draft: two parcels clicked on the map, previewed as the API computes it
     assert result["draft"]["parcels"] == sorted(p["id"] for p in setup["parcels"])

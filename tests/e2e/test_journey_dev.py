@@ -11,9 +11,6 @@ The page's server, database and stub basemap are tests/e2e/conftest.py's."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from collections import Counter
 
 import pytest
@@ -21,10 +18,11 @@ from sqlalchemy import text
 
 from app.settings import PROJECT_DIR
 from tests.helpers import DEMO_COMMUNE, engine_for
+from tests.helpers.browser import run_spec
 
 pytestmark = pytest.mark.browser
 
-SPEC = PROJECT_DIR / "web" / "tests" / "journey-dev.spec.mjs"
+SPEC = "journey-dev.spec.mjs"
 SCREENSHOTS = PROJECT_DIR / "docs" / "page"
 LINKS = ["/docs", "/collections", "/tiles/parcels/tilejson.json"]
 
@@ -34,9 +32,6 @@ def test_the_developer_journey_in_headless_chromium(
     page_db: str,  # noqa: F811
     basemap_stub: tuple[str, Counter],  # noqa: F811
 ) -> None:
-    node = shutil.which("node")
-    if node is None or shutil.which("chromium") is None:
-        pytest.fail("node and chromium are needed: apt-get install nodejs npm chromium")
     engine = engine_for(page_db)
     with engine.connect() as conn:
         # where the developer's map is centred: among the demo commune's parcels
@@ -51,13 +46,7 @@ def test_the_developer_journey_in_headless_chromium(
     stub, _ = basemap_stub
     args = {"baseUrl": page_server, "outDir": str(SCREENSHOTS), "stubOrigin": stub,
             "lon": lon, "lat": lat}  # fmt: skip
-    run = subprocess.run(
-        [node, str(SPEC), json.dumps(args)],
-        capture_output=True, text=True, timeout=300, cwd=SPEC.parent,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr + run.stdout
-    result = json.loads(run.stdout)
-    print(json.dumps(result, ensure_ascii=False, indent=1))  # pytest -s shows what was seen
+    result = run_spec(SPEC, args)
 
     for seen in (result, result["phone"]):
         # the three links, in French

@@ -10,10 +10,7 @@ The page's server, database and stub basemap are tests/e2e/conftest.py's."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -25,10 +22,11 @@ from app.security.tokens import create_token
 from app.settings import PROJECT_DIR
 from geo.scoring.watch import rerun
 from tests.helpers import DEMO_COMMUNE, engine_for
+from tests.helpers.browser import run_spec
 
 pytestmark = pytest.mark.browser
 
-SPEC = PROJECT_DIR / "web" / "tests" / "journey-epci.spec.mjs"
+SPEC = "journey-epci.spec.mjs"
 SCREENSHOTS = PROJECT_DIR / "docs" / "page"
 OLDER, SAVED = "Veille foncière Paray", "Terrains vacants de l'EPCI"
 
@@ -69,9 +67,6 @@ def test_the_epci_journey_in_headless_chromium(
     page_db: str,  # noqa: F811
     basemap_stub: tuple[str, Counter],  # noqa: F811
 ) -> None:
-    node = shutil.which("node")
-    if node is None or shutil.which("chromium") is None:
-        pytest.fail("node and chromium are needed: apt-get install nodejs npm chromium")
     engine = engine_for(page_db)
     with engine.begin() as conn:
         epci, epci_name = conn.execute(
@@ -101,13 +96,7 @@ def test_the_epci_journey_in_headless_chromium(
         "olderSearch": OLDER,
         "saveName": SAVED,
     }
-    run = subprocess.run(
-        [node, str(SPEC), json.dumps(args)],
-        capture_output=True, text=True, timeout=300, cwd=SPEC.parent,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr + run.stdout
-    result = json.loads(run.stdout)
-    print(json.dumps(result, ensure_ascii=False, indent=1))  # pytest -s shows what was seen
+    result = run_spec(SPEC, args)
 
     # the results: commune names, land use, owner, NAF; every column reachable
     assert result["columns"][1:] == [

@@ -9,9 +9,6 @@ the scored demo. Screenshots of each step go to tests/output/ (shown in docs/map
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from collections import Counter
 
 import httpx
@@ -22,11 +19,12 @@ from sqlalchemy import text
 from app.security.tokens import create_token
 from app.settings import PROJECT_DIR
 from tests.helpers import DEMO_COMMUNE, engine_for
+from tests.helpers.browser import run_spec
 
 pytestmark = pytest.mark.browser
 
 OUTPUT = PROJECT_DIR / "tests" / "output"
-SPEC = PROJECT_DIR / "web" / "tests" / "tool.spec.mjs"
+SPEC = "tool.spec.mjs"
 PLACE_QUERY, PLACE_NAME = "paray", "Paray-Vieille-Poste"
 
 
@@ -75,9 +73,6 @@ def _setup_ledger(page_db: str, base: str) -> dict:
 
 
 def test_the_page_as_a_tool_in_headless_chromium(page_server: str, page_db: str) -> None:
-    node = shutil.which("node")
-    if node is None or shutil.which("chromium") is None:
-        pytest.fail("node and chromium are needed: apt-get install nodejs npm chromium")
     if not (PROJECT_DIR / "web" / "node_modules" / "axe-core").is_dir():
         pytest.fail("playwright-core and axe-core are missing: npm ci --prefix web")
     ledger = _setup_ledger(page_db, page_server)
@@ -98,13 +93,7 @@ def test_the_page_as_a_tool_in_headless_chromium(page_server: str, page_db: str)
         "prefectureToken": ledger["prefectureToken"],
         "projectId": ledger["projectId"],
     }
-    run = subprocess.run(
-        [node, str(SPEC), json.dumps(args)],
-        capture_output=True, text=True, timeout=300, cwd=SPEC.parent,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr + run.stdout
-    result = json.loads(run.stdout)
-    print(json.dumps(result, ensure_ascii=False, indent=1))  # pytest -s shows what was seen
+    result = run_spec(SPEC, args)
 
     assert result["landmarks"] == {"search": True, "main": True, "nav": True}
     assert any(s.startswith(PLACE_NAME) for s in result["suggestions"])
@@ -156,21 +145,6 @@ def test_the_page_as_a_tool_in_headless_chromium(page_server: str, page_db: str)
         assert (OUTPUT / f"{name}.png").stat().st_size > 10_000
 
 
-def _run_spec(spec: str, args: dict) -> dict:
-    node = shutil.which("node")
-    if node is None or shutil.which("chromium") is None:
-        pytest.fail("node and chromium are needed: apt-get install nodejs npm chromium")
-    path = PROJECT_DIR / "web" / "tests" / spec
-    run = subprocess.run(
-        [node, str(path), json.dumps(args)],
-        capture_output=True, text=True, timeout=300, cwd=path.parent,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr + run.stdout
-    result = json.loads(run.stdout)
-    print(json.dumps(result, ensure_ascii=False, indent=1))
-    return result
-
-
 def test_the_basemap_drawn_or_said_unreachable(
     page_server: str, page_db: str, basemap_stub: tuple[str, Counter]
 ) -> None:
@@ -187,7 +161,7 @@ def test_the_basemap_drawn_or_said_unreachable(
     engine.dispose()
     OUTPUT.mkdir(exist_ok=True)
     before = dict(served)
-    result = _run_spec(
+    result = run_spec(
         "basemap.spec.mjs",
         {
             "baseUrl": page_server,
@@ -244,7 +218,7 @@ def test_the_page_says_what_it_does_not_know(page_server: str, page_db: str) -> 
             text("SELECT epci_siren FROM commune WHERE insee = :i"), {"i": DEMO_COMMUNE}
         ).scalar_one()
     engine.dispose()
-    result = _run_spec("truth.spec.mjs", {"baseUrl": page_server, "epci": epci})
+    result = run_spec("truth.spec.mjs", {"baseUrl": page_server, "epci": epci})
     assert "consommation d'espaces NAF" in result["notice"]
     assert "synthétiques" in result["notice"]
     assert "zones d'interdiction" in result["risk"] and "zones de prescription" in result["risk"]
